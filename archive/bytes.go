@@ -1,0 +1,46 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+)
+
+// MaxBytes is the largest object GetBytes and PutBytesIfAbsent handle:
+// records, authorizations and audit entries, not signed documents, which
+// are streamed.
+const MaxBytes = 16 << 20
+
+// PutBytesIfAbsent stores b under key if no object with that key exists.
+// It returns ErrTooLarge if b is longer than MaxBytes.
+func PutBytesIfAbsent(ctx context.Context, s Store, key string, b []byte) (ObjectInfo, error) {
+	if len(b) > MaxBytes {
+		return ObjectInfo{}, fmt.Errorf("put %q (%d bytes): %w", key, len(b), ErrTooLarge)
+	}
+	return s.PutIfAbsent(ctx, key, bytes.NewReader(b), int64(len(b)))
+}
+
+// GetBytes reads a whole object into memory. It returns ErrTooLarge,
+// without reading the content, if the object is longer than MaxBytes.
+func GetBytes(ctx context.Context, s Store, key string) ([]byte, ObjectInfo, error) {
+	rc, info, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, info, err
+	}
+	defer rc.Close()
+	if info.Size > MaxBytes {
+		return nil, info, fmt.Errorf("get %q (%d bytes): %w", key, info.Size, ErrTooLarge)
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, MaxBytes+1))
+	if err != nil {
+		return nil, info, fmt.Errorf("archive: read %q: %w", key, err)
+	}
+	if len(b) > MaxBytes {
+		return nil, info, fmt.Errorf("get %q: %w", key, ErrTooLarge)
+	}
+	if int64(len(b)) != info.Size {
+		return nil, info, fmt.Errorf("archive: read %q: got %d bytes, object has %d", key, len(b), info.Size)
+	}
+	return b, info, nil
+}

@@ -1,0 +1,535 @@
+// Package fs is the filesystem backend of archive.Store, the embedded
+// default that needs no set-up.
+//
+// Layout under the root directory, for the key "docs/2025/a.pdf":
+//
+//	docs~/2025~/a.pdf        the object's bytes, written once, mode 0440
+//	docs~/2025~/a.pdf~lock   retention and legal hold (JSON), if ever set
+//	docs~/2025~/~tmp-123     a put or sidecar write in progress
+//
+// Directories carry a "~" suffix and no key segment can contain "~", so the
+// key "docs" and the key "docs/x" can both exist, and temporary files and
+// sidecars can never be mistaken for objects.
+//
+// PutIfAbsent writes a temporary file in the target directory, fsyncs it,
+// and link(2)s it to the object's name: link fails if the name exists, which
+// makes put-if-absent atomic across goroutines and processes. The directory
+// is then fsynced. Retention and legal hold are enforced by this package
+// (there is no object lock on a plain filesystem): Delete refuses while
+// either applies, and there is no overwrite operation. Changes to a
+// sidecar and deletes are serialized per object with flock(2) on the
+// object's file.
+package fs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"eseal/archive"
+)
+
+const (
+	dirSuffix  = "~"
+	lockSuffix = "~lock"
+	tmpPattern = "~tmp-*"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Now returns the current time, against which retention is checked.
+	// Defaults to time.Now; tests inject a clock.
+	Now func() time.Time
+}
+
+// Store is an archive.Store on a local directory.
+type Store struct {
+	root string
+	now  func() time.Time
+}
+
+var _ archive.Store = (*Store)(nil)
+
+// New returns a Store rooted at dir, creating the directory if needed.
+func New(dir string, opts Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("archive/fs: empty directory")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("archive/fs: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return nil, fmt.Errorf("archive/fs: %w", err)
+	}
+	s := &Store{root: abs, now: opts.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// Root returns the store's directory.
+func (s *Store) Root() string { return s.root }
+
+// paths returns the directory holding the object with the given (valid)
+// key, and the object's file path.
+func (s *Store) paths(key string) (dir, file string) {
+	i := strings.LastIndexByte(key, '/')
+	dir = s.dirPath(key[:i+1])
+	return dir, filepath.Join(dir, key[i+1:])
+}
+
+// dirPath returns the directory holding the objects whose keys are keyPrefix
+// followed by one segment; keyPrefix is empty or ends in "/".
+func (s *Store) dirPath(keyPrefix string) string {
+	segs := strings.Split(strings.TrimSuffix(keyPrefix, "/"), "/")
+	elems := []string{s.root}
+	if keyPrefix != "" {
+		for _, seg := range segs {
+			elems = append(elems, seg+dirSuffix)
+		}
+	}
+	return filepath.Join(elems...)
+}
+
+// PutIfAbsent implements archive.Store.
+func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	if err := archive.ValidateKey(key); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	dir, file := s.paths(key)
+	if _, err := os.Lstat(file); err == nil {
+		return archive.ObjectInfo{}, archive.ErrExists // early out; link below decides
+	}
+	if err := s.mkdirs(dir); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	tmp, err := writeTemp(ctx, dir, r, size)
+	if err != nil {
+		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, file); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return archive.ObjectInfo{}, archive.ErrExists
+		}
+		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
+	}
+	return archive.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// writeTemp copies r into a new temporary file in dir, checks its length
+// against size (unless -1), fsyncs it and returns its path.
+func writeTemp(ctx context.Context, dir string, r io.Reader, size int64) (path string, err error) {
+	f, err := os.CreateTemp(dir, tmpPattern)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	n, err := io.Copy(f, ctxReader{ctx, r})
+	if err != nil {
+		return "", err
+	}
+	if size >= 0 && n != size {
+		return "", fmt.Errorf("read %d bytes, size given as %d", n, size)
+	}
+	if err := f.Chmod(0o440); err != nil {
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// ctxReader stops a copy when its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// mkdirs creates dir and its parents below the root. Every directory on the
+// way is fsynced into its parent, also when another process created it, so
+// that a link made in dir survives a crash.
+func (s *Store) mkdirs(dir string) error {
+	rel, err := filepath.Rel(s.root, dir)
+	if err != nil {
+		return err
+	}
+	if rel == "." {
+		return nil
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return nil
+	}
+	parent := s.root
+	for _, seg := range strings.Split(rel, string(filepath.Separator)) {
+		d := filepath.Join(parent, seg)
+		if err := os.Mkdir(d, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("archive/fs: %w", err)
+		}
+		if err := syncDir(parent); err != nil {
+			return fmt.Errorf("archive/fs: %w", err)
+		}
+		parent = d
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Get implements archive.Store.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, archive.ObjectInfo, error) {
+	if err := archive.ValidateKey(key); err != nil {
+		return nil, archive.ObjectInfo{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, archive.ObjectInfo{}, err
+	}
+	_, file := s.paths(key)
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, archive.ObjectInfo{}, s.pathErr("get", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, archive.ObjectInfo{}, fmt.Errorf("archive/fs: get %q: %w", key, err)
+	}
+	info, err := s.info(key, file, fi)
+	if err != nil {
+		f.Close()
+		return nil, archive.ObjectInfo{}, err
+	}
+	return f, info, nil
+}
+
+// Head implements archive.Store.
+func (s *Store) Head(ctx context.Context, key string) (archive.ObjectInfo, error) {
+	if err := archive.ValidateKey(key); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	_, file := s.paths(key)
+	fi, err := os.Stat(file)
+	if err != nil {
+		return archive.ObjectInfo{}, s.pathErr("head", key, err)
+	}
+	return s.info(key, file, fi)
+}
+
+func (s *Store) info(key, file string, fi os.FileInfo) (archive.ObjectInfo, error) {
+	l, err := readLock(file)
+	if err != nil {
+		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: %q: %w", key, err)
+	}
+	return archive.ObjectInfo{
+		Key:         key,
+		Size:        fi.Size(),
+		ModTime:     fi.ModTime(),
+		RetainUntil: l.RetainUntil,
+		LegalHold:   l.LegalHold,
+	}, nil
+}
+
+func (s *Store) pathErr(op, key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("archive/fs: %s %q: %w", op, key, archive.ErrNotFound)
+	}
+	return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
+}
+
+// List implements archive.Store.
+func (s *Store) List(ctx context.Context, prefix string, fn func(archive.ObjectInfo) error) error {
+	if err := archive.ValidatePrefix(prefix); err != nil {
+		return err
+	}
+	// Start in the deepest directory the prefix names completely.
+	keyPrefix := prefix[:strings.LastIndexByte(prefix, '/')+1]
+	return s.walk(ctx, s.dirPath(keyPrefix), keyPrefix, prefix, fn)
+}
+
+// walk lists dir, whose objects have keys starting with keyPrefix, calling
+// fn for those matching prefix. Entries are visited in the order of the
+// keys they hold: an object "a" sorts as "a", a directory "a~" as "a/",
+// which yields lexical key order overall.
+func (s *Store) walk(ctx context.Context, dir, keyPrefix, prefix string, fn func(archive.ObjectInfo) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil
+		}
+		return fmt.Errorf("archive/fs: list %q: %w", prefix, err)
+	}
+	type entry struct {
+		sortKey string
+		de      fs.DirEntry
+		isDir   bool
+	}
+	var list []entry
+	for _, de := range entries {
+		name := de.Name()
+		switch i := strings.IndexByte(name, '~'); {
+		case i < 0 && !de.IsDir():
+			list = append(list, entry{keyPrefix + name, de, false})
+		case i > 0 && i == len(name)-1 && de.IsDir():
+			list = append(list, entry{keyPrefix + name[:i] + "/", de, true})
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].sortKey < list[j].sortKey })
+	for _, e := range list {
+		if e.isDir {
+			if strings.HasPrefix(e.sortKey, prefix) || strings.HasPrefix(prefix, e.sortKey) {
+				if err := s.walk(ctx, filepath.Join(dir, e.de.Name()), e.sortKey, prefix, fn); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if !strings.HasPrefix(e.sortKey, prefix) {
+			continue
+		}
+		fi, err := e.de.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted while listing
+		}
+		if err != nil {
+			return fmt.Errorf("archive/fs: list %q: %w", prefix, err)
+		}
+		if err := fn(archive.ObjectInfo{Key: e.sortKey, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SetRetention implements archive.Store.
+func (s *Store) SetRetention(ctx context.Context, key string, until time.Time) error {
+	if err := archive.ValidateKey(key); err != nil {
+		return err
+	}
+	until = ceilSecond(until)
+	return s.update(ctx, "set retention", key, func(l *lockState) error {
+		if until.Before(l.RetainUntil) {
+			return &archive.LockedError{Key: key, Until: l.RetainUntil, Hold: l.LegalHold}
+		}
+		if !until.After(s.now()) {
+			return fmt.Errorf("archive/fs: set retention %q: %s is not in the future", key, until.UTC().Format(time.RFC3339))
+		}
+		l.RetainUntil = until
+		return nil
+	})
+}
+
+// SetLegalHold implements archive.Store.
+func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
+	if err := archive.ValidateKey(key); err != nil {
+		return err
+	}
+	return s.update(ctx, "set legal hold", key, func(l *lockState) error {
+		l.LegalHold = on
+		return nil
+	})
+}
+
+// Delete implements archive.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := archive.ValidateKey(key); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir, file := s.paths(key)
+	f, err := lockObject(file)
+	if err != nil {
+		return s.pathErr("delete", key, err)
+	}
+	defer f.Close()
+	l, err := readLock(file)
+	if err != nil {
+		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
+	}
+	if l.LegalHold || s.now().Before(l.RetainUntil) {
+		return &archive.LockedError{Key: key, Until: l.RetainUntil, Hold: l.LegalHold}
+	}
+	// The sidecar goes first: should we crash between the two removals, the
+	// object is left without retention (which had passed anyway) rather
+	// than a stale sidecar applying to a later object with the same key.
+	if err := os.Remove(file + lockSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
+	}
+	if err := os.Remove(file); err != nil {
+		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
+	}
+	return nil
+}
+
+// update changes an object's sidecar under the object's lock.
+func (s *Store) update(ctx context.Context, op, key string, change func(*lockState) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir, file := s.paths(key)
+	f, err := lockObject(file)
+	if err != nil {
+		return s.pathErr(op, key, err)
+	}
+	defer f.Close()
+	l, err := readLock(file)
+	if err != nil {
+		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
+	}
+	if err := change(&l); err != nil {
+		return err
+	}
+	if err := writeLock(dir, file, l); err != nil {
+		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
+	}
+	return nil
+}
+
+// lockObject opens the object's file and takes an exclusive flock on it,
+// making sure the file locked is still the one under that name (a Delete
+// may have removed it, and a put created another, while we waited).
+func lockObject(file string) (*os.File, error) {
+	for {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		if err := flock(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(file)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close()
+		if err2 != nil {
+			return nil, err2
+		}
+		if err1 != nil {
+			return nil, err1
+		}
+	}
+}
+
+func flock(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// lockState is the content of an object's sidecar.
+type lockState struct {
+	RetainUntil time.Time `json:"retainUntil,omitzero"`
+	LegalHold   bool      `json:"legalHold,omitempty"`
+}
+
+func readLock(file string) (lockState, error) {
+	var l lockState
+	b, err := os.ReadFile(file + lockSuffix)
+	if errors.Is(err, fs.ErrNotExist) {
+		return l, nil
+	}
+	if err != nil {
+		return l, err
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return l, fmt.Errorf("corrupt retention sidecar: %w", err)
+	}
+	return l, nil
+}
+
+// writeLock replaces the sidecar atomically: temporary file, fsync, rename,
+// fsync of the directory.
+func writeLock(dir, file string, l lockState) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, tmpPattern)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), file+lockSuffix); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// ceilSecond rounds t up to a whole second, the precision S3 keeps.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"eseal/keys"
+	"eseal/seal"
+)
+
+func newVerifyCmd(g *globals) *cobra.Command {
+	var roots string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "verify [--dir DIR | --roots ROOTS.pem] [--json] FILE.pdf",
+		Short: "Verify every seal in a PDF (exit 0 VALID, 1 INVALID, 2 INDETERMINATE, 3 error)",
+		Long: `Verify every signature in a PDF in the order of GB/T 38540: the signed
+byte range and what later revisions changed, the CMS signature, the signer
+certificate chain at signing time and its revocation, the seal maker's
+signature, the seal's validity and status, and that the signer is listed in
+the seal.
+
+Trust comes from the data directory's organisation CA (--dir) or from a PEM
+file of root certificates (--roots); with --roots, CRLs may follow the roots in
+the same file as "X509 CRL" blocks.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := &seal.Verifier{}
+			var err error
+			if roots != "" {
+				v.Trust, err = trustFromPEM(roots)
+			} else {
+				var reg *seal.Registry
+				reg, _, err = g.openRegistry(cmd.Context())
+				if err == nil {
+					v.Registry = reg
+					v.Trust, err = reg.TrustStore(cmd.Context())
+				}
+			}
+			if err != nil {
+				return &exitError{3, err}
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return &exitError{3, err}
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				return &exitError{3, err}
+			}
+			rep, err := v.VerifyPDF(cmd.Context(), f, fi.Size())
+			if err != nil {
+				return &exitError{3, err}
+			}
+			if asJSON {
+				if err := printJSON(cmd.OutOrStdout(), rep); err != nil {
+					return &exitError{3, err}
+				}
+			} else {
+				printReport(cmd.OutOrStdout(), args[0], rep)
+			}
+			switch rep.Verdict {
+			case seal.Valid:
+				return nil
+			case seal.Invalid:
+				return &exitError{code: 1}
+			default:
+				return &exitError{code: 2}
+			}
+		},
+	}
+	cmd.Flags().StringVar(&roots, "roots", "", "PEM file of trusted root certificates (and CRLs) instead of --dir")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func trustFromPEM(path string) (*keys.TrustStore, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := keys.ParseCertificatesPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	ts := keys.NewTrustStore(certs...)
+	for _, crl := range crlsFromPEM(b) {
+		if err := ts.AddCRL(crl); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return ts, nil
+}
+
+// crlsFromPEM returns the DER of every "X509 CRL" block in a PEM file.
+func crlsFromPEM(b []byte) [][]byte {
+	var crls [][]byte
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return crls
+		}
+		if blk.Type == "X509 CRL" {
+			crls = append(crls, blk.Bytes)
+		}
+	}
+}
+
+func printReport(w io.Writer, name string, rep *seal.Report) {
+	fmt.Fprintf(w, "%s: %s (%d signature(s), %d revision(s))\n", name, rep.Verdict, len(rep.Signatures), rep.Revisions)
+	for _, r := range rep.Reasons {
+		if len(rep.Signatures) == 0 {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+	}
+	for _, s := range rep.Signatures {
+		when := "unknown time"
+		if s.SigningTime != nil {
+			when = s.SigningTime.Local().Format(time.DateTime)
+		}
+		sealName := "no seal"
+		if s.Seal != nil {
+			sealName = s.Seal.Name
+		}
+		fmt.Fprintf(w, "\n  %s  %s — %s, page %d, signed %s, revision %d\n", s.Verdict, s.Field, sealName, s.Page, when, s.Revision)
+		for _, c := range s.Checks {
+			mark := map[seal.CheckResult]string{seal.Pass: "ok  ", seal.Fail: "FAIL", seal.Unknown: "??  ", seal.Warn: "warn"}[c.Result]
+			fmt.Fprintf(w, "    %s %-24s %s\n", mark, c.Name, strings.TrimSpace(c.Detail))
+		}
+	}
+}

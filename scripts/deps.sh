@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# deps.sh installs the outside tools the tests check our output with:
+# qpdf, pdfsig (poppler-utils), openssl, a JDK with Bouncy Castle, pdfcpu
+# and a MinIO server. It is idempotent and does nothing slow when every
+# tool is already there: apt-get update runs only if a package is missing.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+BIN="${ESEAL_BIN:-$HOME/.cache/eseal/bin}"
+PDFCPU_VERSION="v0.15.0"
+mkdir -p "$BIN"
+
+# Debian packages, each with the file that shows it is installed. The JDK is
+# checked by command, not by package name: any JDK with javac will do.
+declare -A want=(
+	[qpdf]="cmd:qpdf"
+	[poppler-utils]="cmd:pdfsig"
+	[openssl]="cmd:openssl"
+	[default-jdk-headless]="cmd:javac"
+	[libbcprov-java]="file:/usr/share/java/bcprov.jar"
+	[libbcpkix-java]="file:/usr/share/java/bcpkix.jar"
+	[libbcutil-java]="file:/usr/share/java/bcutil.jar"
+)
+missing=()
+for pkg in "${!want[@]}"; do
+	check="${want[$pkg]}"
+	case "$check" in
+	cmd:*) command -v "${check#cmd:}" >/dev/null 2>&1 || missing+=("$pkg") ;;
+	file:*) [ -e "${check#file:}" ] || missing+=("$pkg") ;;
+	esac
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "deps: installing ${missing[*]}" >&2
+	as_root=()
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null 2>&1 || {
+			echo "deps: need root (or sudo) to install ${missing[*]}" >&2
+			exit 1
+		}
+		as_root=(sudo)
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	"${as_root[@]}" apt-get update -qq
+	"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# pdfcpu, pinned to the version go.mod uses.
+if ! "$BIN/pdfcpu" version 2>/dev/null | grep -q "${PDFCPU_VERSION#v}"; then
+	echo "deps: go install pdfcpu@$PDFCPU_VERSION" >&2
+	GOBIN="$BIN" go install "github.com/pdfcpu/pdfcpu/cmd/pdfcpu@$PDFCPU_VERSION"
+fi
+
+# MinIO: scripts/minio.sh builds it into $BIN only when it is missing.
+if [ -x scripts/minio.sh ]; then
+	scripts/minio.sh
+else
+	echo "deps: scripts/minio.sh not found; MinIO tests will not find a server" >&2
+fi

@@ -1,0 +1,138 @@
+package seal
+
+import (
+	"context"
+	"encoding/asn1"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"eseal/keys/cms"
+	"eseal/pdf"
+)
+
+// OIDSESeal identifies the CMS signed attribute that carries the DER of the
+// GB/T 38540 SESeal the signature was made with. It is a UUID-based OID
+// (ITU-T X.667 arc 2.25): no registry assigns one for this binding.
+var OIDSESeal = asn1.ObjectIdentifier{2, 25, 64693171, 627294065, 741459426, 975091645, 976}
+
+// Placement says where the seal's top-left corner goes: a page (1-based) and
+// millimetres from the visible page's top-left corner.
+type Placement struct {
+	Page int     `json:"page"`
+	XMM  float64 `json:"x_mm"`
+	YMM  float64 `json:"y_mm"`
+}
+
+// StampRequest asks for one seal on one PDF.
+type StampRequest struct {
+	SealID    string
+	Placement Placement
+	// Reason and Location go into the PDF signature dictionary.
+	Reason, Location string
+}
+
+// Stamped is the result of a stamping: the incremental update to append to
+// the input, and what the record needs to know about it.
+type Stamped struct {
+	// Update holds only the appended bytes: the signed PDF is input ‖ Update.
+	Update       []byte
+	SealID       string
+	SealName     string
+	Signer       string // signer certificate subject
+	SignerSerial string
+	SigningTime  time.Time
+	ByteRange    [4]int64
+	// ContentSM3 is the SM3 digest over the signed byte range.
+	ContentSM3 []byte
+}
+
+// Stamper puts seals on PDFs. It checks the seal's state but not
+// authorizations, which are the caller's business (the REST path consumes
+// one per stamping).
+type Stamper struct {
+	Registry *Registry
+	// Now is the clock; nil means the registry's.
+	Now func() time.Time
+}
+
+func (st *Stamper) now() time.Time {
+	if st.Now != nil {
+		return st.Now()
+	}
+	return st.Registry.now()
+}
+
+// Stamp signs the PDF in (size bytes) with the requested seal and returns the
+// incremental update. Nothing is written anywhere; the caller stores it.
+func (st *Stamper) Stamp(ctx context.Context, in io.ReaderAt, size int64, req StampRequest) (*Stamped, error) {
+	s, err := st.Registry.Get(ctx, req.SealID)
+	if err != nil {
+		return nil, err
+	}
+	now := st.now().UTC()
+	if err := usable(s, now); err != nil {
+		return nil, err
+	}
+	ss, err := st.Registry.signingSeal(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if now.Before(ss.cert.NotBefore) || now.After(ss.cert.NotAfter) {
+		return nil, &StateError{ID: s.ID, Status: s.Status, Reason: "signer certificate is not valid now"}
+	}
+	doc, err := pdf.Open(in, size)
+	if err != nil {
+		return nil, err
+	}
+	upd, err := doc.PrepareSignature(pdf.SignatureRequest{
+		Page: req.Placement.Page, XMM: req.Placement.XMM, YMM: req.Placement.YMM,
+		WidthMM: ss.widthMM, HeightMM: ss.heightMM,
+		Image: ss.image, Name: ss.name, Reason: req.Reason, Location: req.Location,
+		SigningTime: now, ContentsSize: contentsSize(ss),
+	})
+	if err != nil {
+		return nil, err
+	}
+	h := sm3.New()
+	if err := upd.Digest(h); err != nil {
+		return nil, err
+	}
+	digest := h.Sum(nil)
+	der, err := cms.SignDetached(digest, cms.SignOptions{
+		Signer: ss.key, Cert: ss.cert, Chain: st.Registry.Roots(), SigningTime: now,
+		ExtraSignedAttributes: []cms.Attribute{{Type: OIDSESeal, Values: []asn1.RawValue{{FullBytes: ss.sesealDER}}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	if err := upd.SetContents(der); err != nil {
+		return nil, err
+	}
+	return &Stamped{
+		Update: upd.Bytes(), SealID: s.ID, SealName: s.Name,
+		Signer: ss.cert.Subject.String(), SignerSerial: s.SignerSerial,
+		SigningTime: now, ByteRange: upd.ByteRange(), ContentSM3: digest,
+	}, nil
+}
+
+// usable says whether a seal may stamp at time t.
+func usable(s *Seal, t time.Time) error {
+	if s.Status != Active {
+		return &StateError{ID: s.ID, Status: s.Status, Reason: "only an active seal can stamp"}
+	}
+	if t.Before(s.ValidStart) || t.After(s.ValidEnd) {
+		return &StateError{ID: s.ID, Status: s.Status, Reason: fmt.Sprintf("outside its validity %s – %s",
+			s.ValidStart.Format(time.RFC3339), s.ValidEnd.Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// contentsSize is the room reserved in /Contents for the CMS: certificates,
+// the SESeal (which carries the picture) and the fixed parts, with margin.
+func contentsSize(ss *signingSeal) int {
+	n := len(ss.cert.Raw) + len(ss.sesealDER) + 4096 // the root certificate and CMS framing fit in the margin
+	return (n + 1023) / 1024 * 1024
+}

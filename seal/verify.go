@@ -1,0 +1,391 @@
+package seal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+	"github.com/emmansun/gmsm/smx509"
+
+	"eseal/keys"
+	"eseal/keys/cms"
+	"eseal/pdf"
+	"eseal/seal/ses"
+)
+
+// Verdict is the outcome of verifying a signature or a document.
+type Verdict string
+
+// Verdicts, as in ETSI EN 319 102-1: VALID means every check passed; INVALID
+// means a check failed for sure (tampering, wrong key, expired at signing);
+// INDETERMINATE means a check could not be completed (unknown root, missing
+// revocation data, unsupported algorithm).
+const (
+	Valid         Verdict = "VALID"
+	Invalid       Verdict = "INVALID"
+	Indeterminate Verdict = "INDETERMINATE"
+)
+
+// CheckResult is the outcome of one verification step.
+type CheckResult string
+
+// Results of one step.
+const (
+	Pass    CheckResult = "pass"
+	Fail    CheckResult = "fail"
+	Unknown CheckResult = "indeterminate"
+	Warn    CheckResult = "warn"
+)
+
+// Check is one verification step and what it found.
+type Check struct {
+	Name   string      `json:"name"`
+	Result CheckResult `json:"result"`
+	Detail string      `json:"detail,omitempty"`
+}
+
+// SealSummary describes the GB/T 38540 seal a signature was made with.
+type SealSummary struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Type       int       `json:"type"`
+	Version    int       `json:"version"`
+	Vendor     string    `json:"vendor"`
+	ValidStart time.Time `json:"valid_start"`
+	ValidEnd   time.Time `json:"valid_end"`
+	Status     string    `json:"status,omitempty"`
+}
+
+// SignatureReport is what verification found about one signature.
+type SignatureReport struct {
+	Field   string   `json:"field"`
+	Verdict Verdict  `json:"verdict"`
+	Reasons []string `json:"reasons"`
+	Checks  []Check  `json:"checks"`
+	// Kind is "page" for a seal on one page ("cross-page" comes with 骑缝章).
+	Kind         string       `json:"kind"`
+	Page         int          `json:"page,omitempty"`
+	SubFilter    string       `json:"sub_filter"`
+	ByteRange    [4]int64     `json:"byte_range"`
+	Revision     int          `json:"revision"`
+	SigningTime  *time.Time   `json:"signing_time"`
+	Timestamp    *time.Time   `json:"timestamp"`
+	Signer       string       `json:"signer,omitempty"`
+	SignerSerial string       `json:"signer_serial,omitempty"`
+	Seal         *SealSummary `json:"seal,omitempty"`
+	// Changes lists what later revisions changed that a signature does not allow.
+	Changes []string `json:"modified_after_signing,omitempty"`
+}
+
+// Report is the verification of a whole PDF.
+type Report struct {
+	Verdict    Verdict           `json:"verdict"`
+	Reasons    []string          `json:"reasons"`
+	Size       int64             `json:"size"`
+	Revisions  int               `json:"revisions"`
+	Signatures []SignatureReport `json:"signatures"`
+	VerifiedAt time.Time         `json:"verified_at"`
+}
+
+// Verifier checks the seals on a PDF in the order of STANDARDS.md.
+type Verifier struct {
+	// Trust holds the trusted roots and CRLs.
+	Trust *keys.TrustStore
+	// Registry, when set, supplies the status history of seals made here.
+	Registry *Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// VerifyPDF verifies every signature in the PDF. A file that cannot be read
+// as a PDF yields an INVALID report, not an error; errors are for I/O.
+func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*Report, error) {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	rep := &Report{Size: size, Signatures: []SignatureReport{}, Reasons: []string{}, VerifiedAt: now().UTC()}
+	doc, err := pdf.Open(r, size)
+	if err != nil {
+		rep.Verdict = Invalid
+		rep.Reasons = append(rep.Reasons, "the file cannot be read as a PDF: "+err.Error())
+		return rep, nil
+	}
+	revs := doc.Revisions()
+	rep.Revisions = len(revs)
+	sigs, err := doc.Signatures()
+	if err != nil {
+		rep.Verdict = Invalid
+		rep.Reasons = append(rep.Reasons, "the signature fields cannot be read: "+err.Error())
+		return rep, nil
+	}
+	if len(sigs) == 0 {
+		rep.Verdict = Indeterminate
+		rep.Reasons = append(rep.Reasons, "the document has no signatures")
+		return rep, nil
+	}
+	for i := range sigs {
+		sr := v.verifySignature(ctx, doc, r, size, revs, &sigs[i])
+		rep.Signatures = append(rep.Signatures, sr)
+	}
+	rep.Verdict = Valid
+	for _, s := range rep.Signatures {
+		rep.Verdict = worse(rep.Verdict, s.Verdict)
+		if s.Verdict != Valid {
+			rep.Reasons = append(rep.Reasons, fmt.Sprintf("signature %s is %s", s.Field, s.Verdict))
+		}
+	}
+	return rep, nil
+}
+
+func worse(a, b Verdict) Verdict {
+	rank := map[Verdict]int{Valid: 0, Indeterminate: 1, Invalid: 2}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
+// sigCheck accumulates the checks of one signature.
+type sigCheck struct{ rep *SignatureReport }
+
+func (c sigCheck) add(name string, res CheckResult, detail string) {
+	c.rep.Checks = append(c.rep.Checks, Check{Name: name, Result: res, Detail: detail})
+	switch res {
+	case Fail:
+		c.rep.Verdict = worse(c.rep.Verdict, Invalid)
+		c.rep.Reasons = append(c.rep.Reasons, name+": "+detail)
+	case Unknown:
+		c.rep.Verdict = worse(c.rep.Verdict, Indeterminate)
+		c.rep.Reasons = append(c.rep.Reasons, name+": "+detail)
+	}
+}
+
+func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.ReaderAt, size int64, revs []int64, s *pdf.Signature) SignatureReport {
+	rep := SignatureReport{
+		Field: s.FieldName, Verdict: Valid, Reasons: []string{}, Kind: "page", Page: s.Page,
+		SubFilter: s.SubFilter, ByteRange: s.ByteRange,
+	}
+	c := sigCheck{&rep}
+	br := s.ByteRange
+
+	// (1) The byte range: well formed, covering everything but /Contents, and
+	// ending where a revision ends.
+	if err := checkByteRange(s, size); err != nil {
+		c.add("byte range", Fail, err.Error())
+		return rep
+	}
+	end := br[2] + br[3]
+	rep.Revision = 0
+	for i, e := range revs {
+		if e == end {
+			rep.Revision = i + 1
+		}
+	}
+	if rep.Revision == 0 {
+		c.add("byte range", Fail, fmt.Sprintf("the signed range ends at byte %d, which is not the end of a revision", end))
+		return rep
+	}
+	c.add("byte range", Pass, fmt.Sprintf("covers revision %d of %d except the signature value", rep.Revision, len(revs)))
+
+	switch s.SubFilter {
+	case "adbe.pkcs7.detached", "ETSI.CAdES.detached":
+	default:
+		c.add("format", Unknown, fmt.Sprintf("signature format /%s is not supported", s.SubFilter))
+		return rep
+	}
+
+	// (2) The CMS signature over the signed bytes.
+	sd, err := cms.Parse(s.Contents)
+	if err != nil {
+		c.add("CMS structure", Fail, err.Error())
+		return rep
+	}
+	if len(sd.Signers) != 1 {
+		c.add("CMS structure", Fail, fmt.Sprintf("%d signer infos; a PDF signature has exactly one", len(sd.Signers)))
+		return rep
+	}
+	si := &sd.Signers[0]
+	signer := si.SignerCertificate(sd.Certificates)
+	if signer == nil {
+		c.add("CMS structure", Fail, "the signer certificate is not in the signature")
+		return rep
+	}
+	rep.Signer = signer.Subject.String()
+	rep.SignerSerial = fmt.Sprintf("%x", signer.SerialNumber)
+	digest, err := digestRange(r, br)
+	if err != nil {
+		c.add("document digest", Fail, err.Error())
+		return rep
+	}
+	if err := si.Verify(digest); err != nil {
+		var ua *cms.UnsupportedAlgorithmError
+		if errors.As(err, &ua) {
+			c.add("signature value", Unknown, err.Error())
+		} else {
+			c.add("signature value", Fail, err.Error())
+		}
+		return rep
+	}
+	c.add("signature value", Pass, "SM2/SM3 signature over the signed bytes verifies")
+
+	signingTime := si.SigningTime
+	if signingTime.IsZero() {
+		c.add("signing time", Unknown, "no signingTime attribute")
+		signingTime = time.Now()
+	} else {
+		t := signingTime.UTC()
+		rep.SigningTime = &t
+	}
+
+	// (3) The seal the signature was made with.
+	v.checkSeal(ctx, c, si, sd.Certificates, signer, signingTime)
+
+	// (4) The signer certificate chain at signing time.
+	v.checkChain(c, "signer certificate", signer, sd.Certificates, signingTime, keys.UsageSign)
+
+	// (5) What later revisions changed.
+	if end < size {
+		changes, err := doc.ChangesAfter(end)
+		if err != nil {
+			c.add("later revisions", Fail, "cannot compare later revisions: "+err.Error())
+		} else {
+			for _, ch := range changes {
+				if !ch.Allowed() {
+					rep.Changes = append(rep.Changes, ch.String())
+				}
+			}
+			if len(rep.Changes) > 0 {
+				c.add("later revisions", Fail, "modified after signing: "+strings.Join(rep.Changes, "; "))
+			} else {
+				c.add("later revisions", Pass, fmt.Sprintf("%d later revision(s) add only signatures, annotations or form fields", len(revs)-rep.Revision))
+			}
+		}
+	}
+	return rep
+}
+
+func checkByteRange(s *pdf.Signature, size int64) error {
+	br := s.ByteRange
+	if br[0] != 0 || br[1] <= 0 || br[2] <= br[1] || br[3] < 0 || br[2]+br[3] > size {
+		return fmt.Errorf("malformed /ByteRange %v for a file of %d bytes", br, size)
+	}
+	if !s.ByteRangeOK {
+		return fmt.Errorf("the gap in /ByteRange %v is not exactly this signature's /Contents", br)
+	}
+	return nil
+}
+
+// digestRange hashes the two signed segments, streaming.
+func digestRange(r io.ReaderAt, br [4]int64) ([]byte, error) {
+	h := sm3.New()
+	for _, seg := range [][2]int64{{br[0], br[1]}, {br[2], br[3]}} {
+		if _, err := io.Copy(h, io.NewSectionReader(r, seg[0], seg[1])); err != nil {
+			return nil, err
+		}
+	}
+	return h.Sum(nil), nil
+}
+
+func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo, certs []*smx509.Certificate, signer *smx509.Certificate, at time.Time) {
+	raw, ok := si.Attribute(OIDSESeal)
+	if !ok {
+		c.add("seal", Unknown, "the signature carries no GB/T 38540 seal")
+		return
+	}
+	sl, err := ses.ParseSeal(raw.FullBytes)
+	if err != nil {
+		c.add("seal format", Fail, err.Error())
+		return
+	}
+	c.rep.Seal = &SealSummary{ID: sl.ESID, Name: sl.Name, Type: sl.Type, Version: sl.Version,
+		Vendor: sl.Vid, ValidStart: sl.ValidStart, ValidEnd: sl.ValidEnd}
+	c.add("seal format", Pass, fmt.Sprintf("GB/T 38540 V%d seal %q (%s)", sl.Version, sl.Name, sl.ESID))
+	if err := sl.VerifyMakerSignature(); err != nil {
+		c.add("seal maker signature", Fail, err.Error())
+		return
+	}
+	c.add("seal maker signature", Pass, "the seal maker's SM2 signature over the seal verifies")
+	maker, err := smx509.ParseCertificate(sl.MakerCert)
+	if err != nil {
+		c.add("seal maker certificate", Fail, err.Error())
+	} else {
+		v.checkChain(c, "seal maker certificate", maker, certs, at, keys.UsageSealMaker)
+	}
+	if err := sl.ValidAt(at); err != nil {
+		c.add("seal validity", Fail, err.Error())
+	} else {
+		c.add("seal validity", Pass, "the seal was within its validity at signing time")
+	}
+	if v.Registry != nil {
+		v.checkSealStatus(ctx, c, sl.ESID, at)
+	}
+	if !sl.AllowsSigner(signer.Raw) {
+		c.add("signer in seal", Fail, "the signer certificate is not in the seal's certificate list")
+	} else {
+		c.add("signer in seal", Pass, "the signer certificate is listed in the seal")
+	}
+}
+
+func (v *Verifier) checkSealStatus(ctx context.Context, c sigCheck, id string, at time.Time) {
+	hist, err := v.Registry.History(ctx, id)
+	var nf *NotFoundError
+	if errors.As(err, &nf) {
+		c.add("seal status", Warn, "the seal is not in this registry; its status is unknown here")
+		return
+	}
+	if err != nil {
+		c.add("seal status", Unknown, err.Error())
+		return
+	}
+	st := Status("")
+	for _, ev := range hist {
+		if !ev.Time.After(at) {
+			st = ev.Status
+		}
+		if ev.Status == Revoked && !ev.Time.After(at) {
+			c.add("seal status", Fail, fmt.Sprintf("the seal was revoked at %s, before signing: %s", ev.Time.Format(time.RFC3339), ev.Reason))
+			return
+		}
+	}
+	c.rep.Seal.Status = string(hist[len(hist)-1].Status)
+	switch st {
+	case Active:
+		c.add("seal status", Pass, "the seal was active at signing time")
+	case Suspended:
+		c.add("seal status", Fail, "the seal was suspended at signing time")
+	default:
+		c.add("seal status", Unknown, "the seal did not exist yet at the claimed signing time")
+	}
+}
+
+func (v *Verifier) checkChain(c sigCheck, name string, cert *smx509.Certificate, others []*smx509.Certificate, at time.Time, usage keys.Usage) {
+	if v.Trust == nil {
+		c.add(name, Unknown, "no trusted roots configured")
+		return
+	}
+	res, err := v.Trust.Verify(cert, others, at, usage)
+	if err != nil {
+		var ce *keys.CertificateError
+		if errors.As(err, &ce) && ce.Reason == keys.ReasonUnknownAuthority {
+			c.add(name, Unknown, err.Error())
+		} else {
+			c.add(name, Fail, err.Error())
+		}
+		return
+	}
+	if res.RevokedAfter {
+		c.add(name, Unknown, fmt.Sprintf("revoked at %s, after the claimed signing time, and no timestamp proves the signature came first", res.RevokedAt.Format(time.RFC3339)))
+		return
+	}
+	detail := "chains to a trusted root, valid at signing time"
+	if !res.RevocationChecked {
+		c.add(name, Warn, detail+"; no CRL available to check revocation")
+		return
+	}
+	c.add(name, Pass, detail+", not revoked")
+}
