@@ -25,7 +25,13 @@ import (
 // across every process sharing the same storage.
 //
 // Keys are validated by ValidateKey before any I/O; an invalid key yields a
-// *KeyError. Retention dates are kept to whole seconds, rounded up.
+// *KeyError. A key must not also be the parent of other keys: storing both
+// "a" and "a/b" is an error, because MinIO stores both but does not list
+// "a/b". The filesystem backend refuses the second put with a *KeyError;
+// the S3 backend does not check (it would cost a listing per put), so
+// callers' key layouts must keep objects at the leaves.
+//
+// Retention dates are kept to whole seconds, rounded up.
 type Store interface {
 	// PutIfAbsent stores the object only if no object with this key exists
 	// (ErrExists otherwise, atomically, cluster-wide). size is the exact

@@ -143,6 +143,8 @@ func (ca *CA) Issue(req CertRequest) (*smx509.Certificate, error) {
 	if !isSM2(req.PublicKey) {
 		return nil, &RequestError{Field: "PublicKey", Problem: fmt.Sprintf("%T is not an SM2 public key", req.PublicKey)}
 	}
+	// Certificates hold whole seconds; compare what will be written.
+	req.NotBefore, req.NotAfter = req.NotBefore.Truncate(time.Second), req.NotAfter.Truncate(time.Second)
 	if !req.NotAfter.After(req.NotBefore) {
 		return nil, &RequestError{Field: "NotAfter", Problem: "not after NotBefore"}
 	}

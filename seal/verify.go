@@ -205,14 +205,14 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 		c.add("CMS structure", Fail, err.Error())
 		return rep
 	}
-	if len(sd.Signers) != 1 {
-		c.add("CMS structure", Fail, fmt.Sprintf("%d signer infos; a PDF signature has exactly one", len(sd.Signers)))
+	if len(sd.SignerInfos) != 1 {
+		c.add("CMS structure", Fail, fmt.Sprintf("%d signer infos; a PDF signature has exactly one", len(sd.SignerInfos)))
 		return rep
 	}
-	si := &sd.Signers[0]
-	signer := si.SignerCertificate(sd.Certificates)
-	if signer == nil {
-		c.add("CMS structure", Fail, "the signer certificate is not in the signature")
+	si := sd.SignerInfos[0]
+	signer, err := si.SignerCertificate(sd.Certificates)
+	if err != nil {
+		c.add("CMS structure", Fail, "the signer certificate: "+err.Error())
 		return rep
 	}
 	rep.Signer = signer.Subject.String()
@@ -255,8 +255,8 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 			c.add("later revisions", Fail, "cannot compare later revisions: "+err.Error())
 		} else {
 			for _, ch := range changes {
-				if !ch.Allowed() {
-					rep.Changes = append(rep.Changes, ch.String())
+				if ch.Kind == pdf.Disallowed {
+					rep.Changes = append(rep.Changes, fmt.Sprintf("object %d: %s", ch.Object, ch.Detail))
 				}
 			}
 			if len(rep.Changes) > 0 {
@@ -297,7 +297,11 @@ func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo
 		c.add("seal", Unknown, "the signature carries no GB/T 38540 seal")
 		return
 	}
-	sl, err := ses.ParseSeal(raw.FullBytes)
+	if len(raw.Values) != 1 {
+		c.add("seal format", Fail, fmt.Sprintf("the seal attribute has %d values", len(raw.Values)))
+		return
+	}
+	sl, err := ses.ParseSeal(raw.Values[0].FullBytes)
 	if err != nil {
 		c.add("seal format", Fail, err.Error())
 		return
@@ -379,11 +383,11 @@ func (v *Verifier) checkChain(c sigCheck, name string, cert *smx509.Certificate,
 		return
 	}
 	if res.RevokedAfter {
-		c.add(name, Unknown, fmt.Sprintf("revoked at %s, after the claimed signing time, and no timestamp proves the signature came first", res.RevokedAt.Format(time.RFC3339)))
+		c.add(name, Unknown, fmt.Sprintf("revoked at %s, after the claimed signing time, and no timestamp proves the signature came first", res.Leaf().RevokedAt.Format(time.RFC3339)))
 		return
 	}
 	detail := "chains to a trusted root, valid at signing time"
-	if !res.RevocationChecked {
+	if !res.Leaf().CRLAvailable {
 		c.add(name, Warn, detail+"; no CRL available to check revocation")
 		return
 	}

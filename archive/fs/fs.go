@@ -114,6 +114,9 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 	if _, err := os.Lstat(file); err == nil {
 		return archive.ObjectInfo{}, archive.ErrExists // early out; link below decides
 	}
+	if err := s.checkNesting(ctx, key); err != nil {
+		return archive.ObjectInfo{}, err
+	}
 	if err := s.mkdirs(dir); err != nil {
 		return archive.ObjectInfo{}, err
 	}
@@ -136,6 +139,32 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
 	return archive.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// checkNesting refuses a key that is below an object or above one ("a"
+// and "a/b"), which the S3 backend could not list. It is a check for
+// layout mistakes, not a guarantee: two processes racing to put "a" and
+// "a/b" can both succeed.
+func (s *Store) checkNesting(ctx context.Context, key string) error {
+	for i := range len(key) {
+		if key[i] != '/' {
+			continue
+		}
+		_, file := s.paths(key[:i])
+		if fi, err := os.Lstat(file); err == nil && !fi.IsDir() {
+			return &archive.KeyError{Key: key, Reason: fmt.Sprintf("%q is an object, so no key can be below it", key[:i])}
+		}
+	}
+	errFound := errors.New("found")
+	var child string
+	err := s.List(ctx, key+"/", func(info archive.ObjectInfo) error {
+		child = info.Key
+		return errFound
+	})
+	if err == errFound {
+		return &archive.KeyError{Key: key, Reason: fmt.Sprintf("is the parent of the object %q", child)}
+	}
+	return err
 }
 
 // writeTemp copies r into a new temporary file in dir, checks its length

@@ -68,7 +68,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 			st := &seal.Stamper{Registry: reg}
 			res, err := st.Stamp(cmd.Context(), f, fi.Size(), seal.StampRequest{
 				SealID:    sealID,
-				Placement: seal.Placement{Page: 1, XMM: 125, YMM: 205},
+				Placement: seal.Placement{Page: 1, XMM: 118, YMM: 176},
 				Reason:    "行政许可决定", Location: reg.Org().Name,
 			})
 			if err != nil {

@@ -137,6 +137,9 @@ func TestBuildSealTjfoc(t *testing.T) {
 	if !pub.Verify(s.SignedBytes, s.Signature) {
 		t.Error("tjfoc/gmsm rejects the maker signature")
 	}
+	if pub.Verify(append(bytes.Clone(s.SignedBytes), 0), s.Signature) {
+		t.Error("tjfoc/gmsm accepts the maker signature over other bytes")
+	}
 	sigDER, err := BuildSignature(SignatureSpec{SealDER: f.seal, TimeInfo: t0, DataHash: make([]byte, 32), PropertyInfo: "x"}, f.signerKey, f.signerCert)
 	if err != nil {
 		t.Fatal(err)

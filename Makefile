@@ -1,0 +1,76 @@
+# The commands a newcomer types. `make test` is what CI runs (.ci/run).
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+# Outside tools (pdfcpu, minio) live here; scripts/deps.sh puts them there.
+TOOLS := $(HOME)/.cache/eseal/bin
+export PATH := $(TOOLS):$(PATH)
+
+GO       ?= go
+FUZZTIME ?= 5m
+CORPUS   := cmd/eseal/testdata/corpus
+
+.PHONY: build test deps vet unit fuzz fuzz-short bench lint fmt demo corpus seeds clean
+
+## build: the eseal binary in bin/
+build:
+	$(GO) build -o bin/eseal ./cmd/eseal
+
+## test: outside tools, vet, every test with the tools required, short fuzzing
+test:
+	scripts/deps.sh
+	$(GO) vet ./...
+	ESEAL_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 25m ./...
+	scripts/fuzz.sh short
+
+## deps: install qpdf, poppler-utils, openssl, JDK + Bouncy Castle, pdfcpu, MinIO
+deps:
+	scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+
+## unit: the tests alone (outside tools skipped when missing)
+unit:
+	$(GO) test -count=1 -timeout 25m ./...
+
+## fuzz: every fuzz target for FUZZTIME (default 5m) each
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh long
+
+fuzz-short:
+	scripts/fuzz.sh short
+
+## bench: stamping and verification benchmarks into bench.txt, summarised by benchstat
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pdf/ ./seal/ | tee bench.txt
+	$(GO) run golang.org/x/perf/cmd/benchstat@latest bench.txt
+
+## lint: staticcheck
+lint:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+fmt:
+	gofmt -s -w $$(git ls-files '*.go')
+
+## demo: a fresh data dir in demo/, the approval notice stamped and verified
+demo: build
+	rm -rf demo && mkdir -p demo
+	bin/eseal init --dir demo/data --org "余姚市行政审批管理办公室" --json | tee demo/init.json
+	seal=$$(sed -n 's/.*"seal_id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' demo/init.json | head -1); \
+	bin/eseal --dir demo/data stamp --seal "$$seal" --in $(CORPUS)/seeds/approval-a4-cjk.pdf \
+		--out demo/approval-stamped.pdf --page 1 --x 125 --y 200
+	bin/eseal verify --dir demo/data demo/approval-stamped.pdf
+	@echo "demo: stamped file in demo/approval-stamped.pdf"
+
+## corpus: the stamping test corpus in $(CORPUS)/out
+corpus:
+	$(CORPUS)/build.sh $(CORPUS)/out
+
+## seeds: regenerate the committed seed PDFs the corpus is built from
+seeds:
+	$(GO) run ./$(CORPUS)/seedgen -out $(CORPUS)/seeds
+
+clean:
+	rm -rf bin demo bench.txt $(CORPUS)/out

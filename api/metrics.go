@@ -1,0 +1,88 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are eseal's Prometheus metrics, on a registry of their own so
+// several servers can live in one test process.
+type metrics struct {
+	reg            *prometheus.Registry
+	requests       *prometheus.HistogramVec
+	stamps         *prometheus.CounterVec
+	verifications  *prometheus.CounterVec
+	authzRejected  *prometheus.CounterVec
+	codeRejections prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "eseal_http_request_duration_seconds", Help: "HTTP request latency by route and status.",
+			Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "status"}),
+		stamps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eseal_stamps_total", Help: "Stamp requests by seal and result (ok or the problem type).",
+		}, []string{"seal", "result"}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eseal_verifications_total", Help: "Verifications by overall verdict.",
+		}, []string{"verdict"}),
+		authzRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eseal_authorization_rejections_total", Help: "Stampings refused because of the authorization, by reason.",
+		}, []string{"reason"}),
+		codeRejections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "eseal_retrieval_code_rate_limited_total", Help: "Retrieval-code lookups refused by the per-client limit.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.stamps, m.verifications, m.authzRejected, m.codeRejections,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registerer lets other parts (the store) add their metrics to the server's registry.
+func (s *Server) Registerer() prometheus.Registerer { return s.metrics.reg }
+
+func (m *metrics) stampResult(sealID string, p *Problem) {
+	if p == nil {
+		m.stamps.WithLabelValues(sealID, "ok").Inc()
+		return
+	}
+	slug := p.Type[len(problemBase):]
+	if p.Status == 404 && slug == "seal-not-found" {
+		sealID = "unknown" // keep label cardinality bounded
+	}
+	m.stamps.WithLabelValues(sealID, slug).Inc()
+	if len(slug) > len("authorization-") && slug[:len("authorization-")] == "authorization-" {
+		m.authzRejected.WithLabelValues(slug[len("authorization-"):]).Inc()
+	}
+}
+
+func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
+	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// instrument records latency by route and status.
+func (s *Server) instrument(name string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		next.ServeHTTP(rec, r)
+		s.metrics.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Observe(time.Since(start).Seconds())
+	})
+}

@@ -1,0 +1,221 @@
+package api
+
+import (
+	"bytes"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"golang.org/x/time/rate"
+
+	"eseal/archive"
+	"eseal/seal"
+)
+
+// The public pages are plain server-rendered HTML, readable on a phone, with
+// no scripts: a citizen downloading a licence at home, a clerk checking one.
+var pages = template.Must(template.New("base").Funcs(template.FuncMap{
+	"verdictText": func(v seal.Verdict) string {
+		switch v {
+		case seal.Valid:
+			return "有效 VALID"
+		case seal.Invalid:
+			return "无效 INVALID"
+		}
+		return "无法确定 INDETERMINATE"
+	},
+	"when": func(t *time.Time) string {
+		if t == nil {
+			return "—"
+		}
+		return t.In(chinaTime).Format("2006-01-02 15:04:05")
+	},
+}).Parse(`{{define "head"}}<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.}}</title>
+<style>
+body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;max-width:40em;margin:0 auto;padding:1em;line-height:1.5;color:#222}
+h1{font-size:1.3em}.verdict{font-size:1.2em;font-weight:bold;padding:.5em;border-radius:.3em}
+.VALID{background:#e3f5e1;color:#14591b}.INVALID{background:#fde2e1;color:#8a1512}.INDETERMINATE{background:#fff3cd;color:#6b5200}
+.seal{width:7em;height:7em}.btn{display:inline-block;background:#c8161d;color:#fff;padding:.7em 1.4em;border-radius:.3em;text-decoration:none;font-size:1.1em}
+dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}dt{color:#666}dd{margin:0}
+table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;padding:.2em .4em;vertical-align:top}
+</style></head><body>{{end}}
+{{define "sigs"}}{{range .Signatures}}<h2>{{if .Seal}}{{.Seal.Name}}{{else}}{{.Field}}{{end}}</h2>
+{{if .Seal}}<img class="seal" alt="印章图像" src="/v1/seals/{{.Seal.ID}}/picture.png">{{end}}
+<p class="verdict {{.Verdict}}">{{verdictText .Verdict}}</p>
+<dl><dt>签章时间</dt><dd>{{when .SigningTime}}</dd><dt>签章人证书</dt><dd>{{.Signer}}</dd><dt>页码</dt><dd>{{.Page}}</dd></dl>
+<table>{{range .Checks}}<tr><td>{{.Result}}</td><td>{{.Name}}</td><td>{{.Detail}}</td></tr>{{end}}</table>
+{{end}}{{end}}
+{{define "download"}}{{template "head" "电子证照下载"}}
+<h1>{{.Record.Title}}</h1>
+<p class="verdict {{.Report.Verdict}}">验证结果：{{verdictText .Report.Verdict}}</p>
+<dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd><dt>文号</dt><dd>{{.Record.DocumentNo}}</dd>
+<dt>办件编号</dt><dd>{{.Record.CaseNo}}</dd><dt>盖章日期</dt><dd>{{.Record.Date.Format "2006-01-02"}}</dd>
+<dt>文件</dt><dd>{{.Record.FileName}}（{{.Record.Size}} 字节）</dd><dt>SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd></dl>
+<p><a class="btn" id="download" href="/d/{{.Code}}/pdf">下载 PDF</a></p>
+{{template "sigs" .Report}}
+<p><a href="/v/{{.Record.DocumentID}}">验证页面</a></p></body></html>{{end}}
+{{define "verify"}}{{template "head" "电子印章验证"}}
+<h1>电子印章验证：{{.Record.Title}}</h1>
+<p class="verdict {{.Report.Verdict}}">{{verdictText .Report.Verdict}}</p>
+<dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd><dt>文件 SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd>
+<dt>验证时间</dt><dd>{{.Report.VerifiedAt.Format "2006-01-02 15:04:05 MST"}}</dd></dl>
+{{template "sigs" .Report}}</body></html>{{end}}
+{{define "notfound"}}{{template "head" "未找到"}}<h1>取件码无效</h1>
+<p>没有找到与此取件码对应的文件。请核对取件码（不区分大小写，可省略连字符）。</p></body></html>{{end}}
+{{define "limited"}}{{template "head" "请稍后再试"}}<h1>尝试次数过多</h1><p>请一分钟后再试。</p></body></html>{{end}}`))
+
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+type pageData struct {
+	Code   string
+	Record *archive.Record
+	Report *seal.Report
+}
+
+func renderPage(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		http.Error(w, "rendering failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// recordByCode resolves a retrieval code under the per-client rate limit.
+// Wrong and unknown codes look the same, so nothing tells whether a document
+// exists.
+func (s *Server) recordByCode(w http.ResponseWriter, r *http.Request) (*archive.Record, bool) {
+	client := clientAddr(r)
+	if !s.codes.ok(client) {
+		s.metrics.codeRejections.Inc()
+		w.Header().Set("Retry-After", "60")
+		renderPage(w, http.StatusTooManyRequests, "limited", nil)
+		return nil, false
+	}
+	rec, err := s.Service.ByRetrievalCode(r.Context(), mux.Vars(r)["code"])
+	if err != nil {
+		s.codes.failed(client)
+		if err != archive.ErrNotFound {
+			s.Log.Warn("retrieval code lookup", "err", err)
+		}
+		renderPage(w, http.StatusNotFound, "notfound", nil)
+		return nil, false
+	}
+	return rec, true
+}
+
+func (s *Server) downloadPage(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.recordByCode(w, r)
+	if !ok {
+		return
+	}
+	rep, ok := s.verifyStored(w, r, rec)
+	if !ok {
+		return
+	}
+	renderPage(w, http.StatusOK, "download", pageData{Code: mux.Vars(r)["code"], Record: rec, Report: rep})
+}
+
+func (s *Server) downloadPDF(w http.ResponseWriter, r *http.Request) {
+	if rec, ok := s.recordByCode(w, r); ok {
+		s.sendPDF(w, r, rec)
+	}
+}
+
+func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.Service.Record(r.Context(), mux.Vars(r)["doc_id"])
+	if err == nil {
+		var ok bool
+		if ok, err = s.Service.Committed(r.Context(), rec); err == nil && !ok {
+			err = archive.ErrNotFound
+		}
+	}
+	if err != nil {
+		renderPage(w, http.StatusNotFound, "notfound", nil)
+		return
+	}
+	if rep, ok := s.verifyStored(w, r, rec); ok {
+		renderPage(w, http.StatusOK, "verify", pageData{Record: rec, Report: rep})
+	}
+}
+
+// verifyStored verifies the stored PDF of a record.
+func (s *Server) verifyStored(w http.ResponseWriter, r *http.Request, rec *archive.Record) (*seal.Report, bool) {
+	rc, info, err := s.Store.Get(r.Context(), archive.DocumentKey(rec.DocumentID))
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	rep, err := s.verifier(r).VerifyPDF(r.Context(), bytes.NewReader(b), info.Size)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	s.metrics.verifications.WithLabelValues(string(rep.Verdict)).Inc()
+	return rep, true
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// clientLimiter limits failed retrieval-code attempts per client address.
+type clientLimiter struct {
+	perMinute int
+	mu        sync.Mutex
+	clients   map[string]*rate.Limiter
+	swept     time.Time
+}
+
+func newClientLimiter(perMinute int) *clientLimiter {
+	if perMinute <= 0 {
+		perMinute = DefaultLimits.CodeAttemptsPerMinute
+	}
+	return &clientLimiter{perMinute: perMinute, clients: map[string]*rate.Limiter{}, swept: time.Now()}
+}
+
+func (c *clientLimiter) limiter(client string) *rate.Limiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Forget clients whose buckets have refilled, so the map stays small.
+	if time.Since(c.swept) > 5*time.Minute {
+		for k, l := range c.clients {
+			if l.Tokens() >= float64(c.perMinute) {
+				delete(c.clients, k)
+			}
+		}
+		c.swept = time.Now()
+	}
+	l := c.clients[client]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(float64(c.perMinute)/60), c.perMinute)
+		c.clients[client] = l
+	}
+	return l
+}
+
+// ok reports whether the client still has attempts left.
+func (c *clientLimiter) ok(client string) bool { return c.limiter(client).Tokens() >= 1 }
+
+// failed spends one attempt.
+func (c *clientLimiter) failed(client string) { c.limiter(client).Allow() }

@@ -1,0 +1,160 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"sort"
+
+	"eseal/archive"
+	"eseal/pdf"
+	"eseal/seal"
+)
+
+// Problem is an RFC 9457 problem detail. Type is stable per kind of error, so
+// clients branch on it; Detail is for people.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Field names the request field at fault, when there is one.
+	Field string `json:"field,omitempty"`
+}
+
+// problemKinds lists every problem type the API answers with: slug → status
+// and title. /problems/{slug} documents each.
+var problemKinds = map[string]struct {
+	status int
+	title  string
+}{
+	"unauthenticated":              {401, "Missing or unknown API key"},
+	"forbidden":                    {403, "The API key lacks the role for this request"},
+	"not-found":                    {404, "No such resource"},
+	"method-not-allowed":           {405, "Method not allowed"},
+	"body-too-large":               {413, "Request body too large"},
+	"unsupported-media-type":       {415, "Unsupported content type"},
+	"malformed-request":            {400, "Malformed request"},
+	"invalid-field":                {422, "A request field is invalid"},
+	"not-a-pdf":                    {422, "The file is not a PDF"},
+	"broken-pdf":                   {422, "The PDF is damaged"},
+	"encrypted-pdf":                {422, "Encrypted PDFs cannot be stamped"},
+	"page-out-of-range":            {422, "The page does not exist"},
+	"placement-off-page":           {422, "The seal would lie outside the page"},
+	"seal-not-found":               {404, "Unknown seal"},
+	"seal-not-active":              {409, "The seal is suspended, revoked or outside its validity"},
+	"seal-conflict":                {409, "The seal cannot change to that state"},
+	"authorization-not-found":      {404, "Unknown authorization"},
+	"authorization-expired":        {409, "The authorization has expired"},
+	"authorization-revoked":        {409, "The authorization was revoked"},
+	"authorization-consumed":       {409, "The authorization has been used"},
+	"authorization-wrong-seal":     {409, "The authorization is for another seal"},
+	"authorization-wrong-document": {409, "The authorization is for another document"},
+	"authorization-wrong-case":     {409, "The authorization is for another case"},
+	"authorization-bad-signature":  {500, "The stored authorization does not verify"},
+	"idempotency-key-reused":       {422, "The Idempotency-Key was used for a different request"},
+	"rate-limited":                 {429, "Too many attempts"},
+	"store-unavailable":            {503, "The archive store is unavailable"},
+	"internal":                     {500, "Internal error"},
+}
+
+const problemBase = "/problems/"
+
+func newProblem(slug, detail string) *Problem {
+	k, ok := problemKinds[slug]
+	if !ok {
+		panic("api: unknown problem kind " + slug)
+	}
+	return &Problem{Type: problemBase + slug, Title: k.title, Status: k.status, Detail: detail}
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
+
+// writeProblem sends a problem+json answer.
+func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	p.Instance = r.URL.Path
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(p)
+}
+
+// problemFor maps an error from the packages below to a problem.
+func problemFor(err error) *Problem {
+	var (
+		p    *Problem
+		nf   *seal.NotFoundError
+		se   *seal.StateError
+		inv  *seal.InvalidError
+		pic  *seal.PictureError
+		ae   *seal.AuthzError
+		ie   *seal.InputError
+		idem *seal.IdempotencyError
+		fe   *pdf.FormatError
+		pre  *pdf.PageRangeError
+		ple  *pdf.PlacementError
+		ke   *archive.KeyError
+	)
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.As(err, &nf):
+		return newProblem("seal-not-found", nf.Error())
+	case errors.As(err, &se):
+		return newProblem("seal-not-active", se.Error())
+	case errors.As(err, &inv):
+		return newProblem("invalid-field", inv.Error())
+	case errors.As(err, &pic):
+		return newProblem("invalid-field", pic.Error())
+	case errors.As(err, &ae):
+		return newProblem("authorization-"+string(ae.Reason), ae.Error())
+	case errors.As(err, &ie):
+		q := newProblem("invalid-field", ie.Error())
+		q.Field = ie.Field
+		return q
+	case errors.As(err, &idem):
+		return newProblem("idempotency-key-reused", idem.Error())
+	case errors.Is(err, pdf.ErrEncrypted):
+		return newProblem("encrypted-pdf", err.Error())
+	case errors.As(err, &fe):
+		return newProblem("broken-pdf", err.Error())
+	case errors.As(err, &pre):
+		return newProblem("page-out-of-range", err.Error())
+	case errors.As(err, &ple):
+		return newProblem("placement-off-page", err.Error())
+	case errors.As(err, &ke):
+		return newProblem("not-found", err.Error())
+	case errors.Is(err, archive.ErrNotFound):
+		return newProblem("not-found", "no such resource")
+	}
+	return newProblem("internal", "the request failed; the error is in the server log")
+}
+
+var problemsPage = template.Must(template.New("problems").Parse(`<!doctype html>
+<html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>eseal problem types</title>
+<style>body{font-family:system-ui,sans-serif;max-width:46em;margin:1em auto;padding:0 1em}td{padding:.2em .6em}</style>
+<h1>eseal problem types</h1>
+<p>Errors are <code>application/problem+json</code> (RFC 9457); <code>type</code> is one of these.</p>
+<table>{{range .}}<tr id="{{.Slug}}"><td><code>/problems/{{.Slug}}</code><td>{{.Status}}<td>{{.Title}}</tr>
+{{end}}</table>`))
+
+type problemDoc struct {
+	Slug   string
+	Status int
+	Title  string
+}
+
+func problemDocs() []problemDoc {
+	var out []problemDoc
+	for slug, k := range problemKinds {
+		out = append(out, problemDoc{slug, k.status, k.title})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Slug < out[j].Slug })
+	return out
+}

@@ -1,0 +1,237 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"eseal/archive"
+	"eseal/seal"
+)
+
+// Limits holds the request limits an operator can set.
+type Limits struct {
+	// MaxPDFBytes is the largest PDF accepted for stamping or verification.
+	MaxPDFBytes int64
+	// MaxJSONBytes bounds JSON bodies and the JSON part of a stamp request.
+	MaxJSONBytes int64
+	// CodeAttemptsPerMinute limits retrieval-code lookups per client address.
+	CodeAttemptsPerMinute int
+}
+
+// DefaultLimits are the limits of the embedded default.
+var DefaultLimits = Limits{MaxPDFBytes: 64 << 20, MaxJSONBytes: 1 << 20, CodeAttemptsPerMinute: 20}
+
+// Server is eseal's HTTP interface. It keeps no state of its own beyond
+// caches and rate limiters: replicas share everything through the store.
+type Server struct {
+	Registry *seal.Registry
+	Service  *seal.Service
+	Store    archive.Store
+	Limits   Limits
+	// PublicURL is the externally visible base URL (for download and verify
+	// links and the QR code), without a trailing slash.
+	PublicURL string
+	Log       *slog.Logger
+
+	metrics *metrics
+	codes   *clientLimiter
+	router  *mux.Router
+}
+
+// Handler builds the routes. Call once.
+func (s *Server) Handler() http.Handler {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.Limits.MaxPDFBytes == 0 {
+		s.Limits = DefaultLimits
+	}
+	s.metrics = newMetrics()
+	s.codes = newClientLimiter(s.Limits.CodeAttemptsPerMinute)
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, newProblem("not-found", "no route for "+r.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, newProblem("method-not-allowed", r.Method+" is not allowed on "+r.URL.Path))
+	})
+	for _, rt := range s.routes() {
+		var h http.Handler = rt.handler
+		if rt.role != "" {
+			h = s.authenticate(rt.role, h)
+		}
+		r.Handle(rt.path, s.instrument(rt.name, h)).Methods(rt.methods...)
+	}
+	s.router = r
+	return r
+}
+
+type route struct {
+	methods []string
+	path    string
+	role    Role // empty: public
+	name    string
+	handler http.HandlerFunc
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{[]string{"GET"}, "/healthz", "", "healthz", s.healthz},
+		{[]string{"GET"}, "/readyz", "", "readyz", s.readyz},
+		{[]string{"GET"}, "/metrics", "", "metrics", s.metricsHandler},
+		{[]string{"GET"}, "/openapi.yaml", "", "openapi", s.openapi},
+		{[]string{"GET"}, "/problems/{slug}", "", "problems", s.problemDoc},
+		{[]string{"GET"}, "/v1/seals", RoleStamper, "seals_list", s.listSeals},
+		{[]string{"POST"}, "/v1/seals", RoleAdmin, "seals_create", s.createSeal},
+		{[]string{"GET"}, "/v1/seals/{seal_id}", RoleStamper, "seals_show", s.showSeal},
+		{[]string{"POST"}, "/v1/seals/{seal_id}/suspend", RoleAdmin, "seals_suspend", s.sealStatus(seal.Suspended)},
+		{[]string{"POST"}, "/v1/seals/{seal_id}/resume", RoleAdmin, "seals_resume", s.sealStatus(seal.Active)},
+		{[]string{"POST"}, "/v1/seals/{seal_id}/revoke", RoleAdmin, "seals_revoke", s.sealStatus(seal.Revoked)},
+		{[]string{"GET"}, "/v1/seals/{seal_id}/chain.pem", "", "seals_chain", s.sealChain},
+		{[]string{"GET"}, "/v1/seals/{seal_id}/seseal.der", "", "seals_seseal", s.sealSESeal},
+		{[]string{"GET"}, "/v1/seals/{seal_id}/picture.png", "", "seals_picture", s.sealPicture},
+		{[]string{"POST"}, "/v1/seals/{seal_id}/authorizations", RoleAuthorizer, "authz_grant", s.grant},
+		{[]string{"GET"}, "/v1/authorizations/{authz_id}", RoleAuthorizer, "authz_show", s.showAuthorization},
+		{[]string{"POST"}, "/v1/authorizations/{authz_id}/revoke", RoleAuthorizer, "authz_revoke", s.revokeAuthorization},
+		{[]string{"POST"}, "/v1/stamps", RoleStamper, "stamp", s.stamp},
+		{[]string{"GET"}, "/v1/documents/{doc_id}", RoleStamper, "documents_show", s.showDocument},
+		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", RoleStamper, "documents_pdf", s.documentPDF},
+		{[]string{"POST"}, "/v1/verify", "", "verify", s.verify},
+		{[]string{"GET"}, "/d/{code}", "", "download_page", s.downloadPage},
+		{[]string{"GET"}, "/d/{code}/pdf", "", "download_pdf", s.downloadPDF},
+		{[]string{"GET"}, "/v/{doc_id}", "", "verify_page", s.verifyPage},
+	}
+}
+
+type ctxKey int
+
+const keyCtx ctxKey = 1
+
+// authenticate checks the bearer key and its role. Roles scoped to seals are
+// checked again by the handler, which knows the seal.
+func (s *Server) authenticate(role Role, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="eseal"`)
+			writeProblem(w, r, newProblem("unauthenticated", "send Authorization: Bearer <API key>"))
+			return
+		}
+		k, err := LookupAPIKey(r.Context(), s.Store, strings.TrimSpace(tok))
+		if errors.Is(err, archive.ErrNotFound) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="eseal", error="invalid_token"`)
+			writeProblem(w, r, newProblem("unauthenticated", "unknown API key"))
+			return
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !k.Allows(role, "") {
+			writeProblem(w, r, newProblem("forbidden", fmt.Sprintf("this key does not have the %s role", role)))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyCtx, k)))
+	})
+}
+
+func apiKeyFrom(r *http.Request) *APIKey {
+	k, _ := r.Context().Value(keyCtx).(*APIKey)
+	return k
+}
+
+// fail answers with the problem for err, logging what is not the client's fault.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemFor(err)
+	if p.Status >= 500 {
+		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeProblem(w, r, p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// readJSON decodes a bounded JSON body strictly: unknown fields and trailing
+// data are errors.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any) *Problem {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return newProblem("unsupported-media-type", "send application/json")
+	}
+	return decodeJSON(http.MaxBytesReader(w, r.Body, s.Limits.MaxJSONBytes), v)
+}
+
+func decodeJSON(rd io.Reader, v any) *Problem {
+	dec := json.NewDecoder(rd)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return newProblem("body-too-large", fmt.Sprintf("the JSON body is limited to %d bytes", mbe.Limit))
+		}
+		return newProblem("malformed-request", "invalid JSON: "+err.Error())
+	}
+	if dec.More() {
+		return newProblem("malformed-request", "invalid JSON: data after the object")
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz checks that the store answers, the keys are unlocked and no active
+// seal's certificate expires within 30 days.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	seals, err := s.Registry.List(ctx)
+	if err != nil {
+		checks["store"] = "unreachable: " + err.Error()
+		ok = false
+	} else {
+		checks["store"] = "ok"
+		checks["keys"] = "ok"
+		soon := time.Now().Add(30 * 24 * time.Hour)
+		for _, sl := range seals {
+			if sl.Status == seal.Active && sl.ValidEnd.Before(soon) {
+				checks["seal "+sl.ID] = "expires " + sl.ValidEnd.Format(time.DateOnly)
+				ok = false
+			}
+		}
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": ok, "checks": checks})
+}
+
+func (s *Server) problemDoc(w http.ResponseWriter, r *http.Request) {
+	if _, ok := problemKinds[mux.Vars(r)["slug"]]; !ok {
+		writeProblem(w, r, newProblem("not-found", "no such problem type"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = problemsPage.Execute(w, problemDocs())
+}

@@ -1,0 +1,203 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"eseal/archive"
+	"eseal/seal"
+)
+
+// stampRequest is the "request" part of POST /v1/stamps.
+type stampRequest struct {
+	SealID          string           `json:"seal_id"`
+	AuthorizationID string           `json:"authorization_id"`
+	Placement       seal.Placement   `json:"placement"`
+	Record          seal.RecordInput `json:"record"`
+}
+
+// stampResponse is the answer to a stamping.
+type stampResponse struct {
+	DocumentID    string          `json:"document_id"`
+	RetrievalCode string          `json:"retrieval_code,omitempty"`
+	DownloadURL   string          `json:"download_url,omitempty"`
+	VerifyURL     string          `json:"verify_url"`
+	Replayed      bool            `json:"replayed,omitempty"`
+	Record        *archive.Record `json:"record"`
+}
+
+func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		writeProblem(w, r, newProblem("unsupported-media-type", "send multipart/form-data with parts file (the PDF) and request (JSON)"))
+		return
+	}
+	parts, p := s.readMultipart(w, r, map[string]int64{"request": s.Limits.MaxJSONBytes, "file": s.Limits.MaxPDFBytes})
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	var req stampRequest
+	if _, ok := parts["request"]; !ok {
+		writeProblem(w, r, newProblem("malformed-request", "missing part request"))
+		return
+	}
+	if p := decodeJSON(bytes.NewReader(parts["request"]), &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	pdfBytes, ok := parts["file"]
+	if !ok || len(pdfBytes) == 0 {
+		writeProblem(w, r, newProblem("not-a-pdf", "the file part is missing or empty"))
+		return
+	}
+	if !looksLikePDF(pdfBytes) {
+		writeProblem(w, r, newProblem("not-a-pdf", "the file part does not start with a PDF header (%PDF-)"))
+		return
+	}
+	if !seal.ValidID(req.SealID) {
+		p := newProblem("seal-not-found", fmt.Sprintf("%q is not a seal id", req.SealID))
+		p.Field = "seal_id"
+		writeProblem(w, r, p)
+		return
+	}
+	if !seal.ValidAuthorizationID(req.AuthorizationID) {
+		p := newProblem("authorization-not-found", fmt.Sprintf("%q is not an authorization id", req.AuthorizationID))
+		p.Field = "authorization_id"
+		writeProblem(w, r, p)
+		return
+	}
+	idem := r.Header.Get("Idempotency-Key")
+	if len(idem) > 255 {
+		p := newProblem("invalid-field", "Idempotency-Key: at most 255 characters")
+		p.Field = "Idempotency-Key"
+		writeProblem(w, r, p)
+		return
+	}
+	if idem != "" {
+		// Scope the key to the presenting API key, so clients cannot collide.
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		idem = hex.EncodeToString(sum[:]) + ":" + idem
+	}
+	iss, err := s.Service.Stamp(r.Context(), seal.Order{
+		SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement,
+		Record: req.Record, IdempotencyKey: idem, PDF: pdfBytes,
+	})
+	if err != nil {
+		s.metrics.stampResult(req.SealID, problemFor(err))
+		s.fail(w, r, err)
+		return
+	}
+	s.metrics.stampResult(req.SealID, nil)
+	resp := stampResponse{
+		DocumentID: iss.DocumentID, RetrievalCode: iss.RetrievalCode, Replayed: iss.Replayed,
+		VerifyURL: s.PublicURL + "/v/" + iss.DocumentID, Record: iss.Record,
+	}
+	if iss.RetrievalCode != "" {
+		resp.DownloadURL = s.PublicURL + "/d/" + iss.RetrievalCode
+	}
+	w.Header().Set("Location", "/v1/documents/"+iss.DocumentID)
+	if iss.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, http.StatusCreated, resp)
+}
+
+// committedRecord returns the record of a committed document, or a 404
+// problem for anything else (including staged, uncommitted documents).
+func (s *Server) committedRecord(w http.ResponseWriter, r *http.Request, id string) (*archive.Record, bool) {
+	rec, err := s.Service.Record(r.Context(), id)
+	if err == nil {
+		var ok bool
+		if ok, err = s.Service.Committed(r.Context(), rec); err == nil && !ok {
+			err = archive.ErrNotFound
+		}
+	}
+	if errors.Is(err, archive.ErrNotFound) {
+		writeProblem(w, r, newProblem("not-found", "no such document"))
+		return nil, false
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	return rec, true
+}
+
+func (s *Server) showDocument(w http.ResponseWriter, r *http.Request) {
+	if rec, ok := s.committedRecord(w, r, mux.Vars(r)["doc_id"]); ok {
+		writeJSON(w, http.StatusOK, rec)
+	}
+}
+
+func (s *Server) documentPDF(w http.ResponseWriter, r *http.Request) {
+	if rec, ok := s.committedRecord(w, r, mux.Vars(r)["doc_id"]); ok {
+		s.sendPDF(w, r, rec)
+	}
+}
+
+// sendPDF streams a stored document.
+func (s *Server) sendPDF(w http.ResponseWriter, r *http.Request, rec *archive.Record) {
+	rc, info, err := s.Store.Get(r.Context(), archive.DocumentKey(rec.DocumentID))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Length", fmt.Sprint(info.Size))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rec.FileName}))
+	w.Header().Set("Cache-Control", "private, no-store")
+	if _, err := io.Copy(w, rc); err != nil {
+		s.Log.Warn("sending a document", "document", rec.DocumentID, "err", err)
+	}
+}
+
+// verify checks a PDF sent as the body (application/pdf).
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/pdf" && mt != "application/octet-stream" {
+		writeProblem(w, r, newProblem("unsupported-media-type", "send the PDF as the body with Content-Type: application/pdf"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.Limits.MaxPDFBytes))
+	if err != nil {
+		writeProblem(w, r, bodyProblem(err))
+		return
+	}
+	if !looksLikePDF(body) {
+		writeProblem(w, r, newProblem("not-a-pdf", "the body does not start with a PDF header (%PDF-)"))
+		return
+	}
+	rep, err := s.verifier(r).VerifyPDF(r.Context(), bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.metrics.verifications.WithLabelValues(string(rep.Verdict)).Inc()
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) verifier(r *http.Request) *seal.Verifier {
+	ts, err := s.Registry.TrustStore(r.Context())
+	if err != nil {
+		s.Log.Warn("loading the trust store", "err", err)
+	}
+	return &seal.Verifier{Trust: ts, Registry: s.Registry}
+}
+
+// looksLikePDF reports whether b has a PDF header in its first kilobyte, where
+// ISO 32000 lets readers look for it.
+func looksLikePDF(b []byte) bool {
+	return bytes.Contains(b[:min(len(b), 1024)], []byte("%PDF-"))
+}

@@ -1,0 +1,200 @@
+package archive
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// RetentionClass is how long a record is kept (国家档案局令第8号): permanently,
+// or for a fixed term of 30 or 10 years. Tests may use a Go duration.
+type RetentionClass string
+
+// The retention classes of the archives law.
+const (
+	Permanent RetentionClass = "permanent" // 永久
+	Years30   RetentionClass = "30y"       // 定期 30 年
+	Years10   RetentionClass = "10y"       // 定期 10 年
+)
+
+// permanentHorizon is how far a permanent record's lock reaches; it is
+// extended later, since COMPLIANCE retention can grow but never shrink.
+const permanentHorizon = 100
+
+// ParseRetentionClass accepts the three classes, their Chinese names, and —
+// for tests and special schedules — a Go duration of at least one second.
+func ParseRetentionClass(s string) (RetentionClass, error) {
+	switch strings.TrimSpace(s) {
+	case "permanent", "永久":
+		return Permanent, nil
+	case "30y", "30年", "定期30年":
+		return Years30, nil
+	case "10y", "10年", "定期10年":
+		return Years10, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Second {
+		return "", fmt.Errorf("retention %q: want permanent, 30y, 10y or a duration", s)
+	}
+	return RetentionClass(d.String()), nil
+}
+
+// Until is the end of retention for a record made at t.
+func (c RetentionClass) Until(t time.Time) time.Time {
+	switch c {
+	case Permanent:
+		return t.AddDate(permanentHorizon, 0, 0)
+	case Years30:
+		return t.AddDate(30, 0, 0)
+	case Years10:
+		return t.AddDate(10, 0, 0)
+	}
+	d, err := time.ParseDuration(string(c))
+	if err != nil {
+		return t.AddDate(permanentHorizon, 0, 0) // unknown: keep longest
+	}
+	return t.Add(d)
+}
+
+// rank orders classes by length so "if in doubt, the longer" can be applied.
+func (c RetentionClass) rank() time.Duration {
+	t := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	return c.Until(t).Sub(t)
+}
+
+// Schedule maps item codes (事项编码) to retention classes. Items it does not
+// list take the longest class of the schedule, as the law says to keep a
+// record longer when in doubt.
+type Schedule struct {
+	Items map[string]RetentionClass
+}
+
+// scheduleFile is the YAML form of a Schedule:
+//
+//	items:
+//	  "330000-XK-0001": permanent
+//	  "330000-XK-0002": 30y
+type scheduleFile struct {
+	Items map[string]string `yaml:"items"`
+}
+
+var itemCodePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidItemCode reports whether s is an acceptable item code.
+func ValidItemCode(s string) bool { return itemCodePattern.MatchString(s) }
+
+// LoadSchedule reads a retention schedule from a YAML file.
+func LoadSchedule(path string) (*Schedule, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSchedule(b)
+}
+
+// ParseSchedule parses the YAML form of a retention schedule.
+func ParseSchedule(b []byte) (*Schedule, error) {
+	var f scheduleFile
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("retention schedule: %w", err)
+	}
+	s := &Schedule{Items: map[string]RetentionClass{}}
+	for code, cls := range f.Items {
+		if !ValidItemCode(code) {
+			return nil, fmt.Errorf("retention schedule: bad item code %q", code)
+		}
+		c, err := ParseRetentionClass(cls)
+		if err != nil {
+			return nil, fmt.Errorf("retention schedule: item %s: %w", code, err)
+		}
+		s.Items[code] = c
+	}
+	return s, nil
+}
+
+// ClassFor returns the retention class of an item code: the scheduled one,
+// or permanent for an unknown item.
+func (s *Schedule) ClassFor(itemCode string) RetentionClass {
+	if s != nil {
+		if c, ok := s.Items[itemCode]; ok {
+			return c
+		}
+	}
+	return Permanent
+}
+
+// Longer returns the longer of two classes.
+func Longer(a, b RetentionClass) RetentionClass {
+	if b.rank() > a.rank() {
+		return b
+	}
+	return a
+}
+
+// Record is the archival description of one stamped document, with the core
+// elements of DA/T 46-2009 and its electronic-signature elements. It is
+// stored beside the PDF and locked with it.
+type Record struct {
+	DocumentID string `json:"document_id"`
+	// DA/T 46 core: 题名, 文号, 责任者, 日期, 保管期限, 格式, 文件名, 大小, 生成应用.
+	Title               string         `json:"title"`
+	DocumentNo          string         `json:"document_no,omitempty"`
+	ResponsibleParty    string         `json:"responsible_party"`
+	Date                time.Time      `json:"date"`
+	Retention           RetentionClass `json:"retention"`
+	RetainUntil         time.Time      `json:"retain_until"`
+	Format              string         `json:"format"`
+	FileName            string         `json:"file_name"`
+	Size                int64          `json:"size"`
+	CreatingApplication string         `json:"creating_application"`
+	// Government-service case (GB/T 42727): 事项编码, 办件编号, 申请人.
+	ItemCode  string `json:"item_code,omitempty"`
+	CaseNo    string `json:"case_no,omitempty"`
+	Applicant string `json:"applicant,omitempty"`
+	// Fixity of the stored PDF and of the input it was made from.
+	SM3       string `json:"sm3"`
+	SHA256    string `json:"sha256"`
+	InputSize int64  `json:"input_size"`
+	InputSM3  string `json:"input_sm3"`
+	// Signatures holds the e-signature elements of each revision eseal added.
+	Signatures []SignatureElement `json:"signatures"`
+	// Authorization is the grant the stamping consumed.
+	Authorization AuthorizationElement `json:"authorization"`
+	// RetrievalCodeHash is the SHA-256 of the citizen's retrieval code.
+	RetrievalCodeHash string `json:"retrieval_code_hash"`
+}
+
+// SignatureElement holds DA/T 46's e-signature elements for one seal.
+type SignatureElement struct {
+	Rule        string     `json:"rule"` // 签名规则
+	Time        time.Time  `json:"time"`
+	Signer      string     `json:"signer"`
+	SealID      string     `json:"seal_id"`
+	SealName    string     `json:"seal_name"`
+	CertSerial  string     `json:"cert_serial"`
+	Algorithm   string     `json:"algorithm"`
+	ByteRange   [4]int64   `json:"byte_range"`
+	SignedSM3   string     `json:"signed_sm3"`
+	Page        int        `json:"page"`
+	PlacementMM [2]float64 `json:"placement_mm"`
+}
+
+// AuthorizationElement identifies the authorization behind a stamping.
+type AuthorizationElement struct {
+	ID        string    `json:"id"`
+	GrantedBy string    `json:"granted_by"`
+	GrantedAt time.Time `json:"granted_at"`
+	Use       int       `json:"use"`
+}
+
+// Keys of a document's objects.
+func DocumentKey(id string) string { return "docs/" + id + "/document.pdf" }
+
+// RecordKey is the key of a document's record.
+func RecordKey(id string) string { return "docs/" + id + "/record.json" }

@@ -1,0 +1,248 @@
+package s3_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"eseal/archive"
+	"eseal/archive/s3"
+	"eseal/archive/s3/miniotest"
+	"eseal/archive/storetest"
+)
+
+func TestMain(m *testing.M) { miniotest.Main(m) }
+
+var bucketSeq atomic.Int64
+
+// newStore returns a store on a new bucket of the shared MinIO server.
+func newStore(t *testing.T) *s3.Store {
+	t.Helper()
+	endpoint, access, secret := miniotest.StartShared(t)
+	bucket := fmt.Sprintf("eseal-test-%d-%d", time.Now().UnixNano()%1e9, bucketSeq.Add(1))
+	s, err := s3.New(context.Background(), s3.Config{Endpoint: endpoint, Bucket: bucket, AccessKey: access, SecretKey: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) archive.Store { return newStore(t) }, storetest.Options{})
+}
+
+// TestNewReopensLockedBucket: New on an existing Object Lock bucket works.
+func TestNewReopensLockedBucket(t *testing.T) {
+	s := newStore(t)
+	endpoint, access, secret := miniotest.StartShared(t)
+	if _, err := s3.New(context.Background(), s3.Config{Endpoint: endpoint, Bucket: s.Bucket(), AccessKey: access, SecretKey: secret}); err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+}
+
+// TestRefusesBucketWithoutLock: a bucket made without Object Lock cannot
+// become a store, since write-once would not be enforced.
+func TestRefusesBucketWithoutLock(t *testing.T) {
+	endpoint, access, secret := miniotest.StartShared(t)
+	client, err := minio.New(endpoint, &minio.Options{Creds: credentials.NewStaticV4(access, secret, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := client.MakeBucket(ctx, "eseal-unlocked", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s3.New(ctx, s3.Config{Endpoint: endpoint, Bucket: "eseal-unlocked", AccessKey: access, SecretKey: secret})
+	if !errors.Is(err, s3.ErrNoObjectLock) {
+		t.Fatalf("New on a bucket without Object Lock: err = %v, want ErrNoObjectLock", err)
+	}
+}
+
+// TestWORMOnServer goes around the store with a raw S3 client: a retained
+// document can be neither deleted (with or without its version id, even
+// forced) nor replaced, and its original version stays readable.
+func TestWORMOnServer(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	c, bucket := s.Client(), s.Bucket()
+	const key = "docs/signed.pdf"
+	info, err := archive.PutBytesIfAbsent(ctx, s, key, []byte("original"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.VersionID == "" {
+		t.Fatal("no version id: bucket not versioned")
+	}
+	if err := s.SetRetention(ctx, key, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The store refuses.
+	var le *archive.LockedError
+	if err := s.Delete(ctx, key); !errors.As(err, &le) {
+		t.Errorf("store Delete: err = %v, want LockedError", err)
+	}
+	if err := s.SetRetention(ctx, key, time.Now().Add(time.Minute)); !errors.As(err, &le) {
+		t.Errorf("store shorten: err = %v, want LockedError", err)
+	}
+
+	// The server refuses, whatever the client.
+	err = c.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{VersionID: info.VersionID})
+	t.Logf("raw RemoveObject(version): %v", err)
+	if err == nil {
+		t.Fatal("raw RemoveObject with the version id succeeded")
+	}
+	if r := minio.ToErrorResponse(err); r.StatusCode != 400 || r.Code != "InvalidRequest" {
+		t.Errorf("raw RemoveObject: %d %s, want 400 InvalidRequest (MinIO's WORM answer)", r.StatusCode, r.Code)
+	}
+	err = c.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{VersionID: info.VersionID, GovernanceBypass: true})
+	t.Logf("raw RemoveObject(version, governance bypass): %v", err)
+	if err == nil {
+		t.Fatal("raw RemoveObject with governance bypass succeeded on COMPLIANCE")
+	}
+	err = c.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{ForceDelete: true})
+	t.Logf("raw RemoveObject(force): %v", err)
+	mode := minio.Compliance
+	shorter := time.Now().Add(time.Minute).Truncate(time.Second)
+	err = c.PutObjectRetention(ctx, bucket, key, minio.PutObjectRetentionOptions{Mode: &mode, RetainUntilDate: &shorter, VersionID: info.VersionID})
+	t.Logf("raw PutObjectRetention(shorter): %v", err)
+	if err == nil {
+		t.Error("raw PutObjectRetention shortened COMPLIANCE retention")
+	}
+	gov := minio.Governance
+	err = c.PutObjectRetention(ctx, bucket, key, minio.PutObjectRetentionOptions{Mode: &gov, RetainUntilDate: &shorter, VersionID: info.VersionID, GovernanceBypass: true})
+	t.Logf("raw PutObjectRetention(governance, bypass): %v", err)
+	if err == nil {
+		t.Error("raw PutObjectRetention switched COMPLIANCE to GOVERNANCE")
+	}
+
+	// A plain PUT makes a new version (S3 has no in-place overwrite) and a
+	// DELETE without version id a delete marker; neither touches the
+	// original version.
+	up, err := c.PutObject(ctx, bucket, key, strings.NewReader("forged"), 6, minio.PutObjectOptions{})
+	t.Logf("raw PutObject without If-None-Match: version %q, %v", up.VersionID, err)
+	if err == nil && up.VersionID == info.VersionID {
+		t.Fatal("raw PutObject replaced the original version")
+	}
+	err = c.RemoveObject(ctx, bucket, key, minio.RemoveObjectOptions{})
+	t.Logf("raw RemoveObject(no version): %v", err)
+
+	obj, err := c.GetObject(ctx, bucket, key, minio.GetObjectOptions{VersionID: info.VersionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(obj)
+	obj.Close()
+	if err != nil || string(b) != "original" {
+		t.Fatalf("original version: %q, %v", b, err)
+	}
+	st, err := c.StatObject(ctx, bucket, key, minio.StatObjectOptions{VersionID: info.VersionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Metadata.Get("X-Amz-Object-Lock-Mode") != "COMPLIANCE" {
+		t.Errorf("original version lock mode %q, want COMPLIANCE", st.Metadata.Get("X-Amz-Object-Lock-Mode"))
+	}
+}
+
+// TestDeleteAfterRetentionOnServer: once COMPLIANCE retention has passed
+// (MinIO's clock) and no hold is set, the version can be removed; a hold
+// set after expiry still blocks a raw version delete.
+func TestDeleteAfterRetentionOnServer(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	c, bucket := s.Client(), s.Bucket()
+	a, err := archive.PutBytesIfAbsent(ctx, s, "a", []byte("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := archive.PutBytesIfAbsent(ctx, s, "b", []byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(2 * time.Second)
+	for _, k := range []string{"a", "b"} {
+		if err := s.SetRetention(ctx, k, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetLegalHold(ctx, "b", true); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(until) + 1200*time.Millisecond) // past the rounded-up second
+	err = c.RemoveObject(ctx, bucket, "b", minio.RemoveObjectOptions{VersionID: b.VersionID})
+	t.Logf("raw RemoveObject(held version, retention passed): %v", err)
+	if err == nil {
+		t.Fatal("raw RemoveObject removed a held version")
+	}
+	if err := c.RemoveObject(ctx, bucket, "a", minio.RemoveObjectOptions{VersionID: a.VersionID}); err != nil {
+		t.Fatalf("raw RemoveObject after retention: %v", err)
+	}
+	if _, err := c.StatObject(ctx, bucket, "a", minio.StatObjectOptions{VersionID: a.VersionID}); err == nil {
+		t.Error("version still there after delete")
+	}
+	n := 0
+	for oi := range c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "a", WithVersions: true}) {
+		if oi.Err != nil {
+			t.Fatal(oi.Err)
+		}
+		n++
+	}
+	if n != 0 {
+		t.Errorf("%d versions or markers left for a", n)
+	}
+}
+
+// TestListSkipsDeleteMarker: a delete marker made by a raw client hides the
+// key from List, Get and Head, as on S3 itself. (The store never makes
+// one; this documents what it sees if someone does.)
+func TestListSkipsDeleteMarker(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	for _, k := range []string{"m/1", "m/2"} {
+		if _, err := archive.PutBytesIfAbsent(ctx, s, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Client().RemoveObject(ctx, s.Bucket(), "m/1", minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	if err := s.List(ctx, "m/", func(oi archive.ObjectInfo) error { keys = append(keys, oi.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0] != "m/2" {
+		t.Errorf("List = %q, want [m/2]", keys)
+	}
+	if _, err := s.Head(ctx, "m/1"); !errors.Is(err, archive.ErrNotFound) {
+		t.Errorf("Head behind delete marker: %v, want ErrNotFound", err)
+	}
+}
+
+// TestMultipartPutIfAbsent: an object above minio-go's 16 MiB part size
+// goes up in parts, and If-None-Match is checked on completion.
+func TestMultipartPutIfAbsent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	s := newStore(t)
+	ctx := context.Background()
+	const size = 17 << 20
+	if _, err := s.PutIfAbsent(ctx, "big", bytes.NewReader(make([]byte, size)), size); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.PutIfAbsent(ctx, "big", bytes.NewReader(make([]byte, size)), size)
+	if !errors.Is(err, archive.ErrExists) {
+		t.Fatalf("second multipart put: err = %v, want ErrExists", err)
+	}
+}

@@ -1,0 +1,224 @@
+package cms
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+	"sort"
+	"time"
+
+	"eseal/keys"
+
+	"github.com/emmansun/gmsm/sm3"
+	"github.com/emmansun/gmsm/smx509"
+)
+
+// SignOptions says who signs and what goes into the SignedData.
+type SignOptions struct {
+	// Signer holds the SM2 key of Cert. See keys.SignSM2 for what a signer
+	// other than *sm2.PrivateKey must do.
+	Signer crypto.Signer
+	// Cert is the signer's certificate; it is embedded and identified by
+	// issuer and serial number.
+	Cert *smx509.Certificate
+	// Chain holds further certificates to embed (intermediates, root).
+	Chain []*smx509.Certificate
+	// SigningTime is the signingTime attribute; time.Now() when zero.
+	SigningTime time.Time
+	// ExtraSignedAttributes are added to the signed attributes. They may not
+	// repeat contentType, messageDigest or signingTime, nor each other.
+	ExtraSignedAttributes []Attribute
+	// GMOIDs selects the GB/T 35275 content types (1.2.156.10197.6.1.4.2.x)
+	// instead of the PKCS#7 ones.
+	GMOIDs bool
+}
+
+// SignError reports unusable signing input.
+type SignError struct {
+	Field   string
+	Problem string
+	Err     error
+}
+
+func (e *SignError) Error() string {
+	s := "cms: sign: " + e.Field + ": " + e.Problem
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *SignError) Unwrap() error { return e.Err }
+
+type issuerAndSerialNumber struct {
+	Issuer       asn1.RawValue
+	SerialNumber *big.Int
+}
+
+type signerInfoOut struct {
+	Version            int
+	SID                issuerAndSerialNumber
+	DigestAlgorithm    pkix.AlgorithmIdentifier
+	SignedAttrs        asn1.RawValue
+	SignatureAlgorithm pkix.AlgorithmIdentifier
+	Signature          []byte
+}
+
+type encapContentInfoOut struct {
+	EContentType asn1.ObjectIdentifier
+}
+
+type signedDataOut struct {
+	Version          int
+	DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
+	EncapContentInfo encapContentInfoOut
+	Certificates     asn1.RawValue
+	SignerInfos      []signerInfoOut `asn1:"set"`
+}
+
+type contentInfo struct {
+	ContentType asn1.ObjectIdentifier
+	Content     asn1.RawValue
+}
+
+// SignDetached returns a DER ContentInfo holding a detached SignedData over
+// external content whose SM3 digest is digest: one SignerInfo with signed
+// attributes contentType, signingTime, messageDigest and the extra ones,
+// signed with SM2-with-SM3 and the default user id over their DER SET OF
+// encoding; the certificates are Cert and Chain.
+func SignDetached(digest []byte, opts SignOptions) ([]byte, error) {
+	if len(digest) != sm3.Size {
+		return nil, &SignError{Field: "digest", Problem: fmt.Sprintf("%d bytes, want %d (SM3)", len(digest), sm3.Size)}
+	}
+	if opts.Signer == nil {
+		return nil, &SignError{Field: "Signer", Problem: "nil"}
+	}
+	if opts.Cert == nil {
+		return nil, &SignError{Field: "Cert", Problem: "nil"}
+	}
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if pub, ok := opts.Signer.Public().(equaler); !ok || !pub.Equal(opts.Cert.PublicKey) {
+		return nil, &SignError{Field: "Signer", Problem: "key does not match the certificate"}
+	}
+	dataOID, signedDataOID := OIDData, OIDSignedData
+	if opts.GMOIDs {
+		dataOID, signedDataOID = OIDGMData, OIDGMSignedData
+	}
+	signingTime := opts.SigningTime
+	if signingTime.IsZero() {
+		signingTime = time.Now()
+	}
+
+	attrs := []Attribute{
+		mustAttribute(OIDAttrContentType, dataOID),
+		// encoding/asn1 writes UTCTime for 1950–2049 and GeneralizedTime
+		// otherwise, as RFC 5652 §11.3 requires.
+		mustAttribute(OIDAttrSigningTime, signingTime.UTC().Truncate(time.Second)),
+		mustAttribute(OIDAttrMessageDigest, digest),
+	}
+	for i, a := range opts.ExtraSignedAttributes {
+		if len(a.Values) == 0 {
+			return nil, &SignError{Field: fmt.Sprintf("ExtraSignedAttributes[%d]", i), Problem: "no values"}
+		}
+		for _, b := range attrs {
+			if a.Type.Equal(b.Type) {
+				return nil, &SignError{Field: fmt.Sprintf("ExtraSignedAttributes[%d]", i), Problem: fmt.Sprintf("attribute %v given twice", a.Type)}
+			}
+		}
+		attrs = append(attrs, a)
+	}
+	set, err := encodeSetOf(attrs)
+	if err != nil {
+		return nil, &SignError{Field: "ExtraSignedAttributes", Problem: "cannot encode", Err: err}
+	}
+	// The signature covers the attributes as a SET OF (tag 0x31); the
+	// SignerInfo carries the same contents under [0] IMPLICIT.
+	toSign, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: set})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := parseAttributes(set); err != nil {
+		return nil, &SignError{Field: "ExtraSignedAttributes", Problem: "not well-formed DER", Err: err}
+	}
+	sig, err := keys.SignSM2(opts.Signer, toSign)
+	if err != nil {
+		return nil, &SignError{Field: "Signer", Problem: "signing failed", Err: err}
+	}
+
+	var certDER [][]byte
+	for _, c := range append([]*smx509.Certificate{opts.Cert}, opts.Chain...) {
+		if c == nil {
+			return nil, &SignError{Field: "Chain", Problem: "nil certificate"}
+		}
+		dup := false
+		for _, d := range certDER {
+			dup = dup || bytes.Equal(d, c.Raw)
+		}
+		if !dup {
+			certDER = append(certDER, c.Raw)
+		}
+	}
+	// DER orders the elements of a SET OF; parsers find the signer by its identifier.
+	sort.Slice(certDER, func(i, j int) bool { return bytes.Compare(certDER[i], certDER[j]) < 0 })
+
+	sm3Alg := pkix.AlgorithmIdentifier{Algorithm: OIDSM3}
+	sd := signedDataOut{
+		Version:          1,
+		DigestAlgorithms: []pkix.AlgorithmIdentifier{sm3Alg},
+		EncapContentInfo: encapContentInfoOut{EContentType: dataOID},
+		Certificates:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: bytes.Join(certDER, nil)},
+		SignerInfos: []signerInfoOut{{
+			Version:            1,
+			SID:                issuerAndSerialNumber{Issuer: asn1.RawValue{FullBytes: opts.Cert.RawIssuer}, SerialNumber: opts.Cert.SerialNumber},
+			DigestAlgorithm:    sm3Alg,
+			SignedAttrs:        asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: set},
+			SignatureAlgorithm: pkix.AlgorithmIdentifier{Algorithm: OIDSM2WithSM3},
+			Signature:          sig,
+		}},
+	}
+	sdDER, err := asn1.Marshal(sd)
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(contentInfo{
+		ContentType: signedDataOID,
+		Content:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sdDER},
+	})
+}
+
+// NewAttribute returns an attribute with one value, the DER encoding of v
+// (as encoding/asn1 marshals it).
+func NewAttribute(oid asn1.ObjectIdentifier, v any) (Attribute, error) {
+	der, err := asn1.Marshal(v)
+	if err != nil {
+		return Attribute{}, err
+	}
+	return Attribute{Type: oid, Values: []asn1.RawValue{{FullBytes: der}}}, nil
+}
+
+func mustAttribute(oid asn1.ObjectIdentifier, v any) Attribute {
+	a, err := NewAttribute(oid, v)
+	if err != nil {
+		panic(err) // only called with values encoding/asn1 always encodes
+	}
+	return a
+}
+
+// encodeSetOf returns the contents (without tag and length) of the DER
+// SET OF attrs: each attribute encoded, then sorted as DER requires.
+func encodeSetOf(attrs []Attribute) ([]byte, error) {
+	enc := make([][]byte, len(attrs))
+	for i, a := range attrs {
+		der, err := asn1.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		enc[i] = der
+	}
+	sort.Slice(enc, func(i, j int) bool { return bytes.Compare(enc[i], enc[j]) < 0 })
+	return bytes.Join(enc, nil), nil
+}

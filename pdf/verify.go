@@ -1,0 +1,373 @@
+package pdf
+
+import (
+	"bytes"
+	"encoding/binary"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// A Signature is one signature field found in the document, with the checks
+// a verifier needs before it looks at the CMS.
+type Signature struct {
+	FieldName   string
+	Filter      string
+	SubFilter   string
+	ByteRange   [4]int64
+	Contents    []byte // hex-decoded; trailing zero padding left for the CMS parser
+	M           string // raw /M date string
+	SigningTime time.Time
+	Name        string
+	Reason      string
+	Location    string
+	ContactInfo string
+	Page        int // 0 when the widget is on no page
+	Rect        [4]float64
+	Ref         Ref // the signature dictionary (zero Ref when direct)
+
+	// ByteRangeOK is true when the range starts at 0, lies inside the file
+	// and its gap is exactly this dictionary's /Contents hex string.
+	ByteRangeOK      bool
+	ByteRangeProblem string // why ByteRangeOK is false
+	// RevisionEnd is the end of the revision whose %%EOF the range ends at;
+	// CoversRevision says whether there is one.
+	RevisionEnd    int64
+	CoversRevision bool
+}
+
+// decodeText decodes a PDF text string (UTF-16BE with BOM, UTF-8 with BOM,
+// otherwise PDFDocEncoding, read as Latin-1).
+func decodeText(s String) string {
+	if len(s) >= 2 && s[0] == 0xfe && s[1] == 0xff {
+		u := make([]uint16, 0, len(s)/2)
+		for i := 2; i+1 < len(s); i += 2 {
+			u = append(u, binary.BigEndian.Uint16(s[i:]))
+		}
+		return string(utf16.Decode(u))
+	}
+	if len(s) >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf && utf8.Valid(s[3:]) {
+		return string(s[3:])
+	}
+	r := make([]rune, len(s))
+	for i, c := range s {
+		r[i] = rune(c)
+	}
+	return string(r)
+}
+
+// ParseDate parses a PDF date string such as D:20240131120000+08'00'.
+func ParseDate(s string) (time.Time, bool) {
+	s = string(bytes.TrimPrefix([]byte(s), []byte("D:")))
+	if len(s) < 4 {
+		return time.Time{}, false
+	}
+	parts := []int{0, 1, 1, 0, 0, 0}
+	widths := []int{4, 2, 2, 2, 2, 2}
+	p := 0
+	for i, w := range widths {
+		if p+w > len(s) || !isDigit(int(s[p])) {
+			break
+		}
+		v, err := strconv.Atoi(s[p : p+w])
+		if err != nil {
+			return time.Time{}, false
+		}
+		parts[i] = v
+		p += w
+	}
+	loc := time.UTC
+	if p < len(s) && (s[p] == '+' || s[p] == '-') {
+		sign := 1
+		if s[p] == '-' {
+			sign = -1
+		}
+		rest := []byte(s[p+1:])
+		rest = bytes.ReplaceAll(rest, []byte("'"), nil)
+		hh, mm := 0, 0
+		if len(rest) >= 2 {
+			hh, _ = strconv.Atoi(string(rest[:2]))
+		}
+		if len(rest) >= 4 {
+			mm, _ = strconv.Atoi(string(rest[2:4]))
+		}
+		loc = time.FixedZone("", sign*(hh*3600+mm*60))
+	}
+	return time.Date(parts[0], time.Month(parts[1]), parts[2], parts[3], parts[4], parts[5], 0, loc), true
+}
+
+// Revisions returns the end offset of each revision — each %%EOF that ends a
+// cross-reference section of the startxref chain — oldest first.
+func (d *Document) Revisions() []int64 {
+	chain := map[int64]bool{}
+	for _, s := range d.sections {
+		chain[s.off] = true
+	}
+	ends := map[int64]bool{}
+	for _, s := range d.sections {
+		if e, ok := d.revisionEndAfter(s.end, chain); ok {
+			ends[e] = true
+		}
+	}
+	out := make([]int64, 0, len(ends))
+	for e := range ends {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// revisionEndAfter finds "startxref N %%EOF" shortly after pos, with N one of
+// the chain's sections, and returns the offset after %%EOF and its EOL.
+func (d *Document) revisionEndAfter(pos int64, chain map[int64]bool) (int64, bool) {
+	const window = 1024
+	buf := make([]byte, min(window, max(0, d.size-pos)))
+	n, _ := d.r.ReadAt(buf, pos)
+	buf = buf[:n]
+	i := bytes.Index(buf, []byte("startxref"))
+	if i < 0 {
+		return 0, false
+	}
+	l := newBytesLexer(buf)
+	l.pos = int64(i + len("startxref"))
+	v, ok := l.integer()
+	if !ok || !chain[v] {
+		return 0, false
+	}
+	l.skipWSNoComment()
+	if !bytes.HasPrefix(buf[l.pos:], []byte("%%EOF")) {
+		return 0, false
+	}
+	e := l.pos + 5
+	if e < int64(len(buf)) && buf[e] == '\r' {
+		e++
+	}
+	if e < int64(len(buf)) && buf[e] == '\n' {
+		e++
+	}
+	return pos + e, true
+}
+
+func (l *lexer) skipWSNoComment() {
+	for isWS(l.at(l.pos)) {
+		l.pos++
+	}
+}
+
+// Signatures returns every signature field with a signature value: fields
+// under /AcroForm /Fields (with /Kids) and widgets on pages whose /V is a
+// signature dictionary.
+func (d *Document) Signatures() ([]Signature, error) {
+	cat, err := d.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	pages, _ := d.pageRefs() // a broken page tree still lets fields be listed
+	pageOf := map[int]int{}
+	var widgets []Ref
+	for i, p := range pages {
+		pageOf[p.Num] = i + 1
+		o, err := d.Object(p)
+		if err != nil {
+			continue
+		}
+		pd, _ := o.(Dict)
+		ao, _ := d.Resolve(pd["Annots"])
+		annots, _ := ao.(Array)
+		for _, a := range annots {
+			if r, ok := a.(Ref); ok {
+				if _, dup := pageOf[-r.Num-1]; !dup {
+					pageOf[-r.Num-1] = i + 1 // widget → page, keyed negatively
+				}
+				widgets = append(widgets, r)
+			}
+		}
+	}
+	var sigs []Signature
+	seen := map[int]bool{}
+	revs := d.Revisions()
+	add := func(ref Ref, fd Dict, name string) {
+		if seen[ref.Num] {
+			return
+		}
+		vo, err := d.Resolve(fd["V"])
+		if err != nil {
+			return
+		}
+		sd, ok := vo.(Dict)
+		if !ok {
+			return
+		}
+		if t := sd.name("Type"); t != "Sig" && t != "" {
+			return
+		}
+		if _, ok := sd["ByteRange"]; !ok {
+			return
+		}
+		seen[ref.Num] = true
+		sig := Signature{FieldName: name, Filter: string(sd.name("Filter")), SubFilter: string(sd.name("SubFilter"))}
+		if r, ok := fd["V"].(Ref); ok {
+			sig.Ref = r
+		}
+		if c, ok := sd["Contents"].(String); ok {
+			sig.Contents = []byte(c)
+		}
+		if m, ok := sd["M"].(String); ok {
+			sig.M = string(m)
+			sig.SigningTime, _ = ParseDate(sig.M)
+		}
+		for k, dst := range map[Name]*string{"Name": &sig.Name, "Reason": &sig.Reason, "Location": &sig.Location, "ContactInfo": &sig.ContactInfo} {
+			if s, ok := sd[k].(String); ok {
+				*dst = decodeText(s)
+			}
+		}
+		if r, ok := d.box(fd["Rect"]); ok {
+			sig.Rect = r
+		}
+		if p, ok := fd["P"].(Ref); ok {
+			sig.Page = pageOf[p.Num]
+		}
+		if sig.Page == 0 {
+			sig.Page = pageOf[-ref.Num-1]
+		}
+		d.checkByteRange(&sig, sd, ref, revs)
+		sigs = append(sigs, sig)
+	}
+
+	if af, err := d.acroForm(cat); err == nil {
+		visited := map[int]bool{}
+		var walk func(a Array, prefix string, ft Name, depth int)
+		walk = func(a Array, prefix string, ft Name, depth int) {
+			if depth > maxTreeDepth {
+				return
+			}
+			for _, f := range a {
+				r, ok := f.(Ref)
+				if !ok || visited[r.Num] {
+					continue
+				}
+				visited[r.Num] = true
+				o, err := d.Object(r)
+				if err != nil {
+					continue
+				}
+				fd, ok := o.(Dict)
+				if !ok {
+					continue
+				}
+				name := prefix
+				if t, ok := fd["T"].(String); ok {
+					if name != "" {
+						name += "."
+					}
+					name += decodeText(t)
+				}
+				fft := ft
+				if t := fd.name("FT"); t != "" {
+					fft = t
+				}
+				if fft == "Sig" {
+					add(r, fd, name)
+				}
+				if ko, _ := d.Resolve(fd["Kids"]); ko != nil {
+					if kids, ok := ko.(Array); ok {
+						walk(kids, name, fft, depth+1)
+					}
+				}
+			}
+		}
+		walk(af.fields, "", "", 0)
+	}
+	for _, r := range widgets {
+		o, err := d.Object(r)
+		if err != nil {
+			continue
+		}
+		if fd, ok := o.(Dict); ok && fd.name("Subtype") == "Widget" {
+			name := ""
+			if t, ok := fd["T"].(String); ok {
+				name = decodeText(t)
+			}
+			add(r, fd, name)
+		}
+	}
+	return sigs, nil
+}
+
+// checkByteRange fills the ByteRange checks of sig.
+func (d *Document) checkByteRange(sig *Signature, sd Dict, field Ref, revs []int64) {
+	ba, _ := sd["ByteRange"].(Array)
+	if len(ba) != 4 {
+		sig.ByteRangeProblem = "ByteRange does not have four numbers"
+		return
+	}
+	for i, v := range ba {
+		n, ok := v.(int64)
+		if !ok || n < 0 {
+			sig.ByteRangeProblem = "ByteRange holds a non-integer or negative value"
+			return
+		}
+		sig.ByteRange[i] = n
+	}
+	br := sig.ByteRange
+	end := br[2] + br[3]
+	for _, r := range revs {
+		if r == end {
+			sig.RevisionEnd, sig.CoversRevision = r, true
+		}
+	}
+	switch {
+	case br[0] != 0:
+		sig.ByteRangeProblem = "ByteRange does not start at 0"
+		return
+	case br[1] <= 0 || br[2] <= br[1] || end > d.size || end < br[2]:
+		sig.ByteRangeProblem = "ByteRange is out of order or beyond the file"
+		return
+	}
+	// Find where this dictionary's /Contents string lies in the file.
+	holder := sig.Ref
+	if holder == (Ref{}) {
+		holder = field // a direct signature dictionary inside the field
+	}
+	e, ok := d.xref[holder.Num]
+	if !ok || e.typ != 1 {
+		sig.ByteRangeProblem = "signature dictionary is not stored as a plain object"
+		return
+	}
+	l := newLexer(d.r, d.size, e.off)
+	found := false
+	var span [2]int64
+	l.spanHook = func(dict Dict, spans map[Name][2]int64) {
+		if found {
+			return
+		}
+		if a, ok := dict["ByteRange"].(Array); ok && equalObjects(a, ba) {
+			if s, ok := spans["Contents"]; ok {
+				span, found = s, true
+			}
+		}
+	}
+	if _, ok := d.objectHeader(l); ok {
+		l.object()
+	}
+	if !found {
+		sig.ByteRangeProblem = "could not locate /Contents of the signature dictionary"
+		return
+	}
+	if span[0] != br[1] || span[1] != br[2] {
+		sig.ByteRangeProblem = "ByteRange gap is not exactly the /Contents string"
+		return
+	}
+	if c, _ := (&lexer{r: d.r, size: d.size}).atByte(br[1]); c != '<' {
+		sig.ByteRangeProblem = "/Contents is not a hex string"
+		return
+	}
+	sig.ByteRangeOK = true
+}
+
+func (l *lexer) atByte(p int64) (int, bool) {
+	c := l.at(p)
+	return c, c >= 0
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# fuzz.sh short|long runs every fuzz target in the module, one at a time
+# (go test accepts one -fuzz target per run): 10 s each for `short` (part
+# of `make test`), $FUZZTIME each for `long` (default 5m, `make fuzz`).
+# New crashers land in the package's testdata/fuzz/ and fail the run;
+# commit them so they stay regression tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case "${1:-short}" in
+short) fuzztime=10s ;;
+long) fuzztime="${FUZZTIME:-5m}" ;;
+*)
+	echo "usage: $0 short|long" >&2
+	exit 2
+	;;
+esac
+
+# "dir name" for every func FuzzXxx(f *testing.F) outside testdata.
+targets="$(grep -rEo --include='*_test.go' --exclude-dir=testdata --exclude-dir=.git \
+	'^func Fuzz[A-Za-z0-9_]*\(' . | sed -E 's#^(.*)/[^/]*_test\.go:func (Fuzz[A-Za-z0-9_]*)\($#\1 \2#' | sort -u)"
+if [ -z "$targets" ]; then
+	echo "fuzz: no fuzz targets found"
+	exit 0
+fi
+
+n=0
+while read -r dir name; do
+	echo "fuzz: $dir $name ($fuzztime)"
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$dir"
+	n=$((n + 1))
+done <<<"$targets"
+echo "fuzz: $n targets passed"

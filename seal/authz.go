@@ -1,0 +1,311 @@
+package seal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"eseal/archive"
+	"eseal/keys"
+)
+
+// An Authorization is a responsible person's permission for a seal to be used
+// ("一章一授权": every stamping is authorized). It is scoped to a document (its
+// SM3) and/or a case (办件编号), may be used MaxUses times (default once),
+// expires, and can be revoked before use. The grant is signed by the service
+// key so the archive proves who authorized what, and when.
+//
+// In the store: authz/<id>/grant.json (the signed grant), authz/<id>/revoked.json,
+// and one authz/<id>/use/<n>.json per use — the commit marker of a stamping,
+// created put-if-absent, which is what makes each use happen exactly once
+// across replicas.
+type Authorization struct {
+	ID          string    `json:"id"`
+	SealID      string    `json:"seal_id"`
+	CaseNo      string    `json:"case_no,omitempty"`
+	DocumentSM3 string    `json:"document_sm3,omitempty"`
+	Purpose     string    `json:"purpose,omitempty"`
+	MaxUses     int       `json:"max_uses"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	GrantedBy   string    `json:"granted_by"`
+	GrantedAt   time.Time `json:"granted_at"`
+	// Signature is the service key's SM2 signature over the grant without it.
+	Signature []byte `json:"signature,omitempty"`
+}
+
+// AuthorizationState is an authorization with what happened to it since.
+type AuthorizationState struct {
+	Authorization
+	Revoked   *StatusEvent `json:"revoked,omitempty"`
+	Uses      []Use        `json:"uses"`
+	Remaining int          `json:"remaining"`
+}
+
+// Use records one consumption of an authorization: the commit marker of one
+// stamping.
+type Use struct {
+	N          int       `json:"n"`
+	DocumentID string    `json:"document_id"`
+	Time       time.Time `json:"time"`
+	// IdempotencyKey is the hash of the request's Idempotency-Key, so a retry
+	// that lost the race to itself finds its own document.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// SealedCode is the document's retrieval code encrypted under a key
+	// derived from the request's Idempotency-Key, so only a retry of the
+	// same request can show the code again.
+	SealedCode []byte `json:"sealed_code,omitempty"`
+}
+
+// AuthzReason says why an authorization cannot be used.
+type AuthzReason string
+
+// Reasons an authorization is refused. Each maps to its own problem type.
+const (
+	AuthzNotFound     AuthzReason = "not-found"
+	AuthzExpired      AuthzReason = "expired"
+	AuthzRevoked      AuthzReason = "revoked"
+	AuthzConsumed     AuthzReason = "consumed"
+	AuthzWrongSeal    AuthzReason = "wrong-seal"
+	AuthzWrongDoc     AuthzReason = "wrong-document"
+	AuthzWrongCase    AuthzReason = "wrong-case"
+	AuthzBadSignature AuthzReason = "bad-signature"
+)
+
+// AuthzError says why an authorization was refused.
+type AuthzError struct {
+	ID     string
+	Reason AuthzReason
+	Detail string
+}
+
+func (e *AuthzError) Error() string {
+	return fmt.Sprintf("authorization %s: %s: %s", e.ID, e.Reason, e.Detail)
+}
+
+// GrantRequest is what an authorizer asks for.
+type GrantRequest struct {
+	SealID      string
+	CaseNo      string
+	DocumentSM3 string
+	Purpose     string
+	MaxUses     int
+	ExpiresIn   time.Duration
+	GrantedBy   string
+}
+
+// Limits on grants.
+const (
+	MaxAuthorizationUses    = 100
+	MaxAuthorizationTTL     = 30 * 24 * time.Hour
+	DefaultAuthorizationTTL = time.Hour
+)
+
+var (
+	authzIDPattern = regexp.MustCompile(`^az-[a-z2-7]{16}$`)
+	caseNoPattern  = regexp.MustCompile(`^[\p{L}\p{N}〔〕()（）\-_/.#:]{1,64}$`)
+	sm3HexPattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ValidAuthorizationID reports whether s has the form of an authorization id.
+func ValidAuthorizationID(s string) bool { return authzIDPattern.MatchString(s) }
+
+// ValidCaseNo reports whether s is an acceptable case number (办件编号).
+func ValidCaseNo(s string) bool { return caseNoPattern.MatchString(s) }
+
+func authzKey(id, name string) string { return "authz/" + id + "/" + name }
+
+// Grant records a signed authorization for one seal.
+func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization, error) {
+	s, err := r.Get(ctx, req.SealID)
+	if err != nil {
+		return nil, err
+	}
+	if s.Status != Active {
+		return nil, &StateError{ID: s.ID, Status: s.Status, Reason: "only an active seal can be authorized"}
+	}
+	req.DocumentSM3 = strings.ToLower(strings.TrimSpace(req.DocumentSM3))
+	req.CaseNo = strings.TrimSpace(req.CaseNo)
+	if req.CaseNo == "" && req.DocumentSM3 == "" {
+		return nil, &InvalidError{"an authorization is scoped to a case number, a document SM3, or both"}
+	}
+	if req.CaseNo != "" && !ValidCaseNo(req.CaseNo) {
+		return nil, &InvalidError{"case_no: 1–64 letters, digits and -_/.#:〔〕()"}
+	}
+	if req.DocumentSM3 != "" && !sm3HexPattern.MatchString(req.DocumentSM3) {
+		return nil, &InvalidError{"document_sm3: 64 hexadecimal digits"}
+	}
+	if utf8.RuneCountInString(req.Purpose) > 256 {
+		return nil, &InvalidError{"purpose: at most 256 characters"}
+	}
+	if req.MaxUses == 0 {
+		req.MaxUses = 1
+	}
+	if req.MaxUses < 1 || req.MaxUses > MaxAuthorizationUses {
+		return nil, &InvalidError{fmt.Sprintf("max_uses: 1–%d", MaxAuthorizationUses)}
+	}
+	if req.ExpiresIn == 0 {
+		req.ExpiresIn = DefaultAuthorizationTTL
+	}
+	if req.ExpiresIn < time.Second || req.ExpiresIn > MaxAuthorizationTTL {
+		return nil, &InvalidError{fmt.Sprintf("expires_in: between 1s and %s", MaxAuthorizationTTL)}
+	}
+	now := r.now().UTC().Truncate(time.Second)
+	a := &Authorization{
+		ID: newAuthzID(), SealID: s.ID, CaseNo: req.CaseNo, DocumentSM3: req.DocumentSM3,
+		Purpose: req.Purpose, MaxUses: req.MaxUses, ExpiresAt: now.Add(req.ExpiresIn),
+		GrantedBy: req.GrantedBy, GrantedAt: now,
+	}
+	if a.ExpiresAt.After(s.ValidEnd) {
+		a.ExpiresAt = s.ValidEnd
+	}
+	a.Signature, err = keys.SignSM2(r.makerKey, a.signedBytes())
+	if err != nil {
+		return nil, err
+	}
+	if err := putJSON(ctx, r.store, authzKey(a.ID, "grant.json"), a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// signedBytes is what the grant signature covers: the grant as JSON without
+// the signature, in the field order of the struct.
+func (a *Authorization) signedBytes() []byte {
+	c := *a
+	c.Signature = nil
+	b, _ := json.Marshal(c)
+	return b
+}
+
+func newAuthzID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return "az-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// Authorization returns the grant and its uses.
+func (r *Registry) Authorization(ctx context.Context, id string) (*AuthorizationState, error) {
+	if !ValidAuthorizationID(id) {
+		return nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
+	}
+	var st AuthorizationState
+	if err := getJSON(ctx, r.store, authzKey(id, "grant.json"), &st.Authorization); err != nil {
+		if errors.Is(err, archive.ErrNotFound) {
+			return nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
+		}
+		return nil, err
+	}
+	if !keys.VerifySM2(r.makerCA.PublicKey, st.signedBytes(), st.Signature) {
+		return nil, &AuthzError{ID: id, Reason: AuthzBadSignature, Detail: "the stored grant's signature does not verify"}
+	}
+	var rev StatusEvent
+	switch err := getJSON(ctx, r.store, authzKey(id, "revoked.json"), &rev); {
+	case err == nil:
+		st.Revoked = &rev
+	case !errors.Is(err, archive.ErrNotFound):
+		return nil, err
+	}
+	st.Uses = []Use{}
+	err := r.store.List(ctx, authzKey(id, "use/"), func(o archive.ObjectInfo) error {
+		var u Use
+		if err := getJSON(ctx, r.store, o.Key, &u); err != nil {
+			return err
+		}
+		st.Uses = append(st.Uses, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.Remaining = st.MaxUses - len(st.Uses)
+	return &st, nil
+}
+
+// RevokeAuthorization withdraws an authorization that still has uses left.
+func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by string) (*AuthorizationState, error) {
+	st, err := r.Authorization(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Remaining <= 0 {
+		return nil, &AuthzError{ID: id, Reason: AuthzConsumed, Detail: "already used; a used authorization cannot be revoked"}
+	}
+	ev := StatusEvent{Status: Revoked, Reason: reason, Time: r.now().UTC().Truncate(time.Second), By: by}
+	if err := putJSON(ctx, r.store, authzKey(id, "revoked.json"), ev); err != nil {
+		if errors.Is(err, archive.ErrExists) {
+			return nil, &AuthzError{ID: id, Reason: AuthzRevoked, Detail: "already revoked"}
+		}
+		return nil, err
+	}
+	st.Revoked = &ev
+	return st, nil
+}
+
+// Scope is what a stamping presents to an authorization.
+type Scope struct {
+	SealID      string
+	DocumentSM3 []byte // SM3 of the input PDF
+	CaseNo      string
+}
+
+// CheckAuthorization says whether the authorization may be used now for this
+// scope. It reads; the use itself is committed by ConsumeAuthorization.
+func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) (*AuthorizationState, error) {
+	st, err := r.Authorization(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now()
+	switch {
+	case st.SealID != sc.SealID:
+		return nil, &AuthzError{ID: id, Reason: AuthzWrongSeal, Detail: "granted for seal " + st.SealID}
+	case st.Revoked != nil:
+		return nil, &AuthzError{ID: id, Reason: AuthzRevoked, Detail: "revoked at " + st.Revoked.Time.Format(time.RFC3339)}
+	case now.After(st.ExpiresAt):
+		return nil, &AuthzError{ID: id, Reason: AuthzExpired, Detail: "expired at " + st.ExpiresAt.Format(time.RFC3339)}
+	case st.Remaining <= 0:
+		return nil, &AuthzError{ID: id, Reason: AuthzConsumed, Detail: "already used"}
+	case st.DocumentSM3 != "" && st.DocumentSM3 != hex.EncodeToString(sc.DocumentSM3):
+		return nil, &AuthzError{ID: id, Reason: AuthzWrongDoc, Detail: "granted for another document"}
+	case st.CaseNo != "" && st.CaseNo != sc.CaseNo:
+		return nil, &AuthzError{ID: id, Reason: AuthzWrongCase, Detail: "granted for case " + st.CaseNo}
+	}
+	return st, nil
+}
+
+// ConsumeAuthorization commits one use of the authorization for a stored
+// document: the put-if-absent of the next use marker. Of any number of
+// concurrent callers, on any number of replicas, exactly as many succeed as
+// the grant has uses; the others get an AuthzError with reason consumed.
+func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationState, u Use) (*Use, error) {
+	for n := len(st.Uses) + 1; n <= st.MaxUses; n++ {
+		u.N = n
+		err := putJSON(ctx, r.store, authzKey(st.ID, fmt.Sprintf("use/%04d.json", n)), u)
+		if err == nil {
+			return &u, nil
+		}
+		if !errors.Is(err, archive.ErrExists) {
+			return nil, err
+		}
+	}
+	return nil, &AuthzError{ID: st.ID, Reason: AuthzConsumed, Detail: "already used"}
+}
+
+// UseOf returns the use marker recorded for the n-th use, if any.
+func (r *Registry) UseOf(ctx context.Context, id string, n int) (*Use, error) {
+	var u Use
+	if err := getJSON(ctx, r.store, authzKey(id, fmt.Sprintf("use/%04d.json", n)), &u); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}

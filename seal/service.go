@@ -1,0 +1,501 @@
+package seal
+
+import (
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emmansun/gmsm/sm3"
+	"github.com/emmansun/gmsm/sm4"
+
+	"eseal/archive"
+)
+
+// Service is the stamping desk of the REST path: it checks the authorization,
+// stamps, archives the signed PDF and its record, and commits the use of the
+// authorization exactly once (DESIGN.md, "The main job: one stamping").
+type Service struct {
+	Registry *Registry
+	Store    archive.Store
+	Schedule *archive.Schedule
+	// Application names the creating application in records.
+	Application string
+	// Now is the clock; nil means the registry's.
+	Now func() time.Time
+	// Log receives the recovery sweep's and commit's notes; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// RecordInput is what the approval system tells about the document.
+type RecordInput struct {
+	Title      string `json:"title"`
+	DocumentNo string `json:"document_no,omitempty"`
+	ItemCode   string `json:"item_code,omitempty"`
+	CaseNo     string `json:"case_no,omitempty"`
+	Applicant  string `json:"applicant,omitempty"`
+	Retention  string `json:"retention,omitempty"`
+	FileName   string `json:"file_name,omitempty"`
+}
+
+// Order is one stamping requested over the REST path.
+type Order struct {
+	SealID          string
+	AuthorizationID string
+	Placement       Placement
+	Record          RecordInput
+	// IdempotencyKey makes a retried request return the same document.
+	// Callers pass a value unique to the client (e.g. prefixed with its key).
+	IdempotencyKey string
+	// PDF is the input document.
+	PDF []byte
+}
+
+// Issued is a stamped, archived document.
+type Issued struct {
+	DocumentID string
+	// RetrievalCode is set only for a fresh stamping; it is not stored in
+	// clear, so a replayed request cannot show it again unless the caller
+	// kept it.
+	RetrievalCode string
+	Record        *archive.Record
+	// Replayed is true when an earlier request with the same idempotency key
+	// made this document.
+	Replayed bool
+}
+
+// InputError is a malformed order: the REST layer answers 400/422.
+type InputError struct{ Field, Reason string }
+
+func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
+
+// IdempotencyError says an Idempotency-Key was reused for a different request.
+type IdempotencyError struct{ Reason string }
+
+func (e *IdempotencyError) Error() string { return "Idempotency-Key: " + e.Reason }
+
+const (
+	pendingPrefix = "pending/"
+	codePrefix    = "codes/"
+	idemPrefix    = "idem/"
+	// recoveryGrace is how old an uncommitted stamping must be before the
+	// sweep removes it, so a slow stamping on another replica is left alone.
+	recoveryGrace = 10 * time.Minute
+)
+
+type pendingEntry struct {
+	DocumentID      string    `json:"document_id"`
+	AuthorizationID string    `json:"authorization_id"`
+	CodeKey         string    `json:"code_key"`
+	IdempotencyKey  string    `json:"idempotency_key,omitempty"`
+	Started         time.Time `json:"started"`
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return s.Registry.now()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+var docIDPattern = regexp.MustCompile(`^doc-[a-z2-7]{16}$`)
+
+// ValidDocumentID reports whether s has the form of a document id.
+func ValidDocumentID(s string) bool { return docIDPattern.MatchString(s) }
+
+// Stamp performs one authorized stamping. Nothing is visible — and the
+// authorization stays usable — until the commit marker is written; after it,
+// the document is complete and retrievable.
+func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
+	idem := ""
+	if o.IdempotencyKey != "" {
+		idem = hashHex(o.IdempotencyKey)
+		if iss, err := s.replay(ctx, o.IdempotencyKey, o.AuthorizationID); iss != nil || err != nil {
+			return iss, err
+		}
+	}
+	if err := validateRecord(&o.Record); err != nil {
+		return nil, err
+	}
+	retention := s.Schedule.ClassFor(o.Record.ItemCode)
+	if o.Record.Retention != "" {
+		c, err := archive.ParseRetentionClass(o.Record.Retention)
+		if err != nil {
+			return nil, &InputError{"record.retention", err.Error()}
+		}
+		// The schedule is the floor: an office may keep longer, not shorter.
+		if o.Record.ItemCode != "" {
+			c = archive.Longer(c, retention)
+		}
+		retention = c
+	}
+	inSM3 := sm3.Sum(o.PDF)
+	az, err := s.Registry.CheckAuthorization(ctx, o.AuthorizationID, Scope{SealID: o.SealID, DocumentSM3: inSM3[:], CaseNo: o.Record.CaseNo})
+	if err != nil {
+		return nil, err
+	}
+	st := &Stamper{Registry: s.Registry, Now: s.Now}
+	res, err := st.Stamp(ctx, bytes.NewReader(o.PDF), int64(len(o.PDF)), StampRequest{
+		SealID: o.SealID, Placement: o.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name,
+	})
+	if err != nil {
+		return nil, err
+	}
+	signed := make([]byte, 0, len(o.PDF)+len(res.Update))
+	signed = append(append(signed, o.PDF...), res.Update...)
+
+	docID, code := newDocumentID(), newRetrievalCode()
+	now := s.now().UTC()
+	sum3, sum256 := sm3.Sum(signed), sha256.Sum256(signed)
+	fileName := o.Record.FileName
+	if fileName == "" {
+		fileName = docID + ".pdf"
+	}
+	rec := &archive.Record{
+		DocumentID: docID, Title: o.Record.Title, DocumentNo: o.Record.DocumentNo,
+		ResponsibleParty: s.Registry.Org().Name, Date: now, Retention: retention,
+		RetainUntil: retention.Until(now), Format: "PDF", FileName: fileName, Size: int64(len(signed)),
+		CreatingApplication: s.Application, ItemCode: o.Record.ItemCode, CaseNo: o.Record.CaseNo,
+		Applicant: o.Record.Applicant, SM3: hex.EncodeToString(sum3[:]), SHA256: hex.EncodeToString(sum256[:]),
+		InputSize: int64(len(o.PDF)), InputSM3: hex.EncodeToString(inSM3[:]),
+		Signatures: []archive.SignatureElement{{
+			Rule: "GB/T 38540 seal; CMS SignedData adbe.pkcs7.detached", Time: res.SigningTime,
+			Signer: res.Signer, SealID: res.SealID, SealName: res.SealName, CertSerial: res.SignerSerial,
+			Algorithm: "SM2-with-SM3 (1.2.156.10197.1.501)", ByteRange: res.ByteRange,
+			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: o.Placement.Page,
+			PlacementMM: [2]float64{o.Placement.XMM, o.Placement.YMM},
+		}},
+		Authorization:     archive.AuthorizationElement{ID: az.ID, GrantedBy: az.GrantedBy, GrantedAt: az.GrantedAt},
+		RetrievalCodeHash: hashHex(normalizeCode(code)),
+	}
+	pend := pendingEntry{DocumentID: docID, AuthorizationID: az.ID, CodeKey: codeKey(code), IdempotencyKey: idem, Started: now}
+
+	// Stage: pending marker first (so the sweep finds leftovers), then the PDF,
+	// then the record, then the code — all unlocked.
+	if err := putJSON(ctx, s.Store, pendingPrefix+docID+".json", pend); err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.PutIfAbsent(ctx, archive.DocumentKey(docID), bytes.NewReader(signed), int64(len(signed))); err != nil {
+		return nil, err
+	}
+	if err := putJSON(ctx, s.Store, archive.RecordKey(docID), rec); err != nil {
+		return nil, err
+	}
+	if err := putJSON(ctx, s.Store, pend.CodeKey, codeEntry{DocumentID: docID}); err != nil {
+		return nil, err
+	}
+
+	// Commit.
+	u := Use{DocumentID: docID, Time: now, IdempotencyKey: idem}
+	if idem != "" {
+		if u.SealedCode, err = sealCode(o.IdempotencyKey, code); err != nil {
+			return nil, err
+		}
+	}
+	use, err := s.Registry.ConsumeAuthorization(ctx, az, u)
+	if err != nil {
+		var ae *AuthzError
+		if !errors.As(err, &ae) {
+			// The store failed mid-commit: the marker may or may not exist.
+			// Leave the staged objects to the recovery sweep, which decides
+			// from the marker; never discard a possibly committed document.
+			return nil, err
+		}
+		s.discard(ctx, pend)
+		if ae.Reason == AuthzConsumed && idem != "" {
+			if iss, rerr := s.replay(ctx, o.IdempotencyKey, o.AuthorizationID); iss != nil || rerr != nil {
+				return iss, rerr
+			}
+		}
+		return nil, err
+	}
+	rec.Authorization.Use = use.N
+	if err := s.complete(ctx, pend, rec.RetainUntil); err != nil {
+		// Committed: the document exists. The sweep finishes the locking.
+		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", docID, "err", err)
+	}
+	return &Issued{DocumentID: docID, RetrievalCode: code, Record: rec}, nil
+}
+
+// complete locks a committed document's objects and removes its pending marker.
+func (s *Service) complete(ctx context.Context, p pendingEntry, until time.Time) error {
+	for _, k := range []string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey} {
+		if err := s.Store.SetRetention(ctx, k, until); err != nil {
+			return err
+		}
+	}
+	if p.IdempotencyKey != "" {
+		err := putJSON(ctx, s.Store, idemPrefix+p.IdempotencyKey+".json", codeEntry{DocumentID: p.DocumentID})
+		if err != nil && !errors.Is(err, archive.ErrExists) {
+			return err
+		}
+	}
+	return s.Store.Delete(ctx, pendingPrefix+p.DocumentID+".json")
+}
+
+// discard removes the staged objects of a stamping that did not commit.
+func (s *Service) discard(ctx context.Context, p pendingEntry) {
+	for _, k := range []string{p.CodeKey, archive.RecordKey(p.DocumentID), archive.DocumentKey(p.DocumentID), pendingPrefix + p.DocumentID + ".json"} {
+		if err := s.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
+			s.log().Warn("discarding an uncommitted stamping", "key", k, "err", err)
+		}
+	}
+}
+
+// replay finds the document an earlier request with the same idempotency key
+// made, through the idempotency marker or through the authorization's use
+// markers (the marker may not be written yet if that request is still
+// finishing).
+func (s *Service) replay(ctx context.Context, idemKey, authzID string) (*Issued, error) {
+	idem := hashHex(idemKey)
+	var ce codeEntry
+	err := getJSON(ctx, s.Store, idemPrefix+idem+".json", &ce)
+	if err != nil && !errors.Is(err, archive.ErrNotFound) {
+		return nil, err
+	}
+	var use *Use
+	if ValidAuthorizationID(authzID) {
+		if st, aerr := s.Registry.Authorization(ctx, authzID); aerr == nil {
+			for i, u := range st.Uses {
+				if u.IdempotencyKey == idem {
+					use = &st.Uses[i]
+				}
+			}
+		}
+	}
+	switch {
+	case use == nil && ce.DocumentID == "":
+		return nil, nil
+	case use == nil:
+		return nil, &IdempotencyError{"already used for a request with another authorization"}
+	}
+	rec, err := s.Record(ctx, use.DocumentID)
+	if err != nil {
+		return nil, err
+	}
+	code, err := openCode(idemKey, use.SealedCode)
+	if err != nil {
+		return nil, err
+	}
+	return &Issued{DocumentID: rec.DocumentID, RetrievalCode: code, Record: rec, Replayed: true}, nil
+}
+
+// sealCode encrypts a retrieval code (SM4-GCM) under a key derived from the
+// Idempotency-Key; the store never holds the code in clear.
+func sealCode(idemKey, code string) ([]byte, error) {
+	aead, err := codeAEAD(idemKey)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, []byte(code), nil), nil
+}
+
+func openCode(idemKey string, sealed []byte) (string, error) {
+	aead, err := codeAEAD(idemKey)
+	if err != nil {
+		return "", err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return "", errors.New("sealed retrieval code is truncated")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
+	if err != nil {
+		return "", fmt.Errorf("sealed retrieval code: %w", err)
+	}
+	return string(plain), nil
+}
+
+func codeAEAD(idemKey string) (cipher.AEAD, error) {
+	k := sm3.Sum([]byte("eseal retrieval code\x00" + idemKey))
+	block, err := sm4.NewCipher(k[:16])
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// Record reads a document's record.
+func (s *Service) Record(ctx context.Context, docID string) (*archive.Record, error) {
+	if !ValidDocumentID(docID) {
+		return nil, archive.ErrNotFound
+	}
+	var rec archive.Record
+	if err := getJSON(ctx, s.Store, archive.RecordKey(docID), &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// Committed reports whether a document's stamping committed: an authorization
+// use names it. Uncommitted documents are never served.
+func (s *Service) Committed(ctx context.Context, rec *archive.Record) (bool, error) {
+	st, err := s.Registry.Authorization(ctx, rec.Authorization.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, u := range st.Uses {
+		if u.DocumentID == rec.DocumentID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ByRetrievalCode finds the committed document a citizen's code opens.
+func (s *Service) ByRetrievalCode(ctx context.Context, code string) (*archive.Record, error) {
+	n := normalizeCode(code)
+	if len(n) != retrievalCodeLen {
+		return nil, archive.ErrNotFound
+	}
+	var ce codeEntry
+	if err := getJSON(ctx, s.Store, codePrefix+hashHex(n)+".json", &ce); err != nil {
+		return nil, err
+	}
+	rec, err := s.Record(ctx, ce.DocumentID)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.Committed(ctx, rec); err != nil || !ok {
+		return nil, archive.ErrNotFound
+	}
+	return rec, nil
+}
+
+// Recover finishes or removes stampings a crash interrupted: a pending entry
+// whose authorization use names it is locked and completed; one without,
+// older than the grace period, is discarded. It runs at start-up.
+func (s *Service) Recover(ctx context.Context) (completed, discarded int, err error) {
+	var pending []string
+	if err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
+		pending = append(pending, o.Key)
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	for _, k := range pending {
+		var p pendingEntry
+		if err := getJSON(ctx, s.Store, k, &p); err != nil {
+			if errors.Is(err, archive.ErrNotFound) {
+				continue // finished meanwhile
+			}
+			return completed, discarded, err
+		}
+		st, err := s.Registry.Authorization(ctx, p.AuthorizationID)
+		if err != nil {
+			return completed, discarded, err
+		}
+		committed := false
+		for _, u := range st.Uses {
+			committed = committed || u.DocumentID == p.DocumentID
+		}
+		switch {
+		case committed:
+			var rec archive.Record
+			if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
+				return completed, discarded, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
+			}
+			if err := s.complete(ctx, p, rec.RetainUntil); err != nil {
+				return completed, discarded, err
+			}
+			completed++
+		case s.now().Sub(p.Started) > recoveryGrace:
+			s.discard(ctx, p)
+			discarded++
+		}
+	}
+	return completed, discarded, nil
+}
+
+type codeEntry struct {
+	DocumentID string `json:"document_id"`
+}
+
+func validateRecord(r *RecordInput) error {
+	r.Title = strings.TrimSpace(r.Title)
+	switch {
+	case r.Title == "" || utf8.RuneCountInString(r.Title) > 200:
+		return &InputError{"record.title", "1–200 characters"}
+	case utf8.RuneCountInString(r.DocumentNo) > 64:
+		return &InputError{"record.document_no", "at most 64 characters"}
+	case r.ItemCode != "" && !archive.ValidItemCode(r.ItemCode):
+		return &InputError{"record.item_code", "letters, digits and ._-, at most 64"}
+	case r.CaseNo != "" && !ValidCaseNo(r.CaseNo):
+		return &InputError{"record.case_no", "1–64 letters, digits and -_/.#:〔〕()"}
+	case utf8.RuneCountInString(r.Applicant) > 200:
+		return &InputError{"record.applicant", "at most 200 characters"}
+	case utf8.RuneCountInString(r.FileName) > 200 || strings.ContainsAny(r.FileName, "/\\\x00"):
+		return &InputError{"record.file_name", "a plain file name of at most 200 characters"}
+	}
+	return nil
+}
+
+func newDocumentID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return "doc-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// retrievalCodeLen is the length of a normalised retrieval code: 20 base32
+// characters, 100 random bits, printed as five groups of four.
+const retrievalCodeLen = 20
+
+func newRetrievalCode() string {
+	var b [13]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	s := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])[:retrievalCodeLen]
+	var out strings.Builder
+	for i := 0; i < len(s); i += 4 {
+		if i > 0 {
+			out.WriteByte('-')
+		}
+		out.WriteString(s[i : i+4])
+	}
+	return out.String()
+}
+
+// normalizeCode drops separators and case so people can type codes loosely.
+func normalizeCode(code string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(code) {
+		switch {
+		case r == '-' || r == ' ':
+		case (r >= 'A' && r <= 'Z') || (r >= '2' && r <= '7'):
+			b.WriteRune(r)
+		default:
+			return ""
+		}
+	}
+	return b.String()
+}
+
+func codeKey(code string) string { return codePrefix + hashHex(normalizeCode(code)) + ".json" }
+
+func hashHex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
