@@ -52,7 +52,7 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
 
 fmt:
-	gofmt -s -w $$(git ls-files '*.go')
+	gofmt -s -w .
 
 ## demo: a fresh data dir in demo/, the approval notice stamped and verified
 demo: build

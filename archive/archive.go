@@ -108,6 +108,7 @@ type LockedError struct {
 	Hold bool
 }
 
+// Error says what holds the object.
 func (e *LockedError) Error() string {
 	switch {
 	case e.Hold && !e.Until.IsZero():

@@ -17,6 +17,7 @@ type KeyError struct {
 	Reason string
 }
 
+// Error names the key and the reason.
 func (e *KeyError) Error() string {
 	return fmt.Sprintf("archive: invalid key %q: %s", e.Key, e.Reason)
 }

@@ -81,6 +81,7 @@ func tjfocPublicKey(t *testing.T, c *tx509.Certificate) *tsm2.PublicKey {
 	t.Helper()
 	switch k := c.PublicKey.(type) {
 	case *ecdsa.PublicKey:
+		//lint:ignore SA1019 tjfoc/gmsm keys are built from the raw coordinates.
 		return &tsm2.PublicKey{Curve: k.Curve, X: k.X, Y: k.Y}
 	case *tsm2.PublicKey:
 		return k

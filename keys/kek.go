@@ -145,7 +145,8 @@ func NewKEK() (*KEK, string, error) {
 }
 
 // ParseKEK decodes a KEK from 32 hex digits or from standard base64 (padded
-// or not) of 16 bytes. Surrounding white space is ignored.
+// or not) of 16 bytes; a value of 32 characters is always read as hex.
+// Surrounding white space is ignored.
 func ParseKEK(s string) (*KEK, error) {
 	s = strings.TrimSpace(s)
 	var b []byte

@@ -304,15 +304,31 @@ func isFirstInStm(inStm map[int]int, n int) bool {
 	return ok && i == 0
 }
 
-// writeTable writes a classic xref table for objects 0..size-1.
-func writeTable(buf *bytes.Buffer, offsets map[int]int, size int, _ []int) {
-	fmt.Fprintf(buf, "xref\n0 %d\n", size)
-	for n := 0; n < size; n++ {
-		if off, ok := offsets[n]; ok && n != 0 {
-			fmt.Fprintf(buf, "%010d 00000 n\r\n", off)
-		} else {
-			fmt.Fprintf(buf, "%010d 65535 f\r\n", 0)
+// writeTable writes a classic xref table: object 0 and one subsection per
+// run of consecutive objects present in offsets.
+func writeTable(buf *bytes.Buffer, offsets map[int]int, _ int, _ []int) {
+	nums := []int{0}
+	for n := range offsets {
+		if n != 0 {
+			nums = append(nums, n)
 		}
+	}
+	sort.Ints(nums)
+	buf.WriteString("xref\n")
+	for i := 0; i < len(nums); {
+		j := i
+		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+			j++
+		}
+		fmt.Fprintf(buf, "%d %d\n", nums[i], j-i+1)
+		for k := i; k <= j; k++ {
+			if nums[k] == 0 {
+				buf.WriteString("0000000000 65535 f\r\n")
+			} else {
+				fmt.Fprintf(buf, "%010d 00000 n\r\n", offsets[nums[k]])
+			}
+		}
+		i = j + 1
 	}
 }
 

@@ -43,7 +43,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	"${as_root[@]}" apt-get update -qq
-	"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	# bcutil split out of bcpkix in Bouncy Castle 1.69; older releases have no such package.
+	pkgs=()
+	for pkg in "${missing[@]}"; do
+		if [ "$pkg" = libbcutil-java ] && ! apt-cache show libbcutil-java >/dev/null 2>&1; then
+			continue
+		fi
+		pkgs+=("$pkg")
+	done
+	"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 fi
 
 # pdfcpu, pinned to the version go.mod uses.

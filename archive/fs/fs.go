@@ -212,9 +212,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// mkdirs creates dir and its parents below the root. Every directory on the
-// way is fsynced into its parent, also when another process created it, so
-// that a link made in dir survives a crash.
+// mkdirs creates dir and its parents below the root, fsyncing each parent
+// so that a link made in dir survives a crash. (If dir already exists it
+// does nothing: a directory another process created an instant ago may not
+// be fsynced yet — a narrow window, accepted to keep puts cheap.)
 func (s *Store) mkdirs(dir string) error {
 	rel, err := filepath.Rel(s.root, dir)
 	if err != nil {

@@ -11,6 +11,7 @@ package s3
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -71,7 +72,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		err := client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region, ObjectLocking: true})
 		// Another replica may have created it meanwhile; the check below
 		// tells whether it has Object Lock.
-		if err != nil && code(err) != "BucketAlreadyOwnedByYou" {
+		if c := code(err); err != nil && c != "BucketAlreadyOwnedByYou" && c != "BucketAlreadyExists" {
 			return nil, fmt.Errorf("archive/s3: create bucket %q: %w", cfg.Bucket, err)
 		}
 	}
@@ -100,12 +101,13 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 	if err := archive.ValidateKey(key); err != nil {
 		return archive.ObjectInfo{}, err
 	}
-	var opts minio.PutObjectOptions
+	putID := rand.Text()
+	opts := minio.PutObjectOptions{UserMetadata: map[string]string{putIDMeta: putID}}
 	opts.SetMatchETagExcept("*") // If-None-Match: *
 	up, err := s.client.PutObject(ctx, s.bucket, key, r, size, opts)
 	if err != nil {
 		if isPreconditionFailed(err) {
-			return archive.ObjectInfo{}, archive.ErrExists
+			return s.ownPut(ctx, key, putID)
 		}
 		return archive.ObjectInfo{}, fmt.Errorf("archive/s3: put %q: %w", key, err)
 	}
@@ -113,6 +115,21 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 		return archive.ObjectInfo{}, fmt.Errorf("archive/s3: put %q: stored %d bytes, size given as %d", key, up.Size, size)
 	}
 	return archive.ObjectInfo{Key: key, Size: up.Size, VersionID: up.VersionID, ModTime: up.LastModified}, nil
+}
+
+// putIDMeta names the user metadata carrying a random id for each put.
+const putIDMeta = "eseal-put-id"
+
+// ownPut tells, after a 412, whether the object there is this very put's.
+// minio-go retries a request whose response was lost; if the first attempt
+// had stored the object, the retry meets it and gets 412, and without this
+// check the winner of an authorization commit would think it had lost.
+func (s *Store) ownPut(ctx context.Context, key, putID string) (archive.ObjectInfo, error) {
+	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil || oi.Metadata.Get("X-Amz-Meta-"+putIDMeta) != putID {
+		return archive.ObjectInfo{}, archive.ErrExists
+	}
+	return toInfo(key, oi)
 }
 
 // Get implements archive.Store.
@@ -210,6 +227,9 @@ func (s *Store) SetRetention(ctx context.Context, key string, until time.Time) e
 	}
 	if until.Before(info.RetainUntil) {
 		return &archive.LockedError{Key: key, Until: info.RetainUntil, Hold: info.LegalHold}
+	}
+	if !until.After(time.Now()) {
+		return fmt.Errorf("archive/s3: set retention %q: %s is not in the future", key, until.Format(time.RFC3339))
 	}
 	mode := minio.Compliance
 	err = s.client.PutObjectRetention(ctx, s.bucket, key, minio.PutObjectRetentionOptions{

@@ -6,6 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -244,5 +248,48 @@ func TestMultipartPutIfAbsent(t *testing.T) {
 	_, err := s.PutIfAbsent(ctx, "big", bytes.NewReader(make([]byte, size)), size)
 	if !errors.Is(err, archive.ErrExists) {
 		t.Fatalf("second multipart put: err = %v, want ErrExists", err)
+	}
+}
+
+// TestPutResponseLost: the response to a successful put is lost, minio-go
+// retries, and the retry meets the object with 412. The store must still
+// report success, or the winner of an authorization commit would believe
+// it had lost.
+func TestPutResponseLost(t *testing.T) {
+	endpoint, access, secret := miniotest.StartShared(t)
+	target, _ := url.Parse("http://" + endpoint)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var dropped atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/authz/1/consumed") && !dropped.Swap(true) {
+			rec := httptest.NewRecorder()
+			proxy.ServeHTTP(rec, r) // the put happens…
+			if rec.Code != http.StatusOK {
+				t.Errorf("first put: %d %s", rec.Code, rec.Body)
+			}
+			conn, _, err := w.(http.Hijacker).Hijack() // …but its answer never arrives
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	s, err := s3.New(context.Background(), s3.Config{
+		Endpoint: strings.TrimPrefix(front.URL, "http://"), Bucket: "eseal-lost-response", AccessKey: access, SecretKey: secret,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := archive.PutBytesIfAbsent(ctx, s, "authz/1/consumed", []byte("doc-1")); err != nil {
+		t.Fatalf("put whose first response was lost: %v", err)
+	}
+	if !dropped.Load() {
+		t.Fatal("proxy did not drop the response")
+	}
+	if _, err := archive.PutBytesIfAbsent(ctx, s, "authz/1/consumed", []byte("doc-2")); !errors.Is(err, archive.ErrExists) {
+		t.Fatalf("another put: err = %v, want ErrExists", err)
 	}
 }

@@ -89,4 +89,3 @@ func s3Config(u *url.URL) (s3.Config, error) {
 	}
 	return cfg, nil
 }
-

@@ -449,6 +449,7 @@ func TestTjfocVerifiesSignerInfo(t *testing.T) {
 		if !ok {
 			t.Fatalf("tjfoc public key %T", tc.PublicKey)
 		}
+		//lint:ignore SA1019 tjfoc/gmsm keys are built from the raw coordinates.
 		pub := &tsm2.PublicKey{Curve: ec.Curve, X: ec.X, Y: ec.Y}
 		msg := append([]byte{0x31}, si.RawSignedAttributes[1:]...)
 		if !pub.Verify(msg, si.Signature) {

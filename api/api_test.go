@@ -1,0 +1,422 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"eseal/api"
+	"eseal/archive"
+	"eseal/archive/fs"
+	"eseal/keys"
+	"eseal/seal"
+)
+
+// env is one eseal server on loopback with its own store and clock.
+type env struct {
+	t      *testing.T
+	url    string
+	admin  string
+	sealID string
+	store  archive.Store
+	reg    *seal.Registry
+	clock  *clock
+}
+
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	store, err := fs.New(t.TempDir(), fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, _, err := keys.NewKEK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{}
+	reg, err := seal.InitOrg(ctx, store, kek, "测试市行政审批服务局", seal.Options{Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := api.CreateAPIKey(ctx, store, "test admin", []api.Role{api.RoleAdmin}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &api.Server{
+		Registry: reg, Store: store,
+		Service: &seal.Service{Registry: reg, Store: store, Application: "eseal test"},
+		Limits:  api.Limits{MaxPDFBytes: 2 << 20, MaxJSONBytes: 64 << 10, CodeAttemptsPerMinute: 1000},
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	srv.PublicURL = hs.URL
+	return &env{t: t, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("status %d, body %q: %v", r.status, r.body, err)
+	}
+	return m
+}
+
+func (e *env) do(method, path, key, contentType string, body io.Reader, hdr ...string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func (e *env) postJSON(path, key string, v any) response {
+	b, _ := json.Marshal(v)
+	return e.do("POST", path, key, "application/json", bytes.NewReader(b))
+}
+
+func (e *env) grant(sealID string, body map[string]any) string {
+	e.t.Helper()
+	r := e.postJSON("/v1/seals/"+sealID+"/authorizations", e.admin, body)
+	if r.status != 201 {
+		e.t.Fatalf("grant: %d %s", r.status, r.body)
+	}
+	return r.json(e.t)["id"].(string)
+}
+
+// stampBody builds a POST /v1/stamps multipart body.
+func stampBody(t *testing.T, pdfBytes []byte, req any) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", "notice.pdf")
+	fw.Write(pdfBytes)
+	rw, _ := mw.CreateFormField("request")
+	switch v := req.(type) {
+	case string:
+		rw.Write([]byte(v))
+	default:
+		json.NewEncoder(rw).Encode(v)
+	}
+	mw.Close()
+	return mw.FormDataContentType(), buf.Bytes()
+}
+
+func stampReq(sealID, authzID, caseNo string) map[string]any {
+	return map[string]any{
+		"seal_id": sealID, "authorization_id": authzID,
+		"placement": map[string]any{"page": 1, "x_mm": 120, "y_mm": 180},
+		"record": map[string]any{"title": "行政许可决定书", "item_code": "330000-XK-001", "case_no": caseNo,
+			"applicant": "某某科技有限公司", "retention": "30y"},
+	}
+}
+
+func (e *env) stamp(pdfBytes []byte, req any, hdr ...string) response {
+	e.t.Helper()
+	ct, body := stampBody(e.t, pdfBytes, req)
+	return e.do("POST", "/v1/stamps", e.admin, ct, bytes.NewReader(body), hdr...)
+}
+
+// problemType asserts a problem+json answer and returns its type.
+func problemType(t *testing.T, r response) string {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("status %d, content type %q, body %s", r.status, ct, r.body)
+	}
+	m := r.json(t)
+	if int(m["status"].(float64)) != r.status {
+		t.Fatalf("problem status %v != HTTP status %d", m["status"], r.status)
+	}
+	return m["type"].(string)
+}
+
+// objects counts the objects in the store, to show that refused requests
+// change nothing.
+func (e *env) objects() int {
+	n := 0
+	if err := e.store.List(context.Background(), "", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func TestStampDownloadVerify(t *testing.T) {
+	e := newEnv(t)
+	// An administrator creates a seal; an authorizer grants one use for a case.
+	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局", "type": 1})
+	if r.status != 201 {
+		t.Fatalf("create seal: %d %s", r.status, r.body)
+	}
+	sealID := r.json(t)["id"].(string)
+	authz := e.grant(sealID, map[string]any{"case_no": "ZJ-2026-000123", "expires_in": "10m"})
+
+	in := testPDF("准予行政许可决定书")
+	r = e.stamp(in, stampReq(sealID, authz, "ZJ-2026-000123"))
+	if r.status != 201 {
+		t.Fatalf("stamp: %d %s", r.status, r.body)
+	}
+	res := r.json(t)
+	code := res["retrieval_code"].(string)
+	if len(strings.ReplaceAll(code, "-", "")) != 20 {
+		t.Errorf("retrieval code %q: want 20 characters (100 bits) in groups", code)
+	}
+	for _, k := range []string{"document_id", "download_url", "verify_url"} {
+		if res[k] == "" || res[k] == nil {
+			t.Errorf("response lacks %s: %s", k, r.body)
+		}
+	}
+
+	// The citizen downloads with the code, typed loosely.
+	r = e.do("GET", "/d/"+strings.ToLower(code)+"/pdf", "", "", nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("download: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	signed := r.body
+	if !bytes.HasPrefix(signed, in) {
+		t.Fatal("the input is not a prefix of the signed PDF")
+	}
+	page := e.do("GET", "/d/"+code, "", "", nil)
+	if page.status != 200 || !bytes.Contains(page.body, []byte("VALID")) || !bytes.Contains(page.body, []byte("行政许可决定书")) {
+		t.Fatalf("download page: %d\n%s", page.status, page.body)
+	}
+
+	// Anyone verifies it.
+	r = e.do("POST", "/v1/verify", "", "application/pdf", bytes.NewReader(signed))
+	if r.status != 200 {
+		t.Fatalf("verify: %d %s", r.status, r.body)
+	}
+	if v := r.json(t)["verdict"]; v != "VALID" {
+		t.Fatalf("verdict %v: %s", v, r.body)
+	}
+	vp := e.do("GET", "/v/"+res["document_id"].(string), "", "", nil)
+	if vp.status != 200 || !bytes.Contains(vp.body, []byte("VALID")) {
+		t.Fatalf("verify page: %d", vp.status)
+	}
+
+	// The same authorization a second time: 409, nothing stored.
+	before := e.objects()
+	r = e.stamp(in, stampReq(sealID, authz, "ZJ-2026-000123"))
+	if r.status != 409 || problemType(t, r) != "/problems/authorization-consumed" {
+		t.Fatalf("second use: %d %s", r.status, r.body)
+	}
+	if after := e.objects(); after != before {
+		t.Errorf("a refused stamping changed the store: %d → %d objects", before, after)
+	}
+}
+
+func TestConcurrentStampsOneAuthorization(t *testing.T) {
+	e := newEnv(t)
+	authz := e.grant(e.sealID, map[string]any{"case_no": "ZJ-RACE-1"})
+	in := testPDF("并发盖章")
+	const n = 50
+	var created, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	ct, body := stampBody(t, in, stampReq(e.sealID, authz, "ZJ-RACE-1"))
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", e.url+"/v1/stamps", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+e.admin)
+			req.Header.Set("Content-Type", ct)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case 201:
+				created.Add(1)
+			case 409:
+				conflicts.Add(1)
+			default:
+				t.Errorf("unexpected status %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	if created.Load() != 1 || conflicts.Load() != n-1 {
+		t.Fatalf("%d created, %d conflicts; want exactly 1 and %d", created.Load(), conflicts.Load(), n-1)
+	}
+	docs := 0
+	e.store.List(context.Background(), "docs/", func(o archive.ObjectInfo) error {
+		if strings.HasSuffix(o.Key, "/document.pdf") {
+			docs++
+		}
+		return nil
+	})
+	if docs != 1 {
+		t.Fatalf("%d documents stored, want 1", docs)
+	}
+	if n := countPrefix(e, "pending/"); n != 0 {
+		t.Fatalf("%d pending entries left behind", n)
+	}
+}
+
+func countPrefix(e *env, prefix string) int {
+	n := 0
+	e.store.List(context.Background(), prefix, func(archive.ObjectInfo) error { n++; return nil })
+	return n
+}
+
+func TestIdempotentRetry(t *testing.T) {
+	e := newEnv(t)
+	authz := e.grant(e.sealID, map[string]any{"case_no": "ZJ-IDEM-1"})
+	in := testPDF("幂等重试")
+	first := e.stamp(in, stampReq(e.sealID, authz, "ZJ-IDEM-1"), "Idempotency-Key", "req-42")
+	if first.status != 201 {
+		t.Fatalf("first: %d %s", first.status, first.body)
+	}
+	again := e.stamp(in, stampReq(e.sealID, authz, "ZJ-IDEM-1"), "Idempotency-Key", "req-42")
+	if again.status != 201 || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry: %d %s", again.status, again.body)
+	}
+	a, b := first.json(t), again.json(t)
+	if a["document_id"] != b["document_id"] || a["retrieval_code"] != b["retrieval_code"] {
+		t.Fatalf("retry gave another document: %v / %v", a["document_id"], b["document_id"])
+	}
+	// The same key with another authorization is a client error.
+	other := e.grant(e.sealID, map[string]any{"case_no": "ZJ-IDEM-1"})
+	r := e.stamp(in, stampReq(e.sealID, other, "ZJ-IDEM-1"), "Idempotency-Key", "req-42")
+	if r.status != 422 || problemType(t, r) != "/problems/idempotency-key-reused" {
+		t.Fatalf("reused key: %d %s", r.status, r.body)
+	}
+}
+
+func TestAuthorizationRejections(t *testing.T) {
+	e := newEnv(t)
+	in := testPDF("授权检查")
+	sum := sm3.Sum(in)
+	otherSum := sm3.Sum([]byte("another document"))
+	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "另一枚印章"})
+	otherSeal := r.json(t)["id"].(string)
+
+	expired := e.grant(e.sealID, map[string]any{"case_no": "C-1", "expires_in": "1m"})
+	revoked := e.grant(e.sealID, map[string]any{"case_no": "C-1"})
+	if r := e.postJSON("/v1/authorizations/"+revoked+"/revoke", e.admin, map[string]any{"reason": "申请撤回"}); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	wrongSeal := e.grant(otherSeal, map[string]any{"case_no": "C-1"})
+	wrongDoc := e.grant(e.sealID, map[string]any{"document_sm3": hex.EncodeToString(otherSum[:])})
+	wrongCase := e.grant(e.sealID, map[string]any{"case_no": "C-2"})
+	rightDoc := e.grant(e.sealID, map[string]any{"document_sm3": hex.EncodeToString(sum[:])})
+	e.clock.advance(2 * time.Minute)
+
+	for _, c := range []struct {
+		name, authz, want string
+	}{
+		{"expired", expired, "/problems/authorization-expired"},
+		{"revoked", revoked, "/problems/authorization-revoked"},
+		{"wrong seal", wrongSeal, "/problems/authorization-wrong-seal"},
+		{"wrong document", wrongDoc, "/problems/authorization-wrong-document"},
+		{"wrong case", wrongCase, "/problems/authorization-wrong-case"},
+		{"unknown", "az-aaaaaaaaaaaaaaaa", "/problems/authorization-not-found"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.objects()
+			r := e.stamp(in, stampReq(e.sealID, c.authz, "C-1"))
+			if got := problemType(t, r); got != c.want || r.status/100 != 4 {
+				t.Fatalf("got %d %s, want %s", r.status, got, c.want)
+			}
+			if after := e.objects(); after != before {
+				t.Fatalf("store changed: %d → %d objects", before, after)
+			}
+		})
+	}
+	// The document-scoped grant works for its own document.
+	if r := e.stamp(in, stampReq(e.sealID, rightDoc, "C-1")); r.status != 201 {
+		t.Fatalf("document-scoped grant: %d %s", r.status, r.body)
+	}
+}
+
+// testPDF makes a small one-page PDF with a title in Chinese.
+func testPDF(title string) []byte {
+	var hexTitle strings.Builder
+	for _, r := range title {
+		fmt.Fprintf(&hexTitle, "%04X", r)
+	}
+	content := fmt.Sprintf("BT /F1 20 Tf 100 750 Td <%s> Tj ET\n", hexTitle.String())
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", len(content), content),
+		"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> >>] >>",
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
+	return b.Bytes()
+}
