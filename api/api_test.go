@@ -420,3 +420,7 @@ func testPDF(title string) []byte {
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
 	return b.Bytes()
 }
+
+func apiCreateKey(e *env, role string) (string, error) {
+	return api.CreateAPIKey(context.Background(), e.store, role+" key", []api.Role{api.Role(role)}, nil, time.Now())
+}

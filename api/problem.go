@@ -47,6 +47,7 @@ var problemKinds = map[string]struct {
 	"seal-not-found":               {404, "Unknown seal"},
 	"seal-not-active":              {409, "The seal is suspended, revoked or outside its validity"},
 	"seal-conflict":                {409, "The seal cannot change to that state"},
+	"certificate-revoked":          {409, "The seal's signer certificate is revoked or not valid now"},
 	"authorization-not-found":      {404, "Unknown authorization"},
 	"authorization-expired":        {409, "The authorization has expired"},
 	"authorization-revoked":        {409, "The authorization was revoked"},
@@ -98,6 +99,7 @@ func problemFor(err error) *Problem {
 		fe   *pdf.FormatError
 		pre  *pdf.PageRangeError
 		ple  *pdf.PlacementError
+		ce   *seal.CertificateError
 		ke   *archive.KeyError
 	)
 	switch {
@@ -105,6 +107,8 @@ func problemFor(err error) *Problem {
 		return p
 	case errors.As(err, &nf):
 		return newProblem("seal-not-found", nf.Error())
+	case errors.As(err, &ce):
+		return newProblem("certificate-revoked", ce.Error())
 	case errors.As(err, &se):
 		return newProblem("seal-not-active", se.Error())
 	case errors.As(err, &inv):

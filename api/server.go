@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -69,7 +70,7 @@ func (s *Server) Handler() http.Handler {
 		if rt.role != "" {
 			h = s.authenticate(rt.role, h)
 		}
-		r.Handle(rt.path, s.instrument(rt.name, h)).Methods(rt.methods...)
+		r.Handle(rt.path, s.instrument(rt.name, s.recoverPanics(h))).Methods(rt.methods...)
 	}
 	s.router = r
 	return r
@@ -234,4 +235,21 @@ func (s *Server) problemDoc(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = problemsPage.Execute(w, problemDocs())
+}
+
+// recoverPanics turns a panic in a handler into a logged 500 problem, so one
+// bad request cannot take the connection down without an answer.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("panic in handler", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeProblem(w, r, newProblem("internal", "the request failed; the error is in the server log"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
 }

@@ -1,9 +1,3 @@
-//go:build pdfcpu
-
-// pdfcpu validation needs go.sum entries for pdfcpu's transitive
-// dependencies (github.com/hhrutter/tiff, …) that the module does not carry
-// yet; run with -tags pdfcpu once they are there.
-
 package pdf
 
 import (

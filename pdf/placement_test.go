@@ -97,8 +97,8 @@ func TestPageRange(t *testing.T) {
 func TestFieldNames(t *testing.T) {
 	in := genPDF(genOpts{acroForm: "indirect"})
 	out := sign(t, in, SignatureRequest{Page: 1, WidthMM: 10, HeightMM: 10, FieldName: "Seal2"})
-	out = sign(t, out, SignatureRequest{Page: 1, WidthMM: 10, HeightMM: 10})              // Seal1
-	out = sign(t, out, SignatureRequest{Page: 1, WidthMM: 10, HeightMM: 10})              // Seal3
+	out = sign(t, out, SignatureRequest{Page: 1, WidthMM: 10, HeightMM: 10})                  // Seal1
+	out = sign(t, out, SignatureRequest{Page: 1, WidthMM: 10, HeightMM: 10})                  // Seal3
 	out = sign(t, out, SignatureRequest{Page: 1, WidthMM: 10, HeightMM: 10, FieldName: "印章"}) // non-ASCII
 	d, _ := Open(bytes.NewReader(out), int64(len(out)))
 	sigs, _ := d.Signatures()

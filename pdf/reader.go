@@ -53,9 +53,8 @@ type Document struct {
 	numPages int // -1 until computed
 }
 
-// Open reads the trailer and the cross-reference chain of the PDF in r. It
-// reads no objects beyond the cross-reference streams; they are parsed on
-// demand and cached.
+// Open reads the trailer, the cross-reference chain and the catalog of the
+// PDF in r. Other objects are parsed on demand and cached.
 func Open(r io.ReaderAt, size int64) (*Document, error) {
 	if size < 0 {
 		return nil, formatErr(-1, "negative size")
@@ -90,6 +89,11 @@ func Open(r io.ReaderAt, size int64) (*Document, error) {
 	}
 	if _, ok := d.trailer["Root"].(Ref); !ok {
 		return nil, formatErr(d.sections[0].off, "trailer has no /Root reference")
+	}
+	// Reading the catalog now turns a broken file into an error at Open
+	// rather than at first use.
+	if _, err := d.Catalog(); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -36,11 +36,11 @@ type SignatureRequest struct {
 	Image                       *Image
 	// FieldName must be unused in the document; empty picks "Seal1",
 	// "Seal2", … avoiding existing names.
-	FieldName                        string
+	FieldName                           string
 	Name, Reason, Location, ContactInfo string
-	SigningTime                      time.Time // zero means now
-	SubFilter                        string    // default adbe.pkcs7.detached
-	ContentsSize                     int       // bytes reserved for the CMS; zero means DefaultContentsSize
+	SigningTime                         time.Time // zero means now
+	SubFilter                           string    // default adbe.pkcs7.detached
+	ContentsSize                        int       // bytes reserved for the CMS; zero means DefaultContentsSize
 }
 
 // An Update is one prepared incremental update: the bytes to append to the

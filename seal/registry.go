@@ -523,7 +523,8 @@ func (r *Registry) signingSeal(ctx context.Context, s *Seal) (*signingSeal, erro
 }
 
 // issueCRL publishes a new CRL listing the signer certificates of every
-// revoked seal. CRLs are numbered and never overwritten.
+// revoked seal and every certificate revoked on its own. CRLs are numbered and
+// never overwritten.
 func (r *Registry) issueCRL(ctx context.Context) error {
 	var revoked []keys.Revocation
 	seals, err := r.List(ctx)
@@ -538,7 +539,22 @@ func (r *Registry) issueCRL(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("seal %s: bad signer serial %q", s.ID, s.SignerSerial)
 		}
-		revoked = append(revoked, keys.Revocation{Serial: serial, Time: s.StatusTime, Reason: 0})
+		revoked = append(revoked, keys.Revocation{Serial: serial, Time: s.StatusTime, Reason: crlReasonCessation})
+	}
+	err = r.store.List(ctx, revokedCertPrefix, func(o archive.ObjectInfo) error {
+		var rc certRevocation
+		if err := getJSON(ctx, r.store, o.Key, &rc); err != nil {
+			return err
+		}
+		serial, ok := new(big.Int).SetString(rc.Serial, 16)
+		if !ok {
+			return fmt.Errorf("%s: bad serial", o.Key)
+		}
+		revoked = append(revoked, keys.Revocation{Serial: serial, Time: rc.Time, Reason: crlReasonKeyCompromise})
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		n := 0
@@ -661,4 +677,34 @@ func (r *Registry) History(ctx context.Context, id string) ([]StatusEvent, error
 		return nil
 	})
 	return evs, err
+}
+
+// RFC 5280 CRL reason codes used here.
+const (
+	crlReasonKeyCompromise = 1
+	crlReasonCessation     = 5
+)
+
+const revokedCertPrefix = "pki/revoked/"
+
+type certRevocation struct {
+	Serial string    `json:"serial"`
+	Reason string    `json:"reason"`
+	Time   time.Time `json:"time"`
+	By     string    `json:"by,omitempty"`
+}
+
+// RevokeSignerCertificate puts a seal's signer certificate on the CRL, for a
+// compromised key, without changing the seal's status. The seal cannot stamp
+// until it gets a new signer key.
+func (r *Registry) RevokeSignerCertificate(ctx context.Context, id, reason, by string) error {
+	s, err := r.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	rc := certRevocation{Serial: s.SignerSerial, Reason: reason, Time: r.now().UTC().Truncate(time.Second), By: by}
+	if err := putJSON(ctx, r.store, revokedCertPrefix+s.SignerSerial+".json", rc); err != nil && !errors.Is(err, archive.ErrExists) {
+		return err
+	}
+	return r.issueCRL(ctx)
 }

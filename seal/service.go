@@ -146,6 +146,14 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		}
 		retention = c
 	}
+	// The seal first (DESIGN.md: seal, then authorization, then the PDF).
+	sl, err := s.Registry.Get(ctx, o.SealID)
+	if err != nil {
+		return nil, err
+	}
+	if err := usable(sl, s.now()); err != nil {
+		return nil, err
+	}
 	inSM3 := sm3.Sum(o.PDF)
 	az, err := s.Registry.CheckAuthorization(ctx, o.AuthorizationID, Scope{SealID: o.SealID, DocumentSM3: inSM3[:], CaseNo: o.Record.CaseNo})
 	if err != nil {

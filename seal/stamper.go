@@ -9,6 +9,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 
+	"eseal/keys"
 	"eseal/keys/cms"
 	"eseal/pdf"
 )
@@ -80,8 +81,8 @@ func (st *Stamper) Stamp(ctx context.Context, in io.ReaderAt, size int64, req St
 	if err != nil {
 		return nil, err
 	}
-	if now.Before(ss.cert.NotBefore) || now.After(ss.cert.NotAfter) {
-		return nil, &StateError{ID: s.ID, Status: s.Status, Reason: "signer certificate is not valid now"}
+	if err := st.checkSigner(ctx, s, ss, now); err != nil {
+		return nil, err
 	}
 	doc, err := pdf.Open(in, size)
 	if err != nil {
@@ -135,4 +136,30 @@ func usable(s *Seal, t time.Time) error {
 func contentsSize(ss *signingSeal) int {
 	n := len(ss.cert.Raw) + len(ss.sesealDER) + 4096 // the root certificate and CMS framing fit in the margin
 	return (n + 1023) / 1024 * 1024
+}
+
+// CertificateError says the seal's signer certificate cannot sign now:
+// expired, not yet valid, or revoked.
+type CertificateError struct {
+	SealID string
+	Err    error
+}
+
+func (e *CertificateError) Error() string {
+	return fmt.Sprintf("seal %s: signer certificate: %v", e.SealID, e.Err)
+}
+
+func (e *CertificateError) Unwrap() error { return e.Err }
+
+// checkSigner refuses to sign with a certificate that would not verify:
+// outside its validity, not chaining to the organisation root, or on the CRL.
+func (st *Stamper) checkSigner(ctx context.Context, s *Seal, ss *signingSeal, now time.Time) error {
+	ts, err := st.Registry.TrustStore(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := ts.Verify(ss.cert, nil, now, keys.UsageSign); err != nil {
+		return &CertificateError{SealID: s.ID, Err: err}
+	}
+	return nil
 }
