@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
+	"github.com/gorilla/mux"
 
 	"eseal/api"
 	"eseal/archive"
@@ -28,6 +29,7 @@ import (
 // env is one eseal server on loopback with its own store and clock.
 type env struct {
 	t      *testing.T
+	srv    *api.Server
 	url    string
 	admin  string
 	sealID string
@@ -85,7 +87,7 @@ func newEnv(t *testing.T) *env {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	srv.PublicURL = hs.URL
-	return &env{t: t, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
+	return &env{t: t, srv: srv, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
 }
 
 type response struct {
@@ -424,3 +426,5 @@ func testPDF(title string) []byte {
 func apiCreateKey(e *env, role string) (string, error) {
 	return api.CreateAPIKey(context.Background(), e.store, role+" key", []api.Role{api.Role(role)}, nil, time.Now())
 }
+
+func serverRouter(t *testing.T, e *env) *mux.Router { return e.srv.Router() }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"html/template"
 	"io"
 	"net"
@@ -54,7 +55,7 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 {{define "download"}}{{template "head" "电子证照下载"}}
 <h1>{{.Record.Title}}</h1>
 <p class="verdict {{.Report.Verdict}}">验证结果：{{verdictText .Report.Verdict}}</p>
-<dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd><dt>文号</dt><dd>{{.Record.DocumentNo}}</dd>
+<dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd>{{if .Record.DocumentNo}}<dt>文号</dt><dd>{{.Record.DocumentNo}}</dd>{{end}}
 <dt>办件编号</dt><dd>{{.Record.CaseNo}}</dd><dt>盖章日期</dt><dd>{{.Record.Date.Format "2006-01-02"}}</dd>
 <dt>文件</dt><dd>{{.Record.FileName}}（{{.Record.Size}} 字节）</dd><dt>SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd></dl>
 <p><a class="btn" id="download" href="/d/{{.Code}}/pdf">下载 PDF</a></p>
@@ -105,7 +106,7 @@ func (s *Server) recordByCode(w http.ResponseWriter, r *http.Request) (*archive.
 	rec, err := s.Service.ByRetrievalCode(r.Context(), mux.Vars(r)["code"])
 	if err != nil {
 		s.codes.failed(client)
-		if err != archive.ErrNotFound {
+		if !errors.Is(err, archive.ErrNotFound) {
 			s.Log.Warn("retrieval code lookup", "err", err)
 		}
 		renderPage(w, http.StatusNotFound, "notfound", nil)

@@ -253,3 +253,6 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Router returns the routes built by Handler, for tests and tools that walk them.
+func (s *Server) Router() *mux.Router { return s.router }

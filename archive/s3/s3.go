@@ -141,7 +141,8 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, archive.Obj
 	if err != nil {
 		return nil, archive.ObjectInfo{}, s.mapErr("get", key, err)
 	}
-	// Stat sends the GET; the body read afterwards is that same response.
+	// Stat sends the first GET, so a missing key fails here; the body read
+	// afterwards comes from that same response.
 	oi, err := obj.Stat()
 	if err != nil {
 		obj.Close()
