@@ -232,7 +232,7 @@ func genPDF(o genOpts) []byte {
 				switch {
 				case n == 0:
 					rows = append(rows, row(0, 0, 65535))
-				case inStm[n] > 0 || isFirstInStm(inStm, n):
+				case inStmHas(inStm, n):
 					rows = append(rows, row(2, stmNum, inStm[n]))
 				default:
 					if off, ok := offsets[n]; ok {
@@ -299,9 +299,9 @@ func genPDF(o genOpts) []byte {
 	return buf.Bytes()
 }
 
-func isFirstInStm(inStm map[int]int, n int) bool {
-	i, ok := inStm[n]
-	return ok && i == 0
+func inStmHas(inStm map[int]int, n int) bool {
+	_, ok := inStm[n]
+	return ok
 }
 
 // writeTable writes a classic xref table: object 0 and one subsection per

@@ -71,8 +71,8 @@ func (im *Image) objects() int {
 	return 1
 }
 
-// appendImage writes the image (and its soft mask) as objects imgNum and
-// imgNum+1; it returns the updated buffer.
+// writeImage copies the prepared image (and its soft mask) into the update
+// as objects imgNum and imgNum+1.
 func (w *updateWriter) writeImage(im *Image, imgNum int) {
 	head := "<</Type/XObject/Subtype/Image/Width " + strconv.Itoa(im.Width) +
 		"/Height " + strconv.Itoa(im.Height) + "/BitsPerComponent 8/Filter/FlateDecode"

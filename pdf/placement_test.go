@@ -60,8 +60,6 @@ func TestPlacement(t *testing.T) {
 					t.Fatalf("Rect %v, want %v", s.Rect, tc.want)
 				}
 			}
-			w, _ := d.Object(s.Ref)
-			_ = w
 			// The appearance BBox is the clipped seal, upright.
 			fo, _ := d.Object(Ref{s.Ref.Num - 1, 0})
 			form := fo.(*Stream)

@@ -360,14 +360,10 @@ func (d *Document) checkByteRange(sig *Signature, sd Dict, field Ref, revs []int
 		sig.ByteRangeProblem = "ByteRange gap is not exactly the /Contents string"
 		return
 	}
-	if c, _ := (&lexer{r: d.r, size: d.size}).atByte(br[1]); c != '<' {
+	var lt [1]byte
+	if _, err := d.r.ReadAt(lt[:], br[1]); err != nil || lt[0] != '<' {
 		sig.ByteRangeProblem = "/Contents is not a hex string"
 		return
 	}
 	sig.ByteRangeOK = true
-}
-
-func (l *lexer) atByte(p int64) (int, bool) {
-	c := l.at(p)
-	return c, c >= 0
 }

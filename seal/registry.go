@@ -24,9 +24,12 @@ import (
 	"eseal/seal/ses"
 )
 
+// OrgKey is the object whose presence means the store holds an organisation.
+const OrgKey = "org/org.json"
+
 // Where the registry keeps things in the store. Every object is written once.
 const (
-	orgKey        = "org/org.json"
+	orgKey        = OrgKey
 	rootCertKey   = "pki/root.crt"
 	rootKeyKey    = "pki/root.key"
 	makerCertKey  = "pki/maker.crt"

@@ -23,7 +23,13 @@ func newDemoCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
 			var sealID string
-			if _, err := os.Stat(g.storeDir()); errors.Is(err, os.ErrNotExist) {
+			store, err := g.openStore(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			if ok, err := initialised(cmd.Context(), store); err != nil {
+				return err
+			} else if !ok {
 				res, err := initDataDir(cmd, g, "浙江省某市行政审批服务局")
 				if err != nil {
 					return err

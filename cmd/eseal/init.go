@@ -54,11 +54,17 @@ func newInitCmd(g *globals) *cobra.Command {
 // initDataDir is `eseal init`; `eseal serve` runs it too on an empty data dir.
 func initDataDir(cmd *cobra.Command, g *globals, org string) (*initResult, error) {
 	ctx := cmd.Context()
-	if _, err := os.Stat(g.storeDir()); err == nil {
-		return nil, fmt.Errorf("%s already holds an eseal data directory", g.dir)
-	}
 	if err := os.MkdirAll(g.dir, 0o700); err != nil {
 		return nil, err
+	}
+	store, err := g.openStore(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := initialised(ctx, store); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, fmt.Errorf("the store of %s already holds an organisation", g.dir)
 	}
 	res := &initResult{Dir: g.dir, Org: org}
 	kek, err := g.loadKEK()
@@ -74,13 +80,6 @@ func initDataDir(cmd *cobra.Command, g *globals, org string) (*initResult, error
 		kek = k
 		res.MasterKeyFile = g.demoKeyFile()
 		fmt.Fprintf(cmd.ErrOrStderr(), "eseal: demo mode: generated the key-encryption key %s; in production set ESEAL_MASTER_KEY instead\n", g.demoKeyFile())
-	}
-	if err := os.MkdirAll(g.storeDir(), 0o700); err != nil {
-		return nil, err
-	}
-	store, err := openFSStore(g.storeDir())
-	if err != nil {
-		return nil, err
 	}
 	reg, err := seal.InitOrg(ctx, store, kek, org, seal.Options{})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"eseal/archive"
+	"eseal/archive/store"
 	"eseal/keys"
 	"eseal/seal"
 )
@@ -58,6 +59,7 @@ func main() {
 // globals are the flags every command shares.
 type globals struct {
 	dir           string
+	store         string
 	masterKeyFile string
 }
 
@@ -80,6 +82,7 @@ ESEAL_MASTER_KEY (32 hex digits) or --master-key-file instead.`,
 		def = "data"
 	}
 	root.PersistentFlags().StringVar(&g.dir, "dir", def, "data directory (env ESEAL_DIR)")
+	root.PersistentFlags().StringVar(&g.store, "store", os.Getenv("ESEAL_STORE"), "object store: a directory or s3://HOST:PORT/BUCKET[?tls=false] (default DIR/store; env ESEAL_STORE; S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	root.PersistentFlags().StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the key-encryption key (default: env ESEAL_MASTER_KEY, else DIR/master.key)")
 	root.AddCommand(newInitCmd(g), newSealCmd(g), newStampCmd(g), newVerifyCmd(g), newDemoCmd(g), newServeCmd(g))
 	return root
@@ -104,16 +107,34 @@ func (g *globals) loadKEK() (*keys.KEK, error) {
 	return nil, fmt.Errorf("no key-encryption key: set ESEAL_MASTER_KEY, pass --master-key-file, or run `eseal init --dir %s` for a demo set-up", g.dir)
 }
 
-func (g *globals) openStore(ctx context.Context) (archive.Store, error) {
-	if _, err := os.Stat(g.storeDir()); err != nil {
+// openStore opens the object store: --store, else DIR/store. With create,
+// the default directory is made if missing.
+func (g *globals) openStore(ctx context.Context, create bool) (archive.Store, error) {
+	if g.store != "" {
+		return store.Open(ctx, g.store)
+	}
+	if create {
+		if err := os.MkdirAll(g.storeDir(), 0o700); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(g.storeDir()); err != nil {
 		return nil, fmt.Errorf("no data in %s: run `eseal init --dir %s` first", g.dir, g.dir)
 	}
-	return openFSStore(g.storeDir())
+	return store.Open(ctx, g.storeDir())
+}
+
+// initialised reports whether the store holds an organisation.
+func initialised(ctx context.Context, st archive.Store) (bool, error) {
+	_, err := st.Head(ctx, seal.OrgKey)
+	if errors.Is(err, archive.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // openRegistry opens the organisation's seal registry in the data dir.
 func (g *globals) openRegistry(ctx context.Context) (*seal.Registry, archive.Store, error) {
-	store, err := g.openStore(ctx)
+	store, err := g.openStore(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}

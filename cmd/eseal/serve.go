@@ -156,7 +156,13 @@ ESEAL_TLS_KEY, ESEAL_RETENTION_SCHEDULE, ESEAL_MAX_PDF_BYTES, …), then flags.`
 func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 	ctx := cmd.Context()
 	log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-	if _, err := os.Stat(g.storeDir()); errors.Is(err, os.ErrNotExist) {
+	st, err := g.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	if ok, err := initialised(ctx, st); err != nil {
+		return err
+	} else if !ok {
 		res, err := initDataDir(cmd, g, cfg.Org)
 		if err != nil {
 			return err
