@@ -30,6 +30,7 @@ import (
 type env struct {
 	t      *testing.T
 	srv    *api.Server
+	root   string
 	url    string
 	admin  string
 	sealID string
@@ -58,7 +59,8 @@ func (c *clock) advance(d time.Duration) {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	store, err := fs.New(t.TempDir(), fs.Options{})
+	root := t.TempDir()
+	store, err := fs.New(root, fs.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func newEnv(t *testing.T) *env {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	srv.PublicURL = hs.URL
-	return &env{t: t, srv: srv, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
+	return &env{t: t, srv: srv, root: root, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
 }
 
 type response struct {
@@ -428,3 +430,8 @@ func apiCreateKey(e *env, role string) (string, error) {
 }
 
 func serverRouter(t *testing.T, e *env) *mux.Router { return e.srv.Router() }
+
+func jsonBody(v any) io.Reader {
+	b, _ := json.Marshal(v)
+	return bytes.NewReader(b)
+}

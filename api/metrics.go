@@ -1,6 +1,9 @@
 package api
 
 import (
+	"context"
+
+	"eseal/archive"
 	"net/http"
 	"strconv"
 	"time"
@@ -85,4 +88,38 @@ func (s *Server) instrument(name string, next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		s.metrics.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Observe(time.Since(start).Seconds())
 	})
+}
+
+// fixityCollector reports the newest fixity run saved in the store at scrape
+// time, so every replica shows the result of a run made anywhere.
+type fixityCollector struct {
+	s                          *Server
+	last, docs, problems, secs *prometheus.Desc
+}
+
+func newFixityCollector(s *Server) *fixityCollector {
+	return &fixityCollector{s: s,
+		last:     prometheus.NewDesc("eseal_fixity_last_run_timestamp_seconds", "When the last fixity run finished.", nil, nil),
+		docs:     prometheus.NewDesc("eseal_fixity_last_run_documents", "Documents checked by the last fixity run.", nil, nil),
+		problems: prometheus.NewDesc("eseal_fixity_last_run_problems", "Documents that did not match their record in the last fixity run.", nil, nil),
+		secs:     prometheus.NewDesc("eseal_fixity_last_run_duration_seconds", "How long the last fixity run took.", nil, nil),
+	}
+}
+
+func (c *fixityCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.last
+	ch <- c.docs
+	ch <- c.problems
+	ch <- c.secs
+}
+
+func (c *fixityCollector) Collect(ch chan<- prometheus.Metric) {
+	rep, err := archive.LastFixityReport(context.Background(), c.s.Store)
+	if err != nil || rep == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.last, prometheus.GaugeValue, float64(rep.Finished.Unix()))
+	ch <- prometheus.MustNewConstMetric(c.docs, prometheus.GaugeValue, float64(rep.Documents))
+	ch <- prometheus.MustNewConstMetric(c.problems, prometheus.GaugeValue, float64(len(rep.Problems)))
+	ch <- prometheus.MustNewConstMetric(c.secs, prometheus.GaugeValue, rep.Finished.Sub(rep.Started).Seconds())
 }

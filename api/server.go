@@ -57,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 		s.Limits = DefaultLimits
 	}
 	s.metrics = newMetrics()
+	s.metrics.reg.MustRegister(newFixityCollector(s))
 	s.codes = newClientLimiter(s.Limits.CodeAttemptsPerMinute)
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,6 +107,7 @@ func (s *Server) routes() []route {
 		{[]string{"POST"}, "/v1/stamps", RoleStamper, "stamp", s.stamp},
 		{[]string{"GET"}, "/v1/documents/{doc_id}", RoleStamper, "documents_show", s.showDocument},
 		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", RoleStamper, "documents_pdf", s.documentPDF},
+		{[]string{"POST"}, "/v1/documents/{doc_id}/hold", RoleArchivist, "documents_hold", s.holdDocument},
 		{[]string{"POST"}, "/v1/verify", "", "verify", s.verify},
 		{[]string{"GET"}, "/d/{code}", "", "download_page", s.downloadPage},
 		{[]string{"GET"}, "/d/{code}/pdf", "", "download_pdf", s.downloadPDF},

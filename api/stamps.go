@@ -201,3 +201,23 @@ func (s *Server) verifier(r *http.Request) *seal.Verifier {
 func looksLikePDF(b []byte) bool {
 	return bytes.Contains(b[:min(len(b), 1024)], []byte("%PDF-"))
 }
+
+type holdRequest struct {
+	On     bool   `json:"on"`
+	Reason string `json:"reason"`
+}
+
+// holdDocument sets or releases a legal hold (role archivist).
+func (s *Server) holdDocument(w http.ResponseWriter, r *http.Request) {
+	var req holdRequest
+	if p := s.readJSON(w, r, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	ev, err := s.Service.SetLegalHold(r.Context(), mux.Vars(r)["doc_id"], req.On, req.Reason, apiKeyFrom(r).Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ev)
+}

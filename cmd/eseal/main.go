@@ -84,7 +84,7 @@ ESEAL_MASTER_KEY (32 hex digits) or --master-key-file instead.`,
 	root.PersistentFlags().StringVar(&g.dir, "dir", def, "data directory (env ESEAL_DIR)")
 	root.PersistentFlags().StringVar(&g.store, "store", os.Getenv("ESEAL_STORE"), "object store: a directory or s3://HOST:PORT/BUCKET[?tls=false] (default DIR/store; env ESEAL_STORE; S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	root.PersistentFlags().StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the key-encryption key (default: env ESEAL_MASTER_KEY, else DIR/master.key)")
-	root.AddCommand(newInitCmd(g), newSealCmd(g), newStampCmd(g), newVerifyCmd(g), newDemoCmd(g), newServeCmd(g))
+	root.AddCommand(newInitCmd(g), newSealCmd(g), newStampCmd(g), newVerifyCmd(g), newDemoCmd(g), newServeCmd(g), newArchiveCmd(g))
 	return root
 }
 

@@ -1,0 +1,134 @@
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+)
+
+// FixityProblem is one stored document that does not match its record.
+type FixityProblem struct {
+	DocumentID string `json:"document_id"`
+	Key        string `json:"key"`
+	Reason     string `json:"reason"`
+}
+
+// FixityReport is the result of one fixity run over the archive.
+type FixityReport struct {
+	Started   time.Time       `json:"started"`
+	Finished  time.Time       `json:"finished"`
+	Documents int             `json:"documents"`
+	Bytes     int64           `json:"bytes"`
+	Problems  []FixityProblem `json:"problems"`
+}
+
+// OK reports whether every document matched.
+func (r *FixityReport) OK() bool { return len(r.Problems) == 0 }
+
+// FixityPrefix is where fixity reports are kept; the newest is the last.
+const FixityPrefix = "fixity/"
+
+// Fixity re-reads every stored document and checks its size, SM3 and
+// SHA-256 against its record. progress, if not nil, is called after each
+// document with the count done and the total. Documents whose stamping has
+// not committed are skipped by the caller's filter, if any.
+func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID string) bool, progress func(done, total int)) (*FixityReport, error) {
+	rep := &FixityReport{Started: now().UTC(), Problems: []FixityProblem{}}
+	var ids []string
+	err := s.List(ctx, "docs/", func(o ObjectInfo) error {
+		if id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, "docs/"), "/record.json"); ok && !strings.Contains(id, "/") {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		if skip != nil && skip(id) {
+			continue
+		}
+		if p := checkDocument(ctx, s, id, rep); p != nil {
+			rep.Problems = append(rep.Problems, *p)
+		}
+		rep.Documents++
+		if progress != nil {
+			progress(i+1, len(ids))
+		}
+	}
+	rep.Finished = now().UTC()
+	return rep, nil
+}
+
+func checkDocument(ctx context.Context, s Store, id string, rep *FixityReport) *FixityProblem {
+	b, _, err := GetBytes(ctx, s, RecordKey(id))
+	if err != nil {
+		return &FixityProblem{id, RecordKey(id), "record unreadable: " + err.Error()}
+	}
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil || rec.DocumentID != id {
+		return &FixityProblem{id, RecordKey(id), "record is not a well-formed record of this document"}
+	}
+	rc, info, err := s.Get(ctx, DocumentKey(id))
+	if errors.Is(err, ErrNotFound) {
+		return &FixityProblem{id, DocumentKey(id), "the record's PDF is missing"}
+	}
+	if err != nil {
+		return &FixityProblem{id, DocumentKey(id), "PDF unreadable: " + err.Error()}
+	}
+	defer rc.Close()
+	h3, h256 := sm3.New(), sha256.New()
+	n, err := io.Copy(io.MultiWriter(h3, h256), rc)
+	rep.Bytes += n
+	switch {
+	case err != nil:
+		return &FixityProblem{id, DocumentKey(id), "reading the PDF: " + err.Error()}
+	case n != rec.Size || info.Size != rec.Size:
+		return &FixityProblem{id, DocumentKey(id), fmt.Sprintf("size %d, the record says %d", n, rec.Size)}
+	case hex.EncodeToString(h3.Sum(nil)) != rec.SM3:
+		return &FixityProblem{id, DocumentKey(id), "SM3 differs from the record"}
+	case hex.EncodeToString(h256.Sum(nil)) != rec.SHA256:
+		return &FixityProblem{id, DocumentKey(id), "SHA-256 differs from the record"}
+	}
+	return nil
+}
+
+// SaveFixityReport keeps a fixity report in the store (write once), so the
+// service can show the last run's result in its metrics.
+func SaveFixityReport(ctx context.Context, s Store, rep *FixityReport) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	key := FixityPrefix + rep.Started.UTC().Format("20060102T150405.000000000Z") + ".json"
+	_, err = PutBytesIfAbsent(ctx, s, key, b)
+	return err
+}
+
+// LastFixityReport returns the newest saved fixity report, or nil.
+func LastFixityReport(ctx context.Context, s Store) (*FixityReport, error) {
+	var last string
+	if err := s.List(ctx, FixityPrefix, func(o ObjectInfo) error { last = o.Key; return nil }); err != nil {
+		return nil, err
+	}
+	if last == "" {
+		return nil, nil
+	}
+	b, _, err := GetBytes(ctx, s, last)
+	if err != nil {
+		return nil, err
+	}
+	var rep FixityReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", last, err)
+	}
+	return &rep, nil
+}
