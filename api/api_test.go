@@ -60,10 +60,12 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	root := t.TempDir()
-	store, err := fs.New(root, fs.Options{})
+	fsStore, err := fs.New(root, fs.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	metrics := api.NewMetrics()
+	store := archive.Instrument(fsStore, metrics.ObserveStore)
 	kek, _, err := keys.NewKEK()
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +84,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	srv := &api.Server{
-		Registry: reg, Store: store,
+		Metrics: metrics, Registry: reg, Store: store,
 		Service: &seal.Service{Registry: reg, Store: store, Application: "eseal test"},
 		Limits:  api.Limits{MaxPDFBytes: 2 << 20, MaxJSONBytes: 64 << 10, CodeAttemptsPerMinute: 1000},
 	}
@@ -257,6 +259,18 @@ func TestStampDownloadVerify(t *testing.T) {
 		t.Fatalf("verify page: %d", vp.status)
 	}
 
+	m := e.do("GET", "/metrics", "", "", nil)
+	for _, want := range []string{
+		`eseal_stamps_total{result="ok",seal="` + sealID + `"} 1`,
+		`eseal_verifications_total{verdict="VALID"}`,
+		`eseal_store_operation_duration_seconds_count{op="put_if_absent",result="ok"}`,
+		`eseal_http_request_duration_seconds_count{route="stamp",status="201"} 1`,
+	} {
+		if !bytes.Contains(m.body, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	// The same authorization a second time: 409, nothing stored.
 	before := e.objects()
 	r = e.stamp(in, stampReq(sealID, authz, "ZJ-2026-000123"))
@@ -265,6 +279,10 @@ func TestStampDownloadVerify(t *testing.T) {
 	}
 	if after := e.objects(); after != before {
 		t.Errorf("a refused stamping changed the store: %d → %d objects", before, after)
+	}
+	m = e.do("GET", "/metrics", "", "", nil)
+	if !bytes.Contains(m.body, []byte(`eseal_authorization_rejections_total{reason="consumed"} 1`)) {
+		t.Error("/metrics lacks the rejection by reason")
 	}
 }
 

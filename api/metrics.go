@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 
 	"eseal/archive"
 	"net/http"
@@ -21,6 +22,7 @@ type metrics struct {
 	verifications  *prometheus.CounterVec
 	authzRejected  *prometheus.CounterVec
 	codeRejections prometheus.Counter
+	storeOps       *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -43,9 +45,40 @@ func newMetrics() *metrics {
 			Name: "eseal_retrieval_code_rate_limited_total", Help: "Retrieval-code lookups refused by the per-client limit.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.stamps, m.verifications, m.authzRejected, m.codeRejections,
+	m.storeOps = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "eseal_store_operation_duration_seconds", Help: "Object store operations by operation and result.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
+	}, []string{"op", "result"})
+	m.reg.MustRegister(m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.codeRejections,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// Metrics are a server's Prometheus metrics. Create them before the server
+// when the store should report into them (see ObserveStore).
+type Metrics = metrics
+
+// NewMetrics makes a fresh set of metrics on their own registry.
+func NewMetrics() *Metrics { return newMetrics() }
+
+// ObserveStore is an archive.Observer recording store operations.
+func (m *metrics) ObserveStore(op string, err error, d time.Duration) {
+	result := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, archive.ErrNotFound):
+		result = "not_found"
+	case errors.Is(err, archive.ErrExists):
+		result = "exists"
+	default:
+		var le *archive.LockedError
+		if errors.As(err, &le) {
+			result = "locked"
+		} else {
+			result = "error"
+		}
+	}
+	m.storeOps.WithLabelValues(op, result).Observe(d.Seconds())
 }
 
 // Registerer lets other parts (the store) add their metrics to the server's registry.

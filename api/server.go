@@ -43,6 +43,10 @@ type Server struct {
 	PublicURL string
 	Log       *slog.Logger
 
+	// Metrics may be set beforehand (NewMetrics) so the store can report
+	// into them; nil makes a fresh set.
+	Metrics *Metrics
+
 	metrics *metrics
 	codes   *clientLimiter
 	router  *mux.Router
@@ -56,7 +60,10 @@ func (s *Server) Handler() http.Handler {
 	if s.Limits.MaxPDFBytes == 0 {
 		s.Limits = DefaultLimits
 	}
-	s.metrics = newMetrics()
+	if s.Metrics == nil {
+		s.Metrics = newMetrics()
+	}
+	s.metrics = s.Metrics
 	s.metrics.reg.MustRegister(newFixityCollector(s))
 	s.codes = newClientLimiter(s.Limits.CodeAttemptsPerMinute)
 	r := mux.NewRouter()

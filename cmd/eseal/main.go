@@ -61,6 +61,8 @@ type globals struct {
 	dir           string
 	store         string
 	masterKeyFile string
+	// observe, when set, is told about every store operation (metrics).
+	observe archive.Observer
 }
 
 func newRoot() *cobra.Command {
@@ -110,6 +112,14 @@ func (g *globals) loadKEK() (*keys.KEK, error) {
 // openStore opens the object store: --store, else DIR/store. With create,
 // the default directory is made if missing.
 func (g *globals) openStore(ctx context.Context, create bool) (archive.Store, error) {
+	st, err := g.openRawStore(ctx, create)
+	if err != nil || g.observe == nil {
+		return st, err
+	}
+	return archive.Instrument(st, g.observe), nil
+}
+
+func (g *globals) openRawStore(ctx context.Context, create bool) (archive.Store, error) {
 	if g.store != "" {
 		return store.Open(ctx, g.store)
 	}

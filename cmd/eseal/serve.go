@@ -169,6 +169,8 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "Initialised %s: demo seal %s (%s).\nAdmin API key (shown once): %s\n", g.dir, res.SealID, res.SealName, res.AdminKey)
 	}
+	metrics := api.NewMetrics()
+	g.observe = metrics.ObserveStore
 	reg, store, err := g.openRegistry(ctx)
 	if err != nil {
 		return err
@@ -198,7 +200,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 		cfg.PublicURL = scheme + "://" + ln.Addr().String()
 	}
 	srv := &api.Server{
-		Registry: reg, Service: svc, Store: store, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Log: log,
+		Metrics: metrics, Registry: reg, Service: svc, Store: store, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Log: log,
 		Limits: api.Limits{MaxPDFBytes: cfg.MaxPDFBytes, MaxJSONBytes: cfg.MaxJSONBytes, CodeAttemptsPerMinute: cfg.CodeAttempts},
 	}
 	hs := &http.Server{

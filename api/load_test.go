@@ -1,0 +1,111 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"eseal/pdf/pdftest"
+	"eseal/seal"
+)
+
+// TestLoadHTTP is the bounded loopback load test of `make bench-http`: a fixed
+// number of stamp requests at concurrency 1, 4 and 16 against a real server
+// on the filesystem store, reporting stamps/s and p50/p99 latency, next to the
+// in-process Stamper on the same document and concurrency. It runs only with
+// ESEAL_BENCH_HTTP=1; it asserts correctness (every request 201), not speed.
+func TestLoadHTTP(t *testing.T) {
+	if os.Getenv("ESEAL_BENCH_HTTP") != "1" {
+		t.Skip("set ESEAL_BENCH_HTTP=1 (make bench-http)")
+	}
+	const perLevel = 160
+	e := newEnv(t)
+	doc := pdftest.Document(pdftest.Options{Title: "负载测试"})
+	fmt.Printf("document: %d bytes, %d requests per level\n", len(doc), perLevel)
+	fmt.Printf("%-6s %12s %12s %10s %10s %12s %10s\n", "conc", "http st/s", "inproc st/s", "http p50", "http p99", "inproc p50", "overhead")
+	for _, conc := range []int{1, 4, 16} {
+		// Authorizations are granted ahead so the run measures stamping only.
+		authz := make([]string, perLevel)
+		for i := range authz {
+			authz[i] = e.grant(e.sealID, map[string]any{"case_no": "LOAD-1"})
+		}
+		httpLat, httpWall := run(conc, perLevel, func(i int) error {
+			ct, body := stampBody(t, doc, stampReq(e.sealID, authz[i], "LOAD-1"))
+			req, _ := http.NewRequest("POST", e.url+"/v1/stamps", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+e.admin)
+			req.Header.Set("Content-Type", ct)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 201 {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		})
+		st := &seal.Stamper{Registry: e.reg}
+		inLat, inWall := run(conc, perLevel, func(int) error {
+			_, err := st.Stamp(context.Background(), bytes.NewReader(doc), int64(len(doc)), seal.StampRequest{
+				SealID: e.sealID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180}})
+			return err
+		})
+		if httpLat == nil || inLat == nil {
+			t.Fatal("requests failed")
+		}
+		hr, ir := float64(perLevel)/httpWall.Seconds(), float64(perLevel)/inWall.Seconds()
+		fmt.Printf("%-6d %12.1f %12.1f %10s %10s %12s %9.0f%%\n", conc, hr, ir,
+			pct(httpLat, 50), pct(httpLat, 99), pct(inLat, 50), (ir/hr-1)*100)
+	}
+}
+
+// run does n calls of f at the given concurrency and returns the sorted
+// latencies and the wall time, or nil on any error.
+func run(conc, n int, f func(i int) error) ([]time.Duration, time.Duration) {
+	lat := make([]time.Duration, n)
+	var failed sync.Once
+	ok := true
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				t0 := time.Now()
+				if err := f(i); err != nil {
+					failed.Do(func() { ok = false; fmt.Println("error:", err) })
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	wall := time.Since(start)
+	if !ok {
+		return nil, wall
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat, wall
+}
+
+func pct(sorted []time.Duration, p int) time.Duration {
+	i := (len(sorted)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return sorted[i].Round(10 * time.Microsecond)
+}

@@ -1,0 +1,58 @@
+package archive
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Observer is told about every store operation: its name, its error (nil on
+// success) and how long it took. Metrics hang off it.
+type Observer func(op string, err error, d time.Duration)
+
+// Instrument returns a Store that reports every operation of s to observe.
+func Instrument(s Store, observe Observer) Store { return &instrumented{s, observe} }
+
+type instrumented struct {
+	s       Store
+	observe Observer
+}
+
+func (i *instrumented) done(op string, start time.Time, err error) {
+	i.observe(op, err, time.Since(start))
+}
+
+func (i *instrumented) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (info ObjectInfo, err error) {
+	defer func(t time.Time) { i.done("put_if_absent", t, err) }(time.Now())
+	return i.s.PutIfAbsent(ctx, key, r, size)
+}
+
+func (i *instrumented) Get(ctx context.Context, key string) (rc io.ReadCloser, info ObjectInfo, err error) {
+	defer func(t time.Time) { i.done("get", t, err) }(time.Now())
+	return i.s.Get(ctx, key)
+}
+
+func (i *instrumented) Head(ctx context.Context, key string) (info ObjectInfo, err error) {
+	defer func(t time.Time) { i.done("head", t, err) }(time.Now())
+	return i.s.Head(ctx, key)
+}
+
+func (i *instrumented) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) (err error) {
+	defer func(t time.Time) { i.done("list", t, err) }(time.Now())
+	return i.s.List(ctx, prefix, fn)
+}
+
+func (i *instrumented) SetRetention(ctx context.Context, key string, until time.Time) (err error) {
+	defer func(t time.Time) { i.done("set_retention", t, err) }(time.Now())
+	return i.s.SetRetention(ctx, key, until)
+}
+
+func (i *instrumented) SetLegalHold(ctx context.Context, key string, on bool) (err error) {
+	defer func(t time.Time) { i.done("set_legal_hold", t, err) }(time.Now())
+	return i.s.SetLegalHold(ctx, key, on)
+}
+
+func (i *instrumented) Delete(ctx context.Context, key string) (err error) {
+	defer func(t time.Time) { i.done("delete", t, err) }(time.Now())
+	return i.s.Delete(ctx, key)
+}
