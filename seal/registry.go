@@ -70,6 +70,9 @@ type Registry struct {
 
 	mu     sync.Mutex
 	loaded map[string]*signingSeal
+	// trust is the trust store built from the CRL named trustCRL.
+	trust    *keys.TrustStore
+	trustCRL string
 }
 
 // signingSeal is a seal made ready for stamping: key unwrapped, SESeal and
@@ -200,19 +203,34 @@ func (r *Registry) Org() OrgInfo { return r.org }
 func (r *Registry) Roots() []*smx509.Certificate { return []*smx509.Certificate{r.root.Cert} }
 
 // TrustStore returns a trust store with the organisation root and its newest
-// CRL, for verifying seals made here.
+// CRL, for verifying seals made here. It is rebuilt only when a newer CRL
+// appears in the store, which any replica may have published.
 func (r *Registry) TrustStore(ctx context.Context) (*keys.TrustStore, error) {
-	ts := keys.NewTrustStore(r.root.Cert)
-	ts.AddIntermediates(r.makerCA)
-	crl, err := r.latestCRL(ctx)
+	last, err := r.latestCRLKey(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if crl != nil {
+	r.mu.Lock()
+	if r.trust != nil && r.trustCRL == last {
+		ts := r.trust
+		r.mu.Unlock()
+		return ts, nil
+	}
+	r.mu.Unlock()
+	ts := keys.NewTrustStore(r.root.Cert)
+	ts.AddIntermediates(r.makerCA)
+	if last != "" {
+		crl, err := getObject(ctx, r.store, last, maxMetaObject)
+		if err != nil {
+			return nil, err
+		}
 		if err := ts.AddCRL(crl); err != nil {
-			return nil, fmt.Errorf("organisation CRL: %w", err)
+			return nil, fmt.Errorf("organisation CRL %s: %w", last, err)
 		}
 	}
+	r.mu.Lock()
+	r.trust, r.trustCRL = ts, last
+	r.mu.Unlock()
 	return ts, nil
 }
 
@@ -578,15 +596,10 @@ func (r *Registry) issueCRL(ctx context.Context) error {
 	return errors.New("CRL: numbered concurrently too often")
 }
 
-func (r *Registry) latestCRL(ctx context.Context) ([]byte, error) {
+func (r *Registry) latestCRLKey(ctx context.Context) (string, error) {
 	var last string
-	if err := r.store.List(ctx, crlPrefix, func(o archive.ObjectInfo) error { last = o.Key; return nil }); err != nil {
-		return nil, err
-	}
-	if last == "" {
-		return nil, nil
-	}
-	return getObject(ctx, r.store, last, maxMetaObject)
+	err := r.store.List(ctx, crlPrefix, func(o archive.ObjectInfo) error { last = o.Key; return nil })
+	return last, err
 }
 
 func (r *Registry) putKey(ctx context.Context, key string, priv *sm2.PrivateKey) error {

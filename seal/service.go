@@ -160,7 +160,7 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		return nil, err
 	}
 	st := &Stamper{Registry: s.Registry, Now: s.Now}
-	res, err := st.Stamp(ctx, bytes.NewReader(o.PDF), int64(len(o.PDF)), StampRequest{
+	res, err := st.stamp(ctx, sl, bytes.NewReader(o.PDF), int64(len(o.PDF)), StampRequest{
 		SealID: o.SealID, Placement: o.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name,
 	})
 	if err != nil {

@@ -73,6 +73,11 @@ func (st *Stamper) Stamp(ctx context.Context, in io.ReaderAt, size int64, req St
 	if err != nil {
 		return nil, err
 	}
+	return st.stamp(ctx, s, in, size, req)
+}
+
+// stamp signs with a seal already read from the registry.
+func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int64, req StampRequest) (*Stamped, error) {
 	now := st.now().UTC()
 	if err := usable(s, now); err != nil {
 		return nil, err

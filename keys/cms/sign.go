@@ -70,6 +70,8 @@ type signerInfoOut struct {
 
 type encapContentInfoOut struct {
 	EContentType asn1.ObjectIdentifier
+	// EContent is [0] EXPLICIT OCTET STRING; empty for a detached signature.
+	EContent asn1.RawValue `asn1:"optional"`
 }
 
 type signedDataOut struct {
@@ -94,6 +96,29 @@ func SignDetached(digest []byte, opts SignOptions) ([]byte, error) {
 	if len(digest) != sm3.Size {
 		return nil, &SignError{Field: "digest", Problem: fmt.Sprintf("%d bytes, want %d (SM3)", len(digest), sm3.Size)}
 	}
+	return sign(digest, nil, nil, opts)
+}
+
+// SignEncapsulated returns a DER ContentInfo holding a SignedData that
+// carries content itself as eContent of type eContentType (for example an
+// RFC 3161 TSTInfo under id-ct-TSTInfo). The SignerInfo is the one
+// SignDetached makes, with messageDigest = SM3(content) and contentType =
+// eContentType; opts.GMOIDs only changes the outer signedData identifier.
+// Parse returns content in SignedData.Content.
+func SignEncapsulated(content []byte, eContentType asn1.ObjectIdentifier, opts SignOptions) ([]byte, error) {
+	if content == nil {
+		return nil, &SignError{Field: "content", Problem: "nil"}
+	}
+	if len(eContentType) < 2 {
+		return nil, &SignError{Field: "eContentType", Problem: "not an object identifier"}
+	}
+	digest := sm3.Sum(content)
+	return sign(digest[:], content, eContentType, opts)
+}
+
+// sign makes the SignedData of SignDetached (content nil) or
+// SignEncapsulated.
+func sign(digest, content []byte, eContentType asn1.ObjectIdentifier, opts SignOptions) ([]byte, error) {
 	if opts.Signer == nil {
 		return nil, &SignError{Field: "Signer", Problem: "nil"}
 	}
@@ -107,6 +132,9 @@ func SignDetached(digest []byte, opts SignOptions) ([]byte, error) {
 	dataOID, signedDataOID := OIDData, OIDSignedData
 	if opts.GMOIDs {
 		dataOID, signedDataOID = OIDGMData, OIDGMSignedData
+	}
+	if eContentType != nil {
+		dataOID = eContentType
 	}
 	signingTime := opts.SigningTime
 	if signingTime.IsZero() {
@@ -179,6 +207,17 @@ func SignDetached(digest []byte, opts SignOptions) ([]byte, error) {
 			SignatureAlgorithm: pkix.AlgorithmIdentifier{Algorithm: OIDSM2WithSM3},
 			Signature:          sig,
 		}},
+	}
+	if content != nil {
+		octets, err := asn1.Marshal(content)
+		if err != nil {
+			return nil, err
+		}
+		sd.EncapContentInfo.EContent = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: octets}
+		// RFC 5652 §5.1: version 3 when eContentType is not id-data.
+		if !eContentType.Equal(OIDData) && !eContentType.Equal(OIDGMData) {
+			sd.Version = 3
+		}
 	}
 	sdDER, err := asn1.Marshal(sd)
 	if err != nil {

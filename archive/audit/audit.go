@@ -1,0 +1,539 @@
+// Package audit is eseal's tamper-evident log of every state change: seals
+// created, suspended or revoked, authorizations granted, consumed or
+// revoked, documents stamped, legal holds, transfers and disposals.
+//
+// The log lives in the archive.Store like everything else. Each replica
+// (node) appends to its own shard, a hash chain of write-once,
+// retention-locked objects:
+//
+//	audit/<node>/<seq %012d>.json          one Entry, seq 1, 2, 3 … without gaps
+//	audit/nodes/<node>.json                the node's registration, written by Open
+//	audit/checkpoints/<time>-<node>.json   a signed Checkpoint over all shards
+//
+// An entry's hash is
+//
+//	hex(SM3("eseal-audit-v1\n" ‖ prev ‖ "\n" ‖ canonical JSON of the entry without "hash"))
+//
+// where prev is the hash of the previous entry of the same shard ("" for
+// seq 1). The canonical JSON is what encoding/json writes for the fields in
+// the order seq, time, node, action, subject, actor, details (omitted when
+// empty, keys sorted), prev, hash: no insignificant white space, times in UTC
+// RFC 3339 with trimmed nanoseconds. A stored entry is exactly its canonical
+// JSON with the hash, followed by one newline; anything else is unreadable.
+//
+// A Checkpoint names, for every shard, its last seq and hash at one moment,
+// and is signed with SM2 (default user id) by the checkpointing node.
+// Verify walks every shard and every checkpoint and reports the first
+// edit, gap, reorder, truncation or forged checkpoint it finds.
+//
+// How seal uses it (the node name is the replica's, from the config):
+//
+//	log, err := audit.Open(ctx, store, "replica-1", audit.Options{Signer: auditKey})
+//	…
+//	// after the authorization commit and the retention lock of the document:
+//	_, err = log.Append(ctx, audit.Entry{
+//		Action:  audit.DocumentStamped,
+//		Subject: "doc/" + docID,
+//		Actor:   "apikey/" + keyID,
+//		Details: map[string]string{"seal": sealID, "authorization": authzID, "sm3": docSM3},
+//	})
+//	…
+//	// periodically, and at shutdown:
+//	_, err = log.Checkpoint(ctx)
+//
+// and `eseal archive audit verify` calls Verify with the checkpoint key.
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"eseal/archive"
+)
+
+// Action names a kind of state change.
+type Action string
+
+// The state changes eseal records.
+const (
+	SealCreated           Action = "seal.created"
+	SealSuspended         Action = "seal.suspended"
+	SealReactivated       Action = "seal.reactivated"
+	SealRevoked           Action = "seal.revoked"
+	AuthorizationGranted  Action = "authorization.granted"
+	AuthorizationConsumed Action = "authorization.consumed"
+	AuthorizationRevoked  Action = "authorization.revoked"
+	DocumentStamped       Action = "document.stamped"
+	LegalHoldSet          Action = "legalhold.set"
+	LegalHoldCleared      Action = "legalhold.cleared"
+	RecordTransferred     Action = "record.transferred"
+	RecordDisposed        Action = "record.disposed"
+)
+
+// Entry is one state change in a shard of the log.
+type Entry struct {
+	// Seq is the entry's position in its shard, from 1.
+	Seq uint64
+	// Time is when the entry was appended, in UTC.
+	Time time.Time
+	// Node is the shard (replica) that appended the entry.
+	Node string
+	// Action says what changed.
+	Action Action
+	// Subject is what changed, e.g. "seal/<id>" or "doc/<id>".
+	Subject string
+	// Actor is who changed it, e.g. "apikey/<id>" or "cli/<user>".
+	Actor string
+	// Details carries the rest (ids, digests, reasons).
+	Details map[string]string
+	// Prev is the hash of the previous entry of the shard; "" for seq 1.
+	Prev string
+	// Hash is the entry's hash (see the package comment).
+	Hash string
+}
+
+// Limits on what an entry holds.
+const (
+	// MaxEntrySize is the largest stored entry, in bytes.
+	MaxEntrySize = 64 << 10
+	// MaxSeq is the largest sequence number: keys have 12 digits.
+	MaxSeq = 999_999_999_999
+	// DefaultRetention is how long entries and checkpoints are retained
+	// when Options.Retention is zero: 100 years.
+	DefaultRetention = 100 * 365 * 24 * time.Hour
+)
+
+const (
+	prefix           = "audit/"
+	checkpointPrefix = prefix + "checkpoints/"
+	nodePrefix       = prefix + "nodes/"
+	hashDomain       = "eseal-audit-v1\n"
+	// appendAttempts bounds the retries of Append when another process
+	// writes the same shard.
+	appendAttempts = 16
+)
+
+// reservedNodes cannot be node names: they are folders of the log.
+var reservedNodes = map[string]bool{"checkpoints": true, "nodes": true}
+
+// ValidNode reports whether name can name a shard: 1 to 32 bytes of
+// [a-z0-9-], and not "checkpoints" or "nodes".
+func ValidNode(name string) bool {
+	if len(name) < 1 || len(name) > 32 || reservedNodes[name] {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// EntryKey returns the store key of entry seq of node's shard.
+func EntryKey(node string, seq uint64) string {
+	return fmt.Sprintf("%s%s/%012d.json", prefix, node, seq)
+}
+
+func nodeKey(node string) string { return nodePrefix + node + ".json" }
+
+// Options configures a Log.
+type Options struct {
+	// Now returns the current time. Defaults to time.Now. On S3 the
+	// retention it yields must lie in the server's future.
+	Now func() time.Time
+	// Retention is how long each entry and checkpoint is retained;
+	// DefaultRetention (100 years) if zero.
+	Retention time.Duration
+	// Signer signs checkpoints: an SM2 key (*sm2.PrivateKey, or any
+	// crypto.Signer that honours *sm2.SM2SignerOption). Needed only by
+	// Checkpoint.
+	Signer crypto.Signer
+}
+
+// Log appends to one node's shard and writes checkpoints. It caches the
+// shard's tail and is safe for concurrent use; several processes may even
+// share a node name (Append retries when it loses a race), though each
+// replica normally has its own.
+type Log struct {
+	store     archive.Store
+	node      string
+	now       func() time.Time
+	retention time.Duration
+	signer    crypto.Signer
+
+	mu       sync.Mutex
+	seq      uint64   // tail of this node's shard
+	hash     string   // hash of entry seq
+	unlocked []string // stored keys whose retention lock failed, retried by Append
+	hints    map[string]uint64
+}
+
+// Open opens node's shard of the log in store: it registers the node and
+// reads the shard's tail.
+func Open(ctx context.Context, store archive.Store, node string, opts Options) (*Log, error) {
+	if !ValidNode(node) {
+		return nil, fmt.Errorf("audit: invalid node name %q (want 1 to 32 of [a-z0-9-], not checkpoints or nodes)", node)
+	}
+	l := &Log{store: store, node: node, now: opts.Now, retention: opts.Retention, signer: opts.Signer, hints: map[string]uint64{}}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.retention <= 0 {
+		l.retention = DefaultRetention
+	}
+	reg, err := json.Marshal(struct {
+		Node string `json:"node"`
+		Time string `json:"time"`
+	}{node, formatTime(l.now())})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := archive.PutBytesIfAbsent(ctx, store, nodeKey(node), append(reg, '\n')); err != nil && !errors.Is(err, archive.ErrExists) {
+		return nil, fmt.Errorf("audit: register node %q: %w", node, err)
+	}
+	// Lock what an earlier process may have left unlocked by crashing
+	// between put and lock: the registration and the shard's tail.
+	if err := l.lockIfUnlocked(ctx, nodeKey(node)); err != nil {
+		return nil, err
+	}
+	seq, hash, err := readTail(ctx, store, node, 0, "")
+	if err != nil {
+		return nil, err
+	}
+	l.seq, l.hash = seq, hash
+	if seq > 0 {
+		if err := l.lockIfUnlocked(ctx, EntryKey(node, seq)); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Node returns the name of the Log's shard.
+func (l *Log) Node() string { return l.node }
+
+// Append adds e to the shard and returns it as stored. Append sets Seq,
+// Time (from Options.Now), Node, Prev and Hash; the caller sets Action,
+// Subject, Actor and Details. Strings must be valid UTF-8 and the entry at
+// most MaxEntrySize bytes.
+//
+// If the entry was stored but could not be retention-locked, Append
+// returns the stored entry and an error; the next Append retries the lock.
+func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
+	if err := checkContent(e); err != nil {
+		return Entry{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.relock(ctx)
+	for range appendAttempts {
+		if l.seq >= MaxSeq {
+			return Entry{}, fmt.Errorf("audit: shard %q is full (%d entries)", l.node, l.seq)
+		}
+		e.Seq, e.Time, e.Node, e.Prev = l.seq+1, l.now().UTC(), l.node, l.hash
+		w := toWire(e)
+		w.Hash = ""
+		w.Hash = entryHash(w)
+		b, err := marshalEntry(w)
+		if err != nil {
+			return Entry{}, err
+		}
+		if len(b) > MaxEntrySize {
+			return Entry{}, fmt.Errorf("audit: entry of %d bytes is larger than %d", len(b), MaxEntrySize)
+		}
+		key := EntryKey(l.node, e.Seq)
+		_, err = archive.PutBytesIfAbsent(ctx, l.store, key, b)
+		if errors.Is(err, archive.ErrExists) {
+			// Another process appended to this shard: catch up and retry.
+			seq, hash, err := readTail(ctx, l.store, l.node, l.seq, l.hash)
+			if err != nil {
+				return Entry{}, err
+			}
+			l.seq, l.hash = seq, hash
+			continue
+		}
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: append %s: %w", key, err)
+		}
+		l.seq, l.hash = e.Seq, w.Hash
+		e.Hash = w.Hash
+		if err := l.store.SetRetention(ctx, key, l.now().Add(l.retention)); err != nil {
+			l.unlocked = append(l.unlocked, key)
+			return e, fmt.Errorf("audit: entry %s stored but not retention-locked: %w", key, err)
+		}
+		return e, nil
+	}
+	return Entry{}, fmt.Errorf("audit: append to shard %q: lost the race %d times to another writer of the same node", l.node, appendAttempts)
+}
+
+// relock retries the retention locks that failed; l.mu is held.
+func (l *Log) relock(ctx context.Context) {
+	var still []string
+	for _, key := range l.unlocked {
+		if err := l.lockIfUnlocked(ctx, key); err != nil {
+			still = append(still, key)
+		}
+	}
+	l.unlocked = still
+}
+
+// lockIfUnlocked sets the retention of key if it has none. A LockedError
+// means another process locked it meanwhile, with a later date.
+func (l *Log) lockIfUnlocked(ctx context.Context, key string) error {
+	info, err := l.store.Head(ctx, key)
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", key, err)
+	}
+	if !info.RetainUntil.IsZero() {
+		return nil
+	}
+	var le *archive.LockedError
+	if err := l.store.SetRetention(ctx, key, l.now().Add(l.retention)); err != nil && !errors.As(err, &le) {
+		return fmt.Errorf("audit: lock %s: %w", key, err)
+	}
+	return nil
+}
+
+// readTail finds the last entry of node's shard, starting from entry from
+// (0, or a known entry whose hash is fromHash), by galloping then bisecting
+// with Head: entries are dense, so this costs O(log n) requests. It returns
+// the tail's seq and hash, and refuses a damaged tail.
+func readTail(ctx context.Context, store archive.Store, node string, from uint64, fromHash string) (uint64, string, error) {
+	exists := func(seq uint64) (bool, error) {
+		_, err := store.Head(ctx, EntryKey(node, seq))
+		if errors.Is(err, archive.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("audit: read tail of shard %q: %w", node, err)
+		}
+		return true, nil
+	}
+	lo, step := from, uint64(1)
+	hi := lo + step
+	for hi <= MaxSeq {
+		ok, err := exists(hi)
+		if err != nil {
+			return 0, "", err
+		}
+		if !ok {
+			break
+		}
+		lo, step = hi, step*2
+		hi = min(lo+step, MaxSeq+1)
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := exists(mid)
+		if err != nil {
+			return 0, "", err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if lo == from {
+		return from, fromHash, nil
+	}
+	key := EntryKey(node, lo)
+	b, _, err := archive.GetBytes(ctx, store, key)
+	if err != nil {
+		return 0, "", fmt.Errorf("audit: read tail of shard %q: %w", node, err)
+	}
+	e, err := ParseEntry(b)
+	if err != nil {
+		return 0, "", fmt.Errorf("audit: tail %s of shard %q is damaged (run audit verify): %w", key, node, err)
+	}
+	if e.Seq != lo || e.Node != node || e.Hash != entryHash(toWire(e)) {
+		return 0, "", fmt.Errorf("audit: tail %s of shard %q is damaged (run audit verify)", key, node)
+	}
+	return lo, e.Hash, nil
+}
+
+// checkContent checks what the caller of Append sets.
+func checkContent(e Entry) error {
+	if e.Action == "" || len(e.Action) > 64 {
+		return fmt.Errorf("audit: action %q: want 1 to 64 bytes", e.Action)
+	}
+	for i := 0; i < len(e.Action); i++ {
+		c := e.Action[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return fmt.Errorf("audit: action %q: only a-z 0-9 . - _ allowed", e.Action)
+		}
+	}
+	if e.Subject == "" {
+		return errors.New("audit: empty subject")
+	}
+	strs := []string{e.Subject, e.Actor}
+	for k, v := range e.Details {
+		if k == "" {
+			return errors.New("audit: empty details key")
+		}
+		strs = append(strs, k, v)
+	}
+	for _, s := range strs {
+		if !utf8.ValidString(s) {
+			return fmt.Errorf("audit: %q is not valid UTF-8", s)
+		}
+	}
+	return nil
+}
+
+// wireEntry is an Entry as stored. Time is a string so that the canonical
+// form is exactly the stored bytes.
+type wireEntry struct {
+	Seq     uint64            `json:"seq"`
+	Time    string            `json:"time"`
+	Node    string            `json:"node"`
+	Action  Action            `json:"action"`
+	Subject string            `json:"subject"`
+	Actor   string            `json:"actor"`
+	Details map[string]string `json:"details,omitempty"`
+	Prev    string            `json:"prev"`
+	Hash    string            `json:"hash,omitempty"`
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func toWire(e Entry) wireEntry {
+	return wireEntry{Seq: e.Seq, Time: formatTime(e.Time), Node: e.Node, Action: e.Action,
+		Subject: e.Subject, Actor: e.Actor, Details: e.Details, Prev: e.Prev, Hash: e.Hash}
+}
+
+// entryHash computes the hash of w, ignoring w.Hash.
+func entryHash(w wireEntry) string {
+	w.Hash = ""
+	b, err := json.Marshal(w)
+	if err != nil {
+		panic(err) // only strings and a map of strings: cannot fail
+	}
+	h := sm3.New()
+	h.Write([]byte(hashDomain))
+	h.Write([]byte(w.Prev))
+	h.Write([]byte{'\n'})
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func marshalEntry(w wireEntry) ([]byte, error) {
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode entry: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// ParseEntry parses a stored entry. It checks the form (canonical JSON,
+// valid node, seq, time and hash syntax) but not the hash itself, nor the
+// links: that is Verify's job.
+func ParseEntry(b []byte) (Entry, error) {
+	if len(b) > MaxEntrySize {
+		return Entry{}, fmt.Errorf("audit: entry of %d bytes is larger than %d", len(b), MaxEntrySize)
+	}
+	var w wireEntry
+	if err := decodeStrict(b, &w); err != nil {
+		return Entry{}, fmt.Errorf("audit: entry: %w", err)
+	}
+	if w.Seq < 1 || w.Seq > MaxSeq {
+		return Entry{}, fmt.Errorf("audit: entry: seq %d out of range", w.Seq)
+	}
+	if !ValidNode(w.Node) {
+		return Entry{}, fmt.Errorf("audit: entry: invalid node %q", w.Node)
+	}
+	t, err := parseTime(w.Time)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: entry: %w", err)
+	}
+	if !isHash(w.Hash) || (w.Prev != "" && !isHash(w.Prev)) {
+		return Entry{}, errors.New("audit: entry: hash and prev must be 64 lower-case hex digits")
+	}
+	if err := checkContent(Entry{Action: w.Action, Subject: w.Subject, Actor: w.Actor, Details: w.Details}); err != nil {
+		return Entry{}, err
+	}
+	if canon, _ := marshalEntry(w); !bytes.Equal(canon, b) {
+		return Entry{}, errors.New("audit: entry is not in canonical form")
+	}
+	return Entry{Seq: w.Seq, Time: t, Node: w.Node, Action: w.Action, Subject: w.Subject,
+		Actor: w.Actor, Details: w.Details, Prev: w.Prev, Hash: w.Hash}, nil
+}
+
+// decodeStrict decodes one JSON value with no unknown fields and nothing
+// after it but the final newline (the canonical check catches the rest:
+// duplicate keys, white space, escapes).
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if formatTime(t) != s {
+		return time.Time{}, fmt.Errorf("time %q is not canonical UTC RFC 3339", s)
+	}
+	return t.UTC(), nil
+}
+
+func isHash(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseEntryKey splits "audit/<node>/<seq>.json"; ok is false for any
+// other key.
+func parseEntryKey(key string) (node string, seq uint64, ok bool) {
+	rest, found := strings.CutPrefix(key, prefix)
+	if !found {
+		return "", 0, false
+	}
+	node, name, found := strings.Cut(rest, "/")
+	if !found || !ValidNode(node) {
+		return "", 0, false
+	}
+	digits, found := strings.CutSuffix(name, ".json")
+	if !found || len(digits) != 12 {
+		return node, 0, false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return node, 0, false
+		}
+	}
+	seq, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || seq < 1 {
+		return node, 0, false
+	}
+	return node, seq, true
+}
