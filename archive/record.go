@@ -25,8 +25,8 @@ const (
 // extended later, since COMPLIANCE retention can grow but never shrink.
 const permanentHorizon = 100
 
-// ParseRetentionClass accepts the three classes, their Chinese names, and —
-// for tests and special schedules — a Go duration of at least one second.
+// ParseRetentionClass accepts the three classes of the archives law and
+// their Chinese names.
 func ParseRetentionClass(s string) (RetentionClass, error) {
 	switch strings.TrimSpace(s) {
 	case "permanent", "永久":
@@ -36,9 +36,18 @@ func ParseRetentionClass(s string) (RetentionClass, error) {
 	case "10y", "10年", "定期10年":
 		return Years10, nil
 	}
-	d, err := time.ParseDuration(s)
+	return "", fmt.Errorf("retention %q: want permanent, 30y or 10y", s)
+}
+
+// parseScheduleClass also accepts a Go duration of at least one second, which
+// only a retention schedule file can give (test set-ups, special items).
+func parseScheduleClass(s string) (RetentionClass, error) {
+	if c, err := ParseRetentionClass(s); err == nil {
+		return c, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil || d < time.Second {
-		return "", fmt.Errorf("retention %q: want permanent, 30y, 10y or a duration", s)
+		return "", fmt.Errorf("retention %q: want permanent, 30y, 10y or a duration of at least 1s", s)
 	}
 	return RetentionClass(d.String()), nil
 }
@@ -109,7 +118,7 @@ func ParseSchedule(b []byte) (*Schedule, error) {
 		if !ValidItemCode(code) {
 			return nil, fmt.Errorf("retention schedule: bad item code %q", code)
 		}
-		c, err := ParseRetentionClass(cls)
+		c, err := parseScheduleClass(cls)
 		if err != nil {
 			return nil, fmt.Errorf("retention schedule: item %s: %w", code, err)
 		}

@@ -173,6 +173,9 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 	if err := putJSON(ctx, r.store, authzKey(a.ID, "grant.json"), a); err != nil {
 		return nil, err
 	}
+	r.audit(ctx, AuditEvent{Action: "authorization.granted", Subject: a.ID, Actor: a.GrantedBy, Details: map[string]string{
+		"seal": a.SealID, "case_no": a.CaseNo, "document_sm3": a.DocumentSM3, "max_uses": fmt.Sprint(a.MaxUses),
+		"expires_at": a.ExpiresAt.Format(time.RFC3339)}})
 	return a, nil
 }
 
@@ -248,6 +251,7 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 		return nil, err
 	}
 	st.Revoked = &ev
+	r.audit(ctx, AuditEvent{Action: "authorization.revoked", Subject: id, Actor: by, Details: map[string]string{"reason": reason}})
 	return st, nil
 }
 

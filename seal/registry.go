@@ -68,6 +68,8 @@ type Registry struct {
 	makerCA  *smx509.Certificate
 	makerKey crypto.Signer
 
+	auditor Auditor
+
 	mu     sync.Mutex
 	loaded map[string]*signingSeal
 	// trust is the trust store built from the CRL named trustCRL.
@@ -92,6 +94,8 @@ type signingSeal struct {
 type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit receives every state change; nil logs nothing (tests).
+	Audit Auditor
 }
 
 // InitOrg creates the organisation PKI in an empty store: a root CA and the
@@ -164,7 +168,7 @@ func newRegistry(store archive.Store, kek *keys.KEK, opt Options) *Registry {
 	if now == nil {
 		now = time.Now
 	}
-	return &Registry{store: store, kek: kek, now: now, loaded: map[string]*signingSeal{}}
+	return &Registry{store: store, kek: kek, now: now, auditor: opt.Audit, loaded: map[string]*signingSeal{}}
 }
 
 // ErrNoOrganisation means the store has not been initialised with `eseal init`.
@@ -345,6 +349,8 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 		return nil, err
 	}
 	s.Status, s.StatusReason, s.StatusTime = ev.Status, ev.Reason, ev.Time
+	r.audit(ctx, AuditEvent{Action: "seal.created", Subject: id, Actor: spec.By,
+		Details: map[string]string{"name": s.Name, "signer_serial": s.SignerSerial, "valid_end": s.ValidEnd.Format(time.RFC3339)}})
 	return s, nil
 }
 
@@ -467,6 +473,7 @@ func (r *Registry) SetStatus(ctx context.Context, id string, to Status, reason, 
 			}
 		}
 		s.Status, s.StatusReason, s.StatusTime = ev.Status, ev.Reason, ev.Time
+		r.audit(ctx, AuditEvent{Action: "seal." + string(to), Subject: id, Actor: by, Details: map[string]string{"reason": reason}})
 		return s, nil
 	}
 	return nil, fmt.Errorf("seal %s: status changed concurrently too often", id)
@@ -722,5 +729,6 @@ func (r *Registry) RevokeSignerCertificate(ctx context.Context, id, reason, by s
 	if err := putJSON(ctx, r.store, revokedCertPrefix+s.SignerSerial+".json", rc); err != nil && !errors.Is(err, archive.ErrExists) {
 		return err
 	}
+	r.audit(ctx, AuditEvent{Action: "certificate.revoked", Subject: id, Actor: by, Details: map[string]string{"serial": s.SignerSerial, "reason": reason}})
 	return r.issueCRL(ctx)
 }

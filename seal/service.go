@@ -235,20 +235,27 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		return nil, err
 	}
 	rec.Authorization.Use = use.N
-	if err := s.complete(ctx, pend, rec.RetainUntil); err != nil {
+	s.audit(ctx, AuditEvent{Action: "authorization.consumed", Subject: az.ID, Actor: az.GrantedBy,
+		Details: map[string]string{"use": fmt.Sprint(use.N), "document": docID}})
+	if err := s.complete(ctx, pend, rec); err != nil {
 		// Committed: the document exists. The sweep finishes the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", docID, "err", err)
 	}
 	return &Issued{DocumentID: docID, RetrievalCode: code, Record: rec}, nil
 }
 
-// complete locks a committed document's objects and removes its pending marker.
-func (s *Service) complete(ctx context.Context, p pendingEntry, until time.Time) error {
+// complete locks a committed document's objects, logs the stamping and
+// removes its pending marker. The recovery sweep calls it too, so a stamping
+// interrupted after its commit is still locked and logged.
+func (s *Service) complete(ctx context.Context, p pendingEntry, rec *archive.Record) error {
 	for _, k := range []string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey} {
-		if err := s.Store.SetRetention(ctx, k, until); err != nil {
+		if err := s.Store.SetRetention(ctx, k, rec.RetainUntil); err != nil {
 			return err
 		}
 	}
+	s.audit(ctx, AuditEvent{Action: "document.stamped", Subject: p.DocumentID, Actor: "service", Details: map[string]string{
+		"authorization": rec.Authorization.ID, "seal": rec.Signatures[len(rec.Signatures)-1].SealID, "sm3": rec.SM3,
+		"size": fmt.Sprint(rec.Size), "retention": string(rec.Retention), "retain_until": rec.RetainUntil.Format(time.RFC3339)}})
 	if p.IdempotencyKey != "" {
 		err := putJSON(ctx, s.Store, idemPrefix+p.IdempotencyKey+".json", codeEntry{DocumentID: p.DocumentID})
 		if err != nil && !errors.Is(err, archive.ErrExists) {
@@ -423,7 +430,7 @@ func (s *Service) Recover(ctx context.Context) (completed, discarded int, err er
 			if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
 				return completed, discarded, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
 			}
-			if err := s.complete(ctx, p, rec.RetainUntil); err != nil {
+			if err := s.complete(ctx, p, &rec); err != nil {
 				return completed, discarded, err
 			}
 			completed++
@@ -539,12 +546,20 @@ func (s *Service) SetLegalHold(ctx context.Context, docID string, on bool, reaso
 		}
 	}
 	ev := &HoldEvent{On: on, Reason: reason, By: by, Time: s.now().UTC()}
+	action := "document.hold_released"
+	if on {
+		action = "document.held"
+	}
+
 	n := 0
 	if err := s.Store.List(ctx, "docs/"+docID+"/holds/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
 		return nil, err
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		err := putJSON(ctx, s.Store, fmt.Sprintf("docs/%s/holds/%06d.json", docID, n+1+attempt), ev)
+		if err == nil {
+			s.audit(ctx, AuditEvent{Action: action, Subject: docID, Actor: by, Details: map[string]string{"reason": reason}})
+		}
 		if !errors.Is(err, archive.ErrExists) {
 			return ev, err
 		}

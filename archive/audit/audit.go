@@ -176,10 +176,10 @@ type Log struct {
 	signer    crypto.Signer
 
 	mu       sync.Mutex
-	seq      uint64   // tail of this node's shard
-	hash     string   // hash of entry seq
-	unlocked []string // stored keys whose retention lock failed, retried by Append
-	hints    map[string]uint64
+	seq      uint64              // tail of this node's shard
+	hash     string              // hash of entry seq
+	unlocked []string            // stored keys whose retention lock failed, retried by Append
+	hints    map[string]Position // tails seen by the last checkpoint, where readTail starts
 }
 
 // Open opens node's shard of the log in store: it registers the node and
@@ -188,7 +188,7 @@ func Open(ctx context.Context, store archive.Store, node string, opts Options) (
 	if !ValidNode(node) {
 		return nil, fmt.Errorf("audit: invalid node name %q (want 1 to 32 of [a-z0-9-], not checkpoints or nodes)", node)
 	}
-	l := &Log{store: store, node: node, now: opts.Now, retention: opts.Retention, signer: opts.Signer, hints: map[string]uint64{}}
+	l := &Log{store: store, node: node, now: opts.Now, retention: opts.Retention, signer: opts.Signer, hints: map[string]Position{}}
 	if l.now == nil {
 		l.now = time.Now
 	}

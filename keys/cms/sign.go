@@ -34,6 +34,10 @@ type SignOptions struct {
 	// GMOIDs selects the GB/T 35275 content types (1.2.156.10197.6.1.4.2.x)
 	// instead of the PKCS#7 ones.
 	GMOIDs bool
+	// NoCertificates leaves the certificates field out (Cert still names
+	// the signer), as RFC 3161 §2.4.1 requires of a time-stamp token when
+	// the request's certReq is false.
+	NoCertificates bool
 }
 
 // SignError reports unusable signing input.
@@ -78,7 +82,7 @@ type signedDataOut struct {
 	Version          int
 	DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
 	EncapContentInfo encapContentInfoOut
-	Certificates     asn1.RawValue
+	Certificates     asn1.RawValue   `asn1:"optional"`
 	SignerInfos      []signerInfoOut `asn1:"set"`
 }
 
@@ -193,12 +197,15 @@ func sign(digest, content []byte, eContentType asn1.ObjectIdentifier, opts SignO
 	// DER orders the elements of a SET OF; parsers find the signer by its identifier.
 	sort.Slice(certDER, func(i, j int) bool { return bytes.Compare(certDER[i], certDER[j]) < 0 })
 
+	if opts.NoCertificates {
+		certDER = nil
+	}
 	sm3Alg := pkix.AlgorithmIdentifier{Algorithm: OIDSM3}
 	sd := signedDataOut{
 		Version:          1,
 		DigestAlgorithms: []pkix.AlgorithmIdentifier{sm3Alg},
 		EncapContentInfo: encapContentInfoOut{EContentType: dataOID},
-		Certificates:     asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: bytes.Join(certDER, nil)},
+
 		SignerInfos: []signerInfoOut{{
 			Version:            1,
 			SID:                issuerAndSerialNumber{Issuer: asn1.RawValue{FullBytes: opts.Cert.RawIssuer}, SerialNumber: opts.Cert.SerialNumber},
@@ -207,6 +214,9 @@ func sign(digest, content []byte, eContentType asn1.ObjectIdentifier, opts SignO
 			SignatureAlgorithm: pkix.AlgorithmIdentifier{Algorithm: OIDSM2WithSM3},
 			Signature:          sig,
 		}},
+	}
+	if len(certDER) > 0 {
+		sd.Certificates = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: bytes.Join(certDER, nil)}
 	}
 	if content != nil {
 		octets, err := asn1.Marshal(content)

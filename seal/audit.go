@@ -1,0 +1,35 @@
+package seal
+
+import (
+	"context"
+	"log/slog"
+)
+
+// AuditEvent is one state change for the audit log.
+type AuditEvent struct {
+	Action  string            // e.g. "seal.created", "authorization.consumed", "document.stamped"
+	Subject string            // the id of what changed
+	Actor   string            // who did it (API key name, "cli", …)
+	Details map[string]string // what else the entry should prove
+}
+
+// Auditor appends events to the tamper-evident audit log (archive/audit).
+// Every state change of DESIGN.md's invariant "Everything is in the log"
+// goes through it.
+type Auditor interface {
+	Append(ctx context.Context, e AuditEvent) error
+}
+
+// audit appends an event. The change it records has already happened, so a
+// failure cannot undo it; it is logged loudly for the operator, and the
+// audit verification will show the gap's absence of an entry.
+func (r *Registry) audit(ctx context.Context, e AuditEvent) {
+	if r.auditor == nil {
+		return
+	}
+	if err := r.auditor.Append(ctx, e); err != nil {
+		slog.Error("audit log append failed", "action", e.Action, "subject", e.Subject, "err", err)
+	}
+}
+
+func (s *Service) audit(ctx context.Context, e AuditEvent) { s.Registry.audit(ctx, e) }

@@ -1,0 +1,186 @@
+package seal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"eseal/archive"
+)
+
+// Disposal (销毁) of records whose fixed retention has ended. The archives
+// law allows it only after appraisal and approval; eseal asks for the
+// approval's id and two distinct witnesses, deletes the stored versions, and
+// keeps a tombstone per document and a disposal register — both permanent.
+
+const (
+	tombstonePrefix = "tombstones/"
+	disposalPrefix  = "disposals/"
+	// registerRetention keeps tombstones and disposal registers for good.
+	registerRetention = archive.Permanent
+)
+
+// DisposalRequest asks to destroy documents.
+type DisposalRequest struct {
+	DocumentIDs []string
+	ApprovalID  string    // the appraisal committee's approval (鉴定销毁审批)
+	Witnesses   [2]string // two distinct people present (监销人)
+	By          string
+}
+
+// Tombstone is what remains of a destroyed document: enough to prove it
+// existed, what it was, and who destroyed it on whose approval.
+type Tombstone struct {
+	DocumentID string         `json:"document_id"`
+	Record     archive.Record `json:"record"`
+	DisposalID string         `json:"disposal_id"`
+	ApprovalID string         `json:"approval_id"`
+	Witnesses  [2]string      `json:"witnesses"`
+	By         string         `json:"by"`
+	Time       time.Time      `json:"time"`
+}
+
+// DisposalRegister lists one disposal; it is kept permanently.
+type DisposalRegister struct {
+	ID         string    `json:"id"`
+	ApprovalID string    `json:"approval_id"`
+	Witnesses  [2]string `json:"witnesses"`
+	By         string    `json:"by"`
+	Time       time.Time `json:"time"`
+	Documents  []string  `json:"documents"`
+	Bytes      int64     `json:"bytes"`
+}
+
+// DisposalError says why a document cannot be destroyed; nothing was deleted.
+type DisposalError struct {
+	DocumentID string
+	Reason     string
+}
+
+func (e *DisposalError) Error() string {
+	return fmt.Sprintf("document %s cannot be destroyed: %s", e.DocumentID, e.Reason)
+}
+
+var approvalPattern = regexp.MustCompile(`^[\p{L}\p{N}〔〕()（）\-_/.#:]{1,64}$`)
+
+// DueForDisposal lists committed documents whose retention has ended and that
+// are not on legal hold.
+func (s *Service) DueForDisposal(ctx context.Context) ([]*archive.Record, error) {
+	now := s.now()
+	var due []*archive.Record
+	err := s.Store.List(ctx, "docs/", func(o archive.ObjectInfo) error {
+		id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, "docs/"), "/record.json")
+		if !ok || !ValidDocumentID(id) {
+			return nil
+		}
+		rec, err := s.Record(ctx, id)
+		if err != nil {
+			return err
+		}
+		if rec.RetainUntil.After(now) {
+			return nil
+		}
+		if ok, err := s.Committed(ctx, rec); err != nil || !ok {
+			return err
+		}
+		info, err := s.Store.Head(ctx, archive.DocumentKey(id))
+		if err != nil {
+			return err
+		}
+		if !info.LegalHold {
+			due = append(due, rec)
+		}
+		return nil
+	})
+	return due, err
+}
+
+// Dispose destroys the requested documents after checking every one of them
+// first: all or none are eligible. The stored PDF, record and retrieval-code
+// objects are deleted; a tombstone per document and the disposal register
+// remain, retention-locked for good, and the audit log gets an entry each.
+func (s *Service) Dispose(ctx context.Context, req DisposalRequest) (*DisposalRegister, error) {
+	w0, w1 := strings.TrimSpace(req.Witnesses[0]), strings.TrimSpace(req.Witnesses[1])
+	switch {
+	case !approvalPattern.MatchString(req.ApprovalID):
+		return nil, &InputError{"approval_id", "the approval's id: 1–64 letters, digits and -_/.#:〔〕()"}
+	case w0 == "" || w1 == "" || utf8.RuneCountInString(w0) > 64 || utf8.RuneCountInString(w1) > 64:
+		return nil, &InputError{"witnesses", "two witnesses, 1–64 characters each"}
+	case w0 == w1:
+		return nil, &InputError{"witnesses", "the two witnesses must be different people"}
+	case len(req.DocumentIDs) == 0 || len(req.DocumentIDs) > 10000:
+		return nil, &InputError{"documents", "1–10000 documents"}
+	}
+	now := s.now().UTC()
+	recs := make([]*archive.Record, 0, len(req.DocumentIDs))
+	seen := map[string]bool{}
+	for _, id := range req.DocumentIDs {
+		if seen[id] {
+			return nil, &InputError{"documents", "document " + id + " is listed twice"}
+		}
+		seen[id] = true
+		rec, err := s.Record(ctx, id)
+		if errors.Is(err, archive.ErrNotFound) {
+			return nil, &DisposalError{id, "no such document"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.RetainUntil.After(now) {
+			return nil, &DisposalError{id, "retained until " + rec.RetainUntil.Format(time.RFC3339)}
+		}
+		for _, k := range []string{archive.DocumentKey(id), archive.RecordKey(id)} {
+			info, err := s.Store.Head(ctx, k)
+			if err != nil {
+				return nil, err
+			}
+			if info.LegalHold {
+				return nil, &DisposalError{id, "on legal hold"}
+			}
+			if info.RetainUntil.After(now) {
+				return nil, &DisposalError{id, "the store still retains " + k}
+			}
+		}
+		recs = append(recs, rec)
+	}
+
+	reg := &DisposalRegister{
+		ID: "dsp-" + strings.TrimPrefix(newDocumentID(), "doc-"), ApprovalID: req.ApprovalID,
+		Witnesses: [2]string{w0, w1}, By: req.By, Time: now,
+	}
+	until := registerRetention.Until(now)
+	for _, rec := range recs {
+		// The tombstone first: if the deletion is interrupted, the tombstone
+		// already says what happened, and a retry finishes the deletion.
+		ts := Tombstone{DocumentID: rec.DocumentID, Record: *rec, DisposalID: reg.ID, ApprovalID: req.ApprovalID,
+			Witnesses: reg.Witnesses, By: req.By, Time: now}
+		key := tombstonePrefix + rec.DocumentID + ".json"
+		if err := putJSON(ctx, s.Store, key, ts); err != nil && !errors.Is(err, archive.ErrExists) {
+			return nil, err
+		}
+		if err := s.Store.SetRetention(ctx, key, until); err != nil {
+			return nil, err
+		}
+		for _, k := range []string{codePrefix + rec.RetrievalCodeHash + ".json", archive.RecordKey(rec.DocumentID), archive.DocumentKey(rec.DocumentID)} {
+			if err := s.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
+				return nil, fmt.Errorf("destroying %s: %w", k, err)
+			}
+		}
+		reg.Documents = append(reg.Documents, rec.DocumentID)
+		reg.Bytes += rec.Size
+		s.audit(ctx, AuditEvent{Action: "document.disposed", Subject: rec.DocumentID, Actor: req.By,
+			Details: map[string]string{"disposal": reg.ID, "approval": req.ApprovalID, "witnesses": w0 + ", " + w1, "sm3": rec.SM3}})
+	}
+	key := disposalPrefix + now.Format("20060102T150405Z") + "-" + reg.ID + ".json"
+	if err := putJSON(ctx, s.Store, key, reg); err != nil {
+		return nil, err
+	}
+	if err := s.Store.SetRetention(ctx, key, until); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
