@@ -99,7 +99,57 @@ func newArchiveCmd(g *globals) *cobra.Command {
 		_ = c.MarkFlagRequired("reason")
 		return c
 	}
-	cmd.AddCommand(fixity,
+	due := &cobra.Command{
+		Use: "due", Short: "List documents whose retention has ended and that are not on hold", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, err := g.openService(cmd.Context())
+			if err != nil {
+				return err
+			}
+			recs, err := svc.DueForDisposal(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), recs)
+			}
+			for _, r := range recs {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s  %s  %s  retained until %s\n", r.DocumentID, r.Retention, r.Title, r.RetainUntil.Format(time.DateOnly))
+			}
+			return nil
+		},
+	}
+	var req seal.DisposalRequest
+	var witnesses []string
+	dispose := &cobra.Command{
+		Use:   "dispose DOCUMENT_ID... --approval ID --witness NAME --witness NAME",
+		Short: "Destroy documents past retention: needs the approval and two witnesses; keeps tombstones and a register",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(witnesses) != 2 {
+				return fmt.Errorf("give exactly two --witness")
+			}
+			svc, err := g.openService(cmd.Context())
+			if err != nil {
+				return err
+			}
+			req.DocumentIDs, req.Witnesses, req.By = args, [2]string{witnesses[0], witnesses[1]}, "cli"
+			reg, err := svc.Dispose(cmd.Context(), req)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), reg)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "disposal %s: %d documents destroyed (%d bytes); register and tombstones kept\n", reg.ID, len(reg.Documents), reg.Bytes)
+			return nil
+		},
+	}
+	dispose.Flags().StringVar(&req.ApprovalID, "approval", "", "id of the disposal approval (required)")
+	dispose.Flags().StringArrayVar(&witnesses, "witness", nil, "a witness (give two, distinct)")
+	_ = dispose.MarkFlagRequired("approval")
+
+	cmd.AddCommand(fixity, due, dispose,
 		holdCmd("hold", true, "Put a document on legal hold: it cannot be deleted whatever its retention"),
 		holdCmd("release", false, "Release a document's legal hold"))
 	return cmd
