@@ -11,7 +11,7 @@ GO       ?= go
 FUZZTIME ?= 5m
 CORPUS   := cmd/eseal/testdata/corpus
 
-.PHONY: build test deps vet unit fuzz fuzz-short bench lint fmt demo corpus seeds clean
+.PHONY: build test deps vet unit fuzz fuzz-short bench bench-http lint fmt demo corpus seeds clean
 
 ## build: the eseal binary in bin/
 build:
@@ -21,7 +21,7 @@ build:
 test:
 	scripts/deps.sh
 	$(GO) vet ./...
-	ESEAL_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 25m ./...
+	ESEAL_REQUIRE_TOOLS=1 ESEAL_ARTIFACTS=$(CURDIR)/artifacts $(GO) test -count=1 -timeout 25m ./...
 	scripts/fuzz.sh short
 
 ## deps: install qpdf, poppler-utils, openssl, JDK + Bouncy Castle, pdfcpu, MinIO
@@ -46,6 +46,10 @@ fuzz-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pdf/ ./seal/ | tee bench.txt
 	$(GO) run golang.org/x/perf/cmd/benchstat@latest bench.txt
+
+## bench-http: bounded loopback load test of the REST stamping path (c = 1, 4, 16)
+bench-http:
+	ESEAL_BENCH_HTTP=1 $(GO) test -count=1 -run '^TestLoadHTTP$$' -v ./api/ | grep -v '^=== '
 
 ## lint: staticcheck
 lint:

@@ -62,6 +62,10 @@ type doc struct {
 	root  int
 	info  int
 	inObj map[int]bool // objects a hybrid file keeps in its object stream
+
+	// The approval notice's page, its content stream and its font, which
+	// the appended revision refers to.
+	page, contents, font int
 }
 
 func (d *doc) add(body string) int {
@@ -234,16 +238,6 @@ func helvetica(d *doc) int {
 	return d.add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
 }
 
-// pages adds the page tree over the given page objects, which must already
-// reserve their slots (their /Parent is the returned number).
-func pages(d *doc, kids []int) int {
-	refs := make([]string, len(kids))
-	for i, k := range kids {
-		refs[i] = fmt.Sprintf("%d 0 R", k)
-	}
-	return d.add(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(refs, " "), len(kids)))
-}
-
 func info(d *doc, title string) int {
 	return d.add(fmt.Sprintf("<< /Title %s /Author (eseal corpus) /Creator (seedgen) /Producer (eseal seedgen)"+
 		" /CreationDate (D:20181203090000+08'00') /ModDate (D:20181203090000+08'00') >>", title))
@@ -312,6 +306,7 @@ func approvalNotice() *doc {
 		tree, a4W, a4H, song, contents))
 	d.root = catalog
 	d.info = info(d, utf16Text("关于推进“一件事情”最多跑一次的批复"))
+	d.page, d.contents, d.font = page, contents, song
 	return d
 }
 
@@ -320,14 +315,13 @@ func approvalNotice() *doc {
 // page rewritten to draw it, a new Info, and a trailer whose /Prev points at
 // the first cross-reference table.
 func approvalUpdated(d *doc) []byte {
+	page, oldContents, song := d.page, d.contents, d.font
 	d = &doc{name: "approval-a4-cjk-updated", objs: append([]string(nil), d.objs...), root: d.root, info: d.info}
 	base := d.classic()
 	prev := bytes.LastIndex(base, []byte("startxref\n"))
 	var startxref int
 	fmt.Sscanf(string(base[prev+len("startxref\n"):]), "%d", &startxref)
 
-	const page, oldContents = 3, 7
-	song := 6
 	note := fmt.Sprintf("q 0 0 0.6 rg BT /F1 10 Tf 80 230 Td %s Tj ET Q\n", ucs2("经办人：业务科　　联系电话：0574-62700000"))
 	size := len(d.objs) + 1
 	noteObj, infoObj := size, d.info
