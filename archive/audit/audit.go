@@ -111,7 +111,7 @@ const (
 	// MaxSeq is the largest sequence number: keys have 12 digits.
 	MaxSeq = 999_999_999_999
 	// DefaultRetention is how long entries and checkpoints are retained
-	// when Options.Retention is zero: 100 years.
+	// when Options.Retention is zero: 100 years of 365 days.
 	DefaultRetention = 100 * 365 * 24 * time.Hour
 )
 
@@ -246,7 +246,6 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 		}
 		e.Seq, e.Time, e.Node, e.Prev = l.seq+1, l.now().UTC(), l.node, l.hash
 		w := toWire(e)
-		w.Hash = ""
 		w.Hash = entryHash(w)
 		b, err := marshalEntry(w)
 		if err != nil {
@@ -263,6 +262,12 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 			if err != nil {
 				return Entry{}, err
 			}
+			// Lock what was skipped, in case its writer died before
+			// locking it (a cancelled Append of our own, or a crash).
+			for s := l.seq + 1; s <= seq; s++ {
+				l.unlocked = append(l.unlocked, EntryKey(l.node, s))
+			}
+			l.relock(ctx)
 			l.seq, l.hash = seq, hash
 			continue
 		}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -116,13 +117,8 @@ func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	if err := cp.CheckSignature(l.signer.Public()); err != nil {
 		return nil, fmt.Errorf("audit: checkpoint: the signer's own signature does not verify (not SM2 with the default user id?): %w", err)
 	}
-	w.Signature = base64.StdEncoding.EncodeToString(sig)
-	b, err := json.Marshal(w)
-	if err != nil {
-		return nil, fmt.Errorf("audit: checkpoint: %w", err)
-	}
 	cp.Key = CheckpointKey(cp.Time, cp.Node)
-	if _, err := archive.PutBytesIfAbsent(ctx, l.store, cp.Key, append(b, '\n')); err != nil {
+	if _, err := archive.PutBytesIfAbsent(ctx, l.store, cp.Key, marshalCheckpoint(cp)); err != nil {
 		return nil, fmt.Errorf("audit: checkpoint %s: %w", cp.Key, err)
 	}
 	if err := l.store.SetRetention(ctx, cp.Key, l.now().Add(l.retention)); err != nil {
@@ -188,13 +184,23 @@ func ParseCheckpoint(b []byte) (*Checkpoint, error) {
 		return nil, errors.New("audit: checkpoint: missing or malformed signature")
 	}
 	cp := &Checkpoint{Time: t, Node: w.Node, Shards: w.Shards, Signature: sig}
-	canon := cp.wire()
-	canon.Signature = w.Signature
-	if c, _ := json.Marshal(canon); string(append(c, '\n')) != string(b) {
+	if !bytes.Equal(marshalCheckpoint(cp), b) {
 		return nil, errors.New("audit: checkpoint is not in canonical form")
 	}
 	if cp.Shards == nil {
 		cp.Shards = map[string]Position{}
 	}
 	return cp, nil
+}
+
+// marshalCheckpoint returns the stored form of c: canonical JSON with the
+// signature, then a newline.
+func marshalCheckpoint(c *Checkpoint) []byte {
+	w := c.wire()
+	w.Signature = base64.StdEncoding.EncodeToString(c.Signature)
+	b, err := json.Marshal(w)
+	if err != nil {
+		panic(err) // strings, numbers and maps of them: cannot fail
+	}
+	return append(b, '\n')
 }

@@ -180,8 +180,11 @@ func (v *verifier) visit(oi archive.ObjectInfo) error {
 		v.r.Shards++
 	}
 	if seq != v.seq+1 {
-		v.r.add(Problem{Key: EntryKey(node, v.seq+1), Seq: v.seq + 1, Node: node, Reason: Gap,
-			Detail: fmt.Sprintf("entries %d to %d are missing", v.seq+1, seq-1)})
+		detail := fmt.Sprintf("entry %d is missing", v.seq+1)
+		if seq-v.seq > 2 {
+			detail = fmt.Sprintf("entries %d to %d are missing", v.seq+1, seq-1)
+		}
+		v.r.add(Problem{Key: EntryKey(node, v.seq+1), Seq: v.seq + 1, Node: node, Reason: Gap, Detail: detail})
 		v.linkKnow = false
 	}
 	v.seq = seq
