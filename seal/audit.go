@@ -3,11 +3,13 @@ package seal
 import (
 	"context"
 	"log/slog"
+
+	"eseal/archive/audit"
 )
 
 // AuditEvent is one state change for the audit log.
 type AuditEvent struct {
-	Action  string            // e.g. "seal.created", "authorization.consumed", "document.stamped"
+	Action  audit.Action      // audit.SealCreated, audit.DocumentStamped, …
 	Subject string            // the id of what changed
 	Actor   string            // who did it (API key name, "cli", …)
 	Details map[string]string // what else the entry should prove
@@ -33,3 +35,19 @@ func (r *Registry) audit(ctx context.Context, e AuditEvent) {
 }
 
 func (s *Service) audit(ctx context.Context, e AuditEvent) { s.Registry.audit(ctx, e) }
+
+// LogEvent appends an event for a state change made outside the registry,
+// such as a local stamping on the command line.
+func (r *Registry) LogEvent(ctx context.Context, e AuditEvent) { r.audit(ctx, e) }
+
+// LogAuditor appends to an archive/audit log.
+type LogAuditor struct{ Log *audit.Log }
+
+// Append implements Auditor.
+func (a LogAuditor) Append(ctx context.Context, e AuditEvent) error {
+	_, err := a.Log.Append(ctx, audit.Entry{Action: e.Action, Subject: e.Subject, Actor: e.Actor, Details: e.Details})
+	return err
+}
+
+// CertificateRevoked is logged when a signer certificate is revoked on its own.
+const CertificateRevoked audit.Action = "certificate.revoked"

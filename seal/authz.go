@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 	"eseal/keys"
 )
 
@@ -173,7 +174,7 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 	if err := putJSON(ctx, r.store, authzKey(a.ID, "grant.json"), a); err != nil {
 		return nil, err
 	}
-	r.audit(ctx, AuditEvent{Action: "authorization.granted", Subject: a.ID, Actor: a.GrantedBy, Details: map[string]string{
+	r.audit(ctx, AuditEvent{Action: audit.AuthorizationGranted, Subject: a.ID, Actor: a.GrantedBy, Details: map[string]string{
 		"seal": a.SealID, "case_no": a.CaseNo, "document_sm3": a.DocumentSM3, "max_uses": fmt.Sprint(a.MaxUses),
 		"expires_at": a.ExpiresAt.Format(time.RFC3339)}})
 	return a, nil
@@ -251,7 +252,7 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 		return nil, err
 	}
 	st.Revoked = &ev
-	r.audit(ctx, AuditEvent{Action: "authorization.revoked", Subject: id, Actor: by, Details: map[string]string{"reason": reason}})
+	r.audit(ctx, AuditEvent{Action: audit.AuthorizationRevoked, Subject: id, Actor: by, Details: map[string]string{"reason": reason}})
 	return st, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 )
 
 // Disposal (销毁) of records whose fixed retention has ended. The archives
@@ -172,7 +173,7 @@ func (s *Service) Dispose(ctx context.Context, req DisposalRequest) (*DisposalRe
 		}
 		reg.Documents = append(reg.Documents, rec.DocumentID)
 		reg.Bytes += rec.Size
-		s.audit(ctx, AuditEvent{Action: "document.disposed", Subject: rec.DocumentID, Actor: req.By,
+		s.audit(ctx, AuditEvent{Action: audit.RecordDisposed, Subject: rec.DocumentID, Actor: req.By,
 			Details: map[string]string{"disposal": reg.ID, "approval": req.ApprovalID, "witnesses": w0 + ", " + w1, "sm3": rec.SM3}})
 	}
 	key := disposalPrefix + now.Format("20060102T150405Z") + "-" + reg.ID + ".json"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 	"eseal/archive/fs"
 	"eseal/keys"
 	"eseal/pdf/pdftest"
@@ -44,7 +45,7 @@ func (r *recorder) Append(_ context.Context, e seal.AuditEvent) error {
 	return nil
 }
 
-func (r *recorder) count(action string) int {
+func (r *recorder) count(action audit.Action) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
@@ -174,13 +175,13 @@ func TestDisposal(t *testing.T) {
 	if err != nil || ts.RetainUntil.Before(e.clock.Now().AddDate(99, 0, 0)) {
 		t.Fatalf("tombstone: %v %+v", err, ts)
 	}
-	if len(reg.Documents) != 1 || e.audit.count("document.disposed") != 1 {
-		t.Fatalf("register %+v, %d audit entries", reg, e.audit.count("document.disposed"))
+	if len(reg.Documents) != 1 || e.audit.count(audit.RecordDisposed) != 1 {
+		t.Fatalf("register %+v, %d audit entries", reg, e.audit.count(audit.RecordDisposed))
 	}
 	if _, err := e.store.Head(ctx, archive.DocumentKey(keep.DocumentID)); err != nil {
 		t.Fatalf("the permanent document is gone: %v", err)
 	}
-	for _, a := range []string{"seal.created", "authorization.granted", "authorization.consumed", "document.stamped", "document.held", "document.hold_released"} {
+	for _, a := range []audit.Action{audit.SealCreated, audit.AuthorizationGranted, audit.AuthorizationConsumed, audit.DocumentStamped, audit.LegalHoldSet, audit.LegalHoldCleared} {
 		if e.audit.count(a) == 0 {
 			t.Errorf("no %s audit event", a)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 	"eseal/keys"
 	"eseal/pdf"
 	"eseal/seal/ses"
@@ -34,6 +35,8 @@ const (
 	rootKeyKey    = "pki/root.key"
 	makerCertKey  = "pki/maker.crt"
 	makerKeyKey   = "pki/maker.key"
+	auditCertKey  = "pki/audit.crt"
+	auditKeyKey   = "pki/audit.key"
 	crlPrefix     = "pki/crl/"
 	sealPrefix    = "seals/"
 	maxMetaObject = 1 << 20
@@ -145,6 +148,25 @@ func InitOrg(ctx context.Context, store archive.Store, kek *keys.KEK, name strin
 	if err := putObject(ctx, store, makerCertKey, certPEM(makerCert)); err != nil {
 		return nil, err
 	}
+	// The audit log's checkpoints get a key of their own (DESIGN.md: signed
+	// checkpoints), so a leaked seal maker key cannot rewrite history.
+	auditKey, err := keys.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	auditCert, err := root.Issue(keys.CertRequest{
+		Kind: keys.KindSigner, CommonName: name + " 审计日志", Organization: name,
+		PublicKey: auditKey.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(makerValidity),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.putKey(ctx, auditKeyKey, auditKey); err != nil {
+		return nil, err
+	}
+	if err := putObject(ctx, store, auditCertKey, certPEM(auditCert)); err != nil {
+		return nil, err
+	}
 	r.root, r.makerCA, r.makerKey = root, makerCert, makerKey
 	if err := r.issueCRL(ctx); err != nil {
 		return nil, err
@@ -198,6 +220,19 @@ func (r *Registry) load(ctx context.Context) error {
 	}
 	return nil
 }
+
+// AuditSigner returns the key that signs audit-log checkpoints.
+func (r *Registry) AuditSigner(ctx context.Context) (crypto.Signer, error) {
+	return r.getKey(ctx, auditKeyKey)
+}
+
+// AuditCertificate returns the certificate of the audit-log checkpoint key.
+func (r *Registry) AuditCertificate(ctx context.Context) (*smx509.Certificate, error) {
+	return r.getCert(ctx, auditCertKey)
+}
+
+// SetAuditor sets where state changes are logged. Call before use.
+func (r *Registry) SetAuditor(a Auditor) { r.auditor = a }
 
 // Org describes the organisation.
 func (r *Registry) Org() OrgInfo { return r.org }
@@ -349,7 +384,7 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 		return nil, err
 	}
 	s.Status, s.StatusReason, s.StatusTime = ev.Status, ev.Reason, ev.Time
-	r.audit(ctx, AuditEvent{Action: "seal.created", Subject: id, Actor: spec.By,
+	r.audit(ctx, AuditEvent{Action: audit.SealCreated, Subject: id, Actor: spec.By,
 		Details: map[string]string{"name": s.Name, "signer_serial": s.SignerSerial, "valid_end": s.ValidEnd.Format(time.RFC3339)}})
 	return s, nil
 }
@@ -473,7 +508,7 @@ func (r *Registry) SetStatus(ctx context.Context, id string, to Status, reason, 
 			}
 		}
 		s.Status, s.StatusReason, s.StatusTime = ev.Status, ev.Reason, ev.Time
-		r.audit(ctx, AuditEvent{Action: "seal." + string(to), Subject: id, Actor: by, Details: map[string]string{"reason": reason}})
+		r.audit(ctx, AuditEvent{Action: statusAction[to], Subject: id, Actor: by, Details: map[string]string{"reason": reason}})
 		return s, nil
 	}
 	return nil, fmt.Errorf("seal %s: status changed concurrently too often", id)
@@ -729,6 +764,8 @@ func (r *Registry) RevokeSignerCertificate(ctx context.Context, id, reason, by s
 	if err := putJSON(ctx, r.store, revokedCertPrefix+s.SignerSerial+".json", rc); err != nil && !errors.Is(err, archive.ErrExists) {
 		return err
 	}
-	r.audit(ctx, AuditEvent{Action: "certificate.revoked", Subject: id, Actor: by, Details: map[string]string{"serial": s.SignerSerial, "reason": reason}})
+	r.audit(ctx, AuditEvent{Action: CertificateRevoked, Subject: id, Actor: by, Details: map[string]string{"serial": s.SignerSerial, "reason": reason}})
 	return r.issueCRL(ctx)
 }
+
+var statusAction = map[Status]audit.Action{Active: audit.SealReactivated, Suspended: audit.SealSuspended, Revoked: audit.SealRevoked}

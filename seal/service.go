@@ -20,6 +20,7 @@ import (
 	"github.com/emmansun/gmsm/sm4"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 )
 
 // Service is the stamping desk of the REST path: it checks the authorization,
@@ -235,7 +236,7 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		return nil, err
 	}
 	rec.Authorization.Use = use.N
-	s.audit(ctx, AuditEvent{Action: "authorization.consumed", Subject: az.ID, Actor: az.GrantedBy,
+	s.audit(ctx, AuditEvent{Action: audit.AuthorizationConsumed, Subject: az.ID, Actor: az.GrantedBy,
 		Details: map[string]string{"use": fmt.Sprint(use.N), "document": docID}})
 	if err := s.complete(ctx, pend, rec); err != nil {
 		// Committed: the document exists. The sweep finishes the locking.
@@ -253,7 +254,7 @@ func (s *Service) complete(ctx context.Context, p pendingEntry, rec *archive.Rec
 			return err
 		}
 	}
-	s.audit(ctx, AuditEvent{Action: "document.stamped", Subject: p.DocumentID, Actor: "service", Details: map[string]string{
+	s.audit(ctx, AuditEvent{Action: audit.DocumentStamped, Subject: p.DocumentID, Actor: "service", Details: map[string]string{
 		"authorization": rec.Authorization.ID, "seal": rec.Signatures[len(rec.Signatures)-1].SealID, "sm3": rec.SM3,
 		"size": fmt.Sprint(rec.Size), "retention": string(rec.Retention), "retain_until": rec.RetainUntil.Format(time.RFC3339)}})
 	if p.IdempotencyKey != "" {
@@ -546,9 +547,9 @@ func (s *Service) SetLegalHold(ctx context.Context, docID string, on bool, reaso
 		}
 	}
 	ev := &HoldEvent{On: on, Reason: reason, By: by, Time: s.now().UTC()}
-	action := "document.hold_released"
+	action := audit.LegalHoldCleared
 	if on {
-		action = "document.held"
+		action = audit.LegalHoldSet
 	}
 
 	n := 0

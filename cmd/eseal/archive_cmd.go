@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 	"eseal/seal"
 )
 
@@ -149,7 +150,55 @@ func newArchiveCmd(g *globals) *cobra.Command {
 	dispose.Flags().StringArrayVar(&witnesses, "witness", nil, "a witness (give two, distinct)")
 	_ = dispose.MarkFlagRequired("approval")
 
-	cmd.AddCommand(fixity, due, dispose,
+	auditCmd := &cobra.Command{Use: "audit", Short: "The tamper-evident audit log"}
+	auditCmd.AddCommand(&cobra.Command{
+		Use: "verify", Short: "Check every shard's hash chain and every signed checkpoint; name the first broken entry (exit 1)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, store, err := g.openRegistryReadOnly(cmd.Context())
+			if err != nil {
+				return err
+			}
+			cert, err := reg.AuditCertificate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rep, err := audit.Verify(cmd.Context(), store, cert.PublicKey)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := printJSON(cmd.OutOrStdout(), rep); err != nil {
+					return err
+				}
+			} else if rep.OK() {
+				fmt.Fprintf(cmd.OutOrStdout(), "audit log OK: %d entries in %d shards, %d checkpoints\n", rep.Entries, rep.Shards, rep.Checkpoints)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "audit log BROKEN: first problem: %v\n", rep.First())
+				for _, p := range rep.Problems[1:] {
+					fmt.Fprintf(cmd.OutOrStdout(), "  also: %v\n", p)
+				}
+			}
+			if !rep.OK() {
+				return &exitError{code: 1}
+			}
+			return nil
+		},
+	}, &cobra.Command{
+		Use: "checkpoint", Short: "Sign a checkpoint over every shard now", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, _, err := g.openRegistry(cmd.Context()); err != nil {
+				return err
+			}
+			cp, err := g.auditLog.Checkpoint(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "checkpoint %s over %d shards\n", cp.Key, len(cp.Shards))
+			return nil
+		},
+	})
+
+	cmd.AddCommand(auditCmd, fixity, due, dispose,
 		holdCmd("hold", true, "Put a document on legal hold: it cannot be deleted whatever its retention"),
 		holdCmd("release", false, "Release a document's legal hold"))
 	return cmd

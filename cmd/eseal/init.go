@@ -85,6 +85,9 @@ func initDataDir(cmd *cobra.Command, g *globals, org string) (*initResult, error
 	if err != nil {
 		return nil, err
 	}
+	if err := g.openAudit(ctx, reg, store); err != nil {
+		return nil, err
+	}
 	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: org + "行政审批专用章", Type: seal.TypeApproval, By: "eseal init"})
 	if err != nil {
 		return nil, err

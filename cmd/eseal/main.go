@@ -14,11 +14,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 	"eseal/archive/store"
 	"eseal/keys"
 	"eseal/seal"
@@ -39,8 +42,15 @@ func (e *exitError) Error() string {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRoot().ExecuteContext(ctx)
+	root, g := newRoot()
+	err := root.ExecuteContext(ctx)
 	stop()
+	if cerr := g.checkpoint(context.Background()); cerr != nil {
+		fmt.Fprintln(os.Stderr, "eseal: audit checkpoint:", cerr)
+		if err == nil {
+			err = cerr
+		}
+	}
 	if err == nil {
 		return
 	}
@@ -63,9 +73,14 @@ type globals struct {
 	masterKeyFile string
 	// observe, when set, is told about every store operation (metrics).
 	observe archive.Observer
+	node    string
+	// auditLog is the audit log opened with the registry; appended counts
+	// the entries this process wrote, so it checkpoints them before exiting.
+	auditLog *audit.Log
+	appended atomic.Int64
 }
 
-func newRoot() *cobra.Command {
+func newRoot() (*cobra.Command, *globals) {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:   "eseal",
@@ -85,9 +100,10 @@ ESEAL_MASTER_KEY (32 hex digits) or --master-key-file instead.`,
 	}
 	root.PersistentFlags().StringVar(&g.dir, "dir", def, "data directory (env ESEAL_DIR)")
 	root.PersistentFlags().StringVar(&g.store, "store", os.Getenv("ESEAL_STORE"), "object store: a directory or s3://HOST:PORT/BUCKET[?tls=false] (default DIR/store; env ESEAL_STORE; S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+	root.PersistentFlags().StringVar(&g.node, "node", os.Getenv("ESEAL_NODE"), "this replica's audit-log shard name, [a-z0-9-] (env ESEAL_NODE; default: the host name)")
 	root.PersistentFlags().StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the key-encryption key (default: env ESEAL_MASTER_KEY, else DIR/master.key)")
 	root.AddCommand(newInitCmd(g), newSealCmd(g), newStampCmd(g), newVerifyCmd(g), newDemoCmd(g), newServeCmd(g), newArchiveCmd(g))
-	return root
+	return root, g
 }
 
 // storeDir is where the filesystem object store lives inside the data dir.
@@ -142,8 +158,22 @@ func initialised(ctx context.Context, st archive.Store) (bool, error) {
 	return err == nil, err
 }
 
-// openRegistry opens the organisation's seal registry in the data dir.
+// openRegistry opens the organisation's seal registry in the data dir, with
+// this node's audit log attached.
 func (g *globals) openRegistry(ctx context.Context) (*seal.Registry, archive.Store, error) {
+	reg, store, err := g.openRegistryReadOnly(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := g.openAudit(ctx, reg, store); err != nil {
+		return nil, nil, err
+	}
+	return reg, store, nil
+}
+
+// openRegistryReadOnly opens the registry without the audit log, for
+// commands that only read (and for checking a log that may be damaged).
+func (g *globals) openRegistryReadOnly(ctx context.Context) (*seal.Registry, archive.Store, error) {
 	store, err := g.openStore(ctx, false)
 	if err != nil {
 		return nil, nil, err
@@ -157,6 +187,68 @@ func (g *globals) openRegistry(ctx context.Context) (*seal.Registry, archive.Sto
 		return nil, nil, err
 	}
 	return reg, store, nil
+}
+
+// openAudit opens this node's shard of the audit log and routes the
+// registry's state changes into it.
+func (g *globals) openAudit(ctx context.Context, reg *seal.Registry, store archive.Store) error {
+	signer, err := reg.AuditSigner(ctx)
+	if err != nil {
+		return fmt.Errorf("audit key: %w", err)
+	}
+	g.auditLog, err = audit.Open(ctx, store, g.nodeName(), audit.Options{Signer: signer})
+	if err != nil {
+		return err
+	}
+	reg.SetAuditor(countingAuditor{seal.LogAuditor{Log: g.auditLog}, &g.appended})
+	return nil
+}
+
+// checkpoint signs a checkpoint over all shards if this process appended to
+// the log since the last one.
+func (g *globals) checkpoint(ctx context.Context) error {
+	if g.auditLog == nil || g.appended.Swap(0) == 0 {
+		return nil
+	}
+	_, err := g.auditLog.Checkpoint(ctx)
+	return err
+}
+
+type countingAuditor struct {
+	seal.Auditor
+	n *atomic.Int64
+}
+
+func (c countingAuditor) Append(ctx context.Context, e seal.AuditEvent) error {
+	err := c.Auditor.Append(ctx, e)
+	if err == nil {
+		c.n.Add(1)
+	}
+	return err
+}
+
+// nodeName is --node, else the host name made into a shard name.
+func (g *globals) nodeName() string {
+	if g.node != "" {
+		return g.node
+	}
+	h, _ := os.Hostname()
+	var b strings.Builder
+	for _, r := range strings.ToLower(h) {
+		switch {
+		case (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-':
+			b.WriteRune(r)
+		case r == '.' || r == '_':
+			b.WriteByte('-')
+		}
+		if b.Len() == 32 {
+			break
+		}
+	}
+	if b.Len() == 0 || b.String() == "nodes" || b.String() == "checkpoints" {
+		return "eseal"
+	}
+	return b.String()
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -19,7 +19,7 @@ func newSealCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List the seals", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, _, err := g.openRegistry(cmd.Context())
+			reg, _, err := g.openRegistryReadOnly(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -74,7 +74,7 @@ func newSealCmd(g *globals) *cobra.Command {
 	show := &cobra.Command{
 		Use: "show ID", Short: "Show one seal", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, _, err := g.openRegistry(cmd.Context())
+			reg, _, err := g.openRegistryReadOnly(cmd.Context())
 			if err != nil {
 				return err
 			}

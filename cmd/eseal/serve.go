@@ -216,7 +216,23 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 			errc <- hs.Serve(ln)
 		}
 	}()
-	log.Info("serving", "addr", ln.Addr().String(), "public_url", srv.PublicURL, "dir", g.dir)
+	log.Info("serving", "addr", ln.Addr().String(), "public_url", srv.PublicURL, "dir", g.dir, "node", g.nodeName())
+	// Checkpoint the audit log every minute while entries arrive, so a
+	// truncation of the log's tail cannot go unnoticed for long.
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := g.checkpoint(ctx); err != nil {
+					log.Error("audit checkpoint", "err", err)
+				}
+			}
+		}
+	}()
 	fmt.Fprintf(cmd.OutOrStdout(), "eseal listening on %s://%s\n", scheme, ln.Addr())
 	select {
 	case err := <-errc:

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"eseal/archive/audit"
 	"eseal/seal"
 )
 
@@ -46,7 +49,12 @@ path; this command is for the holder of the data directory.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", in, err)
 			}
-			return writeStamped(out, f, fi.Size(), res.Update)
+			if err := writeStamped(out, f, fi.Size(), res.Update); err != nil {
+				return err
+			}
+			reg.LogEvent(cmd.Context(), seal.AuditEvent{Action: audit.DocumentStamped, Subject: "local:" + filepath.Base(out), Actor: "cli",
+				Details: map[string]string{"seal": res.SealID, "signed_sm3": hex.EncodeToString(res.ContentSM3), "signing_time": res.SigningTime.Format(time.RFC3339)}})
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&req.SealID, "seal", "", "seal id (see `eseal seal list`)")

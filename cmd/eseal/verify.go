@@ -37,7 +37,7 @@ the same file as "X509 CRL" blocks.`,
 				v.Trust, err = trustFromPEM(roots)
 			} else {
 				var reg *seal.Registry
-				reg, _, err = g.openRegistry(cmd.Context())
+				reg, _, err = g.openRegistryReadOnly(cmd.Context())
 				if err == nil {
 					v.Registry = reg
 					v.Trust, err = reg.TrustStore(cmd.Context())
