@@ -21,6 +21,7 @@ import (
 
 	"eseal/api"
 	"eseal/archive"
+	"eseal/archive/audit"
 	"eseal/archive/fs"
 	"eseal/keys"
 	"eseal/seal"
@@ -31,6 +32,7 @@ type env struct {
 	t      *testing.T
 	srv    *api.Server
 	root   string
+	audit  *audit.Log
 	url    string
 	admin  string
 	sealID string
@@ -75,6 +77,15 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	auditKey, err := reg.AuditSigner(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alog, err := audit.Open(ctx, store, "test", audit.Options{Signer: auditKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.SetAuditor(seal.LogAuditor{Log: alog})
 	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +102,7 @@ func newEnv(t *testing.T) *env {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	srv.PublicURL = hs.URL
-	return &env{t: t, srv: srv, root: root, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
+	return &env{t: t, srv: srv, root: root, audit: alog, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
 }
 
 type response struct {

@@ -1,14 +1,17 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 )
 
 // TestFixityAndLegalHold stamps documents, alters one PDF on disk behind the
@@ -29,6 +32,21 @@ func TestFixityAndLegalHold(t *testing.T) {
 	rep, err := archive.Fixity(ctx, e.store, time.Now, nil, nil)
 	if err != nil || !rep.OK() || rep.Documents != 3 {
 		t.Fatalf("clean archive: %v %+v", err, rep)
+	}
+	if _, err := e.audit.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := e.reg.AuditCertificate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arep, err := audit.Verify(ctx, e.store, cert.PublicKey)
+	if err != nil || !arep.OK() {
+		t.Fatalf("clean audit log: %v %+v", err, arep)
+	}
+	// Every stamping left its entries: granted, consumed, stamped.
+	if arep.Entries < 1+3*3 {
+		t.Fatalf("%d audit entries for one seal and three stampings", arep.Entries)
 	}
 
 	// Flip a byte of the second document's PDF on disk.
@@ -57,6 +75,30 @@ func TestFixityAndLegalHold(t *testing.T) {
 	}
 	if len(rep.Problems) != 1 || rep.Problems[0].DocumentID != ids[1] {
 		t.Fatalf("fixity after tampering: %+v", rep.Problems)
+	}
+
+	// Alter the audit entry of that stamping on disk: audit verify names it.
+	var entry string
+	filepath.Walk(e.root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && filepath.Base(filepath.Dir(p)) == "test~" && entry == "" {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(ids[1])) && bytes.Contains(b, []byte("document.stamped")) {
+				entry = p
+			}
+		}
+		return nil
+	})
+	if entry == "" {
+		t.Fatal("no audit entry for the stamping on disk")
+	}
+	os.Chmod(entry, 0o644)
+	eb, _ := os.ReadFile(entry)
+	os.WriteFile(entry, bytes.Replace(eb, []byte(ids[1]), []byte(ids[0]), 1), 0o644)
+	arep, err = audit.Verify(ctx, e.store, cert.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arep.OK() || !strings.HasSuffix(entry, filepath.Base(arep.First().Key)) {
+		t.Fatalf("audit verify after tampering: first problem %v, want %s", arep.First(), entry)
 	}
 
 	// Legal hold over REST (archivist), then deletion is refused.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/emmansun/gmsm/sm3"
+	"github.com/emmansun/gmsm/smx509"
 )
 
 func TestSignEncapsulated(t *testing.T) {
@@ -56,5 +57,28 @@ func TestSignEncapsulated(t *testing.T) {
 	}
 	if _, err := SignEncapsulated(content, nil, SignOptions{Signer: f.key, Cert: f.cert}); err == nil {
 		t.Fatal("nil content type accepted")
+	}
+}
+
+func TestSignNoCertificates(t *testing.T) {
+	f := newFixture(t)
+	der, err := SignEncapsulated([]byte{0x30, 0}, OIDData, SignOptions{Signer: f.key, Cert: f.cert, Chain: []*smx509.Certificate{f.inter}, NoCertificates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := Parse(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sd.RawCertificates) != 0 {
+		t.Fatalf("%d certificates embedded", len(sd.RawCertificates))
+	}
+	d := sm3.Sum(sd.Content)
+	if err := sd.SignerInfos[0].VerifyWith(f.cert, d[:]); err != nil {
+		t.Fatal(err)
+	}
+	var ve *VerifyError
+	if err := sd.SignerInfos[0].Verify(d[:]); !errors.As(err, &ve) || ve.Reason != ReasonNoSignerCert {
+		t.Fatalf("Verify without embedded certificate: %v", err)
 	}
 }
