@@ -21,6 +21,7 @@ import (
 	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/keys"
+	"eseal/keys/tsa"
 	"eseal/pdf"
 	"eseal/seal/ses"
 )
@@ -37,6 +38,8 @@ const (
 	makerKeyKey   = "pki/maker.key"
 	auditCertKey  = "pki/audit.crt"
 	auditKeyKey   = "pki/audit.key"
+	tsaCertKey    = "pki/tsa.crt"
+	tsaKeyKey     = "pki/tsa.key"
 	crlPrefix     = "pki/crl/"
 	sealPrefix    = "seals/"
 	maxMetaObject = 1 << 20
@@ -75,6 +78,7 @@ type Registry struct {
 
 	mu     sync.Mutex
 	loaded map[string]*signingSeal
+	tsa    *tsa.Server
 	// trust is the trust store built from the CRL named trustCRL.
 	trust    *keys.TrustStore
 	trustCRL string
@@ -167,6 +171,24 @@ func InitOrg(ctx context.Context, store archive.Store, kek *keys.KEK, name strin
 	if err := putObject(ctx, store, auditCertKey, certPEM(auditCert)); err != nil {
 		return nil, err
 	}
+	// The embedded RFC 3161 time-stamping authority.
+	tsaKey, err := keys.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	tsaCert, err := root.Issue(keys.CertRequest{
+		Kind: keys.KindTSA, CommonName: name + " 时间戳服务", Organization: name,
+		PublicKey: tsaKey.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(makerValidity),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.putKey(ctx, tsaKeyKey, tsaKey); err != nil {
+		return nil, err
+	}
+	if err := putObject(ctx, store, tsaCertKey, certPEM(tsaCert)); err != nil {
+		return nil, err
+	}
 	r.root, r.makerCA, r.makerKey = root, makerCert, makerKey
 	if err := r.issueCRL(ctx); err != nil {
 		return nil, err
@@ -229,6 +251,29 @@ func (r *Registry) AuditSigner(ctx context.Context) (crypto.Signer, error) {
 // AuditCertificate returns the certificate of the audit-log checkpoint key.
 func (r *Registry) AuditCertificate(ctx context.Context) (*smx509.Certificate, error) {
 	return r.getCert(ctx, auditCertKey)
+}
+
+// TSA returns the organisation's embedded time-stamping authority.
+func (r *Registry) TSA(ctx context.Context) (*tsa.Server, error) {
+	r.mu.Lock()
+	t := r.tsa
+	r.mu.Unlock()
+	if t != nil {
+		return t, nil
+	}
+	key, err := r.getKey(ctx, tsaKeyKey)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := r.getCert(ctx, tsaCertKey)
+	if err != nil {
+		return nil, err
+	}
+	t = &tsa.Server{Signer: key, Cert: cert, Chain: []*smx509.Certificate{r.root.Cert}, Policy: OIDTSAPolicy, Now: r.now}
+	r.mu.Lock()
+	r.tsa = t
+	r.mu.Unlock()
+	return t, nil
 }
 
 // SetAuditor sets where state changes are logged. Call before use.

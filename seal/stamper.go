@@ -3,6 +3,7 @@ package seal
 import (
 	"context"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"eseal/keys"
 	"eseal/keys/cms"
+	"eseal/keys/tsa"
 	"eseal/pdf"
 )
 
@@ -18,6 +20,31 @@ import (
 // GB/T 38540 SESeal the signature was made with. It is a UUID-based OID
 // (ITU-T X.667 arc 2.25): no registry assigns one for this binding.
 var OIDSESeal = asn1.ObjectIdentifier{2, 25, 64693171, 627294065, 741459426, 975091645, 976}
+
+// OIDTSAPolicy is the policy of the embedded time-stamping authority, under
+// the same UUID arc.
+var OIDTSAPolicy = asn1.ObjectIdentifier{2, 25, 64693171, 627294065, 741459426, 975091645, 977, 1}
+
+// oidTimeStampToken is RFC 3161's id-aa-timeStampToken, the unsigned
+// attribute carrying a token over the signature value.
+var oidTimeStampToken = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 14}
+
+// TimestampSource returns an RFC 3161 token (DER) over an SM3 digest.
+type TimestampSource interface {
+	Timestamp(ctx context.Context, digest []byte) ([]byte, error)
+}
+
+// EmbeddedTSA stamps with the organisation's own time-stamping authority.
+type EmbeddedTSA struct{ Server *tsa.Server }
+
+// Timestamp implements TimestampSource.
+func (e EmbeddedTSA) Timestamp(_ context.Context, digest []byte) ([]byte, error) {
+	req, err := tsa.NewRequest(digest, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	return e.Server.Stamp(req)
+}
 
 // Placement says where the seal's top-left corner goes: a page (1-based) and
 // millimetres from the visible page's top-left corner.
@@ -33,7 +60,15 @@ type StampRequest struct {
 	Placement Placement
 	// Reason and Location go into the PDF signature dictionary.
 	Reason, Location string
+	// Timestamps, when set, adds an RFC 3161 token over the signature
+	// value. If the source fails, the stamp is made without one and a
+	// warning says so — unless RequireTimestamp.
+	Timestamps       TimestampSource
+	RequireTimestamp bool
 }
+
+// WarnNoTimestamp is the warning of a stamping whose TSA did not answer.
+const WarnNoTimestamp = "timestamp-unavailable"
 
 // Stamped is the result of a stamping: the incremental update to append to
 // the input, and what the record needs to know about it.
@@ -48,7 +83,20 @@ type Stamped struct {
 	ByteRange    [4]int64
 	// ContentSM3 is the SM3 digest over the signed byte range.
 	ContentSM3 []byte
+	// Timestamp is the time the TSA vouched for; zero without a token.
+	Timestamp time.Time
+	// Warnings lists what went less well than asked (WarnNoTimestamp).
+	Warnings []string
 }
+
+// TimestampError says a required timestamp could not be had.
+type TimestampError struct{ Err error }
+
+func (e *TimestampError) Error() string {
+	return "timestamp required but unavailable: " + e.Err.Error()
+}
+
+func (e *TimestampError) Unwrap() error { return e.Err }
 
 // Stamper puts seals on PDFs. It checks the seal's state but not
 // authorizations, which are the caller's business (the REST path consumes
@@ -97,7 +145,7 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		Page: req.Placement.Page, XMM: req.Placement.XMM, YMM: req.Placement.YMM,
 		WidthMM: ss.widthMM, HeightMM: ss.heightMM,
 		Image: ss.image, Name: ss.name, Reason: req.Reason, Location: req.Location,
-		SigningTime: now, ContentsSize: contentsSize(ss),
+		SigningTime: now, ContentsSize: contentsSize(ss, req.Timestamps != nil),
 	})
 	if err != nil {
 		return nil, err
@@ -107,11 +155,36 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		return nil, err
 	}
 	digest := h.Sum(nil)
-	der, err := cms.SignDetached(digest, cms.SignOptions{
+	var tsTime time.Time
+	var warnings []string
+	opts := cms.SignOptions{
 		Signer: ss.key, Cert: ss.cert, Chain: st.Registry.Roots(), SigningTime: now,
 		ExtraSignedAttributes: []cms.Attribute{{Type: OIDSESeal, Values: []asn1.RawValue{{FullBytes: ss.sesealDER}}}},
-	})
+	}
+	if req.Timestamps != nil {
+		opts.Unsigned = func(sig []byte) ([]cms.Attribute, error) {
+			imprint := sm3.Sum(sig)
+			token, err := req.Timestamps.Timestamp(ctx, imprint[:])
+			if err == nil {
+				var tok *tsa.Token
+				if tok, err = tsa.ParseToken(token); err == nil {
+					tsTime = tok.GenTime
+					return []cms.Attribute{{Type: oidTimeStampToken, Values: []asn1.RawValue{{FullBytes: token}}}}, nil
+				}
+			}
+			if req.RequireTimestamp {
+				return nil, &TimestampError{err}
+			}
+			warnings = append(warnings, WarnNoTimestamp)
+			return nil, nil
+		}
+	}
+	der, err := cms.SignDetached(digest, opts)
 	if err != nil {
+		var te *TimestampError
+		if errors.As(err, &te) {
+			return nil, te
+		}
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	if err := upd.SetContents(der); err != nil {
@@ -121,6 +194,7 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		Update: upd.Bytes(), SealID: s.ID, SealName: s.Name,
 		Signer: ss.cert.Subject.String(), SignerSerial: s.SignerSerial,
 		SigningTime: now, ByteRange: upd.ByteRange(), ContentSM3: digest,
+		Timestamp: tsTime, Warnings: warnings,
 	}, nil
 }
 
@@ -138,8 +212,11 @@ func usable(s *Seal, t time.Time) error {
 
 // contentsSize is the room reserved in /Contents for the CMS: certificates,
 // the SESeal (which carries the picture) and the fixed parts, with margin.
-func contentsSize(ss *signingSeal) int {
+func contentsSize(ss *signingSeal, timestamp bool) int {
 	n := len(ss.cert.Raw) + len(ss.sesealDER) + 4096 // the root certificate and CMS framing fit in the margin
+	if timestamp {
+		n += 6144 // a token with the TSA's certificate and chain
+	}
 	return (n + 1023) / 1024 * 1024
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"eseal/keys"
 	"eseal/keys/cms"
+	"eseal/keys/tsa"
 	"eseal/pdf"
 	"eseal/seal/ses"
 )
@@ -234,19 +235,30 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	c.add("signature value", Pass, "SM2/SM3 signature over the signed bytes verifies")
 
 	signingTime := si.SigningTime
-	if signingTime.IsZero() {
-		c.add("signing time", Unknown, "no signingTime attribute")
-		signingTime = time.Now()
-	} else {
+	if !signingTime.IsZero() {
 		t := signingTime.UTC()
 		rep.SigningTime = &t
 	}
+	// A valid timestamp token proves when the signature existed; its time is
+	// preferred over the signer's own claim.
+	proven := false
+	if attr, ok := si.UnsignedAttribute(oidTimeStampToken); ok {
+		if gen, ok := v.checkTimestamp(c, si, attr, signingTime); ok {
+			t := gen.UTC()
+			rep.Timestamp = &t
+			signingTime, proven = gen, true
+		}
+	}
+	if signingTime.IsZero() {
+		c.add("signing time", Unknown, "no signingTime attribute and no timestamp")
+		signingTime = time.Now()
+	}
 
 	// (3) The seal the signature was made with.
-	v.checkSeal(ctx, c, si, sd.Certificates, signer, signingTime)
+	v.checkSeal(ctx, c, si, sd.Certificates, signer, signingTime, proven)
 
 	// (4) The signer certificate chain at signing time.
-	v.checkChain(c, "signer certificate", signer, sd.Certificates, signingTime, keys.UsageSign)
+	v.checkChain(c, "signer certificate", signer, sd.Certificates, signingTime, keys.UsageSign, proven)
 
 	// (5) What later revisions changed.
 	if end < size {
@@ -291,7 +303,7 @@ func digestRange(r io.ReaderAt, br [4]int64) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
-func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo, certs []*smx509.Certificate, signer *smx509.Certificate, at time.Time) {
+func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo, certs []*smx509.Certificate, signer *smx509.Certificate, at time.Time, proven bool) {
 	raw, ok := si.Attribute(OIDSESeal)
 	if !ok {
 		c.add("seal", Unknown, "the signature carries no GB/T 38540 seal")
@@ -318,7 +330,7 @@ func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo
 	if err != nil {
 		c.add("seal maker certificate", Fail, err.Error())
 	} else {
-		v.checkChain(c, "seal maker certificate", maker, certs, at, keys.UsageSealMaker)
+		v.checkChain(c, "seal maker certificate", maker, certs, at, keys.UsageSealMaker, proven)
 	}
 	if err := sl.ValidAt(at); err != nil {
 		c.add("seal validity", Fail, err.Error())
@@ -367,7 +379,7 @@ func (v *Verifier) checkSealStatus(ctx context.Context, c sigCheck, id string, a
 	}
 }
 
-func (v *Verifier) checkChain(c sigCheck, name string, cert *smx509.Certificate, others []*smx509.Certificate, at time.Time, usage keys.Usage) {
+func (v *Verifier) checkChain(c sigCheck, name string, cert *smx509.Certificate, others []*smx509.Certificate, at time.Time, usage keys.Usage, proven bool) {
 	if v.Trust == nil {
 		c.add(name, Unknown, "no trusted roots configured")
 		return
@@ -382,6 +394,10 @@ func (v *Verifier) checkChain(c sigCheck, name string, cert *smx509.Certificate,
 		}
 		return
 	}
+	if res.RevokedAfter && proven {
+		c.add(name, Pass, fmt.Sprintf("chains to a trusted root, valid at the timestamped signing time; revoked later, at %s", res.Leaf().RevokedAt.Format(time.RFC3339)))
+		return
+	}
 	if res.RevokedAfter {
 		c.add(name, Unknown, fmt.Sprintf("revoked at %s, after the claimed signing time, and no timestamp proves the signature came first", res.Leaf().RevokedAt.Format(time.RFC3339)))
 		return
@@ -392,4 +408,46 @@ func (v *Verifier) checkChain(c sigCheck, name string, cert *smx509.Certificate,
 		return
 	}
 	c.add(name, Pass, detail+", not revoked")
+}
+
+// timestampSkew is how far a signer's claimed signing time may lie after the
+// TSA's time (clocks differ a little); more means the claim is false.
+const timestampSkew = 5 * time.Minute
+
+// checkTimestamp verifies an RFC 3161 token over the signature value and
+// returns the TSA's time.
+func (v *Verifier) checkTimestamp(c sigCheck, si *cms.SignerInfo, attr cms.Attribute, claimed time.Time) (time.Time, bool) {
+	if len(attr.Values) != 1 {
+		c.add("timestamp", Fail, fmt.Sprintf("the timestamp attribute has %d values", len(attr.Values)))
+		return time.Time{}, false
+	}
+	tok, err := tsa.ParseToken(attr.Values[0].FullBytes)
+	if err != nil {
+		c.add("timestamp", Fail, err.Error())
+		return time.Time{}, false
+	}
+	imprint := sm3.Sum(si.Signature)
+	if err := tok.Verify(imprint[:]); err != nil {
+		c.add("timestamp", Fail, err.Error())
+		return time.Time{}, false
+	}
+	if v.Trust == nil {
+		c.add("timestamp", Unknown, "no trusted roots configured for the TSA")
+		return time.Time{}, false
+	}
+	if _, err := v.Trust.Verify(tok.Cert, tok.Certificates, tok.GenTime, keys.UsageTimestamp); err != nil {
+		var ce *keys.CertificateError
+		if errors.As(err, &ce) && ce.Reason == keys.ReasonUnknownAuthority {
+			c.add("timestamp", Unknown, "TSA certificate: "+err.Error())
+		} else {
+			c.add("timestamp", Fail, "TSA certificate: "+err.Error())
+		}
+		return time.Time{}, false
+	}
+	if !claimed.IsZero() && claimed.After(tok.GenTime.Add(timestampSkew)) {
+		c.add("timestamp", Fail, fmt.Sprintf("the claimed signing time %s is after the timestamp %s", claimed.Format(time.RFC3339), tok.GenTime.Format(time.RFC3339)))
+		return time.Time{}, false
+	}
+	c.add("timestamp", Pass, fmt.Sprintf("RFC 3161 token from %s at %s over the signature value", tok.Cert.Subject.CommonName, tok.GenTime.UTC().Format(time.RFC3339)))
+	return tok.GenTime, true
 }

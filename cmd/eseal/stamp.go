@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -10,12 +11,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"eseal/archive/audit"
+	"eseal/keys/tsa"
 	"eseal/seal"
 )
 
 func newStampCmd(g *globals) *cobra.Command {
 	var req seal.StampRequest
-	var in, out string
+	var in, out, tsaURL string
+	var useTSA, requireTS bool
 	cmd := &cobra.Command{
 		Use:   "stamp",
 		Short: "Stamp a PDF locally with a seal (an incremental update; the input stays a prefix)",
@@ -44,6 +47,10 @@ path; this command is for the holder of the data directory.`,
 			if err != nil {
 				return err
 			}
+			if req.Timestamps, err = timestampSource(cmd.Context(), reg, useTSA, tsaURL); err != nil {
+				return err
+			}
+			req.RequireTimestamp = requireTS
 			st := &seal.Stamper{Registry: reg}
 			res, err := st.Stamp(cmd.Context(), f, fi.Size(), req)
 			if err != nil {
@@ -51,6 +58,9 @@ path; this command is for the holder of the data directory.`,
 			}
 			if err := writeStamped(out, f, fi.Size(), res.Update); err != nil {
 				return err
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "eseal: warning: %s (the TSA did not answer; stamped without a timestamp)\n", w)
 			}
 			reg.LogEvent(cmd.Context(), seal.AuditEvent{Action: audit.DocumentStamped, Subject: "local:" + filepath.Base(out), Actor: "cli",
 				Details: map[string]string{"seal": res.SealID, "signed_sm3": hex.EncodeToString(res.ContentSM3), "signing_time": res.SigningTime.Format(time.RFC3339)}})
@@ -65,6 +75,9 @@ path; this command is for the holder of the data directory.`,
 	cmd.Flags().Float64Var(&req.Placement.YMM, "y", 20, "millimetres from the visible page's top edge to the seal's top edge")
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "reason written into the signature")
 	cmd.Flags().StringVar(&req.Location, "location", "", "location written into the signature")
+	cmd.Flags().BoolVar(&useTSA, "timestamp", false, "add an RFC 3161 timestamp from the embedded TSA")
+	cmd.Flags().StringVar(&tsaURL, "tsa", "", "add an RFC 3161 timestamp from this TSA URL instead")
+	cmd.Flags().BoolVar(&requireTS, "require-timestamp", false, "fail instead of stamping without a timestamp when the TSA is down")
 	for _, f := range []string{"seal", "in", "out"} {
 		_ = cmd.MarkFlagRequired(f)
 	}
@@ -105,4 +118,19 @@ func writeStamped(out string, in *os.File, size int64, update []byte) error {
 		return err
 	}
 	return nil
+}
+
+// timestampSource picks the TSA for --timestamp / --tsa URL, or none.
+func timestampSource(ctx context.Context, reg *seal.Registry, embedded bool, url string) (seal.TimestampSource, error) {
+	switch {
+	case url != "":
+		return &tsa.Client{URL: url}, nil
+	case embedded:
+		srv, err := reg.TSA(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return seal.EmbeddedTSA{Server: srv}, nil
+	}
+	return nil, nil
 }

@@ -82,3 +82,33 @@ func TestSignNoCertificates(t *testing.T) {
 		t.Fatalf("Verify without embedded certificate: %v", err)
 	}
 }
+
+func TestUnsignedCallback(t *testing.T) {
+	f := newFixture(t)
+	key, cert := f.key, f.cert
+	digest := sm3.Sum([]byte("document"))
+	var seen []byte
+	oid := asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 14}
+	der, err := SignDetached(digest[:], SignOptions{Signer: key, Cert: cert, Unsigned: func(sig []byte) ([]Attribute, error) {
+		seen = sig
+		a, err := NewAttribute(oid, []byte("token over the signature"))
+		return []Attribute{a}, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := Parse(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := sd.SignerInfos[0]
+	if !bytes.Equal(si.Signature, seen) {
+		t.Fatal("the callback did not see the signature value")
+	}
+	if _, ok := si.UnsignedAttribute(oid); !ok {
+		t.Fatal("unsigned attribute missing")
+	}
+	if err := si.Verify(digest[:]); err != nil {
+		t.Fatalf("unsigned attributes broke the signature: %v", err)
+	}
+}

@@ -38,6 +38,10 @@ type SignOptions struct {
 	// the signer), as RFC 3161 §2.4.1 requires of a time-stamp token when
 	// the request's certReq is false.
 	NoCertificates bool
+	// Unsigned, when set, is called with the signature value once it is
+	// made and returns the unsigned attributes to add — the RFC 3161
+	// signatureTimeStampToken, whose imprint is over that value.
+	Unsigned func(signature []byte) ([]Attribute, error)
 }
 
 // SignError reports unusable signing input.
@@ -70,6 +74,8 @@ type signerInfoOut struct {
 	SignedAttrs        asn1.RawValue
 	SignatureAlgorithm pkix.AlgorithmIdentifier
 	Signature          []byte
+	// UnsignedAttrs is [1] IMPLICIT SET OF Attribute; empty when absent.
+	UnsignedAttrs asn1.RawValue `asn1:"optional"`
 }
 
 type encapContentInfoOut struct {
@@ -214,6 +220,19 @@ func sign(digest, content []byte, eContentType asn1.ObjectIdentifier, opts SignO
 			SignatureAlgorithm: pkix.AlgorithmIdentifier{Algorithm: OIDSM2WithSM3},
 			Signature:          sig,
 		}},
+	}
+	if opts.Unsigned != nil {
+		unsigned, err := opts.Unsigned(sig)
+		if err != nil {
+			return nil, &SignError{Field: "Unsigned", Problem: "unsigned attributes", Err: err}
+		}
+		if len(unsigned) > 0 {
+			uset, err := encodeSetOf(unsigned)
+			if err != nil {
+				return nil, &SignError{Field: "Unsigned", Problem: "cannot encode", Err: err}
+			}
+			sd.SignerInfos[0].UnsignedAttrs = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: uset}
+		}
 	}
 	if len(certDER) > 0 {
 		sd.Certificates = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: bytes.Join(certDER, nil)}
