@@ -24,6 +24,7 @@ import (
 	"eseal/archive/audit"
 	"eseal/archive/fs"
 	"eseal/keys"
+	"eseal/keys/tsa"
 	"eseal/seal"
 )
 
@@ -463,4 +464,43 @@ func serverRouter(t *testing.T, e *env) *mux.Router { return e.srv.Router() }
 func jsonBody(v any) io.Reader {
 	b, _ := json.Marshal(v)
 	return bytes.NewReader(b)
+}
+
+type bearer struct{ key string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestTimestampedStampAndTSAEndpoint(t *testing.T) {
+	e := newEnv(t)
+	authz := e.grant(e.sealID, map[string]any{"case_no": "TS-1"})
+	req := stampReq(e.sealID, authz, "TS-1")
+	req["timestamp"] = true
+	r := e.stamp(testPDF("时间戳"), req)
+	if r.status != 201 {
+		t.Fatalf("stamp: %d %s", r.status, r.body)
+	}
+	var res struct {
+		Record struct {
+			Signatures []struct{ Timestamp *time.Time } `json:"signatures"`
+		} `json:"record"`
+		Warnings []string `json:"warnings"`
+	}
+	json.Unmarshal(r.body, &res)
+	if len(res.Record.Signatures) != 1 || res.Record.Signatures[0].Timestamp == nil || len(res.Warnings) != 0 {
+		t.Fatalf("record without the timestamp: %s", r.body)
+	}
+	// The embedded TSA answers RFC 3161 requests over HTTP.
+	c := &tsa.Client{URL: e.url + "/v1/tsa", HTTP: &http.Client{Transport: bearer{e.admin}}}
+	digest := sm3.Sum([]byte("some signature value"))
+	tok, err := c.Timestamp(context.Background(), digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tsa.ParseToken(tok); err != nil {
+		t.Fatal(err)
+	}
 }

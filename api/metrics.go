@@ -23,6 +23,7 @@ type metrics struct {
 	authzRejected  *prometheus.CounterVec
 	codeRejections prometheus.Counter
 	storeOps       *prometheus.HistogramVec
+	stampWarnings  *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -49,7 +50,10 @@ func newMetrics() *metrics {
 		Name: "eseal_store_operation_duration_seconds", Help: "Object store operations by operation and result.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
 	}, []string{"op", "result"})
-	m.reg.MustRegister(m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.codeRejections,
+	m.stampWarnings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eseal_stamp_warnings_total", Help: "Stampings that succeeded with a warning, by warning (timestamp-unavailable: the TSA was down).",
+	}, []string{"warning"})
+	m.reg.MustRegister(m.stampWarnings, m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.codeRejections,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

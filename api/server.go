@@ -116,6 +116,7 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", RoleStamper, "documents_pdf", s.documentPDF},
 		{[]string{"POST"}, "/v1/documents/{doc_id}/hold", RoleArchivist, "documents_hold", s.holdDocument},
 		{[]string{"POST"}, "/v1/verify", "", "verify", s.verify},
+		{[]string{"POST"}, "/v1/tsa", RoleStamper, "tsa", s.tsa},
 		{[]string{"GET"}, "/d/{code}", "", "download_page", s.downloadPage},
 		{[]string{"GET"}, "/d/{code}/pdf", "", "download_pdf", s.downloadPDF},
 		{[]string{"GET"}, "/v/{doc_id}", "", "verify_page", s.verifyPage},

@@ -23,6 +23,8 @@ type stampRequest struct {
 	AuthorizationID string           `json:"authorization_id"`
 	Placement       seal.Placement   `json:"placement"`
 	Record          seal.RecordInput `json:"record"`
+	// Timestamp asks for an RFC 3161 timestamp on the signature.
+	Timestamp bool `json:"timestamp"`
 }
 
 // stampResponse is the answer to a stamping.
@@ -32,6 +34,7 @@ type stampResponse struct {
 	DownloadURL   string          `json:"download_url,omitempty"`
 	VerifyURL     string          `json:"verify_url"`
 	Replayed      bool            `json:"replayed,omitempty"`
+	Warnings      []string        `json:"warnings,omitempty"`
 	Record        *archive.Record `json:"record"`
 }
 
@@ -91,7 +94,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 	}
 	iss, err := s.Service.Stamp(r.Context(), seal.Order{
 		SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement,
-		Record: req.Record, IdempotencyKey: idem, PDF: pdfBytes,
+		Record: req.Record, IdempotencyKey: idem, PDF: pdfBytes, Timestamp: req.Timestamp,
 	})
 	if err != nil {
 		s.metrics.stampResult(req.SealID, problemFor(err))
@@ -99,8 +102,11 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.stampResult(req.SealID, nil)
+	for _, w := range iss.Warnings {
+		s.metrics.stampWarnings.WithLabelValues(w).Inc()
+	}
 	resp := stampResponse{
-		DocumentID: iss.DocumentID, RetrievalCode: iss.RetrievalCode, Replayed: iss.Replayed,
+		DocumentID: iss.DocumentID, RetrievalCode: iss.RetrievalCode, Replayed: iss.Replayed, Warnings: iss.Warnings,
 		VerifyURL: s.PublicURL + "/v/" + iss.DocumentID, Record: iss.Record,
 	}
 	if iss.RetrievalCode != "" {
@@ -220,4 +226,15 @@ func (s *Server) holdDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ev)
+}
+
+// tsa serves the embedded RFC 3161 time-stamping authority (role stamper),
+// so other systems of the organisation can timestamp with it too.
+func (s *Server) tsa(w http.ResponseWriter, r *http.Request) {
+	srv, err := s.Registry.TSA(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	srv.ServeHTTP(w, r)
 }

@@ -190,6 +190,7 @@ type SignatureElement struct {
 	Algorithm   string     `json:"algorithm"`
 	ByteRange   [4]int64   `json:"byte_range"`
 	SignedSM3   string     `json:"signed_sm3"`
+	Timestamp   *time.Time `json:"timestamp,omitempty"` // the TSA's time, when a token was added
 	Page        int        `json:"page"`
 	PlacementMM [2]float64 `json:"placement_mm"`
 }

@@ -28,8 +28,13 @@ import (
 // authorization exactly once (DESIGN.md, "The main job: one stamping").
 type Service struct {
 	Registry *Registry
-	Store    archive.Store
-	Schedule *archive.Schedule
+	// Timestamps is the TSA used when an order asks for a timestamp (nil:
+	// the organisation's embedded TSA); RequireTimestamp refuses to stamp
+	// without one instead of degrading.
+	Timestamps       TimestampSource
+	RequireTimestamp bool
+	Store            archive.Store
+	Schedule         *archive.Schedule
 	// Application names the creating application in records.
 	Application string
 	// Now is the clock; nil means the registry's.
@@ -55,6 +60,8 @@ type Order struct {
 	AuthorizationID string
 	Placement       Placement
 	Record          RecordInput
+	// Timestamp asks for an RFC 3161 token from the service's TSA.
+	Timestamp bool
 	// IdempotencyKey makes a retried request return the same document.
 	// Callers pass a value unique to the client (e.g. prefixed with its key).
 	IdempotencyKey string
@@ -73,6 +80,8 @@ type Issued struct {
 	// Replayed is true when an earlier request with the same idempotency key
 	// made this document.
 	Replayed bool
+	// Warnings are the stamping's (e.g. WarnNoTimestamp).
+	Warnings []string
 }
 
 // InputError is a malformed order: the REST layer answers 400/422.
@@ -161,9 +170,18 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		return nil, err
 	}
 	st := &Stamper{Registry: s.Registry, Now: s.Now}
-	res, err := st.stamp(ctx, sl, bytes.NewReader(o.PDF), int64(len(o.PDF)), StampRequest{
-		SealID: o.SealID, Placement: o.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name,
-	})
+	sreq := StampRequest{SealID: o.SealID, Placement: o.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name}
+	if o.Timestamp || s.RequireTimestamp {
+		sreq.Timestamps, sreq.RequireTimestamp = s.Timestamps, s.RequireTimestamp
+		if sreq.Timestamps == nil {
+			srv, err := s.Registry.TSA(ctx)
+			if err != nil {
+				return nil, err
+			}
+			sreq.Timestamps = EmbeddedTSA{Server: srv}
+		}
+	}
+	res, err := st.stamp(ctx, sl, bytes.NewReader(o.PDF), int64(len(o.PDF)), sreq)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +195,11 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 	if fileName == "" {
 		fileName = docID + ".pdf"
 	}
+	var tsTime *time.Time
+	if !res.Timestamp.IsZero() {
+		t := res.Timestamp.UTC()
+		tsTime = &t
+	}
 	rec := &archive.Record{
 		DocumentID: docID, Title: o.Record.Title, DocumentNo: o.Record.DocumentNo,
 		ResponsibleParty: s.Registry.Org().Name, Date: now, Retention: retention,
@@ -188,7 +211,7 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 			Rule: "GB/T 38540 seal; CMS SignedData adbe.pkcs7.detached", Time: res.SigningTime,
 			Signer: res.Signer, SealID: res.SealID, SealName: res.SealName, CertSerial: res.SignerSerial,
 			Algorithm: "SM2-with-SM3 (1.2.156.10197.1.501)", ByteRange: res.ByteRange,
-			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: o.Placement.Page,
+			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: o.Placement.Page, Timestamp: tsTime,
 			PlacementMM: [2]float64{o.Placement.XMM, o.Placement.YMM},
 		}},
 		Authorization:     archive.AuthorizationElement{ID: az.ID, GrantedBy: az.GrantedBy, GrantedAt: az.GrantedAt},
@@ -242,7 +265,7 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		// Committed: the document exists. The sweep finishes the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", docID, "err", err)
 	}
-	return &Issued{DocumentID: docID, RetrievalCode: code, Record: rec}, nil
+	return &Issued{DocumentID: docID, RetrievalCode: code, Record: rec, Warnings: res.Warnings}, nil
 }
 
 // complete locks a committed document's objects, logs the stamping and

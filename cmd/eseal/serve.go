@@ -17,6 +17,7 @@ import (
 
 	"eseal/api"
 	"eseal/archive"
+	"eseal/keys/tsa"
 	"eseal/seal"
 )
 
@@ -29,6 +30,8 @@ type serveConfig struct {
 	TLSKey       string        `yaml:"tls_key"`
 	Schedule     string        `yaml:"retention_schedule"`
 	Org          string        `yaml:"org"`
+	TSAURL       string        `yaml:"tsa_url"`
+	RequireTS    bool          `yaml:"require_timestamp"`
 	MaxPDFBytes  int64         `yaml:"max_pdf_bytes"`
 	MaxJSONBytes int64         `yaml:"max_json_bytes"`
 	CodeAttempts int           `yaml:"code_attempts_per_minute"`
@@ -65,7 +68,7 @@ func loadConfigFile(path string, c *serveConfig) error {
 func applyEnv(c *serveConfig, getenv func(string) string) error {
 	str := map[string]*string{
 		"ESEAL_ADDR": &c.Addr, "ESEAL_PUBLIC_URL": &c.PublicURL, "ESEAL_TLS_CERT": &c.TLSCert,
-		"ESEAL_TLS_KEY": &c.TLSKey, "ESEAL_RETENTION_SCHEDULE": &c.Schedule, "ESEAL_ORG": &c.Org,
+		"ESEAL_TLS_KEY": &c.TLSKey, "ESEAL_RETENTION_SCHEDULE": &c.Schedule, "ESEAL_ORG": &c.Org, "ESEAL_TSA_URL": &c.TSAURL,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -181,7 +184,10 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 			return err
 		}
 	}
-	svc := &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "eseal", Log: log}
+	svc := &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "eseal", Log: log, RequireTimestamp: cfg.RequireTS}
+	if cfg.TSAURL != "" {
+		svc.Timestamps = &tsa.Client{URL: cfg.TSAURL}
+	}
 	done, dropped, err := svc.Recover(ctx)
 	if err != nil {
 		return fmt.Errorf("recovery sweep: %w", err)
