@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -54,7 +55,7 @@ func newMetrics() *metrics {
 		Name: "eseal_stamp_warnings_total", Help: "Stampings that succeeded with a warning, by warning (timestamp-unavailable: the TSA was down).",
 	}, []string{"warning"})
 	m.reg.MustRegister(m.stampWarnings, m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.codeRejections,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

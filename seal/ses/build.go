@@ -167,7 +167,7 @@ func BuildSeal(spec SealSpec, maker crypto.Signer, makerCertDER []byte) ([]byte,
 		Picture: pictureASN1{Type: spec.Picture.Type, Data: spec.Picture.Data, Width: spec.Picture.WidthMM, Height: spec.Picture.HeightMM},
 	}
 	for _, e := range spec.Extensions {
-		info.ExtDatas = append(info.ExtDatas, extDataASN1{ID: e.ID, Critical: e.Critical, Value: e.Value})
+		info.ExtDatas = append(info.ExtDatas, extDataASN1(e))
 	}
 	infoDER, err := asn1.Marshal(info)
 	if err != nil {

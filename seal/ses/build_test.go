@@ -165,6 +165,7 @@ func tjfocKey(t testing.TB, k any) *tjsm2.PublicKey {
 	if !ok || ek.Curve != tjsm2.P256Sm2() {
 		t.Fatalf("tjfoc parsed public key %T, want an SM2 key", k)
 	}
+	//lint:ignore SA1019 tjfoc's SM2 API takes the coordinates as big.Int
 	return &tjsm2.PublicKey{Curve: ek.Curve, X: ek.X, Y: ek.Y}
 }
 
