@@ -185,8 +185,10 @@ func TestTwoReplicasOneMinIO(t *testing.T) {
 // Crash test parameters.
 const (
 	crashKills        = 30 // SIGKILLs of a serving process, per backend
-	crashStartupEvery = 6  // every 6th start is also killed during start-up
-	crashClients      = 3  // stamping loops in flight
+	crashMinKills     = 20 // … or at least this many once crashBudget is spent
+	crashBudget       = 75 * time.Second
+	crashStartupEvery = 6 // every 6th start is also killed during start-up
+	crashClients      = 3 // stamping loops in flight
 	crashMinDelay     = 20 * time.Millisecond
 	crashMaxDelay     = 400 * time.Millisecond
 	// assumedGrace is seal.recoveryGrace: uncommitted stampings younger than
@@ -227,7 +229,7 @@ type attempt struct {
 }
 
 func crashRecovery(t *testing.T, backend string, seed uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
 	dir := t.TempDir()
@@ -268,7 +270,8 @@ func crashRecovery(t *testing.T, backend string, seed uint64) {
 		unexpected firstLines
 		seq        atomic.Int64
 	)
-	client := func(ctx context.Context, base string) {
+	// client stamps until the server dies, or once if warmUp.
+	client := func(ctx context.Context, base string, warmUp bool) {
 		for ctx.Err() == nil {
 			n := seq.Add(1)
 			caseNo := fmt.Sprintf("ZJ-2026-C%05d", n)
@@ -286,13 +289,13 @@ func crashRecovery(t *testing.T, backend string, seed uint64) {
 			attempts = append(attempts, a)
 			mu.Unlock()
 			a.st, a.r, a.err = c.stamp(ctx, base, org.SealID, a.job)
-			if a.err != nil {
+			if a.err != nil || warmUp {
 				return
 			}
 		}
 	}
 	kills, startupKills, sweepCompleted := 0, 0, 0
-	for round := 0; kills < crashKills; round++ {
+	for round := 0; kills < crashKills && (kills < crashMinKills || time.Since(start) < crashBudget); round++ {
 		if round%crashStartupEvery == crashStartupEvery-1 {
 			// Kill during start-up, possibly inside the recovery sweep.
 			p := spawnServe(t, env, args...)
@@ -308,11 +311,15 @@ func crashRecovery(t *testing.T, backend string, seed uint64) {
 				t.Errorf("round %d: the sweep discarded %d stampings younger than the grace period", round, s.Discarded)
 			}
 		}
+		// One stamping first: a fresh process's first one costs several
+		// times a warm one (keys unwrapped, chains loaded), and the kills
+		// should land inside stampings, not only in that warm-up.
+		client(ctx, p.url, true)
 		rctx, rcancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		for range crashClients {
 			wg.Add(1)
-			go func() { defer wg.Done(); client(rctx, p.url) }()
+			go func() { defer wg.Done(); client(rctx, p.url, false) }()
 		}
 		time.Sleep(crashMinDelay + time.Duration(rng.Int64N(int64(crashMaxDelay-crashMinDelay))))
 		p.kill()
