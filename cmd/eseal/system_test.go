@@ -609,6 +609,15 @@ func crashRecovery(t *testing.T, backend string, seed uint64) {
 			t.Errorf("eseal verify %s: %v\n%s", docs[0], err, clip(string(out)))
 		}
 	}
+	// The audit log of all those killed processes still verifies: every
+	// shard's chain and every checkpoint.
+	acmd := exec.Command(esealBinary(t), append([]string{"archive", "audit", "verify"}, args...)...)
+	acmd.Env = env
+	if out, err := acmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "audit log OK") {
+		t.Errorf("eseal archive audit verify: %v\n%s", err, clip(string(out)))
+	} else {
+		t.Logf("%s", strings.TrimSpace(string(out)))
+	}
 	if !p.stop() {
 		t.Errorf("eseal serve pid %d did not shut down cleanly: %v", p.pid, p.state)
 	}
