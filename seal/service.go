@@ -423,7 +423,10 @@ func (s *Service) ByRetrievalCode(ctx context.Context, code string) (*archive.Re
 
 // Recover finishes or removes stampings a crash interrupted: a pending entry
 // whose authorization use names it is locked and completed; one without,
-// older than the grace period, is discarded. It runs at start-up.
+// older than the grace period, is discarded. It runs at start-up. A pending
+// entry it cannot handle is logged and left for the next sweep, so one
+// damaged stamping does not keep the service from starting; err reports only
+// a store that cannot be listed.
 func (s *Service) Recover(ctx context.Context) (completed, discarded int, err error) {
 	var pending []string
 	if err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
@@ -433,37 +436,49 @@ func (s *Service) Recover(ctx context.Context) (completed, discarded int, err er
 		return 0, 0, err
 	}
 	for _, k := range pending {
-		var p pendingEntry
-		if err := getJSON(ctx, s.Store, k, &p); err != nil {
-			if errors.Is(err, archive.ErrNotFound) {
-				continue // finished meanwhile
-			}
-			return completed, discarded, err
-		}
-		st, err := s.Registry.Authorization(ctx, p.AuthorizationID)
+		done, dropped, err := s.recoverOne(ctx, k)
 		if err != nil {
-			return completed, discarded, err
+			s.log().Error("recovery sweep: leaving a pending stamping for later", "key", k, "err", err)
+			continue
 		}
-		committed := false
-		for _, u := range st.Uses {
-			committed = committed || u.DocumentID == p.DocumentID
-		}
-		switch {
-		case committed:
-			var rec archive.Record
-			if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
-				return completed, discarded, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
-			}
-			if err := s.complete(ctx, p, &rec); err != nil {
-				return completed, discarded, err
-			}
+		if done {
 			completed++
-		case s.now().Sub(p.Started) > recoveryGrace:
-			s.discard(ctx, p)
+		}
+		if dropped {
 			discarded++
 		}
 	}
 	return completed, discarded, nil
+}
+
+func (s *Service) recoverOne(ctx context.Context, key string) (completed, discarded bool, err error) {
+	var p pendingEntry
+	if err := getJSON(ctx, s.Store, key, &p); err != nil {
+		if errors.Is(err, archive.ErrNotFound) {
+			return false, false, nil // finished meanwhile
+		}
+		return false, false, err
+	}
+	st, err := s.Registry.Authorization(ctx, p.AuthorizationID)
+	if err != nil {
+		return false, false, err
+	}
+	committed := false
+	for _, u := range st.Uses {
+		committed = committed || u.DocumentID == p.DocumentID
+	}
+	switch {
+	case committed:
+		var rec archive.Record
+		if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
+			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
+		}
+		return true, false, s.complete(ctx, p, &rec)
+	case s.now().Sub(p.Started) > recoveryGrace:
+		s.discard(ctx, p)
+		return false, true, nil
+	}
+	return false, false, nil
 }
 
 type codeEntry struct {

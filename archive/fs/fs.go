@@ -563,3 +563,31 @@ func ceilSecond(t time.Time) time.Time {
 	}
 	return t
 }
+
+// SweepTemp removes temporary files that interrupted writes (a crash, a
+// SIGKILL) left behind, if older than olderThan so that writes in progress
+// in other processes are left alone. Temporary files are never listed, so
+// they only cost disk space; `eseal serve` sweeps at start-up.
+func (s *Store) SweepTemp(ctx context.Context, olderThan time.Duration) (removed int, err error) {
+	cutoff := time.Now().Add(-olderThan)
+	err = filepath.WalkDir(s.root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), "~tmp-") {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || fi.ModTime().After(cutoff) {
+			return nil
+		}
+		if err := os.Remove(path); err == nil {
+			removed++
+		}
+		return nil
+	})
+	return removed, err
+}

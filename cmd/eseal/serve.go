@@ -17,6 +17,7 @@ import (
 
 	"eseal/api"
 	"eseal/archive"
+	"eseal/archive/fs"
 	"eseal/keys/tsa"
 	"eseal/seal"
 )
@@ -193,6 +194,15 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 		return fmt.Errorf("recovery sweep: %w", err)
 	}
 	log.Info("recovery sweep", "completed", done, "discarded", dropped)
+	if g.store == "" {
+		if fsStore, err := fs.New(g.storeDir(), fs.Options{}); err == nil {
+			if n, err := fsStore.SweepTemp(ctx, time.Hour); err != nil {
+				log.Warn("sweeping temporary files", "err", err)
+			} else if n > 0 {
+				log.Info("removed temporary files of interrupted writes", "count", n)
+			}
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
