@@ -234,7 +234,12 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		return nil, err
 	}
 
-	// Commit.
+	// Commit — unless this stamping took so long that another replica's
+	// recovery sweep may already be discarding its staged objects.
+	if s.now().Sub(now) > recoveryGrace/2 {
+		s.discard(ctx, pend)
+		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", recoveryGrace/2)
+	}
 	u := Use{DocumentID: docID, Time: now, IdempotencyKey: idem}
 	if idem != "" {
 		if u.SealedCode, err = sealCode(o.IdempotencyKey, code); err != nil {
