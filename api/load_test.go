@@ -29,7 +29,9 @@ func TestLoadHTTP(t *testing.T) {
 	e := newEnv(t)
 	doc := pdftest.Document(pdftest.Options{Title: "负载测试"})
 	fmt.Printf("document: %d bytes, %d requests per level\n", len(doc), perLevel)
-	fmt.Printf("%-6s %12s %12s %10s %10s %12s %10s\n", "conc", "http st/s", "inproc st/s", "http p50", "http p99", "inproc p50", "overhead")
+	fmt.Printf("%-5s | %-27s | %-27s | %-16s | %s\n", "", "REST (HTTP + store)", "in-process Service (store)", "in-process Stamper", "cost of")
+	fmt.Printf("%-5s | %8s %8s %8s | %8s %8s %8s | %8s %7s | %8s %8s\n", "conc", "st/s", "p50", "p99", "st/s", "p50", "p99", "st/s", "p50", "HTTP", "HTTP+store")
+	// "cost of HTTP" = Service st/s ÷ REST st/s − 1; "HTTP+store" = Stamper st/s ÷ REST st/s − 1.
 	for _, conc := range []int{1, 4, 16} {
 		// Authorizations are granted ahead so the run measures stamping only.
 		authz := make([]string, perLevel)
@@ -52,18 +54,29 @@ func TestLoadHTTP(t *testing.T) {
 			}
 			return nil
 		})
+		svcAuthz := make([]string, perLevel)
+		for i := range svcAuthz {
+			svcAuthz[i] = e.grant(e.sealID, map[string]any{"case_no": "LOAD-1"})
+		}
+		svcLat, svcWall := run(conc, perLevel, func(i int) error {
+			_, err := e.srv.Service.Stamp(context.Background(), seal.Order{SealID: e.sealID, AuthorizationID: svcAuthz[i],
+				Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180},
+				Record:    seal.RecordInput{Title: "负载测试", ItemCode: "330000-XK-001", CaseNo: "LOAD-1", Retention: "30y"}, PDF: doc})
+			return err
+		})
 		st := &seal.Stamper{Registry: e.reg}
 		inLat, inWall := run(conc, perLevel, func(int) error {
 			_, err := st.Stamp(context.Background(), bytes.NewReader(doc), int64(len(doc)), seal.StampRequest{
 				SealID: e.sealID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180}})
 			return err
 		})
-		if httpLat == nil || inLat == nil {
+		if httpLat == nil || inLat == nil || svcLat == nil {
 			t.Fatal("requests failed")
 		}
-		hr, ir := float64(perLevel)/httpWall.Seconds(), float64(perLevel)/inWall.Seconds()
-		fmt.Printf("%-6d %12.1f %12.1f %10s %10s %12s %9.0f%%\n", conc, hr, ir,
-			pct(httpLat, 50), pct(httpLat, 99), pct(inLat, 50), (ir/hr-1)*100)
+		hr, sr, ir := float64(perLevel)/httpWall.Seconds(), float64(perLevel)/svcWall.Seconds(), float64(perLevel)/inWall.Seconds()
+		fmt.Printf("%-5d | %8.1f %8s %8s | %8.1f %8s %8s | %8.1f %7s | %7.0f%% %9.0f%%\n", conc,
+			hr, pct(httpLat, 50), pct(httpLat, 99), sr, pct(svcLat, 50), pct(svcLat, 99), ir, pct(inLat, 50),
+			(sr/hr-1)*100, (ir/hr-1)*100)
 	}
 }
 
