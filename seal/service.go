@@ -264,9 +264,7 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		return nil, err
 	}
 	rec.Authorization.Use = use.N
-	s.audit(ctx, AuditEvent{Action: audit.AuthorizationConsumed, Subject: az.ID, Actor: az.GrantedBy,
-		Details: map[string]string{"use": fmt.Sprint(use.N), "document": docID}})
-	if err := s.complete(ctx, pend, rec); err != nil {
+	if err := s.complete(ctx, pend, rec, use.N); err != nil {
 		// Committed: the document exists. The sweep finishes the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", docID, "err", err)
 	}
@@ -276,14 +274,16 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 // complete locks a committed document's objects, logs the stamping and
 // removes its pending marker. The recovery sweep calls it too, so a stamping
 // interrupted after its commit is still locked and logged.
-func (s *Service) complete(ctx context.Context, p pendingEntry, rec *archive.Record) error {
+func (s *Service) complete(ctx context.Context, p pendingEntry, rec *archive.Record, use int) error {
 	for _, k := range []string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey} {
 		if err := s.Store.SetRetention(ctx, k, rec.RetainUntil); err != nil {
 			return err
 		}
 	}
+	// One entry records both the consumption of the authorization (its use
+	// number) and the stamped document: they are one commit.
 	s.audit(ctx, AuditEvent{Action: audit.DocumentStamped, Subject: p.DocumentID, Actor: "service", Details: map[string]string{
-		"authorization": rec.Authorization.ID, "seal": rec.Signatures[len(rec.Signatures)-1].SealID, "sm3": rec.SM3,
+		"authorization": rec.Authorization.ID, "use": fmt.Sprint(use), "seal": rec.Signatures[len(rec.Signatures)-1].SealID, "sm3": rec.SM3,
 		"size": fmt.Sprint(rec.Size), "retention": string(rec.Retention), "retain_until": rec.RetainUntil.Format(time.RFC3339)}})
 	if p.IdempotencyKey != "" {
 		err := putJSON(ctx, s.Store, idemPrefix+p.IdempotencyKey+".json", codeEntry{DocumentID: p.DocumentID})
@@ -468,17 +468,19 @@ func (s *Service) recoverOne(ctx context.Context, key string) (completed, discar
 	if err != nil {
 		return false, false, err
 	}
-	committed := false
+	use := 0
 	for _, u := range st.Uses {
-		committed = committed || u.DocumentID == p.DocumentID
+		if u.DocumentID == p.DocumentID {
+			use = u.N
+		}
 	}
 	switch {
-	case committed:
+	case use > 0:
 		var rec archive.Record
 		if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
 			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
 		}
-		return true, false, s.complete(ctx, p, &rec)
+		return true, false, s.complete(ctx, p, &rec, use)
 	case s.now().Sub(p.Started) > recoveryGrace:
 		s.discard(ctx, p)
 		return false, true, nil
