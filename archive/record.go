@@ -195,12 +195,13 @@ type SignatureElement struct {
 	PlacementMM [2]float64 `json:"placement_mm"`
 }
 
-// AuthorizationElement identifies the authorization behind a stamping.
+// AuthorizationElement identifies the authorization behind a stamping. Which
+// use of it the stamping was is in the authorization's use marker and the
+// audit log: the record is written before the commit that decides it.
 type AuthorizationElement struct {
 	ID        string    `json:"id"`
 	GrantedBy string    `json:"granted_by"`
 	GrantedAt time.Time `json:"granted_at"`
-	Use       int       `json:"use"`
 }
 
 // Keys of a document's objects.

@@ -263,7 +263,6 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		}
 		return nil, err
 	}
-	rec.Authorization.Use = use.N
 	if err := s.complete(ctx, pend, rec, use.N); err != nil {
 		// Committed: the document exists. The sweep finishes the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", docID, "err", err)
