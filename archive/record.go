@@ -204,7 +204,7 @@ type AuthorizationElement struct {
 	GrantedAt time.Time `json:"granted_at"`
 }
 
-// Keys of a document's objects.
+// DocumentKey is the key of a document's signed PDF.
 func DocumentKey(id string) string { return "docs/" + id + "/document.pdf" }
 
 // RecordKey is the key of a document's record.
