@@ -23,6 +23,7 @@ import (
 	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/archive/fs"
+	"eseal/archive/transfer"
 	"eseal/keys"
 	"eseal/keys/tsa"
 	"eseal/seal"
@@ -96,7 +97,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	srv := &api.Server{
-		Metrics: metrics, Registry: reg, Store: store,
+		Metrics: metrics, Registry: reg, Store: store, Transfer: &api.TransferConfig{Rule: transfer.Rule{Fonds: "Z001"}},
 		Service: &seal.Service{Registry: reg, Store: store, Application: "eseal test"},
 		Limits:  api.Limits{MaxPDFBytes: 2 << 20, MaxJSONBytes: 64 << 10, CodeAttemptsPerMinute: 1000},
 	}

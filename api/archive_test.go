@@ -124,3 +124,25 @@ func TestFixityAndLegalHold(t *testing.T) {
 		t.Fatalf("stamper released a hold: %d", r.status)
 	}
 }
+
+func TestTransferOverREST(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 3; i++ {
+		authz := e.grant(e.sealID, map[string]any{"case_no": "TR-1"})
+		if r := e.stamp(testPDF("移交测试"), stampReq(e.sealID, authz, "TR-1")); r.status != 201 {
+			t.Fatalf("stamp: %d %s", r.status, r.body)
+		}
+	}
+	archivist := mustKey(t, e, "archivist")
+	r := e.do("POST", "/v1/transfers", archivist, "application/json", jsonBody(map[string]any{"case_no": "TR-1"}))
+	if r.status != 200 || r.header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("transfer: %d %s %.300s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	if r.header.Get("X-Eseal-Package-Items") != "3" {
+		t.Fatalf("items header %q", r.header.Get("X-Eseal-Package-Items"))
+	}
+	stamper := mustKey(t, e, "stamper")
+	if r := e.do("POST", "/v1/transfers", stamper, "application/json", jsonBody(map[string]any{})); r.status != 403 {
+		t.Fatalf("stamper made a transfer: %d", r.status)
+	}
+}

@@ -43,6 +43,8 @@ type Server struct {
 	PublicURL string
 	Log       *slog.Logger
 
+	// Transfer configures POST /v1/transfers; nil answers 404 "not configured".
+	Transfer *TransferConfig
 	// Metrics may be set beforehand (NewMetrics) so the store can report
 	// into them; nil makes a fresh set.
 	Metrics *Metrics
@@ -115,6 +117,7 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/v1/documents/{doc_id}", RoleStamper, "documents_show", s.showDocument},
 		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", RoleStamper, "documents_pdf", s.documentPDF},
 		{[]string{"POST"}, "/v1/documents/{doc_id}/hold", RoleArchivist, "documents_hold", s.holdDocument},
+		{[]string{"POST"}, "/v1/transfers", RoleArchivist, "transfers_create", s.createTransfer(s.Transfer)},
 		{[]string{"POST"}, "/v1/verify", "", "verify", s.verify},
 		{[]string{"POST"}, "/v1/tsa", RoleStamper, "tsa", s.tsa},
 		{[]string{"GET"}, "/d/{code}", "", "download_page", s.downloadPage},

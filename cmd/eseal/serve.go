@@ -18,6 +18,7 @@ import (
 	"eseal/api"
 	"eseal/archive"
 	"eseal/archive/fs"
+	"eseal/archive/transfer"
 	"eseal/keys/tsa"
 	"eseal/seal"
 )
@@ -32,6 +33,7 @@ type serveConfig struct {
 	Schedule     string        `yaml:"retention_schedule"`
 	Org          string        `yaml:"org"`
 	TSAURL       string        `yaml:"tsa_url"`
+	Fonds        string        `yaml:"fonds"`
 	RequireTS    bool          `yaml:"require_timestamp"`
 	MaxPDFBytes  int64         `yaml:"max_pdf_bytes"`
 	MaxJSONBytes int64         `yaml:"max_json_bytes"`
@@ -69,7 +71,7 @@ func loadConfigFile(path string, c *serveConfig) error {
 func applyEnv(c *serveConfig, getenv func(string) string) error {
 	str := map[string]*string{
 		"ESEAL_ADDR": &c.Addr, "ESEAL_PUBLIC_URL": &c.PublicURL, "ESEAL_TLS_CERT": &c.TLSCert,
-		"ESEAL_TLS_KEY": &c.TLSKey, "ESEAL_RETENTION_SCHEDULE": &c.Schedule, "ESEAL_ORG": &c.Org, "ESEAL_TSA_URL": &c.TSAURL,
+		"ESEAL_TLS_KEY": &c.TLSKey, "ESEAL_RETENTION_SCHEDULE": &c.Schedule, "ESEAL_ORG": &c.Org, "ESEAL_TSA_URL": &c.TSAURL, "ESEAL_FONDS": &c.Fonds,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -215,8 +217,13 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = scheme + "://" + ln.Addr().String()
 	}
+	var transferCfg *api.TransferConfig
+	if cfg.Fonds != "" {
+		transferCfg = &api.TransferConfig{Rule: transfer.Rule{Fonds: cfg.Fonds}}
+	}
 	srv := &api.Server{
-		Metrics: metrics, Registry: reg, Service: svc, Store: store, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Log: log,
+		Transfer: transferCfg,
+		Metrics:  metrics, Registry: reg, Service: svc, Store: store, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Log: log,
 		Limits: api.Limits{MaxPDFBytes: cfg.MaxPDFBytes, MaxJSONBytes: cfg.MaxJSONBytes, CodeAttemptsPerMinute: cfg.CodeAttempts},
 	}
 	hs := &http.Server{

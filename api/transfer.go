@@ -1,0 +1,166 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"eseal/archive"
+	"eseal/archive/audit"
+	"eseal/archive/transfer"
+	"eseal/keys"
+	"eseal/seal"
+)
+
+// TransferConfig is what POST /v1/transfers needs beyond the store: the
+// reference-code rule (its fonds code) and, optionally, a register signer
+// other than the organisation's service key.
+type TransferConfig struct {
+	Rule     transfer.Rule
+	Receiver string
+	// Sign and SignerChain sign the register; nil means the registry's
+	// service key (Registry.AuditSigner) with its certificate and root.
+	Sign        transfer.SignFunc
+	SignerChain [][]byte
+	// TempDir holds packages while they are written; "" means the system's.
+	TempDir string
+}
+
+// transferRequest is the filter of POST /v1/transfers.
+type transferRequest struct {
+	Year      int    `json:"year,omitempty"`
+	Retention string `json:"retention,omitempty"`
+	ItemCode  string `json:"item_code,omitempty"`
+	CaseNo    string `json:"case_no,omitempty"`
+}
+
+// createTransfer writes a transfer package of the committed records the
+// filter selects and answers 200 with the ZIP (role archivist). The package
+// is written to a temporary file first, so a failure is a problem+json
+// answer, never a truncated ZIP; the headers carry its id, item count and
+// SM3 package digest.
+func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if cfg == nil || cfg.Rule.Fonds == "" {
+			writeProblem(w, r, newProblem("not-found", "transfers are not configured on this server (no fonds code)"))
+			return
+		}
+		var req transferRequest
+		if p := s.readJSON(w, r, &req); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		f := transfer.Filter{Year: req.Year, ItemCode: req.ItemCode, CaseNo: req.CaseNo}
+		if req.Retention != "" {
+			c, err := archive.ParseRetentionClass(req.Retention)
+			if err != nil {
+				q := newProblem("invalid-field", err.Error())
+				q.Field = "retention"
+				writeProblem(w, r, q)
+				return
+			}
+			f.Retention = c
+		}
+		if req.Year < 0 || req.Year > 9999 {
+			q := newProblem("invalid-field", "year: 0 (any) or a four-digit year")
+			q.Field = "year"
+			writeProblem(w, r, q)
+			return
+		}
+		ctx := r.Context()
+		recs, err := transfer.Select(ctx, s.Store, f, s.Service.Committed)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if len(recs) == 0 {
+			writeProblem(w, r, newProblem("invalid-field", "no committed record matches the filter"))
+			return
+		}
+		ts, err := s.Registry.TrustStore(ctx)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		v := &seal.Verifier{Trust: ts, Registry: s.Registry}
+		sign, chain := cfg.Sign, cfg.SignerChain
+		if sign == nil {
+			if sign, chain, err = s.serviceSigner(ctx); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		tmp, err := os.CreateTemp(cfg.TempDir, "eseal-transfer-*.zip")
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
+		pkg, err := transfer.Write(ctx, tmp, recs, transfer.Options{
+			Store: s.Store, Rule: cfg.Rule, Organisation: s.Registry.Org().Name, Receiver: cfg.Receiver,
+			Sign: sign, SignerChain: chain, TempDir: cfg.TempDir,
+			Verify: func(ctx context.Context, pr io.ReaderAt, size int64) (string, string, error) {
+				rep, err := v.VerifyPDF(ctx, pr, size)
+				if err != nil {
+					return "", "", err
+				}
+				return string(rep.Verdict), strings.Join(rep.Reasons, "; "), nil
+			},
+		})
+		if err != nil {
+			// A record unfit for transfer (its PDF no longer matches it, its
+			// seal does not verify) or a bad rule is the archive's problem,
+			// not the client's: logged, answered 500.
+			var re *transfer.RuleError
+			if errors.As(err, &re) {
+				err = fmt.Errorf("transfer configuration: %w", err)
+			}
+			s.fail(w, r, err)
+			return
+		}
+		for _, rec := range recs {
+			s.Registry.LogEvent(ctx, seal.AuditEvent{Action: audit.RecordTransferred, Subject: rec.DocumentID, Actor: apiKeyFrom(r).Name,
+				Details: map[string]string{"package": pkg.ID, "digest_sm3": pkg.Digest}})
+		}
+		size, err := tmp.Seek(0, io.SeekEnd)
+		if err == nil {
+			_, err = tmp.Seek(0, io.SeekStart)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/zip")
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+		h.Set("Content-Disposition", `attachment; filename="`+pkg.ID+`.zip"`)
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Eseal-Package-Id", pkg.ID)
+		h.Set("X-Eseal-Package-Items", strconv.Itoa(pkg.Items))
+		h.Set("X-Eseal-Package-Digest", "sm3="+pkg.Digest)
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.Copy(w, tmp)
+	}
+}
+
+// serviceSigner signs with the organisation's service key.
+func (s *Server) serviceSigner(ctx context.Context) (transfer.SignFunc, [][]byte, error) {
+	key, err := s.Registry.AuditSigner(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := s.Registry.AuditCertificate(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain := [][]byte{cert.Raw}
+	for _, c := range s.Registry.Roots() {
+		chain = append(chain, c.Raw)
+	}
+	return func(msg []byte) ([]byte, error) { return keys.SignSM2(key, msg) }, chain, nil
+}
