@@ -64,3 +64,13 @@ func (e *FieldExistsError) Error() string {
 func formatErr(off int64, format string, args ...any) error {
 	return &FormatError{Offset: off, Reason: fmt.Sprintf(format, args...)}
 }
+
+// A TextNotFoundError reports a searched text that occurs on no page.
+type TextNotFoundError struct {
+	Text  string
+	Pages int // pages searched
+}
+
+func (e *TextNotFoundError) Error() string {
+	return fmt.Sprintf("pdf: text %q not found in %d pages", e.Text, e.Pages)
+}

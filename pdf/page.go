@@ -23,6 +23,46 @@ func (p *Page) Visible() [4]float64 {
 	return v
 }
 
+// displaySize returns the width and height of the visible page as a viewer
+// shows it, after /Rotate.
+func (p *Page) displaySize() (w, h float64) {
+	v := p.Visible()
+	w, h = v[2]-v[0], v[3]-v[1]
+	if p.Rotate == 90 || p.Rotate == 270 {
+		w, h = h, w
+	}
+	return w, h
+}
+
+// toUser maps display coordinates — points right and down from the top-left
+// corner of the visible page as a viewer shows it — into default user space.
+func (p *Page) toUser(u, t float64) (x, y float64) {
+	v := p.Visible()
+	switch p.Rotate {
+	case 90:
+		return v[0] + t, v[1] + u
+	case 180:
+		return v[2] - u, v[1] + t
+	case 270:
+		return v[2] - t, v[3] - u
+	}
+	return v[0] + u, v[3] - t
+}
+
+// toDisplay is the inverse of toUser.
+func (p *Page) toDisplay(x, y float64) (u, t float64) {
+	v := p.Visible()
+	switch p.Rotate {
+	case 90:
+		return y - v[1], x - v[0]
+	case 180:
+		return v[2] - x, y - v[1]
+	case 270:
+		return v[3] - y, v[2] - x
+	}
+	return x - v[0], v[3] - y
+}
+
 // NumPages returns the page count the page tree root declares, or 0 when the
 // tree is unreadable.
 func (d *Document) NumPages() int {

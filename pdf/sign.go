@@ -41,6 +41,9 @@ type SignatureRequest struct {
 	SigningTime                         time.Time // zero means now
 	SubFilter                           string    // default adbe.pkcs7.detached
 	ContentsSize                        int       // bytes reserved for the CMS; zero means DefaultContentsSize
+	// CrossPage, when set, makes the seal a cross-page seal (骑缝章)
+	// instead of a seal on Page: see CrossPage.
+	CrossPage *CrossPage
 }
 
 // An Update is one prepared incremental update: the bytes to append to the
@@ -158,30 +161,14 @@ func place(p *Page, xmm, ymm, wmm, hmm float64) (*placement, error) {
 		return nil, &PlacementError{Reason: "seal size must be positive and finite"}
 	}
 	x0, y0, w, h := xmm*ptPerMM, ymm*ptPerMM, wmm*ptPerMM, hmm*ptPerMM
-	v := p.Visible()
-	W, H := v[2]-v[0], v[3]-v[1]
-	if p.Rotate == 90 || p.Rotate == 270 {
-		W, H = H, W
-	}
+	W, H := p.displaySize()
 	dx0, dy0 := max(x0, 0), max(y0, 0)
 	dx1, dy1 := min(x0+w, W), min(y0+h, H)
 	if dx1-dx0 < 0.01 || dy1-dy0 < 0.01 {
 		return nil, &PlacementError{Reason: "seal lies wholly outside the visible page"}
 	}
-	// (u, t): display coordinates, right and down from the visible top-left.
-	toUser := func(u, t float64) (float64, float64) {
-		switch p.Rotate {
-		case 90:
-			return v[0] + t, v[1] + u
-		case 180:
-			return v[2] - u, v[1] + t
-		case 270:
-			return v[2] - t, v[3] - u
-		}
-		return v[0] + u, v[3] - t
-	}
-	ax, ay := toUser(dx0, dy0)
-	bx, by := toUser(dx1, dy1)
+	ax, ay := p.toUser(dx0, dy0)
+	bx, by := p.toUser(dx1, dy1)
 	pl := &placement{
 		rect: [4]float64{min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)},
 		bw:   dx1 - dx0,
@@ -344,11 +331,7 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		signingTime = time.Now()
 	}
 
-	page, err := d.Page(req.Page)
-	if err != nil {
-		return nil, err
-	}
-	pl, err := place(page, req.XMM, req.YMM, req.WidthMM, req.HeightMM)
+	plans, err := d.planWidgets(req)
 	if err != nil {
 		return nil, err
 	}
@@ -382,10 +365,19 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	}
 	alloc := func(n int) int { r := next; next += n; return r }
 	imgNum := alloc(req.Image.objects())
-	formNum := alloc(1)
+	formNum := alloc(len(plans))
 	sigNum := alloc(1)
-	widgetNum := alloc(1)
-	widgetRef := Ref{widgetNum, 0}
+	fieldRef := Ref{alloc(1), 0}
+	// One widget is merged with its field; a cross-page seal's widgets are
+	// the field's /Kids.
+	widgetRefs := []Ref{fieldRef}
+	if req.CrossPage != nil {
+		first := alloc(len(plans))
+		widgetRefs = widgetRefs[:0]
+		for i := range plans {
+			widgetRefs = append(widgetRefs, Ref{first + i, 0})
+		}
+	}
 
 	w := &updateWriter{base: d.size}
 	var last [1]byte
@@ -397,27 +389,9 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	}
 
 	w.writeImage(req.Image, imgNum)
-
-	// Appearance: the picture scaled to the seal size, clipped to the part
-	// of the seal on the visible page, turned upright on rotated pages.
-	content := "q 0 0 " + num(pl.bw) + " " + num(pl.bh) + " re W n " +
-		num(pl.img[0]) + " 0 0 " + num(pl.img[3]) + " " + num(pl.img[4]) + " " + num(pl.img[5]) +
-		" cm /Im1 Do Q"
-	w.begin(formNum, 0)
-	w.buf = append(w.buf, "<</Type/XObject/Subtype/Form/BBox ["...)
-	w.buf = append(w.buf, "0 0 "+num(pl.bw)+" "+num(pl.bh)+"]"...)
-	if page.Rotate != 0 {
-		m := pl.matrix
-		w.buf = append(w.buf, "/Matrix ["+num(m[0])+" "+num(m[1])+" "+num(m[2])+" "+num(m[3])+" 0 0]"...)
+	for i, p := range plans {
+		w.writeAppearance(formNum+i, p, Ref{imgNum, 0})
 	}
-	w.buf = append(w.buf, "/Resources<</XObject<</Im1 "...)
-	w.buf = appendObject(w.buf, Ref{imgNum, 0})
-	w.buf = append(w.buf, ">>>>/Length "...)
-	w.buf = strconv.AppendInt(w.buf, int64(len(content)), 10)
-	w.buf = append(w.buf, ">>\nstream\n"...)
-	w.buf = append(w.buf, content...)
-	w.buf = append(w.buf, "\nendstream"...)
-	w.end()
 
 	// Signature dictionary with fixed-width /ByteRange and the placeholder.
 	w.begin(sigNum, 0)
@@ -449,33 +423,36 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	w.buf = append(w.buf, ">>"...)
 	w.end()
 
-	// The merged signature field and widget annotation.
-	w.object(widgetRef, Dict{
-		"Type": Name("Annot"), "Subtype": Name("Widget"), "FT": Name("Sig"),
-		"T": textString(field), "V": Ref{sigNum, 0}, "P": page.Ref,
-		"Rect": Array{pl.rect[0], pl.rect[1], pl.rect[2], pl.rect[3]},
-		"F":    int64(132), "AP": Dict{"N": Ref{formNum, 0}},
-	})
+	widget := func(p widgetPlan, i int) Dict {
+		return Dict{
+			"Type": Name("Annot"), "Subtype": Name("Widget"), "P": p.page.Ref,
+			"Rect": Array{p.pl.rect[0], p.pl.rect[1], p.pl.rect[2], p.pl.rect[3]},
+			"F":    int64(132), "AP": Dict{"N": Ref{formNum + i, 0}},
+		}
+	}
+	if req.CrossPage == nil {
+		// The merged signature field and widget annotation.
+		wd := widget(plans[0], 0)
+		wd["FT"], wd["T"], wd["V"] = Name("Sig"), textString(field), Ref{sigNum, 0}
+		w.object(fieldRef, wd)
+	} else {
+		kids := make(Array, len(widgetRefs))
+		for i, r := range widgetRefs {
+			kids[i] = r
+		}
+		w.object(fieldRef, Dict{"FT": Name("Sig"), "T": textString(field), "V": Ref{sigNum, 0}, "Kids": kids})
+		// The widgets carry no /Parent: poppler before 23.x (pdfsig in
+		// Debian 12) takes every kid with a /Parent for a child field
+		// and lists the one signature once per page. Readers find the
+		// widgets through the field's /Kids, as PDF 1.4 files have them.
+		for i, p := range plans {
+			w.object(widgetRefs[i], widget(p, i))
+		}
+	}
 
-	// The page's /Annots grows by the widget.
-	switch a := page.Dict["Annots"].(type) {
-	case Ref:
-		o, err := d.Object(a)
-		if err != nil {
-			return nil, err
-		}
-		if arr, ok := o.(Array); ok {
-			w.object(Ref{a.Num, d.genOf(a.Num)}, append(append(Array{}, arr...), widgetRef))
-			break
-		}
-		pd := cloneDict(page.Dict)
-		pd["Annots"] = Array{widgetRef}
-		w.object(Ref{page.Ref.Num, d.genOf(page.Ref.Num)}, pd)
-	default:
-		pd := cloneDict(page.Dict)
-		old, _ := a.(Array)
-		pd["Annots"] = append(append(Array{}, old...), widgetRef)
-		w.object(Ref{page.Ref.Num, d.genOf(page.Ref.Num)}, pd)
+	// Each page's /Annots grows by its widget.
+	if err := d.addAnnots(w, plans, widgetRefs); err != nil {
+		return nil, err
 	}
 
 	// The AcroForm gains the field and /SigFlags 3.
@@ -485,7 +462,7 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	}
 	sigFlags, _ := newAF["SigFlags"].(int64)
 	newAF["SigFlags"] = sigFlags | 3
-	fields := append(append(Array{}, af.fields...), widgetRef)
+	fields := append(append(Array{}, af.fields...), fieldRef)
 	if af.fieldsInd {
 		w.object(Ref{af.fieldsRef.Num, d.genOf(af.fieldsRef.Num)}, fields)
 	} else {
@@ -520,6 +497,84 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	}
 	copy(u.buf[brPos:], br)
 	return u, nil
+}
+
+// writeAppearance writes the appearance of one widget as object num: the
+// picture scaled to the seal size, clipped to the part of the seal on the
+// visible page (or to the strip of a cross-page seal), turned upright on
+// rotated pages.
+func (w *updateWriter) writeAppearance(objNum int, p widgetPlan, img Ref) {
+	pl := p.pl
+	content := "q 0 0 " + num(pl.bw) + " " + num(pl.bh) + " re W n " +
+		num(pl.img[0]) + " 0 0 " + num(pl.img[3]) + " " + num(pl.img[4]) + " " + num(pl.img[5]) +
+		" cm /Im1 Do Q"
+	w.begin(objNum, 0)
+	w.buf = append(w.buf, "<</Type/XObject/Subtype/Form/BBox ["...)
+	w.buf = append(w.buf, "0 0 "+num(pl.bw)+" "+num(pl.bh)+"]"...)
+	if p.page.Rotate != 0 {
+		m := pl.matrix
+		w.buf = append(w.buf, "/Matrix ["+num(m[0])+" "+num(m[1])+" "+num(m[2])+" "+num(m[3])+" 0 0]"...)
+	}
+	w.buf = append(w.buf, "/Resources<</XObject<</Im1 "...)
+	w.buf = appendObject(w.buf, img)
+	w.buf = append(w.buf, ">>>>/Length "...)
+	w.buf = strconv.AppendInt(w.buf, int64(len(content)), 10)
+	w.buf = append(w.buf, ">>\nstream\n"...)
+	w.buf = append(w.buf, content...)
+	w.buf = append(w.buf, "\nendstream"...)
+	w.end()
+}
+
+// addAnnots rewrites each page (or its indirect /Annots array) with its
+// widget appended; a page or array shared by several widgets is written
+// once.
+func (d *Document) addAnnots(w *updateWriter, plans []widgetPlan, widgets []Ref) error {
+	type pending struct {
+		ref Ref
+		obj Object
+	}
+	var order []*pending
+	byNum := map[int]*pending{}
+	get := func(r Ref, init func() Object) *pending {
+		if p, ok := byNum[r.Num]; ok {
+			return p
+		}
+		p := &pending{ref: Ref{r.Num, d.genOf(r.Num)}, obj: init()}
+		byNum[r.Num] = p
+		order = append(order, p)
+		return p
+	}
+	for i, pl := range plans {
+		page := pl.page
+		if pd, ok := byNum[page.Ref.Num]; ok { // page already rewritten
+			dict := pd.obj.(Dict)
+			dict["Annots"] = append(dict["Annots"].(Array), widgets[i])
+			continue
+		}
+		if a, ok := page.Dict["Annots"].(Ref); ok {
+			o, err := d.Object(a)
+			if err != nil {
+				return err
+			}
+			if arr, ok := o.(Array); ok {
+				p := get(a, func() Object { return append(Array{}, arr...) })
+				p.obj = append(p.obj.(Array), widgets[i])
+				continue
+			}
+		}
+		p := get(page.Ref, func() Object {
+			pd := cloneDict(page.Dict)
+			old, _ := pd["Annots"].(Array)
+			pd["Annots"] = append(Array{}, old...)
+			return pd
+		})
+		dict := p.obj.(Dict)
+		dict["Annots"] = append(dict["Annots"].(Array), widgets[i])
+	}
+	for _, p := range order {
+		w.object(p.ref, p.obj)
+	}
+	return nil
 }
 
 // writeXRef appends the cross-reference section in the form of the previous

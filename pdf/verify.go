@@ -26,7 +26,10 @@ type Signature struct {
 	ContactInfo string
 	Page        int // 0 when the widget is on no page
 	Rect        [4]float64
-	Ref         Ref // the signature dictionary (zero Ref when direct)
+	// Pages lists, ascending, every page with a widget of the field: one
+	// page for an ordinary seal, several for a cross-page seal (骑缝章).
+	Pages []int
+	Ref   Ref // the signature dictionary (zero Ref when direct)
 
 	// ByteRangeOK is true when the range starts at 0, lies inside the file
 	// and its gap is exactly this dictionary's /Contents hex string.
@@ -232,6 +235,7 @@ func (d *Document) Signatures() ([]Signature, error) {
 		if sig.Page == 0 {
 			sig.Page = pageOf[-ref.Num-1]
 		}
+		d.widgetPages(&sig, ref, fd, pageOf)
 		d.checkByteRange(&sig, sd, ref, revs)
 		sigs = append(sigs, sig)
 	}
@@ -366,4 +370,49 @@ func (d *Document) checkByteRange(sig *Signature, sd Dict, field Ref, revs []int
 		return
 	}
 	sig.ByteRangeOK = true
+}
+
+// widgetPages fills sig.Pages from the field's own widget and its widget
+// /Kids; a field that is not itself a widget takes its page and /Rect from
+// its first widget.
+func (d *Document) widgetPages(sig *Signature, ref Ref, fd Dict, pageOf map[int]int) {
+	seen := map[int]bool{}
+	add := func(p int) {
+		if p > 0 && !seen[p] {
+			seen[p] = true
+			sig.Pages = append(sig.Pages, p)
+		}
+	}
+	if sig.Page > 0 {
+		add(sig.Page)
+	}
+	kids, _ := d.resolveArray(fd["Kids"])
+	for i, k := range kids {
+		if i >= 10000 { // more widgets than any real field has
+			break
+		}
+		kr, ok := k.(Ref)
+		if !ok {
+			continue
+		}
+		kd, ok := d.resolveDict(kr)
+		if !ok || kd.name("Subtype") != "Widget" {
+			continue
+		}
+		p := 0
+		if pr, ok := kd["P"].(Ref); ok {
+			p = pageOf[pr.Num]
+		}
+		if p == 0 {
+			p = pageOf[-kr.Num-1]
+		}
+		if sig.Page == 0 && p > 0 {
+			sig.Page = p
+			if r, ok := d.box(kd["Rect"]); ok {
+				sig.Rect = r
+			}
+		}
+		add(p)
+	}
+	sort.Ints(sig.Pages)
 }
