@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"eseal/pdf/pdftest"
 	"strings"
 	"testing"
 )
@@ -153,4 +154,35 @@ func mustKey(t *testing.T, e *env, role string) string {
 		t.Fatal(err)
 	}
 	return k
+}
+
+func TestKeywordAndCrossPageOverREST(t *testing.T) {
+	e := newEnv(t)
+	in := testPDF("准予行政许可决定书")
+	a1 := e.grant(e.sealID, map[string]any{"case_no": "KW-1"})
+	req := stampReq(e.sealID, a1, "KW-1")
+	req["placement"] = map[string]any{"keyword": "不在文中"}
+	before := e.objects()
+	r := e.stamp(in, req)
+	if r.status != 422 || problemType(t, r) != "/problems/keyword-not-found" {
+		t.Fatalf("absent keyword: %d %s", r.status, r.body)
+	}
+	if e.objects() != before {
+		t.Fatal("an absent keyword changed the store")
+	}
+	req["placement"] = map[string]any{"keyword": "许可决定", "dy_mm": 5}
+	if r := e.stamp(in, req); r.status != 201 {
+		t.Fatalf("keyword: %d %s", r.status, r.body)
+	}
+	a2 := e.grant(e.sealID, map[string]any{"case_no": "KW-1"})
+	req = stampReq(e.sealID, a2, "KW-1")
+	req["placement"] = map[string]any{"cross_page": true}
+	r = e.stamp(in, req)
+	if r.status != 422 || problemType(t, r) != "/problems/placement-off-page" {
+		t.Fatalf("cross-page seal on one page: %d %s", r.status, r.body)
+	}
+	r = e.stamp(pdftest.Document(pdftest.Options{Pages: 3}), req)
+	if r.status != 201 {
+		t.Fatalf("cross-page: %d %s", r.status, r.body)
+	}
 }

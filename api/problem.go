@@ -44,6 +44,8 @@ var problemKinds = map[string]struct {
 	"encrypted-pdf":                {422, "Encrypted PDFs cannot be stamped"},
 	"page-out-of-range":            {422, "The page does not exist"},
 	"placement-off-page":           {422, "The seal would lie outside the page"},
+	"keyword-not-found":            {422, "The keyword to place the seal on is not in the document"},
+	"timestamp-unavailable":        {503, "A timestamp is required and the TSA did not answer"},
 	"seal-not-found":               {404, "Unknown seal"},
 	"seal-not-active":              {409, "The seal is suspended, revoked or outside its validity"},
 	"seal-conflict":                {409, "The seal cannot change to that state"},
@@ -100,6 +102,9 @@ func problemFor(err error) *Problem {
 		pre  *pdf.PageRangeError
 		ple  *pdf.PlacementError
 		ce   *seal.CertificateError
+		tnf  *pdf.TextNotFoundError
+		spe  *seal.PlacementError
+		te   *seal.TimestampError
 		ke   *archive.KeyError
 	)
 	switch {
@@ -107,6 +112,16 @@ func problemFor(err error) *Problem {
 		return p
 	case errors.As(err, &nf):
 		return newProblem("seal-not-found", nf.Error())
+	case errors.As(err, &tnf):
+		q := newProblem("keyword-not-found", tnf.Error())
+		q.Field = "placement.keyword"
+		return q
+	case errors.As(err, &spe):
+		q := newProblem("invalid-field", spe.Error())
+		q.Field = "placement"
+		return q
+	case errors.As(err, &te):
+		return newProblem("timestamp-unavailable", te.Error())
 	case errors.As(err, &ce):
 		return newProblem("certificate-revoked", ce.Error())
 	case errors.As(err, &se):

@@ -211,7 +211,7 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 			Rule: "GB/T 38540 seal; CMS SignedData adbe.pkcs7.detached", Time: res.SigningTime,
 			Signer: res.Signer, SealID: res.SealID, SealName: res.SealName, CertSerial: res.SignerSerial,
 			Algorithm: "SM2-with-SM3 (1.2.156.10197.1.501)", ByteRange: res.ByteRange,
-			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: o.Placement.Page, Timestamp: tsTime,
+			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: res.Page, Timestamp: tsTime,
 			PlacementMM: [2]float64{o.Placement.XMM, o.Placement.YMM},
 		}},
 		Authorization:     archive.AuthorizationElement{ID: az.ID, GrantedBy: az.GrantedBy, GrantedAt: az.GrantedAt},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emmansun/gmsm/sm3"
 
@@ -48,10 +49,65 @@ func (e EmbeddedTSA) Timestamp(_ context.Context, digest []byte) ([]byte, error)
 
 // Placement says where the seal's top-left corner goes: a page (1-based) and
 // millimetres from the visible page's top-left corner.
+//
+// Instead of coordinates, Keyword centres the seal on the Nth occurrence
+// (from 1; 0 means the first) of a text, shifted by DXMM/DYMM. CrossPage
+// makes a 骑缝章: the seal cut into strips at the right edge of pages
+// FirstPage..LastPage (0 = first/last page), YMM from the top (0: centred).
 type Placement struct {
-	Page int     `json:"page"`
-	XMM  float64 `json:"x_mm"`
-	YMM  float64 `json:"y_mm"`
+	Page      int     `json:"page"`
+	XMM       float64 `json:"x_mm"`
+	YMM       float64 `json:"y_mm"`
+	Keyword   string  `json:"keyword,omitempty"`
+	Nth       int     `json:"nth,omitempty"`
+	DXMM      float64 `json:"dx_mm,omitempty"`
+	DYMM      float64 `json:"dy_mm,omitempty"`
+	CrossPage bool    `json:"cross_page,omitempty"`
+	FirstPage int     `json:"first_page,omitempty"`
+	LastPage  int     `json:"last_page,omitempty"`
+}
+
+// PlacementError is a placement the request cannot have: a keyword given
+// with coordinates, a negative match number.
+type PlacementError struct{ Reason string }
+
+func (e *PlacementError) Error() string { return "placement: " + e.Reason }
+
+// MaxKeywordRunes bounds a keyword; a seal goes over a few words.
+const MaxKeywordRunes = 64
+
+// resolve turns a keyword or cross-page placement into the PDF request's
+// page and coordinates.
+func (p Placement) resolve(doc *pdf.Document, wMM, hMM float64, req *pdf.SignatureRequest) error {
+	req.Page, req.XMM, req.YMM = p.Page, p.XMM, p.YMM
+	switch {
+	case p.CrossPage && p.Keyword != "":
+		return &PlacementError{"a cross-page seal is not placed by keyword"}
+	case p.CrossPage:
+		req.CrossPage = &pdf.CrossPage{FirstPage: p.FirstPage, LastPage: p.LastPage}
+		if req.Page == 0 {
+			req.Page = max(p.FirstPage, 1)
+		}
+		return nil
+	case p.Keyword == "":
+		return nil
+	}
+	if utf8.RuneCountInString(p.Keyword) > MaxKeywordRunes {
+		return &PlacementError{fmt.Sprintf("keyword longer than %d characters", MaxKeywordRunes)}
+	}
+	if p.Nth < 0 {
+		return &PlacementError{"nth counts matches from 1"}
+	}
+	matches, err := doc.FindText(p.Keyword)
+	if err != nil {
+		return err
+	}
+	n := max(p.Nth, 1)
+	if n > len(matches) {
+		return &pdf.TextNotFoundError{Text: fmt.Sprintf("%s (match %d of %d)", p.Keyword, n, len(matches)), Pages: doc.NumPages()}
+	}
+	req.Page, req.XMM, req.YMM = doc.PlacementForMatch(matches[n-1], wMM, hMM, p.DXMM, p.DYMM)
+	return nil
 }
 
 // StampRequest asks for one seal on one PDF.
@@ -81,6 +137,8 @@ type Stamped struct {
 	SignerSerial string
 	SigningTime  time.Time
 	ByteRange    [4]int64
+	// Page is where the seal went (the first page of a cross-page seal).
+	Page int
 	// ContentSM3 is the SM3 digest over the signed byte range.
 	ContentSM3 []byte
 	// Timestamp is the time the TSA vouched for; zero without a token.
@@ -141,12 +199,15 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 	if err != nil {
 		return nil, err
 	}
-	upd, err := doc.PrepareSignature(pdf.SignatureRequest{
-		Page: req.Placement.Page, XMM: req.Placement.XMM, YMM: req.Placement.YMM,
+	preq := pdf.SignatureRequest{
 		WidthMM: ss.widthMM, HeightMM: ss.heightMM,
 		Image: ss.image, Name: ss.name, Reason: req.Reason, Location: req.Location,
 		SigningTime: now, ContentsSize: contentsSize(ss, req.Timestamps != nil),
-	})
+	}
+	if err := req.Placement.resolve(doc, ss.widthMM, ss.heightMM, &preq); err != nil {
+		return nil, err
+	}
+	upd, err := doc.PrepareSignature(preq)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +255,7 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		Update: upd.Bytes(), SealID: s.ID, SealName: s.Name,
 		Signer: ss.cert.Subject.String(), SignerSerial: s.SignerSerial,
 		SigningTime: now, ByteRange: upd.ByteRange(), ContentSM3: digest,
-		Timestamp: tsTime, Warnings: warnings,
+		Timestamp: tsTime, Warnings: warnings, Page: preq.Page,
 	}, nil
 }
 

@@ -67,9 +67,10 @@ type SignatureReport struct {
 	Verdict Verdict  `json:"verdict"`
 	Reasons []string `json:"reasons"`
 	Checks  []Check  `json:"checks"`
-	// Kind is "page" for a seal on one page ("cross-page" comes with 骑缝章).
+	// Kind is "page" for a seal on one page, "cross-page" for a 骑缝章.
 	Kind         string       `json:"kind"`
 	Page         int          `json:"page,omitempty"`
+	Pages        []int        `json:"pages,omitempty"` // every page with a widget (cross-page seals)
 	SubFilter    string       `json:"sub_filter"`
 	ByteRange    [4]int64     `json:"byte_range"`
 	Revision     int          `json:"revision"`
@@ -168,8 +169,11 @@ func (c sigCheck) add(name string, res CheckResult, detail string) {
 
 func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.ReaderAt, size int64, revs []int64, s *pdf.Signature) SignatureReport {
 	rep := SignatureReport{
-		Field: s.FieldName, Verdict: Valid, Reasons: []string{}, Kind: "page", Page: s.Page,
+		Field: s.FieldName, Verdict: Valid, Reasons: []string{}, Kind: "page", Page: s.Page, Pages: s.Pages,
 		SubFilter: s.SubFilter, ByteRange: s.ByteRange,
+	}
+	if len(s.Pages) > 1 {
+		rep.Kind = "cross-page"
 	}
 	c := sigCheck{&rep}
 	br := s.ByteRange

@@ -19,6 +19,7 @@ func newStampCmd(g *globals) *cobra.Command {
 	var req seal.StampRequest
 	var in, out, tsaURL string
 	var useTSA, requireTS bool
+	var pages string
 	cmd := &cobra.Command{
 		Use:   "stamp",
 		Short: "Stamp a PDF locally with a seal (an incremental update; the input stays a prefix)",
@@ -46,6 +47,17 @@ path; this command is for the holder of the data directory.`,
 			fi, err := f.Stat()
 			if err != nil {
 				return err
+			}
+			if pages != "" {
+				if !req.Placement.CrossPage {
+					return fmt.Errorf("--pages goes with --cross-page")
+				}
+				if _, err := fmt.Sscanf(pages, "%d-%d", &req.Placement.FirstPage, &req.Placement.LastPage); err != nil || req.Placement.FirstPage < 1 || req.Placement.LastPage < req.Placement.FirstPage {
+					return fmt.Errorf("--pages %q: want A-B with 1 ≤ A ≤ B", pages)
+				}
+			}
+			if req.Placement.CrossPage && !cmd.Flags().Changed("y") {
+				req.Placement.YMM = 0 // centred on the page's height
 			}
 			if req.Timestamps, err = timestampSource(cmd.Context(), reg, useTSA, tsaURL); err != nil {
 				return err
@@ -75,6 +87,12 @@ path; this command is for the holder of the data directory.`,
 	cmd.Flags().Float64Var(&req.Placement.YMM, "y", 20, "millimetres from the visible page's top edge to the seal's top edge")
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "reason written into the signature")
 	cmd.Flags().StringVar(&req.Location, "location", "", "location written into the signature")
+	cmd.Flags().StringVar(&req.Placement.Keyword, "keyword", "", "centre the seal on this text instead of --x/--y (e.g. 盖章)")
+	cmd.Flags().IntVar(&req.Placement.Nth, "nth", 1, "with --keyword: which occurrence, from 1")
+	cmd.Flags().Float64Var(&req.Placement.DXMM, "dx", 0, "with --keyword: shift right by this many millimetres")
+	cmd.Flags().Float64Var(&req.Placement.DYMM, "dy", 0, "with --keyword: shift down by this many millimetres")
+	cmd.Flags().BoolVar(&req.Placement.CrossPage, "cross-page", false, "骑缝章: cut the seal into strips at the right edge of every page (or --pages A-B)")
+	cmd.Flags().StringVar(&pages, "pages", "", "with --cross-page: the page range A-B")
 	cmd.Flags().BoolVar(&useTSA, "timestamp", false, "add an RFC 3161 timestamp from the embedded TSA")
 	cmd.Flags().StringVar(&tsaURL, "tsa", "", "add an RFC 3161 timestamp from this TSA URL instead")
 	cmd.Flags().BoolVar(&requireTS, "require-timestamp", false, "fail instead of stamping without a timestamp when the TSA is down")
