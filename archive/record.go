@@ -171,7 +171,12 @@ type Record struct {
 	SHA256    string `json:"sha256"`
 	InputSize int64  `json:"input_size"`
 	InputSM3  string `json:"input_sm3"`
-	// Signatures holds the e-signature elements of each revision eseal added.
+	// Revision counts eseal's stampings of this document: 1 for the first,
+	// n+1 for seals added later to revision n (Previous names its document).
+	Revision int    `json:"revision"`
+	Previous string `json:"previous,omitempty"`
+	// Signatures holds the e-signature elements of every seal in the PDF,
+	// those of earlier revisions first.
 	Signatures []SignatureElement `json:"signatures"`
 	// Authorization is the grant the stamping consumed.
 	Authorization AuthorizationElement `json:"authorization"`
@@ -193,6 +198,11 @@ type SignatureElement struct {
 	Timestamp   *time.Time `json:"timestamp,omitempty"` // the TSA's time, when a token was added
 	Page        int        `json:"page"`
 	PlacementMM [2]float64 `json:"placement_mm"`
+	// Document and Revision say which stamping added the seal.
+	Document string `json:"document"`
+	Revision int    `json:"revision"`
+	// Authorization is the grant this seal was used under.
+	Authorization *AuthorizationElement `json:"authorization,omitempty"`
 }
 
 // AuthorizationElement identifies the authorization behind a stamping. Which

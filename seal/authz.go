@@ -314,3 +314,20 @@ func (r *Registry) UseOf(ctx context.Context, id string, n int) (*Use, error) {
 	}
 	return &u, nil
 }
+
+// releaseUse deletes the n-th use marker of an authorization, if it names
+// docID: the roll-back of a multi-seal commit that lost a race on another of
+// its authorizations. Use markers are never retention-locked.
+func (r *Registry) releaseUse(ctx context.Context, id string, n int, docID string) error {
+	u, err := r.UseOf(ctx, id, n)
+	if errors.Is(err, archive.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if u.DocumentID != docID {
+		return fmt.Errorf("authorization %s use %d names %s, not %s", id, n, u.DocumentID, docID)
+	}
+	return r.store.Delete(ctx, authzKey(id, fmt.Sprintf("use/%04d.json", n)))
+}

@@ -60,6 +60,13 @@ type Order struct {
 	AuthorizationID string
 	Placement       Placement
 	Record          RecordInput
+	// Seals, when given, replaces SealID/AuthorizationID/Placement: several
+	// seals (联合审批), each under its own authorization, applied in order.
+	Seals []SealUse
+	// BaseDocumentID adds the seals to an archived document as a new
+	// revision (a new document whose PDF extends the stored one); PDF must
+	// then be nil.
+	BaseDocumentID string
 	// Timestamp asks for an RFC 3161 token from the service's TSA.
 	Timestamp bool
 	// IdempotencyKey makes a retried request return the same document.
@@ -104,11 +111,13 @@ const (
 )
 
 type pendingEntry struct {
-	DocumentID      string    `json:"document_id"`
-	AuthorizationID string    `json:"authorization_id"`
-	CodeKey         string    `json:"code_key"`
-	IdempotencyKey  string    `json:"idempotency_key,omitempty"`
-	Started         time.Time `json:"started"`
+	DocumentID      string `json:"document_id"`
+	AuthorizationID string `json:"authorization_id"`
+	// AuthorizationIDs lists every authorization of a multi-seal stamping.
+	AuthorizationIDs []string  `json:"authorization_ids,omitempty"`
+	CodeKey          string    `json:"code_key"`
+	IdempotencyKey   string    `json:"idempotency_key,omitempty"`
+	Started          time.Time `json:"started"`
 }
 
 func (s *Service) now() time.Time {
@@ -130,15 +139,66 @@ var docIDPattern = regexp.MustCompile(`^doc-[a-z2-7]{16}$`)
 // ValidDocumentID reports whether s has the form of a document id.
 func ValidDocumentID(s string) bool { return docIDPattern.MatchString(s) }
 
-// Stamp performs one authorized stamping. Nothing is visible — and the
-// authorization stays usable — until the commit marker is written; after it,
-// the document is complete and retrievable.
+// MaxSealsPerOrder bounds the seals of one request (联合审批 rarely needs
+// more than a handful of departments).
+const MaxSealsPerOrder = 10
+
+// SealUse is one seal of a multi-seal order, with its own authorization.
+type SealUse struct {
+	SealID          string    `json:"seal_id"`
+	AuthorizationID string    `json:"authorization_id"`
+	Placement       Placement `json:"placement"`
+}
+
+// uses returns the order's seals: Seals, or the single SealID/AuthorizationID.
+func (o *Order) uses() []SealUse {
+	if len(o.Seals) > 0 {
+		return o.Seals
+	}
+	return []SealUse{{SealID: o.SealID, AuthorizationID: o.AuthorizationID, Placement: o.Placement}}
+}
+
+// Stamp performs one authorized stamping: every seal of the order, each under
+// its own authorization, as successive incremental revisions of one document.
+// Nothing is visible — and the authorizations stay usable — until the use
+// markers of all of them are written; after that, the document is complete
+// and retrievable.
 func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
+	started := s.now()
+	uses := o.uses()
+	switch {
+	case len(uses) > MaxSealsPerOrder:
+		return nil, &InputError{"seals", fmt.Sprintf("at most %d seals in one request", MaxSealsPerOrder)}
+	case len(o.Seals) > 0 && (o.SealID != "" || o.AuthorizationID != ""):
+		return nil, &InputError{"seals", "give either seals or seal_id/authorization_id"}
+	}
+	seen := map[string]bool{}
+	for _, u := range uses {
+		if seen[u.AuthorizationID] {
+			return nil, &InputError{"seals", "each seal needs its own authorization"}
+		}
+		seen[u.AuthorizationID] = true
+	}
 	idem := ""
 	if o.IdempotencyKey != "" {
 		idem = hashHex(o.IdempotencyKey)
-		if iss, err := s.replay(ctx, o.IdempotencyKey, o.AuthorizationID); iss != nil || err != nil {
+		if iss, err := s.replay(ctx, o.IdempotencyKey, uses[0].AuthorizationID); iss != nil || err != nil {
 			return iss, err
+		}
+	}
+	// A later seal on an archived document starts from its stored PDF.
+	var base *archive.Record
+	if o.BaseDocumentID != "" {
+		if o.PDF != nil {
+			return nil, &InputError{"document_id", "a later seal on an archived document takes no file"}
+		}
+		var err error
+		if base, o.PDF, err = s.committedPDF(ctx, o.BaseDocumentID); err != nil {
+			return nil, err
+		}
+		if o.Record.Title == "" {
+			o.Record = RecordInput{Title: base.Title, DocumentNo: base.DocumentNo, ItemCode: base.ItemCode,
+				CaseNo: base.CaseNo, Applicant: base.Applicant, FileName: base.FileName}
 		}
 	}
 	if err := validateRecord(&o.Record); err != nil {
@@ -156,49 +216,94 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		}
 		retention = c
 	}
-	// The seal first (DESIGN.md: seal, then authorization, then the PDF).
-	sl, err := s.Registry.Get(ctx, o.SealID)
-	if err != nil {
-		return nil, err
+	if base != nil {
+		retention = archive.Longer(retention, base.Retention)
 	}
-	if err := usable(sl, s.now()); err != nil {
-		return nil, err
-	}
+
+	// For every seal: the seal (active, valid), then its authorization, for
+	// the document as the request gave it.
 	inSM3 := sm3.Sum(o.PDF)
-	az, err := s.Registry.CheckAuthorization(ctx, o.AuthorizationID, Scope{SealID: o.SealID, DocumentSM3: inSM3[:], CaseNo: o.Record.CaseNo})
-	if err != nil {
-		return nil, err
+	seals := make([]*Seal, len(uses))
+	grants := make([]*AuthorizationState, len(uses))
+	for i, u := range uses {
+		sl, err := s.Registry.Get(ctx, u.SealID)
+		if err != nil {
+			return nil, err
+		}
+		if err := usable(sl, s.now()); err != nil {
+			return nil, err
+		}
+		az, err := s.Registry.CheckAuthorization(ctx, u.AuthorizationID, Scope{SealID: u.SealID, DocumentSM3: inSM3[:], CaseNo: o.Record.CaseNo})
+		if err != nil {
+			return nil, err
+		}
+		seals[i], grants[i] = sl, az
 	}
+
+	// Stamp: each seal is a new revision of the previous one.
 	st := &Stamper{Registry: s.Registry, Now: s.Now}
-	sreq := StampRequest{SealID: o.SealID, Placement: o.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name}
+	var tsrc TimestampSource
 	if o.Timestamp || s.RequireTimestamp {
-		sreq.Timestamps, sreq.RequireTimestamp = s.Timestamps, s.RequireTimestamp
-		if sreq.Timestamps == nil {
+		tsrc = s.Timestamps
+		if tsrc == nil {
 			srv, err := s.Registry.TSA(ctx)
 			if err != nil {
 				return nil, err
 			}
-			sreq.Timestamps = EmbeddedTSA{Server: srv}
+			tsrc = EmbeddedTSA{Server: srv}
 		}
 	}
-	res, err := st.stamp(ctx, sl, bytes.NewReader(o.PDF), int64(len(o.PDF)), sreq)
-	if err != nil {
-		return nil, err
-	}
-	signed := make([]byte, 0, len(o.PDF)+len(res.Update))
-	signed = append(append(signed, o.PDF...), res.Update...)
-
 	docID, code := newDocumentID(), newRetrievalCode()
+	revision := 1
+	var sigs []archive.SignatureElement
+	if base != nil {
+		revision = base.Revision + 1
+		if base.Revision == 0 {
+			revision = 2
+		}
+		sigs = append(sigs, base.Signatures...)
+	}
+	signed := o.PDF
+	var warnings []string
+	for i, u := range uses {
+		res, err := st.stamp(ctx, seals[i], bytes.NewReader(signed), int64(len(signed)), StampRequest{
+			SealID: u.SealID, Placement: u.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name,
+			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp,
+		})
+		if err != nil {
+			if len(uses) > 1 {
+				return nil, fmt.Errorf("seal %d of %d (%s): %w", i+1, len(uses), u.SealID, err)
+			}
+			return nil, err
+		}
+		next := make([]byte, 0, len(signed)+len(res.Update))
+		signed = append(append(next, signed...), res.Update...)
+		warnings = append(warnings, res.Warnings...)
+		var tsTime *time.Time
+		if !res.Timestamp.IsZero() {
+			t := res.Timestamp.UTC()
+			tsTime = &t
+		}
+		sigs = append(sigs, archive.SignatureElement{
+			Rule: "GB/T 38540 seal; CMS SignedData adbe.pkcs7.detached", Time: res.SigningTime,
+			Signer: res.Signer, SealID: res.SealID, SealName: res.SealName, CertSerial: res.SignerSerial,
+			Algorithm: "SM2-with-SM3 (1.2.156.10197.1.501)", ByteRange: res.ByteRange,
+			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: res.Page, Timestamp: tsTime,
+			PlacementMM: [2]float64{u.Placement.XMM, u.Placement.YMM},
+			Document:    docID, Revision: revision,
+			Authorization: &archive.AuthorizationElement{ID: grants[i].ID, GrantedBy: grants[i].GrantedBy, GrantedAt: grants[i].GrantedAt},
+		})
+	}
+
 	now := s.now().UTC()
 	sum3, sum256 := sm3.Sum(signed), sha256.Sum256(signed)
 	fileName := o.Record.FileName
 	if fileName == "" {
 		fileName = docID + ".pdf"
 	}
-	var tsTime *time.Time
-	if !res.Timestamp.IsZero() {
-		t := res.Timestamp.UTC()
-		tsTime = &t
+	authzIDs := make([]string, len(grants))
+	for i, g := range grants {
+		authzIDs[i] = g.ID
 	}
 	rec := &archive.Record{
 		DocumentID: docID, Title: o.Record.Title, DocumentNo: o.Record.DocumentNo,
@@ -207,17 +312,15 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		CreatingApplication: s.Application, ItemCode: o.Record.ItemCode, CaseNo: o.Record.CaseNo,
 		Applicant: o.Record.Applicant, SM3: hex.EncodeToString(sum3[:]), SHA256: hex.EncodeToString(sum256[:]),
 		InputSize: int64(len(o.PDF)), InputSM3: hex.EncodeToString(inSM3[:]),
-		Signatures: []archive.SignatureElement{{
-			Rule: "GB/T 38540 seal; CMS SignedData adbe.pkcs7.detached", Time: res.SigningTime,
-			Signer: res.Signer, SealID: res.SealID, SealName: res.SealName, CertSerial: res.SignerSerial,
-			Algorithm: "SM2-with-SM3 (1.2.156.10197.1.501)", ByteRange: res.ByteRange,
-			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: res.Page, Timestamp: tsTime,
-			PlacementMM: [2]float64{o.Placement.XMM, o.Placement.YMM},
-		}},
-		Authorization:     archive.AuthorizationElement{ID: az.ID, GrantedBy: az.GrantedBy, GrantedAt: az.GrantedAt},
+		Revision: revision, Signatures: sigs,
+		Authorization:     archive.AuthorizationElement{ID: grants[0].ID, GrantedBy: grants[0].GrantedBy, GrantedAt: grants[0].GrantedAt},
 		RetrievalCodeHash: hashHex(normalizeCode(code)),
 	}
-	pend := pendingEntry{DocumentID: docID, AuthorizationID: az.ID, CodeKey: codeKey(code), IdempotencyKey: idem, Started: now}
+	if base != nil {
+		rec.Previous = base.DocumentID
+	}
+	pend := pendingEntry{DocumentID: docID, AuthorizationID: grants[0].ID, AuthorizationIDs: authzIDs,
+		CodeKey: codeKey(code), IdempotencyKey: idem, Started: now}
 
 	// Stage: pending marker first (so the sweep finds leftovers), then the PDF,
 	// then the record, then the code — all unlocked.
@@ -236,38 +339,70 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 
 	// Commit — unless this stamping took so long that another replica's
 	// recovery sweep may already be discarding its staged objects.
-	if s.now().Sub(now) > recoveryGrace/2 {
+	if s.now().Sub(started) > recoveryGrace/2 {
 		s.discard(ctx, pend)
 		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", recoveryGrace/2)
 	}
 	u := Use{DocumentID: docID, Time: now, IdempotencyKey: idem}
 	if idem != "" {
+		var err error
 		if u.SealedCode, err = sealCode(o.IdempotencyKey, code); err != nil {
 			return nil, err
 		}
 	}
-	use, err := s.Registry.ConsumeAuthorization(ctx, az, u)
-	if err != nil {
+	var made []*Use
+	for i, az := range grants {
+		use, err := s.Registry.ConsumeAuthorization(ctx, az, u)
+		if err == nil {
+			made = append(made, use)
+			continue
+		}
 		var ae *AuthzError
 		if !errors.As(err, &ae) {
 			// The store failed mid-commit: the marker may or may not exist.
 			// Leave the staged objects to the recovery sweep, which decides
-			// from the marker; never discard a possibly committed document.
+			// from the markers; never discard a possibly committed document.
 			return nil, err
 		}
+		// Another stamping took this authorization first: give back the
+		// uses this one took, then its staged objects.
+		for j, m := range made {
+			if rerr := s.Registry.releaseUse(ctx, grants[j].ID, m.N, docID); rerr != nil {
+				s.log().Error("releasing an authorization use after a lost commit; the recovery sweep will", "authorization", grants[j].ID, "err", rerr)
+				return nil, err
+			}
+		}
 		s.discard(ctx, pend)
-		if ae.Reason == AuthzConsumed && idem != "" {
-			if iss, rerr := s.replay(ctx, o.IdempotencyKey, o.AuthorizationID); iss != nil || rerr != nil {
+		if i == 0 && ae.Reason == AuthzConsumed && idem != "" {
+			if iss, rerr := s.replay(ctx, o.IdempotencyKey, grants[0].ID); iss != nil || rerr != nil {
 				return iss, rerr
 			}
 		}
 		return nil, err
 	}
-	if err := s.complete(ctx, pend, rec, use.N); err != nil {
+	if err := s.complete(ctx, pend, rec, made[0].N); err != nil {
 		// Committed: the document exists. The sweep finishes the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", docID, "err", err)
 	}
-	return &Issued{DocumentID: docID, RetrievalCode: code, Record: rec, Warnings: res.Warnings}, nil
+	return &Issued{DocumentID: docID, RetrievalCode: code, Record: rec, Warnings: warnings}, nil
+}
+
+// committedPDF reads a committed document's record and PDF.
+func (s *Service) committedPDF(ctx context.Context, docID string) (*archive.Record, []byte, error) {
+	rec, err := s.Record(ctx, docID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok, err := s.Committed(ctx, rec); err != nil {
+		return nil, nil, err
+	} else if !ok {
+		return nil, nil, archive.ErrNotFound
+	}
+	b, _, err := archive.GetBytes(ctx, s.Store, archive.DocumentKey(docID))
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, b, nil
 }
 
 // complete locks a committed document's objects, logs the stamping and
@@ -390,19 +525,37 @@ func (s *Service) Record(ctx context.Context, docID string) (*archive.Record, er
 	return &rec, nil
 }
 
-// Committed reports whether a document's stamping committed: an authorization
-// use names it. Uncommitted documents are never served.
+// Committed reports whether a document's stamping committed: the
+// authorization of every seal it added has a use naming it. Uncommitted
+// documents are never served.
 func (s *Service) Committed(ctx context.Context, rec *archive.Record) (bool, error) {
-	st, err := s.Registry.Authorization(ctx, rec.Authorization.ID)
-	if err != nil {
-		return false, err
-	}
-	for _, u := range st.Uses {
-		if u.DocumentID == rec.DocumentID {
-			return true, nil
+	ids := []string{rec.Authorization.ID}
+	for _, sg := range rec.Signatures {
+		if sg.Document == rec.DocumentID && sg.Authorization != nil && sg.Authorization.ID != rec.Authorization.ID {
+			ids = append(ids, sg.Authorization.ID)
 		}
 	}
-	return false, nil
+	for _, id := range ids {
+		if n, err := s.useFor(ctx, id, rec.DocumentID); err != nil || n == 0 {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// useFor returns the number of the authorization's use that names the
+// document, or 0.
+func (s *Service) useFor(ctx context.Context, authzID, docID string) (int, error) {
+	st, err := s.Registry.Authorization(ctx, authzID)
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range st.Uses {
+		if u.DocumentID == docID {
+			return u.N, nil
+		}
+	}
+	return 0, nil
 }
 
 // ByRetrievalCode finds the committed document a citizen's code opens.
@@ -463,24 +616,34 @@ func (s *Service) recoverOne(ctx context.Context, key string) (completed, discar
 		}
 		return false, false, err
 	}
-	st, err := s.Registry.Authorization(ctx, p.AuthorizationID)
-	if err != nil {
-		return false, false, err
+	ids := p.AuthorizationIDs
+	if len(ids) == 0 {
+		ids = []string{p.AuthorizationID}
 	}
-	use := 0
-	for _, u := range st.Uses {
-		if u.DocumentID == p.DocumentID {
-			use = u.N
+	uses := make([]int, len(ids))
+	all := true
+	for i, id := range ids {
+		if uses[i], err = s.useFor(ctx, id, p.DocumentID); err != nil {
+			return false, false, err
 		}
+		all = all && uses[i] > 0
 	}
 	switch {
-	case use > 0:
+	case all:
 		var rec archive.Record
 		if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
 			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
 		}
-		return true, false, s.complete(ctx, p, &rec, use)
+		return true, false, s.complete(ctx, p, &rec, uses[0])
 	case s.now().Sub(p.Started) > recoveryGrace:
+		// A multi-seal commit cut half-way: give the uses it took back.
+		for i, id := range ids {
+			if uses[i] > 0 {
+				if err := s.Registry.releaseUse(ctx, id, uses[i], p.DocumentID); err != nil {
+					return false, false, err
+				}
+			}
+		}
 		s.discard(ctx, p)
 		return false, true, nil
 	}
