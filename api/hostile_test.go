@@ -3,7 +3,9 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"eseal/pdf/pdftest"
+	"mime/multipart"
 	"strings"
 	"testing"
 )
@@ -184,5 +186,47 @@ func TestKeywordAndCrossPageOverREST(t *testing.T) {
 	r = e.stamp(pdftest.Document(pdftest.Options{Pages: 3}), req)
 	if r.status != 201 {
 		t.Fatalf("cross-page: %d %s", r.status, r.body)
+	}
+}
+
+func TestJointApprovalOverREST(t *testing.T) {
+	e := newEnv(t)
+	second := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局"}).json(t)["id"].(string)
+	a1 := e.grant(e.sealID, map[string]any{"case_no": "LH-2"})
+	a2 := e.grant(second, map[string]any{"case_no": "LH-2"})
+	req := map[string]any{
+		"seals": []map[string]any{
+			{"seal_id": e.sealID, "authorization_id": a1, "placement": map[string]any{"page": 1, "x_mm": 20, "y_mm": 150}},
+			{"seal_id": second, "authorization_id": a2, "placement": map[string]any{"page": 1, "x_mm": 100, "y_mm": 150}},
+		},
+		"record": map[string]any{"title": "联合审批", "case_no": "LH-2"},
+	}
+	r := e.stamp(testPDF("联合审批"), req)
+	if r.status != 201 {
+		t.Fatalf("joint: %d %s", r.status, r.body)
+	}
+	doc := r.json(t)["document_id"].(string)
+	// A later seal on the archived document: no file, document_id instead.
+	a3 := e.grant(e.sealID, map[string]any{"case_no": "LH-2"})
+	// No file part: the request part alone.
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	rw, _ := mw.CreateFormField("request")
+	json.NewEncoder(rw).Encode(map[string]any{"document_id": doc, "seal_id": e.sealID, "authorization_id": a3,
+		"placement": map[string]any{"page": 1, "x_mm": 60, "y_mm": 220}})
+	mw.Close()
+	r = e.do("POST", "/v1/stamps", e.admin, mw.FormDataContentType(), &buf)
+	if r.status != 201 {
+		t.Fatalf("later seal: %d %s", r.status, r.body)
+	}
+	later := r.json(t)
+	rec := later["record"].(map[string]any)
+	if rec["previous"] != doc || len(rec["signatures"].([]any)) != 3 {
+		t.Fatalf("later record: %v", rec)
+	}
+	pdfBody := e.do("GET", "/v1/documents/"+later["document_id"].(string)+"/pdf", e.admin, "", nil).body
+	v := e.do("POST", "/v1/verify", "", "application/pdf", bytes.NewReader(pdfBody)).json(t)
+	if v["verdict"] != "VALID" || len(v["signatures"].([]any)) != 3 {
+		t.Fatalf("verify: %v", v["verdict"])
 	}
 }

@@ -23,6 +23,10 @@ type stampRequest struct {
 	AuthorizationID string           `json:"authorization_id"`
 	Placement       seal.Placement   `json:"placement"`
 	Record          seal.RecordInput `json:"record"`
+	// Seals replaces seal_id/authorization_id/placement with several seals.
+	Seals []seal.SealUse `json:"seals"`
+	// DocumentID adds the seals to an archived document (no file part).
+	DocumentID string `json:"document_id"`
 	// Timestamp asks for an RFC 3161 timestamp on the signature.
 	Timestamp bool `json:"timestamp"`
 }
@@ -58,26 +62,43 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
-	pdfBytes, ok := parts["file"]
-	if !ok || len(pdfBytes) == 0 {
+	pdfBytes, hasFile := parts["file"]
+	switch {
+	case req.DocumentID != "" && hasFile:
+		writeProblem(w, r, newProblem("malformed-request", "give either a file part or document_id, not both"))
+		return
+	case req.DocumentID != "":
+		if !seal.ValidDocumentID(req.DocumentID) {
+			writeProblem(w, r, newProblem("not-found", fmt.Sprintf("%q is not a document id", req.DocumentID)))
+			return
+		}
+	case len(pdfBytes) == 0:
 		writeProblem(w, r, newProblem("not-a-pdf", "the file part is missing or empty"))
 		return
-	}
-	if !looksLikePDF(pdfBytes) {
+	case !looksLikePDF(pdfBytes):
 		writeProblem(w, r, newProblem("not-a-pdf", "the file part does not start with a PDF header (%PDF-)"))
 		return
 	}
-	if !seal.ValidID(req.SealID) {
-		p := newProblem("seal-not-found", fmt.Sprintf("%q is not a seal id", req.SealID))
-		p.Field = "seal_id"
-		writeProblem(w, r, p)
+	uses := req.Seals
+	if len(uses) == 0 {
+		uses = []seal.SealUse{{SealID: req.SealID, AuthorizationID: req.AuthorizationID}}
+	} else if req.SealID != "" || req.AuthorizationID != "" {
+		writeProblem(w, r, newProblem("malformed-request", "give either seals or seal_id/authorization_id"))
 		return
 	}
-	if !seal.ValidAuthorizationID(req.AuthorizationID) {
-		p := newProblem("authorization-not-found", fmt.Sprintf("%q is not an authorization id", req.AuthorizationID))
-		p.Field = "authorization_id"
-		writeProblem(w, r, p)
-		return
+	for _, u := range uses {
+		if !seal.ValidID(u.SealID) {
+			p := newProblem("seal-not-found", fmt.Sprintf("%q is not a seal id", u.SealID))
+			p.Field = "seal_id"
+			writeProblem(w, r, p)
+			return
+		}
+		if !seal.ValidAuthorizationID(u.AuthorizationID) {
+			p := newProblem("authorization-not-found", fmt.Sprintf("%q is not an authorization id", u.AuthorizationID))
+			p.Field = "authorization_id"
+			writeProblem(w, r, p)
+			return
+		}
 	}
 	idem := r.Header.Get("Idempotency-Key")
 	if len(idem) > 255 {
@@ -95,13 +116,16 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 	iss, err := s.Service.Stamp(r.Context(), seal.Order{
 		SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement,
 		Record: req.Record, IdempotencyKey: idem, PDF: pdfBytes, Timestamp: req.Timestamp,
+		Seals: req.Seals, BaseDocumentID: req.DocumentID,
 	})
 	if err != nil {
-		s.metrics.stampResult(req.SealID, problemFor(err))
+		s.metrics.stampResult(uses[0].SealID, problemFor(err))
 		s.fail(w, r, err)
 		return
 	}
-	s.metrics.stampResult(req.SealID, nil)
+	for _, u := range uses {
+		s.metrics.stampResult(u.SealID, nil)
+	}
 	for _, w := range iss.Warnings {
 		s.metrics.stampWarnings.WithLabelValues(w).Inc()
 	}
