@@ -26,6 +26,7 @@ import (
 	"eseal/archive/transfer"
 	"eseal/keys"
 	"eseal/keys/tsa"
+	"eseal/pdf/pdftest"
 	"eseal/seal"
 )
 
@@ -427,34 +428,7 @@ func TestAuthorizationRejections(t *testing.T) {
 }
 
 // testPDF makes a small one-page PDF with a title in Chinese.
-func testPDF(title string) []byte {
-	var hexTitle strings.Builder
-	for _, r := range title {
-		fmt.Fprintf(&hexTitle, "%04X", r)
-	}
-	content := fmt.Sprintf("BT /F1 20 Tf 100 750 Td <%s> Tj ET\n", hexTitle.String())
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", len(content), content),
-		"<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> >>] >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return b.Bytes()
-}
+func testPDF(title string) []byte { return pdftest.Document(pdftest.Options{Title: title}) }
 
 func apiCreateKey(e *env, role string) (string, error) {
 	return api.CreateAPIKey(context.Background(), e.store, role+" key", []api.Role{api.Role(role)}, nil, time.Now())

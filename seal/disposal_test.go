@@ -64,6 +64,18 @@ type serviceEnv struct {
 	clock  *fakeClock
 	sealID string
 	audit  *recorder
+	log    *audit.Log
+}
+
+// tee sends events to the audit log and to the recorder the tests count.
+type tee struct {
+	log seal.Auditor
+	rec *recorder
+}
+
+func (t tee) Append(ctx context.Context, e seal.AuditEvent) error {
+	t.rec.Append(ctx, e)
+	return t.log.Append(ctx, e)
 }
 
 func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
@@ -79,10 +91,19 @@ func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
-	reg, err := seal.InitOrg(ctx, store, kek, "测试档案馆", seal.Options{Now: clock.Now, Audit: rec})
+	reg, err := seal.InitOrg(ctx, store, kek, "测试档案馆", seal.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	signer, err := reg.AuditSigner(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alog, err := audit.Open(ctx, store, "test", audit.Options{Signer: signer, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.SetAuditor(tee{seal.LogAuditor{Log: alog}, rec})
 	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试专用章"})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +113,7 @@ func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
 		t.Fatal(err)
 	}
 	return &serviceEnv{svc: &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "test"},
-		store: store, clock: clock, sealID: s.ID, audit: rec}
+		store: store, clock: clock, sealID: s.ID, audit: rec, log: alog}
 }
 
 func (e *serviceEnv) stamp(t *testing.T, item string) *seal.Issued {
@@ -180,6 +201,17 @@ func TestDisposal(t *testing.T) {
 	}
 	if _, err := e.store.Head(ctx, archive.DocumentKey(keep.DocumentID)); err != nil {
 		t.Fatalf("the permanent document is gone: %v", err)
+	}
+	// The audit log, with the disposal in it, verifies.
+	if _, err := e.log.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := e.svc.Registry.AuditCertificate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := audit.Verify(ctx, e.store, cert.PublicKey); err != nil || !rep.OK() || rep.Entries < 8 {
+		t.Fatalf("audit verify after disposal: %v %+v", err, rep)
 	}
 	for _, a := range []audit.Action{audit.SealCreated, audit.AuthorizationGranted, audit.DocumentStamped, audit.LegalHoldSet, audit.LegalHoldCleared} {
 		if e.audit.count(a) == 0 {
