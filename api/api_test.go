@@ -104,6 +104,7 @@ func newEnv(t *testing.T) *env {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	srv.PublicURL = hs.URL
+	srv.Service.PublicURL = hs.URL
 	return &env{t: t, srv: srv, root: root, audit: alog, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
 }
 

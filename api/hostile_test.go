@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"eseal/pdf/pdftest"
 	"mime/multipart"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -228,5 +231,48 @@ func TestJointApprovalOverREST(t *testing.T) {
 	v := e.do("POST", "/v1/verify", "", "application/pdf", bytes.NewReader(pdfBody)).json(t)
 	if v["verdict"] != "VALID" || len(v["signatures"].([]any)) != 3 {
 		t.Fatalf("verify: %v", v["verdict"])
+	}
+}
+
+func TestQRCodeBesideTheSeal(t *testing.T) {
+	e := newEnv(t)
+	a := e.grant(e.sealID, map[string]any{"case_no": "QR-1"})
+	req := stampReq(e.sealID, a, "QR-1")
+	req["qr"] = true
+	r := e.stamp(testPDF("二维码"), req)
+	if r.status != 201 {
+		t.Fatalf("stamp with QR: %d %s", r.status, r.body)
+	}
+	doc := r.json(t)["document_id"].(string)
+	signed := e.do("GET", "/v1/documents/"+doc+"/pdf", e.admin, "", nil).body
+	if os.Getenv("ESEAL_ARTIFACTS") != "" {
+		os.WriteFile(filepath.Join(artifactDir(t), "qr-stamped.pdf"), signed, 0o644)
+	}
+	if !bytes.Contains(signed, []byte(" re\n")) {
+		t.Fatal("no QR modules drawn")
+	}
+	v := e.do("POST", "/v1/verify", "", "application/pdf", bytes.NewReader(signed)).json(t)
+	sigs := v["signatures"].([]any)
+	if v["verdict"] != "VALID" || len(sigs) != 1 || sigs[0].(map[string]any)["kind"] != "page" {
+		t.Fatalf("verify: %v, %d signatures", v["verdict"], len(sigs))
+	}
+	// An outside decoder reads the verify URL off the rendered page.
+	for _, tool := range []string{"pdftoppm", "zbarimg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("ESEAL_REQUIRE_TOOLS") == "1" {
+				t.Fatalf("%s not installed (scripts/deps.sh installs it)", tool)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	dir := t.TempDir()
+	pdfPath := filepath.Join(dir, "qr.pdf")
+	os.WriteFile(pdfPath, signed, 0o644)
+	if out, err := exec.Command("pdftoppm", "-r", "200", "-png", pdfPath, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v %s", err, out)
+	}
+	out, _ := exec.Command("zbarimg", "-q", "--raw", filepath.Join(dir, "page-1.png")).Output()
+	if got, want := strings.TrimSpace(string(out)), e.url+"/v/"+doc; got != want {
+		t.Fatalf("zbarimg read %q, want %q", got, want)
 	}
 }

@@ -29,6 +29,8 @@ type stampRequest struct {
 	DocumentID string `json:"document_id"`
 	// Timestamp asks for an RFC 3161 timestamp on the signature.
 	Timestamp bool `json:"timestamp"`
+	// QR draws a QR code of the verify URL beside the seal.
+	QR bool `json:"qr"`
 }
 
 // stampResponse is the answer to a stamping.
@@ -116,7 +118,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 	iss, err := s.Service.Stamp(r.Context(), seal.Order{
 		SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement,
 		Record: req.Record, IdempotencyKey: idem, PDF: pdfBytes, Timestamp: req.Timestamp,
-		Seals: req.Seals, BaseDocumentID: req.DocumentID,
+		Seals: req.Seals, BaseDocumentID: req.DocumentID, QR: req.QR,
 	})
 	if err != nil {
 		s.metrics.stampResult(uses[0].SealID, problemFor(err))

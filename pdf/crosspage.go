@@ -24,6 +24,7 @@ const minStripPt = 0.05
 type widgetPlan struct {
 	page *Page
 	pl   *placement
+	qr   [][]bool // a QR code's modules instead of the seal picture
 }
 
 // planWidgets places the widgets of a request: one for an ordinary seal,
@@ -38,7 +39,15 @@ func (d *Document) planWidgets(req SignatureRequest) ([]widgetPlan, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []widgetPlan{{page, pl}}, nil
+		plans := []widgetPlan{{page: page, pl: pl}}
+		if req.QR != nil {
+			qp, err := planQR(page, req)
+			if err != nil {
+				return nil, err
+			}
+			plans = append(plans, qp)
+		}
+		return plans, nil
 	}
 	np := d.NumPages()
 	first, last := req.CrossPage.FirstPage, req.CrossPage.LastPage
@@ -87,7 +96,7 @@ func (d *Document) planWidgets(req SignatureRequest) ([]widgetPlan, error) {
 		// Draw the whole picture, shifted so strip i falls in the box.
 		pl.img[0] = req.WidthMM * ptPerMM
 		pl.img[4] -= float64(i) * strip * ptPerMM
-		plans = append(plans, widgetPlan{page, pl})
+		plans = append(plans, widgetPlan{page: page, pl: pl})
 	}
 	return plans, nil
 }

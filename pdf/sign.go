@@ -19,6 +19,11 @@ import (
 const (
 	SubFilterPKCS7Detached = "adbe.pkcs7.detached"
 	SubFilterCAdESDetached = "ETSI.CAdES.detached"
+	// SubFilterGBT38540 marks a /Contents holding a GB/T 38540 SES_Signature
+	// instead of a CMS (pattern B of STANDARDS.md). No registry assigns a
+	// name for it; this one says what is inside so that generic tools report
+	// an unknown format rather than a corrupt CMS.
+	SubFilterGBT38540 = "GBT38540.SES_Signature"
 )
 
 // DefaultContentsSize is the /Contents reservation used when the request
@@ -44,6 +49,9 @@ type SignatureRequest struct {
 	// CrossPage, when set, makes the seal a cross-page seal (骑缝章)
 	// instead of a seal on Page: see CrossPage.
 	CrossPage *CrossPage
+	// QR, when set, draws a QR code as a second widget of the same field
+	// beside the seal (not with a cross-page seal).
+	QR *QRCode
 }
 
 // An Update is one prepared incremental update: the bytes to append to the
@@ -323,7 +331,7 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	if subFilter == "" {
 		subFilter = SubFilterPKCS7Detached
 	}
-	if subFilter != SubFilterPKCS7Detached && subFilter != SubFilterCAdESDetached {
+	if subFilter != SubFilterPKCS7Detached && subFilter != SubFilterCAdESDetached && subFilter != SubFilterGBT38540 {
 		return nil, fmt.Errorf("pdf: unsupported SubFilter %q", subFilter)
 	}
 	signingTime := req.SigningTime
@@ -371,7 +379,7 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	// One widget is merged with its field; a cross-page seal's widgets are
 	// the field's /Kids.
 	widgetRefs := []Ref{fieldRef}
-	if req.CrossPage != nil {
+	if len(plans) > 1 {
 		first := alloc(len(plans))
 		widgetRefs = widgetRefs[:0]
 		for i := range plans {
@@ -430,7 +438,7 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 			"F":    int64(132), "AP": Dict{"N": Ref{formNum + i, 0}},
 		}
 	}
-	if req.CrossPage == nil {
+	if len(plans) == 1 {
 		// The merged signature field and widget annotation.
 		wd := widget(plans[0], 0)
 		wd["FT"], wd["T"], wd["V"] = Name("Sig"), textString(field), Ref{sigNum, 0}
@@ -504,6 +512,10 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 // visible page (or to the strip of a cross-page seal), turned upright on
 // rotated pages.
 func (w *updateWriter) writeAppearance(objNum int, p widgetPlan, img Ref) {
+	if p.qr != nil {
+		w.writeQRAppearance(objNum, p)
+		return
+	}
 	pl := p.pl
 	content := "q 0 0 " + num(pl.bw) + " " + num(pl.bh) + " re W n " +
 		num(pl.img[0]) + " 0 0 " + num(pl.img[3]) + " " + num(pl.img[4]) + " " + num(pl.img[5]) +

@@ -22,6 +22,7 @@ declare -A want=(
 	[libbcpkix-java]="file:/usr/share/java/bcpkix.jar"
 	[libbcutil-java]="file:/usr/share/java/bcutil.jar"
 	[chromium]="cmd:chromium"
+	[zbar-tools]="cmd:zbarimg"
 	[fonts-wqy-zenhei]="file:/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 )
 missing=()

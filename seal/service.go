@@ -37,6 +37,8 @@ type Service struct {
 	Schedule         *archive.Schedule
 	// Application names the creating application in records.
 	Application string
+	// PublicURL is the service's external base URL, for QR codes.
+	PublicURL string
 	// Now is the clock; nil means the registry's.
 	Now func() time.Time
 	// Log receives the recovery sweep's and commit's notes; nil means slog.Default().
@@ -69,6 +71,9 @@ type Order struct {
 	BaseDocumentID string
 	// Timestamp asks for an RFC 3161 token from the service's TSA.
 	Timestamp bool
+	// QR draws a QR code of the document's verify URL beside the (first)
+	// seal; it needs Service.PublicURL.
+	QR bool
 	// IdempotencyKey makes a retried request return the same document.
 	// Callers pass a value unique to the client (e.g. prefixed with its key).
 	IdempotencyKey string
@@ -266,10 +271,17 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 	signed := o.PDF
 	var warnings []string
 	for i, u := range uses {
-		res, err := st.stamp(ctx, seals[i], bytes.NewReader(signed), int64(len(signed)), StampRequest{
+		sreq := StampRequest{
 			SealID: u.SealID, Placement: u.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name,
 			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp,
-		})
+		}
+		if o.QR && i == 0 {
+			if s.PublicURL == "" {
+				return nil, &InputError{"qr", "this service has no public URL configured for QR codes"}
+			}
+			sreq.QRText = s.PublicURL + "/v/" + docID
+		}
+		res, err := st.stamp(ctx, seals[i], bytes.NewReader(signed), int64(len(signed)), sreq)
 		if err != nil {
 			if len(uses) > 1 {
 				return nil, fmt.Errorf("seal %d of %d (%s): %w", i+1, len(uses), u.SealID, err)

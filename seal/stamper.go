@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"bytes"
 	"context"
 	"encoding/asn1"
 	"errors"
@@ -121,6 +122,15 @@ type StampRequest struct {
 	// warning says so — unless RequireTimestamp.
 	Timestamps       TimestampSource
 	RequireTimestamp bool
+	// QRText, when set, is drawn as a QR code beside the seal (the
+	// document's verify URL).
+	QRText string
+	// LTV appends, after the signature's revision, a second one holding the
+	// document security store (see AddLTV); Stamped.Update then carries both.
+	LTV bool
+	// SESignature asks for a GB/T 38540 SES_Signature over the same signed
+	// bytes as well, returned in Stamped.SESignature (see sesig.go).
+	SESignature bool
 }
 
 // WarnNoTimestamp is the warning of a stamping whose TSA did not answer.
@@ -145,6 +155,9 @@ type Stamped struct {
 	Timestamp time.Time
 	// Warnings lists what went less well than asked (WarnNoTimestamp).
 	Warnings []string
+	// SESignature is the DER of the GB/T 38540 SES_Signature over ByteRange,
+	// when StampRequest.SESignature asked for it.
+	SESignature []byte
 }
 
 // TimestampError says a required timestamp could not be had.
@@ -207,6 +220,11 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 	if err := req.Placement.resolve(doc, ss.widthMM, ss.heightMM, &preq); err != nil {
 		return nil, err
 	}
+	if req.QRText != "" {
+		if preq.QR, err = qrCode(req.QRText); err != nil {
+			return nil, err
+		}
+	}
 	upd, err := doc.PrepareSignature(preq)
 	if err != nil {
 		return nil, err
@@ -216,6 +234,12 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		return nil, err
 	}
 	digest := h.Sum(nil)
+	var sesDER []byte
+	if req.SESignature {
+		if sesDER, err = pdfSESignature(ss, now, digest, upd.ByteRange()); err != nil {
+			return nil, err
+		}
+	}
 	var tsTime time.Time
 	var warnings []string
 	opts := cms.SignOptions{
@@ -251,11 +275,24 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 	if err := upd.SetContents(der); err != nil {
 		return nil, err
 	}
+	update := upd.Bytes()
+	if req.LTV {
+		signed := io.MultiReader(io.NewSectionReader(in, 0, size), bytes.NewReader(update))
+		b, err := io.ReadAll(signed)
+		if err != nil {
+			return nil, err
+		}
+		dss, err := AddLTV(ctx, st.Registry, bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return nil, fmt.Errorf("long-term validation data: %w", err)
+		}
+		update = append(update, dss...)
+	}
 	return &Stamped{
-		Update: upd.Bytes(), SealID: s.ID, SealName: s.Name,
+		Update: update, SealID: s.ID, SealName: s.Name,
 		Signer: ss.cert.Subject.String(), SignerSerial: s.SignerSerial,
 		SigningTime: now, ByteRange: upd.ByteRange(), ContentSM3: digest,
-		Timestamp: tsTime, Warnings: warnings, Page: preq.Page,
+		Timestamp: tsTime, Warnings: warnings, Page: preq.Page, SESignature: sesDER,
 	}, nil
 }
 

@@ -101,6 +101,12 @@ type Verifier struct {
 	Registry *Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// At is the time the verdict is for; zero means now. Certificates are
+	// judged at the signing time, revocations as of At (see ltv.go).
+	At time.Time
+
+	asOf time.Time // At or now, fixed for one verification
+	ltv  *ltvData  // the document security store's validation data
 }
 
 // VerifyPDF verifies every signature in the PDF. A file that cannot be read
@@ -110,13 +116,15 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*R
 	if v.Now != nil {
 		now = v.Now
 	}
-	rep := &Report{Size: size, Signatures: []SignatureReport{}, Reasons: []string{}, VerifiedAt: now().UTC()}
+	v = v.asOfNow(now)
+	rep := &Report{Size: size, Signatures: []SignatureReport{}, Reasons: []string{}, VerifiedAt: v.asOf.UTC()}
 	doc, err := pdf.Open(r, size)
 	if err != nil {
 		rep.Verdict = Invalid
 		rep.Reasons = append(rep.Reasons, "the file cannot be read as a PDF: "+err.Error())
 		return rep, nil
 	}
+	v.loadDSS(doc)
 	revs := doc.Revisions()
 	rep.Revisions = len(revs)
 	sigs, err := doc.Signatures()
@@ -197,6 +205,13 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	}
 	c.add("byte range", Pass, fmt.Sprintf("covers revision %d of %d except the signature value", rep.Revision, len(revs)))
 
+	// Pattern B: a GB/T 38540 SES_Signature in /Contents instead of a CMS.
+	if der, ok := sesContents(s); ok {
+		v.checkPDFSES(ctx, c, der, r, br)
+		v.checkLaterRevisions(c, doc, revs, end, size)
+		return rep
+	}
+
 	switch s.SubFilter {
 	case "adbe.pkcs7.detached", "ETSI.CAdES.detached":
 	default:
@@ -255,7 +270,7 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	}
 	if signingTime.IsZero() {
 		c.add("signing time", Unknown, "no signingTime attribute and no timestamp")
-		signingTime = time.Now()
+		signingTime = v.validationTime()
 	}
 
 	// (3) The seal the signature was made with.
@@ -263,8 +278,17 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 
 	// (4) The signer certificate chain at signing time.
 	v.checkChain(c, "signer certificate", signer, sd.Certificates, signingTime, keys.UsageSign, proven)
+	v.checkLTV(c, s)
 
 	// (5) What later revisions changed.
+	v.checkLaterRevisions(c, doc, revs, end, size)
+	return rep
+}
+
+// checkLaterRevisions flags what revisions after the signed one changed
+// beyond new signatures, annotations and form fields.
+func (v *Verifier) checkLaterRevisions(c sigCheck, doc *pdf.Document, revs []int64, end, size int64) {
+	rep := c.rep
 	if end < size {
 		changes, err := doc.ChangesAfter(end)
 		if err != nil {
@@ -282,7 +306,6 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 			}
 		}
 	}
-	return rep
 }
 
 func checkByteRange(s *pdf.Signature, size int64) error {
@@ -322,6 +345,13 @@ func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo
 		c.add("seal format", Fail, err.Error())
 		return
 	}
+	v.checkParsedSeal(ctx, c, sl, certs, signer, at, proven)
+}
+
+// checkParsedSeal runs the seal checks of STANDARDS.md on a parsed seal:
+// maker signature and certificate, validity and status at time at, and the
+// signer in its certificate list.
+func (v *Verifier) checkParsedSeal(ctx context.Context, c sigCheck, sl *ses.Seal, certs []*smx509.Certificate, signer *smx509.Certificate, at time.Time, proven bool) {
 	c.rep.Seal = &SealSummary{ID: sl.ESID, Name: sl.Name, Type: sl.Type, Version: sl.Version,
 		Vendor: sl.Vid, ValidStart: sl.ValidStart, ValidEnd: sl.ValidEnd}
 	c.add("seal format", Pass, fmt.Sprintf("GB/T 38540 V%d seal %q (%s)", sl.Version, sl.Name, sl.ESID))
@@ -388,7 +418,7 @@ func (v *Verifier) checkChain(c sigCheck, name string, cert *smx509.Certificate,
 		c.add(name, Unknown, "no trusted roots configured")
 		return
 	}
-	res, err := v.Trust.Verify(cert, others, at, usage)
+	res, err := v.verifyChain(cert, others, at, usage)
 	if err != nil {
 		var ce *keys.CertificateError
 		if errors.As(err, &ce) && ce.Reason == keys.ReasonUnknownAuthority {
@@ -404,6 +434,10 @@ func (v *Verifier) checkChain(c sigCheck, name string, cert *smx509.Certificate,
 	}
 	if res.RevokedAfter {
 		c.add(name, Unknown, fmt.Sprintf("revoked at %s, after the claimed signing time, and no timestamp proves the signature came first", res.Leaf().RevokedAt.Format(time.RFC3339)))
+		return
+	}
+	if msg := v.longTermProblem(res, at, proven); msg != "" {
+		c.add(name, Unknown, msg)
 		return
 	}
 	detail := "chains to a trusted root, valid at signing time"
@@ -425,12 +459,18 @@ func (v *Verifier) checkTimestamp(c sigCheck, si *cms.SignerInfo, attr cms.Attri
 		c.add("timestamp", Fail, fmt.Sprintf("the timestamp attribute has %d values", len(attr.Values)))
 		return time.Time{}, false
 	}
-	tok, err := tsa.ParseToken(attr.Values[0].FullBytes)
+	return v.checkTimestampToken(c, attr.Values[0].FullBytes, si.Signature, claimed)
+}
+
+// checkTimestampToken verifies an RFC 3161 token whose imprint must be the
+// SM3 digest of the signature value sig, and returns the TSA's time.
+func (v *Verifier) checkTimestampToken(c sigCheck, token, sig []byte, claimed time.Time) (time.Time, bool) {
+	tok, err := tsa.ParseToken(token)
 	if err != nil {
 		c.add("timestamp", Fail, err.Error())
 		return time.Time{}, false
 	}
-	imprint := sm3.Sum(si.Signature)
+	imprint := sm3.Sum(sig)
 	if err := tok.Verify(imprint[:]); err != nil {
 		c.add("timestamp", Fail, err.Error())
 		return time.Time{}, false
@@ -439,7 +479,7 @@ func (v *Verifier) checkTimestamp(c sigCheck, si *cms.SignerInfo, attr cms.Attri
 		c.add("timestamp", Unknown, "no trusted roots configured for the TSA")
 		return time.Time{}, false
 	}
-	if _, err := v.Trust.Verify(tok.Cert, tok.Certificates, tok.GenTime, keys.UsageTimestamp); err != nil {
+	if _, err := v.verifyChain(tok.Cert, tok.Certificates, tok.GenTime, keys.UsageTimestamp); err != nil {
 		var ce *keys.CertificateError
 		if errors.As(err, &ce) && ce.Reason == keys.ReasonUnknownAuthority {
 			c.add("timestamp", Unknown, "TSA certificate: "+err.Error())

@@ -217,6 +217,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = scheme + "://" + ln.Addr().String()
 	}
+	svc.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	var transferCfg *api.TransferConfig
 	if cfg.Fonds != "" {
 		transferCfg = &api.TransferConfig{Rule: transfer.Rule{Fonds: cfg.Fonds}}

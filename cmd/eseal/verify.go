@@ -15,10 +15,10 @@ import (
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
-	var roots string
+	var roots, at string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "verify [--dir DIR | --roots ROOTS.pem] [--json] FILE.pdf",
+		Use:   "verify [--dir DIR | --roots ROOTS.pem] [--at TIME] [--json] FILE.pdf",
 		Short: "Verify every seal in a PDF (exit 0 VALID, 1 INVALID, 2 INDETERMINATE, 3 error)",
 		Long: `Verify every signature in a PDF in the order of GB/T 38540: the signed
 byte range and what later revisions changed, the CMS signature, the signer
@@ -28,11 +28,21 @@ the seal.
 
 Trust comes from the data directory's organisation CA (--dir) or from a PEM
 file of root certificates (--roots); with --roots, CRLs may follow the roots in
-the same file as "X509 CRL" blocks.`,
+the same file as "X509 CRL" blocks. Certificates and CRLs that the PDF carries
+in its document security store (stamp --ltv) are used as well, so that a
+timestamped signature still verifies once its certificate has expired.
+
+--at gives the time the verdict is for (RFC 3339, or YYYY-MM-DD for the start
+of that day in local time): revocations dated after it do not count.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := &seal.Verifier{}
 			var err error
+			if at != "" {
+				if v.At, err = parseAt(at); err != nil {
+					return &exitError{3, err}
+				}
+			}
 			if roots != "" {
 				v.Trust, err = trustFromPEM(roots)
 			} else {
@@ -78,7 +88,19 @@ the same file as "X509 CRL" blocks.`,
 	}
 	cmd.Flags().StringVar(&roots, "roots", "", "PEM file of trusted root certificates (and CRLs) instead of --dir")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&at, "at", "", "verify as of this time: RFC 3339 or YYYY-MM-DD (default now)")
 	return cmd
+}
+
+// parseAt reads --at: RFC 3339, or a date meaning its first second, local time.
+func parseAt(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, s, time.Local); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--at %q: want RFC 3339 (2026-01-02T15:04:05+08:00) or YYYY-MM-DD", s)
 }
 
 func trustFromPEM(path string) (*keys.TrustStore, error) {
