@@ -52,6 +52,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,8 +122,9 @@ const (
 	nodePrefix       = prefix + "nodes/"
 	hashDomain       = "eseal-audit-v1\n"
 	// appendAttempts bounds the retries of Append when another process
-	// writes the same shard.
-	appendAttempts = 16
+	// writes the same shard (replicas should have shards of their own; this
+	// is for the ones that share one).
+	appendAttempts = 1000
 )
 
 // reservedNodes cannot be node names: they are folders of the log.
@@ -262,13 +264,16 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 			if err != nil {
 				return Entry{}, err
 			}
-			// Lock what was skipped, in case its writer died before
-			// locking it (a cancelled Append of our own, or a crash).
-			for s := l.seq + 1; s <= seq; s++ {
-				l.unlocked = append(l.unlocked, EntryKey(l.node, s))
-			}
-			l.relock(ctx)
+			// The other writer locks its own entries; one that died before
+			// doing so is re-locked when the shard is next opened.
 			l.seq, l.hash = seq, hash
+			// Back off a little, at random, so two writers of one shard
+			// do not keep colliding.
+			select {
+			case <-ctx.Done():
+				return Entry{}, ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond)))):
+			}
 			continue
 		}
 		if err != nil {

@@ -177,6 +177,15 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 	}
 	metrics := api.NewMetrics()
 	g.observe = metrics.ObserveStore
+	if g.node == "" {
+		// Each replica writes an audit shard of its own: the host name and
+		// the port tell replicas on one host apart.
+		_, port, _ := net.SplitHostPort(cfg.Addr)
+		if port == "" || port == "0" {
+			port = strconv.Itoa(os.Getpid())
+		}
+		g.node = g.nodeName() + "-" + port
+	}
 	reg, store, err := g.openRegistry(ctx)
 	if err != nil {
 		return err
