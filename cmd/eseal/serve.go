@@ -184,7 +184,11 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 		if port == "" || port == "0" {
 			port = strconv.Itoa(os.Getpid())
 		}
-		g.node = g.nodeName() + "-" + port
+		base := g.nodeName()
+		if len(base) > 32-1-len(port) {
+			base = base[:32-1-len(port)]
+		}
+		g.node = base + "-" + port
 	}
 	reg, store, err := g.openRegistry(ctx)
 	if err != nil {
