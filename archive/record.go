@@ -201,6 +201,9 @@ type SignatureElement struct {
 	// Document and Revision say which stamping added the seal.
 	Document string `json:"document"`
 	Revision int    `json:"revision"`
+	// SESignatureKey names the GB/T 38540 SES_Signature over the same signed
+	// bytes, when one was asked for.
+	SESignatureKey string `json:"ses_signature_key,omitempty"`
 	// Authorization is the grant this seal was used under.
 	Authorization *AuthorizationElement `json:"authorization,omitempty"`
 }

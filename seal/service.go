@@ -74,6 +74,9 @@ type Order struct {
 	// QR draws a QR code of the document's verify URL beside the (first)
 	// seal; it needs Service.PublicURL.
 	QR bool
+	// SESignature also makes a GB/T 38540 SES_Signature over each seal's
+	// signed bytes, kept beside the document (docs/<id>/ses-<n>.der).
+	SESignature bool
 	// IdempotencyKey makes a retried request return the same document.
 	// Callers pass a value unique to the client (e.g. prefixed with its key).
 	IdempotencyKey string
@@ -119,10 +122,13 @@ type pendingEntry struct {
 	DocumentID      string `json:"document_id"`
 	AuthorizationID string `json:"authorization_id"`
 	// AuthorizationIDs lists every authorization of a multi-seal stamping.
-	AuthorizationIDs []string  `json:"authorization_ids,omitempty"`
-	CodeKey          string    `json:"code_key"`
-	IdempotencyKey   string    `json:"idempotency_key,omitempty"`
-	Started          time.Time `json:"started"`
+	AuthorizationIDs []string `json:"authorization_ids,omitempty"`
+	// Extra lists further staged objects (SES_Signatures), locked and
+	// discarded with the document.
+	Extra          []string  `json:"extra,omitempty"`
+	CodeKey        string    `json:"code_key"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	Started        time.Time `json:"started"`
 }
 
 func (s *Service) now() time.Time {
@@ -270,10 +276,11 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 	}
 	signed := o.PDF
 	var warnings []string
+	var sesObjects []stagedObject
 	for i, u := range uses {
 		sreq := StampRequest{
 			SealID: u.SealID, Placement: u.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name,
-			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp,
+			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp, SESignature: o.SESignature,
 		}
 		if o.QR && i == 0 {
 			if s.PublicURL == "" {
@@ -296,8 +303,14 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 			t := res.Timestamp.UTC()
 			tsTime = &t
 		}
+		sesKey := ""
+		if res.SESignature != nil {
+			sesKey = fmt.Sprintf("docs/%s/ses-%d.der", docID, len(sigs)+1)
+			sesObjects = append(sesObjects, stagedObject{sesKey, res.SESignature})
+		}
 		sigs = append(sigs, archive.SignatureElement{
-			Rule: "GB/T 38540 seal; CMS SignedData adbe.pkcs7.detached", Time: res.SigningTime,
+			SESignatureKey: sesKey,
+			Rule:           "GB/T 38540 seal; CMS SignedData adbe.pkcs7.detached", Time: res.SigningTime,
 			Signer: res.Signer, SealID: res.SealID, SealName: res.SealName, CertSerial: res.SignerSerial,
 			Algorithm: "SM2-with-SM3 (1.2.156.10197.1.501)", ByteRange: res.ByteRange,
 			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: res.Page, Timestamp: tsTime,
@@ -331,7 +344,7 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 	if base != nil {
 		rec.Previous = base.DocumentID
 	}
-	pend := pendingEntry{DocumentID: docID, AuthorizationID: grants[0].ID, AuthorizationIDs: authzIDs,
+	pend := pendingEntry{DocumentID: docID, AuthorizationID: grants[0].ID, AuthorizationIDs: authzIDs, Extra: stagedKeys(sesObjects),
 		CodeKey: codeKey(code), IdempotencyKey: idem, Started: now}
 
 	// Stage: pending marker first (so the sweep finds leftovers), then the PDF,
@@ -347,6 +360,11 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 	}
 	if err := putJSON(ctx, s.Store, pend.CodeKey, codeEntry{DocumentID: docID}); err != nil {
 		return nil, err
+	}
+	for _, so := range sesObjects {
+		if _, err := archive.PutBytesIfAbsent(ctx, s.Store, so.key, so.data); err != nil {
+			return nil, err
+		}
 	}
 
 	// Commit — unless this stamping took so long that another replica's
@@ -421,7 +439,7 @@ func (s *Service) committedPDF(ctx context.Context, docID string) (*archive.Reco
 // removes its pending marker. The recovery sweep calls it too, so a stamping
 // interrupted after its commit is still locked and logged.
 func (s *Service) complete(ctx context.Context, p pendingEntry, rec *archive.Record, use int) error {
-	for _, k := range []string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey} {
+	for _, k := range append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey}, p.Extra...) {
 		if err := s.Store.SetRetention(ctx, k, rec.RetainUntil); err != nil {
 			return err
 		}
@@ -442,7 +460,7 @@ func (s *Service) complete(ctx context.Context, p pendingEntry, rec *archive.Rec
 
 // discard removes the staged objects of a stamping that did not commit.
 func (s *Service) discard(ctx context.Context, p pendingEntry) {
-	for _, k := range []string{p.CodeKey, archive.RecordKey(p.DocumentID), archive.DocumentKey(p.DocumentID), pendingPrefix + p.DocumentID + ".json"} {
+	for _, k := range append(append([]string{p.CodeKey}, p.Extra...), archive.RecordKey(p.DocumentID), archive.DocumentKey(p.DocumentID), pendingPrefix+p.DocumentID+".json") {
 		if err := s.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
 			s.log().Warn("discarding an uncommitted stamping", "key", k, "err", err)
 		}
@@ -785,4 +803,17 @@ func (s *Service) SetLegalHold(ctx context.Context, docID string, on bool, reaso
 		}
 	}
 	return nil, fmt.Errorf("document %s: hold events written concurrently too often", docID)
+}
+
+type stagedObject struct {
+	key  string
+	data []byte
+}
+
+func stagedKeys(objs []stagedObject) []string {
+	var keys []string
+	for _, o := range objs {
+		keys = append(keys, o.key)
+	}
+	return keys
 }

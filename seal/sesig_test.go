@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/asn1"
 	"encoding/hex"
+	"eseal/archive"
 	"image"
 	"os"
 	"path/filepath"
@@ -516,4 +517,30 @@ func FuzzParsePDFPropertyInfo(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestServiceKeepsSESignatures(t *testing.T) {
+	e := newServiceEnv(t, "items: {}\n")
+	ctx := context.Background()
+	a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "SES-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := e.svc.Stamp(ctx, seal.Order{SealID: e.sealID, AuthorizationID: a.ID, SESignature: true,
+		Placement: seal.Placement{Page: 1, XMM: 50, YMM: 50}, PDF: pdftest.Document(pdftest.Options{}),
+		Record: seal.RecordInput{Title: "国标签章", CaseNo: "SES-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := iss.Record.Signatures[0].SESignatureKey
+	ses, info, err := archive.GetBytes(ctx, e.store, key)
+	if err != nil || info.RetainUntil.IsZero() {
+		t.Fatalf("SES_Signature %q: %v %+v", key, err, info)
+	}
+	doc, _, _ := archive.GetBytes(ctx, e.store, archive.DocumentKey(iss.DocumentID))
+	ts, _ := e.svc.Registry.TrustStore(ctx)
+	v := &seal.Verifier{Trust: ts, Registry: e.svc.Registry, Now: e.clock.Now}
+	if rep := v.VerifySESignature(ctx, ses, bytes.NewReader(doc), int64(len(doc))); rep.Verdict != seal.Valid {
+		t.Fatalf("stored SES_Signature: %s %v", rep.Verdict, rep.Reasons)
+	}
 }
