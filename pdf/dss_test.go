@@ -149,3 +149,30 @@ func TestAppendDSSPdfsig(t *testing.T) {
 		t.Fatalf("pdfsig lists %d signatures:\n%s", n, res)
 	}
 }
+
+// FuzzDSS: reading a document security store, and extending it, never
+// panics whatever the file holds.
+func FuzzDSS(f *testing.F) {
+	for _, o := range testShapes[:3] {
+		in := genPDF(o)
+		d, err := Open(bytes.NewReader(in), int64(len(in)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		upd, err := d.AppendDSS(DSS{Certs: [][]byte{fakeDER(40)}, VRI: map[string]*VRI{VRIKey(nil): {CRLs: [][]byte{fakeDER(30)}}}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(append(in, upd...))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := Open(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		if _, err := d.DSS(); err != nil {
+			return
+		}
+		d.AppendDSS(DSS{Certs: [][]byte{fakeDER(40)}, VRI: map[string]*VRI{VRIKey(b): {CRLs: [][]byte{fakeDER(30)}}}})
+	})
+}

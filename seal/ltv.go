@@ -358,3 +358,43 @@ func (v *Verifier) checkLTV(c sigCheck, s *pdf.Signature) {
 	}
 	c.add("validation data", Pass, fmt.Sprintf("the document security store holds %d certificate(s) and %d CRL(s), none listed for this signature", len(v.ltv.certs), len(v.ltv.crls)))
 }
+
+// appended reads the first n bytes of a followed by b, as the document
+// input ‖ update reads before it is written anywhere.
+type appended struct {
+	a io.ReaderAt
+	n int64
+	b []byte
+}
+
+func (r appended) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("seal: negative offset")
+	}
+	total := 0
+	if off < r.n {
+		k := min(int64(len(p)), r.n-off)
+		n, err := r.a.ReadAt(p[:k], off)
+		total += n
+		if int64(n) < k {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return total, err
+		}
+		p, off = p[k:], off+k
+	}
+	if len(p) == 0 {
+		return total, nil
+	}
+	i := off - r.n
+	if i >= int64(len(r.b)) {
+		return total, io.EOF
+	}
+	n := copy(p, r.b[i:])
+	total += n
+	if n < len(p) {
+		return total, io.EOF
+	}
+	return total, nil
+}

@@ -1,7 +1,6 @@
 package seal
 
 import (
-	"bytes"
 	"context"
 	"encoding/asn1"
 	"errors"
@@ -277,12 +276,7 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 	}
 	update := upd.Bytes()
 	if req.LTV {
-		signed := io.MultiReader(io.NewSectionReader(in, 0, size), bytes.NewReader(update))
-		b, err := io.ReadAll(signed)
-		if err != nil {
-			return nil, err
-		}
-		dss, err := AddLTV(ctx, st.Registry, bytes.NewReader(b), int64(len(b)))
+		dss, err := AddLTV(ctx, st.Registry, appended{in, size, update}, size+int64(len(update)))
 		if err != nil {
 			return nil, fmt.Errorf("long-term validation data: %w", err)
 		}
