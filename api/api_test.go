@@ -454,6 +454,7 @@ func TestTimestampedStampAndTSAEndpoint(t *testing.T) {
 	authz := e.grant(e.sealID, map[string]any{"case_no": "TS-1"})
 	req := stampReq(e.sealID, authz, "TS-1")
 	req["timestamp"] = true
+	req["ltv"] = true
 	r := e.stamp(testPDF("时间戳"), req)
 	if r.status != 201 {
 		t.Fatalf("stamp: %d %s", r.status, r.body)
@@ -467,6 +468,17 @@ func TestTimestampedStampAndTSAEndpoint(t *testing.T) {
 	json.Unmarshal(r.body, &res)
 	if len(res.Record.Signatures) != 1 || res.Record.Signatures[0].Timestamp == nil || len(res.Warnings) != 0 {
 		t.Fatalf("record without the timestamp: %s", r.body)
+	}
+	var ids struct {
+		DocumentID string `json:"document_id"`
+	}
+	json.Unmarshal(r.body, &ids)
+	stored := e.do("GET", "/v1/documents/"+ids.DocumentID+"/pdf", e.admin, "", nil).body
+	if !bytes.Contains(stored, []byte("/DSS")) {
+		t.Fatal("ltv: no /DSS in the stored PDF")
+	}
+	if v := e.do("POST", "/v1/verify", "", "application/pdf", bytes.NewReader(stored)).json(t); v["verdict"] != "VALID" {
+		t.Fatalf("timestamped LTV document: %v", v["verdict"])
 	}
 	// The embedded TSA answers RFC 3161 requests over HTTP.
 	c := &tsa.Client{URL: e.url + "/v1/tsa", HTTP: &http.Client{Transport: bearer{e.admin}}}

@@ -31,6 +31,8 @@ type stampRequest struct {
 	Timestamp bool `json:"timestamp"`
 	// QR draws a QR code of the verify URL beside the seal.
 	QR bool `json:"qr"`
+	// LTV adds a /DSS revision so the seals verify after their certificates expire.
+	LTV bool `json:"ltv"`
 	// SESignature also makes GB/T 38540 SES_Signatures, kept beside the document.
 	SESignature bool `json:"ses_signature"`
 }
@@ -120,7 +122,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 	iss, err := s.Service.Stamp(r.Context(), seal.Order{
 		SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement,
 		Record: req.Record, IdempotencyKey: idem, PDF: pdfBytes, Timestamp: req.Timestamp,
-		Seals: req.Seals, BaseDocumentID: req.DocumentID, QR: req.QR, SESignature: req.SESignature,
+		Seals: req.Seals, BaseDocumentID: req.DocumentID, QR: req.QR, SESignature: req.SESignature, LTV: req.LTV,
 	})
 	if err != nil {
 		s.metrics.stampResult(uses[0].SealID, problemFor(err))

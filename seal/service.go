@@ -74,6 +74,10 @@ type Order struct {
 	// QR draws a QR code of the document's verify URL beside the (first)
 	// seal; it needs Service.PublicURL.
 	QR bool
+	// LTV adds, after the last seal, a revision with the document security
+	// store (/DSS: chains and CRLs) so the seals verify long after their
+	// certificates expire; best with Timestamp.
+	LTV bool
 	// SESignature also makes a GB/T 38540 SES_Signature over each seal's
 	// signed bytes, kept beside the document (docs/<id>/ses-<n>.der).
 	SESignature bool
@@ -281,6 +285,7 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		sreq := StampRequest{
 			SealID: u.SealID, Placement: u.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name,
 			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp, SESignature: o.SESignature,
+			LTV: o.LTV && i == len(uses)-1,
 		}
 		if o.QR && i == 0 {
 			if s.PublicURL == "" {
