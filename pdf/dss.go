@@ -138,20 +138,7 @@ func (d *Document) AppendDSS(add DSS) ([]byte, error) {
 		old = dict
 	}
 
-	next := d.maxNum + 1
-	if s, ok := d.trailer["Size"].(int64); ok && s > int64(next) && s <= maxObjectNum {
-		next = int(s)
-	}
-	alloc := func(n int) int { r := next; next += n; return r }
-
-	w := &updateWriter{base: d.size}
-	var last [1]byte
-	if d.size > 0 {
-		d.r.ReadAt(last[:], d.size-1)
-	}
-	if last[0] != '\n' && last[0] != '\r' {
-		w.buf = append(w.buf, '\n')
-	}
+	w, alloc := d.newUpdate()
 
 	// Streams already in the store, by content, so nothing is written twice.
 	known := map[[32]byte]Ref{}

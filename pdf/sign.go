@@ -365,13 +365,7 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		return nil, &FieldExistsError{Name: field}
 	}
 
-	// Number new objects from the previous /Size (or past the highest
-	// object actually used, when /Size lies).
-	next := d.maxNum + 1
-	if s, ok := d.trailer["Size"].(int64); ok && s > int64(next) && s <= maxObjectNum {
-		next = int(s)
-	}
-	alloc := func(n int) int { r := next; next += n; return r }
+	w, alloc := d.newUpdate()
 	imgNum := alloc(req.Image.objects())
 	formNum := alloc(len(plans))
 	sigNum := alloc(1)
@@ -385,15 +379,6 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		for i := range plans {
 			widgetRefs = append(widgetRefs, Ref{first + i, 0})
 		}
-	}
-
-	w := &updateWriter{base: d.size}
-	var last [1]byte
-	if d.size > 0 {
-		d.r.ReadAt(last[:], d.size-1)
-	}
-	if last[0] != '\n' && last[0] != '\r' {
-		w.buf = append(w.buf, '\n')
 	}
 
 	w.writeImage(req.Image, imgNum)
@@ -690,4 +675,23 @@ func (d *Document) writeXRef(w *updateWriter, alloc func(int) int, t time.Time, 
 	w.buf = appendObject(w.buf, tr)
 	w.buf = fmt.Appendf(w.buf, "\nstartxref\n%d\n%%%%EOF\n", xoff)
 	return nil
+}
+
+// newUpdate starts an incremental update: a writer whose buffer begins on a
+// new line, and an allocator numbering new objects from the previous /Size
+// (or past the highest object actually used, when /Size lies).
+func (d *Document) newUpdate() (*updateWriter, func(n int) int) {
+	w := &updateWriter{base: d.size}
+	var last [1]byte
+	if d.size > 0 {
+		d.r.ReadAt(last[:], d.size-1)
+	}
+	if last[0] != '\n' && last[0] != '\r' {
+		w.buf = append(w.buf, '\n')
+	}
+	next := d.maxNum + 1
+	if s, ok := d.trailer["Size"].(int64); ok && s > int64(next) && s <= maxObjectNum {
+		next = int(s)
+	}
+	return w, func(n int) int { r := next; next += n; return r }
 }
