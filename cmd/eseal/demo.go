@@ -62,17 +62,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if err := os.WriteFile(in, samplePDF(reg.Org().Name), 0o644); err != nil {
 				return err
 			}
-			f, err := os.Open(in)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				return err
-			}
-			st := &seal.Stamper{Registry: reg}
-			res, err := st.Stamp(cmd.Context(), f, fi.Size(), seal.StampRequest{
+			res, err := stampFile(cmd.Context(), reg, in, out, seal.StampRequest{
 				SealID:    sealID,
 				Placement: seal.Placement{Page: 1, XMM: 118, YMM: 176},
 				Reason:    "行政许可决定", Location: reg.Org().Name,
@@ -80,25 +70,18 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := writeStamped(out, f, fi.Size(), res.Update); err != nil {
-				return err
-			}
 			fmt.Fprintf(w, "Stamped %s with seal %s (%s) → %s\n\n", in, res.SealName, res.SealID, out)
 			trust, err := reg.TrustStore(cmd.Context())
 			if err != nil {
 				return err
 			}
-			sf, err := os.Open(out)
+			sf, size, err := openPDF(out)
 			if err != nil {
 				return err
 			}
 			defer sf.Close()
-			sfi, err := sf.Stat()
-			if err != nil {
-				return err
-			}
 			v := &seal.Verifier{Trust: trust, Registry: reg}
-			rep, err := v.VerifyPDF(cmd.Context(), sf, sfi.Size())
+			rep, err := v.VerifyPDF(cmd.Context(), sf, size)
 			if err != nil {
 				return err
 			}

@@ -39,15 +39,6 @@ path; this command is for the holder of the data directory.`,
 			if err != nil {
 				return err
 			}
-			f, err := os.Open(in)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				return err
-			}
 			if pages != "" {
 				if !req.Placement.CrossPage {
 					return fmt.Errorf("--pages goes with --cross-page")
@@ -63,12 +54,8 @@ path; this command is for the holder of the data directory.`,
 				return err
 			}
 			req.RequireTimestamp = requireTS
-			st := &seal.Stamper{Registry: reg}
-			res, err := st.Stamp(cmd.Context(), f, fi.Size(), req)
+			res, err := stampFile(cmd.Context(), reg, in, out, req)
 			if err != nil {
-				return fmt.Errorf("%s: %w", in, err)
-			}
-			if err := writeStamped(out, f, fi.Size(), res.Update); err != nil {
 				return err
 			}
 			for _, w := range res.Warnings {
@@ -103,6 +90,34 @@ path; this command is for the holder of the data directory.`,
 	return cmd
 }
 
+// stampFile stamps the PDF at in and writes input ‖ update to out.
+func stampFile(ctx context.Context, reg *seal.Registry, in, out string, req seal.StampRequest) (*seal.Stamped, error) {
+	f, size, err := openPDF(in)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	res, err := (&seal.Stamper{Registry: reg}).Stamp(ctx, f, size, req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
+	return res, writeStamped(out, f, size, res.Update)
+}
+
+// openPDF opens a file for reading with its size.
+func openPDF(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
 // writeStamped writes input ‖ update to out atomically: a temporary file in the
 // same directory, synced, then renamed without replacing an existing file.
 func writeStamped(out string, in *os.File, size int64, update []byte) error {
@@ -122,6 +137,10 @@ func writeStamped(out string, in *os.File, size int64, update []byte) error {
 		return fmt.Errorf("input changed while stamping (%d bytes, expected %d)", n, size)
 	}
 	if _, err := tmp.Write(update); err != nil {
+		return err
+	}
+	// CreateTemp makes the file 0600; a signed PDF is for sharing.
+	if err := tmp.Chmod(0o644); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {

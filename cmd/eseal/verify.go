@@ -56,16 +56,12 @@ of that day in local time): revocations dated after it do not count.`,
 			if err != nil {
 				return &exitError{3, err}
 			}
-			f, err := os.Open(args[0])
+			f, size, err := openPDF(args[0])
 			if err != nil {
 				return &exitError{3, err}
 			}
 			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				return &exitError{3, err}
-			}
-			rep, err := v.VerifyPDF(cmd.Context(), f, fi.Size())
+			rep, err := v.VerifyPDF(cmd.Context(), f, size)
 			if err != nil {
 				return &exitError{3, err}
 			}
