@@ -11,10 +11,6 @@ import (
 	"testing"
 
 	"eseal/pdf/pdftest"
-
-	"github.com/pdfcpu/pdfcpu/pkg/api"
-	pdfcpufont "github.com/pdfcpu/pdfcpu/pkg/font"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 )
 
 // Keyword search on PDFs written by other producers. Where poppler's
@@ -175,20 +171,30 @@ func TestKeywordPDFCPU(t *testing.T) {
 		}
 		t.Skip("fonts-wqy-zenhei not installed")
 	}
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // pdfcpu's config and font directory
-	conf := model.NewDefaultConfiguration()
-	if err := api.InstallFonts([]string{ttc}); err != nil {
-		t.Fatal(err)
+	// pdfcpuCmd gives every call its own config dir; fonts must be
+	// installed into the one the watermark call uses, so share it here.
+	conf := pdfcpuConfig(t)
+	run := func(args ...string) {
+		t.Helper()
+		bin, err := exec.LookPath("pdfcpu")
+		if err != nil {
+			if requireTools() {
+				t.Fatal("pdfcpu not on PATH")
+			}
+			t.Skip("pdfcpu not on PATH")
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+conf)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("pdfcpu %v: %v\n%s", args, err, out)
+		}
 	}
-	t.Logf("fonts in %s", pdfcpufont.UserFontDir)
+	run("fonts", "install", ttc)
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
 	os.WriteFile(in, pdftest.Document(pdftest.Options{Pages: 2, Title: "Approval"}), 0o644)
-	err := api.AddTextWatermarksFile(in, out, nil, true, "审批专用章 Seal",
-		"fontname:WenQuanYiZenHei, points:24, scale:1 abs, pos:c, rot:0, fillc:#FF0000", conf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	run("watermark", "add", "-m", "text", "--", "审批专用章 Seal",
+		"fontname:WenQuanYiZenHei, points:24, scale:1 abs, pos:c, rot:0, fillc:#FF0000", in, out)
 	pdf, _ := os.ReadFile(out)
 	d, err := Open(bytes.NewReader(pdf), int64(len(pdf)))
 	if err != nil {
