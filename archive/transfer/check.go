@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
-
-	"eseal/pdf"
 )
 
 // CheckOptions configure Check. Every hook is optional: a check whose hook
@@ -26,6 +24,9 @@ import (
 type CheckOptions struct {
 	// Verify verifies each PDF's signatures and seals.
 	Verify VerifyFunc
+	// Inspect parses each PDF for the usability checks; nil marks them
+	// manual.
+	Inspect InspectFunc
 	// VerifySig checks the register's signature: chain holds the
 	// certificates from SignerPath (DER, signer first); it must check the
 	// chain against trusted roots as well as the SM2 signature over msg.
@@ -759,25 +760,26 @@ func (k *checker) content(docRef, rel string, e *entry, m *Metadata) {
 		k.c.add(CheckReadable, Fail, docRef, err.Error())
 		return
 	}
-	doc, err := pdf.Open(r, size)
-	switch {
-	case errors.Is(err, pdf.ErrEncrypted):
-		k.c.add(CheckPackageUse, Fail, docRef, "the PDF is encrypted")
-		k.c.add(CheckReadable, Fail, docRef, "encrypted")
-	case err != nil:
-		k.c.add(CheckReadable, Fail, docRef, "the PDF cannot be parsed: "+err.Error())
-	case doc.NumPages() < 1:
-		k.c.add(CheckReadable, Fail, docRef, "the PDF has no pages")
-	default:
-		if _, err := doc.Page(1); err != nil {
-			k.c.add(CheckReadable, Fail, docRef, "page 1 cannot be read: "+err.Error())
-		} else {
+	if k.opts.Inspect == nil {
+		k.c.add(CheckReadable, Manual, docRef, "no PDF inspector configured")
+		k.c.add(CheckPackageUse, Manual, docRef, "no PDF inspector configured")
+	} else {
+		in := k.opts.Inspect(r, size)
+		switch {
+		case in.Encrypted:
+			k.c.add(CheckPackageUse, Fail, docRef, "the PDF is encrypted")
+			k.c.add(CheckReadable, Fail, docRef, "encrypted")
+		case in.Err != nil:
+			k.c.add(CheckReadable, Fail, docRef, "the PDF cannot be parsed: "+in.Err.Error())
+		case in.Pages < 1:
+			k.c.add(CheckReadable, Fail, docRef, "the PDF has no pages")
+		default:
 			k.c.ok(CheckReadable)
-		}
-		if embedsFiles(doc) {
-			k.c.add(CheckPackageUse, Warn, docRef, "the PDF embeds files (/EmbeddedFiles): check them by hand")
-		} else {
-			k.c.ok(CheckPackageUse)
+			if in.EmbeddedFiles {
+				k.c.add(CheckPackageUse, Warn, docRef, "the PDF embeds files (/EmbeddedFiles): check them by hand")
+			} else {
+				k.c.ok(CheckPackageUse)
+			}
 		}
 	}
 	if k.opts.Verify == nil {
@@ -821,23 +823,6 @@ func (k *checker) readerAt(e *entry) (io.ReaderAt, int64, error) {
 		return nil, 0, err
 	}
 	return bytes.NewReader(b), int64(len(b)), nil
-}
-
-func embedsFiles(doc *pdf.Document) bool {
-	cat, err := doc.Catalog()
-	if err != nil {
-		return false
-	}
-	names, err := doc.Resolve(cat["Names"])
-	if err != nil {
-		return false
-	}
-	d, ok := names.(pdf.Dict)
-	if !ok {
-		return false
-	}
-	_, ok = d["EmbeddedFiles"]
-	return ok
 }
 
 // sequence checks that the catalogue's 序号 run 1..n and that each

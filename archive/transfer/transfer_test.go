@@ -151,7 +151,7 @@ func orgSigner(ctx context.Context, reg *seal.Registry) (*smSigner, error) {
 func (e *env) writeOptions() transfer.Options {
 	return transfer.Options{
 		Store: e.store, Rule: rule, Organisation: e.reg.Org().Name, Receiver: "测试市档案馆",
-		Sign: e.signer.sign, SignerChain: e.signer.chain, Verify: e.verify,
+		Sign: e.signer.sign, SignerChain: e.signer.chain, Verify: e.verify, Inspect: seal.InspectPDF,
 	}
 }
 
@@ -185,7 +185,7 @@ func (e *env) verifySig(chain [][]byte, msg, sig []byte) error {
 
 func (e *env) checkOptions() transfer.CheckOptions {
 	return transfer.CheckOptions{
-		Verify: e.verify, VerifySig: e.verifySig,
+		Verify: e.verify, VerifySig: e.verifySig, Inspect: seal.InspectPDF,
 		Audit: func(ctx context.Context, id, digest string) (bool, string, error) { return true, "", nil },
 	}
 }

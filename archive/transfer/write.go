@@ -20,7 +20,6 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 
 	"eseal/archive"
-	"eseal/pdf"
 )
 
 // VerifyFunc verifies every signature in a PDF and returns the verdict
@@ -61,6 +60,9 @@ type Options struct {
 	// Verify checks each PDF's signatures before it is packed; an INVALID
 	// verdict stops the transfer. nil records the check as manual.
 	Verify VerifyFunc
+	// Inspect parses each PDF before it is packed (readable, not
+	// encrypted); nil skips the check.
+	Inspect InspectFunc
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Progress, if set, is called after each item with the count done.
@@ -287,11 +289,19 @@ func (pw *packWriter) item(ctx context.Context, it Item, opts Options, tally *ta
 		return 0, &ItemError{DocumentID: rec.DocumentID, Reason: "stored PDF's digests differ from the record"}
 	}
 	tally.pass(CheckDigests)
-	if _, err := pdf.Open(sp.r, sp.size); err != nil {
-		return 0, &ItemError{DocumentID: rec.DocumentID, Reason: "the stored PDF cannot be read: " + err.Error()}
+	if opts.Inspect != nil {
+		in := opts.Inspect(sp.r, sp.size)
+		switch {
+		case in.Err != nil || in.Encrypted || in.Pages < 1:
+			reason := "encrypted or without pages"
+			if in.Err != nil {
+				reason = in.Err.Error()
+			}
+			return 0, &ItemError{DocumentID: rec.DocumentID, Reason: "the stored PDF cannot be read: " + reason}
+		}
+		tally.pass(CheckReadable)
+		tally.pass(CheckPackageUse)
 	}
-	tally.pass(CheckReadable)
-	tally.pass(CheckPackageUse)
 	if opts.Verify != nil {
 		verdict, detail, err := opts.Verify(ctx, sp.r, sp.size)
 		if err != nil {
@@ -450,3 +460,16 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// Inspection is what parsing one PDF found, for the usability checks
+// (可用性). archive does not parse PDFs itself (DESIGN.md: archive does not
+// import pdf); seal.InspectPDF provides one.
+type Inspection struct {
+	Err           error
+	Encrypted     bool
+	Pages         int
+	EmbeddedFiles bool
+}
+
+// InspectFunc parses a PDF for the usability checks.
+type InspectFunc func(r io.ReaderAt, size int64) Inspection
