@@ -273,14 +273,28 @@ func (d *Document) acroForm(cat Dict) (*acroForm, error) {
 // fieldNames returns the fully qualified names of all fields under fields.
 func (d *Document) fieldNames(fields Array) map[string]bool {
 	names := map[string]bool{}
+	d.walkFields(fields, func(_ Ref, fd Dict, name string, _ Name) {
+		if _, ok := fd["T"].(String); ok {
+			names[name] = true
+		}
+	})
+	return names
+}
+
+// walkFields calls fn for every field dictionary in the tree under fields,
+// with its fully qualified name and its field type (/FT, inherited). Each
+// indirect field is visited once; the depth is bounded. ref is zero for a
+// field written inline.
+func (d *Document) walkFields(fields Array, fn func(ref Ref, fd Dict, name string, ft Name)) {
 	seen := map[int]bool{}
-	var walk func(a Array, prefix string, depth int)
-	walk = func(a Array, prefix string, depth int) {
+	var walk func(a Array, prefix string, ft Name, depth int)
+	walk = func(a Array, prefix string, ft Name, depth int) {
 		if depth > maxTreeDepth {
 			return
 		}
 		for _, f := range a {
-			if r, ok := f.(Ref); ok {
+			r, isRef := f.(Ref)
+			if isRef {
 				if seen[r.Num] {
 					continue
 				}
@@ -300,17 +314,20 @@ func (d *Document) fieldNames(fields Array) map[string]bool {
 					name += "."
 				}
 				name += decodeText(t)
-				names[name] = true
 			}
+			fft := ft
+			if t := fd.name("FT"); t != "" {
+				fft = t
+			}
+			fn(r, fd, name, fft)
 			if ko, _ := d.Resolve(fd["Kids"]); ko != nil {
 				if kids, ok := ko.(Array); ok {
-					walk(kids, name, depth+1)
+					walk(kids, name, fft, depth+1)
 				}
 			}
 		}
 	}
-	walk(fields, "", 0)
-	return names
+	walk(fields, "", "", 0)
 }
 
 // PrepareSignature builds one incremental update adding a visible signature

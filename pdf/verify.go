@@ -241,48 +241,11 @@ func (d *Document) Signatures() ([]Signature, error) {
 	}
 
 	if af, err := d.acroForm(cat); err == nil {
-		visited := map[int]bool{}
-		var walk func(a Array, prefix string, ft Name, depth int)
-		walk = func(a Array, prefix string, ft Name, depth int) {
-			if depth > maxTreeDepth {
-				return
+		d.walkFields(af.fields, func(r Ref, fd Dict, name string, ft Name) {
+			if ft == "Sig" && r.Num > 0 {
+				add(r, fd, name)
 			}
-			for _, f := range a {
-				r, ok := f.(Ref)
-				if !ok || visited[r.Num] {
-					continue
-				}
-				visited[r.Num] = true
-				o, err := d.Object(r)
-				if err != nil {
-					continue
-				}
-				fd, ok := o.(Dict)
-				if !ok {
-					continue
-				}
-				name := prefix
-				if t, ok := fd["T"].(String); ok {
-					if name != "" {
-						name += "."
-					}
-					name += decodeText(t)
-				}
-				fft := ft
-				if t := fd.name("FT"); t != "" {
-					fft = t
-				}
-				if fft == "Sig" {
-					add(r, fd, name)
-				}
-				if ko, _ := d.Resolve(fd["Kids"]); ko != nil {
-					if kids, ok := ko.(Array); ok {
-						walk(kids, name, fft, depth+1)
-					}
-				}
-			}
-		}
-		walk(af.fields, "", "", 0)
+		})
 	}
 	for _, r := range widgets {
 		o, err := d.Object(r)
