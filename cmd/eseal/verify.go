@@ -148,7 +148,14 @@ func printReport(w io.Writer, name string, rep *seal.Report) {
 		if s.Seal != nil {
 			sealName = s.Seal.Name
 		}
-		fmt.Fprintf(w, "\n  %s  %s — %s, page %d, signed %s, revision %d\n", s.Verdict, s.Field, sealName, s.Page, when, s.Revision)
+		kind := ""
+		if s.Kind == "cross-page" {
+			kind = fmt.Sprintf(" (骑缝章 over pages %v)", s.Pages)
+		}
+		fmt.Fprintf(w, "\n  %s  %s — %s%s, page %d, signed %s, revision %d\n", s.Verdict, s.Field, sealName, kind, s.Page, when, s.Revision)
+		if s.Timestamp != nil {
+			fmt.Fprintf(w, "    timestamp %s\n", s.Timestamp.Local().Format(time.DateTime))
+		}
 		for _, c := range s.Checks {
 			mark := map[seal.CheckResult]string{seal.Pass: "ok  ", seal.Fail: "FAIL", seal.Unknown: "??  ", seal.Warn: "warn"}[c.Result]
 			fmt.Fprintf(w, "    %s %-24s %s\n", mark, c.Name, strings.TrimSpace(c.Detail))
