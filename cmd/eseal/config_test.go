@@ -1,0 +1,79 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"eseal/archive"
+)
+
+// TestConfigHostile feeds broken configuration to `eseal serve`'s loader and
+// to the retention schedule parser: each is refused with a message naming
+// the problem, before anything starts.
+func TestConfigHostile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "adress: 127.0.0.1:1\n", "field adress not found"},
+		{"wrong type", "max_pdf_bytes: lots\n", "cannot unmarshal"},
+		{"not YAML", "\x00\x01{[", "config"},
+		{"huge limit", "max_pdf_bytes: 99999999999\n", "max_pdf_bytes"},
+		{"tiny limit", "max_json_bytes: 10\n", "max_json_bytes"},
+		{"cert without key", "tls_cert: /x.pem\n", "tls_cert and tls_key"},
+		{"bad address", "addr: nonsense\n", "addr"},
+		{"negative timeout", "read_timeout: -1s\n", "timeouts"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := defaultServeConfig()
+			err := loadConfigFile(write(c.name+".yaml", c.yaml), &cfg)
+			if err == nil {
+				err = cfg.validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error mentioning %q", err, c.want)
+			}
+		})
+	}
+	envCases := map[string]string{"ESEAL_MAX_PDF_BYTES": "12MB", "ESEAL_READ_TIMEOUT": "soon"}
+	for k, v := range envCases {
+		cfg := defaultServeConfig()
+		if err := applyEnv(&cfg, func(name string) string {
+			if name == k {
+				return v
+			}
+			return ""
+		}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+	if err := loadConfigFile(filepath.Join(dir, "missing.yaml"), new(serveConfig)); err == nil {
+		t.Error("a missing config file was accepted")
+	}
+
+	for _, bad := range []string{
+		"items:\n  \"../x\": permanent\n",
+		"items:\n  A1: forever\n",
+		"items:\n  A1: 0s\n",
+		"items:\n  A1: [1, 2]\n",
+		"itemz:\n  A1: 10y\n",
+	} {
+		if _, err := archive.ParseSchedule([]byte(bad)); err == nil {
+			t.Errorf("schedule accepted: %q", bad)
+		}
+	}
+	s, err := archive.ParseSchedule([]byte("items:\n  330000-XK-1: 10y\n  330000-XK-2: 永久\n"))
+	if err != nil || s.ClassFor("330000-XK-1") != archive.Years10 || s.ClassFor("unknown") != archive.Permanent {
+		t.Fatalf("good schedule: %v %+v", err, s)
+	}
+}
