@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -95,6 +96,9 @@ type signingSeal struct {
 	widthMM   float64
 	heightMM  float64
 	name      string
+	// checkedWith is the trust store the signer chain last verified
+	// against (see Stamper.checkSigner).
+	checkedWith atomic.Pointer[keys.TrustStore]
 }
 
 // Options configure a Registry.

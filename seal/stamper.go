@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emmansun/gmsm/sm3"
+	"github.com/emmansun/gmsm/smx509"
 
 	"eseal/keys"
 	"eseal/keys/cms"
@@ -332,8 +333,20 @@ func (st *Stamper) checkSigner(ctx context.Context, s *Seal, ss *signingSeal, no
 	if err != nil {
 		return err
 	}
+	// The chain's signatures and the CRL do not change until a new CRL
+	// makes a new trust store: verify once per trust store, and only the
+	// validity period on every stamping.
+	root := st.Registry.root.Cert
+	if ss.checkedWith.Load() == ts && inValidity(ss.cert, now) && inValidity(root, now) {
+		return nil
+	}
 	if _, err := ts.Verify(ss.cert, nil, now, keys.UsageSign); err != nil {
 		return &CertificateError{SealID: s.ID, Err: err}
 	}
+	ss.checkedWith.Store(ts)
 	return nil
+}
+
+func inValidity(c *smx509.Certificate, t time.Time) bool {
+	return !t.Before(c.NotBefore) && !t.After(c.NotAfter)
 }
