@@ -203,15 +203,11 @@ func (r *Registry) Authorization(ctx context.Context, id string) (*Authorization
 		return nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
 	}
 	var st AuthorizationState
-	if err := getJSON(ctx, r.store, authzKey(id, "grant.json"), &st.Authorization); err != nil {
-		if errors.Is(err, archive.ErrNotFound) {
-			return nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
-		}
+	g, err := r.grant(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	if !keys.VerifySM2(r.makerCA.PublicKey, st.signedBytes(), st.Signature) {
-		return nil, &AuthzError{ID: id, Reason: AuthzBadSignature, Detail: "the stored grant's signature does not verify"}
-	}
+	st.Authorization = *g
 	var rev StatusEvent
 	switch err := getJSON(ctx, r.store, authzKey(id, "revoked.json"), &rev); {
 	case err == nil:
@@ -220,7 +216,7 @@ func (r *Registry) Authorization(ctx context.Context, id string) (*Authorization
 		return nil, err
 	}
 	st.Uses = []Use{}
-	err := r.store.List(ctx, authzKey(id, "use/"), func(o archive.ObjectInfo) error {
+	err = r.store.List(ctx, authzKey(id, "use/"), func(o archive.ObjectInfo) error {
 		var u Use
 		if err := getJSON(ctx, r.store, o.Key, &u); err != nil {
 			return err
@@ -330,4 +326,35 @@ func (r *Registry) releaseUse(ctx context.Context, id string, n int, docID strin
 		return fmt.Errorf("authorization %s use %d names %s, not %s", id, n, u.DocumentID, docID)
 	}
 	return r.store.Delete(ctx, authzKey(id, fmt.Sprintf("use/%04d.json", n)))
+}
+
+// maxCachedGrants bounds the cache of verified grants.
+const maxCachedGrants = 10000
+
+// grant reads and verifies a grant. Grants are written once and never
+// deleted, so a verified one is kept in memory.
+func (r *Registry) grant(ctx context.Context, id string) (*Authorization, error) {
+	r.mu.Lock()
+	g := r.grants[id]
+	r.mu.Unlock()
+	if g != nil {
+		return g, nil
+	}
+	g = new(Authorization)
+	if err := getJSON(ctx, r.store, authzKey(id, "grant.json"), g); err != nil {
+		if errors.Is(err, archive.ErrNotFound) {
+			return nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
+		}
+		return nil, err
+	}
+	if g.ID != id || !keys.VerifySM2(r.makerCA.PublicKey, g.signedBytes(), g.Signature) {
+		return nil, &AuthzError{ID: id, Reason: AuthzBadSignature, Detail: "the stored grant's signature does not verify"}
+	}
+	r.mu.Lock()
+	if len(r.grants) >= maxCachedGrants {
+		clear(r.grants)
+	}
+	r.grants[id] = g
+	r.mu.Unlock()
+	return g, nil
 }

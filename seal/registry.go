@@ -79,6 +79,7 @@ type Registry struct {
 
 	mu     sync.Mutex
 	loaded map[string]*signingSeal
+	grants map[string]*Authorization // verified grants (write-once)
 	tsa    *tsa.Server
 	// trust is the trust store built from the CRL named trustCRL.
 	trust    *keys.TrustStore
@@ -216,7 +217,7 @@ func newRegistry(store archive.Store, kek *keys.KEK, opt Options) *Registry {
 	if now == nil {
 		now = time.Now
 	}
-	return &Registry{store: store, kek: kek, now: now, auditor: opt.Audit, loaded: map[string]*signingSeal{}}
+	return &Registry{store: store, kek: kek, now: now, auditor: opt.Audit, loaded: map[string]*signingSeal{}, grants: map[string]*Authorization{}}
 }
 
 // ErrNoOrganisation means the store has not been initialised with `eseal init`.

@@ -62,10 +62,11 @@ func TestRefusesBucketWithoutLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := client.MakeBucket(ctx, "eseal-unlocked", minio.MakeBucketOptions{}); err != nil {
+	unlocked := fmt.Sprintf("eseal-unlocked-%d", time.Now().UnixNano()%1e9)
+	if err := client.MakeBucket(ctx, unlocked, minio.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s3.New(ctx, s3.Config{Endpoint: endpoint, Bucket: "eseal-unlocked", AccessKey: access, SecretKey: secret})
+	_, err = s3.New(ctx, s3.Config{Endpoint: endpoint, Bucket: unlocked, AccessKey: access, SecretKey: secret})
 	if !errors.Is(err, s3.ErrNoObjectLock) {
 		t.Fatalf("New on a bucket without Object Lock: err = %v, want ErrNoObjectLock", err)
 	}
@@ -277,7 +278,7 @@ func TestPutResponseLost(t *testing.T) {
 	}))
 	defer front.Close()
 	s, err := s3.New(context.Background(), s3.Config{
-		Endpoint: strings.TrimPrefix(front.URL, "http://"), Bucket: "eseal-lost-response", AccessKey: access, SecretKey: secret,
+		Endpoint: strings.TrimPrefix(front.URL, "http://"), Bucket: fmt.Sprintf("eseal-lost-response-%d", time.Now().UnixNano()%1e9), AccessKey: access, SecretKey: secret,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"eseal/archive"
 	"eseal/archive/fs"
@@ -32,7 +34,7 @@ func TestOpenS3(t *testing.T) {
 	endpoint, access, secret := miniotest.StartShared(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", access)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
-	s, err := store.Open(context.Background(), "s3://"+endpoint+"/eseal-open?tls=false")
+	s, err := store.Open(context.Background(), "s3://"+endpoint+fmt.Sprintf("/eseal-open-%d?tls=false", time.Now().UnixNano()%1e9))
 	if err != nil {
 		t.Fatal(err)
 	}
