@@ -15,7 +15,8 @@ import (
 	"eseal/seal"
 )
 
-// esealCLI runs eseal in-process and returns its output and exit status.
+// esealCLI runs eseal in-process and returns its output and the exit
+// status main would give.
 func esealCLI(args ...string) (string, int) {
 	root, _ := newRoot()
 	var out bytes.Buffer
@@ -30,7 +31,7 @@ func esealCLI(args ...string) (string, int) {
 	case errors.As(err, &ee):
 		return out.String(), ee.code
 	default:
-		return out.String() + err.Error(), 3
+		return out.String() + err.Error(), 1
 	}
 }
 

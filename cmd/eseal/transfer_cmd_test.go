@@ -4,43 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
-
 	"eseal/archive/transfer"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
 )
 
-// transferCLI runs eseal in-process with the transfer commands added to
-// `archive`, as the lead wires them.
+// transferCLI runs eseal in-process on the data directory dir.
 func transferCLI(t *testing.T, dir string, args ...string) (string, int) {
 	t.Helper()
-	g := &globals{dir: dir}
-	root := &cobra.Command{Use: "eseal", SilenceUsage: true, SilenceErrors: true}
-	arch := newArchiveCmd(g)
-	arch.AddCommand(newTransferCmds(g)...)
-	root.AddCommand(arch)
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	var ee *exitError
-	switch {
-	case err == nil:
-		return out.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), ee.code
-	default:
-		return out.String() + err.Error(), 1
-	}
+	return esealCLI(append([]string{"--dir", dir}, args...)...)
 }
 
 func TestTransferCLI(t *testing.T) {
