@@ -54,23 +54,7 @@ func want(t *testing.T, what string, rep *seal.Report, v seal.Verdict) {
 }
 
 func TestLTVAfterExpiry(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	t0 := time.Now().UTC().Truncate(time.Second)
-	f.now = t0
-	srv, err := f.reg.TSA(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := pdftest.Document(pdftest.Options{})
-	_, stamped, err := f.stampWith(t, in, seal.EmbeddedTSA{Server: srv}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, plain, err := f.stampWith(t, in, nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, t0, stamped, plain := ltvPair(t)
 	ltv := f.addLTV(t, stamped)
 	later := t0.Add(seal.DefaultValidity + 365*24*time.Hour) // the signer certificate has expired
 
@@ -141,23 +125,8 @@ func mustOpen(t *testing.T, b []byte) *pdf.Document {
 // TestLTVRevokedLater: the signer certificate is revoked an hour after
 // signing, and the DSS is added after that, so its CRL lists the revocation.
 func TestLTVRevokedLater(t *testing.T) {
-	f := newFixture(t)
+	f, t0, stamped, plain := ltvPair(t)
 	ctx := context.Background()
-	t0 := time.Now().UTC().Truncate(time.Second)
-	f.now = t0
-	srv, err := f.reg.TSA(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := pdftest.Document(pdftest.Options{})
-	_, stamped, err := f.stampWith(t, in, seal.EmbeddedTSA{Server: srv}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, plain, err := f.stampWith(t, in, nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f.now = t0.Add(time.Hour)
 	if err := f.reg.RevokeSignerCertificate(ctx, f.sealID, "key compromise", "test"); err != nil {
 		t.Fatal(err)
@@ -258,4 +227,25 @@ func TestLTVTwoSignatures(t *testing.T) {
 			}
 		}
 	}
+}
+
+// ltvPair stamps one document twice at a fixed clock: with a timestamp from
+// the embedded TSA (stamped) and without (plain).
+func ltvPair(t *testing.T) (f *fixture, t0 time.Time, stamped, plain []byte) {
+	t.Helper()
+	f = newFixture(t)
+	t0 = time.Now().UTC().Truncate(time.Second)
+	f.now = t0
+	srv, err := f.reg.TSA(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := pdftest.Document(pdftest.Options{})
+	if _, stamped, err = f.stampWith(t, in, seal.EmbeddedTSA{Server: srv}, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, plain, err = f.stampWith(t, in, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	return f, t0, stamped, plain
 }
