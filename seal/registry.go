@@ -77,10 +77,11 @@ type Registry struct {
 
 	auditor Auditor
 
-	mu     sync.Mutex
-	loaded map[string]*signingSeal
-	grants map[string]*Authorization // verified grants (write-once)
-	tsa    *tsa.Server
+	mu          sync.Mutex
+	loaded      map[string]*signingSeal
+	grants      map[string]*Authorization // verified grants (write-once)
+	descriptors map[string]Seal           // seal.json of each seal (write-once)
+	tsa         *tsa.Server
 	// trust is the trust store built from the CRL named trustCRL.
 	trust    *keys.TrustStore
 	trustCRL string
@@ -217,7 +218,7 @@ func newRegistry(store archive.Store, kek *keys.KEK, opt Options) *Registry {
 	if now == nil {
 		now = time.Now
 	}
-	return &Registry{store: store, kek: kek, now: now, auditor: opt.Audit, loaded: map[string]*signingSeal{}, grants: map[string]*Authorization{}}
+	return &Registry{store: store, kek: kek, now: now, auditor: opt.Audit, loaded: map[string]*signingSeal{}, grants: map[string]*Authorization{}, descriptors: map[string]Seal{}}
 }
 
 // ErrNoOrganisation means the store has not been initialised with `eseal init`.
@@ -448,13 +449,23 @@ func (r *Registry) Get(ctx context.Context, id string) (*Seal, error) {
 	if !ValidID(id) {
 		return nil, &NotFoundError{id}
 	}
-	var s Seal
-	if err := getJSON(ctx, r.store, sealPrefix+id+"/seal.json", &s); err != nil {
-		if errors.Is(err, archive.ErrNotFound) {
-			return nil, &NotFoundError{id}
+	// The descriptor is written once and never changes: read it once. The
+	// status is read every time, since any replica may change it.
+	r.mu.Lock()
+	d, ok := r.descriptors[id]
+	r.mu.Unlock()
+	if !ok {
+		if err := getJSON(ctx, r.store, sealPrefix+id+"/seal.json", &d); err != nil {
+			if errors.Is(err, archive.ErrNotFound) {
+				return nil, &NotFoundError{id}
+			}
+			return nil, err
 		}
-		return nil, err
+		r.mu.Lock()
+		r.descriptors[id] = d
+		r.mu.Unlock()
 	}
+	s := d
 	ev, _, err := r.lastStatus(ctx, id)
 	if err != nil {
 		return nil, err
