@@ -11,22 +11,29 @@ GO       ?= go
 FUZZTIME ?= 5m
 CORPUS   := cmd/eseal/testdata/corpus
 
-.PHONY: build test deps vet unit fuzz fuzz-short bench bench-http lint fmt demo corpus seeds clean
+.PHONY: build test check deps vet unit fuzz fuzz-short bench bench-http lint fmt demo corpus seeds clean
 
 ## build: the eseal binary in bin/
 build:
 	$(GO) build -o bin/eseal ./cmd/eseal
 
-## test: outside tools, vet, every test with the tools required, short fuzzing
+## test: outside tools, checks (gofmt, vet, staticcheck, tidy go.mod), every test with the tools required, short fuzzing
 test:
 	scripts/deps.sh
-	$(GO) vet ./...
+	$(MAKE) --no-print-directory check
 	ESEAL_REQUIRE_TOOLS=1 ESEAL_ARTIFACTS=$(CURDIR)/artifacts $(GO) test -count=1 -timeout 25m ./...
 	scripts/fuzz.sh short
 
 ## deps: install qpdf, poppler-utils, openssl, JDK + Bouncy Castle, pdfcpu, MinIO
 deps:
 	scripts/deps.sh
+
+## check: gofmt, go vet, staticcheck and a tidy go.mod — each fails on any finding
+check:
+	@unformatted=$$(gofmt -s -l .); if [ -n "$$unformatted" ]; then echo "gofmt -s needed:" $$unformatted >&2; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	$(GO) mod tidy -diff
 
 vet:
 	$(GO) vet ./...
@@ -45,7 +52,7 @@ fuzz-short:
 ## bench: stamping and verification benchmarks into bench.txt, summarised by benchstat
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pdf/ ./seal/ | tee bench.txt
-	$(GO) run golang.org/x/perf/cmd/benchstat@latest bench.txt
+	$(GO) tool benchstat bench.txt
 
 ## bench-http: bounded loopback load test of the REST stamping path (c = 1, 4, 16)
 bench-http:
@@ -53,12 +60,12 @@ bench-http:
 
 ## lint: staticcheck
 lint:
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+	$(GO) tool staticcheck ./...
 
 fmt:
 	gofmt -s -w .
 
-## demo: a fresh data dir in demo/, the approval notice stamped and verified
+## demo: a fresh data dir in demo/ (ignored by git: it holds keys), the approval notice stamped and verified
 demo: build
 	rm -rf demo && mkdir -p demo
 	bin/eseal init --dir demo/data --org "余姚市行政审批管理办公室" --json | tee demo/init.json
