@@ -22,7 +22,7 @@ import (
 // Role is what an API key may do.
 type Role string
 
-// Roles of DESIGN.md. An admin key may act in every role.
+// Roles (docs/architecture.md, "Who uses it"). An admin key may act in every role.
 const (
 	RoleAdmin      Role = "admin"
 	RoleAuthorizer Role = "authorizer"

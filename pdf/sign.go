@@ -20,7 +20,7 @@ const (
 	SubFilterPKCS7Detached = "adbe.pkcs7.detached"
 	SubFilterCAdESDetached = "ETSI.CAdES.detached"
 	// SubFilterGBT38540 marks a /Contents holding a GB/T 38540 SES_Signature
-	// instead of a CMS (pattern B of STANDARDS.md). No registry assigns a
+	// instead of a CMS (pattern B of docs/formats.md). No registry assigns a
 	// name for it; this one says what is inside so that generic tools report
 	// an unknown format rather than a corrupt CMS.
 	SubFilterGBT38540 = "GBT38540.SES_Signature"

@@ -1,7 +1,7 @@
 package seal
 
 // GB/T 38540 SES_Signature over PDFs. There is no standard binding of an
-// SES_Signature to a PDF; eseal's (STANDARDS.md §1) is dataHash = SM3 of the
+// SES_Signature to a PDF; eseal's (docs/formats.md) is dataHash = SM3 of the
 // bytes covered by /ByteRange and propertyInfo = "PDF;ByteRange=a,b,c,d;hash=SM3".
 // The stamper makes one on request beside its CMS (pattern A), the verifier
 // checks one given separately, one over any bytes (an OFD signature file), or
@@ -122,7 +122,7 @@ func pdfSESignature(ss *signingSeal, at time.Time, digest []byte, br [4]int64) (
 
 // VerifySESignature verifies an SES_Signature given apart from the PDF r
 // (size bytes) it protects, such as Stamped.SESignature: the checks of
-// STANDARDS.md §1 "Signature", with the protected bytes taken from the
+// the "Signature" verification order of docs/formats.md, with the protected bytes taken from the
 // ByteRange its propertyInfo names. That range must be the /ByteRange of a
 // signature field of the PDF whose gap is exactly that field's /Contents,
 // so that nothing outside the hashed bytes can change the document; a
@@ -221,7 +221,7 @@ func matchDigest(c sigCheck, dataHash, sum []byte, what string) {
 	c.add("document digest", Pass, "dataHash is SM3 of "+what)
 }
 
-// checkSES runs STANDARDS.md §1 "Signature" steps (1)–(6) on the DER of an
+// checkSES runs the "Signature" verification order of docs/formats.md steps (1)–(6) on the DER of an
 // SES_Signature and hands step (7), the document hash, to checkDoc. Steps
 // that cannot go on after a failure (format, signature value) stop there.
 func (v *Verifier) checkSES(ctx context.Context, c sigCheck, der []byte, checkDoc func(sigCheck, *ses.Signature)) {
@@ -305,7 +305,7 @@ func pdfSignatureWithRange(r io.ReaderAt, size int64, br [4]int64) (*pdf.Signatu
 // sesSniffedSubFilters are the SubFilters under which an SES_Signature has
 // been found in /Contents instead of what the name promises: the CMS ones
 // (vendors keep them so that readers show a signature at all) and a vendor
-// name (STANDARDS.md §3, pattern C). For these the content decides.
+// name. For these the content decides.
 var sesSniffedSubFilters = map[string]bool{
 	pdf.SubFilterPKCS7Detached: true,
 	pdf.SubFilterCAdESDetached: true,

@@ -462,7 +462,7 @@ func humanBytes(n int64) string {
 }
 
 // Inspection is what parsing one PDF found, for the usability checks
-// (可用性). archive does not parse PDFs itself (DESIGN.md: archive does not
+// (可用性). archive does not parse PDFs itself (docs/architecture.md: archive does not
 // import pdf); seal.InspectPDF provides one.
 type Inspection struct {
 	Err           error

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestLayers keeps DESIGN.md's arrows true: api → seal → {pdf, keys,
+// TestLayers keeps the import arrows of docs/architecture.md true: api → seal → {pdf, keys,
 // archive}; pdf, keys and archive import neither each other nor seal or api.
 func TestLayers(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "eseal/...").Output()

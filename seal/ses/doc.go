@@ -17,5 +17,5 @@
 //
 // This package checks the format and the signatures; certificate chains,
 // revocation and the seal registry are the caller's job (see the
-// verification order in docs/STANDARDS.md).
+// verification order in docs/formats.md).
 package ses

@@ -167,7 +167,7 @@ func (sg *Signature) parseCommon(tbs []asn1.RawValue, f string) error {
 
 // Verify checks the signer's SM2 signature over the received toSign with
 // the public key of Cert. The embedded seal, the certificate list, the
-// chain and the document hash are separate steps (see STANDARDS.md).
+// chain and the document hash are separate steps (see docs/formats.md, "Verification order").
 func (sg *Signature) Verify() error {
 	return verifySM2(sg.Cert, sg.SignAlg, sg.SignedBytes, sg.Value)
 }
