@@ -79,7 +79,7 @@ type Server struct {
 	// are read while serving: change none of them.
 	Options
 
-	metrics *metrics
+	metrics *metrics // Options.Metrics, by the name the handlers use
 	codes   *clientLimiter
 	router  *mux.Router
 }
