@@ -96,15 +96,21 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &api.Server{
-		Metrics: metrics, Registry: reg, Store: store, Transfer: &api.TransferConfig{Rule: transfer.Rule{Fonds: "Z001"}},
-		Service: &seal.Service{Registry: reg, Store: store, Application: "eseal test"},
-		Limits:  api.Limits{MaxPDFBytes: 2 << 20, MaxJSONBytes: 64 << 10, CodeAttemptsPerMinute: 1000},
-	}
-	hs := httptest.NewServer(srv.Handler())
+	// The listener comes first: links the server makes name its address.
+	hs := httptest.NewUnstartedServer(nil)
 	t.Cleanup(hs.Close)
-	srv.PublicURL = hs.URL
-	srv.Service.PublicURL = hs.URL
+	url := "http://" + hs.Listener.Addr().String()
+	srv, err := api.New(api.Options{
+		Metrics: metrics, Registry: reg, Store: store, Transfer: &api.TransferConfig{Rule: transfer.Rule{Fonds: "Z001"}},
+		Service:   &seal.Service{Registry: reg, Store: store, Application: "eseal test", PublicURL: url},
+		Limits:    api.Limits{MaxPDFBytes: 2 << 20, MaxJSONBytes: 64 << 10, CodeAttemptsPerMinute: 1000},
+		PublicURL: url,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
 	return &env{t: t, srv: srv, root: root, audit: alog, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
 }
 

@@ -31,43 +31,91 @@ type Limits struct {
 // DefaultLimits are the limits of the embedded default.
 var DefaultLimits = Limits{MaxPDFBytes: 64 << 20, MaxJSONBytes: 1 << 20, CodeAttemptsPerMinute: 20}
 
-// Server is eseal's HTTP interface. It keeps no state of its own beyond
-// caches and rate limiters: replicas share everything through the store.
-type Server struct {
+// withDefaults fills each zero field from DefaultLimits and keeps the others.
+func (l Limits) withDefaults() Limits {
+	if l.MaxPDFBytes == 0 {
+		l.MaxPDFBytes = DefaultLimits.MaxPDFBytes
+	}
+	if l.MaxJSONBytes == 0 {
+		l.MaxJSONBytes = DefaultLimits.MaxJSONBytes
+	}
+	if l.CodeAttemptsPerMinute == 0 {
+		l.CodeAttemptsPerMinute = DefaultLimits.CodeAttemptsPerMinute
+	}
+	return l
+}
+
+// Options configure a Server. Registry, Service and Store are required; any
+// other zero field takes its default.
+type Options struct {
 	Registry *seal.Registry
 	Service  *seal.Service
 	Store    archive.Store
-	Limits   Limits
+	// Limits whose fields are zero take those of DefaultLimits.
+	Limits Limits
 	// PublicURL is the externally visible base URL (for download and verify
-	// links and the QR code), without a trailing slash.
+	// links and the QR code); a trailing slash is dropped.
 	PublicURL string
-	Log       *slog.Logger
-
+	// Log defaults to slog.Default().
+	Log *slog.Logger
 	// Transfer configures POST /v1/transfers; nil answers 404 "not configured".
 	Transfer *TransferConfig
-	// Metrics may be set beforehand (NewMetrics) so the store can report
-	// into them; nil makes a fresh set.
+	// Metrics may be made beforehand (NewMetrics) so the store can report
+	// into them; nil makes a fresh set. One set serves one server.
 	Metrics *Metrics
+}
 
-	metrics *metrics
+// OptionsError is an Options value New refuses: Field names the option.
+type OptionsError struct {
+	Field, Problem string
+}
+
+func (e *OptionsError) Error() string { return "api: option " + e.Field + ": " + e.Problem }
+
+// Server is eseal's HTTP interface. It keeps no state of its own beyond
+// caches and rate limiters: replicas share everything through the store.
+type Server struct {
+	// Options are those New was given, with the defaults filled in. They
+	// are read while serving: change none of them.
+	Options
+
+	metrics *metrics // Options.Metrics, by the name the handlers use
 	codes   *clientLimiter
 	router  *mux.Router
 }
 
-// Handler builds the routes. Call once.
-func (s *Server) Handler() http.Handler {
-	if s.Log == nil {
-		s.Log = slog.Default()
+// New checks opt, fills in the defaults and builds the routes.
+func New(opt Options) (*Server, error) {
+	switch {
+	case opt.Registry == nil:
+		return nil, &OptionsError{"Registry", "missing"}
+	case opt.Service == nil:
+		return nil, &OptionsError{"Service", "missing"}
+	case opt.Store == nil:
+		return nil, &OptionsError{"Store", "missing"}
+	case opt.Limits.MaxPDFBytes < 0 || opt.Limits.MaxJSONBytes < 0 || opt.Limits.CodeAttemptsPerMinute < 0:
+		return nil, &OptionsError{"Limits", "negative"}
 	}
-	if s.Limits.MaxPDFBytes == 0 {
-		s.Limits = DefaultLimits
+	opt.Limits = opt.Limits.withDefaults()
+	opt.PublicURL = strings.TrimSuffix(opt.PublicURL, "/")
+	if opt.Log == nil {
+		opt.Log = slog.Default()
 	}
-	if s.Metrics == nil {
-		s.Metrics = newMetrics()
+	if opt.Metrics == nil {
+		opt.Metrics = newMetrics()
 	}
-	s.metrics = s.Metrics
-	s.metrics.reg.MustRegister(newFixityCollector(s))
-	s.codes = newClientLimiter(s.Limits.CodeAttemptsPerMinute)
+	s := &Server{Options: opt, metrics: opt.Metrics, codes: newClientLimiter(opt.Limits.CodeAttemptsPerMinute)}
+	if err := s.metrics.reg.Register(newFixityCollector(s)); err != nil {
+		return nil, &OptionsError{"Metrics", "already serve another server: " + err.Error()}
+	}
+	s.router = s.newRouter()
+	return s, nil
+}
+
+// Handler returns the server's routes; it may be called any number of times.
+func (s *Server) Handler() http.Handler { return s.router }
+
+func (s *Server) newRouter() *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem("not-found", "no route for "+r.URL.Path))
@@ -82,7 +130,6 @@ func (s *Server) Handler() http.Handler {
 		}
 		r.Handle(rt.path, s.instrument(rt.name, s.recoverPanics(h))).Methods(rt.methods...)
 	}
-	s.router = r
 	return r
 }
 
@@ -267,5 +314,5 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// Router returns the routes built by Handler, for tests and tools that walk them.
+// Router returns the server's routes, for tests and tools that walk them.
 func (s *Server) Router() *mux.Router { return s.router }

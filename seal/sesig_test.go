@@ -25,6 +25,7 @@ import (
 	tjx509 "github.com/tjfoc/gmsm/x509"
 
 	"eseal/keys"
+	"eseal/keys/keystest"
 	"eseal/keys/tsa"
 	"eseal/pdf"
 	"eseal/pdf/pdftest"
@@ -202,29 +203,14 @@ type pki struct {
 func newPKI(t *testing.T) *pki {
 	t.Helper()
 	t0 := time.Now().UTC().Truncate(time.Second)
-	key := func() *sm2.PrivateKey {
-		k, err := keys.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	root, err := keys.NewRootCA("外部签章系统", key(), t0.Add(-time.Hour), t0.Add(24*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pki{trust: keys.NewTrustStore(root.Cert), makerKey: key(), signerKey: key(), t0: t0}
-	issue := func(kind keys.CertKind, cn string, k *sm2.PrivateKey) *smx509.Certificate {
-		c, err := root.Issue(keys.CertRequest{Kind: kind, CommonName: cn, PublicKey: k.Public(), NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(23 * time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	p.makerCert = issue(keys.KindSealMaker, "制章者", p.makerKey).Raw
-	p.signerDER = issue(keys.KindSigner, "签章人", p.signerKey).Raw
-	tsaKey := key()
-	p.tsa = &tsa.Server{Signer: tsaKey, Cert: issue(keys.KindTSA, "TSA", tsaKey), Chain: []*smx509.Certificate{root.Cert},
+	root := keystest.New(t, keystest.Options{Org: "外部签章系统", NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour)})
+	p := &pki{trust: root.TrustStore(), t0: t0}
+	var maker, signer *smx509.Certificate
+	p.makerKey, maker = root.Issue(t, keys.KindSealMaker, "制章者")
+	p.signerKey, signer = root.Issue(t, keys.KindSigner, "签章人")
+	p.makerCert, p.signerDER = maker.Raw, signer.Raw
+	tsaKey, tsaCert := root.Issue(t, keys.KindTSA, "TSA")
+	p.tsa = &tsa.Server{Signer: tsaKey, Cert: tsaCert, Chain: []*smx509.Certificate{root.CA.Cert},
 		Policy: asn1.ObjectIdentifier{1, 2, 3, 4}}
 	return p
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -33,7 +34,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 			var bar *progressbar.ProgressBar
 			progress := func(done, total int) {
 				if bar == nil {
-					bar = newProgress(total, "fixity")
+					bar = newProgress(cmd.ErrOrStderr(), total, "fixity")
 				}
 				if bar != nil {
 					_ = bar.Set(done)
@@ -53,7 +54,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 			}
 			if bar != nil {
 				_ = bar.Finish()
-				fmt.Fprintln(os.Stderr)
+				fmt.Fprintln(cmd.ErrOrStderr())
 			}
 			if err := archive.SaveFixityReport(ctx, svc.Store, rep); err != nil {
 				return fmt.Errorf("saving the fixity report: %w", err)
@@ -214,12 +215,12 @@ func (g *globals) openService(ctx context.Context) (*seal.Service, error) {
 	return &seal.Service{Registry: reg, Store: store, Application: "eseal"}, nil
 }
 
-// newProgress returns a progress bar on stderr when it is a terminal, nil
-// when output is piped.
-func newProgress(total int, what string) *progressbar.ProgressBar {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
+// newProgress returns a progress bar on w when it is a terminal, nil when
+// output is piped or captured.
+func newProgress(w io.Writer, total int, what string) *progressbar.ProgressBar {
+	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	return progressbar.NewOptions(total, progressbar.OptionSetWriter(os.Stderr),
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(what), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
 }

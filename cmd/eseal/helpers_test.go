@@ -1,9 +1,11 @@
-// Outside tools (qpdf, pdfcpu, pdfsig, Bouncy Castle), the eseal binary and
-// hand-made PDF revisions, shared by the end-to-end tests of this package.
+// Outside tools (qpdf, pdfcpu, pdfsig, Bouncy Castle), the eseal binary, eseal
+// run in-process and hand-made PDF revisions, shared by the end-to-end tests
+// of this package.
 package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,8 +91,8 @@ func clip(s string) string {
 	return s
 }
 
-// run runs a command to completion and reports its output and exit status.
-func run(name string, args ...string) result {
+// runProcess runs a command to completion and reports its output and exit status.
+func runProcess(name string, args ...string) result {
 	cmd := exec.Command(name, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -116,10 +118,18 @@ func buildEseal(t testing.TB, dir string) string {
 		t.Fatalf("go not in PATH: %v", err)
 	}
 	bin := filepath.Join(dir, "eseal")
-	if r := run(goCmd, "build", "-o", bin, "."); r.code != 0 {
+	if r := runProcess(goCmd, "build", "-o", bin, "."); r.code != 0 {
 		t.Fatalf("go build ./cmd/eseal failed; the CLI must build before the end-to-end tests can run:\n%s", r)
 	}
 	return bin
+}
+
+// esealCLI runs eseal in-process, as main does, and returns its output
+// (standard output and error together) and exit status.
+func esealCLI(args ...string) (string, int) {
+	var out bytes.Buffer
+	code := run(context.Background(), args, &out, &out)
+	return out.String(), code
 }
 
 // cli runs the eseal binary against one data directory.
@@ -135,7 +145,7 @@ var unknownCommand = regexp.MustCompile(`unknown (command|flag|shorthand flag)`)
 // issue 2, not as a crash.
 func (c cli) mustRun(t testing.TB, args ...string) string {
 	t.Helper()
-	r := run(c.bin, args...)
+	r := runProcess(c.bin, args...)
 	if r.code == 0 {
 		return r.stdout
 	}
@@ -181,7 +191,7 @@ func (r *verifyReport) allReasons() string {
 // verify runs `eseal verify --json` and returns the exit status and report.
 // The report is nil when the output was not JSON (exit 3, an error).
 func (c cli) verify(file string) (int, *verifyReport, result) {
-	r := run(c.bin, "verify", "--dir", c.dir, "--json", file)
+	r := runProcess(c.bin, "verify", "--dir", c.dir, "--json", file)
 	var rep verifyReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		return r.code, nil, r
@@ -222,12 +232,12 @@ func bouncyCastle(t testing.TB, ts tools, dir string) func(args ...string) resul
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := run(ts["javac"], "-nowarn", "-cp", cp, "-d", dir, src); r.code != 0 {
+	if r := runProcess(ts["javac"], "-nowarn", "-cp", cp, "-d", dir, src); r.code != 0 {
 		t.Fatalf("javac VerifyPdfCms.java against %s: %s", cp, r)
 	}
 	classpath := dir + string(os.PathListSeparator) + cp
 	return func(args ...string) result {
-		return run(ts["java"], append([]string{"-cp", classpath, "VerifyPdfCms"}, args...)...)
+		return runProcess(ts["java"], append([]string{"-cp", classpath, "VerifyPdfCms"}, args...)...)
 	}
 }
 
@@ -249,7 +259,7 @@ func corpus(t testing.TB, ts tools) []string {
 			return
 		}
 		corpusDir = dir
-		if r := run(ts["bash"], filepath.Join("testdata", "corpus", "build.sh"), dir); r.code != 0 {
+		if r := runProcess(ts["bash"], filepath.Join("testdata", "corpus", "build.sh"), dir); r.code != 0 {
 			corpusErr = "testdata/corpus/build.sh: " + r.String()
 			return
 		}
@@ -265,7 +275,7 @@ func corpus(t testing.TB, ts tools) []string {
 // pageCount asks qpdf how many pages a PDF has.
 func pageCount(t testing.TB, ts tools, file string) int {
 	t.Helper()
-	r := run(ts["qpdf"], "--show-npages", file)
+	r := runProcess(ts["qpdf"], "--show-npages", file)
 	n, err := strconv.Atoi(strings.TrimSpace(r.stdout))
 	if r.code != 0 || err != nil {
 		t.Fatalf("qpdf --show-npages %s: %s", file, r)
@@ -275,7 +285,7 @@ func pageCount(t testing.TB, ts tools, file string) int {
 
 // qpdfCheck returns an empty string when `qpdf --check` passes without warnings.
 func qpdfCheck(ts tools, file string) string {
-	r := run(ts["qpdf"], "--check", file)
+	r := runProcess(ts["qpdf"], "--check", file)
 	if r.code != 0 || strings.Contains(strings.ToUpper(r.stdout+r.stderr), "WARNING") {
 		return "qpdf --check " + filepath.Base(file) + ": " + r.String()
 	}
@@ -284,7 +294,7 @@ func qpdfCheck(ts tools, file string) string {
 
 // pdfcpuValidate returns an empty string when `pdfcpu validate` passes.
 func pdfcpuValidate(ts tools, file string) string {
-	r := run(ts["pdfcpu"], "validate", "-c", "disable", file)
+	r := runProcess(ts["pdfcpu"], "validate", "-c", "disable", file)
 	if r.code != 0 {
 		return "pdfcpu validate " + filepath.Base(file) + ": " + r.String()
 	}
@@ -297,7 +307,7 @@ var pdfsigRange = regexp.MustCompile(`Signed Ranges: \[(\d+) - (\d+)\], \[(\d+) 
 // byte range as [start1, end1, start2, end2] (end exclusive, as pdfsig
 // prints it).
 func pdfsigRanges(ts tools, file string) ([][4]int64, error) {
-	r := run(ts["pdfsig"], file)
+	r := runProcess(ts["pdfsig"], file)
 	if r.code != 0 {
 		return nil, fmt.Errorf("pdfsig %s: %s", filepath.Base(file), r)
 	}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,26 +12,6 @@ import (
 	"eseal/pdf/pdftest"
 	"eseal/seal"
 )
-
-// esealCLI runs eseal in-process and returns its output and the exit
-// status main would give.
-func esealCLI(args ...string) (string, int) {
-	root, _ := newRoot()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	var ee *exitError
-	switch {
-	case err == nil:
-		return out.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), ee.code
-	default:
-		return out.String() + err.Error(), 1
-	}
-}
 
 // TestVerifyAtRootsCLI: stamp --timestamp --ltv, then verify with the root
 // alone years after the signer certificate has expired.

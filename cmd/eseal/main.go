@@ -42,17 +42,28 @@ func (e *exitError) Error() string {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	root, g := newRoot()
-	err := root.ExecuteContext(ctx)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	os.Exit(code)
+}
+
+// run is the eseal command with its arguments (without the program's name)
+// and output streams; it returns the exit status (see the package comment).
+// main and the tests run eseal through it alone.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root, g := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
 	if cerr := g.checkpoint(context.Background()); cerr != nil {
-		fmt.Fprintln(os.Stderr, "eseal: audit checkpoint:", cerr)
+		fmt.Fprintln(stderr, "eseal: audit checkpoint:", cerr)
 		if err == nil {
 			err = cerr
 		}
 	}
 	if err == nil {
-		return
+		return 0
 	}
 	code := 1
 	var ee *exitError
@@ -61,9 +72,9 @@ func main() {
 		err = ee.err
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "eseal:", err)
+		fmt.Fprintln(stderr, "eseal:", err)
 	}
-	os.Exit(code)
+	return code
 }
 
 // globals are the flags every command shares.

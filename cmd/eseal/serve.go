@@ -235,10 +235,14 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 	if cfg.Fonds != "" {
 		transferCfg = &api.TransferConfig{Rule: transfer.Rule{Fonds: cfg.Fonds}}
 	}
-	srv := &api.Server{
+	srv, err := api.New(api.Options{
 		Transfer: transferCfg,
-		Metrics:  metrics, Registry: reg, Service: svc, Store: store, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Log: log,
+		Metrics:  metrics, Registry: reg, Service: svc, Store: store, PublicURL: cfg.PublicURL, Log: log,
 		Limits: api.Limits{MaxPDFBytes: cfg.MaxPDFBytes, MaxJSONBytes: cfg.MaxJSONBytes, CodeAttemptsPerMinute: cfg.CodeAttempts},
+	})
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	hs := &http.Server{
 		Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,

@@ -88,7 +88,7 @@ existing --out is never overwritten.`,
 			if err := opts.Rule.Validate(); err != nil {
 				return fmt.Errorf("%w (set --fonds or ESEAL_FONDS)", err)
 			}
-			bar := newProgress(len(recs), "transfer")
+			bar := newProgress(cmd.ErrOrStderr(), len(recs), "transfer")
 			if bar != nil {
 				opts.Progress = func(done, _ int) { _ = bar.Set(done) }
 			}
@@ -106,7 +106,7 @@ existing --out is never overwritten.`,
 			}
 			if bar != nil {
 				_ = bar.Finish()
-				fmt.Fprintln(os.Stderr)
+				fmt.Fprintln(cmd.ErrOrStderr())
 			}
 			if err != nil {
 				return err
@@ -166,7 +166,7 @@ example "clamdscan --no-summary -"): exit 0 clean, 1 infected, else an error.`,
 				opts.Verify = verifyFunc(&seal.Verifier{Trust: ts, Registry: reg})
 				opts.Audit = auditLookup(store)
 			} else {
-				fmt.Fprintf(os.Stderr, "eseal: no --roots and no organisation (%v): signatures will be checked by hand\n", rerr)
+				fmt.Fprintf(cmd.ErrOrStderr(), "eseal: no --roots and no organisation (%v): signatures will be checked by hand\n", rerr)
 			}
 			if ts != nil {
 				opts.VerifySig = registerVerifier(ts)
@@ -183,14 +183,14 @@ example "clamdscan --no-summary -"): exit 0 clean, 1 infected, else an error.`,
 			if err != nil {
 				return err
 			}
-			bar := newProgress(0, "check")
+			bar := newProgress(cmd.ErrOrStderr(), 0, "check")
 			if bar != nil {
 				opts.Progress = func(done, total int) { bar.ChangeMax(total); _ = bar.Set(done) }
 			}
 			rep, err := transfer.Check(ctx, file, fi.Size(), opts)
 			if bar != nil {
 				_ = bar.Finish()
-				fmt.Fprintln(os.Stderr)
+				fmt.Fprintln(cmd.ErrOrStderr())
 			}
 			if err != nil {
 				return err

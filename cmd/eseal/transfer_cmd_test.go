@@ -23,11 +23,8 @@ func transferCLI(t *testing.T, dir string, args ...string) (string, int) {
 
 func TestTransferCLI(t *testing.T) {
 	dir := t.TempDir()
-	init, _ := newRoot()
-	init.SetArgs([]string{"init", "--dir", dir, "--org", "测试市行政审批服务局"})
-	init.SetOut(&bytes.Buffer{})
-	if err := init.ExecuteContext(context.Background()); err != nil {
-		t.Fatal(err)
+	if out, code := esealCLI("init", "--dir", dir, "--org", "测试市行政审批服务局"); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, out)
 	}
 	ctx := context.Background()
 	g := &globals{dir: dir}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"eseal/keys"
+	"eseal/keys/keystest"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
@@ -28,29 +29,10 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	from := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	until := time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
-	gen := func() *sm2.PrivateKey {
-		k, err := keys.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	root, err := keys.NewRootCA("Org", gen(), from, until)
-	if err != nil {
-		t.Fatal(err)
-	}
-	interKey := gen()
-	interCert, err := root.Issue(keys.CertRequest{Kind: keys.KindIntermediate, CommonName: "Issuing CA", PublicKey: interKey.Public(), NotBefore: from, NotAfter: until})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{root: root.Cert, inter: interCert, key: gen(), other: gen()}
-	f.cert, err = (&keys.CA{Cert: interCert, Key: interKey}).Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: "Approval Seal", PublicKey: f.key.Public(), NotBefore: from, NotAfter: until})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := keystest.New(t, keystest.Options{})
+	inter := root.Intermediate(t, "Issuing CA")
+	f := &fixture{root: root.CA.Cert, inter: inter.CA.Cert, other: keystest.Key(t)}
+	f.key, f.cert = inter.Issue(t, keys.KindSigner, "Approval Seal")
 	return f
 }
 

@@ -20,8 +20,8 @@ import (
 
 	"eseal/keys"
 	"eseal/keys/cms"
+	"eseal/keys/keystest"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 	tsm2 "github.com/tjfoc/gmsm/sm2"
@@ -43,35 +43,16 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	from := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	until := time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
-	gen := func() *sm2.PrivateKey {
-		k, err := keys.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	root, err := keys.NewRootCA("Org", gen(), from, until)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsaKey, signerKey := gen(), gen()
-	tsaCert, err := root.Issue(keys.CertRequest{Kind: keys.KindTSA, CommonName: "Org TSA", PublicKey: tsaKey.Public(), NotBefore: from, NotAfter: until})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signerCert, err := root.Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: "Seal", PublicKey: signerKey.Public(), NotBefore: from, NotAfter: until})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := keystest.New(t, keystest.Options{})
+	tsaKey, tsaCert := root.Issue(t, keys.KindTSA, "Org TSA")
+	_, signerCert := root.Issue(t, keys.KindSigner, "Seal")
 	serial := int64(1000)
 	return &fixture{
-		root:   root.Cert,
-		trust:  keys.NewTrustStore(root.Cert),
+		root:   root.CA.Cert,
+		trust:  root.TrustStore(),
 		signer: signerCert,
 		server: &Server{
-			Signer: tsaKey, Cert: tsaCert, Chain: []*smx509.Certificate{root.Cert}, Policy: testPolicy,
+			Signer: tsaKey, Cert: tsaCert, Chain: []*smx509.Certificate{root.CA.Cert}, Policy: testPolicy,
 			Now:    func() time.Time { return testNow },
 			Serial: func() *big.Int { serial++; return big.NewInt(serial) },
 		},
@@ -145,13 +126,8 @@ func TestRoundTripHTTP(t *testing.T) {
 // caller's duty.
 func TestSignerCertIsNotATSA(t *testing.T) {
 	f := newFixture(t)
-	k, _ := keys.GenerateKey()
-	root, _ := keys.NewRootCA("Other", k, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC))
-	sk, _ := keys.GenerateKey()
-	cert, err := root.Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: "not a TSA", PublicKey: sk.Public(), NotBefore: root.Cert.NotBefore, NotAfter: root.Cert.NotAfter})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := keystest.New(t, keystest.Options{Org: "Other"})
+	sk, cert := other.Issue(t, keys.KindSigner, "not a TSA")
 	f.server.Signer, f.server.Cert = sk, cert
 	tok, err := ParseToken(f.stamp(t, testDigest, nil, true))
 	if err != nil {
@@ -161,7 +137,7 @@ func TestSignerCertIsNotATSA(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ce *keys.CertificateError
-	if _, err := keys.NewTrustStore(root.Cert).Verify(tok.Cert, nil, tok.GenTime, keys.UsageTimestamp); !errors.As(err, &ce) || ce.Reason != keys.ReasonBadKeyUsage {
+	if _, err := other.TrustStore().Verify(tok.Cert, nil, tok.GenTime, keys.UsageTimestamp); !errors.As(err, &ce) || ce.Reason != keys.ReasonBadKeyUsage {
 		t.Fatalf("trust store: %v, want bad key usage", err)
 	}
 }

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"io"
@@ -16,30 +13,19 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
-	"github.com/emmansun/gmsm/smx509"
 	tjsm2 "github.com/tjfoc/gmsm/sm2"
 	tjx509 "github.com/tjfoc/gmsm/x509"
+
+	"eseal/keys"
+	"eseal/keys/keystest"
 )
 
-// newIdentity makes an SM2 key and a self-signed smx509 certificate for it.
+// newIdentity makes an SM2 key and a certificate for it with key usage
+// digitalSignature, issued by a root of its own.
 func newIdentity(t testing.TB, cn string) (*sm2.PrivateKey, []byte) {
 	t.Helper()
-	key, err := sm2.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn, Organization: []string{"eseal test"}},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := smx509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, der
+	key, cert := keystest.New(t, keystest.Options{Org: "eseal test"}).Issue(t, keys.KindSealMaker, cn)
+	return key, cert.Raw
 }
 
 var t0 = time.Date(2025, 3, 1, 8, 30, 15, 0, time.UTC)
