@@ -14,6 +14,7 @@ import (
 	"eseal/archive/audit"
 	"eseal/archive/transfer"
 	"eseal/keys"
+	"eseal/pdf"
 	"eseal/seal"
 )
 
@@ -102,8 +103,8 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 		}
 		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
 		pkg, err := transfer.Write(ctx, tmp, recs, transfer.Options{
-			Store: s.Store, Rule: cfg.Rule, Organisation: s.Registry.Org().Name, Receiver: cfg.Receiver,
-			Sign: sign, SignerChain: chain, TempDir: cfg.TempDir, Inspect: seal.InspectPDF,
+			Store: s.Store, Rule: cfg.Rule, Organisation: s.Registry.Info().Name, Receiver: cfg.Receiver,
+			Sign: sign, SignerChain: chain, TempDir: cfg.TempDir, Inspect: inspectPDF,
 			Verify: func(ctx context.Context, pr io.ReaderAt, size int64) (string, string, error) {
 				rep, err := v.VerifyPDF(ctx, pr, size)
 				if err != nil {
@@ -163,4 +164,9 @@ func (s *Server) serviceSigner(ctx context.Context) (transfer.SignFunc, [][]byte
 		chain = append(chain, c.Raw)
 	}
 	return func(msg []byte) ([]byte, error) { return keys.SignSM2(key, msg) }, chain, nil
+}
+
+// inspectPDF gives the transfer package's usability checks pdf.Inspect.
+func inspectPDF(r io.ReaderAt, size int64) transfer.Inspection {
+	return transfer.Inspection(pdf.Inspect(r, size))
 }

@@ -23,8 +23,10 @@ type Auditor interface {
 }
 
 // audit appends an event. The change it records has already happened, so a
-// failure cannot undo it; it is logged loudly for the operator, and the
-// audit verification will show the gap's absence of an entry.
+// failure cannot undo it: it is logged loudly for the operator, and that is
+// the only trace. Log.Append writes nothing when it fails, so the audit log
+// simply lacks the entry — its chain stays intact and its verification shows
+// no gap.
 func (r *Registry) audit(ctx context.Context, e AuditEvent) {
 	if r.auditor == nil {
 		return

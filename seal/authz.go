@@ -15,7 +15,6 @@ import (
 
 	"eseal/archive"
 	"eseal/archive/audit"
-	"eseal/keys"
 )
 
 // An Authorization is a responsible person's permission for a seal to be used
@@ -167,7 +166,7 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 	if a.ExpiresAt.After(s.ValidEnd) {
 		a.ExpiresAt = s.ValidEnd
 	}
-	a.Signature, err = keys.SignSM2(r.makerKey, a.signedBytes())
+	a.Signature, err = r.signGrant(a.signedBytes())
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +346,7 @@ func (r *Registry) grant(ctx context.Context, id string) (*Authorization, error)
 		}
 		return nil, err
 	}
-	if g.ID != id || !keys.VerifySM2(r.makerCA.PublicKey, g.signedBytes(), g.Signature) {
+	if g.ID != id || !r.grantSignatureValid(g.signedBytes(), g.Signature) {
 		return nil, &AuthzError{ID: id, Reason: AuthzBadSignature, Detail: "the stored grant's signature does not verify"}
 	}
 	r.mu.Lock()

@@ -336,7 +336,7 @@ func (st *Stamper) checkSigner(ctx context.Context, s *Seal, ss *signingSeal, no
 	// The chain's signatures and the CRL do not change until a new CRL
 	// makes a new trust store: verify once per trust store, and only the
 	// validity period on every stamping.
-	root := st.Registry.root.Cert
+	root := st.Registry.Roots()[0]
 	if ss.checkedWith.Load() == ts && inValidity(ss.cert, now) && inValidity(root, now) {
 		return nil
 	}
