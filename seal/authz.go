@@ -44,14 +44,14 @@ type Authorization struct {
 // AuthorizationState is an authorization with what happened to it since.
 type AuthorizationState struct {
 	Authorization
-	Revoked   *StatusEvent `json:"revoked,omitempty"`
-	Uses      []Use        `json:"uses"`
-	Remaining int          `json:"remaining"`
+	Revoked   *StatusEvent       `json:"revoked,omitempty"`
+	Uses      []AuthorizationUse `json:"uses"`
+	Remaining int                `json:"remaining"`
 }
 
-// Use records one consumption of an authorization: the commit marker of one
-// stamping.
-type Use struct {
+// AuthorizationUse records one consumption of an authorization: the commit
+// marker of one stamping (authz/<id>/use/<n>.json).
+type AuthorizationUse struct {
 	N          int       `json:"n"`
 	DocumentID string    `json:"document_id"`
 	Time       time.Time `json:"time"`
@@ -214,9 +214,9 @@ func (r *Registry) Authorization(ctx context.Context, id string) (*Authorization
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}
-	st.Uses = []Use{}
+	st.Uses = []AuthorizationUse{}
 	err = r.store.List(ctx, authzKey(id, "use/"), func(o archive.ObjectInfo) error {
-		var u Use
+		var u AuthorizationUse
 		if err := getJSON(ctx, r.store, o.Key, &u); err != nil {
 			return err
 		}
@@ -287,7 +287,7 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 // document: the put-if-absent of the next use marker. Of any number of
 // concurrent callers, on any number of replicas, exactly as many succeed as
 // the grant has uses; the others get an AuthzError with reason consumed.
-func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationState, u Use) (*Use, error) {
+func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationState, u AuthorizationUse) (*AuthorizationUse, error) {
 	for n := len(st.Uses) + 1; n <= st.MaxUses; n++ {
 		u.N = n
 		err := putJSON(ctx, r.store, authzKey(st.ID, fmt.Sprintf("use/%04d.json", n)), u)
@@ -302,8 +302,8 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 }
 
 // UseOf returns the use marker recorded for the n-th use, if any.
-func (r *Registry) UseOf(ctx context.Context, id string, n int) (*Use, error) {
-	var u Use
+func (r *Registry) UseOf(ctx context.Context, id string, n int) (*AuthorizationUse, error) {
+	var u AuthorizationUse
 	if err := getJSON(ctx, r.store, authzKey(id, fmt.Sprintf("use/%04d.json", n)), &u); err != nil {
 		return nil, err
 	}

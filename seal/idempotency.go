@@ -30,14 +30,14 @@ func (e *IdempotencyError) Error() string { return "Idempotency-Key: " + e.Reaso
 // made, through the idempotency marker or through the authorization's use
 // markers (the marker may not be written yet if that request is still
 // finishing).
-func (s *Service) replay(ctx context.Context, idemKey, authzID string) (*Issued, error) {
+func (s *Service) replay(ctx context.Context, idemKey, authzID string) (*Stamped, error) {
 	idem := hashHex(idemKey)
 	var ce codeEntry
 	err := getJSON(ctx, s.Store, idemPrefix+idem+".json", &ce)
 	if err != nil && !errors.Is(err, archive.ErrNotFound) {
 		return nil, err
 	}
-	var use *Use
+	var use *AuthorizationUse
 	if ValidAuthorizationID(authzID) {
 		if st, aerr := s.Registry.Authorization(ctx, authzID); aerr == nil {
 			for i, u := range st.Uses {
@@ -61,7 +61,7 @@ func (s *Service) replay(ctx context.Context, idemKey, authzID string) (*Issued,
 	if err != nil {
 		return nil, err
 	}
-	return &Issued{DocumentID: rec.DocumentID, RetrievalCode: code, Record: rec, Replayed: true}, nil
+	return &Stamped{DocumentID: rec.DocumentID, RetrievalCode: code, Record: rec, Replayed: true}, nil
 }
 
 // sealCode encrypts a retrieval code (SM4-GCM) under a key derived from the

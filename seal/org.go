@@ -147,7 +147,7 @@ func (o *Org) issueOwnKey(ctx context.Context, root *keys.CA, kind keys.CertKind
 		return nil, nil, err
 	}
 	cert, err := root.Issue(keys.CertRequest{
-		Kind: kind, CommonName: commonName, Organization: org,
+		Kind: kind, CommonName: commonName, Organisation: org,
 		PublicKey: key.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(makerValidity),
 	})
 	if err != nil {
@@ -263,7 +263,7 @@ func (o *Org) TrustStore(ctx context.Context) (*keys.TrustStore, error) {
 // issueSigner certifies a seal's signer key under the organisation root.
 func (o *Org) issueSigner(name string, pub crypto.PublicKey, notBefore, notAfter time.Time) (*smx509.Certificate, error) {
 	return o.root.Issue(keys.CertRequest{
-		Kind: keys.KindSigner, CommonName: name, Organization: o.info.Name,
+		Kind: keys.KindSigner, CommonName: name, Organisation: o.info.Name,
 		PublicKey: pub, NotBefore: notBefore, NotAfter: notAfter,
 	})
 }

@@ -27,7 +27,7 @@ import (
 // and disposal.go.
 type Service struct {
 	Registry *Registry
-	// Timestamps is the TSA used when an order asks for a timestamp (nil:
+	// Timestamps is the TSA used when a request asks for a timestamp (nil:
 	// the organisation's embedded TSA); RequireTimestamp refuses to stamp
 	// without one instead of degrading.
 	Timestamps       TimestampSource
@@ -55,8 +55,11 @@ type RecordInput struct {
 	FileName   string `json:"file_name,omitempty"`
 }
 
-// Order is one stamping requested over the REST path.
-type Order struct {
+// StampRequest asks the Service for one stamping over the REST path: one or
+// more seals (SealUse) on one document, each under its own authorization,
+// and the record to archive the result with. One seal's signature alone, with
+// no authorization and nothing stored, is a SignRequest to the Stamper.
+type StampRequest struct {
 	SealID          string
 	AuthorizationID string
 	Placement       Placement
@@ -87,8 +90,8 @@ type Order struct {
 	PDF []byte
 }
 
-// Issued is a stamped, archived document.
-type Issued struct {
+// Stamped is the outcome of a stamping: the stamped, archived document.
+type Stamped struct {
 	DocumentID string
 	// RetrievalCode is set only for a fresh stamping; it is not stored in
 	// clear, so a replayed request cannot show it again unless the caller
@@ -102,7 +105,7 @@ type Issued struct {
 	Warnings []string
 }
 
-// InputError is a malformed order: the REST layer answers 400/422.
+// InputError is a malformed request: the REST layer answers 400/422.
 type InputError struct{ Field, Reason string }
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
@@ -138,35 +141,35 @@ func (s *Service) log() *slog.Logger {
 	return slog.Default()
 }
 
-// MaxSealsPerOrder bounds the seals of one request (联合审批 rarely needs
+// MaxSealsPerRequest bounds the seals of one request (联合审批 rarely needs
 // more than a handful of departments).
-const MaxSealsPerOrder = 10
+const MaxSealsPerRequest = 10
 
-// SealUse is one seal of a multi-seal order, with its own authorization.
+// SealUse is one seal of a stamp request, under its own authorization.
 type SealUse struct {
 	SealID          string    `json:"seal_id"`
 	AuthorizationID string    `json:"authorization_id"`
 	Placement       Placement `json:"placement"`
 }
 
-// Stamp performs one authorized stamping: every seal of the order, each under
+// Stamp performs one authorized stamping: every seal of the request, each under
 // its own authorization, as successive incremental revisions of one document.
 // Nothing is visible — and the authorizations stay usable — until the use
 // markers of all of them are written; after that, the document is complete
 // and retrievable. The steps follow DESIGN.md's stamping path: authorize,
 // stamp the PDF, stage, commit, finish.
-func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
+func (s *Service) Stamp(ctx context.Context, req StampRequest) (*Stamped, error) {
 	started := s.now()
-	uses, err := o.checkedUses()
+	uses, err := req.checkedUses()
 	if err != nil {
 		return nil, err
 	}
-	if o.IdempotencyKey != "" {
-		if iss, err := s.replay(ctx, o.IdempotencyKey, uses[0].AuthorizationID); iss != nil || err != nil {
-			return iss, err
+	if req.IdempotencyKey != "" {
+		if stamped, err := s.replay(ctx, req.IdempotencyKey, uses[0].AuthorizationID); stamped != nil || err != nil {
+			return stamped, err
 		}
 	}
-	job, err := s.authorize(ctx, o, uses)
+	job, err := s.authorize(ctx, req, uses)
 	if err != nil {
 		return nil, err
 	}
@@ -181,15 +184,15 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 
 // stamping is one stamping on its way through Stamp's steps.
 type stamping struct {
-	order Order
-	uses  []SealUse
-	// idem is the hash of the order's Idempotency-Key; "" without one.
+	req  StampRequest
+	uses []SealUse
+	// idem is the hash of the request's Idempotency-Key; "" without one.
 	idem string
 	// base is the archived document the seals are added to, if any.
 	base      *archive.Record
 	retention archive.RetentionClass
 	inSM3     [sm3.Size]byte
-	// seals and grants are the order's seals and their authorizations,
+	// seals and grants are the request's seals and their authorizations,
 	// index for index with uses.
 	seals  []*Seal
 	grants []*AuthorizationState
@@ -207,19 +210,19 @@ type stamping struct {
 	pend pendingEntry
 }
 
-// checkedUses returns the order's seals — Seals, or the single
-// SealID/AuthorizationID — refusing an order that gives both, too many seals,
+// checkedUses returns the request's seals — Seals, or the single
+// SealID/AuthorizationID — refusing a request that gives both, too many seals,
 // or one authorization for two seals: each use of a seal is authorized on
 // its own (一章一授权).
-func (o *Order) checkedUses() ([]SealUse, error) {
-	uses := o.Seals
+func (req *StampRequest) checkedUses() ([]SealUse, error) {
+	uses := req.Seals
 	if len(uses) == 0 {
-		uses = []SealUse{{SealID: o.SealID, AuthorizationID: o.AuthorizationID, Placement: o.Placement}}
+		uses = []SealUse{{SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement}}
 	}
 	switch {
-	case len(uses) > MaxSealsPerOrder:
-		return nil, &InputError{"seals", fmt.Sprintf("at most %d seals in one request", MaxSealsPerOrder)}
-	case len(o.Seals) > 0 && (o.SealID != "" || o.AuthorizationID != ""):
+	case len(uses) > MaxSealsPerRequest:
+		return nil, &InputError{"seals", fmt.Sprintf("at most %d seals in one request", MaxSealsPerRequest)}
+	case len(req.Seals) > 0 && (req.SealID != "" || req.AuthorizationID != ""):
 		return nil, &InputError{"seals", "give either seals or seal_id/authorization_id"}
 	}
 	seen := map[string]bool{}
@@ -232,43 +235,44 @@ func (o *Order) checkedUses() ([]SealUse, error) {
 	return uses, nil
 }
 
-// authorize checks everything the order may be refused for before any work
+// authorize checks everything the request may be refused for before any work
 // is done or anything is written: the archived document it extends, the
 // record metadata and retention, and for every seal that it may stamp now and
-// that its authorization covers this document and case. Authorizations are
-// only checked here; they are consumed at commit.
-func (s *Service) authorize(ctx context.Context, o Order, uses []SealUse) (*stamping, error) {
+// that its authorization covers this document and case — so that a refused
+// request changes no state. Authorizations are only checked here; they are
+// consumed at commit, once the document is staged.
+func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUse) (*stamping, error) {
 	job := &stamping{uses: uses}
-	if o.IdempotencyKey != "" {
-		job.idem = hashHex(o.IdempotencyKey)
+	if req.IdempotencyKey != "" {
+		job.idem = hashHex(req.IdempotencyKey)
 	}
 	// A later seal on an archived document starts from its stored PDF.
-	if o.BaseDocumentID != "" {
-		if o.PDF != nil {
+	if req.BaseDocumentID != "" {
+		if req.PDF != nil {
 			return nil, &InputError{"document_id", "a later seal on an archived document takes no file"}
 		}
 		var err error
-		if job.base, o.PDF, err = s.committedPDF(ctx, o.BaseDocumentID); err != nil {
+		if job.base, req.PDF, err = s.committedPDF(ctx, req.BaseDocumentID); err != nil {
 			return nil, err
 		}
-		if o.Record.Title == "" {
+		if req.Record.Title == "" {
 			b := job.base
-			o.Record = RecordInput{Title: b.Title, DocumentNo: b.DocumentNo, ItemCode: b.ItemCode,
+			req.Record = RecordInput{Title: b.Title, DocumentNo: b.DocumentNo, ItemCode: b.ItemCode,
 				CaseNo: b.CaseNo, Applicant: b.Applicant, FileName: b.FileName}
 		}
 	}
-	if err := validateRecord(&o.Record); err != nil {
+	if err := validateRecord(&req.Record); err != nil {
 		return nil, err
 	}
 	var err error
-	if job.retention, err = s.retention(o.Record, job.base); err != nil {
+	if job.retention, err = s.retention(req.Record, job.base); err != nil {
 		return nil, err
 	}
-	job.order = o
+	job.req = req
 
 	// For every seal: the seal (active, valid), then its authorization, for
 	// the document as the request gave it.
-	job.inSM3 = sm3.Sum(o.PDF)
+	job.inSM3 = sm3.Sum(req.PDF)
 	job.seals = make([]*Seal, len(uses))
 	job.grants = make([]*AuthorizationState, len(uses))
 	for i, u := range uses {
@@ -279,7 +283,7 @@ func (s *Service) authorize(ctx context.Context, o Order, uses []SealUse) (*stam
 		if err := usable(sl, s.now()); err != nil {
 			return nil, err
 		}
-		az, err := s.Registry.CheckAuthorization(ctx, u.AuthorizationID, Scope{SealID: u.SealID, DocumentSM3: job.inSM3[:], CaseNo: o.Record.CaseNo})
+		az, err := s.Registry.CheckAuthorization(ctx, u.AuthorizationID, Scope{SealID: u.SealID, DocumentSM3: job.inSM3[:], CaseNo: req.Record.CaseNo})
 		if err != nil {
 			return nil, err
 		}
@@ -289,9 +293,9 @@ func (s *Service) authorize(ctx context.Context, o Order, uses []SealUse) (*stam
 }
 
 // retention is the class a new document is kept under: the schedule's for
-// its item code, or the one the request names but never shorter than the
-// schedule's — an office may keep longer, not shorter — and never shorter
-// than that of the document it extends.
+// its item code, or the one the request names — but never shorter than the
+// schedule's for the item code it names (an office may keep longer, not
+// shorter), nor than that of the document it extends.
 func (s *Service) retention(r RecordInput, base *archive.Record) (archive.RetentionClass, error) {
 	retention := s.Schedule.ClassFor(r.ItemCode)
 	if r.Retention != "" {
@@ -314,9 +318,9 @@ func (s *Service) retention(r RecordInput, base *archive.Record) (archive.Retent
 // previous one, all in memory: nothing is stored yet, so a seal that fails
 // leaves no trace.
 func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
-	o := job.order
+	req := job.req
 	st := &Stamper{Registry: s.Registry, Now: s.Now}
-	tsrc, err := s.timestampSource(ctx, o.Timestamp)
+	tsrc, err := s.timestampSource(ctx, req.Timestamp)
 	if err != nil {
 		return err
 	}
@@ -329,20 +333,20 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 		}
 		job.sigs = append(job.sigs, job.base.Signatures...)
 	}
-	job.signed = o.PDF
+	job.signed = req.PDF
 	for i, u := range job.uses {
-		sreq := StampRequest{
-			SealID: u.SealID, Placement: u.Placement, Reason: o.Record.Title, Location: s.Registry.Info().Name,
-			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp, SESignature: o.SESignature,
-			LTV: o.LTV && i == len(job.uses)-1,
+		sign := SignRequest{
+			SealID: u.SealID, Placement: u.Placement, Reason: req.Record.Title, Location: s.Registry.Info().Name,
+			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp, SESignature: req.SESignature,
+			LTV: req.LTV && i == len(job.uses)-1,
 		}
-		if o.QR && i == 0 {
+		if req.QR && i == 0 {
 			if s.PublicURL == "" {
 				return &InputError{"qr", "this service has no public URL configured for QR codes"}
 			}
-			sreq.QRText = s.PublicURL + "/v/" + job.docID
+			sign.QRText = s.PublicURL + "/v/" + job.docID
 		}
-		res, err := st.stamp(ctx, job.seals[i], bytes.NewReader(job.signed), int64(len(job.signed)), sreq)
+		res, err := st.stamp(ctx, job.seals[i], bytes.NewReader(job.signed), int64(len(job.signed)), sign)
 		if err != nil {
 			if len(job.uses) > 1 {
 				return fmt.Errorf("seal %d of %d (%s): %w", i+1, len(job.uses), u.SealID, err)
@@ -376,7 +380,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 	return nil
 }
 
-// timestampSource is the TSA a stamping uses: none unless the order asks
+// timestampSource is the TSA a stamping uses: none unless the request asks
 // for a timestamp or the service requires one; the configured one, else the
 // organisation's embedded TSA.
 func (s *Service) timestampSource(ctx context.Context, asked bool) (TimestampSource, error) {
@@ -399,10 +403,10 @@ func (s *Service) timestampSource(ctx context.Context, asked bool) (TimestampSou
 // None of it is served until the commit, and an abandoned stamping's objects
 // can still be deleted.
 func (s *Service) stage(ctx context.Context, job *stamping) error {
-	o := job.order
+	req := job.req
 	now := s.now().UTC()
 	sum3, sum256 := sm3.Sum(job.signed), sha256.Sum256(job.signed)
-	fileName := o.Record.FileName
+	fileName := req.Record.FileName
 	if fileName == "" {
 		fileName = job.docID + ".pdf"
 	}
@@ -412,12 +416,12 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	}
 	first := job.grants[0]
 	rec := &archive.Record{
-		DocumentID: job.docID, Title: o.Record.Title, DocumentNo: o.Record.DocumentNo,
+		DocumentID: job.docID, Title: req.Record.Title, DocumentNo: req.Record.DocumentNo,
 		ResponsibleParty: s.Registry.Info().Name, Date: now, Retention: job.retention,
 		RetainUntil: job.retention.Until(now), Format: "PDF", FileName: fileName, Size: int64(len(job.signed)),
-		CreatingApplication: s.Application, ItemCode: o.Record.ItemCode, CaseNo: o.Record.CaseNo,
-		Applicant: o.Record.Applicant, SM3: hex.EncodeToString(sum3[:]), SHA256: hex.EncodeToString(sum256[:]),
-		InputSize: int64(len(o.PDF)), InputSM3: hex.EncodeToString(job.inSM3[:]),
+		CreatingApplication: s.Application, ItemCode: req.Record.ItemCode, CaseNo: req.Record.CaseNo,
+		Applicant: req.Record.Applicant, SM3: hex.EncodeToString(sum3[:]), SHA256: hex.EncodeToString(sum256[:]),
+		InputSize: int64(len(req.PDF)), InputSM3: hex.EncodeToString(job.inSM3[:]),
 		Revision: job.revision, Signatures: job.sigs,
 		Authorization:     archive.AuthorizationElement{ID: first.ID, GrantedBy: first.GrantedBy, GrantedAt: first.GrantedAt},
 		RetrievalCodeHash: hashHex(normalizeCode(job.code)),
@@ -456,19 +460,19 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 // stamping takes one of the authorizations first, the uses this one took are
 // given back and its staged objects discarded; a retry that lost that race
 // to its own first attempt gets that attempt's document.
-func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) (*Issued, error) {
+func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) (*Stamped, error) {
 	if s.now().Sub(started) > recoveryGrace/2 {
 		s.discard(ctx, job.pend)
 		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", recoveryGrace/2)
 	}
-	u := Use{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem}
+	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem}
 	if job.idem != "" {
 		var err error
-		if u.SealedCode, err = sealCode(job.order.IdempotencyKey, job.code); err != nil {
+		if u.SealedCode, err = sealCode(job.req.IdempotencyKey, job.code); err != nil {
 			return nil, err
 		}
 	}
-	var made []*Use
+	var made []*AuthorizationUse
 	for i, az := range job.grants {
 		use, err := s.Registry.ConsumeAuthorization(ctx, az, u)
 		if err == nil {
@@ -492,8 +496,8 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		}
 		s.discard(ctx, job.pend)
 		if i == 0 && ae.Reason == AuthzConsumed && job.idem != "" {
-			if iss, rerr := s.replay(ctx, job.order.IdempotencyKey, job.grants[0].ID); iss != nil || rerr != nil {
-				return iss, rerr
+			if stamped, rerr := s.replay(ctx, job.req.IdempotencyKey, job.grants[0].ID); stamped != nil || rerr != nil {
+				return stamped, rerr
 			}
 		}
 		return nil, err
@@ -502,7 +506,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		// Committed: the document exists. The sweep finishes the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", job.docID, "err", err)
 	}
-	return &Issued{DocumentID: job.docID, RetrievalCode: job.code, Record: job.rec, Warnings: job.warnings}, nil
+	return &Stamped{DocumentID: job.docID, RetrievalCode: job.code, Record: job.rec, Warnings: job.warnings}, nil
 }
 
 // finish locks a committed document's objects, logs the stamping and

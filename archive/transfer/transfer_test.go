@@ -98,7 +98,7 @@ func buildEnv() (*env, error) {
 				return nil, err
 			}
 		}
-		_, err := svc.Stamp(ctx, seal.Order{
+		_, err := svc.Stamp(ctx, seal.StampRequest{
 			SealID: sl.ID, AuthorizationID: az.ID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 200},
 			Record: seal.RecordInput{Title: fmt.Sprintf("准予行政许可决定书（第%d号）", i+1), DocumentNo: fmt.Sprintf("审批〔2026〕%d号", i+1),
 				ItemCode: items[i%3], CaseNo: caseNo, Applicant: "某某有限公司"},

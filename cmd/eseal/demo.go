@@ -62,7 +62,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if err := os.WriteFile(in, samplePDF(reg.Info().Name), 0o644); err != nil {
 				return err
 			}
-			res, err := stampFile(cmd.Context(), reg, in, out, seal.StampRequest{
+			res, err := stampFile(cmd.Context(), reg, in, out, seal.SignRequest{
 				SealID:    sealID,
 				Placement: seal.Placement{Page: 1, XMM: 118, YMM: 176},
 				Reason:    "行政许可决定", Location: reg.Info().Name,
