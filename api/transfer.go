@@ -20,12 +20,12 @@ import (
 
 // TransferConfig is what POST /v1/transfers needs beyond the store: the
 // reference-code rule (its fonds code) and, optionally, a register signer
-// other than the organisation's service key.
+// other than the organisation's audit-log key.
 type TransferConfig struct {
 	Rule     transfer.Rule
 	Receiver string
-	// Sign and SignerChain sign the register; nil means the registry's
-	// service key (Registry.AuditSigner) with its certificate and root.
+	// Sign and SignerChain sign the register; nil means the organisation's
+	// audit-log key (Org.AuditSigner) with its certificate and root.
 	Sign        transfer.SignFunc
 	SignerChain [][]byte
 	// TempDir holds packages while they are written; "" means the system's.
@@ -149,7 +149,7 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 	}
 }
 
-// serviceSigner signs with the organisation's service key.
+// serviceSigner signs with the organisation's audit-log key.
 func (s *Server) serviceSigner(ctx context.Context) (transfer.SignFunc, [][]byte, error) {
 	key, err := s.Registry.AuditSigner(ctx)
 	if err != nil {

@@ -20,8 +20,8 @@ import (
 // An Authorization is a responsible person's permission for a seal to be used
 // ("一章一授权": every stamping is authorized). It is scoped to a document (its
 // SM3) and/or a case (办件编号), may be used MaxUses times (default once),
-// expires, and can be revoked before use. The grant is signed by the service
-// key so the archive proves who authorized what, and when.
+// expires, and can be revoked before use. The grant is signed by the seal
+// maker's key (Org) so the archive proves who authorized what, and when.
 //
 // In the store: authz/<id>/grant.json (the signed grant), authz/<id>/revoked.json,
 // and one authz/<id>/use/<n>.json per use — the commit marker of a stamping,
@@ -37,7 +37,7 @@ type Authorization struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 	GrantedBy   string    `json:"granted_by"`
 	GrantedAt   time.Time `json:"granted_at"`
-	// Signature is the service key's SM2 signature over the grant without it.
+	// Signature is the seal maker's SM2 signature over the grant without it.
 	Signature []byte `json:"signature,omitempty"`
 }
 

@@ -68,7 +68,8 @@ var ErrNoOrganisation = errors.New("no organisation in this store: run `eseal in
 // maker that signs seals and grants, the key of the audit log's checkpoints,
 // the embedded time-stamping authority, and the CRLs the root issues. Its
 // keys are wrapped under the key-encryption key. A Registry embeds the Org of
-// the seals it keeps; the Org knows nothing of seals.
+// the seals it keeps; the Org keeps no seals itself, it certifies and signs
+// what the Registry asks of it.
 type Org struct {
 	store archive.Store
 	kek   *keys.KEK
