@@ -229,6 +229,9 @@ func (o *Org) TSA(ctx context.Context) (*tsa.Server, error) {
 // seals.
 func (o *Org) Roots() []*smx509.Certificate { return []*smx509.Certificate{o.root.Cert} }
 
+// rootCert is the organisation's root certificate.
+func (o *Org) rootCert() *smx509.Certificate { return o.root.Cert }
+
 // TrustStore returns a trust store with the organisation root and its newest
 // CRL, for verifying seals made here. It is rebuilt only when a newer CRL
 // appears in the store, which any replica may have published.

@@ -371,7 +371,7 @@ func (r *Registry) Chain(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(certPEM(cert), certPEM(r.Roots()[0])...), nil
+	return append(certPEM(cert), certPEM(r.rootCert())...), nil
 }
 
 // signingSeal loads what stamping with the seal needs, once per process.

@@ -338,7 +338,7 @@ func (st *Stamper) checkSigner(ctx context.Context, s *Seal, ss *signingSeal, no
 	// The chain's signatures and the CRL do not change until a new CRL
 	// makes a new trust store: verify once per trust store, and only the
 	// validity period on every stamping.
-	root := st.Registry.Roots()[0]
+	root := st.Registry.rootCert()
 	if ss.checkedWith.Load() == ts && inValidity(ss.cert, now) && inValidity(root, now) {
 		return nil
 	}
