@@ -16,8 +16,9 @@ type AuditEvent struct {
 }
 
 // Auditor appends events to the tamper-evident audit log (archive/audit).
-// Every state change of DESIGN.md's invariant "Everything is in the log"
-// goes through it.
+// Every state change — seal created or revoked, authorization granted,
+// consumed or revoked, document stamped, held, transferred, disposed — goes
+// through it.
 type Auditor interface {
 	Append(ctx context.Context, e AuditEvent) error
 }

@@ -123,8 +123,8 @@ func (o *Org) create(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	// The audit log's checkpoints get a key of their own (DESIGN.md: signed
-	// checkpoints), so a leaked seal maker key cannot rewrite history.
+	// The audit log's checkpoints get a key of their own, so a leaked seal
+	// maker key cannot rewrite history.
 	if _, _, err := o.issueOwnKey(ctx, root, keys.KindSigner, name+" 审计日志", name, now, auditKeyKey, auditCertKey); err != nil {
 		return err
 	}

@@ -20,11 +20,10 @@ import (
 
 // Service is the stamping desk of the REST path: it checks the authorization,
 // stamps, archives the signed PDF and its record, and commits the use of the
-// authorization exactly once (DESIGN.md, "The main job: one stamping").
-// What it does for archived documents afterwards has files of its own:
-// document.go (reading them), retrieval.go (citizens' codes), idempotency.go
-// (retried requests), recovery.go (the start-up sweep), hold.go (legal hold)
-// and disposal.go.
+// authorization exactly once. What it does for archived documents
+// afterwards has files of its own: document.go (reading them), retrieval.go
+// (citizens' codes), idempotency.go (retried requests), recovery.go (the
+// start-up sweep), hold.go (legal hold) and disposal.go.
 type Service struct {
 	Registry *Registry
 	// Timestamps is the TSA used when a request asks for a timestamp (nil:
@@ -156,8 +155,8 @@ type SealUse struct {
 // its own authorization, as successive incremental revisions of one document.
 // Nothing is visible — and the authorizations stay usable — until the use
 // markers of all of them are written; after that, the document is complete
-// and retrievable. The steps follow DESIGN.md's stamping path: authorize,
-// stamp the PDF, stage, commit, finish.
+// and retrievable. The steps are those of every stamping: authorize, stamp
+// the PDF, stage, commit, finish.
 func (s *Service) Stamp(ctx context.Context, req StampRequest) (*Stamped, error) {
 	started := s.now()
 	uses, err := req.checkedUses()
