@@ -59,14 +59,14 @@ func TestLoadHTTP(t *testing.T) {
 			svcAuthz[i] = e.grant(e.sealID, map[string]any{"case_no": "LOAD-1"})
 		}
 		svcLat, svcWall := run(conc, perLevel, func(i int) error {
-			_, err := e.srv.Service.Stamp(context.Background(), seal.Order{SealID: e.sealID, AuthorizationID: svcAuthz[i],
+			_, err := e.srv.Service.Stamp(context.Background(), seal.StampRequest{SealID: e.sealID, AuthorizationID: svcAuthz[i],
 				Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180},
 				Record:    seal.RecordInput{Title: "负载测试", ItemCode: "330000-XK-001", CaseNo: "LOAD-1", Retention: "30y"}, PDF: doc})
 			return err
 		})
 		st := &seal.Stamper{Registry: e.reg}
 		inLat, inWall := run(conc, perLevel, func(int) error {
-			_, err := st.Stamp(context.Background(), bytes.NewReader(doc), int64(len(doc)), seal.StampRequest{
+			_, err := st.Stamp(context.Background(), bytes.NewReader(doc), int64(len(doc)), seal.SignRequest{
 				SealID: e.sealID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180}})
 			return err
 		})

@@ -119,7 +119,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 		idem = hex.EncodeToString(sum[:]) + ":" + idem
 	}
-	iss, err := s.Service.Stamp(r.Context(), seal.Order{
+	stamped, err := s.Service.Stamp(r.Context(), seal.StampRequest{
 		SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement,
 		Record: req.Record, IdempotencyKey: idem, PDF: pdfBytes, Timestamp: req.Timestamp,
 		Seals: req.Seals, BaseDocumentID: req.DocumentID, QR: req.QR, SESignature: req.SESignature, LTV: req.LTV,
@@ -132,18 +132,18 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 	for _, u := range uses {
 		s.metrics.stampResult(u.SealID, nil)
 	}
-	for _, w := range iss.Warnings {
+	for _, w := range stamped.Warnings {
 		s.metrics.stampWarnings.WithLabelValues(w).Inc()
 	}
 	resp := stampResponse{
-		DocumentID: iss.DocumentID, RetrievalCode: iss.RetrievalCode, Replayed: iss.Replayed, Warnings: iss.Warnings,
-		VerifyURL: s.PublicURL + "/v/" + iss.DocumentID, Record: iss.Record,
+		DocumentID: stamped.DocumentID, RetrievalCode: stamped.RetrievalCode, Replayed: stamped.Replayed, Warnings: stamped.Warnings,
+		VerifyURL: s.PublicURL + "/v/" + stamped.DocumentID, Record: stamped.Record,
 	}
-	if iss.RetrievalCode != "" {
-		resp.DownloadURL = s.PublicURL + "/d/" + iss.RetrievalCode
+	if stamped.RetrievalCode != "" {
+		resp.DownloadURL = s.PublicURL + "/d/" + stamped.RetrievalCode
 	}
-	w.Header().Set("Location", "/v1/documents/"+iss.DocumentID)
-	if iss.Replayed {
+	w.Header().Set("Location", "/v1/documents/"+stamped.DocumentID)
+	if stamped.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	writeJSON(w, http.StatusCreated, resp)

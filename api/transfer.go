@@ -14,17 +14,18 @@ import (
 	"eseal/archive/audit"
 	"eseal/archive/transfer"
 	"eseal/keys"
+	"eseal/pdf"
 	"eseal/seal"
 )
 
 // TransferConfig is what POST /v1/transfers needs beyond the store: the
 // reference-code rule (its fonds code) and, optionally, a register signer
-// other than the organisation's service key.
+// other than the organisation's audit-log key.
 type TransferConfig struct {
 	Rule     transfer.Rule
 	Receiver string
-	// Sign and SignerChain sign the register; nil means the registry's
-	// service key (Registry.AuditSigner) with its certificate and root.
+	// Sign and SignerChain sign the register; nil means the organisation's
+	// audit-log key (Org.AuditSigner) with its certificate and root.
 	Sign        transfer.SignFunc
 	SignerChain [][]byte
 	// TempDir holds packages while they are written; "" means the system's.
@@ -102,8 +103,8 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 		}
 		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
 		pkg, err := transfer.Write(ctx, tmp, recs, transfer.Options{
-			Store: s.Store, Rule: cfg.Rule, Organisation: s.Registry.Org().Name, Receiver: cfg.Receiver,
-			Sign: sign, SignerChain: chain, TempDir: cfg.TempDir, Inspect: seal.InspectPDF,
+			Store: s.Store, Rule: cfg.Rule, Organisation: s.Registry.Info().Name, Receiver: cfg.Receiver,
+			Sign: sign, SignerChain: chain, TempDir: cfg.TempDir, Inspect: inspectPDF,
 			Verify: func(ctx context.Context, pr io.ReaderAt, size int64) (string, string, error) {
 				rep, err := v.VerifyPDF(ctx, pr, size)
 				if err != nil {
@@ -148,7 +149,7 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 	}
 }
 
-// serviceSigner signs with the organisation's service key.
+// serviceSigner signs with the organisation's audit-log key.
 func (s *Server) serviceSigner(ctx context.Context) (transfer.SignFunc, [][]byte, error) {
 	key, err := s.Registry.AuditSigner(ctx)
 	if err != nil {
@@ -163,4 +164,9 @@ func (s *Server) serviceSigner(ctx context.Context) (transfer.SignFunc, [][]byte
 		chain = append(chain, c.Raw)
 	}
 	return func(msg []byte) ([]byte, error) { return keys.SignSM2(key, msg) }, chain, nil
+}
+
+// inspectPDF gives the transfer package's usability checks pdf.Inspect.
+func inspectPDF(r io.ReaderAt, size int64) transfer.Inspection {
+	return transfer.Inspection(pdf.Inspect(r, size))
 }

@@ -61,8 +61,9 @@ func (k CertKind) String() string {
 type CertRequest struct {
 	Kind       CertKind
 	CommonName string
-	// Organization defaults to the issuing CA's organization.
-	Organization string
+	// Organisation is the subject's O attribute; it defaults to the
+	// issuing CA's.
+	Organisation string
 	// PublicKey must be an SM2 public key (*ecdsa.PublicKey on the SM2 curve,
 	// e.g. priv.Public() of an *sm2.PrivateKey).
 	PublicKey crypto.PublicKey
@@ -151,7 +152,7 @@ func (ca *CA) Issue(req CertRequest) (*smx509.Certificate, error) {
 	if req.NotBefore.Before(ca.Cert.NotBefore) || req.NotAfter.After(ca.Cert.NotAfter) {
 		return nil, &RequestError{Field: "NotBefore/NotAfter", Problem: "outside the CA certificate's validity"}
 	}
-	org := req.Organization
+	org := req.Organisation
 	if org == "" {
 		org = firstOrEmpty(ca.Cert.Subject.Organization)
 	}

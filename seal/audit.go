@@ -16,15 +16,18 @@ type AuditEvent struct {
 }
 
 // Auditor appends events to the tamper-evident audit log (archive/audit).
-// Every state change of DESIGN.md's invariant "Everything is in the log"
-// goes through it.
+// Every state change — seal created or revoked, authorization granted,
+// consumed or revoked, document stamped, held, transferred, disposed — goes
+// through it.
 type Auditor interface {
 	Append(ctx context.Context, e AuditEvent) error
 }
 
 // audit appends an event. The change it records has already happened, so a
-// failure cannot undo it; it is logged loudly for the operator, and the
-// audit verification will show the gap's absence of an entry.
+// failure cannot undo it: it is logged loudly for the operator, and that is
+// the only trace. Log.Append writes nothing when it fails, so the audit log
+// simply lacks the entry — its chain stays intact and its verification shows
+// no gap.
 func (r *Registry) audit(ctx context.Context, e AuditEvent) {
 	if r.auditor == nil {
 		return

@@ -15,14 +15,13 @@ import (
 
 	"eseal/archive"
 	"eseal/archive/audit"
-	"eseal/keys"
 )
 
 // An Authorization is a responsible person's permission for a seal to be used
 // ("一章一授权": every stamping is authorized). It is scoped to a document (its
 // SM3) and/or a case (办件编号), may be used MaxUses times (default once),
-// expires, and can be revoked before use. The grant is signed by the service
-// key so the archive proves who authorized what, and when.
+// expires, and can be revoked before use. The grant is signed by the seal
+// maker's key (Org) so the archive proves who authorized what, and when.
 //
 // In the store: authz/<id>/grant.json (the signed grant), authz/<id>/revoked.json,
 // and one authz/<id>/use/<n>.json per use — the commit marker of a stamping,
@@ -38,21 +37,21 @@ type Authorization struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 	GrantedBy   string    `json:"granted_by"`
 	GrantedAt   time.Time `json:"granted_at"`
-	// Signature is the service key's SM2 signature over the grant without it.
+	// Signature is the seal maker's SM2 signature over the grant without it.
 	Signature []byte `json:"signature,omitempty"`
 }
 
 // AuthorizationState is an authorization with what happened to it since.
 type AuthorizationState struct {
 	Authorization
-	Revoked   *StatusEvent `json:"revoked,omitempty"`
-	Uses      []Use        `json:"uses"`
-	Remaining int          `json:"remaining"`
+	Revoked   *StatusEvent       `json:"revoked,omitempty"`
+	Uses      []AuthorizationUse `json:"uses"`
+	Remaining int                `json:"remaining"`
 }
 
-// Use records one consumption of an authorization: the commit marker of one
-// stamping.
-type Use struct {
+// AuthorizationUse records one consumption of an authorization: the commit
+// marker of one stamping (authz/<id>/use/<n>.json).
+type AuthorizationUse struct {
 	N          int       `json:"n"`
 	DocumentID string    `json:"document_id"`
 	Time       time.Time `json:"time"`
@@ -167,7 +166,7 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 	if a.ExpiresAt.After(s.ValidEnd) {
 		a.ExpiresAt = s.ValidEnd
 	}
-	a.Signature, err = keys.SignSM2(r.makerKey, a.signedBytes())
+	a.Signature, err = r.signGrant(a.signedBytes())
 	if err != nil {
 		return nil, err
 	}
@@ -215,9 +214,9 @@ func (r *Registry) Authorization(ctx context.Context, id string) (*Authorization
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}
-	st.Uses = []Use{}
+	st.Uses = []AuthorizationUse{}
 	err = r.store.List(ctx, authzKey(id, "use/"), func(o archive.ObjectInfo) error {
-		var u Use
+		var u AuthorizationUse
 		if err := getJSON(ctx, r.store, o.Key, &u); err != nil {
 			return err
 		}
@@ -288,7 +287,7 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 // document: the put-if-absent of the next use marker. Of any number of
 // concurrent callers, on any number of replicas, exactly as many succeed as
 // the grant has uses; the others get an AuthzError with reason consumed.
-func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationState, u Use) (*Use, error) {
+func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationState, u AuthorizationUse) (*AuthorizationUse, error) {
 	for n := len(st.Uses) + 1; n <= st.MaxUses; n++ {
 		u.N = n
 		err := putJSON(ctx, r.store, authzKey(st.ID, fmt.Sprintf("use/%04d.json", n)), u)
@@ -303,8 +302,8 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 }
 
 // UseOf returns the use marker recorded for the n-th use, if any.
-func (r *Registry) UseOf(ctx context.Context, id string, n int) (*Use, error) {
-	var u Use
+func (r *Registry) UseOf(ctx context.Context, id string, n int) (*AuthorizationUse, error) {
+	var u AuthorizationUse
 	if err := getJSON(ctx, r.store, authzKey(id, fmt.Sprintf("use/%04d.json", n)), &u); err != nil {
 		return nil, err
 	}
@@ -347,7 +346,7 @@ func (r *Registry) grant(ctx context.Context, id string) (*Authorization, error)
 		}
 		return nil, err
 	}
-	if g.ID != id || !keys.VerifySM2(r.makerCA.PublicKey, g.signedBytes(), g.Signature) {
+	if g.ID != id || !r.grantSignatureValid(g.signedBytes(), g.Signature) {
 		return nil, &AuthzError{ID: id, Reason: AuthzBadSignature, Detail: "the stored grant's signature does not verify"}
 	}
 	r.mu.Lock()

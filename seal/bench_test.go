@@ -33,7 +33,7 @@ func BenchmarkStamp(b *testing.B) {
 		doc := pdftest.Document(pdftest.Options{Size: in.size})
 		b.Run(in.name, func(b *testing.B) {
 			st := &seal.Stamper{Registry: f.reg}
-			req := seal.StampRequest{SealID: f.sealID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180}}
+			req := seal.SignRequest{SealID: f.sealID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180}}
 			if _, err := st.Stamp(context.Background(), bytes.NewReader(doc), int64(len(doc)), req); err != nil {
 				b.Fatal(err)
 			}

@@ -116,14 +116,14 @@ func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
 		store: store, clock: clock, sealID: s.ID, audit: rec, log: alog}
 }
 
-func (e *serviceEnv) stamp(t *testing.T, item string) *seal.Issued {
+func (e *serviceEnv) stamp(t *testing.T, item string) *seal.Stamped {
 	t.Helper()
 	ctx := context.Background()
 	a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "D-1", GrantedBy: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := e.svc.Stamp(ctx, seal.Order{SealID: e.sealID, AuthorizationID: a.ID,
+	iss, err := e.svc.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: a.ID,
 		Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
 		Record:    seal.RecordInput{Title: "临时许可", ItemCode: item, CaseNo: "D-1"},
 		PDF:       pdftest.Document(pdftest.Options{})})

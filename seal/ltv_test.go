@@ -169,7 +169,7 @@ func TestLTVTwoSignatures(t *testing.T) {
 	st := &seal.Stamper{Registry: f.reg}
 	doc := pdftest.Document(pdftest.Options{Pages: 2})
 	for i, ltv := range []bool{false, true} { // the second stamping appends the DSS itself
-		res, err := st.Stamp(ctx, bytes.NewReader(doc), int64(len(doc)), seal.StampRequest{
+		res, err := st.Stamp(ctx, bytes.NewReader(doc), int64(len(doc)), seal.SignRequest{
 			SealID: f.sealID, Placement: seal.Placement{Page: i + 1, XMM: 100, YMM: 150},
 			Timestamps: seal.EmbeddedTSA{Server: srv}, RequireTimestamp: true, LTV: ltv,
 		})

@@ -40,7 +40,7 @@ func TestJointApprovalThenLaterSeal(t *testing.T) {
 			Placement: seal.Placement{Page: 1, XMM: 20 + float64(i)*60, YMM: 180}})
 	}
 	in := pdftest.Document(pdftest.Options{Title: "联合审批许可证"})
-	iss, err := e.svc.Stamp(ctx, seal.Order{Seals: uses, PDF: in, Record: seal.RecordInput{Title: "联合审批许可证", CaseNo: "LH-1"}})
+	iss, err := e.svc.Stamp(ctx, seal.StampRequest{Seals: uses, PDF: in, Record: seal.RecordInput{Title: "联合审批许可证", CaseNo: "LH-1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestJointApprovalThenLaterSeal(t *testing.T) {
 
 	e.clock.Advance(30 * 24 * time.Hour)
 	late := grant(sealIDs[3])
-	iss2, err := e.svc.Stamp(ctx, seal.Order{BaseDocumentID: iss.DocumentID,
+	iss2, err := e.svc.Stamp(ctx, seal.StampRequest{BaseDocumentID: iss.DocumentID,
 		SealID: sealIDs[3], AuthorizationID: late, Placement: seal.Placement{Page: 1, XMM: 80, YMM: 230}})
 	if err != nil {
 		t.Fatal(err)
@@ -101,11 +101,11 @@ func TestMultiSealCommitIsAllOrNothing(t *testing.T) {
 	in := pdftest.Document(pdftest.Options{})
 	rec := seal.RecordInput{Title: "全有或全无", CaseNo: "AN-1"}
 	// Use the second authorization alone first.
-	if _, err := e.svc.Stamp(ctx, seal.Order{SealID: other.ID, AuthorizationID: a2.ID, Placement: seal.Placement{Page: 1, XMM: 20, YMM: 20}, PDF: in, Record: rec}); err != nil {
+	if _, err := e.svc.Stamp(ctx, seal.StampRequest{SealID: other.ID, AuthorizationID: a2.ID, Placement: seal.Placement{Page: 1, XMM: 20, YMM: 20}, PDF: in, Record: rec}); err != nil {
 		t.Fatal(err)
 	}
 	before := countObjects(t, e.store)
-	_, err = e.svc.Stamp(ctx, seal.Order{PDF: in, Record: rec, Seals: []seal.SealUse{
+	_, err = e.svc.Stamp(ctx, seal.StampRequest{PDF: in, Record: rec, Seals: []seal.SealUse{
 		{SealID: e.sealID, AuthorizationID: a1.ID, Placement: seal.Placement{Page: 1, XMM: 20, YMM: 20}},
 		{SealID: other.ID, AuthorizationID: a2.ID, Placement: seal.Placement{Page: 1, XMM: 90, YMM: 20}},
 	}})
@@ -130,7 +130,7 @@ func TestMultiSealCommitIsAllOrNothing(t *testing.T) {
 		errs := make(chan error, 2)
 		for _, first := range []string{x.ID, y.ID} {
 			go func(first string) {
-				_, err := e.svc.Stamp(ctx, seal.Order{PDF: in, Record: rec, Seals: []seal.SealUse{
+				_, err := e.svc.Stamp(ctx, seal.StampRequest{PDF: in, Record: rec, Seals: []seal.SealUse{
 					{SealID: e.sealID, AuthorizationID: first, Placement: seal.Placement{Page: 1, XMM: 20, YMM: 20}},
 					{SealID: other.ID, AuthorizationID: shared.ID, Placement: seal.Placement{Page: 1, XMM: 90, YMM: 20}},
 				}})

@@ -11,10 +11,10 @@ import (
 	"eseal/seal"
 )
 
-func (f *fixture) stampAt(t *testing.T, in []byte, p seal.Placement) (*seal.Stamped, []byte, error) {
+func (f *fixture) stampAt(t *testing.T, in []byte, p seal.Placement) (*seal.Signed, []byte, error) {
 	t.Helper()
 	st := &seal.Stamper{Registry: f.reg}
-	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.StampRequest{SealID: f.sealID, Placement: p})
+	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.SignRequest{SealID: f.sealID, Placement: p})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto"
 	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -16,75 +14,34 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 
 	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/keys"
-	"eseal/keys/tsa"
 	"eseal/pdf"
 	"eseal/seal/ses"
 )
 
-// OrgKey is the object whose presence means the store holds an organisation.
-const OrgKey = "org/org.json"
+// sealPrefix is where the registry keeps seals: seals/<id>/ holds the signer
+// key and certificate, the picture, the SESeal, the descriptor (seal.json),
+// all written once, and status/<n>.json, one event per state change.
+const sealPrefix = "seals/"
 
-// Where the registry keeps things in the store. Every object is written once.
-const (
-	orgKey        = OrgKey
-	rootCertKey   = "pki/root.crt"
-	rootKeyKey    = "pki/root.key"
-	makerCertKey  = "pki/maker.crt"
-	makerKeyKey   = "pki/maker.key"
-	auditCertKey  = "pki/audit.crt"
-	auditKeyKey   = "pki/audit.key"
-	tsaCertKey    = "pki/tsa.crt"
-	tsaKeyKey     = "pki/tsa.key"
-	crlPrefix     = "pki/crl/"
-	sealPrefix    = "seals/"
-	maxMetaObject = 1 << 20
-)
-
-// Validity periods of what the embedded organisation CA issues.
-const (
-	rootValidity    = 20 * 365 * 24 * time.Hour
-	makerValidity   = 10 * 365 * 24 * time.Hour
-	DefaultValidity = 5 * 365 * 24 * time.Hour
-	crlValidity     = 7 * 24 * time.Hour
-)
-
-// vendorID is the Vid written into the SES_Header of seals made here.
-const vendorID = "eseal"
-
-// OrgInfo describes the organisation whose seals the registry keeps.
-type OrgInfo struct {
-	Name    string    `json:"name"`
-	Created time.Time `json:"created"`
-}
-
-// Registry keeps an organisation's PKI and seals in a store. It is safe for
+// Registry keeps an organisation's seals, their lifecycle and their
+// authorizations in a store. It embeds the organisation's PKI (Org), whose
+// methods — TrustStore, TSA, AuditSigner … — it offers too. It is safe for
 // concurrent use; several processes may share one store.
 type Registry struct {
-	store archive.Store
-	kek   *keys.KEK
-	now   func() time.Time
-
-	org      OrgInfo
-	root     *keys.CA
-	makerCA  *smx509.Certificate
-	makerKey crypto.Signer
-
+	*Org
+	store   archive.Store
+	now     func() time.Time
 	auditor Auditor
 
 	mu          sync.Mutex
 	loaded      map[string]*signingSeal
 	grants      map[string]*Authorization // verified grants (write-once)
 	descriptors map[string]Seal           // seal.json of each seal (write-once)
-	tsa         *tsa.Server
-	// trust is the trust store built from the CRL named trustCRL.
-	trust    *keys.TrustStore
-	trustCRL string
 }
 
 // signingSeal is a seal made ready for stamping: key unwrapped, SESeal and
@@ -111,218 +68,35 @@ type Options struct {
 	Audit Auditor
 }
 
-// InitOrg creates the organisation PKI in an empty store: a root CA and the
-// seal maker's certificate, with keys wrapped under kek, and an empty CRL.
-// On a store that already holds an organisation it opens that one instead.
+// InitOrg creates the organisation PKI in an empty store (see Org) and opens
+// its registry. On a store that already holds an organisation it opens that
+// one instead.
 func InitOrg(ctx context.Context, store archive.Store, kek *keys.KEK, name string, opt Options) (*Registry, error) {
-	r := newRegistry(store, kek, opt)
+	org := newOrg(store, kek, opt.Now)
 	if _, err := store.Head(ctx, orgKey); err == nil {
-		return r, r.load(ctx)
+		return newRegistry(org, opt), org.load(ctx)
 	} else if !errors.Is(err, archive.ErrNotFound) {
 		return nil, err
 	}
-	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > 128 {
-		return nil, &InvalidError{"organisation name must have 1–128 characters"}
-	}
-	now := r.now().UTC().Truncate(time.Second)
-
-	rootKey, err := keys.GenerateKey()
-	if err != nil {
+	if err := org.create(ctx, name); err != nil {
 		return nil, err
 	}
-	root, err := keys.NewRootCA(name, rootKey, now.Add(-time.Hour), now.Add(rootValidity))
-	if err != nil {
-		return nil, err
-	}
-	makerKey, err := keys.GenerateKey()
-	if err != nil {
-		return nil, err
-	}
-	makerCert, err := root.Issue(keys.CertRequest{
-		Kind: keys.KindSealMaker, CommonName: name + " 电子印章制章者", Organization: name,
-		PublicKey: makerKey.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(makerValidity),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := r.putKey(ctx, rootKeyKey, rootKey); err != nil {
-		return nil, err
-	}
-	if err := r.putKey(ctx, makerKeyKey, makerKey); err != nil {
-		return nil, err
-	}
-	if err := putObject(ctx, store, rootCertKey, certPEM(root.Cert)); err != nil {
-		return nil, err
-	}
-	if err := putObject(ctx, store, makerCertKey, certPEM(makerCert)); err != nil {
-		return nil, err
-	}
-	// The audit log's checkpoints get a key of their own (DESIGN.md: signed
-	// checkpoints), so a leaked seal maker key cannot rewrite history.
-	auditKey, err := keys.GenerateKey()
-	if err != nil {
-		return nil, err
-	}
-	auditCert, err := root.Issue(keys.CertRequest{
-		Kind: keys.KindSigner, CommonName: name + " 审计日志", Organization: name,
-		PublicKey: auditKey.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(makerValidity),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := r.putKey(ctx, auditKeyKey, auditKey); err != nil {
-		return nil, err
-	}
-	if err := putObject(ctx, store, auditCertKey, certPEM(auditCert)); err != nil {
-		return nil, err
-	}
-	// The embedded RFC 3161 time-stamping authority.
-	tsaKey, err := keys.GenerateKey()
-	if err != nil {
-		return nil, err
-	}
-	tsaCert, err := root.Issue(keys.CertRequest{
-		Kind: keys.KindTSA, CommonName: name + " 时间戳服务", Organization: name,
-		PublicKey: tsaKey.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(makerValidity),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := r.putKey(ctx, tsaKeyKey, tsaKey); err != nil {
-		return nil, err
-	}
-	if err := putObject(ctx, store, tsaCertKey, certPEM(tsaCert)); err != nil {
-		return nil, err
-	}
-	r.root, r.makerCA, r.makerKey = root, makerCert, makerKey
-	if err := r.issueCRL(ctx); err != nil {
-		return nil, err
-	}
-	// The organisation record is written last: its presence means the PKI is complete.
-	r.org = OrgInfo{Name: name, Created: now}
-	if err := putJSON(ctx, store, orgKey, r.org); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return newRegistry(org, opt), nil
 }
 
-// OpenRegistry opens the organisation kept in store.
+// OpenRegistry opens the organisation kept in store and its seals.
 func OpenRegistry(ctx context.Context, store archive.Store, kek *keys.KEK, opt Options) (*Registry, error) {
-	r := newRegistry(store, kek, opt)
-	return r, r.load(ctx)
+	org := newOrg(store, kek, opt.Now)
+	return newRegistry(org, opt), org.load(ctx)
 }
 
-func newRegistry(store archive.Store, kek *keys.KEK, opt Options) *Registry {
-	now := opt.Now
-	if now == nil {
-		now = time.Now
-	}
-	return &Registry{store: store, kek: kek, now: now, auditor: opt.Audit, loaded: map[string]*signingSeal{}, grants: map[string]*Authorization{}, descriptors: map[string]Seal{}}
-}
-
-// ErrNoOrganisation means the store has not been initialised with `eseal init`.
-var ErrNoOrganisation = errors.New("no organisation in this store: run `eseal init` first")
-
-func (r *Registry) load(ctx context.Context) error {
-	if err := getJSON(ctx, r.store, orgKey, &r.org); err != nil {
-		if errors.Is(err, archive.ErrNotFound) {
-			return ErrNoOrganisation
-		}
-		return err
-	}
-	rootCert, err := r.getCert(ctx, rootCertKey)
-	if err != nil {
-		return err
-	}
-	rootKey, err := r.getKey(ctx, rootKeyKey)
-	if err != nil {
-		return err
-	}
-	r.root = &keys.CA{Cert: rootCert, Key: rootKey}
-	if r.makerCA, err = r.getCert(ctx, makerCertKey); err != nil {
-		return err
-	}
-	if r.makerKey, err = r.getKey(ctx, makerKeyKey); err != nil {
-		return err
-	}
-	return nil
-}
-
-// AuditSigner returns the key that signs audit-log checkpoints.
-func (r *Registry) AuditSigner(ctx context.Context) (crypto.Signer, error) {
-	return r.getKey(ctx, auditKeyKey)
-}
-
-// AuditCertificate returns the certificate of the audit-log checkpoint key.
-func (r *Registry) AuditCertificate(ctx context.Context) (*smx509.Certificate, error) {
-	return r.getCert(ctx, auditCertKey)
-}
-
-// TSA returns the organisation's embedded time-stamping authority.
-func (r *Registry) TSA(ctx context.Context) (*tsa.Server, error) {
-	r.mu.Lock()
-	t := r.tsa
-	r.mu.Unlock()
-	if t != nil {
-		return t, nil
-	}
-	key, err := r.getKey(ctx, tsaKeyKey)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := r.getCert(ctx, tsaCertKey)
-	if err != nil {
-		return nil, err
-	}
-	t = &tsa.Server{Signer: key, Cert: cert, Chain: []*smx509.Certificate{r.root.Cert}, Policy: OIDTSAPolicy, Now: r.now}
-	r.mu.Lock()
-	r.tsa = t
-	r.mu.Unlock()
-	return t, nil
+func newRegistry(org *Org, opt Options) *Registry {
+	return &Registry{Org: org, store: org.store, now: org.now, auditor: opt.Audit,
+		loaded: map[string]*signingSeal{}, grants: map[string]*Authorization{}, descriptors: map[string]Seal{}}
 }
 
 // SetAuditor sets where state changes are logged. Call before use.
 func (r *Registry) SetAuditor(a Auditor) { r.auditor = a }
-
-// Org describes the organisation.
-func (r *Registry) Org() OrgInfo { return r.org }
-
-// Roots returns the organisation's root certificate, the trust anchor of its
-// seals.
-func (r *Registry) Roots() []*smx509.Certificate { return []*smx509.Certificate{r.root.Cert} }
-
-// TrustStore returns a trust store with the organisation root and its newest
-// CRL, for verifying seals made here. It is rebuilt only when a newer CRL
-// appears in the store, which any replica may have published.
-func (r *Registry) TrustStore(ctx context.Context) (*keys.TrustStore, error) {
-	last, err := r.latestCRLKey(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	if r.trust != nil && r.trustCRL == last {
-		ts := r.trust
-		r.mu.Unlock()
-		return ts, nil
-	}
-	r.mu.Unlock()
-	ts := keys.NewTrustStore(r.root.Cert)
-	ts.AddIntermediates(r.makerCA)
-	if last != "" {
-		crl, err := getObject(ctx, r.store, last, maxMetaObject)
-		if err != nil {
-			return nil, err
-		}
-		if err := ts.AddCRL(crl); err != nil {
-			return nil, fmt.Errorf("organisation CRL %s: %w", last, err)
-		}
-	}
-	r.mu.Lock()
-	r.trust, r.trustCRL = ts, last
-	r.mu.Unlock()
-	return ts, nil
-}
 
 // CreateSpec is what an administrator supplies to create a seal.
 type CreateSpec struct {
@@ -378,7 +152,7 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 	}
 	now := r.now().UTC().Truncate(time.Second)
 	validEnd := now.Add(spec.ValidFor)
-	if validEnd.After(r.makerCA.NotAfter) {
+	if validEnd.After(r.makerNotAfter()) {
 		return nil, &InvalidError{"validity extends beyond the seal maker's certificate"}
 	}
 
@@ -387,19 +161,16 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 	if err != nil {
 		return nil, err
 	}
-	signerCert, err := r.root.Issue(keys.CertRequest{
-		Kind: keys.KindSigner, CommonName: spec.Name, Organization: r.org.Name,
-		PublicKey: signerKey.Public(), NotBefore: now.Add(-time.Minute), NotAfter: validEnd,
-	})
+	signerCert, err := r.issueSigner(spec.Name, signerKey.Public(), now.Add(-time.Minute), validEnd)
 	if err != nil {
 		return nil, err
 	}
-	sesDER, err := ses.BuildSeal(ses.SealSpec{
+	sesDER, err := r.makeSESeal(ses.SealSpec{
 		ESID: id, Vid: vendorID, Type: int(spec.Type), Name: spec.Name,
 		SignerCerts: [][]byte{signerCert.Raw},
 		CreateDate:  now, ValidStart: now, ValidEnd: validEnd,
 		Picture: ses.Picture{Type: "PNG", Data: spec.Picture, WidthMM: spec.WidthMM, HeightMM: spec.HeightMM},
-	}, r.makerKey, r.makerCA.Raw)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -596,11 +367,11 @@ func (r *Registry) Chain(ctx context.Context, id string) ([]byte, error) {
 	if _, err := r.Get(ctx, id); err != nil {
 		return nil, err
 	}
-	cert, err := r.getCert(ctx, sealPrefix+id+"/signer.crt")
+	cert, err := getCert(ctx, r.store, sealPrefix+id+"/signer.crt")
 	if err != nil {
 		return nil, err
 	}
-	return append(certPEM(cert), certPEM(r.root.Cert)...), nil
+	return append(certPEM(cert), certPEM(r.rootCert())...), nil
 }
 
 // signingSeal loads what stamping with the seal needs, once per process.
@@ -616,7 +387,7 @@ func (r *Registry) signingSeal(ctx context.Context, s *Seal) (*signingSeal, erro
 	if err != nil {
 		return nil, err
 	}
-	cert, err := r.getCert(ctx, p+"signer.crt")
+	cert, err := getCert(ctx, r.store, p+"signer.crt")
 	if err != nil {
 		return nil, err
 	}
@@ -647,8 +418,7 @@ func (r *Registry) signingSeal(ctx context.Context, s *Seal) (*signingSeal, erro
 }
 
 // issueCRL publishes a new CRL listing the signer certificates of every
-// revoked seal and every certificate revoked on its own. CRLs are numbered and
-// never overwritten.
+// revoked seal and every certificate revoked on its own.
 func (r *Registry) issueCRL(ctx context.Context) error {
 	var revoked []keys.Revocation
 	seals, err := r.List(ctx)
@@ -665,120 +435,11 @@ func (r *Registry) issueCRL(ctx context.Context) error {
 		}
 		revoked = append(revoked, keys.Revocation{Serial: serial, Time: s.StatusTime, Reason: crlReasonCessation})
 	}
-	err = r.store.List(ctx, revokedCertPrefix, func(o archive.ObjectInfo) error {
-		var rc certRevocation
-		if err := getJSON(ctx, r.store, o.Key, &rc); err != nil {
-			return err
-		}
-		serial, ok := new(big.Int).SetString(rc.Serial, 16)
-		if !ok {
-			return fmt.Errorf("%s: bad serial", o.Key)
-		}
-		revoked = append(revoked, keys.Revocation{Serial: serial, Time: rc.Time, Reason: crlReasonKeyCompromise})
-		return nil
-	})
+	certs, err := r.revokedCertificates(ctx)
 	if err != nil {
 		return err
 	}
-	for attempt := 0; attempt < 5; attempt++ {
-		n := 0
-		if err := r.store.List(ctx, crlPrefix, func(archive.ObjectInfo) error { n++; return nil }); err != nil {
-			return err
-		}
-		now := r.now().UTC().Truncate(time.Second)
-		der, err := r.root.IssueCRL(revoked, big.NewInt(int64(n+1)), now, now.Add(crlValidity))
-		if err != nil {
-			return err
-		}
-		err = putObject(ctx, r.store, fmt.Sprintf("%s%08d.der", crlPrefix, n+1), der)
-		if errors.Is(err, archive.ErrExists) {
-			continue
-		}
-		return err
-	}
-	return errors.New("CRL: numbered concurrently too often")
-}
-
-func (r *Registry) latestCRLKey(ctx context.Context) (string, error) {
-	var last string
-	err := r.store.List(ctx, crlPrefix, func(o archive.ObjectInfo) error { last = o.Key; return nil })
-	return last, err
-}
-
-func (r *Registry) putKey(ctx context.Context, key string, priv *sm2.PrivateKey) error {
-	wrapped, err := r.kek.Wrap(priv, key)
-	if err != nil {
-		return err
-	}
-	return putObject(ctx, r.store, key, wrapped)
-}
-
-func (r *Registry) getKey(ctx context.Context, key string) (crypto.Signer, error) {
-	b, err := getObject(ctx, r.store, key, maxMetaObject)
-	if err != nil {
-		return nil, err
-	}
-	priv, err := r.kek.Unwrap(b, key)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	return priv, nil
-}
-
-func (r *Registry) getCert(ctx context.Context, key string) (*smx509.Certificate, error) {
-	b, err := getObject(ctx, r.store, key, maxMetaObject)
-	if err != nil {
-		return nil, err
-	}
-	certs, err := keys.ParseCertificatesPEM(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	if len(certs) != 1 {
-		return nil, fmt.Errorf("%s: want one certificate, found %d", key, len(certs))
-	}
-	return certs[0], nil
-}
-
-func certPEM(c *smx509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
-
-func putObject(ctx context.Context, s archive.Store, key string, data []byte) error {
-	_, err := archive.PutBytesIfAbsent(ctx, s, key, data)
-	return err
-}
-
-// getObject reads a small object, refusing one larger than max.
-func getObject(ctx context.Context, s archive.Store, key string, max int64) ([]byte, error) {
-	info, err := s.Head(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if info.Size > max {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d expected", key, info.Size, max)
-	}
-	b, _, err := archive.GetBytes(ctx, s, key)
-	return b, err
-}
-
-func putJSON(ctx context.Context, s archive.Store, key string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return putObject(ctx, s, key, append(b, '\n'))
-}
-
-func getJSON(ctx context.Context, s archive.Store, key string, v any) error {
-	b, err := getObject(ctx, s, key, maxMetaObject)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", key, err)
-	}
-	return nil
+	return r.publishCRL(ctx, append(revoked, certs...))
 }
 
 // History returns the seal's status events, oldest first.
@@ -798,21 +459,6 @@ func (r *Registry) History(ctx context.Context, id string) ([]StatusEvent, error
 	return evs, err
 }
 
-// RFC 5280 CRL reason codes used here.
-const (
-	crlReasonKeyCompromise = 1
-	crlReasonCessation     = 5
-)
-
-const revokedCertPrefix = "pki/revoked/"
-
-type certRevocation struct {
-	Serial string    `json:"serial"`
-	Reason string    `json:"reason"`
-	Time   time.Time `json:"time"`
-	By     string    `json:"by,omitempty"`
-}
-
 // RevokeSignerCertificate puts a seal's signer certificate on the CRL, for a
 // compromised key, without changing the seal's status. The seal cannot stamp
 // until it gets a new signer key.
@@ -821,8 +467,7 @@ func (r *Registry) RevokeSignerCertificate(ctx context.Context, id, reason, by s
 	if err != nil {
 		return err
 	}
-	rc := certRevocation{Serial: s.SignerSerial, Reason: reason, Time: r.now().UTC().Truncate(time.Second), By: by}
-	if err := putJSON(ctx, r.store, revokedCertPrefix+s.SignerSerial+".json", rc); err != nil && !errors.Is(err, archive.ErrExists) {
+	if err := r.revokeCertificate(ctx, s.SignerSerial, reason, by); err != nil {
 		return err
 	}
 	r.audit(ctx, AuditEvent{Action: CertificateRevoked, Subject: id, Actor: by, Details: map[string]string{"serial": s.SignerSerial, "reason": reason}})

@@ -2,6 +2,13 @@
 // objects with their SM2 signer keys), their lifecycle, and the Stamper and
 // Verifier that put seals on PDFs and check them.
 //
+// Org is the organisation's PKI (org.go); Registry keeps the seals and their
+// authorizations (registry.go, authz.go); Stamper signs one seal onto a PDF
+// (a SignRequest); Service is the stamping desk of the REST path, which turns
+// a StampRequest — one or more SealUses, each under its own authorization —
+// into a Stamped, archived document exactly once (service.go), and looks
+// after the documents it archived.
+//
 // All state lives in the archive.Store: a seal is a set of write-once objects
 // under seals/<id>/, and its status is the newest of an append-only series of
 // status events, so no object is ever rewritten.

@@ -59,7 +59,7 @@ func (f *fixture) verifier(tb testing.TB) *seal.Verifier {
 func (f *fixture) stamp(tb testing.TB, in []byte, page int) []byte {
 	tb.Helper()
 	st := &seal.Stamper{Registry: f.reg}
-	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.StampRequest{
+	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.SignRequest{
 		SealID: f.sealID, Placement: seal.Placement{Page: page, XMM: 100, YMM: 150},
 	})
 	if err != nil {
@@ -127,7 +127,7 @@ func TestSealLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &seal.Stamper{Registry: f.reg}
-	_, err := st.Stamp(ctx, bytes.NewReader(in), int64(len(in)), seal.StampRequest{SealID: f.sealID, Placement: seal.Placement{Page: 1, XMM: 10, YMM: 10}})
+	_, err := st.Stamp(ctx, bytes.NewReader(in), int64(len(in)), seal.SignRequest{SealID: f.sealID, Placement: seal.Placement{Page: 1, XMM: 10, YMM: 10}})
 	var se *seal.StateError
 	if !errors.As(err, &se) {
 		t.Fatalf("stamping with a suspended seal: %v", err)

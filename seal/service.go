@@ -3,21 +3,16 @@ package seal
 import (
 	"bytes"
 	"context"
-	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/emmansun/gmsm/sm3"
-	"github.com/emmansun/gmsm/sm4"
 
 	"eseal/archive"
 	"eseal/archive/audit"
@@ -25,10 +20,13 @@ import (
 
 // Service is the stamping desk of the REST path: it checks the authorization,
 // stamps, archives the signed PDF and its record, and commits the use of the
-// authorization exactly once (DESIGN.md, "The main job: one stamping").
+// authorization exactly once. What it does for archived documents
+// afterwards has files of its own: document.go (reading them), retrieval.go
+// (citizens' codes), idempotency.go (retried requests), recovery.go (the
+// start-up sweep), hold.go (legal hold) and disposal.go.
 type Service struct {
 	Registry *Registry
-	// Timestamps is the TSA used when an order asks for a timestamp (nil:
+	// Timestamps is the TSA used when a request asks for a timestamp (nil:
 	// the organisation's embedded TSA); RequireTimestamp refuses to stamp
 	// without one instead of degrading.
 	Timestamps       TimestampSource
@@ -56,8 +54,11 @@ type RecordInput struct {
 	FileName   string `json:"file_name,omitempty"`
 }
 
-// Order is one stamping requested over the REST path.
-type Order struct {
+// StampRequest asks the Service for one stamping over the REST path: one or
+// more seals (SealUse) on one document, each under its own authorization,
+// and the record to archive the result with. One seal's signature alone, with
+// no authorization and nothing stored, is a SignRequest to the Stamper.
+type StampRequest struct {
 	SealID          string
 	AuthorizationID string
 	Placement       Placement
@@ -88,8 +89,8 @@ type Order struct {
 	PDF []byte
 }
 
-// Issued is a stamped, archived document.
-type Issued struct {
+// Stamped is the outcome of a stamping: the stamped, archived document.
+type Stamped struct {
 	DocumentID string
 	// RetrievalCode is set only for a fresh stamping; it is not stored in
 	// clear, so a replayed request cannot show it again unless the caller
@@ -103,24 +104,14 @@ type Issued struct {
 	Warnings []string
 }
 
-// InputError is a malformed order: the REST layer answers 400/422.
+// InputError is a malformed request: the REST layer answers 400/422.
 type InputError struct{ Field, Reason string }
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Reason }
 
-// IdempotencyError says an Idempotency-Key was reused for a different request.
-type IdempotencyError struct{ Reason string }
-
-func (e *IdempotencyError) Error() string { return "Idempotency-Key: " + e.Reason }
-
-const (
-	pendingPrefix = "pending/"
-	codePrefix    = "codes/"
-	idemPrefix    = "idem/"
-	// recoveryGrace is how old an uncommitted stamping must be before the
-	// sweep removes it, so a slow stamping on another replica is left alone.
-	recoveryGrace = 10 * time.Minute
-)
+// pendingPrefix holds one marker per stamping between stage and finish: what
+// the recovery sweep needs to finish or discard a stamping a crash cut short.
+const pendingPrefix = "pending/"
 
 type pendingEntry struct {
 	DocumentID      string `json:"document_id"`
@@ -149,42 +140,88 @@ func (s *Service) log() *slog.Logger {
 	return slog.Default()
 }
 
-var docIDPattern = regexp.MustCompile(`^doc-[a-z2-7]{16}$`)
-
-// ValidDocumentID reports whether s has the form of a document id.
-func ValidDocumentID(s string) bool { return docIDPattern.MatchString(s) }
-
-// MaxSealsPerOrder bounds the seals of one request (联合审批 rarely needs
+// MaxSealsPerRequest bounds the seals of one request (联合审批 rarely needs
 // more than a handful of departments).
-const MaxSealsPerOrder = 10
+const MaxSealsPerRequest = 10
 
-// SealUse is one seal of a multi-seal order, with its own authorization.
+// SealUse is one seal of a stamp request, under its own authorization.
 type SealUse struct {
 	SealID          string    `json:"seal_id"`
 	AuthorizationID string    `json:"authorization_id"`
 	Placement       Placement `json:"placement"`
 }
 
-// uses returns the order's seals: Seals, or the single SealID/AuthorizationID.
-func (o *Order) uses() []SealUse {
-	if len(o.Seals) > 0 {
-		return o.Seals
-	}
-	return []SealUse{{SealID: o.SealID, AuthorizationID: o.AuthorizationID, Placement: o.Placement}}
-}
-
-// Stamp performs one authorized stamping: every seal of the order, each under
+// Stamp performs one authorized stamping: every seal of the request, each under
 // its own authorization, as successive incremental revisions of one document.
 // Nothing is visible — and the authorizations stay usable — until the use
 // markers of all of them are written; after that, the document is complete
-// and retrievable.
-func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
+// and retrievable. The steps are those of every stamping: authorize, stamp
+// the PDF, stage, commit, finish.
+func (s *Service) Stamp(ctx context.Context, req StampRequest) (*Stamped, error) {
 	started := s.now()
-	uses := o.uses()
+	uses, err := req.checkedUses()
+	if err != nil {
+		return nil, err
+	}
+	if req.IdempotencyKey != "" {
+		if stamped, err := s.replay(ctx, req.IdempotencyKey, uses[0].AuthorizationID); stamped != nil || err != nil {
+			return stamped, err
+		}
+	}
+	job, err := s.authorize(ctx, req, uses)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.stampPDF(ctx, job); err != nil {
+		return nil, err
+	}
+	if err := s.stage(ctx, job); err != nil {
+		return nil, err
+	}
+	return s.commit(ctx, job, started)
+}
+
+// stamping is one stamping on its way through Stamp's steps.
+type stamping struct {
+	req  StampRequest
+	uses []SealUse
+	// idem is the hash of the request's Idempotency-Key; "" without one.
+	idem string
+	// base is the archived document the seals are added to, if any.
+	base      *archive.Record
+	retention archive.RetentionClass
+	inSM3     [sm3.Size]byte
+	// seals and grants are the request's seals and their authorizations,
+	// index for index with uses.
+	seals  []*Seal
+	grants []*AuthorizationState
+
+	docID, code string
+	// signed is the PDF with every seal applied so far.
+	signed     []byte
+	revision   int
+	sigs       []archive.SignatureElement
+	warnings   []string
+	sesObjects []stagedObject
+
+	// rec and pend are what stage stored: the record and the pending marker.
+	rec  *archive.Record
+	pend pendingEntry
+}
+
+// checkedUses returns the request's seals — Seals, or the single
+// SealID/AuthorizationID — refusing a request that gives both, too many seals,
+// or one authorization for two seals: each use of a seal is authorized on
+// its own (一章一授权).
+func (req *StampRequest) checkedUses() ([]SealUse, error) {
+	uses := req.Seals
+	if len(uses) == 0 {
+		uses = []SealUse{{SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement}}
+	}
 	switch {
-	case len(uses) > MaxSealsPerOrder:
-		return nil, &InputError{"seals", fmt.Sprintf("at most %d seals in one request", MaxSealsPerOrder)}
-	case len(o.Seals) > 0 && (o.SealID != "" || o.AuthorizationID != ""):
+	case len(uses) > MaxSealsPerRequest:
+		return nil, &InputError{"seals", fmt.Sprintf("at most %d seals in one request", MaxSealsPerRequest)}
+	case len(req.Seals) > 0 && (req.SealID != "" || req.AuthorizationID != ""):
 		return nil, &InputError{"seals", "give either seals or seal_id/authorization_id"}
 	}
 	seen := map[string]bool{}
@@ -194,52 +231,49 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		}
 		seen[u.AuthorizationID] = true
 	}
-	idem := ""
-	if o.IdempotencyKey != "" {
-		idem = hashHex(o.IdempotencyKey)
-		if iss, err := s.replay(ctx, o.IdempotencyKey, uses[0].AuthorizationID); iss != nil || err != nil {
-			return iss, err
-		}
+	return uses, nil
+}
+
+// authorize checks everything the request may be refused for before any work
+// is done or anything is written: the archived document it extends, the
+// record metadata and retention, and for every seal that it may stamp now and
+// that its authorization covers this document and case — so that a refused
+// request changes no state. Authorizations are only checked here; they are
+// consumed at commit, once the document is staged.
+func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUse) (*stamping, error) {
+	job := &stamping{uses: uses}
+	if req.IdempotencyKey != "" {
+		job.idem = hashHex(req.IdempotencyKey)
 	}
 	// A later seal on an archived document starts from its stored PDF.
-	var base *archive.Record
-	if o.BaseDocumentID != "" {
-		if o.PDF != nil {
+	if req.BaseDocumentID != "" {
+		if req.PDF != nil {
 			return nil, &InputError{"document_id", "a later seal on an archived document takes no file"}
 		}
 		var err error
-		if base, o.PDF, err = s.committedPDF(ctx, o.BaseDocumentID); err != nil {
+		if job.base, req.PDF, err = s.committedPDF(ctx, req.BaseDocumentID); err != nil {
 			return nil, err
 		}
-		if o.Record.Title == "" {
-			o.Record = RecordInput{Title: base.Title, DocumentNo: base.DocumentNo, ItemCode: base.ItemCode,
-				CaseNo: base.CaseNo, Applicant: base.Applicant, FileName: base.FileName}
+		if req.Record.Title == "" {
+			b := job.base
+			req.Record = RecordInput{Title: b.Title, DocumentNo: b.DocumentNo, ItemCode: b.ItemCode,
+				CaseNo: b.CaseNo, Applicant: b.Applicant, FileName: b.FileName}
 		}
 	}
-	if err := validateRecord(&o.Record); err != nil {
+	if err := validateRecord(&req.Record); err != nil {
 		return nil, err
 	}
-	retention := s.Schedule.ClassFor(o.Record.ItemCode)
-	if o.Record.Retention != "" {
-		c, err := archive.ParseRetentionClass(o.Record.Retention)
-		if err != nil {
-			return nil, &InputError{"record.retention", err.Error()}
-		}
-		// The schedule is the floor: an office may keep longer, not shorter.
-		if o.Record.ItemCode != "" {
-			c = archive.Longer(c, retention)
-		}
-		retention = c
+	var err error
+	if job.retention, err = s.retention(req.Record, job.base); err != nil {
+		return nil, err
 	}
-	if base != nil {
-		retention = archive.Longer(retention, base.Retention)
-	}
+	job.req = req
 
 	// For every seal: the seal (active, valid), then its authorization, for
 	// the document as the request gave it.
-	inSM3 := sm3.Sum(o.PDF)
-	seals := make([]*Seal, len(uses))
-	grants := make([]*AuthorizationState, len(uses))
+	job.inSM3 = sm3.Sum(req.PDF)
+	job.seals = make([]*Seal, len(uses))
+	job.grants = make([]*AuthorizationState, len(uses))
 	for i, u := range uses {
 		sl, err := s.Registry.Get(ctx, u.SealID)
 		if err != nil {
@@ -248,61 +282,79 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		if err := usable(sl, s.now()); err != nil {
 			return nil, err
 		}
-		az, err := s.Registry.CheckAuthorization(ctx, u.AuthorizationID, Scope{SealID: u.SealID, DocumentSM3: inSM3[:], CaseNo: o.Record.CaseNo})
+		az, err := s.Registry.CheckAuthorization(ctx, u.AuthorizationID, Scope{SealID: u.SealID, DocumentSM3: job.inSM3[:], CaseNo: req.Record.CaseNo})
 		if err != nil {
 			return nil, err
 		}
-		seals[i], grants[i] = sl, az
+		job.seals[i], job.grants[i] = sl, az
 	}
+	return job, nil
+}
 
-	// Stamp: each seal is a new revision of the previous one.
-	st := &Stamper{Registry: s.Registry, Now: s.Now}
-	var tsrc TimestampSource
-	if o.Timestamp || s.RequireTimestamp {
-		tsrc = s.Timestamps
-		if tsrc == nil {
-			srv, err := s.Registry.TSA(ctx)
-			if err != nil {
-				return nil, err
-			}
-			tsrc = EmbeddedTSA{Server: srv}
-		}
-	}
-	docID, code := newDocumentID(), newRetrievalCode()
-	revision := 1
-	var sigs []archive.SignatureElement
-	if base != nil {
-		revision = base.Revision + 1
-		if base.Revision == 0 {
-			revision = 2
-		}
-		sigs = append(sigs, base.Signatures...)
-	}
-	signed := o.PDF
-	var warnings []string
-	var sesObjects []stagedObject
-	for i, u := range uses {
-		sreq := StampRequest{
-			SealID: u.SealID, Placement: u.Placement, Reason: o.Record.Title, Location: s.Registry.Org().Name,
-			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp, SESignature: o.SESignature,
-			LTV: o.LTV && i == len(uses)-1,
-		}
-		if o.QR && i == 0 {
-			if s.PublicURL == "" {
-				return nil, &InputError{"qr", "this service has no public URL configured for QR codes"}
-			}
-			sreq.QRText = s.PublicURL + "/v/" + docID
-		}
-		res, err := st.stamp(ctx, seals[i], bytes.NewReader(signed), int64(len(signed)), sreq)
+// retention is the class a new document is kept under: the schedule's for
+// its item code, or the one the request names — but never shorter than the
+// schedule's for the item code it names (an office may keep longer, not
+// shorter), nor than that of the document it extends.
+func (s *Service) retention(r RecordInput, base *archive.Record) (archive.RetentionClass, error) {
+	retention := s.Schedule.ClassFor(r.ItemCode)
+	if r.Retention != "" {
+		c, err := archive.ParseRetentionClass(r.Retention)
 		if err != nil {
-			if len(uses) > 1 {
-				return nil, fmt.Errorf("seal %d of %d (%s): %w", i+1, len(uses), u.SealID, err)
-			}
-			return nil, err
+			return "", &InputError{"record.retention", err.Error()}
 		}
-		next := make([]byte, 0, len(signed)+len(res.Update))
-		signed = append(append(next, signed...), res.Update...)
-		warnings = append(warnings, res.Warnings...)
+		if r.ItemCode != "" {
+			c = archive.Longer(c, retention)
+		}
+		retention = c
+	}
+	if base != nil {
+		retention = archive.Longer(retention, base.Retention)
+	}
+	return retention, nil
+}
+
+// stampPDF applies the seals in order, each a new incremental revision of the
+// previous one, all in memory: nothing is stored yet, so a seal that fails
+// leaves no trace.
+func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
+	req := job.req
+	st := &Stamper{Registry: s.Registry, Now: s.Now}
+	tsrc, err := s.timestampSource(ctx, req.Timestamp)
+	if err != nil {
+		return err
+	}
+	job.docID, job.code = newDocumentID(), newRetrievalCode()
+	job.revision = 1
+	if job.base != nil {
+		job.revision = job.base.Revision + 1
+		if job.base.Revision == 0 {
+			job.revision = 2
+		}
+		job.sigs = append(job.sigs, job.base.Signatures...)
+	}
+	job.signed = req.PDF
+	for i, u := range job.uses {
+		sign := SignRequest{
+			SealID: u.SealID, Placement: u.Placement, Reason: req.Record.Title, Location: s.Registry.Info().Name,
+			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp, SESignature: req.SESignature,
+			LTV: req.LTV && i == len(job.uses)-1,
+		}
+		if req.QR && i == 0 {
+			if s.PublicURL == "" {
+				return &InputError{"qr", "this service has no public URL configured for QR codes"}
+			}
+			sign.QRText = s.PublicURL + "/v/" + job.docID
+		}
+		res, err := st.stamp(ctx, job.seals[i], bytes.NewReader(job.signed), int64(len(job.signed)), sign)
+		if err != nil {
+			if len(job.uses) > 1 {
+				return fmt.Errorf("seal %d of %d (%s): %w", i+1, len(job.uses), u.SealID, err)
+			}
+			return err
+		}
+		next := make([]byte, 0, len(job.signed)+len(res.Update))
+		job.signed = append(append(next, job.signed...), res.Update...)
+		job.warnings = append(job.warnings, res.Warnings...)
 		var tsTime *time.Time
 		if !res.Timestamp.IsZero() {
 			t := res.Timestamp.UTC()
@@ -310,83 +362,117 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		}
 		sesKey := ""
 		if res.SESignature != nil {
-			sesKey = fmt.Sprintf("docs/%s/ses-%d.der", docID, len(sigs)+1)
-			sesObjects = append(sesObjects, stagedObject{sesKey, res.SESignature})
+			sesKey = fmt.Sprintf("docs/%s/ses-%d.der", job.docID, len(job.sigs)+1)
+			job.sesObjects = append(job.sesObjects, stagedObject{sesKey, res.SESignature})
 		}
-		sigs = append(sigs, archive.SignatureElement{
+		job.sigs = append(job.sigs, archive.SignatureElement{
 			SESignatureKey: sesKey,
 			Rule:           "GB/T 38540 seal; CMS SignedData adbe.pkcs7.detached", Time: res.SigningTime,
 			Signer: res.Signer, SealID: res.SealID, SealName: res.SealName, CertSerial: res.SignerSerial,
 			Algorithm: "SM2-with-SM3 (1.2.156.10197.1.501)", ByteRange: res.ByteRange,
 			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: res.Page, Timestamp: tsTime,
 			PlacementMM: [2]float64{u.Placement.XMM, u.Placement.YMM},
-			Document:    docID, Revision: revision,
-			Authorization: &archive.AuthorizationElement{ID: grants[i].ID, GrantedBy: grants[i].GrantedBy, GrantedAt: grants[i].GrantedAt},
+			Document:    job.docID, Revision: job.revision,
+			Authorization: &archive.AuthorizationElement{ID: job.grants[i].ID, GrantedBy: job.grants[i].GrantedBy, GrantedAt: job.grants[i].GrantedAt},
 		})
 	}
+	return nil
+}
 
-	now := s.now().UTC()
-	sum3, sum256 := sm3.Sum(signed), sha256.Sum256(signed)
-	fileName := o.Record.FileName
-	if fileName == "" {
-		fileName = docID + ".pdf"
+// timestampSource is the TSA a stamping uses: none unless the request asks
+// for a timestamp or the service requires one; the configured one, else the
+// organisation's embedded TSA.
+func (s *Service) timestampSource(ctx context.Context, asked bool) (TimestampSource, error) {
+	if !asked && !s.RequireTimestamp {
+		return nil, nil
 	}
-	authzIDs := make([]string, len(grants))
-	for i, g := range grants {
+	if s.Timestamps != nil {
+		return s.Timestamps, nil
+	}
+	srv, err := s.Registry.TSA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return EmbeddedTSA{Server: srv}, nil
+}
+
+// stage stores the stamped PDF and everything that goes with it, unlocked:
+// the pending marker first (so the recovery sweep finds leftovers of a crash),
+// then the PDF, the record, the retrieval-code index and the SES_Signatures.
+// None of it is served until the commit, and an abandoned stamping's objects
+// can still be deleted.
+func (s *Service) stage(ctx context.Context, job *stamping) error {
+	req := job.req
+	now := s.now().UTC()
+	sum3, sum256 := sm3.Sum(job.signed), sha256.Sum256(job.signed)
+	fileName := req.Record.FileName
+	if fileName == "" {
+		fileName = job.docID + ".pdf"
+	}
+	authzIDs := make([]string, len(job.grants))
+	for i, g := range job.grants {
 		authzIDs[i] = g.ID
 	}
+	first := job.grants[0]
 	rec := &archive.Record{
-		DocumentID: docID, Title: o.Record.Title, DocumentNo: o.Record.DocumentNo,
-		ResponsibleParty: s.Registry.Org().Name, Date: now, Retention: retention,
-		RetainUntil: retention.Until(now), Format: "PDF", FileName: fileName, Size: int64(len(signed)),
-		CreatingApplication: s.Application, ItemCode: o.Record.ItemCode, CaseNo: o.Record.CaseNo,
-		Applicant: o.Record.Applicant, SM3: hex.EncodeToString(sum3[:]), SHA256: hex.EncodeToString(sum256[:]),
-		InputSize: int64(len(o.PDF)), InputSM3: hex.EncodeToString(inSM3[:]),
-		Revision: revision, Signatures: sigs,
-		Authorization:     archive.AuthorizationElement{ID: grants[0].ID, GrantedBy: grants[0].GrantedBy, GrantedAt: grants[0].GrantedAt},
-		RetrievalCodeHash: hashHex(normalizeCode(code)),
+		DocumentID: job.docID, Title: req.Record.Title, DocumentNo: req.Record.DocumentNo,
+		ResponsibleParty: s.Registry.Info().Name, Date: now, Retention: job.retention,
+		RetainUntil: job.retention.Until(now), Format: "PDF", FileName: fileName, Size: int64(len(job.signed)),
+		CreatingApplication: s.Application, ItemCode: req.Record.ItemCode, CaseNo: req.Record.CaseNo,
+		Applicant: req.Record.Applicant, SM3: hex.EncodeToString(sum3[:]), SHA256: hex.EncodeToString(sum256[:]),
+		InputSize: int64(len(req.PDF)), InputSM3: hex.EncodeToString(job.inSM3[:]),
+		Revision: job.revision, Signatures: job.sigs,
+		Authorization:     archive.AuthorizationElement{ID: first.ID, GrantedBy: first.GrantedBy, GrantedAt: first.GrantedAt},
+		RetrievalCodeHash: hashHex(normalizeCode(job.code)),
 	}
-	if base != nil {
-		rec.Previous = base.DocumentID
+	if job.base != nil {
+		rec.Previous = job.base.DocumentID
 	}
-	pend := pendingEntry{DocumentID: docID, AuthorizationID: grants[0].ID, AuthorizationIDs: authzIDs, Extra: stagedKeys(sesObjects),
-		CodeKey: codeKey(code), IdempotencyKey: idem, Started: now}
+	job.rec = rec
+	job.pend = pendingEntry{DocumentID: job.docID, AuthorizationID: first.ID, AuthorizationIDs: authzIDs, Extra: stagedKeys(job.sesObjects),
+		CodeKey: codeKey(job.code), IdempotencyKey: job.idem, Started: now}
 
-	// Stage: pending marker first (so the sweep finds leftovers), then the PDF,
-	// then the record, then the code — all unlocked.
-	if err := putJSON(ctx, s.Store, pendingPrefix+docID+".json", pend); err != nil {
-		return nil, err
+	if err := putJSON(ctx, s.Store, pendingPrefix+job.docID+".json", job.pend); err != nil {
+		return err
 	}
-	if _, err := s.Store.PutIfAbsent(ctx, archive.DocumentKey(docID), bytes.NewReader(signed), int64(len(signed))); err != nil {
-		return nil, err
+	if _, err := s.Store.PutIfAbsent(ctx, archive.DocumentKey(job.docID), bytes.NewReader(job.signed), int64(len(job.signed))); err != nil {
+		return err
 	}
-	if err := putJSON(ctx, s.Store, archive.RecordKey(docID), rec); err != nil {
-		return nil, err
+	if err := putJSON(ctx, s.Store, archive.RecordKey(job.docID), rec); err != nil {
+		return err
 	}
-	if err := putJSON(ctx, s.Store, pend.CodeKey, codeEntry{DocumentID: docID}); err != nil {
-		return nil, err
+	if err := putJSON(ctx, s.Store, job.pend.CodeKey, codeEntry{DocumentID: job.docID}); err != nil {
+		return err
 	}
-	for _, so := range sesObjects {
+	for _, so := range job.sesObjects {
 		if _, err := archive.PutBytesIfAbsent(ctx, s.Store, so.key, so.data); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
 
-	// Commit — unless this stamping took so long that another replica's
-	// recovery sweep may already be discarding its staged objects.
+// commit consumes every authorization — the put-if-absent of its next use
+// marker, which happens exactly once cluster-wide — and then finishes. It
+// gives up first if the stamping took so long that another replica's
+// recovery sweep may already be discarding its staged objects. If another
+// stamping takes one of the authorizations first, the uses this one took are
+// given back and its staged objects discarded; a retry that lost that race
+// to its own first attempt gets that attempt's document.
+func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) (*Stamped, error) {
 	if s.now().Sub(started) > recoveryGrace/2 {
-		s.discard(ctx, pend)
+		s.discard(ctx, job.pend)
 		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", recoveryGrace/2)
 	}
-	u := Use{DocumentID: docID, Time: now, IdempotencyKey: idem}
-	if idem != "" {
+	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem}
+	if job.idem != "" {
 		var err error
-		if u.SealedCode, err = sealCode(o.IdempotencyKey, code); err != nil {
+		if u.SealedCode, err = sealCode(job.req.IdempotencyKey, job.code); err != nil {
 			return nil, err
 		}
 	}
-	var made []*Use
-	for i, az := range grants {
+	var made []*AuthorizationUse
+	for i, az := range job.grants {
 		use, err := s.Registry.ConsumeAuthorization(ctx, az, u)
 		if err == nil {
 			made = append(made, use)
@@ -402,48 +488,30 @@ func (s *Service) Stamp(ctx context.Context, o Order) (*Issued, error) {
 		// Another stamping took this authorization first: give back the
 		// uses this one took, then its staged objects.
 		for j, m := range made {
-			if rerr := s.Registry.releaseUse(ctx, grants[j].ID, m.N, docID); rerr != nil {
-				s.log().Error("releasing an authorization use after a lost commit; the recovery sweep will", "authorization", grants[j].ID, "err", rerr)
+			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, m.N, job.docID); rerr != nil {
+				s.log().Error("releasing an authorization use after a lost commit; the recovery sweep will", "authorization", job.grants[j].ID, "err", rerr)
 				return nil, err
 			}
 		}
-		s.discard(ctx, pend)
-		if i == 0 && ae.Reason == AuthzConsumed && idem != "" {
-			if iss, rerr := s.replay(ctx, o.IdempotencyKey, grants[0].ID); iss != nil || rerr != nil {
-				return iss, rerr
+		s.discard(ctx, job.pend)
+		if i == 0 && ae.Reason == AuthzConsumed && job.idem != "" {
+			if stamped, rerr := s.replay(ctx, job.req.IdempotencyKey, job.grants[0].ID); stamped != nil || rerr != nil {
+				return stamped, rerr
 			}
 		}
 		return nil, err
 	}
-	if err := s.complete(ctx, pend, rec, made[0].N); err != nil {
+	if err := s.finish(ctx, job.pend, job.rec, made[0].N); err != nil {
 		// Committed: the document exists. The sweep finishes the locking.
-		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", docID, "err", err)
+		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", job.docID, "err", err)
 	}
-	return &Issued{DocumentID: docID, RetrievalCode: code, Record: rec, Warnings: warnings}, nil
+	return &Stamped{DocumentID: job.docID, RetrievalCode: job.code, Record: job.rec, Warnings: job.warnings}, nil
 }
 
-// committedPDF reads a committed document's record and PDF.
-func (s *Service) committedPDF(ctx context.Context, docID string) (*archive.Record, []byte, error) {
-	rec, err := s.Record(ctx, docID)
-	if err != nil {
-		return nil, nil, err
-	}
-	if ok, err := s.Committed(ctx, rec); err != nil {
-		return nil, nil, err
-	} else if !ok {
-		return nil, nil, archive.ErrNotFound
-	}
-	b, _, err := archive.GetBytes(ctx, s.Store, archive.DocumentKey(docID))
-	if err != nil {
-		return nil, nil, err
-	}
-	return rec, b, nil
-}
-
-// complete locks a committed document's objects, logs the stamping and
+// finish locks a committed document's objects, logs the stamping and
 // removes its pending marker. The recovery sweep calls it too, so a stamping
 // interrupted after its commit is still locked and logged.
-func (s *Service) complete(ctx context.Context, p pendingEntry, rec *archive.Record, use int) error {
+func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, use int) error {
 	for _, k := range append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey}, p.Extra...) {
 		if err := s.Store.SetRetention(ctx, k, rec.RetainUntil); err != nil {
 			return err
@@ -472,221 +540,17 @@ func (s *Service) discard(ctx context.Context, p pendingEntry) {
 	}
 }
 
-// replay finds the document an earlier request with the same idempotency key
-// made, through the idempotency marker or through the authorization's use
-// markers (the marker may not be written yet if that request is still
-// finishing).
-func (s *Service) replay(ctx context.Context, idemKey, authzID string) (*Issued, error) {
-	idem := hashHex(idemKey)
-	var ce codeEntry
-	err := getJSON(ctx, s.Store, idemPrefix+idem+".json", &ce)
-	if err != nil && !errors.Is(err, archive.ErrNotFound) {
-		return nil, err
-	}
-	var use *Use
-	if ValidAuthorizationID(authzID) {
-		if st, aerr := s.Registry.Authorization(ctx, authzID); aerr == nil {
-			for i, u := range st.Uses {
-				if u.IdempotencyKey == idem {
-					use = &st.Uses[i]
-				}
-			}
-		}
-	}
-	switch {
-	case use == nil && ce.DocumentID == "":
-		return nil, nil
-	case use == nil:
-		return nil, &IdempotencyError{"already used for a request with another authorization"}
-	}
-	rec, err := s.Record(ctx, use.DocumentID)
-	if err != nil {
-		return nil, err
-	}
-	code, err := openCode(idemKey, use.SealedCode)
-	if err != nil {
-		return nil, err
-	}
-	return &Issued{DocumentID: rec.DocumentID, RetrievalCode: code, Record: rec, Replayed: true}, nil
+type stagedObject struct {
+	key  string
+	data []byte
 }
 
-// sealCode encrypts a retrieval code (SM4-GCM) under a key derived from the
-// Idempotency-Key; the store never holds the code in clear.
-func sealCode(idemKey, code string) ([]byte, error) {
-	aead, err := codeAEAD(idemKey)
-	if err != nil {
-		return nil, err
+func stagedKeys(objs []stagedObject) []string {
+	var keys []string
+	for _, o := range objs {
+		keys = append(keys, o.key)
 	}
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return aead.Seal(nonce, nonce, []byte(code), nil), nil
-}
-
-func openCode(idemKey string, sealed []byte) (string, error) {
-	aead, err := codeAEAD(idemKey)
-	if err != nil {
-		return "", err
-	}
-	if len(sealed) < aead.NonceSize() {
-		return "", errors.New("sealed retrieval code is truncated")
-	}
-	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
-	if err != nil {
-		return "", fmt.Errorf("sealed retrieval code: %w", err)
-	}
-	return string(plain), nil
-}
-
-func codeAEAD(idemKey string) (cipher.AEAD, error) {
-	k := sm3.Sum([]byte("eseal retrieval code\x00" + idemKey))
-	block, err := sm4.NewCipher(k[:16])
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
-// Record reads a document's record.
-func (s *Service) Record(ctx context.Context, docID string) (*archive.Record, error) {
-	if !ValidDocumentID(docID) {
-		return nil, archive.ErrNotFound
-	}
-	var rec archive.Record
-	if err := getJSON(ctx, s.Store, archive.RecordKey(docID), &rec); err != nil {
-		return nil, err
-	}
-	return &rec, nil
-}
-
-// Committed reports whether a document's stamping committed: the
-// authorization of every seal it added has a use naming it. Uncommitted
-// documents are never served.
-func (s *Service) Committed(ctx context.Context, rec *archive.Record) (bool, error) {
-	ids := []string{rec.Authorization.ID}
-	for _, sg := range rec.Signatures {
-		if sg.Document == rec.DocumentID && sg.Authorization != nil && sg.Authorization.ID != rec.Authorization.ID {
-			ids = append(ids, sg.Authorization.ID)
-		}
-	}
-	for _, id := range ids {
-		if n, err := s.useFor(ctx, id, rec.DocumentID); err != nil || n == 0 {
-			return false, err
-		}
-	}
-	return true, nil
-}
-
-// useFor returns the number of the authorization's use that names the
-// document, or 0.
-func (s *Service) useFor(ctx context.Context, authzID, docID string) (int, error) {
-	st, err := s.Registry.Authorization(ctx, authzID)
-	if err != nil {
-		return 0, err
-	}
-	for _, u := range st.Uses {
-		if u.DocumentID == docID {
-			return u.N, nil
-		}
-	}
-	return 0, nil
-}
-
-// ByRetrievalCode finds the committed document a citizen's code opens.
-func (s *Service) ByRetrievalCode(ctx context.Context, code string) (*archive.Record, error) {
-	n := normalizeCode(code)
-	if len(n) != retrievalCodeLen {
-		return nil, archive.ErrNotFound
-	}
-	var ce codeEntry
-	if err := getJSON(ctx, s.Store, codePrefix+hashHex(n)+".json", &ce); err != nil {
-		return nil, err
-	}
-	rec, err := s.Record(ctx, ce.DocumentID)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := s.Committed(ctx, rec); err != nil || !ok {
-		return nil, archive.ErrNotFound
-	}
-	return rec, nil
-}
-
-// Recover finishes or removes stampings a crash interrupted: a pending entry
-// whose authorization use names it is locked and completed; one without,
-// older than the grace period, is discarded. It runs at start-up. A pending
-// entry it cannot handle is logged and left for the next sweep, so one
-// damaged stamping does not keep the service from starting; err reports only
-// a store that cannot be listed.
-func (s *Service) Recover(ctx context.Context) (completed, discarded int, err error) {
-	var pending []string
-	if err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
-		pending = append(pending, o.Key)
-		return nil
-	}); err != nil {
-		return 0, 0, err
-	}
-	for _, k := range pending {
-		done, dropped, err := s.recoverOne(ctx, k)
-		if err != nil {
-			s.log().Error("recovery sweep: leaving a pending stamping for later", "key", k, "err", err)
-			continue
-		}
-		if done {
-			completed++
-		}
-		if dropped {
-			discarded++
-		}
-	}
-	return completed, discarded, nil
-}
-
-func (s *Service) recoverOne(ctx context.Context, key string) (completed, discarded bool, err error) {
-	var p pendingEntry
-	if err := getJSON(ctx, s.Store, key, &p); err != nil {
-		if errors.Is(err, archive.ErrNotFound) {
-			return false, false, nil // finished meanwhile
-		}
-		return false, false, err
-	}
-	ids := p.AuthorizationIDs
-	if len(ids) == 0 {
-		ids = []string{p.AuthorizationID}
-	}
-	uses := make([]int, len(ids))
-	all := true
-	for i, id := range ids {
-		if uses[i], err = s.useFor(ctx, id, p.DocumentID); err != nil {
-			return false, false, err
-		}
-		all = all && uses[i] > 0
-	}
-	switch {
-	case all:
-		var rec archive.Record
-		if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
-			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
-		}
-		return true, false, s.complete(ctx, p, &rec, uses[0])
-	case s.now().Sub(p.Started) > recoveryGrace:
-		// A multi-seal commit cut half-way: give the uses it took back.
-		for i, id := range ids {
-			if uses[i] > 0 {
-				if err := s.Registry.releaseUse(ctx, id, uses[i], p.DocumentID); err != nil {
-					return false, false, err
-				}
-			}
-		}
-		s.discard(ctx, p)
-		return false, true, nil
-	}
-	return false, false, nil
-}
-
-type codeEntry struct {
-	DocumentID string `json:"document_id"`
+	return keys
 }
 
 func validateRecord(r *RecordInput) error {
@@ -706,119 +570,4 @@ func validateRecord(r *RecordInput) error {
 		return &InputError{"record.file_name", "a plain file name of at most 200 characters"}
 	}
 	return nil
-}
-
-func newDocumentID() string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return "doc-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
-
-// retrievalCodeLen is the length of a normalised retrieval code: 20 base32
-// characters, 100 random bits, printed as five groups of four.
-const retrievalCodeLen = 20
-
-func newRetrievalCode() string {
-	var b [13]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	s := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])[:retrievalCodeLen]
-	var out strings.Builder
-	for i := 0; i < len(s); i += 4 {
-		if i > 0 {
-			out.WriteByte('-')
-		}
-		out.WriteString(s[i : i+4])
-	}
-	return out.String()
-}
-
-// normalizeCode drops separators and case so people can type codes loosely.
-func normalizeCode(code string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(code) {
-		switch {
-		case r == '-' || r == ' ':
-		case (r >= 'A' && r <= 'Z') || (r >= '2' && r <= '7'):
-			b.WriteRune(r)
-		default:
-			return ""
-		}
-	}
-	return b.String()
-}
-
-func codeKey(code string) string { return codePrefix + hashHex(normalizeCode(code)) + ".json" }
-
-func hashHex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
-// HoldEvent records a legal hold set or released on a document.
-type HoldEvent struct {
-	On     bool      `json:"on"`
-	Reason string    `json:"reason"`
-	By     string    `json:"by"`
-	Time   time.Time `json:"time"`
-}
-
-// SetLegalHold puts a committed document (its PDF and record) on legal hold
-// or releases it. While held nothing can delete it, whatever its retention.
-// Each change is kept as a hold event beside the document.
-func (s *Service) SetLegalHold(ctx context.Context, docID string, on bool, reason, by string) (*HoldEvent, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" || utf8.RuneCountInString(reason) > 512 {
-		return nil, &InputError{"reason", "a legal hold needs a reason of 1–512 characters"}
-	}
-	rec, err := s.Record(ctx, docID)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := s.Committed(ctx, rec); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, archive.ErrNotFound
-	}
-	for _, k := range []string{archive.DocumentKey(docID), archive.RecordKey(docID)} {
-		if err := s.Store.SetLegalHold(ctx, k, on); err != nil {
-			return nil, err
-		}
-	}
-	ev := &HoldEvent{On: on, Reason: reason, By: by, Time: s.now().UTC()}
-	action := audit.LegalHoldCleared
-	if on {
-		action = audit.LegalHoldSet
-	}
-
-	n := 0
-	if err := s.Store.List(ctx, "docs/"+docID+"/holds/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
-		return nil, err
-	}
-	for attempt := 0; attempt < 5; attempt++ {
-		err := putJSON(ctx, s.Store, fmt.Sprintf("docs/%s/holds/%06d.json", docID, n+1+attempt), ev)
-		if err == nil {
-			s.audit(ctx, AuditEvent{Action: action, Subject: docID, Actor: by, Details: map[string]string{"reason": reason}})
-		}
-		if !errors.Is(err, archive.ErrExists) {
-			return ev, err
-		}
-	}
-	return nil, fmt.Errorf("document %s: hold events written concurrently too often", docID)
-}
-
-type stagedObject struct {
-	key  string
-	data []byte
-}
-
-func stagedKeys(objs []stagedObject) []string {
-	var keys []string
-	for _, o := range objs {
-		keys = append(keys, o.key)
-	}
-	return keys
 }

@@ -121,7 +121,7 @@ func pdfSESignature(ss *signingSeal, at time.Time, digest []byte, br [4]int64) (
 }
 
 // VerifySESignature verifies an SES_Signature given apart from the PDF r
-// (size bytes) it protects, such as Stamped.SESignature: the checks of
+// (size bytes) it protects, such as Signed.SESignature: the checks of
 // the "Signature" verification order of docs/formats.md, with the protected bytes taken from the
 // ByteRange its propertyInfo names. That range must be the /ByteRange of a
 // signature field of the PDF whose gap is exactly that field's /Contents,

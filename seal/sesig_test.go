@@ -44,10 +44,10 @@ func checkResult(rep *seal.SignatureReport, name string) seal.CheckResult {
 
 // stampSES stamps in with an SES_Signature requested and returns the
 // result and in ‖ update.
-func (f *fixture) stampSES(t *testing.T, in []byte) (*seal.Stamped, []byte) {
+func (f *fixture) stampSES(t *testing.T, in []byte) (*seal.Signed, []byte) {
 	t.Helper()
 	st := &seal.Stamper{Registry: f.reg}
-	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.StampRequest{
+	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.SignRequest{
 		SealID: f.sealID, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 150}, SESignature: true,
 	})
 	if err != nil {
@@ -512,7 +512,7 @@ func TestServiceKeepsSESignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := e.svc.Stamp(ctx, seal.Order{SealID: e.sealID, AuthorizationID: a.ID, SESignature: true,
+	iss, err := e.svc.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: a.ID, SESignature: true,
 		Placement: seal.Placement{Page: 1, XMM: 50, YMM: 50}, PDF: pdftest.Document(pdftest.Options{}),
 		Record: seal.RecordInput{Title: "国标签章", CaseNo: "SES-1"}})
 	if err != nil {

@@ -111,8 +111,10 @@ func (p Placement) resolve(doc *pdf.Document, wMM, hMM float64, req *pdf.Signatu
 	return nil
 }
 
-// StampRequest asks for one seal on one PDF.
-type StampRequest struct {
+// SignRequest asks the Stamper for one seal on one PDF: one signature, in
+// one incremental revision. (A whole stamping, authorized and archived, is a
+// StampRequest to the Service.)
+type SignRequest struct {
 	SealID    string
 	Placement Placement
 	// Reason and Location go into the PDF signature dictionary.
@@ -126,19 +128,19 @@ type StampRequest struct {
 	// document's verify URL).
 	QRText string
 	// LTV appends, after the signature's revision, a second one holding the
-	// document security store (see AddLTV); Stamped.Update then carries both.
+	// document security store (see AddLTV); Signed.Update then carries both.
 	LTV bool
 	// SESignature asks for a GB/T 38540 SES_Signature over the same signed
-	// bytes as well, returned in Stamped.SESignature (see sesig.go).
+	// bytes as well, returned in Signed.SESignature (see sesig.go).
 	SESignature bool
 }
 
 // WarnNoTimestamp is the warning of a stamping whose TSA did not answer.
 const WarnNoTimestamp = "timestamp-unavailable"
 
-// Stamped is the result of a stamping: the incremental update to append to
-// the input, and what the record needs to know about it.
-type Stamped struct {
+// Signed is one seal's signature made by the Stamper: the incremental update
+// to append to the input, and what the record needs to know about it.
+type Signed struct {
 	// Update holds only the appended bytes: the signed PDF is input ‖ Update.
 	Update       []byte
 	SealID       string
@@ -156,7 +158,7 @@ type Stamped struct {
 	// Warnings lists what went less well than asked (WarnNoTimestamp).
 	Warnings []string
 	// SESignature is the DER of the GB/T 38540 SES_Signature over ByteRange,
-	// when StampRequest.SESignature asked for it.
+	// when SignRequest.SESignature asked for it.
 	SESignature []byte
 }
 
@@ -187,7 +189,7 @@ func (st *Stamper) now() time.Time {
 
 // Stamp signs the PDF in (size bytes) with the requested seal and returns the
 // incremental update. Nothing is written anywhere; the caller stores it.
-func (st *Stamper) Stamp(ctx context.Context, in io.ReaderAt, size int64, req StampRequest) (*Stamped, error) {
+func (st *Stamper) Stamp(ctx context.Context, in io.ReaderAt, size int64, req SignRequest) (*Signed, error) {
 	s, err := st.Registry.Get(ctx, req.SealID)
 	if err != nil {
 		return nil, err
@@ -196,7 +198,7 @@ func (st *Stamper) Stamp(ctx context.Context, in io.ReaderAt, size int64, req St
 }
 
 // stamp signs with a seal already read from the registry.
-func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int64, req StampRequest) (*Stamped, error) {
+func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int64, req SignRequest) (*Signed, error) {
 	now := st.now().UTC()
 	if err := usable(s, now); err != nil {
 		return nil, err
@@ -283,7 +285,7 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		}
 		update = append(update, dss...)
 	}
-	return &Stamped{
+	return &Signed{
 		Update: update, SealID: s.ID, SealName: s.Name,
 		Signer: ss.cert.Subject.String(), SignerSerial: s.SignerSerial,
 		SigningTime: now, ByteRange: upd.ByteRange(), ContentSM3: digest,
@@ -336,7 +338,7 @@ func (st *Stamper) checkSigner(ctx context.Context, s *Seal, ss *signingSeal, no
 	// The chain's signatures and the CRL do not change until a new CRL
 	// makes a new trust store: verify once per trust store, and only the
 	// validity period on every stamping.
-	root := st.Registry.root.Cert
+	root := st.Registry.rootCert()
 	if ss.checkedWith.Load() == ts && inValidity(ss.cert, now) && inValidity(root, now) {
 		return nil
 	}

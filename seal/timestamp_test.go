@@ -21,10 +21,10 @@ func (downTSA) Timestamp(context.Context, []byte) ([]byte, error) {
 	return nil, &tsa.Error{Reason: tsa.Unavailable}
 }
 
-func (f *fixture) stampWith(t *testing.T, in []byte, src seal.TimestampSource, require bool) (*seal.Stamped, []byte, error) {
+func (f *fixture) stampWith(t *testing.T, in []byte, src seal.TimestampSource, require bool) (*seal.Signed, []byte, error) {
 	t.Helper()
 	st := &seal.Stamper{Registry: f.reg}
-	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.StampRequest{
+	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.SignRequest{
 		SealID: f.sealID, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 150}, Timestamps: src, RequireTimestamp: require,
 	})
 	if err != nil {

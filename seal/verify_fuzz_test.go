@@ -23,7 +23,7 @@ func FuzzVerifyPDF(f *testing.F) {
 	f.Add(once)
 	f.Add(fx.stamp(f, once, 2))
 	st := &seal.Stamper{Registry: fx.reg}
-	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.StampRequest{
+	res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.SignRequest{
 		SealID: fx.sealID, Placement: seal.Placement{CrossPage: true}, Timestamps: seal.EmbeddedTSA{Server: srv}})
 	if err != nil {
 		f.Fatal(err)

@@ -17,19 +17,20 @@ const (
 	Security     Property = "安全性"
 )
 
-// Result is the outcome of one check item. Manual means the check was not
-// run by the program (no scanner, no audit log): a person must do it.
-type Result string
+// CheckResult is the outcome of one check item, in the verifier's words
+// (pass, warn, fail). Manual means the check was not run by the program (no
+// scanner, no audit log): a person must do it.
+type CheckResult string
 
 // Results, from best to worst.
 const (
-	Pass   Result = "pass"
-	Manual Result = "manual"
-	Warn   Result = "warn"
-	Fail   Result = "fail"
+	Pass   CheckResult = "pass"
+	Manual CheckResult = "manual"
+	Warn   CheckResult = "warn"
+	Fail   CheckResult = "fail"
 )
 
-func (r Result) rank() int {
+func (r CheckResult) rank() int {
 	switch r {
 	case Pass:
 		return 0
@@ -107,13 +108,13 @@ func itemDef(id string) CheckItem {
 // Row is one line of a check report: a check item's summary (DocRef empty)
 // or one finding about one document or file.
 type Row struct {
-	Property Property  `json:"property"`
-	Check    string    `json:"check"`
-	Item     string    `json:"item"`
-	DocRef   string    `json:"doc_ref,omitempty"`
-	Result   Result    `json:"result"`
-	Detail   string    `json:"detail"`
-	Time     time.Time `json:"time"`
+	Property Property    `json:"property"`
+	Check    string      `json:"check"`
+	Item     string      `json:"item"`
+	DocRef   string      `json:"doc_ref,omitempty"`
+	Result   CheckResult `json:"result"`
+	Detail   string      `json:"detail"`
+	Time     time.Time   `json:"time"`
 }
 
 // CheckReport is the result of a four-property check of a package.
@@ -139,7 +140,7 @@ func (r *CheckReport) OK() bool {
 }
 
 // Result returns the summary result of a check item ("" if absent).
-func (r *CheckReport) Result(check string) Result {
+func (r *CheckReport) Result(check string) CheckResult {
 	for _, row := range r.Rows {
 		if row.Check == check && row.DocRef == "" {
 			return row.Result
@@ -160,8 +161,8 @@ func (r *CheckReport) Findings(check string) []Row {
 }
 
 // Counts returns how many check items ended with each result.
-func (r *CheckReport) Counts() map[Result]int {
-	m := map[Result]int{}
+func (r *CheckReport) Counts() map[CheckResult]int {
+	m := map[CheckResult]int{}
 	for _, row := range r.Rows {
 		if row.DocRef == "" {
 			m[row.Result]++
@@ -186,7 +187,7 @@ func newCollector(now func() time.Time) *collector {
 
 func (c *collector) ok(id string) { c.ran[id]++ }
 
-func (c *collector) add(id string, res Result, ref, detail string) {
+func (c *collector) add(id string, res CheckResult, ref, detail string) {
 	def := itemDef(id)
 	c.ran[id]++
 	if ref == "" {
@@ -213,7 +214,7 @@ func (c *collector) rows() []Row {
 		fs := c.findings[it.ID]
 		sum := Row{Property: it.Property, Check: it.ID, Item: it.Name, Time: c.now().UTC()}
 		worst := Pass
-		count := map[Result]int{}
+		count := map[CheckResult]int{}
 		for _, f := range fs {
 			count[f.Result]++
 			if f.Result.rank() > worst.rank() {
@@ -224,7 +225,7 @@ func (c *collector) rows() []Row {
 		case len(fs) > 0:
 			sum.Result = worst
 			var parts []string
-			for _, r := range []Result{Fail, Warn, Manual} {
+			for _, r := range []CheckResult{Fail, Warn, Manual} {
 				if count[r] > 0 {
 					parts = append(parts, fmt.Sprintf("%d %s", count[r], r))
 				}

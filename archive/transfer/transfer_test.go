@@ -23,6 +23,7 @@ import (
 	"eseal/archive/fs"
 	"eseal/archive/transfer"
 	"eseal/keys"
+	"eseal/pdf"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
 )
@@ -97,7 +98,7 @@ func buildEnv() (*env, error) {
 				return nil, err
 			}
 		}
-		_, err := svc.Stamp(ctx, seal.Order{
+		_, err := svc.Stamp(ctx, seal.StampRequest{
 			SealID: sl.ID, AuthorizationID: az.ID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 200},
 			Record: seal.RecordInput{Title: fmt.Sprintf("准予行政许可决定书（第%d号）", i+1), DocumentNo: fmt.Sprintf("审批〔2026〕%d号", i+1),
 				ItemCode: items[i%3], CaseNo: caseNo, Applicant: "某某有限公司"},
@@ -150,8 +151,8 @@ func orgSigner(ctx context.Context, reg *seal.Registry) (*smSigner, error) {
 
 func (e *env) writeOptions() transfer.Options {
 	return transfer.Options{
-		Store: e.store, Rule: rule, Organisation: e.reg.Org().Name, Receiver: "测试市档案馆",
-		Sign: e.signer.sign, SignerChain: e.signer.chain, Verify: e.verify, Inspect: seal.InspectPDF,
+		Store: e.store, Rule: rule, Organisation: e.reg.Info().Name, Receiver: "测试市档案馆",
+		Sign: e.signer.sign, SignerChain: e.signer.chain, Verify: e.verify, Inspect: inspectPDF,
 	}
 }
 
@@ -185,7 +186,7 @@ func (e *env) verifySig(chain [][]byte, msg, sig []byte) error {
 
 func (e *env) checkOptions() transfer.CheckOptions {
 	return transfer.CheckOptions{
-		Verify: e.verify, VerifySig: e.verifySig, Inspect: seal.InspectPDF,
+		Verify: e.verify, VerifySig: e.verifySig, Inspect: inspectPDF,
 		Audit: func(ctx context.Context, id, digest string) (bool, string, error) { return true, "", nil },
 	}
 }
@@ -596,4 +597,8 @@ func TestTamperingCaught(t *testing.T) {
 			}
 		})
 	}
+}
+
+func inspectPDF(r io.ReaderAt, size int64) transfer.Inspection {
+	return transfer.Inspection(pdf.Inspect(r, size))
 }

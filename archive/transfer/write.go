@@ -462,8 +462,9 @@ func humanBytes(n int64) string {
 }
 
 // Inspection is what parsing one PDF found, for the usability checks
-// (可用性). archive does not parse PDFs itself (docs/architecture.md: archive does not
-// import pdf); seal.InspectPDF provides one.
+// (可用性). archive does not parse PDFs itself (archive does not import pdf):
+// the program wires in pdf.Inspect, whose pdf.Inspection has these fields in
+// this order, so converting one into the other is all the adapter does.
 type Inspection struct {
 	Err           error
 	Encrypted     bool

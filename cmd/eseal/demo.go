@@ -59,13 +59,13 @@ func newDemoCmd(g *globals) *cobra.Command {
 			stamp := time.Now().Format("20060102-150405")
 			in := filepath.Join(g.dir, "demo-"+stamp+".pdf")
 			out := filepath.Join(g.dir, "demo-"+stamp+"-sealed.pdf")
-			if err := os.WriteFile(in, samplePDF(reg.Org().Name), 0o644); err != nil {
+			if err := os.WriteFile(in, samplePDF(reg.Info().Name), 0o644); err != nil {
 				return err
 			}
-			res, err := stampFile(cmd.Context(), reg, in, out, seal.StampRequest{
+			res, err := stampFile(cmd.Context(), reg, in, out, seal.SignRequest{
 				SealID:    sealID,
 				Placement: seal.Placement{Page: 1, XMM: 118, YMM: 176},
-				Reason:    "行政许可决定", Location: reg.Org().Name,
+				Reason:    "行政许可决定", Location: reg.Info().Name,
 			})
 			if err != nil {
 				return err

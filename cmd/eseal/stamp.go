@@ -16,7 +16,7 @@ import (
 )
 
 func newStampCmd(g *globals) *cobra.Command {
-	var req seal.StampRequest
+	var req seal.SignRequest
 	var in, out, tsaURL string
 	var useTSA, requireTS bool
 	var pages string
@@ -91,7 +91,7 @@ path; this command is for the holder of the data directory.`,
 }
 
 // stampFile stamps the PDF at in and writes input ‖ update to out.
-func stampFile(ctx context.Context, reg *seal.Registry, in, out string, req seal.StampRequest) (*seal.Stamped, error) {
+func stampFile(ctx context.Context, reg *seal.Registry, in, out string, req seal.SignRequest) (*seal.Signed, error) {
 	f, size, err := openPDF(in)
 	if err != nil {
 		return nil, err

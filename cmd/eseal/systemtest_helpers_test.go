@@ -391,7 +391,7 @@ func (c *restClient) verdict(ctx context.Context, base string, pdf []byte) (stri
 // storeState is what the object store holds, read from the outside.
 type storeState struct {
 	// uses maps each consumed authorization to its use markers.
-	uses map[string][]seal.Use
+	uses map[string][]seal.AuthorizationUse
 	// docs maps each document id under docs/ to the names of its objects.
 	docs map[string]map[string]bool
 	// pending maps document ids to their pending/ markers.
@@ -421,7 +421,7 @@ var (
 // markers and code entries.
 func readStore(ctx context.Context, t *testing.T, st archive.Store) *storeState {
 	t.Helper()
-	s := &storeState{uses: map[string][]seal.Use{}, docs: map[string]map[string]bool{}, pending: map[string]bool{}, codes: map[string]string{}}
+	s := &storeState{uses: map[string][]seal.AuthorizationUse{}, docs: map[string]map[string]bool{}, pending: map[string]bool{}, codes: map[string]string{}}
 	var useKeys, codeKeys []string
 	must := func(err error) {
 		if err != nil {
@@ -435,7 +435,7 @@ func readStore(ctx context.Context, t *testing.T, st archive.Store) *storeState 
 		return nil
 	}))
 	for _, k := range useKeys {
-		var u seal.Use
+		var u seal.AuthorizationUse
 		must(getStoreJSON(ctx, st, k, &u))
 		az := useKeyRE.FindStringSubmatch(k)[1]
 		s.uses[az] = append(s.uses[az], u)

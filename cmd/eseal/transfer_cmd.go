@@ -18,6 +18,7 @@ import (
 	"eseal/archive/audit"
 	"eseal/archive/transfer"
 	"eseal/keys"
+	"eseal/pdf"
 	"eseal/seal"
 )
 
@@ -80,10 +81,10 @@ existing --out is never overwritten.`,
 				return err
 			}
 			opts := transfer.Options{
-				Store: svc.Store, Rule: transfer.Rule{Fonds: fonds}, Organisation: svc.Registry.Org().Name,
+				Store: svc.Store, Rule: transfer.Rule{Fonds: fonds}, Organisation: svc.Registry.Info().Name,
 				Receiver: receiver, PackageID: id, Content: describeFilter(f), Sign: sign, SignerChain: chain,
 				Verify: verifyFunc(&seal.Verifier{Trust: ts, Registry: svc.Registry}), TempDir: filepath.Dir(out),
-				Inspect: seal.InspectPDF,
+				Inspect: inspectPDF,
 			}
 			if err := opts.Rule.Validate(); err != nil {
 				return fmt.Errorf("%w (set --fonds or ESEAL_FONDS)", err)
@@ -151,7 +152,7 @@ example "clamdscan --no-summary -"): exit 0 clean, 1 infected, else an error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			opts := transfer.CheckOptions{Inspect: seal.InspectPDF}
+			opts := transfer.CheckOptions{Inspect: inspectPDF}
 			var ts *keys.TrustStore
 			var err error
 			if roots != "" {
@@ -247,6 +248,11 @@ func verifyFunc(v *seal.Verifier) transfer.VerifyFunc {
 		}
 		return string(rep.Verdict), strings.Join(rep.Reasons, "; "), nil
 	}
+}
+
+// inspectPDF gives the transfer package's usability checks pdf.Inspect.
+func inspectPDF(r io.ReaderAt, size int64) transfer.Inspection {
+	return transfer.Inspection(pdf.Inspect(r, size))
 }
 
 // registerVerifier checks a register signature: the chain up to a trusted

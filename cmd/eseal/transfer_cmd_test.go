@@ -42,7 +42,7 @@ func TestTransferCLI(t *testing.T) {
 	}
 	in := pdftest.Document(pdftest.Options{})
 	for i := 0; i < 12; i++ {
-		if _, err := svc.Stamp(ctx, seal.Order{SealID: sl.ID, AuthorizationID: az.ID, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 150},
+		if _, err := svc.Stamp(ctx, seal.StampRequest{SealID: sl.ID, AuthorizationID: az.ID, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 150},
 			Record: seal.RecordInput{Title: fmt.Sprintf("决定书 %d", i+1), CaseNo: "CLI-1", Retention: "30y"}, PDF: in}); err != nil {
 			t.Fatal(err)
 		}

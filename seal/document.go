@@ -1,0 +1,90 @@
+package seal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"regexp"
+	"strings"
+
+	"eseal/archive"
+)
+
+// Documents are stored under docs/<id>/ (archive.DocumentKey, RecordKey);
+// one is served only once its stamping committed.
+
+var docIDPattern = regexp.MustCompile(`^doc-[a-z2-7]{16}$`)
+
+// ValidDocumentID reports whether s has the form of a document id.
+func ValidDocumentID(s string) bool { return docIDPattern.MatchString(s) }
+
+func newDocumentID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return "doc-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// Record reads a document's record.
+func (s *Service) Record(ctx context.Context, docID string) (*archive.Record, error) {
+	if !ValidDocumentID(docID) {
+		return nil, archive.ErrNotFound
+	}
+	var rec archive.Record
+	if err := getJSON(ctx, s.Store, archive.RecordKey(docID), &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// Committed reports whether a document's stamping committed: the
+// authorization of every seal it added has a use naming it. Uncommitted
+// documents are never served.
+func (s *Service) Committed(ctx context.Context, rec *archive.Record) (bool, error) {
+	ids := []string{rec.Authorization.ID}
+	for _, sg := range rec.Signatures {
+		if sg.Document == rec.DocumentID && sg.Authorization != nil && sg.Authorization.ID != rec.Authorization.ID {
+			ids = append(ids, sg.Authorization.ID)
+		}
+	}
+	for _, id := range ids {
+		if n, err := s.useFor(ctx, id, rec.DocumentID); err != nil || n == 0 {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// useFor returns the number of the authorization's use that names the
+// document, or 0.
+func (s *Service) useFor(ctx context.Context, authzID, docID string) (int, error) {
+	st, err := s.Registry.Authorization(ctx, authzID)
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range st.Uses {
+		if u.DocumentID == docID {
+			return u.N, nil
+		}
+	}
+	return 0, nil
+}
+
+// committedPDF reads a committed document's record and PDF.
+func (s *Service) committedPDF(ctx context.Context, docID string) (*archive.Record, []byte, error) {
+	rec, err := s.Record(ctx, docID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok, err := s.Committed(ctx, rec); err != nil {
+		return nil, nil, err
+	} else if !ok {
+		return nil, nil, archive.ErrNotFound
+	}
+	b, _, err := archive.GetBytes(ctx, s.Store, archive.DocumentKey(docID))
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, b, nil
+}

@@ -1,0 +1,65 @@
+package seal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"eseal/archive"
+	"eseal/archive/audit"
+)
+
+// HoldEvent records a legal hold set or released on a document.
+type HoldEvent struct {
+	On     bool      `json:"on"`
+	Reason string    `json:"reason"`
+	By     string    `json:"by"`
+	Time   time.Time `json:"time"`
+}
+
+// SetLegalHold puts a committed document (its PDF and record) on legal hold
+// or releases it. While held nothing can delete it, whatever its retention.
+// Each change is kept as a hold event beside the document.
+func (s *Service) SetLegalHold(ctx context.Context, docID string, on bool, reason, by string) (*HoldEvent, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || utf8.RuneCountInString(reason) > 512 {
+		return nil, &InputError{"reason", "a legal hold needs a reason of 1–512 characters"}
+	}
+	rec, err := s.Record(ctx, docID)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.Committed(ctx, rec); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, archive.ErrNotFound
+	}
+	for _, k := range []string{archive.DocumentKey(docID), archive.RecordKey(docID)} {
+		if err := s.Store.SetLegalHold(ctx, k, on); err != nil {
+			return nil, err
+		}
+	}
+	ev := &HoldEvent{On: on, Reason: reason, By: by, Time: s.now().UTC()}
+	action := audit.LegalHoldCleared
+	if on {
+		action = audit.LegalHoldSet
+	}
+
+	n := 0
+	if err := s.Store.List(ctx, "docs/"+docID+"/holds/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		err := putJSON(ctx, s.Store, fmt.Sprintf("docs/%s/holds/%06d.json", docID, n+1+attempt), ev)
+		if err == nil {
+			s.audit(ctx, AuditEvent{Action: action, Subject: docID, Actor: by, Details: map[string]string{"reason": reason}})
+		}
+		if !errors.Is(err, archive.ErrExists) {
+			return ev, err
+		}
+	}
+	return nil, fmt.Errorf("document %s: hold events written concurrently too often", docID)
+}

@@ -1,0 +1,103 @@
+package seal
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/emmansun/gmsm/sm3"
+	"github.com/emmansun/gmsm/sm4"
+
+	"eseal/archive"
+)
+
+// Idempotency: a retried request with the same Idempotency-Key returns the
+// document the first one made, not a second stamping. idem/<sha256 of the
+// key>.json names the document once its stamping finished; before that the
+// authorization's use marker, which carries the same hash, does.
+
+// idemPrefix holds the idempotency markers.
+const idemPrefix = "idem/"
+
+// IdempotencyError says an Idempotency-Key was reused for a different request.
+type IdempotencyError struct{ Reason string }
+
+func (e *IdempotencyError) Error() string { return "Idempotency-Key: " + e.Reason }
+
+// replay finds the document an earlier request with the same idempotency key
+// made, through the idempotency marker or through the authorization's use
+// markers (the marker may not be written yet if that request is still
+// finishing).
+func (s *Service) replay(ctx context.Context, idemKey, authzID string) (*Stamped, error) {
+	idem := hashHex(idemKey)
+	var ce codeEntry
+	err := getJSON(ctx, s.Store, idemPrefix+idem+".json", &ce)
+	if err != nil && !errors.Is(err, archive.ErrNotFound) {
+		return nil, err
+	}
+	var use *AuthorizationUse
+	if ValidAuthorizationID(authzID) {
+		if st, aerr := s.Registry.Authorization(ctx, authzID); aerr == nil {
+			for i, u := range st.Uses {
+				if u.IdempotencyKey == idem {
+					use = &st.Uses[i]
+				}
+			}
+		}
+	}
+	switch {
+	case use == nil && ce.DocumentID == "":
+		return nil, nil
+	case use == nil:
+		return nil, &IdempotencyError{"already used for a request with another authorization"}
+	}
+	rec, err := s.Record(ctx, use.DocumentID)
+	if err != nil {
+		return nil, err
+	}
+	code, err := openCode(idemKey, use.SealedCode)
+	if err != nil {
+		return nil, err
+	}
+	return &Stamped{DocumentID: rec.DocumentID, RetrievalCode: code, Record: rec, Replayed: true}, nil
+}
+
+// sealCode encrypts a retrieval code (SM4-GCM) under a key derived from the
+// Idempotency-Key; the store never holds the code in clear.
+func sealCode(idemKey, code string) ([]byte, error) {
+	aead, err := codeAEAD(idemKey)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, []byte(code), nil), nil
+}
+
+func openCode(idemKey string, sealed []byte) (string, error) {
+	aead, err := codeAEAD(idemKey)
+	if err != nil {
+		return "", err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return "", errors.New("sealed retrieval code is truncated")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
+	if err != nil {
+		return "", fmt.Errorf("sealed retrieval code: %w", err)
+	}
+	return string(plain), nil
+}
+
+func codeAEAD(idemKey string) (cipher.AEAD, error) {
+	k := sm3.Sum([]byte("eseal retrieval code\x00" + idemKey))
+	block, err := sm4.NewCipher(k[:16])
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}

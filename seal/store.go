@@ -1,0 +1,80 @@
+package seal
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+
+	"github.com/emmansun/gmsm/smx509"
+
+	"eseal/archive"
+	"eseal/keys"
+)
+
+// Small objects in the store: seal descriptors, status events, grants, use
+// markers, PKI certificates. Each is written once (put-if-absent) and read
+// whole, so a size bound keeps a damaged or hostile store from costing memory.
+
+// maxMetaObject bounds every small object read back.
+const maxMetaObject = 1 << 20
+
+// putObject writes a small object once; an existing one is archive.ErrExists.
+func putObject(ctx context.Context, s archive.Store, key string, data []byte) error {
+	_, err := archive.PutBytesIfAbsent(ctx, s, key, data)
+	return err
+}
+
+// getObject reads a small object, refusing one larger than max.
+func getObject(ctx context.Context, s archive.Store, key string, max int64) ([]byte, error) {
+	info, err := s.Head(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if info.Size > max {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d expected", key, info.Size, max)
+	}
+	b, _, err := archive.GetBytes(ctx, s, key)
+	return b, err
+}
+
+// putJSON writes v once as indented JSON, readable by people browsing the store.
+func putJSON(ctx context.Context, s archive.Store, key string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return putObject(ctx, s, key, append(b, '\n'))
+}
+
+// getJSON reads an object written by putJSON into v.
+func getJSON(ctx context.Context, s archive.Store, key string, v any) error {
+	b, err := getObject(ctx, s, key, maxMetaObject)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+// getCert reads an object holding exactly one PEM certificate.
+func getCert(ctx context.Context, s archive.Store, key string) (*smx509.Certificate, error) {
+	b, err := getObject(ctx, s, key, maxMetaObject)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := keys.ParseCertificatesPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if len(certs) != 1 {
+		return nil, fmt.Errorf("%s: want one certificate, found %d", key, len(certs))
+	}
+	return certs[0], nil
+}
+
+func certPEM(c *smx509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
