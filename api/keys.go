@@ -60,8 +60,8 @@ func (s *Server) checkKey(w http.ResponseWriter, r *http.Request, roles []Role) 
 		writeProblem(w, r, newProblem("forbidden", fmt.Sprintf("API key %s has the roles %v from before keys had one role; create one key per role and revoke this one", k.ID, k.LegacyRoles)))
 		return nil, false
 	case !slices.Contains(roles, k.Role):
-		writeProblem(w, r, newProblem("forbidden", fmt.Sprintf("a %s key may not %s %s (this needs a key with the role %s)",
-			k.Role, r.Method, r.URL.Path, joinRoles(roles))))
+		writeProblem(w, r, newProblem("forbidden", fmt.Sprintf("API key %s has the role %s; %s %s needs the role %s",
+			k.ID, k.Role, r.Method, r.URL.Path, joinRoles(roles))))
 		return nil, false
 	}
 	return k, true
