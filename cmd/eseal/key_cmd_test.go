@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -99,5 +101,51 @@ func TestKeyCLI(t *testing.T) {
 	out, code = cli("key", "list")
 	if code != 0 || strings.Count(out, "\n") != 5 || strings.Contains(out, secret) || !strings.Contains(out, "authorizer") {
 		t.Fatalf("key list:\n%s", out)
+	}
+}
+
+// TestServeQuickStart is the README's quick start: `eseal serve` on an empty
+// directory prints an admin, an authorizer and a stamper key; the authorizer
+// key grants, the stamper key stamps under the grant, the admin key does
+// neither.
+func TestServeQuickStart(t *testing.T) {
+	ctx := context.Background()
+	p := startServe(t, childEnv(), "--dir", filepath.Join(t.TempDir(), "data"))
+	printed := p.out.String()
+	var org initResult
+	for _, f := range []struct {
+		out  *string
+		line string
+	}{
+		{&org.SealID, `demo seal (seal-[a-z2-7]+)`},
+		{&org.AdminKey, `Admin key: +(esk_\w+)`},
+		{&org.AuthorizerKey, `Authorizer key: +(esk_\w+)`},
+		{&org.StamperKey, `Stamper key: +(esk_\w+)`},
+	} {
+		m := regexp.MustCompile(f.line).FindStringSubmatch(printed)
+		if m == nil {
+			t.Fatalf("serve on an empty directory does not print %q:\n%s", f.line, clip(printed))
+		}
+		*f.out = m[1]
+	}
+	c := newRESTClient(org)
+	admin := newRESTClient(initResult{StamperKey: org.AdminKey, AuthorizerKey: org.AdminKey})
+	if _, r, err := admin.grant(ctx, p.url, org.SealID, "QS-1"); err != nil || r.status != 403 || r.problem() != "/problems/forbidden" {
+		t.Fatalf("the admin key grants: %v %s", err, r)
+	}
+	authz, r, err := c.grant(ctx, p.url, org.SealID, "QS-1")
+	if authz == "" {
+		t.Fatalf("the authorizer key grants: %v %s", err, r)
+	}
+	job := newStampJob(authz, "QS-1", 1)
+	if _, r, err := admin.stamp(ctx, p.url, org.SealID, job); err != nil || r.status != 403 || r.problem() != "/problems/forbidden" {
+		t.Fatalf("the admin key stamps: %v %s", err, r)
+	}
+	st, r, err := c.stamp(ctx, p.url, org.SealID, job)
+	if err != nil || r.status != 201 || st.DocumentID == "" {
+		t.Fatalf("the stamper key stamps: %v %s", err, r)
+	}
+	if r, err := c.do(ctx, "GET", p.url+"/v1/documents/"+st.DocumentID, "", nil); err != nil || r.status != 200 {
+		t.Fatalf("the stamper key reads its document: %v %s", err, r)
 	}
 }
