@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"mime/multipart"
 	"slices"
 	"strings"
@@ -13,6 +14,9 @@ import (
 
 	"eseal/api"
 	"eseal/archive"
+	"eseal/archive/fs"
+	"eseal/keys"
+	"eseal/seal"
 )
 
 // TestKeyRolesAndSeals: each key does its own job and nothing else. Every
@@ -312,4 +316,66 @@ func TestStoredKeysBeforeOneRole(t *testing.T) {
 	if r := e.do("GET", "/v1/seals", admin, "", nil); r.status != 401 || problemType(t, r) != "/problems/key-revoked" {
 		t.Fatalf("revoked old admin key: %d %s", r.status, r.body)
 	}
+}
+
+// FuzzCreateKey: whatever name, role and seals are asked for, a key is
+// either refused with a KeySpecError and nothing stored, or stored with
+// exactly one known role and seals that fit it, and reads back as created.
+func FuzzCreateKey(f *testing.F) {
+	ctx := context.Background()
+	store, err := fs.New(f.TempDir(), fs.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	kek, _, err := keys.NewKEK()
+	if err != nil {
+		f.Fatal(err)
+	}
+	reg, err := seal.InitOrg(ctx, store, kek, "测试市行政审批服务局", seal.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	sl, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval})
+	if err != nil {
+		f.Fatal(err)
+	}
+	kr := api.Keyring{Store: store, Registry: reg}
+	count := func() (n int) {
+		store.List(ctx, "", func(archive.ObjectInfo) error { n++; return nil })
+		return n
+	}
+	for _, seed := range [][3]string{
+		{"某区审批系统", "stamper", sl.ID}, {"负责人", "authorizer", sl.ID + "," + sl.ID}, {"管理员", "admin", ""},
+		{"档案员", "archivist", sl.ID}, {"", "stamper", sl.ID}, {"x", "admin,stamper", ""}, {"x", "stamper", "../../pki/root.key"},
+		{"x", "stamper", "seal-aaaaaaaaaaaaa"}, {"\xff", "archivist", ""}, {strings.Repeat("名", 101), "admin", ""},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	f.Fuzz(func(t *testing.T, name, role, seals string) {
+		var list []string
+		if seals != "" {
+			list = strings.Split(seals, ",")
+		}
+		before := count()
+		k, secret, err := kr.Create(ctx, api.KeySpec{Name: name, Role: api.Role(role), Seals: list, By: "fuzz"})
+		if err != nil {
+			var se *api.KeySpecError
+			if !errors.As(err, &se) {
+				t.Fatalf("refused with %T %v, want a KeySpecError", err, err)
+			}
+			if count() != before {
+				t.Fatal("a refused key changed the store")
+			}
+			return
+		}
+		scoped := k.Role == api.RoleStamper || k.Role == api.RoleAuthorizer
+		if !slices.Contains(api.Roles, k.Role) || string(k.Role) != role || scoped != (len(k.Seals) > 0) ||
+			(scoped && !slices.Equal(k.Seals, []string{sl.ID})) {
+			t.Fatalf("stored %+v for role %q, seals %q", k, role, seals)
+		}
+		got, err := kr.Lookup(ctx, secret)
+		if err != nil || got.ID != k.ID || got.Role != k.Role || !slices.Equal(got.Seals, k.Seals) || got.Name != k.Name {
+			t.Fatalf("read back %+v, %v; created %+v", got, err, k)
+		}
+	})
 }
