@@ -101,7 +101,10 @@ const (
 // keyPrefix makes eseal keys recognisable in logs and secret scanners.
 const keyPrefix = "esk_"
 
-var keyIDPattern = regexp.MustCompile(`^k-[a-z0-9]{16}$`)
+var (
+	keyIDPattern       = regexp.MustCompile(`^k-[a-z0-9]{16}$`)
+	descriptionPattern = regexp.MustCompile(`^` + apiKeyPrefix + `([0-9a-f]{64})\.json$`)
+)
 
 // ValidKeyID reports whether s has the form of an API key id.
 func ValidKeyID(s string) bool { return keyIDPattern.MatchString(s) }
@@ -211,7 +214,7 @@ func (kr Keyring) Lookup(ctx context.Context, secret string) (*APIKey, error) {
 func (kr Keyring) List(ctx context.Context) ([]*APIKey, error) {
 	var objs []string
 	err := kr.Store.List(ctx, apiKeyPrefix, func(o archive.ObjectInfo) error {
-		if !strings.Contains(strings.TrimPrefix(o.Key, apiKeyPrefix), "/") {
+		if descriptionPattern.MatchString(o.Key) {
 			objs = append(objs, o.Key)
 		}
 		return nil
@@ -284,7 +287,7 @@ func (kr Keyring) read(ctx context.Context, object string) (*APIKey, error) {
 	k := stored.APIKey
 	if k.ID == "" {
 		// The hash names the key for good, so its id can come from it.
-		k.ID = "k-" + strings.TrimSuffix(strings.TrimPrefix(object, apiKeyPrefix), ".json")[:16]
+		k.ID = "k-" + descriptionPattern.FindStringSubmatch(object)[1][:16]
 	}
 	if k.Role == "" {
 		k.Role = legacyRole(stored.Roles)
