@@ -38,9 +38,11 @@ type env struct {
 	url    string
 	admin  string
 	sealID string
-	store  archive.Store
-	reg    *seal.Registry
-	clock  *clock
+	// keys holds the API keys made for the test, by role and seals.
+	keys  map[string]string
+	store archive.Store
+	reg   *seal.Registry
+	clock *clock
 }
 
 type clock struct {
@@ -92,10 +94,6 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := api.CreateAPIKey(ctx, store, "test admin", []api.Role{api.RoleAdmin}, nil, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The listener comes first: links the server makes name its address.
 	hs := httptest.NewUnstartedServer(nil)
 	t.Cleanup(hs.Close)
@@ -111,7 +109,29 @@ func newEnv(t *testing.T) *env {
 	}
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
-	return &env{t: t, srv: srv, root: root, audit: alog, url: hs.URL, admin: admin, sealID: s.ID, store: store, reg: reg, clock: c}
+	e := &env{t: t, srv: srv, root: root, audit: alog, url: hs.URL, sealID: s.ID, store: store, reg: reg, clock: c, keys: map[string]string{}}
+	// The keys most tests use are made before any test counts objects.
+	e.admin = e.key(api.RoleAdmin)
+	e.key(api.RoleAuthorizer, s.ID)
+	e.key(api.RoleStamper, s.ID)
+	e.key(api.RoleArchivist)
+	return e
+}
+
+// key returns an API key with the role and seals, made on first use. Keys
+// are objects in the store: tests that count objects make theirs first.
+func (e *env) key(role api.Role, seals ...string) string {
+	e.t.Helper()
+	name := string(role) + " " + strings.Join(seals, " ")
+	if k, ok := e.keys[name]; ok {
+		return k
+	}
+	_, k, err := api.Keyring{Store: e.store, Registry: e.reg}.Create(context.Background(), api.KeySpec{Name: name, Role: role, Seals: seals, By: "test"})
+	if err != nil {
+		e.t.Fatalf("key %s: %v", name, err)
+	}
+	e.keys[name] = k
+	return k
 }
 
 type response struct {
@@ -163,7 +183,7 @@ func (e *env) postJSON(path, key string, v any) response {
 
 func (e *env) grant(sealID string, body map[string]any) string {
 	e.t.Helper()
-	r := e.postJSON("/v1/seals/"+sealID+"/authorizations", e.admin, body)
+	r := e.postJSON("/v1/seals/"+sealID+"/authorizations", e.key(api.RoleAuthorizer, sealID), body)
 	if r.status != 201 {
 		e.t.Fatalf("grant: %d %s", r.status, r.body)
 	}
@@ -197,10 +217,31 @@ func stampReq(sealID, authzID, caseNo string) map[string]any {
 	}
 }
 
+// stamp stamps with a stamper key for the seals the request names (the
+// test seal when it names none).
 func (e *env) stamp(pdfBytes []byte, req any, hdr ...string) response {
 	e.t.Helper()
+	var seals []string
+	if m, ok := req.(map[string]any); ok {
+		if id, ok := m["seal_id"].(string); ok {
+			seals = append(seals, id)
+		}
+		if uses, ok := m["seals"].([]map[string]any); ok {
+			for _, u := range uses {
+				seals = append(seals, u["seal_id"].(string))
+			}
+		}
+	}
+	if len(seals) == 0 {
+		seals = []string{e.sealID}
+	}
+	return e.stampAs(e.key(api.RoleStamper, seals...), pdfBytes, req, hdr...)
+}
+
+func (e *env) stampAs(key string, pdfBytes []byte, req any, hdr ...string) response {
+	e.t.Helper()
 	ct, body := stampBody(e.t, pdfBytes, req)
-	return e.do("POST", "/v1/stamps", e.admin, ct, bytes.NewReader(body), hdr...)
+	return e.do("POST", "/v1/stamps", key, ct, bytes.NewReader(body), hdr...)
 }
 
 // problemType asserts a problem+json answer and returns its type.
@@ -314,12 +355,13 @@ func TestConcurrentStampsOneAuthorization(t *testing.T) {
 	var created, conflicts atomic.Int32
 	var wg sync.WaitGroup
 	ct, body := stampBody(t, in, stampReq(e.sealID, authz, "ZJ-RACE-1"))
+	stamper := e.key(api.RoleStamper, e.sealID)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			req, _ := http.NewRequest("POST", e.url+"/v1/stamps", bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+e.admin)
+			req.Header.Set("Authorization", "Bearer "+stamper)
 			req.Header.Set("Content-Type", ct)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -397,7 +439,7 @@ func TestAuthorizationRejections(t *testing.T) {
 
 	expired := e.grant(e.sealID, map[string]any{"case_no": "C-1", "expires_in": "1m"})
 	revoked := e.grant(e.sealID, map[string]any{"case_no": "C-1"})
-	if r := e.postJSON("/v1/authorizations/"+revoked+"/revoke", e.admin, map[string]any{"reason": "申请撤回"}); r.status != 200 {
+	if r := e.postJSON("/v1/authorizations/"+revoked+"/revoke", e.key(api.RoleAuthorizer, e.sealID), map[string]any{"reason": "申请撤回"}); r.status != 200 {
 		t.Fatalf("revoke: %d %s", r.status, r.body)
 	}
 	wrongSeal := e.grant(otherSeal, map[string]any{"case_no": "C-1"})
@@ -405,6 +447,9 @@ func TestAuthorizationRejections(t *testing.T) {
 	wrongCase := e.grant(e.sealID, map[string]any{"case_no": "C-2"})
 	rightDoc := e.grant(e.sealID, map[string]any{"document_sm3": hex.EncodeToString(sum[:])})
 	e.clock.advance(2 * time.Minute)
+	// A key for both seals, so that the service, not the key's scope, is
+	// what refuses the other seal's authorization.
+	stamper := e.key(api.RoleStamper, e.sealID, otherSeal)
 
 	for _, c := range []struct {
 		name, authz, want string
@@ -418,7 +463,7 @@ func TestAuthorizationRejections(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := e.objects()
-			r := e.stamp(in, stampReq(e.sealID, c.authz, "C-1"))
+			r := e.stampAs(stamper, in, stampReq(e.sealID, c.authz, "C-1"))
 			if got := problemType(t, r); got != c.want || r.status/100 != 4 {
 				t.Fatalf("got %d %s, want %s", r.status, got, c.want)
 			}
@@ -435,10 +480,6 @@ func TestAuthorizationRejections(t *testing.T) {
 
 // testPDF makes a small one-page PDF with a title in Chinese.
 func testPDF(title string) []byte { return pdftest.Document(pdftest.Options{Title: title}) }
-
-func apiCreateKey(e *env, role string) (string, error) {
-	return api.CreateAPIKey(context.Background(), e.store, role+" key", []api.Role{api.Role(role)}, nil, time.Now())
-}
 
 func serverRouter(t *testing.T, e *env) *mux.Router { return e.srv.Router() }
 
@@ -479,7 +520,7 @@ func TestTimestampedStampAndTSAEndpoint(t *testing.T) {
 		DocumentID string `json:"document_id"`
 	}
 	json.Unmarshal(r.body, &ids)
-	stored := e.do("GET", "/v1/documents/"+ids.DocumentID+"/pdf", e.admin, "", nil).body
+	stored := e.do("GET", "/v1/documents/"+ids.DocumentID+"/pdf", e.key(api.RoleStamper, e.sealID), "", nil).body
 	if !bytes.Contains(stored, []byte("/DSS")) {
 		t.Fatal("ltv: no /DSS in the stored PDF")
 	}
@@ -487,7 +528,7 @@ func TestTimestampedStampAndTSAEndpoint(t *testing.T) {
 		t.Fatalf("timestamped LTV document: %v", v["verdict"])
 	}
 	// The embedded TSA answers RFC 3161 requests over HTTP.
-	c := &tsa.Client{URL: e.url + "/v1/tsa", HTTP: &http.Client{Transport: bearer{e.admin}}}
+	c := &tsa.Client{URL: e.url + "/v1/tsa", HTTP: &http.Client{Transport: bearer{e.key(api.RoleStamper, e.sealID)}}}
 	digest := sm3.Sum([]byte("some signature value"))
 	tok, err := c.Timestamp(context.Background(), digest[:])
 	if err != nil {

@@ -12,95 +12,335 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"eseal/archive"
+	"eseal/archive/audit"
+	"eseal/seal"
 )
 
-// Role is what an API key may do.
+// Role is what an API key may do. A key has exactly one role: no role
+// includes another, so the key that grants an authorization is never the key
+// that stamps under it.
 type Role string
 
-// Roles (docs/architecture.md, "Who uses it"). An admin key may act in every role.
+// Roles (docs/architecture.md, "Who uses it").
 const (
-	RoleAdmin      Role = "admin"
+	// RoleAdmin manages seals and API keys; it neither grants nor stamps.
+	RoleAdmin Role = "admin"
+	// RoleAuthorizer grants and revokes authorizations for its seals.
 	RoleAuthorizer Role = "authorizer"
-	RoleStamper    Role = "stamper"
-	RoleArchivist  Role = "archivist"
+	// RoleStamper stamps with its seals and reads the documents stamped with them.
+	RoleStamper Role = "stamper"
+	// RoleArchivist reads every record, sets legal holds and makes transfers.
+	RoleArchivist Role = "archivist"
 )
 
-// APIKey is the stored description of an API key. The key itself is never
-// stored: the object is named by its SHA-256.
+// Roles lists every role, in the order the CLI and the docs name them.
+var Roles = []Role{RoleAdmin, RoleAuthorizer, RoleStamper, RoleArchivist}
+
+// scoped reports whether keys of role r are limited to named seals.
+func (r Role) scoped() bool { return r == RoleStamper || r == RoleAuthorizer }
+
+// Scope is what a key's role reaches. Stamper and authorizer keys reach the
+// seals they name and no other: an empty list reaches none. Admin and
+// archivist keys name no seals and reach the whole organisation. (A deployment
+// serving several units will add the unit here.)
+type Scope struct {
+	Seals []string `json:"seals"`
+}
+
+// APIKey is the stored description of an API key. The secret is never
+// stored: the description is named by the secret's SHA-256.
 type APIKey struct {
-	Name    string    `json:"name"`
-	Roles   []Role    `json:"roles"`
-	Seals   []string  `json:"seals,omitempty"` // for authorizers: the seals they may authorize; empty means all
-	Created time.Time `json:"created"`
+	// ID names the key in lists, the audit log and revocations (k-…).
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+	Scope
+	Created   time.Time `json:"created"`
+	CreatedBy string    `json:"created_by,omitempty"`
+	// Revoked is read from the key's revocation object; nil while the key
+	// is in force.
+	Revoked *KeyRevocation `json:"revoked,omitempty"`
+	// LegacyRoles are the roles of a key stored before keys had one role,
+	// when no single role could be read from them; such a key has no Role
+	// and is refused.
+	LegacyRoles []Role `json:"legacy_roles,omitempty"`
 }
 
-// Allows reports whether the key may act in role r (for seal, when r is
-// RoleAuthorizer and seal is not empty).
-func (k *APIKey) Allows(r Role, seal string) bool {
-	if slices.Contains(k.Roles, RoleAdmin) {
-		return true
-	}
-	if !slices.Contains(k.Roles, r) {
-		return false
-	}
-	return r != RoleAuthorizer || seal == "" || len(k.Seals) == 0 || slices.Contains(k.Seals, seal)
+// KeyRevocation says when and why a key was revoked.
+type KeyRevocation struct {
+	Time   time.Time `json:"time"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason,omitempty"`
 }
 
-const apiKeyPrefix = "apikeys/"
+// Reaches reports whether the key's scope includes the seal.
+func (k *APIKey) Reaches(sealID string) bool {
+	return !k.Role.scoped() || slices.Contains(k.Seals, sealID)
+}
+
+// Audit actions for API keys.
+const (
+	KeyCreated audit.Action = "apikey.created"
+	KeyRevoked audit.Action = "apikey.revoked"
+)
+
+// In the store: apikeys/<sha256 of the secret>.json (the description, written
+// once) and apikeys/revoked/<id>.json (the revocation, written once).
+const (
+	apiKeyPrefix     = "apikeys/"
+	revocationPrefix = apiKeyPrefix + "revoked/"
+)
 
 // keyPrefix makes eseal keys recognisable in logs and secret scanners.
 const keyPrefix = "esk_"
 
-// CreateAPIKey makes a new API key with the given roles and returns it. It is
-// shown once; only its hash is kept.
-func CreateAPIKey(ctx context.Context, store archive.Store, name string, roles []Role, seals []string, now time.Time) (string, error) {
-	if len(roles) == 0 {
-		return "", errors.New("an API key needs at least one role")
+var (
+	keyIDPattern       = regexp.MustCompile(`^k-[a-z0-9]{16}$`)
+	descriptionPattern = regexp.MustCompile(`^` + apiKeyPrefix + `([0-9a-f]{64})\.json$`)
+)
+
+// ValidKeyID reports whether s has the form of an API key id.
+func ValidKeyID(s string) bool { return keyIDPattern.MatchString(s) }
+
+// KeySpecError says why a key cannot be created; Field names the part of
+// the request at fault.
+type KeySpecError struct {
+	Field, Reason string
+}
+
+func (e *KeySpecError) Error() string { return "API key " + e.Field + ": " + e.Reason }
+
+// KeyNotFoundError says that no key has the id.
+type KeyNotFoundError struct{ ID string }
+
+func (e *KeyNotFoundError) Error() string { return fmt.Sprintf("API key %q not found", e.ID) }
+
+// KeySpec is what a new API key is for.
+type KeySpec struct {
+	Name  string
+	Role  Role
+	Seals []string
+	// By says who creates the key, for the audit log.
+	By string
+}
+
+// Keyring keeps the API keys in the store.
+type Keyring struct {
+	Store archive.Store
+	// Registry checks that a key's seals exist and takes the audit events.
+	Registry *seal.Registry
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+func (kr Keyring) now() time.Time {
+	if kr.Now != nil {
+		return kr.Now().UTC()
 	}
-	for _, r := range roles {
-		switch r {
-		case RoleAdmin, RoleAuthorizer, RoleStamper, RoleArchivist:
-		default:
-			return "", fmt.Errorf("unknown role %q", r)
+	return time.Now().UTC()
+}
+
+// check refuses a spec whose role is unknown, whose seals do not fit the
+// role or do not exist, or whose name is unusable.
+func (kr Keyring) check(ctx context.Context, spec KeySpec) error {
+	if !slices.Contains(Roles, spec.Role) {
+		return &KeySpecError{"role", fmt.Sprintf("%q: want one of admin, authorizer, stamper, archivist", spec.Role)}
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(spec.Name)); n == 0 || n > 100 || !utf8.ValidString(spec.Name) {
+		return &KeySpecError{"name", "1 to 100 characters, saying who holds the key"}
+	}
+	switch {
+	case spec.Role.scoped() && len(spec.Seals) == 0:
+		return &KeySpecError{"seals", fmt.Sprintf("a %s key names the seals it may use", spec.Role)}
+	case !spec.Role.scoped() && len(spec.Seals) != 0:
+		return &KeySpecError{"seals", fmt.Sprintf("an %s key is not limited to seals", spec.Role)}
+	}
+	for i, id := range spec.Seals {
+		if slices.Contains(spec.Seals[:i], id) {
+			return &KeySpecError{"seals", fmt.Sprintf("%s is named twice", id)}
+		}
+		if !seal.ValidID(id) {
+			return &KeySpecError{"seals", fmt.Sprintf("no seal %q", id)}
+		}
+		_, err := kr.Registry.Get(ctx, id)
+		if nf := (*seal.NotFoundError)(nil); errors.As(err, &nf) {
+			return &KeySpecError{"seals", fmt.Sprintf("no seal %q", id)}
+		}
+		if err != nil {
+			return err
 		}
 	}
-	var b [20]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	key := keyPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-	desc, err := json.Marshal(APIKey{Name: name, Roles: roles, Seals: seals, Created: now.UTC()})
-	if err != nil {
-		return "", err
-	}
-	if _, err := archive.PutBytesIfAbsent(ctx, store, apiKeyPrefix+hashKey(key)+".json", desc); err != nil {
-		return "", err
-	}
-	return key, nil
+	return nil
 }
 
-// LookupAPIKey finds the description of a presented key.
-func LookupAPIKey(ctx context.Context, store archive.Store, key string) (*APIKey, error) {
-	if !strings.HasPrefix(key, keyPrefix) || len(key) > 128 {
+// Create stores a new key and returns its description and its secret. The
+// secret is shown once; only its hash is kept.
+func (kr Keyring) Create(ctx context.Context, spec KeySpec) (*APIKey, string, error) {
+	if err := kr.check(ctx, spec); err != nil {
+		return nil, "", err
+	}
+	secret := keyPrefix + randomBase32(20)
+	k := &APIKey{ID: "k-" + randomBase32(10), Name: strings.TrimSpace(spec.Name), Role: spec.Role,
+		Scope: Scope{Seals: append([]string{}, spec.Seals...)}, Created: kr.now(), CreatedBy: spec.By}
+	desc, err := json.Marshal(k)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := archive.PutBytesIfAbsent(ctx, kr.Store, descriptionKey(secret), desc); err != nil {
+		return nil, "", err
+	}
+	kr.Registry.LogEvent(ctx, seal.AuditEvent{Action: KeyCreated, Subject: k.ID, Actor: spec.By,
+		Details: map[string]string{"name": k.Name, "role": string(k.Role), "seals": strings.Join(k.Seals, " ")}})
+	return k, secret, nil
+}
+
+// Lookup finds the description of a presented secret, with its revocation
+// if it was revoked: callers refuse revoked keys.
+func (kr Keyring) Lookup(ctx context.Context, secret string) (*APIKey, error) {
+	if !strings.HasPrefix(secret, keyPrefix) || len(secret) > 128 {
 		return nil, archive.ErrNotFound
 	}
-	b, _, err := archive.GetBytes(ctx, store, apiKeyPrefix+hashKey(key)+".json")
+	return kr.read(ctx, descriptionKey(secret))
+}
+
+// List returns every key, revoked ones included, oldest first.
+func (kr Keyring) List(ctx context.Context) ([]*APIKey, error) {
+	var objs []string
+	err := kr.Store.List(ctx, apiKeyPrefix, func(o archive.ObjectInfo) error {
+		if descriptionPattern.MatchString(o.Key) {
+			objs = append(objs, o.Key)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var k APIKey
-	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, err
+	out := make([]*APIKey, 0, len(objs))
+	for _, o := range objs {
+		k, err := kr.read(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
 	}
-	return &k, nil
+	slices.SortStableFunc(out, func(a, b *APIKey) int { return a.Created.Compare(b.Created) })
+	return out, nil
 }
 
-func hashKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
+// Revoke withdraws a key for good. Revoking a revoked key changes nothing
+// and returns it as it is.
+func (kr Keyring) Revoke(ctx context.Context, id, reason, by string) (*APIKey, error) {
+	if !ValidKeyID(id) {
+		return nil, &KeyNotFoundError{id}
+	}
+	keys, err := kr.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(keys, func(k *APIKey) bool { return k.ID == id })
+	if i < 0 {
+		return nil, &KeyNotFoundError{id}
+	}
+	k := keys[i]
+	if k.Revoked != nil {
+		return k, nil
+	}
+	rev := KeyRevocation{Time: kr.now().Truncate(time.Second), By: by, Reason: reason}
+	b, err := json.Marshal(rev)
+	if err != nil {
+		return nil, err
+	}
+	switch _, err := archive.PutBytesIfAbsent(ctx, kr.Store, revocationPrefix+id+".json", b); {
+	case errors.Is(err, archive.ErrExists):
+		// Revoked meanwhile by someone else: theirs is the revocation.
+		return kr.withRevocation(ctx, k)
+	case err != nil:
+		return nil, err
+	}
+	k.Revoked = &rev
+	kr.Registry.LogEvent(ctx, seal.AuditEvent{Action: KeyRevoked, Subject: id, Actor: by,
+		Details: map[string]string{"name": k.Name, "role": string(k.Role), "reason": reason}})
+	return k, nil
+}
+
+// read loads a stored description, reading keys stored before keys had one
+// role and an id as the keys they have become, and its revocation.
+func (kr Keyring) read(ctx context.Context, object string) (*APIKey, error) {
+	b, _, err := archive.GetBytes(ctx, kr.Store, object)
+	if err != nil {
+		return nil, err
+	}
+	var stored struct {
+		APIKey
+		Roles []Role `json:"roles"`
+	}
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return nil, fmt.Errorf("API key %s: %w", object, err)
+	}
+	k := stored.APIKey
+	if k.ID == "" {
+		// The hash names the key for good, so its id can come from it.
+		k.ID = "k-" + descriptionPattern.FindStringSubmatch(object)[1][:16]
+	}
+	if k.Role == "" {
+		k.Role = legacyRole(stored.Roles)
+		if k.Role == "" {
+			k.LegacyRoles = stored.Roles
+		}
+	}
+	if k.Seals == nil {
+		k.Seals = []string{}
+	}
+	return kr.withRevocation(ctx, &k)
+}
+
+// legacyRole is the one role a key stored with a list of roles has now: an
+// admin key stays an admin key (and loses what admin keys no longer do); a
+// key with one role keeps it; any other mix has no single role. Its seals
+// are read as they were stored, so an old stamper or authorizer key that
+// named none (then: every seal) now reaches none.
+func legacyRole(roles []Role) Role {
+	switch {
+	case slices.Contains(roles, RoleAdmin):
+		return RoleAdmin
+	case len(roles) == 1 && slices.Contains(Roles, roles[0]):
+		return roles[0]
+	}
+	return ""
+}
+
+func (kr Keyring) withRevocation(ctx context.Context, k *APIKey) (*APIKey, error) {
+	b, _, err := archive.GetBytes(ctx, kr.Store, revocationPrefix+k.ID+".json")
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		return k, nil
+	case err != nil:
+		return nil, err
+	}
+	var rev KeyRevocation
+	if err := json.Unmarshal(b, &rev); err != nil {
+		return nil, fmt.Errorf("revocation of API key %s: %w", k.ID, err)
+	}
+	k.Revoked = &rev
+	return k, nil
+}
+
+func descriptionKey(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return apiKeyPrefix + hex.EncodeToString(sum[:]) + ".json"
+}
+
+func randomBase32(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"eseal/api"
 	"eseal/archive"
 	"eseal/archive/audit"
 )
@@ -102,7 +103,7 @@ func TestFixityAndLegalHold(t *testing.T) {
 	}
 
 	// Legal hold over REST (archivist), then deletion is refused.
-	archivist := mustKey(t, e, "archivist")
+	archivist := e.key(api.RoleArchivist)
 	r := e.do("POST", "/v1/documents/"+ids[0]+"/hold", archivist, "application/json", jsonBody(map[string]any{"on": true, "reason": "行政复议"}))
 	if r.status != 200 {
 		t.Fatalf("hold: %d %s", r.status, r.body)
@@ -119,7 +120,7 @@ func TestFixityAndLegalHold(t *testing.T) {
 	if r.status != 422 || problemType(t, r) != "/problems/invalid-field" {
 		t.Fatalf("hold without a reason: %d %s", r.status, r.body)
 	}
-	stamper := mustKey(t, e, "stamper")
+	stamper := e.key(api.RoleStamper, e.sealID)
 	if r := e.do("POST", "/v1/documents/"+ids[0]+"/hold", stamper, "application/json", jsonBody(map[string]any{"on": false, "reason": "x"})); r.status != 403 {
 		t.Fatalf("stamper released a hold: %d", r.status)
 	}
@@ -133,7 +134,7 @@ func TestTransferOverREST(t *testing.T) {
 			t.Fatalf("stamp: %d %s", r.status, r.body)
 		}
 	}
-	archivist := mustKey(t, e, "archivist")
+	archivist := e.key(api.RoleArchivist)
 	r := e.do("POST", "/v1/transfers", archivist, "application/json", jsonBody(map[string]any{"case_no": "TR-1"}))
 	if r.status != 200 || r.header.Get("Content-Type") != "application/zip" {
 		t.Fatalf("transfer: %d %s %.300s", r.status, r.header.Get("Content-Type"), r.body)
@@ -141,7 +142,7 @@ func TestTransferOverREST(t *testing.T) {
 	if r.header.Get("X-Eseal-Package-Items") != "3" {
 		t.Fatalf("items header %q", r.header.Get("X-Eseal-Package-Items"))
 	}
-	stamper := mustKey(t, e, "stamper")
+	stamper := e.key(api.RoleStamper, e.sealID)
 	if r := e.do("POST", "/v1/transfers", stamper, "application/json", jsonBody(map[string]any{})); r.status != 403 {
 		t.Fatalf("stamper made a transfer: %d", r.status)
 	}

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"eseal/pdf/pdftest"
 	"mime/multipart"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"eseal/api"
+	"eseal/pdf/pdftest"
 )
 
 // encryptedPDF is a PDF whose trailer says it is encrypted.
@@ -43,6 +45,8 @@ func TestHostileStampRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	stamper := e.key(api.RoleStamper, e.sealID, suspended, compromised)
+
 	req := func(mod func(m map[string]any)) map[string]any {
 		m := stampReq(e.sealID, authz, "H-1")
 		if mod != nil {
@@ -73,7 +77,7 @@ func TestHostileStampRequests(t *testing.T) {
 		{"page zero", good, req(placement(0, 50, 50)), "", 422, "page-out-of-range"},
 		{"off the page", good, req(placement(1, 500, 50)), "", 422, "placement-off-page"},
 		{"negative position", good, req(placement(1, -300, -300)), "", 422, "placement-off-page"},
-		{"unknown seal", good, req(func(m map[string]any) { m["seal_id"] = "seal-aaaaaaaaaaaaa" }), "", 404, "seal-not-found"},
+		{"unknown seal", good, req(func(m map[string]any) { m["seal_id"] = "seal-aaaaaaaaaaaaa" }), "", 403, "seal-out-of-scope"},
 		{"suspended seal", good, stampReq(suspended, suspAuthz, "H-1"), "", 409, "seal-not-active"},
 		{"revoked signer certificate", good, stampReq(compromised, compAuthz, "H-1"), "", 409, "certificate-revoked"},
 		{"malformed JSON", good, `{"seal_id": "x",`, "", 400, "malformed-request"},
@@ -97,7 +101,7 @@ func TestHostileStampRequests(t *testing.T) {
 			if c.ct != "" {
 				ct = c.ct
 			}
-			r := e.do("POST", "/v1/stamps", e.admin, ct, bytes.NewReader(body))
+			r := e.do("POST", "/v1/stamps", stamper, ct, bytes.NewReader(body))
 			if got := problemType(t, r); r.status != c.status || got != "/problems/"+c.typ {
 				t.Fatalf("got %d %s, want %d /problems/%s: %s", r.status, got, c.status, c.typ, r.body)
 			}
@@ -115,7 +119,7 @@ func TestHostileStampRequests(t *testing.T) {
 func TestAuthAndRoutes(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	stamper := mustKey(t, e, "stamper")
+	stamper := e.key(api.RoleStamper, e.sealID)
 	cases := []struct {
 		name, method, path, key string
 		status                  int
@@ -150,15 +154,6 @@ func TestAuthAndRoutes(t *testing.T) {
 		})
 	}
 	_ = ctx
-}
-
-func mustKey(t *testing.T, e *env, role string) string {
-	t.Helper()
-	k, err := apiCreateKey(e, role)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func TestKeywordAndCrossPageOverREST(t *testing.T) {
@@ -218,7 +213,7 @@ func TestJointApprovalOverREST(t *testing.T) {
 	json.NewEncoder(rw).Encode(map[string]any{"document_id": doc, "seal_id": e.sealID, "authorization_id": a3,
 		"placement": map[string]any{"page": 1, "x_mm": 60, "y_mm": 220}})
 	mw.Close()
-	r = e.do("POST", "/v1/stamps", e.admin, mw.FormDataContentType(), &buf)
+	r = e.do("POST", "/v1/stamps", e.key(api.RoleStamper, e.sealID), mw.FormDataContentType(), &buf)
 	if r.status != 201 {
 		t.Fatalf("later seal: %d %s", r.status, r.body)
 	}
@@ -227,7 +222,7 @@ func TestJointApprovalOverREST(t *testing.T) {
 	if rec["previous"] != doc || len(rec["signatures"].([]any)) != 3 {
 		t.Fatalf("later record: %v", rec)
 	}
-	pdfBody := e.do("GET", "/v1/documents/"+later["document_id"].(string)+"/pdf", e.admin, "", nil).body
+	pdfBody := e.do("GET", "/v1/documents/"+later["document_id"].(string)+"/pdf", e.key(api.RoleArchivist), "", nil).body
 	v := e.do("POST", "/v1/verify", "", "application/pdf", bytes.NewReader(pdfBody)).json(t)
 	if v["verdict"] != "VALID" || len(v["signatures"].([]any)) != 3 {
 		t.Fatalf("verify: %v", v["verdict"])
@@ -244,7 +239,7 @@ func TestQRCodeBesideTheSeal(t *testing.T) {
 		t.Fatalf("stamp with QR: %d %s", r.status, r.body)
 	}
 	doc := r.json(t)["document_id"].(string)
-	signed := e.do("GET", "/v1/documents/"+doc+"/pdf", e.admin, "", nil).body
+	signed := e.do("GET", "/v1/documents/"+doc+"/pdf", e.key(api.RoleStamper, e.sealID), "", nil).body
 	if os.Getenv("ESEAL_ARTIFACTS") != "" {
 		os.WriteFile(filepath.Join(artifactDir(t), "qr-stamped.pdf"), signed, 0o644)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"eseal/api"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
 )
@@ -32,6 +33,7 @@ func TestLoadHTTP(t *testing.T) {
 	fmt.Printf("%-5s | %-27s | %-27s | %-16s | %s\n", "", "REST (HTTP + store)", "in-process Service (store)", "in-process Stamper", "cost of")
 	fmt.Printf("%-5s | %8s %8s %8s | %8s %8s %8s | %8s %7s | %8s %8s\n", "conc", "st/s", "p50", "p99", "st/s", "p50", "p99", "st/s", "p50", "HTTP", "HTTP+store")
 	// "cost of HTTP" = Service st/s ÷ REST st/s − 1; "HTTP+store" = Stamper st/s ÷ REST st/s − 1.
+	stamper := e.key(api.RoleStamper, e.sealID)
 	for _, conc := range []int{1, 4, 16} {
 		// Authorizations are granted ahead so the run measures stamping only.
 		authz := make([]string, perLevel)
@@ -41,7 +43,7 @@ func TestLoadHTTP(t *testing.T) {
 		httpLat, httpWall := run(conc, perLevel, func(i int) error {
 			ct, body := stampBody(t, doc, stampReq(e.sealID, authz[i], "LOAD-1"))
 			req, _ := http.NewRequest("POST", e.url+"/v1/stamps", bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+e.admin)
+			req.Header.Set("Authorization", "Bearer "+stamper)
 			req.Header.Set("Content-Type", ct)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

@@ -32,7 +32,10 @@ var problemKinds = map[string]struct {
 	title  string
 }{
 	"unauthenticated":              {401, "Missing or unknown API key"},
-	"forbidden":                    {403, "The API key lacks the role for this request"},
+	"key-revoked":                  {401, "The API key was revoked"},
+	"forbidden":                    {403, "The API key's role does not allow this request"},
+	"seal-out-of-scope":            {403, "The API key is not for this seal"},
+	"key-not-found":                {404, "Unknown API key id"},
 	"not-found":                    {404, "No such resource"},
 	"method-not-allowed":           {405, "Method not allowed"},
 	"body-too-large":               {413, "Request body too large"},
@@ -106,6 +109,8 @@ func problemFor(err error) *Problem {
 		spe  *seal.PlacementError
 		te   *seal.TimestampError
 		ke   *archive.KeyError
+		kse  *KeySpecError
+		knf  *KeyNotFoundError
 	)
 	switch {
 	case errors.As(err, &p):
@@ -146,6 +151,12 @@ func problemFor(err error) *Problem {
 		return newProblem("page-out-of-range", err.Error())
 	case errors.As(err, &ple):
 		return newProblem("placement-off-page", err.Error())
+	case errors.As(err, &kse):
+		q := newProblem("invalid-field", kse.Error())
+		q.Field = kse.Field
+		return q
+	case errors.As(err, &knf):
+		return newProblem("key-not-found", knf.Error())
 	case errors.As(err, &ke):
 		return newProblem("not-found", err.Error())
 	case errors.Is(err, archive.ErrNotFound):

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,8 @@ func (s *Server) listSeals(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	k := apiKeyFrom(r)
+	seals = slices.DeleteFunc(seals, func(sl *seal.Seal) bool { return !k.Reaches(sl.ID) })
 	writeJSON(w, http.StatusOK, seals)
 }
 
@@ -33,6 +36,10 @@ func (s *Server) sealByID(w http.ResponseWriter, r *http.Request) (*seal.Seal, b
 }
 
 func (s *Server) showSeal(w http.ResponseWriter, r *http.Request) {
+	if k, id := apiKeyFrom(r), mux.Vars(r)["seal_id"]; !k.Reaches(id) {
+		writeProblem(w, r, outOfScope(k, id, "see"))
+		return
+	}
 	if sl, ok := s.sealByID(w, r); ok {
 		writeJSON(w, http.StatusOK, sl)
 	}
@@ -165,8 +172,8 @@ type grantRequest struct {
 func (s *Server) grant(w http.ResponseWriter, r *http.Request) {
 	sealID := mux.Vars(r)["seal_id"]
 	k := apiKeyFrom(r)
-	if !k.Allows(RoleAuthorizer, sealID) {
-		writeProblem(w, r, newProblem("forbidden", "this key may not authorize seal "+sealID))
+	if !k.Reaches(sealID) {
+		writeProblem(w, r, outOfScope(k, sealID, "grant authorizations for"))
 		return
 	}
 	var req grantRequest
@@ -203,8 +210,8 @@ func (s *Server) showAuthorization(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if !apiKeyFrom(r).Allows(RoleAuthorizer, st.SealID) {
-		writeProblem(w, r, newProblem("forbidden", "this key may not see authorizations of seal "+st.SealID))
+	if k := apiKeyFrom(r); !k.Reaches(st.SealID) {
+		writeProblem(w, r, outOfScope(k, st.SealID, "see authorizations of"))
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
@@ -218,8 +225,8 @@ func (s *Server) revokeAuthorization(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := apiKeyFrom(r)
-	if !k.Allows(RoleAuthorizer, st.SealID) {
-		writeProblem(w, r, newProblem("forbidden", "this key may not revoke authorizations of seal "+st.SealID))
+	if !k.Reaches(st.SealID) {
+		writeProblem(w, r, outOfScope(k, st.SealID, "revoke authorizations of"))
 		return
 	}
 	var req reasonRequest

@@ -125,8 +125,8 @@ func (s *Server) newRouter() *mux.Router {
 	})
 	for _, rt := range s.routes() {
 		var h http.Handler = rt.handler
-		if rt.role != "" {
-			h = s.authenticate(rt.role, h)
+		if rt.roles != nil {
+			h = s.authenticate(rt.roles, h)
 		}
 		r.Handle(rt.path, s.instrument(rt.name, s.recoverPanics(h))).Methods(rt.methods...)
 	}
@@ -136,40 +136,43 @@ func (s *Server) newRouter() *mux.Router {
 type route struct {
 	methods []string
 	path    string
-	role    Role // empty: public
+	roles   []Role // nil: public
 	name    string
 	handler http.HandlerFunc
 }
 
 func (s *Server) routes() []route {
 	return []route{
-		{[]string{"GET"}, "/healthz", "", "healthz", s.healthz},
-		{[]string{"GET"}, "/readyz", "", "readyz", s.readyz},
-		{[]string{"GET"}, "/metrics", "", "metrics", s.metricsHandler},
-		{[]string{"GET"}, "/openapi.yaml", "", "openapi", s.openapi},
-		{[]string{"GET"}, "/problems/{slug}", "", "problems", s.problemDoc},
-		{[]string{"GET"}, "/v1/seals", RoleStamper, "seals_list", s.listSeals},
-		{[]string{"POST"}, "/v1/seals", RoleAdmin, "seals_create", s.createSeal},
-		{[]string{"GET"}, "/v1/seals/{seal_id}", RoleStamper, "seals_show", s.showSeal},
-		{[]string{"POST"}, "/v1/seals/{seal_id}/suspend", RoleAdmin, "seals_suspend", s.sealStatus(seal.Suspended)},
-		{[]string{"POST"}, "/v1/seals/{seal_id}/resume", RoleAdmin, "seals_resume", s.sealStatus(seal.Active)},
-		{[]string{"POST"}, "/v1/seals/{seal_id}/revoke", RoleAdmin, "seals_revoke", s.sealStatus(seal.Revoked)},
-		{[]string{"GET"}, "/v1/seals/{seal_id}/chain.pem", "", "seals_chain", s.sealChain},
-		{[]string{"GET"}, "/v1/seals/{seal_id}/seseal.der", "", "seals_seseal", s.sealSESeal},
-		{[]string{"GET"}, "/v1/seals/{seal_id}/picture.png", "", "seals_picture", s.sealPicture},
-		{[]string{"POST"}, "/v1/seals/{seal_id}/authorizations", RoleAuthorizer, "authz_grant", s.grant},
-		{[]string{"GET"}, "/v1/authorizations/{authz_id}", RoleAuthorizer, "authz_show", s.showAuthorization},
-		{[]string{"POST"}, "/v1/authorizations/{authz_id}/revoke", RoleAuthorizer, "authz_revoke", s.revokeAuthorization},
-		{[]string{"POST"}, "/v1/stamps", RoleStamper, "stamp", s.stamp},
-		{[]string{"GET"}, "/v1/documents/{doc_id}", RoleStamper, "documents_show", s.showDocument},
-		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", RoleStamper, "documents_pdf", s.documentPDF},
-		{[]string{"POST"}, "/v1/documents/{doc_id}/hold", RoleArchivist, "documents_hold", s.holdDocument},
-		{[]string{"POST"}, "/v1/transfers", RoleArchivist, "transfers_create", s.createTransfer(s.Transfer)},
-		{[]string{"POST"}, "/v1/verify", "", "verify", s.verify},
-		{[]string{"POST"}, "/v1/tsa", RoleStamper, "tsa", s.tsa},
-		{[]string{"GET"}, "/d/{code}", "", "download_page", s.downloadPage},
-		{[]string{"GET"}, "/d/{code}/pdf", "", "download_pdf", s.downloadPDF},
-		{[]string{"GET"}, "/v/{doc_id}", "", "verify_page", s.verifyPage},
+		{[]string{"GET"}, "/healthz", nil, "healthz", s.healthz},
+		{[]string{"GET"}, "/readyz", nil, "readyz", s.readyz},
+		{[]string{"GET"}, "/metrics", nil, "metrics", s.metricsHandler},
+		{[]string{"GET"}, "/openapi.yaml", nil, "openapi", s.openapi},
+		{[]string{"GET"}, "/problems/{slug}", nil, "problems", s.problemDoc},
+		{[]string{"GET"}, "/v1/seals", anyRole, "seals_list", s.listSeals},
+		{[]string{"POST"}, "/v1/seals", onlyAdmin, "seals_create", s.createSeal},
+		{[]string{"GET"}, "/v1/seals/{seal_id}", anyRole, "seals_show", s.showSeal},
+		{[]string{"POST"}, "/v1/seals/{seal_id}/suspend", onlyAdmin, "seals_suspend", s.sealStatus(seal.Suspended)},
+		{[]string{"POST"}, "/v1/seals/{seal_id}/resume", onlyAdmin, "seals_resume", s.sealStatus(seal.Active)},
+		{[]string{"POST"}, "/v1/seals/{seal_id}/revoke", onlyAdmin, "seals_revoke", s.sealStatus(seal.Revoked)},
+		{[]string{"GET"}, "/v1/seals/{seal_id}/chain.pem", nil, "seals_chain", s.sealChain},
+		{[]string{"GET"}, "/v1/seals/{seal_id}/seseal.der", nil, "seals_seseal", s.sealSESeal},
+		{[]string{"GET"}, "/v1/seals/{seal_id}/picture.png", nil, "seals_picture", s.sealPicture},
+		{[]string{"POST"}, "/v1/seals/{seal_id}/authorizations", onlyAuthorizer, "authz_grant", s.grant},
+		{[]string{"GET"}, "/v1/authorizations/{authz_id}", authzReaders, "authz_show", s.showAuthorization},
+		{[]string{"POST"}, "/v1/authorizations/{authz_id}/revoke", onlyAuthorizer, "authz_revoke", s.revokeAuthorization},
+		{[]string{"POST"}, "/v1/stamps", onlyStamper, "stamp", s.stamp},
+		{[]string{"GET"}, "/v1/documents/{doc_id}", documentReaders, "documents_show", s.showDocument},
+		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", documentReaders, "documents_pdf", s.documentPDF},
+		{[]string{"POST"}, "/v1/documents/{doc_id}/hold", onlyArchivist, "documents_hold", s.holdDocument},
+		{[]string{"POST"}, "/v1/transfers", onlyArchivist, "transfers_create", s.createTransfer(s.Transfer)},
+		{[]string{"POST"}, "/v1/verify", nil, "verify", s.verify},
+		{[]string{"GET"}, "/v1/keys", onlyAdmin, "keys_list", s.listKeys},
+		{[]string{"POST"}, "/v1/keys", onlyAdmin, "keys_create", s.createKey},
+		{[]string{"POST"}, "/v1/keys/{key_id}/revoke", onlyAdmin, "keys_revoke", s.revokeKey},
+		{[]string{"POST"}, "/v1/tsa", onlyStamper, "tsa", s.tsa},
+		{[]string{"GET"}, "/d/{code}", nil, "download_page", s.downloadPage},
+		{[]string{"GET"}, "/d/{code}/pdf", nil, "download_pdf", s.downloadPDF},
+		{[]string{"GET"}, "/v/{doc_id}", nil, "verify_page", s.verifyPage},
 	}
 }
 
@@ -177,29 +180,12 @@ type ctxKey int
 
 const keyCtx ctxKey = 1
 
-// authenticate checks the bearer key and its role. Roles scoped to seals are
-// checked again by the handler, which knows the seal.
-func (s *Server) authenticate(role Role, next http.Handler) http.Handler {
+// authenticate checks the bearer key and its role. The seals a key reaches
+// are checked by the handler, which knows the seal.
+func (s *Server) authenticate(roles []Role, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="eseal"`)
-			writeProblem(w, r, newProblem("unauthenticated", "send Authorization: Bearer <API key>"))
-			return
-		}
-		k, err := LookupAPIKey(r.Context(), s.Store, strings.TrimSpace(tok))
-		if errors.Is(err, archive.ErrNotFound) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="eseal", error="invalid_token"`)
-			writeProblem(w, r, newProblem("unauthenticated", "unknown API key"))
-			return
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if !k.Allows(role, "") {
-			writeProblem(w, r, newProblem("forbidden", fmt.Sprintf("this key does not have the %s role", role)))
+		k, ok := s.checkKey(w, r, roles)
+		if !ok {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyCtx, k)))

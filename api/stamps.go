@@ -106,6 +106,14 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if p, err := s.checkStampScope(r, apiKeyFrom(r), uses, req.DocumentID); p != nil || err != nil {
+		if err != nil {
+			s.fail(w, r, err)
+		} else {
+			writeProblem(w, r, p)
+		}
+		return
+	}
 	idem := r.Header.Get("Idempotency-Key")
 	if len(idem) > 255 {
 		p := newProblem("invalid-field", "Idempotency-Key: at most 255 characters")
@@ -171,15 +179,27 @@ func (s *Server) committedRecord(w http.ResponseWriter, r *http.Request, id stri
 }
 
 func (s *Server) showDocument(w http.ResponseWriter, r *http.Request) {
-	if rec, ok := s.committedRecord(w, r, mux.Vars(r)["doc_id"]); ok {
+	if rec, ok := s.readableRecord(w, r); ok {
 		writeJSON(w, http.StatusOK, rec)
 	}
 }
 
 func (s *Server) documentPDF(w http.ResponseWriter, r *http.Request) {
-	if rec, ok := s.committedRecord(w, r, mux.Vars(r)["doc_id"]); ok {
+	if rec, ok := s.readableRecord(w, r); ok {
 		s.sendPDF(w, r, rec)
 	}
+}
+
+// readableRecord is committedRecord for the document of the route, refused
+// to a key none of whose seals stamped it.
+func (s *Server) readableRecord(w http.ResponseWriter, r *http.Request) (*archive.Record, bool) {
+	id := mux.Vars(r)["doc_id"]
+	rec, ok := s.committedRecord(w, r, id)
+	if k := apiKeyFrom(r); ok && !k.reachesRecord(rec) {
+		writeProblem(w, r, documentOutOfScope(k, id))
+		return nil, false
+	}
+	return rec, ok
 }
 
 // sendPDF streams a stored document.

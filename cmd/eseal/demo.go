@@ -34,7 +34,8 @@ func newDemoCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "Initialised %s. Admin API key (shown once): %s\n", g.dir, res.AdminKey)
+				fmt.Fprintf(w, "Initialised %s.\n", g.dir)
+				res.printKeys(w)
 				sealID = res.SealID
 			}
 			reg, _, err := g.openRegistry(cmd.Context())

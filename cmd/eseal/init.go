@@ -1,10 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,14 +12,26 @@ import (
 	"eseal/seal"
 )
 
-// initResult is what `eseal init --json` prints; scripts rely on seal_id and admin_key.
+// initResult is what `eseal init --json` prints; scripts rely on seal_id and
+// the three keys. The admin key manages seals and keys; granting and
+// stamping take the authorizer and stamper keys of the demo seal.
 type initResult struct {
 	Dir           string `json:"dir"`
 	Org           string `json:"org"`
 	SealID        string `json:"seal_id"`
 	SealName      string `json:"seal_name"`
 	AdminKey      string `json:"admin_key"`
+	AuthorizerKey string `json:"authorizer_key"`
+	StamperKey    string `json:"stamper_key"`
 	MasterKeyFile string `json:"master_key_file,omitempty"`
+}
+
+// printKeys says what each of init's keys is for.
+func (res *initResult) printKeys(w io.Writer) {
+	fmt.Fprintf(w, "Admin key:       %s  (seals and keys)\n", res.AdminKey)
+	fmt.Fprintf(w, "Authorizer key:  %s  (grants for the demo seal)\n", res.AuthorizerKey)
+	fmt.Fprintf(w, "Stamper key:     %s  (stamps with the demo seal)\n", res.StamperKey)
+	fmt.Fprintln(w, "The keys are shown only this once; keep them.")
 }
 
 func newInitCmd(g *globals) *cobra.Command {
@@ -28,7 +39,7 @@ func newInitCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a data directory: organisation CA, seal maker, a demo seal and an admin API key",
+		Short: "Create a data directory: organisation CA, seal maker, a demo seal and its API keys (admin, authorizer, stamper)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := initDataDir(cmd, g, org)
@@ -41,8 +52,7 @@ func newInitCmd(g *globals) *cobra.Command {
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "Initialised %s for %s.\n", res.Dir, res.Org)
 			fmt.Fprintf(w, "Demo seal:  %s (%s)\n", res.SealID, res.SealName)
-			fmt.Fprintf(w, "Admin key:  %s\n", res.AdminKey)
-			fmt.Fprintln(w, "The admin key is shown only this once; keep it.")
+			res.printKeys(w)
 			return nil
 		},
 	}
@@ -93,9 +103,20 @@ func initDataDir(cmd *cobra.Command, g *globals, org string) (*initResult, error
 		return nil, err
 	}
 	res.SealID, res.SealName = s.ID, s.Name
-	res.AdminKey, err = api.CreateAPIKey(ctx, store, "admin (eseal init)", []api.Role{api.RoleAdmin}, nil, time.Now())
-	if err != nil {
-		return nil, errors.Join(errors.New("creating the admin key"), err)
+	kr := api.Keyring{Store: store, Registry: reg}
+	for _, k := range []struct {
+		out   *string
+		role  api.Role
+		seals []string
+	}{
+		{&res.AdminKey, api.RoleAdmin, nil},
+		{&res.AuthorizerKey, api.RoleAuthorizer, []string{s.ID}},
+		{&res.StamperKey, api.RoleStamper, []string{s.ID}},
+	} {
+		spec := api.KeySpec{Name: string(k.role) + " (eseal init)", Role: k.role, Seals: k.seals, By: "eseal init"}
+		if _, *k.out, err = kr.Create(ctx, spec); err != nil {
+			return nil, fmt.Errorf("creating the %s key: %w", k.role, err)
+		}
 	}
 	return res, nil
 }

@@ -126,8 +126,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run the HTTP service (initialises an empty data directory first)",
 		Long: `Run the eseal HTTP service on the data directory.
 
-On an empty data directory it does what 'eseal init' does first and prints the
-admin API key once. Configuration: defaults, then --config FILE (YAML), then
+On an empty data directory it does what 'eseal init' does first and prints its
+API keys (admin, authorizer and stamper of the demo seal) once. Configuration: defaults, then --config FILE (YAML), then
 ESEAL_* environment variables (ESEAL_ADDR, ESEAL_PUBLIC_URL, ESEAL_TLS_CERT,
 ESEAL_TLS_KEY, ESEAL_RETENTION_SCHEDULE, ESEAL_MAX_PDF_BYTES, …), then flags.`,
 		Args: cobra.NoArgs,
@@ -173,7 +173,8 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "Initialised %s: demo seal %s (%s).\nAdmin API key (shown once): %s\n", g.dir, res.SealID, res.SealName, res.AdminKey)
+		fmt.Fprintf(cmd.OutOrStdout(), "Initialised %s: demo seal %s (%s).\n", g.dir, res.SealID, res.SealName)
+		res.printKeys(cmd.OutOrStdout())
 	}
 	metrics := api.NewMetrics()
 	g.observe = metrics.ObserveStore

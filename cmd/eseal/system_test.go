@@ -70,7 +70,7 @@ func TestTwoReplicasOneMinIO(t *testing.T) {
 		startServe(t, env, "--dir", filepath.Join(dir, "a"), "--store", uri),
 		startServe(t, env, "--dir", filepath.Join(dir, "b"), "--store", uri),
 	}
-	c := newRESTClient(org.AdminKey)
+	c := newRESTClient(org)
 	ready := time.Since(start)
 
 	jobs := make([]stampJob, authorizations)
@@ -270,7 +270,7 @@ func crashRecovery(t *testing.T, backend string, seed uint64) {
 		}
 	}
 	org := esealInit(t, env, args...)
-	c := newRESTClient(org.AdminKey)
+	c := newRESTClient(org)
 	rng := mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 
 	// Phase A: stamp, kill, restart.

@@ -240,7 +240,7 @@ func esealInit(t *testing.T, env []string, args ...string) initResult {
 		t.Fatalf("eseal init %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
 	var res initResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || res.AdminKey == "" || res.SealID == "" {
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil || res.AdminKey == "" || res.StamperKey == "" || res.AuthorizerKey == "" || res.SealID == "" {
 		t.Fatalf("eseal init --json: %v\n%s", err, stdout.String())
 	}
 	return res
@@ -266,23 +266,29 @@ func (r reply) problem() string {
 
 func (r reply) String() string { return fmt.Sprintf("%d %s", r.status, clip(string(r.body))) }
 
-// restClient talks to eseal over REST with one API key.
+// restClient talks to eseal over REST as the approval system of init's demo
+// seal: its authorizer key grants, its stamper key does everything else.
 type restClient struct {
-	hc  *http.Client
-	key string
+	hc                  *http.Client
+	stamper, authorizer string
 }
 
-func newRESTClient(key string) *restClient {
-	return &restClient{hc: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}, key: key}
+func newRESTClient(org initResult) *restClient {
+	return &restClient{hc: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
+		stamper: org.StamperKey, authorizer: org.AuthorizerKey}
 }
 
 func (c *restClient) do(ctx context.Context, method, url, contentType string, body []byte, hdr ...string) (reply, error) {
+	return c.doAs(ctx, c.stamper, method, url, contentType, body, hdr...)
+}
+
+func (c *restClient) doAs(ctx context.Context, key, method, url, contentType string, body []byte, hdr ...string) (reply, error) {
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return reply{}, err
 	}
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -305,7 +311,7 @@ func (c *restClient) do(ctx context.Context, method, url, contentType string, bo
 // grant asks for a one-use authorization scoped to caseNo.
 func (c *restClient) grant(ctx context.Context, base, sealID, caseNo string) (string, reply, error) {
 	body, _ := json.Marshal(map[string]any{"case_no": caseNo, "expires_in": "2h", "max_uses": 1})
-	r, err := c.do(ctx, "POST", base+"/v1/seals/"+sealID+"/authorizations", "application/json", body)
+	r, err := c.doAs(ctx, c.authorizer, "POST", base+"/v1/seals/"+sealID+"/authorizations", "application/json", body)
 	if err != nil || r.status != http.StatusCreated {
 		return "", r, err
 	}

@@ -1,0 +1,179 @@
+package api
+
+// API keys over HTTP: checking the presented key on every request, what each
+// key's seals let it reach, and /v1/keys for admin keys.
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"eseal/archive"
+	"eseal/seal"
+)
+
+// Who may call a route, besides nobody (public routes have no roles).
+var (
+	anyRole        = []Role{RoleAdmin, RoleAuthorizer, RoleStamper, RoleArchivist}
+	onlyAdmin      = []Role{RoleAdmin}
+	onlyAuthorizer = []Role{RoleAuthorizer}
+	onlyStamper    = []Role{RoleStamper}
+	onlyArchivist  = []Role{RoleArchivist}
+	// authzReaders see authorizations: the authorizers and stampers of the
+	// seal, and archivists.
+	authzReaders = []Role{RoleAuthorizer, RoleStamper, RoleArchivist}
+	// documentReaders read stored documents: the stampers of their seals,
+	// and archivists.
+	documentReaders = []Role{RoleStamper, RoleArchivist}
+)
+
+func (s *Server) keyring() Keyring { return Keyring{Store: s.Store, Registry: s.Registry} }
+
+// checkKey finds the presented bearer key and checks that it is in force and
+// has one of roles; otherwise it answers with the problem and returns false.
+func (s *Server) checkKey(w http.ResponseWriter, r *http.Request, roles []Role) (*APIKey, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.TrimSpace(tok) == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="eseal"`)
+		writeProblem(w, r, newProblem("unauthenticated", "send Authorization: Bearer <API key>"))
+		return nil, false
+	}
+	k, err := s.keyring().Lookup(r.Context(), strings.TrimSpace(tok))
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="eseal", error="invalid_token"`)
+		writeProblem(w, r, newProblem("unauthenticated", "unknown API key"))
+		return nil, false
+	case err != nil:
+		s.fail(w, r, err)
+		return nil, false
+	case k.Revoked != nil:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="eseal", error="invalid_token"`)
+		writeProblem(w, r, newProblem("key-revoked", fmt.Sprintf("API key %s (%s) was revoked at %s",
+			k.ID, k.Name, k.Revoked.Time.Format("2006-01-02T15:04:05Z07:00"))))
+		return nil, false
+	case k.Role == "":
+		writeProblem(w, r, newProblem("forbidden", fmt.Sprintf("API key %s has the roles %v from before keys had one role; create one key per role and revoke this one", k.ID, k.LegacyRoles)))
+		return nil, false
+	case !slices.Contains(roles, k.Role):
+		writeProblem(w, r, newProblem("forbidden", fmt.Sprintf("API key %s has the role %s; %s %s needs the role %s",
+			k.ID, k.Role, r.Method, r.URL.Path, joinRoles(roles))))
+		return nil, false
+	}
+	return k, true
+}
+
+func joinRoles(roles []Role) string {
+	s := make([]string, len(roles))
+	for i, r := range roles {
+		s[i] = string(r)
+	}
+	return strings.Join(s, " or ")
+}
+
+// outOfScope is the answer to a key whose seals do not include sealID.
+func outOfScope(k *APIKey, sealID, what string) *Problem {
+	return newProblem("seal-out-of-scope", fmt.Sprintf("%s key %s may not %s seal %s; its seals: %s",
+		k.Role, k.ID, what, sealID, strings.Join(k.Seals, ", ")))
+}
+
+// reachesRecord reports whether the key may read a stored document: a
+// stamper key reads those stamped with one of its seals.
+func (k *APIKey) reachesRecord(rec *archive.Record) bool {
+	return slices.ContainsFunc(rec.Signatures, func(sig archive.SignatureElement) bool { return k.Reaches(sig.SealID) })
+}
+
+// documentOutOfScope is the answer to a key that may not read a document.
+func documentOutOfScope(k *APIKey, docID string) *Problem {
+	return newProblem("seal-out-of-scope", fmt.Sprintf("%s key %s may not read document %s: none of its seals stamped it", k.Role, k.ID, docID))
+}
+
+// checkStampScope refuses a stamping that would use a seal, or an
+// authorization of a seal, outside the key's seals, or add seals to a
+// document the key may not read.
+func (s *Server) checkStampScope(r *http.Request, k *APIKey, uses []seal.SealUse, baseDoc string) (*Problem, error) {
+	for _, u := range uses {
+		if !k.Reaches(u.SealID) {
+			return outOfScope(k, u.SealID, "stamp with"), nil
+		}
+		st, err := s.Registry.Authorization(r.Context(), u.AuthorizationID)
+		if err != nil {
+			return nil, err
+		}
+		if !k.Reaches(st.SealID) {
+			return outOfScope(k, st.SealID, "use authorization "+u.AuthorizationID+" of"), nil
+		}
+	}
+	if baseDoc == "" {
+		return nil, nil
+	}
+	rec, err := s.Service.Record(r.Context(), baseDoc)
+	if err != nil {
+		return nil, err
+	}
+	if !k.reachesRecord(rec) {
+		return documentOutOfScope(k, baseDoc), nil
+	}
+	return nil, nil
+}
+
+// createKeyRequest is the JSON of POST /v1/keys.
+type createKeyRequest struct {
+	Name  string   `json:"name"`
+	Role  Role     `json:"role"`
+	Seals []string `json:"seals"`
+}
+
+// createdKey is a new key with its secret, which is shown only here.
+type createdKey struct {
+	Key string `json:"key"`
+	*APIKey
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
+	var req createKeyRequest
+	if p := s.readJSON(w, r, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	k, secret, err := s.keyring().Create(r.Context(), KeySpec{Name: req.Name, Role: req.Role, Seals: req.Seals, By: apiKeyFrom(r).actor()})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/keys/"+k.ID)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, createdKey{secret, k})
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
+	keys, err := s.keyring().List(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, keys)
+}
+
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
+	var req reasonRequest
+	if r.ContentLength != 0 {
+		if p := s.readJSON(w, r, &req); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+	}
+	k, err := s.keyring().Revoke(r.Context(), mux.Vars(r)["key_id"], req.Reason, apiKeyFrom(r).actor())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, k)
+}
+
+// actor names the key in the audit log and in what it creates.
+func (k *APIKey) actor() string { return k.Name + " (" + k.ID + ")" }

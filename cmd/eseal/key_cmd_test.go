@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"eseal/api"
+)
+
+// TestKeyCLI: init makes an admin key and, for the demo seal, an authorizer
+// and a stamper key; `eseal key` creates, lists and revokes keys.
+func TestKeyCLI(t *testing.T) {
+	dir := t.TempDir()
+	cli := func(args ...string) (string, int) { return esealCLI(append([]string{"--dir", dir}, args...)...) }
+	out, code := cli("init", "--org", "测试市行政审批服务局", "--json")
+	// The demo-mode notice on stderr comes first in the combined output.
+	out = out[max(strings.Index(out, "{"), 0):]
+	var org initResult
+	if err := json.Unmarshal([]byte(out), &org); code != 0 || err != nil {
+		t.Fatalf("init: exit %d, %v\n%s", code, err, out)
+	}
+	ctx := context.Background()
+	g := &globals{dir: dir}
+	reg, store, err := g.openRegistryReadOnly(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr := api.Keyring{Store: store, Registry: reg}
+	for _, c := range []struct {
+		secret string
+		role   api.Role
+		seals  []string
+	}{
+		{org.AdminKey, api.RoleAdmin, []string{}},
+		{org.AuthorizerKey, api.RoleAuthorizer, []string{org.SealID}},
+		{org.StamperKey, api.RoleStamper, []string{org.SealID}},
+	} {
+		k, err := kr.Lookup(ctx, c.secret)
+		if err != nil || k.Role != c.role || !slices.Equal(k.Seals, c.seals) || k.Revoked != nil {
+			t.Fatalf("init's %s key: %v %+v", c.role, err, k)
+		}
+	}
+
+	out, code = cli("key", "create", "--role", "stamper", "--seal", org.SealID, "--name", "某区审批系统", "--json")
+	var created map[string]any
+	if err := json.Unmarshal([]byte(out), &created); code != 0 || err != nil {
+		t.Fatalf("key create: exit %d, %v\n%s", code, err, out)
+	}
+	var fields []string
+	for f := range created {
+		fields = append(fields, f)
+	}
+	slices.Sort(fields)
+	if !slices.Equal(fields, []string{"id", "key", "name", "role", "seals"}) || created["role"] != "stamper" ||
+		created["name"] != "某区审批系统" || len(created["seals"].([]any)) != 1 || created["seals"].([]any)[0] != org.SealID {
+		t.Fatalf("key create --json: %s", out)
+	}
+	id, secret := created["id"].(string), created["key"].(string)
+
+	for _, c := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"stamper without a seal", []string{"--role", "stamper", "--name", "x"}, "names the seals"},
+		{"admin with a seal", []string{"--role", "admin", "--seal", org.SealID, "--name", "x"}, "not limited to seals"},
+		{"unknown seal", []string{"--role", "authorizer", "--seal", "seal-aaaaaaaaaaaaa", "--name", "x"}, "no seal"},
+		{"unknown role", []string{"--role", "superuser", "--name", "x"}, "want one of"},
+		{"no name", []string{"--role", "archivist"}, "name"},
+	} {
+		if out, code := cli(append([]string{"key", "create"}, c.args...)...); code == 0 || !strings.Contains(out, c.says) {
+			t.Errorf("key create %s: exit %d, want a refusal saying %q:\n%s", c.name, code, c.says, out)
+		}
+	}
+
+	if out, code := cli("key", "revoke", id, "--reason", "系统下线"); code != 0 || !strings.Contains(out, id+" (stamper key") {
+		t.Fatalf("key revoke: exit %d\n%s", code, out)
+	}
+	if k, err := kr.Lookup(ctx, secret); err != nil || k.Revoked == nil || k.Revoked.Reason != "系统下线" {
+		t.Fatalf("the revoked key: %v %+v", err, k)
+	}
+	if out, code := cli("key", "revoke", "k-aaaaaaaaaaaaaaaa"); code == 0 || !strings.Contains(out, "not found") {
+		t.Fatalf("revoking an unknown key: exit %d\n%s", code, out)
+	}
+
+	out, code = cli("key", "list", "--json")
+	var keys []api.APIKey
+	if err := json.Unmarshal([]byte(out), &keys); code != 0 || err != nil || len(keys) != 4 {
+		t.Fatalf("key list --json: exit %d, %v\n%s", code, err, out)
+	}
+	for _, k := range keys {
+		if (k.ID == id) != (k.Revoked != nil) {
+			t.Errorf("key list: %s revoked %v", k.ID, k.Revoked)
+		}
+	}
+	out, code = cli("key", "list")
+	if code != 0 || strings.Count(out, "\n") != 5 || strings.Contains(out, secret) || !strings.Contains(out, "authorizer") {
+		t.Fatalf("key list:\n%s", out)
+	}
+}
+
+// TestServeQuickStart is the README's quick start: `eseal serve` on an empty
+// directory prints an admin, an authorizer and a stamper key; the authorizer
+// key grants, the stamper key stamps under the grant, the admin key does
+// neither.
+func TestServeQuickStart(t *testing.T) {
+	ctx := context.Background()
+	p := startServe(t, childEnv(), "--dir", filepath.Join(t.TempDir(), "data"))
+	printed := p.out.String()
+	var org initResult
+	for _, f := range []struct {
+		out  *string
+		line string
+	}{
+		{&org.SealID, `demo seal (seal-[a-z2-7]+)`},
+		{&org.AdminKey, `Admin key: +(esk_\w+)`},
+		{&org.AuthorizerKey, `Authorizer key: +(esk_\w+)`},
+		{&org.StamperKey, `Stamper key: +(esk_\w+)`},
+	} {
+		m := regexp.MustCompile(f.line).FindStringSubmatch(printed)
+		if m == nil {
+			t.Fatalf("serve on an empty directory does not print %q:\n%s", f.line, clip(printed))
+		}
+		*f.out = m[1]
+	}
+	c := newRESTClient(org)
+	admin := newRESTClient(initResult{StamperKey: org.AdminKey, AuthorizerKey: org.AdminKey})
+	if _, r, err := admin.grant(ctx, p.url, org.SealID, "QS-1"); err != nil || r.status != 403 || r.problem() != "/problems/forbidden" {
+		t.Fatalf("the admin key grants: %v %s", err, r)
+	}
+	authz, r, err := c.grant(ctx, p.url, org.SealID, "QS-1")
+	if authz == "" {
+		t.Fatalf("the authorizer key grants: %v %s", err, r)
+	}
+	job := newStampJob(authz, "QS-1", 1)
+	if _, r, err := admin.stamp(ctx, p.url, org.SealID, job); err != nil || r.status != 403 || r.problem() != "/problems/forbidden" {
+		t.Fatalf("the admin key stamps: %v %s", err, r)
+	}
+	st, r, err := c.stamp(ctx, p.url, org.SealID, job)
+	if err != nil || r.status != 201 || st.DocumentID == "" {
+		t.Fatalf("the stamper key stamps: %v %s", err, r)
+	}
+	if r, err := c.do(ctx, "GET", p.url+"/v1/documents/"+st.DocumentID, "", nil); err != nil || r.status != 200 {
+		t.Fatalf("the stamper key reads its document: %v %s", err, r)
+	}
+}
