@@ -17,7 +17,7 @@ import (
 type laterSection struct {
 	*section
 	revision int
-	end      int64 // after %%EOF and its end of line; 0 when none follows
+	eof      int64 // after %%EOF and its end of line; 0 when none follows
 }
 
 func (d *Document) laterSections(offset int64) []laterSection {
@@ -33,7 +33,7 @@ func (d *Document) laterSections(offset int64) []laterSection {
 		}
 		ls := laterSection{section: s}
 		if e, ok := d.revisionEndAfter(s.end, chain); ok {
-			ls.end = e
+			ls.eof = e
 			ls.revision = sort.Search(len(revs), func(i int) bool { return revs[i] >= e }) + 1
 		}
 		out = append(out, ls)
@@ -75,7 +75,7 @@ func (d *Document) CheckAppendedAfter(offset int64) error {
 	}
 	pos := offset
 	for _, s := range d.laterSections(offset) {
-		if s.end == 0 {
+		if s.eof == 0 {
 			return unaccounted(s.off, "no \"startxref %d %%%%EOF\" after the cross-reference section at %d", s.off, s.off)
 		}
 		if err := d.checkBody(s, pos); err != nil {
@@ -84,7 +84,7 @@ func (d *Document) CheckAppendedAfter(offset int64) error {
 		if err := d.checkSectionTail(s); err != nil {
 			return err
 		}
-		pos = s.end
+		pos = s.eof
 	}
 	if end, ok := d.onlyWhiteSpace(pos, d.size); !ok {
 		return unaccounted(end, "%d bytes after the last %%%%EOF belong to no revision", d.size-end)
@@ -174,10 +174,10 @@ func (d *Document) skipObjectBody(l *lexer, ref Ref) error {
 // checkSectionTail checks that only "startxref N %%EOF" follows the section
 // (for a cross-reference stream: the end of its object first).
 func (d *Document) checkSectionTail(s laterSection) error {
-	l := newLexer(d.r, d.size, s.end)
+	l := newLexer(d.r, d.size, s.section.end)
 	if s.stream {
 		if err := d.skipStreamEnd(l); err != nil {
-			return &UnaccountedDataError{Offset: s.end, Reason: fmt.Sprintf("cross-reference stream of revision %d: %v", s.revision, err)}
+			return &UnaccountedDataError{Offset: s.section.end, Reason: fmt.Sprintf("cross-reference stream of revision %d: %v", s.revision, err)}
 		}
 	}
 	l.skipWSNoComment()

@@ -1,0 +1,150 @@
+package seal_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"eseal/pdf/attack"
+	"eseal/seal"
+)
+
+// TestAttackCorpus runs the published attack classes (package attack)
+// against a document eseal stamped: every tampered file is INVALID with a
+// reason naming what gives it away, every allowed addition is "VALID, with
+// changes after signing" and named, and poppler shows that each content
+// attack really changed what a reader sees.
+func TestAttackCorpus(t *testing.T) {
+	fx := newFixture(t)
+	signed := fx.stamp(t, attack.Input(), 1)
+	if rep := fx.verify(t, signed); rep.Summary != "VALID" {
+		t.Fatalf("the signed document: %s %v", rep.Summary, rep.Reasons)
+	}
+	cases, err := attack.Build(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A later seal by eseal itself is the allowed addition every verifier
+	// must accept.
+	cases = append(cases, attack.Case{Name: "second-seal", Class: "allowed: a second seal", PDF: fx.stamp(t, signed, 1),
+		Want: attack.Allowed, Reason: "/Widget (field \"Seal2\") on page 1"})
+	dir := artifactDir(t, "attack-corpus")
+	writeFile(t, filepath.Join(dir, "signed.pdf"), signed)
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			writeFile(t, filepath.Join(dir, c.Name+".pdf"), c.PDF)
+			rep := fx.verify(t, c.PDF)
+			checkAttackVerdict(t, c, rep)
+			if c.Want == attack.Tampered {
+				provePoppler(t, c, signed)
+			}
+		})
+	}
+}
+
+// checkAttackVerdict checks a report against what the corpus expects.
+func checkAttackVerdict(t *testing.T, c attack.Case, rep *seal.Report) {
+	t.Helper()
+	switch c.Want {
+	case attack.Tampered:
+		if rep.Verdict != seal.Invalid {
+			t.Fatalf("%s (%s): %s, want INVALID: %v", c.Name, c.Class, rep.Summary, allReasons(rep))
+		}
+		if r := allReasons(rep); !strings.Contains(r, c.Reason) {
+			t.Fatalf("%s: INVALID, but no reason names %q:\n%s", c.Name, c.Reason, r)
+		}
+	case attack.Allowed:
+		if rep.Verdict != seal.Valid || rep.Summary != "VALID, with changes after signing" {
+			t.Fatalf("%s (%s): %q, want VALID with changes: %v", c.Name, c.Class, rep.Summary, allReasons(rep))
+		}
+		found := false
+		for _, lc := range rep.Signatures[0].LaterChanges {
+			if lc.Allowed && strings.Contains(lc.Detail, c.Reason) {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("%s: no later change names %q: %+v", c.Name, c.Reason, rep.Signatures[0].LaterChanges)
+		}
+	}
+}
+
+func allReasons(rep *seal.Report) string {
+	parts := append([]string{}, rep.Reasons...)
+	for _, s := range rep.Signatures {
+		parts = append(parts, s.Reasons...)
+	}
+	return strings.Join(parts, "\n")
+}
+
+// provePoppler shows with poppler that the attack changed what a reader
+// sees: text that appears or disappears (pdftotext), or the /Title (pdfinfo).
+func provePoppler(t *testing.T, c attack.Case, signed []byte) {
+	t.Helper()
+	if c.Shows == "" && c.Hides == "" && c.Title == "" {
+		return
+	}
+	tool, args := "pdftotext", []string{"-layout", "", "-"}
+	if c.Title != "" {
+		tool, args = "pdfinfo", []string{""}
+	}
+	path := lookTool(t, tool)
+	run := func(b []byte) string {
+		f := filepath.Join(t.TempDir(), "in.pdf")
+		writeFile(t, f, b)
+		a := append([]string{}, args...)
+		for i := range a {
+			if a[i] == "" {
+				a[i] = f
+			}
+		}
+		out, _ := exec.Command(path, a...).Output() // poppler complains about the attacks but still reads them
+		return string(out)
+	}
+	before, after := run(signed), run(c.PDF)
+	switch {
+	case c.Shows != "" && (!strings.Contains(after, c.Shows) || strings.Contains(before, c.Shows)):
+		t.Fatalf("%s: %s does not show %q only in the attack file:\nsigned:\n%s\nattack:\n%s", c.Name, tool, c.Shows, before, after)
+	case c.Hides != "" && (strings.Contains(after, c.Hides) || !strings.Contains(before, c.Hides)):
+		t.Fatalf("%s: %s does not lose %q in the attack file:\nsigned:\n%s\nattack:\n%s", c.Name, tool, c.Hides, before, after)
+	case c.Title != "" && !strings.Contains(after, c.Title):
+		t.Fatalf("%s: pdfinfo does not show the title %q:\n%s", c.Name, c.Title, after)
+	}
+}
+
+// lookTool finds an outside tool: a skip when missing, a failure under
+// ESEAL_REQUIRE_TOOLS=1.
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("ESEAL_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("%s not on PATH (ESEAL_REQUIRE_TOOLS=1)", name)
+		}
+		t.Skipf("%s not on PATH", name)
+	}
+	return p
+}
+
+// artifactDir is where a test keeps files for people to look at:
+// $ESEAL_ARTIFACTS/name when set, else a temporary directory.
+func artifactDir(t *testing.T, name string) string {
+	t.Helper()
+	if a := os.Getenv("ESEAL_ARTIFACTS"); a != "" {
+		d := filepath.Join(a, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
