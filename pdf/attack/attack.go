@@ -54,6 +54,7 @@ type target struct {
 	sealField int // the seal's merged field and widget
 	sealValue int // its signature dictionary
 	sealRect  [4]float64
+	sealName  string
 	shadows   map[int]int64
 }
 
@@ -85,7 +86,7 @@ func Build(signed []byte) ([]Case, error) {
 	if len(sigs) != 1 || sigs[0].Ref.Num == 0 {
 		return nil, fmt.Errorf("attack: want one signature with an indirect value, found %d", len(sigs))
 	}
-	t.sealField, t.sealValue, t.sealRect = sigs[0].Field.Num, sigs[0].Ref.Num, sigs[0].Rect
+	t.sealField, t.sealValue, t.sealRect, t.sealName = sigs[0].Field.Num, sigs[0].Ref.Num, sigs[0].Rect, sigs[0].FieldName
 
 	var cases []Case
 	for _, mk := range []func(*target) (Case, error){

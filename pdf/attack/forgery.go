@@ -184,5 +184,5 @@ func overlayStampOnSeal(t *target) (Case, error) {
 	r := t.sealRect
 	b, err := t.addAnnotation(fmt.Sprintf("<</Type/Annot/Subtype/Stamp/Rect %s/P 3 0 R/F 4/AP<</N 61 0 R>>>>", rectString(r)), false)
 	return Case{Name: "overlay-stamp-on-seal", Class: "annotation overlay: a Stamp over the seal", PDF: b, Want: Allowed,
-		Reason: fmt.Sprintf("/Stamp on page 1 at [%.0f %.0f %.0f %.0f]", r[0], r[1], r[2], r[3]) + ", covers seal Seal1"}, err
+		Reason: fmt.Sprintf("/Stamp on page 1 at [%.0f %.0f %.0f %.0f]", r[0], r[1], r[2], r[3]) + ", covers seal " + t.sealName}, err
 }
