@@ -1,6 +1,7 @@
 package seal_test
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,5 +147,27 @@ func writeFile(t *testing.T, path string, b []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnknownSubFilterIsHashed: a signature whose /SubFilter eseal does not
+// know is still checked as a CMS, so changed bytes make it INVALID rather
+// than INDETERMINATE.
+func TestUnknownSubFilterIsHashed(t *testing.T) {
+	fx := newFixture(t)
+	signed := fx.stamp(t, attack.Input(), 1)
+	old := []byte("/SubFilter/adbe.pkcs7.detached")
+	i := bytes.Index(signed, old)
+	if i < 0 {
+		t.Fatalf("no %s in the stamped file", old)
+	}
+	bad := append([]byte{}, signed...)
+	copy(bad[i:], "/SubFilter/x.vendor.unknown00")
+	rep := fx.verify(t, bad)
+	if rep.Verdict != seal.Invalid || len(rep.Signatures) != 1 {
+		t.Fatalf("%s with %d signatures, want INVALID: %v", rep.Summary, len(rep.Signatures), allReasons(rep))
+	}
+	if r := allReasons(rep); !strings.Contains(r, "not supported; its /Contents was checked") || !strings.Contains(r, "signature value") {
+		t.Fatalf("reasons: %s", r)
 	}
 }

@@ -311,15 +311,19 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 		return rep
 	}
 
+	// (2) The CMS signature over the signed bytes. A /SubFilter eseal does
+	// not know is still checked when its /Contents is a CMS: the verdict
+	// cannot be VALID, but a broken signature is INVALID.
+	sd, err := cms.Parse(s.Contents)
 	switch s.SubFilter {
 	case "adbe.pkcs7.detached", "ETSI.CAdES.detached":
 	default:
-		c.add("format", Unknown, fmt.Sprintf("signature format /%s is not supported", s.SubFilter))
-		return rep
+		if err != nil {
+			c.add("format", Unknown, fmt.Sprintf("signature format /%s is not supported and its /Contents is not a CMS", s.SubFilter))
+			return rep
+		}
+		c.add("format", Unknown, fmt.Sprintf("signature format /%s is not supported; its /Contents was checked as a detached CMS", s.SubFilter))
 	}
-
-	// (2) The CMS signature over the signed bytes.
-	sd, err := cms.Parse(s.Contents)
 	if err != nil {
 		c.add("CMS structure", Fail, err.Error())
 		return rep
