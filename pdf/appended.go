@@ -58,19 +58,18 @@ func (d *Document) CheckAppendedAfter(offset int64) error {
 		return unaccounted(offset, "revision end outside the file")
 	}
 	// The chain, newest first, must run through the later sections in
-	// decreasing file order and then reach the section that ends at offset.
+	// decreasing file order and then reach the signed revision. (That it
+	// reaches the section ending at offset, the caller knows: offset is a
+	// revision end, see Revisions, only when it does.)
 	for i, s := range d.sections {
 		if s.off < offset {
-			if !d.endsAt(s, offset) {
-				return unaccounted(offset, "the /Prev chain does not lead back to the signed revision")
-			}
 			break
-		}
-		if i+1 < len(d.sections) && d.sections[i+1].off >= s.off {
-			return unaccounted(s.off, "the /Prev chain goes forward in the file")
 		}
 		if i+1 == len(d.sections) {
 			return unaccounted(offset, "the /Prev chain does not lead back to the signed revision")
+		}
+		if d.sections[i+1].off >= s.off {
+			return unaccounted(s.off, "the /Prev chain goes forward in the file")
 		}
 	}
 	pos := offset
@@ -90,12 +89,6 @@ func (d *Document) CheckAppendedAfter(offset int64) error {
 		return unaccounted(end, "%d bytes after the last %%%%EOF belong to no revision", d.size-end)
 	}
 	return nil
-}
-
-// endsAt reports whether section s is followed by the %%EOF that ends at end.
-func (d *Document) endsAt(s *section, end int64) bool {
-	e, ok := d.revisionEndAfter(s.end, map[int64]bool{s.off: true})
-	return ok && e == end
 }
 
 // onlyWhiteSpace reports whether [from, to) is white space; when not, it

@@ -171,3 +171,42 @@ func TestUnknownSubFilterIsHashed(t *testing.T) {
 		t.Fatalf("reasons: %s", r)
 	}
 }
+
+// TestStrictReadingAcceptsWhatEsealWrites: reading strictly costs nothing
+// on honest files — every shape of the pdf fixtures (classic, hybrid,
+// cross-reference streams, object streams, linearized, LibreOffice), stamped
+// once, is plain VALID, and stamped twice, VALID with the second seal named.
+func TestStrictReadingAcceptsWhatEsealWrites(t *testing.T) {
+	fx := newFixture(t)
+	files, err := filepath.Glob(filepath.Join("..", "pdf", "testdata", "*.pdf"))
+	if err != nil || len(files) < 10 {
+		t.Fatalf("fixtures: %v %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stamp := func(b []byte, x float64) []byte {
+				_, out, err := fx.stampAt(t, b, seal.Placement{Page: 1, XMM: x, YMM: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			once := stamp(in, 10)
+			if rep := fx.verify(t, once); rep.Summary != "VALID" {
+				t.Fatalf("stamped once: %s: %s", rep.Summary, allReasons(rep))
+			}
+			rep := fx.verify(t, stamp(once, 60))
+			if rep.Summary != "VALID, with changes after signing" {
+				t.Fatalf("stamped twice: %s: %s", rep.Summary, allReasons(rep))
+			}
+			lcs := rep.Signatures[0].LaterChanges
+			if len(lcs) == 0 || lcs[0].Kind != "signature" || lcs[0].Revision != rep.Signatures[1].Revision {
+				t.Fatalf("the second seal is not the later change of the first: %+v", lcs)
+			}
+		})
+	}
+}
