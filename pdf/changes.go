@@ -164,11 +164,16 @@ func (d *Document) references() map[int]int {
 		}
 	}
 	walk(0, d.trailer, 0)
+	live := map[int]bool{}
 	for n, e := range d.xref {
-		if e.typ == 0 {
+		live[n] = e.typ != 0
+	}
+	// In number order, so that the referrer named is the same every time.
+	for _, n := range sortedNums(live) {
+		if !live[n] {
 			continue
 		}
-		if o, err := d.Object(Ref{n, e.gen}); err == nil {
+		if o, err := d.Object(Ref{n, d.genOf(n)}); err == nil {
 			walk(n, o, 0)
 		}
 	}

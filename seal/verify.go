@@ -164,6 +164,7 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*R
 	if err != nil {
 		rep.Verdict = Invalid
 		rep.Reasons = append(rep.Reasons, "the file cannot be read as a PDF: "+err.Error())
+		rep.Signatures = repairedSignatures(r, size, err)
 		return rep, nil
 	}
 	v.loadDSS(doc)
@@ -208,6 +209,29 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*R
 		}
 	}
 	return rep, nil
+}
+
+// repairedSignatures lists, each INVALID, the signatures a tolerant reader
+// finds in a file the strict one refuses (a startxref pointing next to a
+// cross-reference section, not at it): readers repair such files
+// differently, so what they show is not what was signed.
+func repairedSignatures(r io.ReaderAt, size int64, strictErr error) []SignatureReport {
+	out := []SignatureReport{}
+	d, err := pdf.Open(r, size)
+	if err != nil {
+		return out
+	}
+	sigs, err := d.Signatures()
+	if err != nil {
+		return out
+	}
+	for _, s := range sigs {
+		sr := SignatureReport{Field: s.FieldName, Verdict: Invalid, Kind: "page", Page: s.Page, Pages: s.Pages,
+			SubFilter: s.SubFilter, ByteRange: s.ByteRange, LaterChanges: []LaterChange{}}
+		sigCheck{&sr}.add("document structure", Fail, "a reader must repair the file to find this signature: "+strictErr.Error())
+		out = append(out, sr)
+	}
+	return out
 }
 
 // removedSignatures returns the signatures each earlier revision had, at
@@ -278,7 +302,7 @@ func (c sigCheck) add(name string, res CheckResult, detail string) {
 func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.ReaderAt, size int64, revs []int64, s *pdf.Signature) SignatureReport {
 	rep := SignatureReport{
 		Field: s.FieldName, Verdict: Valid, Reasons: []string{}, Kind: "page", Page: s.Page, Pages: s.Pages,
-		SubFilter: s.SubFilter, ByteRange: s.ByteRange,
+		SubFilter: s.SubFilter, ByteRange: s.ByteRange, LaterChanges: []LaterChange{},
 	}
 	if len(s.Pages) > 1 {
 		rep.Kind = "cross-page"
