@@ -290,3 +290,32 @@ func TestEmptySignatureField(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLaterRevisions runs what a verifier asks of the revisions after each
+// signed one — strict reading, the appended bytes, the comparison by object
+// number, the added annotations — on arbitrary bytes, seeded with signed
+// documents that have later revisions. None may panic; a revision end the
+// strict reader lists must be accepted as an offset.
+func FuzzLaterRevisions(f *testing.F) {
+	signed := sign(f, genPDF(genOpts{pages: 2, acroForm: "indirect"}), SignatureRequest{Page: 1, WidthMM: 20, HeightMM: 20})
+	f.Add(sign(f, signed, SignatureRequest{Page: 2, WidthMM: 20, HeightMM: 20}))
+	f.Add(appendRevision(signed, map[int]string{101: "stream:BT /F1 9 Tf (x) Tj ET", 900: "<</Type/Annot/Subtype/Text/Rect [1 1 9 9]>>"}))
+	xs := sign(f, genPDF(genOpts{xref: "stream", acroForm: "indirect"}), SignatureRequest{Page: 1, WidthMM: 20, HeightMM: 20})
+	f.Add(sign(f, xs, SignatureRequest{Page: 1, XMM: 40, WidthMM: 20, HeightMM: 20}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := OpenStrict(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		revs := d.Revisions()
+		for _, end := range revs[:max(0, len(revs)-1)] {
+			err := d.CheckAppendedAfter(end)
+			var ue *UnaccountedDataError
+			if err != nil && !errors.As(err, &ue) {
+				t.Fatalf("CheckAppendedAfter(%d): untyped error %v", end, err)
+			}
+			d.ChangesAfter(end)
+			d.AddedAnnotations(end)
+		}
+	})
+}
