@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -108,6 +109,17 @@ func (r *revisionRig) run(tb testing.TB, seed int64) bool {
 	b := r.signed
 	var did []string
 	for n := 1 + rng.Intn(3); n > 0; n-- {
+		if rng.Intn(6) == 0 { // another seal, as eseal stamps it
+			p := seal.Placement{Page: 1, XMM: float64(10 + rng.Intn(150)), YMM: float64(10 + rng.Intn(250))}
+			res, err := (&seal.Stamper{Registry: r.fx.reg}).Stamp(context.Background(), bytes.NewReader(b), int64(len(b)),
+				seal.StampRequest{SealID: r.fx.sealID, Placement: p})
+			if err != nil {
+				tb.Fatalf("seed %d: stamp: %v", seed, err)
+			}
+			b = append(append([]byte{}, b...), res.Update...)
+			did = append(did, fmt.Sprintf("seal at %.0f,%.0f mm", p.XMM, p.YMM))
+			continue
+		}
 		var what string
 		var err error
 		if b, what, err = attack.RandomRevision(rng, b); err != nil {
