@@ -60,7 +60,7 @@ func RandomRevision(rng *rand.Rand, b []byte) ([]byte, string, error) {
 	}
 	var r revision
 	var what string
-	switch rng.Intn(12) {
+	switch rng.Intn(15) {
 	case 0:
 		r, what = revision{objects: []object{{num: objContent, stream: append(drawing(), drawing()...)}}}, "content stream replaced"
 	case 1:
@@ -91,6 +91,19 @@ func RandomRevision(rng *rand.Rand, b []byte) ([]byte, string, error) {
 		r, what = revision{objects: []object{{num: objFont, body: "<</Type/Font/Subtype/Type1/BaseFont/Courier/Encoding/WinAnsiEncoding>>"}}}, "font replaced"
 	case 11:
 		r, what = revision{objects: []object{{num: objCover, body: "/Type/XObject/Subtype/Form/BBox [0 0 300 30]/Resources<</Font<</F1 4 0 R>>>>", stream: drawing()}}}, "cover XObject replaced"
+	case 12:
+		n := []int{objCover, objContent}[rng.Intn(2)]
+		r, what = revision{point: map[int]int64{n: shadowOffsets(b)[n]}}, fmt.Sprintf("object %d pointed at its shadow", n)
+	case 13:
+		mb := fmt.Sprintf("[0 0 %d %d]", 500+rng.Intn(200), 700+rng.Intn(200))
+		r, what = revision{inStream: []object{{num: objPage, body: withEntries(page, map[string]string{"MediaBox": mb})}}, objStm: fresh}, "page rewritten in an object stream"
+	case 14:
+		sigs, err := d.Signatures()
+		if err != nil || len(sigs) == 0 {
+			return nil, "", fmt.Errorf("attack: no seal to cover: %v", err)
+		}
+		x := sigs[rng.Intn(len(sigs))].Rect
+		r, what = addAnnot(fmt.Sprintf("<</Type/Annot/Subtype/Square/Rect [%.0f %.0f %.0f %.0f]/F 4/IC [1 1 1]/C [1 1 1]>>", x[0], x[1], x[2], x[3]))
 	}
 	r.xrefStream = rng.Intn(3) == 0
 	out, err := appendRevision(b, r)
