@@ -284,11 +284,14 @@ func (d *Document) classify(nd *Document, num int, r *docRoles, oobj, nobj Objec
 			case "DSS":
 				return true
 			case "AcroForm":
+				nvr, _ := nd.Resolve(nv)
 				if ov == nil {
-					return true
+					// A new form, but not one telling viewers to redraw
+					// what the signed pages already show.
+					na, _ := nvr.(Dict)
+					return na != nil && na["NeedAppearances"] != true
 				}
 				ovr, _ := d.Resolve(ov)
-				nvr, _ := nd.Resolve(nv)
 				oa, _ := ovr.(Dict)
 				na, _ := nvr.(Dict)
 				return oa != nil && na != nil && d.acroFormGrows(nd, oa, na)
