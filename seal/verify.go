@@ -311,17 +311,19 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	br := s.ByteRange
 
 	// (1) The byte range: well formed, covering everything but /Contents, and
-	// ending where a revision ends.
-	if err := checkByteRange(s, size); err != nil {
-		c.add("byte range", Fail, err.Error())
-		return rep
-	}
+	// ending where a revision ends. The revision it ends at is kept even
+	// when the range is wrong, so that what later revisions changed is
+	// still named.
 	end := br[2] + br[3]
 	rep.Revision = 0
 	for i, e := range revs {
 		if e == end {
 			rep.Revision = i + 1
 		}
+	}
+	if err := checkByteRange(s, size); err != nil {
+		c.add("byte range", Fail, err.Error())
+		return rep
 	}
 	if rep.Revision == 0 {
 		c.add("byte range", Fail, fmt.Sprintf("the signed range ends at byte %d, which is not the end of a revision", end))

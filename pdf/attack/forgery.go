@@ -44,7 +44,7 @@ func swaContentsGap(t *target) (Case, error) {
 	copy(out[br[1]+int64(keep):], inject)
 	b, err := appendRevision(out, revision{point: map[int]int64{objContent: br[1] + int64(objAt)}})
 	return Case{Name: "swa-contents-gap", Class: "signature wrapping: content hidden in the /Contents padding", PDF: b, Want: Tampered,
-		Reason: "is not exactly this signature's /Contents", Shows: Forged}, err
+		Reason: t.objRev(objContent), Shows: Forged}, err
 }
 
 // Universal signature forgery (USF): the signature value is made unusable,
@@ -64,7 +64,7 @@ func usfStripByteRange(t *target) (Case, error) {
 		{num: t.sealValue, body: withEntries(sd, map[string]string{"ByteRange": ""})},
 	}})
 	return Case{Name: "usf-strip-byterange", Class: "universal forgery: /ByteRange removed", PDF: b, Want: Tampered,
-		Reason: "no /ByteRange", Shows: Forged}, err
+		Reason: t.objRev(t.sealValue), Shows: Forged}, err
 }
 
 func usfValueElsewhere(t *target) (Case, error) {
@@ -82,7 +82,7 @@ func usfValueElsewhere(t *target) (Case, error) {
 		{num: t.sealField, body: withEntries(fd, map[string]string{"V": fmt.Sprintf("%d 0 R", objFont)})},
 	}})
 	return Case{Name: "usf-value-elsewhere", Class: "universal forgery: /V pointed at another object", PDF: b, Want: Tampered,
-		Reason: "/V has /Type /Font", Shows: Forged}, err
+		Reason: t.objRev(t.sealField), Shows: Forged}, err
 }
 
 // Shadow attacks (NDSS 2021): the input already holds what the attacker
