@@ -205,6 +205,9 @@ func printReport(w io.Writer, name string, rep *seal.Report) {
 		for _, lc := range s.LaterChanges {
 			fmt.Fprintf(w, "      %s\n", laterChangeLine(lc))
 		}
+		if len(s.LaterChanges) > 0 && s.Revision > 0 {
+			fmt.Fprintf(w, "    as signed: eseal verify --signed-revision %d --out FILE %s\n", s.Revision, name)
+		}
 	}
 }
 
