@@ -43,10 +43,17 @@ func TestVerifyPageAttackCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases, err := attack.Build(append(append([]byte{}, in...), res.Update...))
+	signed := append(append([]byte{}, in...), res.Update...)
+	cases, err := attack.Build(signed)
 	if err != nil {
 		t.Fatal(err)
 	}
+	res, err = (&seal.Stamper{Registry: reg}).Stamp(ctx, bytes.NewReader(signed), int64(len(signed)), seal.StampRequest{
+		SealID: sl.ID, Placement: seal.Placement{Page: 1, XMM: 20, YMM: 200}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, attack.Case{Name: "second-seal", PDF: append(append([]byte{}, signed...), res.Update...), Want: attack.Allowed})
 	srv := &Server{Metrics: NewMetrics(), Registry: reg, Store: store, Limits: Limits{MaxPDFBytes: 8 << 20, MaxJSONBytes: 64 << 10}}
 	h := srv.Handler()
 	for _, c := range cases {

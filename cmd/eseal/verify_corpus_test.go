@@ -51,6 +51,17 @@ func TestVerifyAttackCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The allowed addition every verifier must accept: a second seal.
+	twice := filepath.Join(dir, "twice.pdf")
+	if out, code := esealCLI("stamp", "--dir", dir, "--seal", sl.ID, "--in", signedPath, "--out", twice, "--page", "1", "--x", "20", "--y", "200"); code != 0 {
+		t.Fatalf("stamp again: %s", out)
+	}
+	b, err := os.ReadFile(twice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, attack.Case{Name: "second-seal", Class: "allowed: a second seal", PDF: b, Want: attack.Allowed,
+		Reason: `/Widget (field "Seal2") on page 1`})
 	ro, store, err := (&globals{dir: dir}).openRegistryReadOnly(ctx)
 	if err != nil {
 		t.Fatal(err)
