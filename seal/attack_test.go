@@ -55,6 +55,9 @@ var fieldProblems = map[string]string{
 	"swa-contents-gap":      "is not exactly this signature's /Contents",
 	"usf-strip-byterange":   "the signature dictionary has no /ByteRange",
 	"usf-value-elsewhere":   "/V has /Type /Font",
+	"usf-contents-empty":    "byte range",
+	"usf-byterange-zero":    "ByteRange is out of order or beyond the file",
+	"usf-byterange-null":    "the signature dictionary has no /ByteRange",
 	"sneaky-fake-signature": "the signature dictionary has no /ByteRange",
 }
 

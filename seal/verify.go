@@ -190,7 +190,7 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*R
 	for i := range sigs {
 		sr := v.verifySignature(ctx, doc, r, size, revs, &sigs[i])
 		if i >= final {
-			sigCheck{&sr}.add("signature field", Fail, fmt.Sprintf("signature %s of revision %d is no longer in the document: a later revision removed it", sigs[i].FieldName, sr.Revision))
+			sigCheck{&sr}.add("signature field", Fail, fmt.Sprintf("signature %s of revision %d is no longer in the document as signed: a later revision removed or replaced it", sigs[i].FieldName, sr.Revision))
 		}
 		rep.Signatures = append(rep.Signatures, sr)
 	}

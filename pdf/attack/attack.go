@@ -103,7 +103,11 @@ func Build(signed []byte) ([]Case, error) {
 		}
 		cases = append(cases, c)
 	}
-	return cases, nil
+	usf, err := usfVariants(t)
+	if err != nil {
+		return nil, err
+	}
+	return append(cases, usf...), nil
 }
 
 func (t *target) next() int { return t.rev + 1 }

@@ -67,6 +67,39 @@ func usfStripByteRange(t *target) (Case, error) {
 		Reason: t.objRev(t.sealValue), Shows: Forged}, err
 }
 
+// usfVariants are the other values the CCS 2019 paper tried in place of a
+// signature: an empty /Contents, a /ByteRange of zeros, a null /ByteRange.
+func usfVariants(t *target) ([]Case, error) {
+	d, err := pdf.Open(bytes.NewReader(t.signed), int64(len(t.signed)))
+	if err != nil {
+		return nil, err
+	}
+	v, err := d.Object(pdf.Ref{Num: t.sealValue})
+	if err != nil {
+		return nil, err
+	}
+	sd, _ := v.(pdf.Dict)
+	var out []Case
+	for _, u := range []struct {
+		name, key, value string
+	}{
+		{"usf-contents-empty", "Contents", "<>"},
+		{"usf-byterange-zero", "ByteRange", "[0 0 0 0]"},
+		{"usf-byterange-null", "ByteRange", "null"},
+	} {
+		b, err := t.append(revision{objects: []object{
+			{num: objContent, stream: forgedContent()},
+			{num: t.sealValue, body: withEntries(sd, map[string]string{u.key: u.value})},
+		}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Case{Name: u.name, Class: "universal forgery: /" + u.key + " " + u.value, PDF: b, Want: Tampered,
+			Reason: t.objRev(t.sealValue), Shows: Forged})
+	}
+	return out, nil
+}
+
 func usfValueElsewhere(t *target) (Case, error) {
 	d, err := pdf.Open(bytes.NewReader(t.signed), int64(len(t.signed)))
 	if err != nil {
