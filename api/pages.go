@@ -29,6 +29,8 @@ var pages = template.Must(template.New("base").Funcs(template.FuncMap{
 		}
 		return "无法确定 INDETERMINATE"
 	},
+	// changed: VALID, with changes after signing.
+	"changed": func(r *seal.Report) bool { return r.Verdict == seal.Valid && r.Summary != string(seal.Valid) },
 	"when": func(t *time.Time) string {
 		if t == nil {
 			return "—"
@@ -45,16 +47,19 @@ h1{font-size:1.3em}.verdict{font-size:1.2em;font-weight:bold;padding:.5em;border
 .seal{width:7em;height:7em}.btn{display:inline-block;background:#c8161d;color:#fff;padding:.7em 1.4em;border-radius:.3em;text-decoration:none;font-size:1.1em}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}dt{color:#666}dd{margin:0}
 table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;padding:.2em .4em;vertical-align:top}
+.later .disallowed{background:#fde2e1}
 </style></head><body>{{end}}
 {{define "sigs"}}{{range .Signatures}}<h2>{{if .Seal}}{{.Seal.Name}}{{else}}{{.Field}}{{end}}</h2>
 {{if .Seal}}<img class="seal" alt="印章图像" src="/v1/seals/{{.Seal.ID}}/picture.png">{{end}}
 <p class="verdict {{.Verdict}}">{{verdictText .Verdict}}</p>
 <dl><dt>签章时间</dt><dd>{{when .SigningTime}}</dd><dt>签章人证书</dt><dd>{{.Signer}}</dd><dt>页码</dt><dd>{{.Page}}</dd></dl>
 <table>{{range .Checks}}<tr><td>{{.Result}}</td><td>{{.Name}}</td><td>{{.Detail}}</td></tr>{{end}}</table>
+{{if .LaterChanges}}<h3>签章后的修订 Changes after signing</h3>
+<table class="later">{{range .LaterChanges}}<tr class="{{if .Allowed}}allowed{{else}}disallowed{{end}}"><td>修订 {{.Revision}}</td><td>{{.Kind}}{{if .Object}} (object {{.Object}}){{end}}</td><td>{{.Detail}}</td><td>{{if .Allowed}}允许 allowed{{else}}不允许 NOT ALLOWED{{end}}</td></tr>{{end}}</table>{{end}}
 {{end}}{{end}}
 {{define "download"}}{{template "head" "电子证照下载"}}
 <h1>{{.Record.Title}}</h1>
-<p class="verdict {{.Report.Verdict}}">验证结果：{{verdictText .Report.Verdict}}</p>
+<p class="verdict {{.Report.Verdict}}">验证结果：{{verdictText .Report.Verdict}}{{if changed .Report}}，签章后有修订 (with changes after signing){{end}}</p>
 <dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd>{{if .Record.DocumentNo}}<dt>文号</dt><dd>{{.Record.DocumentNo}}</dd>{{end}}
 <dt>办件编号</dt><dd>{{.Record.CaseNo}}</dd><dt>盖章日期</dt><dd>{{.Record.Date.Format "2006-01-02"}}</dd>
 <dt>文件</dt><dd>{{.Record.FileName}}（{{.Record.Size}} 字节）</dd><dt>SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd></dl>
@@ -63,7 +68,7 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 <p><a href="/v/{{.Record.DocumentID}}">验证页面</a></p></body></html>{{end}}
 {{define "verify"}}{{template "head" "电子印章验证"}}
 <h1>电子印章验证：{{.Record.Title}}</h1>
-<p class="verdict {{.Report.Verdict}}">{{verdictText .Report.Verdict}}</p>
+<p class="verdict {{.Report.Verdict}}">{{verdictText .Report.Verdict}}{{if changed .Report}}，签章后有修订 (with changes after signing){{end}}</p>
 <dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd><dt>文件 SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd>
 <dt>验证时间</dt><dd>{{.Report.VerifiedAt.Format "2006-01-02 15:04:05 MST"}}</dd></dl>
 {{template "sigs" .Report}}</body></html>{{end}}

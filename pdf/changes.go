@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sort"
 )
 
 // A ChangeKind classifies an object (re)defined after a signed revision.
@@ -40,77 +41,143 @@ func (k ChangeKind) String() string {
 // the trailer.
 type Change struct {
 	Object int
-	Kind   ChangeKind
-	Detail string
+	// Revision is the revision (1-based, as Revisions counts) whose
+	// cross-reference section defines the object last.
+	Revision int
+	Kind     ChangeKind
+	Detail   string
 }
 
 // ChangesAfter compares the document as it was at offset (a revision end,
-// see Revisions) with the final document, object by object for the objects
-// later revisions (re)define.
+// see Revisions) with the final document by object number: every number a
+// later cross-reference section defines — whatever the new object is,
+// object and cross-reference streams included — is compared with what that
+// number was when signed. A number free or absent when signed is a new
+// object, unless an object of the signed revision already referred to it:
+// filling in such a reference later changes signed content.
 func (d *Document) ChangesAfter(offset int64) ([]Change, error) {
 	if offset <= 0 || offset > d.size {
 		return nil, formatErr(offset, "revision end outside the file")
 	}
-	old, err := Open(io.NewSectionReader(d.r, 0, offset), offset)
+	old, err := open(io.NewSectionReader(d.r, 0, offset), offset, d.strict)
 	if err != nil {
 		return nil, err
 	}
-	nums := map[int]bool{}
-	containers := map[int]bool{}
-	for _, s := range d.sections {
-		if s.off < offset {
-			continue
+	revOf := map[int]int{} // number → newest later revision defining it
+	later := d.laterSections(offset)
+	for i := len(later) - 1; i >= 0; i-- {
+		s := later[i]
+		for _, n := range append(append([]int{}, s.nums...), s.xrefNum, s.stmNum) {
+			if _, ok := revOf[n]; !ok && n > 0 {
+				revOf[n] = s.revision
+			}
 		}
-		for _, n := range s.nums {
-			nums[n] = true
-		}
-		containers[s.xrefNum] = true
-		containers[s.stmNum] = true
+	}
+	newest := 0
+	if len(later) > 0 {
+		newest = later[len(later)-1].revision
 	}
 	var changes []Change
 	if !equalObjects(old.trailer["Root"], d.trailer["Root"]) {
-		changes = append(changes, Change{0, Disallowed, "trailer /Root changed"})
+		changes = append(changes, Change{0, newest, Disallowed, "trailer /Root changed"})
+	}
+	if !equalObjects(old.trailer["Info"], d.trailer["Info"]) {
+		changes = append(changes, Change{0, newest, Disallowed, "trailer /Info changed: the document information dictionary was replaced"})
 	}
 	roles := old.roles()
-	for _, n := range sortedNums(nums) {
-		if n == 0 || containers[n] {
-			continue
-		}
-		ref := Ref{n, d.genOf(n)}
-		nobj, err := d.Object(ref)
+	refs := old.references()
+	nums := make([]int, 0, len(revOf))
+	for n := range revOf {
+		nums = append(nums, n)
+	}
+	sort.Ints(nums)
+	for _, n := range nums {
+		rev := revOf[n]
+		add := func(k ChangeKind, detail string) { changes = append(changes, Change{n, rev, k, detail}) }
+		ne, defined := d.xref[n]
+		defined = defined && ne.typ != 0
+		nobj, err := d.Object(Ref{n, d.genOf(n)})
 		if err != nil {
-			changes = append(changes, Change{n, Disallowed, "unreadable: " + err.Error()})
+			add(Disallowed, "unreadable: "+err.Error())
 			continue
-		}
-		if st, ok := nobj.(*Stream); ok {
-			if t := st.Dict.name("Type"); t == "ObjStm" || t == "XRef" {
-				continue
-			}
 		}
 		oe, existed := old.xref[n]
 		if !existed || oe.typ == 0 {
-			if nobj != nil {
-				changes = append(changes, Change{n, AllowedNewObject, describe(nobj)})
+			switch {
+			case !defined:
+			case refs[n] != 0:
+				by := fmt.Sprintf("object %d", refs[n]-1)
+				if refs[n] == 1 {
+					by = "the trailer"
+				}
+				add(Disallowed, fmt.Sprintf("%s of the signed revision refers to object %d, which did not exist when signed and is defined later", by, n))
+			case refs[n] == 0 && nobj == nil:
+			default:
+				add(AllowedNewObject, describe(nobj))
 			}
 			continue
 		}
 		oobj, err := old.Object(Ref{n, old.genOf(n)})
 		if err != nil {
-			changes = append(changes, Change{n, Disallowed, "unreadable in signed revision: " + err.Error()})
+			add(Disallowed, "unreadable in signed revision: "+err.Error())
 			continue
 		}
-		if nobj == nil && oobj != nil {
-			changes = append(changes, Change{n, Disallowed, "object deleted"})
+		if !defined {
+			add(Disallowed, fmt.Sprintf("object %d deleted (marked free)", n))
 			continue
 		}
 		if sameObject(old, d, oobj, nobj) {
-			changes = append(changes, Change{n, AllowedIdentical, "rewritten unchanged"})
+			add(AllowedIdentical, "rewritten unchanged")
 			continue
 		}
 		kind, detail := old.classify(d, n, roles, oobj, nobj)
-		changes = append(changes, Change{n, kind, detail})
+		add(kind, detail)
 	}
 	return changes, nil
+}
+
+// references returns, for every object number some live object or the
+// trailer of d refers to, 1 + the number of one object referring to it (1
+// for the trailer): the numbers signed content depends on.
+func (d *Document) references() map[int]int {
+	refs := map[int]int{}
+	var walk func(from int, o Object, depth int)
+	walk = func(from int, o Object, depth int) {
+		if depth > maxDepth {
+			return
+		}
+		switch v := o.(type) {
+		case Ref:
+			if _, ok := refs[v.Num]; !ok {
+				refs[v.Num] = from + 1
+			}
+		case Array:
+			for _, e := range v {
+				walk(from, e, depth+1)
+			}
+		case Dict:
+			for _, e := range v {
+				walk(from, e, depth+1)
+			}
+		case *Stream:
+			walk(from, v.Dict, depth+1)
+		}
+	}
+	walk(0, d.trailer, 0)
+	live := map[int]bool{}
+	for n, e := range d.xref {
+		live[n] = e.typ != 0
+	}
+	// In number order, so that the referrer named is the same every time.
+	for _, n := range sortedNums(live) {
+		if !live[n] {
+			continue
+		}
+		if o, err := d.Object(Ref{n, d.genOf(n)}); err == nil {
+			walk(n, o, 0)
+		}
+	}
+	return refs
 }
 
 func describe(o Object) string {
@@ -217,11 +284,14 @@ func (d *Document) classify(nd *Document, num int, r *docRoles, oobj, nobj Objec
 			case "DSS":
 				return true
 			case "AcroForm":
+				nvr, _ := nd.Resolve(nv)
 				if ov == nil {
-					return true
+					// A new form, but not one telling viewers to redraw
+					// what the signed pages already show.
+					na, _ := nvr.(Dict)
+					return na != nil && na["NeedAppearances"] != true
 				}
 				ovr, _ := d.Resolve(ov)
-				nvr, _ := nd.Resolve(nv)
 				oa, _ := ovr.(Dict)
 				na, _ := nvr.(Dict)
 				return oa != nil && na != nil && d.acroFormGrows(nd, oa, na)
@@ -257,12 +327,19 @@ func (d *Document) classify(nd *Document, num int, r *docRoles, oobj, nobj Objec
 		}
 		return AllowedAnnots, "page /Annots grew"
 	case ok1 && ok2 && od.name("FT") == "Sig" && od["V"] == nil:
+		// An empty signature field may only be signed; its appearance
+		// changes with the signature or not at all. Whether the new /V
+		// verifies is for the caller, who checks signatures.
+		signed := ndict["V"] != nil
 		if k, ok := d.diffKeys(nd, od, ndict, func(k Name, ov, nv Object) bool {
-			return (k == "V" && ov == nil) || k == "AP"
+			return (k == "V" && ov == nil) || (k == "AP" && signed)
 		}); !ok {
+			if !signed && k == "AP" {
+				return Disallowed, fmt.Sprintf("appearance of empty signature field %d changed without a signature", num)
+			}
 			return Disallowed, "signature field /" + string(k) + " changed"
 		}
-		return AllowedSignatureField, "empty signature field signed"
+		return AllowedSignatureField, fmt.Sprintf("empty signature field %d signed", num)
 	}
 	what := "object"
 	if ok1 {

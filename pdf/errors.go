@@ -74,3 +74,16 @@ type TextNotFoundError struct {
 func (e *TextNotFoundError) Error() string {
 	return fmt.Sprintf("pdf: text %q not found in %d pages", e.Text, e.Pages)
 }
+
+// An UnaccountedDataError reports bytes after a signed revision that no
+// revision on the startxref and /Prev chain accounts for: data other readers
+// may show (poppler and qpdf rebuild a cross-reference from what they find)
+// although the chain this package follows never reaches it.
+type UnaccountedDataError struct {
+	Offset int64 // where the unaccounted bytes start
+	Reason string
+}
+
+func (e *UnaccountedDataError) Error() string {
+	return fmt.Sprintf("pdf: unaccounted data after the signed revision at offset %d: %s", e.Offset, e.Reason)
+}

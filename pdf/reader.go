@@ -33,6 +33,9 @@ type section struct {
 	nums    []int // object numbers this section defines (in use or free)
 	xrefNum int   // object number of the xref stream(s), 0 if none
 	stmNum  int   // object number of /XRefStm stream, 0 if none
+	// entries is what this section alone says of each number it defines;
+	// xref holds the merged view, newest first.
+	entries map[int]xrefEntry
 }
 
 // A Document is a PDF file opened for lazy reading. It is not safe for
@@ -51,11 +54,23 @@ type Document struct {
 	objstms map[int]*objStm
 
 	numPages int // -1 until computed
+
+	// strict: no startxref tolerance, as a verifier must read (OpenStrict).
+	strict bool
 }
 
 // Open reads the trailer, the cross-reference chain and the catalog of the
 // PDF in r. Other objects are parsed on demand and cached.
-func Open(r io.ReaderAt, size int64) (*Document, error) {
+func Open(r io.ReaderAt, size int64) (*Document, error) { return open(r, size, false) }
+
+// OpenStrict opens r as a verifier must read it: startxref and every /Prev
+// must point exactly at a cross-reference section — no search for a
+// section a few bytes off, which other readers would not find. Stamping uses
+// the tolerant Open; CheckAppendedAfter adds the checks on the bytes after a
+// signed revision.
+func OpenStrict(r io.ReaderAt, size int64) (*Document, error) { return open(r, size, true) }
+
+func open(r io.ReaderAt, size int64, strict bool) (*Document, error) {
 	if size < 0 {
 		return nil, formatErr(-1, "negative size")
 	}
@@ -72,6 +87,7 @@ func Open(r io.ReaderAt, size int64) (*Document, error) {
 		loading:  map[int]bool{},
 		objstms:  map[int]*objStm{},
 		numPages: -1,
+		strict:   strict,
 	}
 	sx, err := d.findStartxref()
 	if err != nil {
@@ -158,6 +174,9 @@ func (d *Document) readSection(off int64) (*section, error) {
 	if _, ok := d.objectHeader(l); ok {
 		return d.readXRefStream(off, start)
 	}
+	if d.strict {
+		return nil, formatErr(off, "no cross-reference section where startxref or /Prev points")
+	}
 	// Tolerate a startxref a few bytes off: look for the nearest "xref".
 	lo := max(0, off-xrefFixWindow)
 	win := make([]byte, min(d.size-lo, 2*xrefFixWindow))
@@ -207,6 +226,12 @@ func (d *Document) define(s *section, num int, e xrefEntry) {
 		return
 	}
 	s.nums = append(s.nums, num)
+	if s.entries == nil {
+		s.entries = map[int]xrefEntry{}
+	}
+	if _, ok := s.entries[num]; !ok {
+		s.entries[num] = e
+	}
 	if _, ok := d.xref[num]; ok {
 		return // a newer section already defines it
 	}
@@ -286,7 +311,7 @@ func (d *Document) readTable(l *lexer, off int64) (*section, error) {
 		}
 		s.stmNum = xs.xrefNum
 		for _, n := range xs.nums {
-			d.define(s, n, xrefEntry{}) // already merged; record the number only
+			d.define(s, n, xs.entries[n]) // already merged; recorded for this section
 		}
 	}
 	for _, e := range entries {

@@ -622,7 +622,9 @@ func (d *Document) writeXRef(w *updateWriter, alloc func(int) int, t time.Time, 
 		}
 	}
 	tr["ID"] = id
-	tr["Prev"] = d.startxref
+	// The section actually read, not a startxref a few bytes off that the
+	// tolerant reader corrected: a strict reader follows /Prev exactly.
+	tr["Prev"] = d.sections[0].off
 
 	if d.sections[0].stream {
 		xnum := alloc(1)

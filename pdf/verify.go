@@ -30,6 +30,7 @@ type Signature struct {
 	// page for an ordinary seal, several for a cross-page seal (骑缝章).
 	Pages []int
 	Ref   Ref // the signature dictionary (zero Ref when direct)
+	Field Ref // the field (or merged field and widget) holding /V
 
 	// ByteRangeOK is true when the range starts at 0, lies inside the file
 	// and its gap is exactly this dictionary's /Contents hex string.
@@ -159,9 +160,11 @@ func (l *lexer) skipWSNoComment() {
 	}
 }
 
-// Signatures returns every signature field with a signature value: fields
-// under /AcroForm /Fields (with /Kids) and widgets on pages whose /V is a
-// signature dictionary.
+// Signatures returns every signature field with a value: fields under
+// /AcroForm /Fields (with /Kids) and widgets on pages whose /V is a
+// signature dictionary. A signature field whose /V is not a usable signature
+// dictionary (no /ByteRange, not a dictionary) is returned with the problem
+// in ByteRangeProblem.
 func (d *Document) Signatures() ([]Signature, error) {
 	cat, err := d.Catalog()
 	if err != nil {
@@ -191,26 +194,35 @@ func (d *Document) Signatures() ([]Signature, error) {
 	var sigs []Signature
 	seen := map[int]bool{}
 	revs := d.Revisions()
-	add := func(ref Ref, fd Dict, name string) {
+	// add lists a field with a value. A signature field whose value is not
+	// a usable signature dictionary is listed too, with the problem, so that
+	// stripping /ByteRange or pointing /V elsewhere cannot make a signature
+	// disappear from the report.
+	add := func(ref Ref, fd Dict, name string, sigField bool) {
 		if seen[ref.Num] {
 			return
 		}
 		vo, err := d.Resolve(fd["V"])
-		if err != nil {
-			return
+		if err == nil && vo == nil {
+			return // an empty field
 		}
-		sd, ok := vo.(Dict)
-		if !ok {
-			return
+		sd, _ := vo.(Dict)
+		problem := ""
+		switch {
+		case err != nil:
+			problem = "/V cannot be read: " + err.Error()
+		case sd == nil:
+			problem = "/V is not a signature dictionary"
+		case sd.name("Type") != "Sig" && sd.name("Type") != "DocTimeStamp" && sd.name("Type") != "":
+			problem = "/V has /Type /" + string(sd.name("Type"))
+		case sd["ByteRange"] == nil:
+			problem = "the signature dictionary has no /ByteRange"
 		}
-		if t := sd.name("Type"); t != "Sig" && t != "" {
-			return
-		}
-		if _, ok := sd["ByteRange"]; !ok {
+		if problem != "" && !sigField {
 			return
 		}
 		seen[ref.Num] = true
-		sig := Signature{FieldName: name, Filter: string(sd.name("Filter")), SubFilter: string(sd.name("SubFilter"))}
+		sig := Signature{FieldName: name, Field: ref, Filter: string(sd.name("Filter")), SubFilter: string(sd.name("SubFilter"))}
 		if r, ok := fd["V"].(Ref); ok {
 			sig.Ref = r
 		}
@@ -236,14 +248,18 @@ func (d *Document) Signatures() ([]Signature, error) {
 			sig.Page = pageOf[-ref.Num-1]
 		}
 		d.widgetPages(&sig, ref, fd, pageOf)
-		d.checkByteRange(&sig, sd, ref, revs)
+		if problem != "" {
+			sig.ByteRangeProblem = problem
+		} else {
+			d.checkByteRange(&sig, sd, ref, revs)
+		}
 		sigs = append(sigs, sig)
 	}
 
 	if af, err := d.acroForm(cat); err == nil {
 		d.walkFields(af.fields, func(r Ref, fd Dict, name string, ft Name) {
 			if ft == "Sig" && r.Num > 0 {
-				add(r, fd, name)
+				add(r, fd, name, true)
 			}
 		})
 	}
@@ -257,7 +273,7 @@ func (d *Document) Signatures() ([]Signature, error) {
 			if t, ok := fd["T"].(String); ok {
 				name = decodeText(t)
 			}
-			add(r, fd, name)
+			add(r, fd, name, d.fieldType(fd) == "Sig")
 		}
 	}
 	return sigs, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -81,16 +82,54 @@ type SignatureReport struct {
 	Seal         *SealSummary `json:"seal,omitempty"`
 	// Changes lists what later revisions changed that a signature does not allow.
 	Changes []string `json:"modified_after_signing,omitempty"`
+	// LaterChanges lists every revision after the signed one and what it
+	// changed or added, allowed or not.
+	LaterChanges []LaterChange `json:"later_changes"`
+	// ChangedAfterSigning is set when a later revision changed what a
+	// viewer shows — an annotation, a form field, another signature — even
+	// when the change is one a signature allows.
+	ChangedAfterSigning bool `json:"changed_after_signing"`
+}
+
+// A LaterChange is one thing a revision after the signed one changed or
+// added.
+type LaterChange struct {
+	Revision int `json:"revision"`
+	Object   int `json:"object,omitempty"` // 0: the trailer, or a summary of the revision
+	// Kind is "modification" (not allowed), "annotation", "form field",
+	// "signature", or "revision" for a revision that adds nothing shown
+	// (validation data, unchanged rewrites, unreferenced objects).
+	Kind       string            `json:"kind"`
+	Allowed    bool              `json:"allowed"`
+	Detail     string            `json:"detail"`
+	Annotation *AnnotationChange `json:"annotation,omitempty"`
+}
+
+// AnnotationChange describes an annotation added after signing.
+type AnnotationChange struct {
+	Subtype         string     `json:"subtype"`
+	Page            int        `json:"page"`
+	Rect            [4]float64 `json:"rect"`
+	Field           string     `json:"field,omitempty"`
+	Hidden          bool       `json:"hidden,omitempty"`
+	OverlapsContent bool       `json:"overlaps_content"`
+	OverlapsSeals   []string   `json:"overlaps_seals,omitempty"`
 }
 
 // Report is the verification of a whole PDF.
 type Report struct {
-	Verdict    Verdict           `json:"verdict"`
-	Reasons    []string          `json:"reasons"`
-	Size       int64             `json:"size"`
-	Revisions  int               `json:"revisions"`
-	Signatures []SignatureReport `json:"signatures"`
-	VerifiedAt time.Time         `json:"verified_at"`
+	Verdict Verdict `json:"verdict"`
+	// Summary is the verdict in words: "VALID, with changes after signing"
+	// when a signature is valid and later revisions added what it allows.
+	Summary   string   `json:"summary"`
+	Reasons   []string `json:"reasons"`
+	Size      int64    `json:"size"`
+	Revisions int      `json:"revisions"`
+	// RevisionEnds is where each revision ends, oldest first: the first
+	// RevisionEnds[n-1] bytes are the document as revision n left it.
+	RevisionEnds []int64           `json:"revision_ends"`
+	Signatures   []SignatureReport `json:"signatures"`
+	VerifiedAt   time.Time         `json:"verified_at"`
 }
 
 // Verifier checks the seals on a PDF in the order of STANDARDS.md.
@@ -117,22 +156,32 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*R
 		now = v.Now
 	}
 	v = v.asOfNow(now)
-	rep := &Report{Size: size, Signatures: []SignatureReport{}, Reasons: []string{}, VerifiedAt: v.asOf.UTC()}
-	doc, err := pdf.Open(r, size)
+	rep := &Report{Size: size, Signatures: []SignatureReport{}, Reasons: []string{}, RevisionEnds: []int64{}, VerifiedAt: v.asOf.UTC()}
+	defer rep.summarise()
+	// Strictly: a startxref a few bytes off is not corrected, so that what
+	// is verified is what the chain says, not what a repair guessed.
+	doc, err := pdf.OpenStrict(r, size)
 	if err != nil {
 		rep.Verdict = Invalid
 		rep.Reasons = append(rep.Reasons, "the file cannot be read as a PDF: "+err.Error())
+		rep.Signatures = repairedSignatures(r, size, err)
 		return rep, nil
 	}
 	v.loadDSS(doc)
 	revs := doc.Revisions()
 	rep.Revisions = len(revs)
+	rep.RevisionEnds = append(rep.RevisionEnds, revs...)
 	sigs, err := doc.Signatures()
 	if err != nil {
 		rep.Verdict = Invalid
 		rep.Reasons = append(rep.Reasons, "the signature fields cannot be read: "+err.Error())
 		return rep, nil
 	}
+	// A later revision can drop a signature from the document (a new /Root,
+	// a field removed): signatures of earlier revisions are looked for too.
+	removed := removedSignatures(r, revs, sigs)
+	final := len(sigs)
+	sigs = append(sigs, removed...)
 	if len(sigs) == 0 {
 		rep.Verdict = Indeterminate
 		rep.Reasons = append(rep.Reasons, "the document has no signatures")
@@ -140,7 +189,17 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*R
 	}
 	for i := range sigs {
 		sr := v.verifySignature(ctx, doc, r, size, revs, &sigs[i])
+		if i >= final {
+			sigCheck{&sr}.add("signature field", Fail, fmt.Sprintf("signature %s of revision %d is no longer in the document as signed: a later revision removed or replaced it", sigs[i].FieldName, sr.Revision))
+		}
 		rep.Signatures = append(rep.Signatures, sr)
+	}
+	// What later revisions did is judged once every signature is checked:
+	// an empty signature field may only gain a signature that verifies.
+	for i := range rep.Signatures {
+		if rep.Signatures[i].Revision > 0 {
+			v.checkLaterRevisions(sigCheck{&rep.Signatures[i]}, doc, revs, size, sigs, rep.Signatures)
+		}
 	}
 	rep.Verdict = Valid
 	for _, s := range rep.Signatures {
@@ -150,6 +209,71 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*R
 		}
 	}
 	return rep, nil
+}
+
+// repairedSignatures lists, each INVALID, the signatures a tolerant reader
+// finds in a file the strict one refuses (a startxref pointing next to a
+// cross-reference section, not at it): readers repair such files
+// differently, so what they show is not what was signed.
+func repairedSignatures(r io.ReaderAt, size int64, strictErr error) []SignatureReport {
+	out := []SignatureReport{}
+	d, err := pdf.Open(r, size)
+	if err != nil {
+		return out
+	}
+	sigs, err := d.Signatures()
+	if err != nil {
+		return out
+	}
+	for _, s := range sigs {
+		sr := SignatureReport{Field: s.FieldName, Verdict: Invalid, Kind: "page", Page: s.Page, Pages: s.Pages,
+			SubFilter: s.SubFilter, ByteRange: s.ByteRange, LaterChanges: []LaterChange{}}
+		sigCheck{&sr}.add("document structure", Fail, "a reader must repair the file to find this signature: "+strictErr.Error())
+		out = append(out, sr)
+	}
+	return out
+}
+
+// removedSignatures returns the signatures each earlier revision had, at
+// the end of the revision they sign, that the final document (sigs) does
+// not list.
+func removedSignatures(r io.ReaderAt, revs []int64, sigs []pdf.Signature) []pdf.Signature {
+	have := map[[4]int64]bool{}
+	for _, s := range sigs {
+		have[s.ByteRange] = true
+	}
+	var out []pdf.Signature
+	for _, end := range revs[:max(0, len(revs)-1)] {
+		d, err := pdf.OpenStrict(io.NewSectionReader(r, 0, end), end)
+		if err != nil {
+			continue
+		}
+		ss, err := d.Signatures()
+		if err != nil {
+			continue
+		}
+		for _, s := range ss {
+			if s.ByteRangeOK && s.RevisionEnd == end && !have[s.ByteRange] {
+				have[s.ByteRange] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// summarise sets Summary from the verdict and the signatures' changes.
+func (rep *Report) summarise() {
+	rep.Summary = string(rep.Verdict)
+	if rep.Verdict != Valid {
+		return
+	}
+	for _, s := range rep.Signatures {
+		if s.ChangedAfterSigning {
+			rep.Summary = string(Valid) + ", with changes after signing"
+			return
+		}
+	}
 }
 
 func worse(a, b Verdict) Verdict {
@@ -178,7 +302,7 @@ func (c sigCheck) add(name string, res CheckResult, detail string) {
 func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.ReaderAt, size int64, revs []int64, s *pdf.Signature) SignatureReport {
 	rep := SignatureReport{
 		Field: s.FieldName, Verdict: Valid, Reasons: []string{}, Kind: "page", Page: s.Page, Pages: s.Pages,
-		SubFilter: s.SubFilter, ByteRange: s.ByteRange,
+		SubFilter: s.SubFilter, ByteRange: s.ByteRange, LaterChanges: []LaterChange{},
 	}
 	if len(s.Pages) > 1 {
 		rep.Kind = "cross-page"
@@ -187,17 +311,19 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	br := s.ByteRange
 
 	// (1) The byte range: well formed, covering everything but /Contents, and
-	// ending where a revision ends.
-	if err := checkByteRange(s, size); err != nil {
-		c.add("byte range", Fail, err.Error())
-		return rep
-	}
+	// ending where a revision ends. The revision it ends at is kept even
+	// when the range is wrong, so that what later revisions changed is
+	// still named.
 	end := br[2] + br[3]
 	rep.Revision = 0
 	for i, e := range revs {
 		if e == end {
 			rep.Revision = i + 1
 		}
+	}
+	if err := checkByteRange(s, size); err != nil {
+		c.add("byte range", Fail, err.Error())
+		return rep
 	}
 	if rep.Revision == 0 {
 		c.add("byte range", Fail, fmt.Sprintf("the signed range ends at byte %d, which is not the end of a revision", end))
@@ -208,19 +334,22 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	// Pattern B: a GB/T 38540 SES_Signature in /Contents instead of a CMS.
 	if der, ok := sesContents(s); ok {
 		v.checkPDFSES(ctx, c, der, r, br)
-		v.checkLaterRevisions(c, doc, revs, end, size)
 		return rep
 	}
 
+	// (2) The CMS signature over the signed bytes. A /SubFilter eseal does
+	// not know is still checked when its /Contents is a CMS: the verdict
+	// cannot be VALID, but a broken signature is INVALID.
+	sd, err := cms.Parse(s.Contents)
 	switch s.SubFilter {
 	case "adbe.pkcs7.detached", "ETSI.CAdES.detached":
 	default:
-		c.add("format", Unknown, fmt.Sprintf("signature format /%s is not supported", s.SubFilter))
-		return rep
+		if err != nil {
+			c.add("format", Unknown, fmt.Sprintf("signature format /%s is not supported and its /Contents is not a CMS", s.SubFilter))
+			return rep
+		}
+		c.add("format", Unknown, fmt.Sprintf("signature format /%s is not supported; its /Contents was checked as a detached CMS", s.SubFilter))
 	}
-
-	// (2) The CMS signature over the signed bytes.
-	sd, err := cms.Parse(s.Contents)
 	if err != nil {
 		c.add("CMS structure", Fail, err.Error())
 		return rep
@@ -279,37 +408,191 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	// (4) The signer certificate chain at signing time.
 	v.checkChain(c, "signer certificate", signer, sd.Certificates, signingTime, keys.UsageSign, proven)
 	v.checkLTV(c, s)
-
-	// (5) What later revisions changed.
-	v.checkLaterRevisions(c, doc, revs, end, size)
+	// (5) What later revisions changed: checkLaterRevisions, once every
+	// signature has been verified.
 	return rep
 }
 
-// checkLaterRevisions flags what revisions after the signed one changed
-// beyond new signatures, annotations and form fields.
-func (v *Verifier) checkLaterRevisions(c sigCheck, doc *pdf.Document, revs []int64, end, size int64) {
+// checkLaterRevisions checks and lists what the revisions after the signed
+// one did: every byte after it must belong to a revision on the chain, and
+// every object a later revision defines must be an allowed change (new
+// signatures, annotations and form fields, validation data). An empty
+// signature field may only gain a signature whose value verifies.
+func (v *Verifier) checkLaterRevisions(c sigCheck, doc *pdf.Document, revs []int64, size int64, sigs []pdf.Signature, reports []SignatureReport) {
 	rep := c.rep
-	if end < size {
-		changes, err := doc.ChangesAfter(end)
-		if err != nil {
-			c.add("later revisions", Fail, "cannot compare later revisions: "+err.Error())
+	rep.LaterChanges = []LaterChange{}
+	end := revs[rep.Revision-1]
+	if end >= size {
+		return
+	}
+	if err := doc.CheckAppendedAfter(end); err != nil {
+		var ue *pdf.UnaccountedDataError
+		if errors.As(err, &ue) {
+			detail := fmt.Sprintf("unaccounted data after the signed revision at byte %d: %s", ue.Offset, ue.Reason)
+			rep.Changes = append(rep.Changes, detail)
+			rep.LaterChanges = append(rep.LaterChanges, LaterChange{Kind: "modification", Detail: detail})
+			c.add("later revisions", Fail, detail)
 		} else {
-			for _, ch := range changes {
-				if ch.Kind == pdf.Disallowed {
-					rep.Changes = append(rep.Changes, fmt.Sprintf("object %d: %s", ch.Object, ch.Detail))
-				}
-			}
-			if len(rep.Changes) > 0 {
-				c.add("later revisions", Fail, "modified after signing: "+strings.Join(rep.Changes, "; "))
+			c.add("later revisions", Fail, "cannot read the later revisions: "+err.Error())
+		}
+		return
+	}
+	changes, err := doc.ChangesAfter(end)
+	if err != nil {
+		c.add("later revisions", Fail, "cannot compare later revisions: "+err.Error())
+		return
+	}
+	annots, err := doc.AddedAnnotations(end)
+	if err != nil {
+		c.add("later revisions", Fail, "cannot list added annotations: "+err.Error())
+		return
+	}
+	shown := map[int]bool{} // revisions with an entry of their own
+	for _, ch := range changes {
+		if ch.Kind == pdf.AllowedSignatureField {
+			if who, ok := signedFieldVerifies(ch.Object, sigs, reports); !ok {
+				ch.Kind = pdf.Disallowed
+				ch.Detail = fmt.Sprintf("empty signature field %d gained a value that does not verify (%s)", ch.Object, who)
 			} else {
-				c.add("later revisions", Pass, fmt.Sprintf("%d later revision(s) add only signatures, annotations or form fields", len(revs)-rep.Revision))
+				rep.ChangedAfterSigning = true
+				rep.LaterChanges = append(rep.LaterChanges, LaterChange{Revision: ch.Revision, Object: ch.Object, Kind: "signature", Allowed: true,
+					Detail: fmt.Sprintf("empty signature field %s signed", who)})
+				shown[ch.Revision] = true
+				continue
 			}
 		}
+		if ch.Kind != pdf.Disallowed {
+			continue
+		}
+		what := fmt.Sprintf("object %d (revision %d): %s", ch.Object, ch.Revision, ch.Detail)
+		if ch.Object == 0 {
+			what = fmt.Sprintf("trailer (revision %d): %s", ch.Revision, ch.Detail)
+		}
+		rep.Changes = append(rep.Changes, what)
+		rep.LaterChanges = append(rep.LaterChanges, LaterChange{Revision: ch.Revision, Object: ch.Object, Kind: "modification", Detail: ch.Detail})
+		shown[ch.Revision] = true
 	}
+	for _, a := range annots {
+		lc := LaterChange{Revision: a.Revision, Object: a.Object, Kind: "annotation", Allowed: true,
+			Annotation: &AnnotationChange{Subtype: a.Subtype, Page: a.Page, Rect: a.Rect, Field: a.Field, Hidden: a.Hidden,
+				OverlapsContent: a.OverlapsContent, OverlapsSeals: a.OverlapsSeals}}
+		switch {
+		case a.Signature:
+			lc.Kind = "signature"
+		case a.Subtype == "Widget":
+			lc.Kind = "form field"
+		}
+		lc.Detail = describeAnnotation(lc)
+		rep.LaterChanges = append(rep.LaterChanges, lc)
+		rep.ChangedAfterSigning = true
+		shown[a.Revision] = true
+	}
+	// Every later revision is listed, also those that add nothing shown.
+	kinds := map[int]map[string]int{}
+	for _, ch := range changes {
+		if kinds[ch.Revision] == nil {
+			kinds[ch.Revision] = map[string]int{}
+		}
+		kinds[ch.Revision][ch.Kind.String()]++
+	}
+	for r := rep.Revision + 1; r <= len(revs); r++ {
+		if shown[r] {
+			continue
+		}
+		detail := "no object changed"
+		if k := kinds[r]; len(k) > 0 {
+			var parts []string
+			for _, name := range sortedKinds(k) {
+				parts = append(parts, fmt.Sprintf("%s ×%d", name, k[name]))
+			}
+			detail = strings.Join(parts, ", ")
+		}
+		rep.LaterChanges = append(rep.LaterChanges, LaterChange{Revision: r, Kind: "revision", Allowed: true, Detail: detail})
+	}
+	sort.SliceStable(rep.LaterChanges, func(i, j int) bool { return rep.LaterChanges[i].Revision < rep.LaterChanges[j].Revision })
+	if len(rep.Changes) > 0 {
+		c.add("later revisions", Fail, "modified after signing: "+strings.Join(rep.Changes, "; "))
+		return
+	}
+	n := len(revs) - rep.Revision
+	if rep.ChangedAfterSigning {
+		c.add("later revisions", Warn, fmt.Sprintf("%d later revision(s) add what a signature allows, shown over the signed page: %s", n, laterSummary(rep.LaterChanges)))
+		return
+	}
+	c.add("later revisions", Pass, fmt.Sprintf("%d later revision(s) add nothing a viewer shows (validation data, unchanged objects)", n))
+}
+
+// signedFieldVerifies reports whether the signature field object num holds
+// a signature whose byte range and value verify, and names it.
+func signedFieldVerifies(num int, sigs []pdf.Signature, reports []SignatureReport) (string, bool) {
+	for i, s := range sigs {
+		if s.Field.Num != num {
+			continue
+		}
+		r := reports[i]
+		value, digest := false, true
+		for _, ck := range r.Checks {
+			switch {
+			case ck.Name == "signature value" && ck.Result == Pass:
+				value = true
+			case (ck.Name == "document digest" || ck.Name == "byte range") && ck.Result == Fail:
+				digest = false
+			}
+		}
+		if value && digest {
+			return fmt.Sprintf("%q", s.FieldName), true
+		}
+		return fmt.Sprintf("%q: %s", s.FieldName, strings.Join(r.Reasons, "; ")), false
+	}
+	return fmt.Sprintf("object %d holds no signature", num), false
+}
+
+func sortedKinds(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// describeAnnotation says in words what an added annotation covers.
+func describeAnnotation(lc LaterChange) string {
+	a := lc.Annotation
+	s := fmt.Sprintf("/%s", a.Subtype)
+	if a.Field != "" {
+		s += fmt.Sprintf(" (field %q)", a.Field)
+	}
+	s += fmt.Sprintf(" on page %d at [%.0f %.0f %.0f %.0f]", a.Page, a.Rect[0], a.Rect[1], a.Rect[2], a.Rect[3])
+	if a.Hidden {
+		s += ", hidden"
+	}
+	if a.OverlapsContent {
+		s += ", covers signed text"
+	}
+	if len(a.OverlapsSeals) > 0 {
+		s += fmt.Sprintf(", covers seal %s", strings.Join(a.OverlapsSeals, ", "))
+	}
+	return s
+}
+
+// laterSummary is one line naming what the later revisions add.
+func laterSummary(lcs []LaterChange) string {
+	var parts []string
+	for _, lc := range lcs {
+		if lc.Kind == "revision" {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("revision %d: %s %s", lc.Revision, lc.Kind, lc.Detail))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func checkByteRange(s *pdf.Signature, size int64) error {
 	br := s.ByteRange
+	if br == ([4]int64{}) && s.ByteRangeProblem != "" {
+		return errors.New(s.ByteRangeProblem) // no usable /ByteRange at all
+	}
 	if br[0] != 0 || br[1] <= 0 || br[2] <= br[1] || br[3] < 0 || br[2]+br[3] > size {
 		return fmt.Errorf("malformed /ByteRange %v for a file of %d bytes", br, size)
 	}

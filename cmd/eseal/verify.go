@@ -15,10 +15,11 @@ import (
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
-	var roots, at string
+	var roots, at, out string
 	var asJSON bool
+	var signedRevision int
 	cmd := &cobra.Command{
-		Use:   "verify [--dir DIR | --roots ROOTS.pem] [--at TIME] [--json] FILE.pdf",
+		Use:   "verify [--dir DIR | --roots ROOTS.pem] [--at TIME] [--json] [--signed-revision N --out FILE] FILE.pdf",
 		Short: "Verify every seal in a PDF (exit 0 VALID, 1 INVALID, 2 INDETERMINATE, 3 error)",
 		Long: `Verify every signature in a PDF in the order of GB/T 38540: the signed
 byte range and what later revisions changed, the CMS signature, the signer
@@ -33,9 +34,19 @@ in its document security store (stamp --ltv) are used as well, so that a
 timestamped signature still verifies once its certificate has expired.
 
 --at gives the time the verdict is for (RFC 3339, or YYYY-MM-DD for the start
-of that day in local time): revocations dated after it do not count.`,
+of that day in local time): revocations dated after it do not count.
+
+Every revision added after a signature is listed with what it adds (the
+annotation's type, page and rectangle, whether it covers signed text or a
+seal); a signature followed only by additions it allows is "VALID, with
+changes after signing". --signed-revision N --out FILE writes the document
+as revision N left it — the bytes a signature of revision N signed — so
+that version can be opened and compared.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if (signedRevision != 0) != (out != "") {
+				return &exitError{3, fmt.Errorf("--signed-revision and --out go together")}
+			}
 			v := &seal.Verifier{}
 			var err error
 			if at != "" {
@@ -72,6 +83,11 @@ of that day in local time): revocations dated after it do not count.`,
 			} else {
 				printReport(cmd.OutOrStdout(), args[0], rep)
 			}
+			if signedRevision != 0 {
+				if err := writeRevision(f, rep, signedRevision, out); err != nil {
+					return &exitError{3, err}
+				}
+			}
 			switch rep.Verdict {
 			case seal.Valid:
 				return nil
@@ -85,7 +101,26 @@ of that day in local time): revocations dated after it do not count.`,
 	cmd.Flags().StringVar(&roots, "roots", "", "PEM file of trusted root certificates (and CRLs) instead of --dir")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&at, "at", "", "verify as of this time: RFC 3339 or YYYY-MM-DD (default now)")
+	cmd.Flags().IntVar(&signedRevision, "signed-revision", 0, "with --out: write the document as revision N left it")
+	cmd.Flags().StringVar(&out, "out", "", "file to write the revision of --signed-revision to (not overwritten)")
 	return cmd
+}
+
+// writeRevision writes the first bytes of in up to the end of revision n to
+// out, which must not exist yet.
+func writeRevision(in io.ReaderAt, rep *seal.Report, n int, out string) error {
+	if n < 1 || n > len(rep.RevisionEnds) {
+		return fmt.Errorf("--signed-revision %d: the document has %d revision(s)", n, len(rep.RevisionEnds))
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, io.NewSectionReader(in, 0, rep.RevisionEnds[n-1])); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // parseAt reads --at: RFC 3339, or a date meaning its first second, local time.
@@ -133,7 +168,11 @@ func crlsFromPEM(b []byte) [][]byte {
 }
 
 func printReport(w io.Writer, name string, rep *seal.Report) {
-	fmt.Fprintf(w, "%s: %s (%d signature(s), %d revision(s))\n", name, rep.Verdict, len(rep.Signatures), rep.Revisions)
+	summary := rep.Summary
+	if summary == "" {
+		summary = string(rep.Verdict)
+	}
+	fmt.Fprintf(w, "%s: %s (%d signature(s), %d revision(s))\n", name, summary, len(rep.Signatures), rep.Revisions)
 	for _, r := range rep.Reasons {
 		if len(rep.Signatures) == 0 {
 			fmt.Fprintf(w, "  %s\n", r)
@@ -160,5 +199,31 @@ func printReport(w io.Writer, name string, rep *seal.Report) {
 			mark := map[seal.CheckResult]string{seal.Pass: "ok  ", seal.Fail: "FAIL", seal.Unknown: "??  ", seal.Warn: "warn"}[c.Result]
 			fmt.Fprintf(w, "    %s %-24s %s\n", mark, c.Name, strings.TrimSpace(c.Detail))
 		}
+		if len(s.LaterChanges) > 0 {
+			fmt.Fprintf(w, "    after signing:\n")
+		}
+		for _, lc := range s.LaterChanges {
+			fmt.Fprintf(w, "      %s\n", laterChangeLine(lc))
+		}
+		if len(s.LaterChanges) > 0 && s.Revision > 0 {
+			fmt.Fprintf(w, "    as signed: eseal verify --signed-revision %d --out FILE %s\n", s.Revision, name)
+		}
 	}
+}
+
+// laterChangeLine is one line of the report's "after signing" list.
+func laterChangeLine(lc seal.LaterChange) string {
+	where := fmt.Sprintf("revision %d", lc.Revision)
+	if lc.Revision == 0 {
+		where = "after the last revision"
+	}
+	what := lc.Kind
+	if lc.Object != 0 {
+		what += fmt.Sprintf(" (object %d)", lc.Object)
+	}
+	verdict := "allowed"
+	if !lc.Allowed {
+		verdict = "NOT ALLOWED"
+	}
+	return fmt.Sprintf("%s: %s %s — %s", where, what, lc.Detail, verdict)
 }
