@@ -38,7 +38,7 @@ func TestVerifyPageAttackCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := attack.Input()
-	res, err := (&seal.Stamper{Registry: reg}).Stamp(ctx, bytes.NewReader(in), int64(len(in)), seal.StampRequest{
+	res, err := (&seal.Stamper{Registry: reg}).Stamp(ctx, bytes.NewReader(in), int64(len(in)), seal.SignRequest{
 		SealID: sl.ID, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 150}})
 	if err != nil {
 		t.Fatal(err)
@@ -48,13 +48,17 @@ func TestVerifyPageAttackCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = (&seal.Stamper{Registry: reg}).Stamp(ctx, bytes.NewReader(signed), int64(len(signed)), seal.StampRequest{
+	res, err = (&seal.Stamper{Registry: reg}).Stamp(ctx, bytes.NewReader(signed), int64(len(signed)), seal.SignRequest{
 		SealID: sl.ID, Placement: seal.Placement{Page: 1, XMM: 20, YMM: 200}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cases = append(cases, attack.Case{Name: "second-seal", PDF: append(append([]byte{}, signed...), res.Update...), Want: attack.Allowed})
-	srv := &Server{Metrics: NewMetrics(), Registry: reg, Store: store, Limits: Limits{MaxPDFBytes: 8 << 20, MaxJSONBytes: 64 << 10}}
+	srv, err := New(Options{Registry: reg, Store: store, Service: &seal.Service{Registry: reg, Store: store},
+		Limits: Limits{MaxPDFBytes: 8 << 20, MaxJSONBytes: 64 << 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := srv.Handler()
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {

@@ -114,7 +114,7 @@ func (r *revisionRig) run(tb testing.TB, seed int64) bool {
 		if rng.Intn(6) == 0 { // another seal, as eseal stamps it
 			p := seal.Placement{Page: 1, XMM: float64(10 + rng.Intn(150)), YMM: float64(10 + rng.Intn(250))}
 			res, err := (&seal.Stamper{Registry: r.fx.reg}).Stamp(context.Background(), bytes.NewReader(b), int64(len(b)),
-				seal.StampRequest{SealID: r.fx.sealID, Placement: p})
+				seal.SignRequest{SealID: r.fx.sealID, Placement: p})
 			if errors.As(err, new(*pdf.PlacementError)) {
 				continue // a random revision shrank the page
 			}

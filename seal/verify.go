@@ -132,7 +132,7 @@ type Report struct {
 	VerifiedAt   time.Time         `json:"verified_at"`
 }
 
-// Verifier checks the seals on a PDF in the order of STANDARDS.md.
+// Verifier checks the seals on a PDF in the order of docs/formats.md ("Verification order").
 type Verifier struct {
 	// Trust holds the trusted roots and CRLs.
 	Trust *keys.TrustStore
@@ -631,7 +631,7 @@ func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo
 	v.checkParsedSeal(ctx, c, sl, certs, signer, at, proven)
 }
 
-// checkParsedSeal runs the seal checks of STANDARDS.md on a parsed seal:
+// checkParsedSeal runs the seal checks of docs/formats.md on a parsed seal:
 // maker signature and certificate, validity and status at time at, and the
 // signer in its certificate list.
 func (v *Verifier) checkParsedSeal(ctx context.Context, c sigCheck, sl *ses.Seal, certs []*smx509.Certificate, signer *smx509.Certificate, at time.Time, proven bool) {

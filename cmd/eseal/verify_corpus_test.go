@@ -66,7 +66,11 @@ func TestVerifyAttackCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &api.Server{Metrics: api.NewMetrics(), Registry: ro, Store: store, Limits: api.Limits{MaxPDFBytes: 8 << 20, MaxJSONBytes: 64 << 10}}
+	srv, err := api.New(api.Options{Registry: ro, Store: store, Service: &seal.Service{Registry: ro, Store: store},
+		Limits: api.Limits{MaxPDFBytes: 8 << 20, MaxJSONBytes: 64 << 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 
