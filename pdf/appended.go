@@ -146,16 +146,7 @@ func (d *Document) skipObjectBody(l *lexer, ref Ref) error {
 	}
 	if st, ok := o.(*Stream); ok {
 		l.pos = st.Offset + st.Length
-		if l.at(l.pos) == '\r' {
-			l.pos++
-		}
-		if l.at(l.pos) == '\n' {
-			l.pos++
-		}
-		l.skipWSNoComment()
-		if k := l.keyword(); k != "endstream" {
-			return fmt.Errorf("stream data does not end at /Length (found %q)", k)
-		}
+		return d.skipStreamEnd(l)
 	}
 	l.skipWSNoComment()
 	if k := l.keyword(); k != "endobj" {
@@ -184,6 +175,8 @@ func (d *Document) checkSectionTail(s laterSection) error {
 	return nil
 }
 
+// skipStreamEnd reads, from the end of a stream's data, "endstream" and
+// "endobj" and nothing else between.
 func (d *Document) skipStreamEnd(l *lexer) error {
 	if l.at(l.pos) == '\r' {
 		l.pos++
@@ -193,7 +186,7 @@ func (d *Document) skipStreamEnd(l *lexer) error {
 	}
 	l.skipWSNoComment()
 	if k := l.keyword(); k != "endstream" {
-		return fmt.Errorf("data does not end at /Length (found %q)", k)
+		return fmt.Errorf("stream data does not end at /Length (found %q)", k)
 	}
 	l.skipWSNoComment()
 	if k := l.keyword(); k != "endobj" {
