@@ -64,7 +64,7 @@ var problemKinds = map[string]struct {
 	"authorization-wrong-document": {409, "The authorization is for another document"},
 	"authorization-wrong-case":     {409, "The authorization is for another case"},
 	"authorization-bad-signature":  {500, "The stored authorization does not verify"},
-	"revoke-too-late":              {409, "The revoke came too late: stampings under way used every use left"},
+	"revoke-too-late":              {409, "The revoke came too late: stampings used every use of the authorization"},
 	"idempotency-key-reused":       {422, "The Idempotency-Key was used for a different request"},
 	"rate-limited":                 {429, "Too many attempts"},
 	"store-unavailable":            {503, "The archive store is unavailable"},

@@ -51,9 +51,10 @@ type AuthorizationState struct {
 	// a revocation's closing marker rules out (commit.go).
 	Uses      []AuthorizationUse `json:"uses"`
 	Remaining int                `json:"remaining"`
-	// TooLateFor, in the answer to a revoke, names the documents whose
-	// stampings committed while the revoke was under way: it came too late
-	// for them (and in time for every use left).
+	// TooLateFor, in the answer to a revoke, names the documents stamped
+	// under the authorization, including those whose stampings committed
+	// while the revoke was under way: it came too late for them (and in time
+	// for every use left).
 	TooLateFor []string `json:"too_late_for,omitempty"`
 }
 

@@ -55,15 +55,16 @@ import (
 //     getting that far (a crashed revoke leaves revoked.json and no closing
 //     marker; the recovery sweep finishes the close the same way).
 //
-// The revoke's answer is read back after its close: the uses that commit,
-// less those it saw before it started. It is wrong in one way only, and on
+// The revoke's answer is read back after its close: the documents of the
+// uses that commit, which it came too late for. It is wrong in one way only, and on
 // the safe side: a joint approval whose marker the closing marker listed
 // that gives the marker back afterwards (it lost on another seal) was
 // named as too late although it did not commit.
 
 // RevokeTooLateError answers a revoke that came too late for every use the
-// authorization had: stampings that were committing when the revoke arrived
-// used them all. The authorization is marked revoked all the same.
+// authorization had: stampings used them all, before the revoke or while it
+// was under way. In the second case the authorization is marked revoked all
+// the same.
 type RevokeTooLateError struct {
 	ID string
 	// DocumentIDs are the documents whose stampings committed first.
@@ -201,6 +202,14 @@ func (r *Registry) closeIfRevoked(ctx context.Context, id string) error {
 	return r.closeUses(ctx, id, g.MaxUses)
 }
 
+func documentsOf(uses []AuthorizationUse) []string {
+	var docs []string
+	for _, u := range uses {
+		docs = append(docs, u.DocumentID)
+	}
+	return docs
+}
+
 // RevokeAuthorization withdraws an authorization that still has uses left.
 // Stampings that commit while it is under way are named in the answer's
 // TooLateFor; when they took every use left, the answer is a
@@ -211,7 +220,7 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 		return nil, err
 	}
 	if before.Remaining <= 0 {
-		return nil, &AuthzError{ID: id, Reason: AuthzConsumed, Detail: "already used; a used authorization cannot be revoked"}
+		return nil, &RevokeTooLateError{ID: id, DocumentIDs: documentsOf(before.Uses)}
 	}
 	ev := StatusEvent{Status: Revoked, Reason: reason, Time: r.now().UTC().Truncate(time.Second), By: by}
 	if err := putJSON(ctx, r.store, authzKey(id, "revoked.json"), ev); err != nil {
@@ -227,15 +236,7 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 	if err != nil {
 		return nil, err
 	}
-	seen := map[usedSlot]bool{}
-	for _, u := range before.Uses {
-		seen[usedSlot{u.N, u.DocumentID}] = true
-	}
-	for _, u := range st.Uses {
-		if !seen[usedSlot{u.N, u.DocumentID}] {
-			st.TooLateFor = append(st.TooLateFor, u.DocumentID)
-		}
-	}
+	st.TooLateFor = documentsOf(st.Uses)
 	details := map[string]string{"reason": reason}
 	if len(st.TooLateFor) > 0 {
 		details["too_late_for"] = strings.Join(st.TooLateFor, " ")
