@@ -36,30 +36,37 @@ import (
 // approval that lost on another seal releases its markers) and then taken
 // again: the new marker is not listed and does not commit.
 //
-// Why never both — the stamping commits and the revoke says it was in time:
+// Why never both — the stamping commits and the revoke says it was in time.
+// A stamping commits in one of two ways, and each makes the revoke name it:
 //
-//   - Marker before revoked.json. The stamping's marker exists when the
-//     revoke closes, so the closing marker lands above it and lists it, or
-//     there is no free slot left and the revoke answers too late
-//     (RevokeTooLateError). Either way the revoke names the document.
-//   - revoked.json before the stamping's re-read. The stamping sees it and
-//     fails before writing anything.
-//   - Both concurrent: the stamping re-read before revoked.json was written
-//     and puts its marker after. Whichever put-if-absent on the contested
-//     slot wins decides: the closing marker (the stamping finds it, fails
-//     with the revocation, and takes no other slot) or the stamping marker
-//     (the revoke's close moves up a slot and lists it, or finds none free).
-//     After its put a stamping that sees revoked.json finishes the close
-//     itself — the same put-if-absent, so it cannot disagree with the
-//     revoke's — before it decides, so it does not rely on the revoke
-//     getting that far (a crashed revoke leaves revoked.json and no closing
-//     marker; the recovery sweep finishes the close the same way).
+//   - After its put it reads no revoked.json. Then its marker was written
+//     before revoked.json, so before the revoke's close, which therefore
+//     lists it (the closing marker lands above it) or finds no free slot;
+//     either way the revoke's read-back holds the marker and its answer
+//     names the document (TooLateFor, or RevokeTooLateError).
+//   - After its put it reads revoked.json, finishes the close itself (the
+//     same put-if-absent as the revoke's, so the two cannot disagree:
+//     whichever puts first, the other finds its closing marker), and the
+//     closing marker lists it. The revoke's read-back follows its own
+//     close, so it sees that closing marker and names the document.
+//
+// And never neither: a stamping fails at its commit only if it read
+// revoked.json before its put (the revoke began first and closes with the
+// slot still free), or found the closing marker in its slot, or is not
+// listed by it — in each case the revoke's close came first and its answer
+// leaves the stamping out. The interleavings, one by one: marker before
+// revoked.json — the first case above; revoked.json before the stamping's
+// re-read — the stamping fails having written nothing; re-read before
+// revoked.json and marker after it — whichever put on the contested slot
+// wins decides. A crashed revoke leaves revoked.json and no closing marker:
+// stampings, the recovery sweep and a retried revoke finish the close the
+// same way, so nothing is decided differently.
 //
 // The revoke's answer is read back after its close: the documents of the
-// uses that commit, which it came too late for. It is wrong in one way only, and on
-// the safe side: a joint approval whose marker the closing marker listed
-// that gives the marker back afterwards (it lost on another seal) was
-// named as too late although it did not commit.
+// uses that commit, which it came too late for. It is wrong in one way
+// only: a joint approval whose marker the closing marker listed and that
+// gives the marker back afterwards (it lost on another seal) is named as
+// too late although it did not commit.
 
 // RevokeTooLateError answers a revoke that came too late for every use the
 // authorization had: stampings used them all, before the revoke or while it
@@ -225,6 +232,10 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 	ev := StatusEvent{Status: Revoked, Reason: reason, Time: r.now().UTC().Truncate(time.Second), By: by}
 	if err := putJSON(ctx, r.store, authzKey(id, "revoked.json"), ev); err != nil {
 		if errors.Is(err, archive.ErrExists) {
+			// Finish the close in case the first revoke was cut short.
+			if err := r.closeUses(ctx, id, before.MaxUses); err != nil {
+				return nil, err
+			}
 			return nil, &AuthzError{ID: id, Reason: AuthzRevoked, Detail: "already revoked"}
 		}
 		return nil, err

@@ -460,3 +460,28 @@ func raceRounds(t *testing.T, e *serviceEnv, rounds int) {
 	}
 	t.Logf("stamping won %d, revoke won %d of %d rounds", won[true], won[false], rounds)
 }
+
+// TestRetriedRevokeFinishesClose: a revoke stuck before its closing marker,
+// retried: the retry says already revoked and closes the authorization; the
+// first revoke, let go, finds the close done and answers in time.
+func TestRetriedRevokeFinishesClose(t *testing.T) {
+	e := newRaceEnv(t)
+	ctx := context.Background()
+	id := e.grant(t, 1, time.Hour)
+	closing := e.gates.hold("/use/", false)
+	first := startRevoke(e.serviceEnv, id)
+	closing.wait(t)
+	if _, err := e.svc.Registry.RevokeAuthorization(ctx, id, "再次撤回", "负责人"); authzReason(err) != seal.AuthzRevoked {
+		t.Fatalf("the retried revoke: %v", err)
+	}
+	if n := countPrefix(t, e.store, "authz/"+id+"/use/"); n != 1 {
+		t.Fatalf("%d objects in the use slots, want the closing marker", n)
+	}
+	closing.open()
+	if r := <-first; r.err != nil || len(r.st.TooLateFor) != 0 {
+		t.Fatalf("the first revoke: %+v", r)
+	}
+	if s := <-startStamp(e.serviceEnv, id); authzReason(s.err) != seal.AuthzRevoked {
+		t.Fatalf("a stamping after the revoke: %v", s.err)
+	}
+}
