@@ -267,7 +267,7 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 // UseOf returns the use marker recorded for the n-th use, if any.
 func (r *Registry) UseOf(ctx context.Context, id string, n int) (*AuthorizationUse, error) {
 	var u AuthorizationUse
-	if err := getJSON(ctx, r.store, authzKey(id, fmt.Sprintf("use/%04d.json", n)), &u); err != nil {
+	if err := getJSON(ctx, r.store, useKey(id, n), &u); err != nil {
 		return nil, err
 	}
 	return &u, nil
@@ -287,7 +287,7 @@ func (r *Registry) releaseUse(ctx context.Context, id string, n int, docID strin
 	if u.DocumentID != docID {
 		return fmt.Errorf("authorization %s use %d names %s, not %s", id, n, u.DocumentID, docID)
 	}
-	return r.store.Delete(ctx, authzKey(id, fmt.Sprintf("use/%04d.json", n)))
+	return r.store.Delete(ctx, useKey(id, n))
 }
 
 // maxCachedGrants bounds the cache of verified grants.
