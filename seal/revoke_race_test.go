@@ -213,78 +213,58 @@ func checkOutcome(t *testing.T, e *serviceEnv, authzID string, s stampResult, r 
 // revoke says it came too late for it, or the revoke is in time and the
 // stamping fails — never both, never neither.
 func TestRevokeRacingCommit(t *testing.T) {
+	// The stamping is held at one write (stampAt, before it or after it);
+	// then the revoke runs to its end, or is held at one write too (revokeAt)
+	// and the two are let go in turn, the stamping first when stampFirst.
 	cases := []struct {
-		name        string
-		run         func(t *testing.T, e *raceEnv, id string) (stampResult, revokeResult)
-		wantStamped bool
+		name                    string
+		stampAt                 string
+		stampAfter              bool
+		revokeAt                string
+		revokeAfter, stampFirst bool
+		wantStamped             bool
 	}{
-		{"revoke before the commit reads revocation again", func(t *testing.T, e *raceEnv, id string) (stampResult, revokeResult) {
-			staging := e.gates.hold("pending/", false)
-			s := startStamp(e.serviceEnv, id)
-			staging.wait(t)
-			r := <-startRevoke(e.serviceEnv, id)
-			staging.open()
-			return <-s, r
-		}, false},
-		{"revoke between the re-read and the use marker", func(t *testing.T, e *raceEnv, id string) (stampResult, revokeResult) {
-			use := e.gates.hold("/use/", false)
-			s := startStamp(e.serviceEnv, id)
-			use.wait(t)
-			r := <-startRevoke(e.serviceEnv, id)
-			use.open()
-			return <-s, r
-		}, false},
-		{"use marker before the revoke", func(t *testing.T, e *raceEnv, id string) (stampResult, revokeResult) {
-			use := e.gates.hold("/use/", true)
-			s := startStamp(e.serviceEnv, id)
-			use.wait(t)
-			r := <-startRevoke(e.serviceEnv, id)
-			use.open()
-			return <-s, r
-		}, true},
-		{"revoked.json, then the use marker, then the revoke's close", func(t *testing.T, e *raceEnv, id string) (stampResult, revokeResult) {
-			use := e.gates.hold("/use/", false)
-			s := startStamp(e.serviceEnv, id)
-			use.wait(t)
-			revoked := e.gates.hold("revoked.json", true)
-			r := startRevoke(e.serviceEnv, id)
-			revoked.wait(t)
-			use.open()
-			sr := <-s
-			revoked.open()
-			return sr, <-r
-		}, true},
-		{"both put the same slot, the revoke's first", func(t *testing.T, e *raceEnv, id string) (stampResult, revokeResult) {
-			use := e.gates.hold("/use/", false)
-			s := startStamp(e.serviceEnv, id)
-			use.wait(t)
-			closing := e.gates.hold("/use/", false)
-			r := startRevoke(e.serviceEnv, id)
-			closing.wait(t)
-			closing.open()
-			rr := <-r
-			use.open()
-			return <-s, rr
-		}, false},
-		{"both put the same slot, the stamping's first", func(t *testing.T, e *raceEnv, id string) (stampResult, revokeResult) {
-			use := e.gates.hold("/use/", false)
-			s := startStamp(e.serviceEnv, id)
-			use.wait(t)
-			closing := e.gates.hold("/use/", false)
-			r := startRevoke(e.serviceEnv, id)
-			closing.wait(t)
-			use.open()
-			sr := <-s
-			closing.open()
-			return sr, <-r
-		}, true},
+		{name: "revoke before the commit reads revocation again", stampAt: "pending/"},
+		{name: "revoke between the re-read and the use marker", stampAt: "/use/"},
+		{name: "use marker before the revoke", stampAt: "/use/", stampAfter: true, wantStamped: true},
+		// The stamping, finding revoked.json after its marker, closes first.
+		{name: "revoked.json, then the use marker, then the revoke's close", stampAt: "/use/",
+			revokeAt: "revoked.json", revokeAfter: true, stampFirst: true, wantStamped: true},
+		{name: "both put the same slot, the revoke's first", stampAt: "/use/", revokeAt: "/use/"},
+		{name: "both put the same slot, the stamping's first", stampAt: "/use/", revokeAt: "/use/",
+			stampFirst: true, wantStamped: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newRaceEnv(t)
 			id := e.grant(t, 1, time.Hour)
-			s, r := c.run(t, e, id)
-			checkOutcome(t, e.serviceEnv, id, s, r, c.wantStamped, 0)
+			held := e.gates.hold(c.stampAt, c.stampAfter)
+			s := startStamp(e.serviceEnv, id)
+			held.wait(t)
+			var sr stampResult
+			var rr revokeResult
+			switch {
+			case c.revokeAt == "":
+				rr = <-startRevoke(e.serviceEnv, id)
+				held.open()
+				sr = <-s
+			default:
+				revoke := e.gates.hold(c.revokeAt, c.revokeAfter)
+				r := startRevoke(e.serviceEnv, id)
+				revoke.wait(t)
+				if c.stampFirst {
+					held.open()
+					sr = <-s
+					revoke.open()
+					rr = <-r
+				} else {
+					revoke.open()
+					rr = <-r
+					held.open()
+					sr = <-s
+				}
+			}
+			checkOutcome(t, e.serviceEnv, id, sr, rr, c.wantStamped, 0)
 		})
 	}
 }
