@@ -23,6 +23,9 @@ type Problem struct {
 	Instance string `json:"instance,omitempty"`
 	// Field names the request field at fault, when there is one.
 	Field string `json:"field,omitempty"`
+	// DocumentIDs names the documents a problem is about: for
+	// revoke-too-late, those whose stampings committed before the revoke.
+	DocumentIDs []string `json:"document_ids,omitempty"`
 }
 
 // problemKinds lists every problem type the API answers with: slug → status
@@ -61,6 +64,7 @@ var problemKinds = map[string]struct {
 	"authorization-wrong-document": {409, "The authorization is for another document"},
 	"authorization-wrong-case":     {409, "The authorization is for another case"},
 	"authorization-bad-signature":  {500, "The stored authorization does not verify"},
+	"revoke-too-late":              {409, "The revoke came too late: stampings used every use of the authorization"},
 	"idempotency-key-reused":       {422, "The Idempotency-Key was used for a different request"},
 	"rate-limited":                 {429, "Too many attempts"},
 	"store-unavailable":            {503, "The archive store is unavailable"},
@@ -99,6 +103,7 @@ func problemFor(err error) *Problem {
 		inv  *seal.InvalidError
 		pic  *seal.PictureError
 		ae   *seal.AuthzError
+		late *seal.RevokeTooLateError
 		ie   *seal.InputError
 		idem *seal.IdempotencyError
 		fe   *pdf.FormatError
@@ -135,6 +140,10 @@ func problemFor(err error) *Problem {
 		return newProblem("invalid-field", inv.Error())
 	case errors.As(err, &pic):
 		return newProblem("invalid-field", pic.Error())
+	case errors.As(err, &late):
+		q := newProblem("revoke-too-late", late.Error())
+		q.DocumentIDs = late.DocumentIDs
+		return q
 	case errors.As(err, &ae):
 		return newProblem("authorization-"+string(ae.Reason), ae.Error())
 	case errors.As(err, &ie):

@@ -26,7 +26,9 @@ import (
 // In the store: authz/<id>/grant.json (the signed grant), authz/<id>/revoked.json,
 // and one authz/<id>/use/<n>.json per use — the commit marker of a stamping,
 // created put-if-absent, which is what makes each use happen exactly once
-// across replicas.
+// across replicas. A revocation also takes a use slot (its closing marker,
+// see commit.go), so that a revoke and a stamping racing for the same use
+// are decided by one put-if-absent.
 type Authorization struct {
 	ID          string    `json:"id"`
 	SealID      string    `json:"seal_id"`
@@ -44,9 +46,16 @@ type Authorization struct {
 // AuthorizationState is an authorization with what happened to it since.
 type AuthorizationState struct {
 	Authorization
-	Revoked   *StatusEvent       `json:"revoked,omitempty"`
+	Revoked *StatusEvent `json:"revoked,omitempty"`
+	// Uses are the committed uses: every stamping's use marker, except those
+	// a revocation's closing marker rules out (commit.go).
 	Uses      []AuthorizationUse `json:"uses"`
 	Remaining int                `json:"remaining"`
+	// TooLateFor, in the answer to a revoke, names the documents stamped
+	// under the authorization, including those whose stampings committed
+	// while the revoke was under way: it came too late for them (and in time
+	// for every use left).
+	TooLateFor []string `json:"too_late_for,omitempty"`
 }
 
 // AuthorizationUse records one consumption of an authorization: the commit
@@ -214,41 +223,13 @@ func (r *Registry) Authorization(ctx context.Context, id string) (*Authorization
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
 	}
-	st.Uses = []AuthorizationUse{}
-	err = r.store.List(ctx, authzKey(id, "use/"), func(o archive.ObjectInfo) error {
-		var u AuthorizationUse
-		if err := getJSON(ctx, r.store, o.Key, &u); err != nil {
-			return err
-		}
-		st.Uses = append(st.Uses, u)
-		return nil
-	})
+	markers, err := r.useMarkers(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	st.Uses = committedUses(markers)
 	st.Remaining = st.MaxUses - len(st.Uses)
 	return &st, nil
-}
-
-// RevokeAuthorization withdraws an authorization that still has uses left.
-func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by string) (*AuthorizationState, error) {
-	st, err := r.Authorization(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if st.Remaining <= 0 {
-		return nil, &AuthzError{ID: id, Reason: AuthzConsumed, Detail: "already used; a used authorization cannot be revoked"}
-	}
-	ev := StatusEvent{Status: Revoked, Reason: reason, Time: r.now().UTC().Truncate(time.Second), By: by}
-	if err := putJSON(ctx, r.store, authzKey(id, "revoked.json"), ev); err != nil {
-		if errors.Is(err, archive.ErrExists) {
-			return nil, &AuthzError{ID: id, Reason: AuthzRevoked, Detail: "already revoked"}
-		}
-		return nil, err
-	}
-	st.Revoked = &ev
-	r.audit(ctx, AuditEvent{Action: audit.AuthorizationRevoked, Subject: id, Actor: by, Details: map[string]string{"reason": reason}})
-	return st, nil
 }
 
 // Scope is what a stamping presents to an authorization.
@@ -283,28 +264,10 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 	return st, nil
 }
 
-// ConsumeAuthorization commits one use of the authorization for a stored
-// document: the put-if-absent of the next use marker. Of any number of
-// concurrent callers, on any number of replicas, exactly as many succeed as
-// the grant has uses; the others get an AuthzError with reason consumed.
-func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationState, u AuthorizationUse) (*AuthorizationUse, error) {
-	for n := len(st.Uses) + 1; n <= st.MaxUses; n++ {
-		u.N = n
-		err := putJSON(ctx, r.store, authzKey(st.ID, fmt.Sprintf("use/%04d.json", n)), u)
-		if err == nil {
-			return &u, nil
-		}
-		if !errors.Is(err, archive.ErrExists) {
-			return nil, err
-		}
-	}
-	return nil, &AuthzError{ID: st.ID, Reason: AuthzConsumed, Detail: "already used"}
-}
-
 // UseOf returns the use marker recorded for the n-th use, if any.
 func (r *Registry) UseOf(ctx context.Context, id string, n int) (*AuthorizationUse, error) {
 	var u AuthorizationUse
-	if err := getJSON(ctx, r.store, authzKey(id, fmt.Sprintf("use/%04d.json", n)), &u); err != nil {
+	if err := getJSON(ctx, r.store, useKey(id, n), &u); err != nil {
 		return nil, err
 	}
 	return &u, nil
@@ -324,7 +287,7 @@ func (r *Registry) releaseUse(ctx context.Context, id string, n int, docID strin
 	if u.DocumentID != docID {
 		return fmt.Errorf("authorization %s use %d names %s, not %s", id, n, u.DocumentID, docID)
 	}
-	return r.store.Delete(ctx, authzKey(id, fmt.Sprintf("use/%04d.json", n)))
+	return r.store.Delete(ctx, useKey(id, n))
 }
 
 // maxCachedGrants bounds the cache of verified grants.

@@ -80,12 +80,18 @@ func (t tee) Append(ctx context.Context, e seal.AuditEvent) error {
 
 func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
 	t.Helper()
-	ctx := context.Background()
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newServiceEnvOn(t, schedule, clock, store)
+}
+
+// newServiceEnvOn is newServiceEnv on a store of the test's choosing.
+func newServiceEnvOn(t *testing.T, schedule string, clock *fakeClock, store archive.Store) *serviceEnv {
+	t.Helper()
+	ctx := context.Background()
 	kek, _, err := keys.NewKEK()
 	if err != nil {
 		t.Fatal(err)

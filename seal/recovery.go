@@ -58,6 +58,11 @@ func (s *Service) recoverOne(ctx context.Context, key string) (completed, discar
 	uses := make([]int, len(ids))
 	all := true
 	for i, id := range ids {
+		// A revoke cut short before its closing marker is finished first,
+		// so that the sweep decides as the stamping itself would have.
+		if err := s.Registry.closeIfRevoked(ctx, id); err != nil {
+			return false, false, err
+		}
 		if uses[i], err = s.useFor(ctx, id, p.DocumentID); err != nil {
 			return false, false, err
 		}

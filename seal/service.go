@@ -452,8 +452,9 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	return nil
 }
 
-// commit consumes every authorization — the put-if-absent of its next use
-// marker, which happens exactly once cluster-wide — and then finishes. It
+// commit consumes every authorization — revocation and expiry read again,
+// then the put-if-absent of its next use marker, which happens exactly once
+// cluster-wide (commit.go: how it races a revoke) — and then finishes. It
 // gives up first if the stamping took so long that another replica's
 // recovery sweep may already be discarding its staged objects. If another
 // stamping takes one of the authorizations first, the uses this one took are
@@ -485,8 +486,9 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 			// from the markers; never discard a possibly committed document.
 			return nil, err
 		}
-		// Another stamping took this authorization first: give back the
-		// uses this one took, then its staged objects.
+		// Another stamping took this authorization first, or it was revoked
+		// or expired meanwhile: give back the uses this one took, then its
+		// staged objects.
 		for j, m := range made {
 			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, m.N, job.docID); rerr != nil {
 				s.log().Error("releasing an authorization use after a lost commit; the recovery sweep will", "authorization", job.grants[j].ID, "err", rerr)
