@@ -121,8 +121,13 @@ func TestSealLifecycle(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	in := pdftest.Document(pdftest.Options{})
+	// Each step a minute apart: the CMS signing time has whole seconds, so
+	// steps within one second of the signing would fall on either side of it.
+	t0 := time.Now().Truncate(time.Second)
+	f.now = t0
 	signed := f.stamp(t, in, 1)
 
+	f.now = t0.Add(time.Minute)
 	if _, err := f.reg.SetStatus(ctx, f.sealID, seal.Suspended, "保管人变更", "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -132,12 +137,13 @@ func TestSealLifecycle(t *testing.T) {
 	if !errors.As(err, &se) {
 		t.Fatalf("stamping with a suspended seal: %v", err)
 	}
+	f.now = t0.Add(2 * time.Minute)
 	if _, err := f.reg.SetStatus(ctx, f.sealID, seal.Active, "恢复", "test"); err != nil {
 		t.Fatal(err)
 	}
 	// A signature made before the revocation: the signer certificate was
 	// revoked after the (unproven) signing time → not VALID without a timestamp.
-	f.now = time.Now().Add(time.Hour)
+	f.now = t0.Add(time.Hour)
 	if _, err := f.reg.SetStatus(ctx, f.sealID, seal.Revoked, "印章停用", "test"); err != nil {
 		t.Fatal(err)
 	}
