@@ -13,7 +13,6 @@ import (
 	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/archive/transfer"
-	"eseal/keys"
 	"eseal/pdf"
 	"eseal/seal"
 )
@@ -91,7 +90,7 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 		v := &seal.Verifier{Trust: ts, Registry: s.Registry}
 		sign, chain := cfg.Sign, cfg.SignerChain
 		if sign == nil {
-			if sign, chain, err = s.serviceSigner(ctx); err != nil {
+			if sign, chain, err = s.Registry.RegisterSigner(ctx); err != nil {
 				s.fail(w, r, err)
 				return
 			}
@@ -147,23 +146,6 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.Copy(w, tmp)
 	}
-}
-
-// serviceSigner signs with the organisation's audit-log key.
-func (s *Server) serviceSigner(ctx context.Context) (transfer.SignFunc, [][]byte, error) {
-	key, err := s.Registry.AuditSigner(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	cert, err := s.Registry.AuditCertificate(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	chain := [][]byte{cert.Raw}
-	for _, c := range s.Registry.Roots() {
-		chain = append(chain, c.Raw)
-	}
-	return func(msg []byte) ([]byte, error) { return keys.SignSM2(key, msg) }, chain, nil
 }
 
 // inspectPDF gives the transfer package's usability checks pdf.Inspect.

@@ -15,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"eseal/archive"
+	"eseal/archive/transfer"
 	"eseal/keys"
 	"eseal/keys/tsa"
 	"eseal/seal/ses"
@@ -200,6 +201,22 @@ func (o *Org) AuditSigner(ctx context.Context) (crypto.Signer, error) {
 // AuditCertificate returns the certificate of the audit-log checkpoint key.
 func (o *Org) AuditCertificate(ctx context.Context) (*smx509.Certificate, error) {
 	return getCert(ctx, o.store, auditCertKey)
+}
+
+// RegisterSigner signs transfer registers with the audit-log key, and gives
+// the chain a receiving archive checks it with (certificate, root), so that
+// a package is checkable without eseal.
+func (o *Org) RegisterSigner(ctx context.Context) (transfer.SignFunc, [][]byte, error) {
+	key, err := o.AuditSigner(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("organisation key: %w", err)
+	}
+	cert, err := o.AuditCertificate(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("organisation certificate: %w", err)
+	}
+	chain := [][]byte{cert.Raw, o.root.Cert.Raw}
+	return func(msg []byte) ([]byte, error) { return keys.SignSM2(key, msg) }, chain, nil
 }
 
 // TSA returns the organisation's embedded time-stamping authority.

@@ -72,7 +72,7 @@ existing --out is never overwritten.`,
 			if len(recs) == 0 {
 				return errors.New("no committed record matches the filter")
 			}
-			sign, chain, err := registerSigner(ctx, svc.Registry)
+			sign, chain, err := svc.Registry.RegisterSigner(ctx)
 			if err != nil {
 				return err
 			}
@@ -275,25 +275,6 @@ func registerVerifier(ts *keys.TrustStore) func(chain [][]byte, msg, sig []byte)
 		}
 		return nil
 	}
-}
-
-// registerSigner returns the organisation's register signer: its service
-// key (the one that signs audit checkpoints, a signer certificate under the
-// organisation root) and the chain (certificate, root).
-func registerSigner(ctx context.Context, reg *seal.Registry) (transfer.SignFunc, [][]byte, error) {
-	key, err := reg.AuditSigner(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("organisation key: %w", err)
-	}
-	cert, err := reg.AuditCertificate(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("organisation certificate: %w", err)
-	}
-	chain := [][]byte{cert.Raw}
-	for _, r := range reg.Roots() {
-		chain = append(chain, r.Raw)
-	}
-	return func(msg []byte) ([]byte, error) { return keys.SignSM2(key, msg) }, chain, nil
 }
 
 // logTransfer appends one record.transferred entry per item to the audit log.
