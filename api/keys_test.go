@@ -335,7 +335,7 @@ func FuzzCreateKey(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	sl, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval})
+	sl, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval, Policy: seal.PolicyKey})
 	if err != nil {
 		f.Fatal(err)
 	}

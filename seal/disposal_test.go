@@ -104,7 +104,7 @@ func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
 		t.Fatal(err)
 	}
 	reg.SetAuditor(tee{seal.LogAuditor{Log: alog}, rec})
-	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试专用章"})
+	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试专用章", Policy: seal.PolicyKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func newFixture(tb testing.TB) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := reg.CreateSeal(context.Background(), seal.CreateSpec{Name: "测试专用章", Type: seal.TypeApproval})
+	s, err := reg.CreateSeal(context.Background(), seal.CreateSpec{Name: "测试专用章", Type: seal.TypeApproval, Policy: seal.PolicyKey})
 	if err != nil {
 		tb.Fatal(err)
 	}

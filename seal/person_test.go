@@ -1,0 +1,269 @@
+package seal_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+
+	"eseal/keys"
+	"eseal/seal"
+)
+
+// person is a responsible person's credential made for a test.
+type person struct {
+	key     *sm2.PrivateKey
+	certPEM []byte
+}
+
+func newPerson(tb testing.TB, name string) person {
+	tb.Helper()
+	k, err := keys.GenerateKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := keys.SelfSignedPersonCertificate(name, k, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return person{k, keys.EncodeCertificatesPEM(c)}
+}
+
+func (p person) sign(tb testing.TB, msg []byte) []byte {
+	tb.Helper()
+	sig, err := keys.SignSM2(p.key, msg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sig
+}
+
+// personFixture is a seal under policy person with one enrolled person.
+func personFixture(t *testing.T) (*fixture, string, person, string) {
+	t.Helper()
+	f := newFixture(t)
+	ctx := context.Background()
+	s, err := f.reg.CreateSeal(ctx, seal.CreateSpec{Name: "个人授权章"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := newPerson(t, "张三")
+	p, err := f.reg.EnrolPerson(ctx, seal.PersonSpec{SealID: s.ID, Name: "张三", CertPEM: pc.certPEM, By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, s.ID, pc, p.ID
+}
+
+func TestPersonApprovalGrantsAndStamps(t *testing.T) {
+	f, sealID, pc, personID := personFixture(t)
+	ctx := context.Background()
+	if pol, err := f.reg.Policy(ctx, sealID); err != nil || pol != seal.PolicyPerson {
+		t.Fatalf("new seal's policy: %q %v; want person", pol, err)
+	}
+	if pol, _ := f.reg.Policy(ctx, f.sealID); pol != seal.PolicyKey {
+		t.Fatalf("seal created with policy key reads %q", pol)
+	}
+	// A direct key grant is refused under policy person.
+	_, err := f.reg.Grant(ctx, seal.GrantRequest{SealID: sealID, CaseNo: "2026-0001", GrantedBy: "authorizer"})
+	var ae *seal.AuthzError
+	if !errors.As(err, &ae) || ae.Reason != seal.AuthzPolicy {
+		t.Fatalf("key grant under policy person: %v", err)
+	}
+	rq, err := f.reg.RequestAuthorization(ctx, seal.RequestSpec{SealID: sealID, CaseNo: "2026-0001", Title: "食品经营许可证", ExpiresIn: time.Hour, By: "审批系统"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := seal.ParseGrant(rq.Challenge)
+	if err != nil || g.RequestID != rq.RequestID || g.SealID != sealID || g.Title != "食品经营许可证" {
+		t.Fatalf("challenge parses as %+v, %v", g, err)
+	}
+	a, err := f.reg.Approve(ctx, rq.RequestID, personID, pc.sign(t, rq.Challenge))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Method != seal.MethodSM2 || a.PersonID != personID || a.PersonName != "张三" || a.ID != g.AuthorizationID {
+		t.Fatalf("grant %+v", a)
+	}
+	st, err := f.reg.AuthorizationRequest(ctx, rq.RequestID)
+	if err != nil || st.Status != seal.RequestApproved {
+		t.Fatalf("request after approval: %+v %v", st, err)
+	}
+	if _, err := f.reg.CheckAuthorization(ctx, a.ID, seal.Scope{SealID: sealID, CaseNo: "2026-0001"}); err != nil {
+		t.Fatalf("approved grant does not check: %v", err)
+	}
+	ev, err := f.reg.Evidence(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ev.Grant, rq.Challenge) || !keys.VerifySM2(pc.key.Public(), ev.Grant, ev.Signature) || ev.Certificate != string(pc.certPEM) {
+		t.Fatalf("evidence is not the approved bytes, the signature and the certificate: %+v", ev)
+	}
+	// A second approval of the same request is refused: one decision wins.
+	_, err = f.reg.Approve(ctx, rq.RequestID, personID, pc.sign(t, rq.Challenge))
+	var re *seal.RequestError
+	if !errors.As(err, &re) || re.Reason != seal.RequestDecided {
+		t.Fatalf("second approval: %v", err)
+	}
+}
+
+func TestPersonApprovalHostile(t *testing.T) {
+	f, sealID, pc, personID := personFixture(t)
+	ctx := context.Background()
+	other, err := f.reg.CreateSeal(ctx, seal.CreateSpec{Name: "另一枚章"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := newPerson(t, "李四")
+	op, err := f.reg.EnrolPerson(ctx, seal.PersonSpec{SealID: other.ID, Name: "李四", CertPEM: oc.certPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func() *seal.RequestState {
+		rq, err := f.reg.RequestAuthorization(ctx, seal.RequestSpec{SealID: sealID, CaseNo: "2026-0002", Title: "许可", ExpiresIn: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rq
+	}
+	refused := request()
+	if _, err := f.reg.Refuse(ctx, refused.RequestID, personID, "材料不全", pc.sign(t, seal.RefusalBytes(refused.Challenge, "材料不全"))); err != nil {
+		t.Fatal(err)
+	}
+	removedPC := newPerson(t, "王五")
+	removed, err := f.reg.EnrolPerson(ctx, seal.PersonSpec{SealID: sealID, Name: "王五", CertPEM: removedPC.certPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.RemovePerson(ctx, removed.ID, "调岗", "test"); err != nil {
+		t.Fatal(err)
+	}
+	fresh, another := request(), request()
+	cases := []struct {
+		name   string
+		req    *seal.RequestState
+		person string
+		sig    []byte
+		want   error
+	}{
+		{"person of another seal", fresh, op.ID, oc.sign(t, fresh.Challenge), &seal.PersonError{Reason: seal.PersonNotEnrolled}},
+		{"signature over other bytes", fresh, personID, pc.sign(t, []byte("approve everything")), &seal.RequestError{Reason: seal.RequestBadSignature}},
+		{"signature replayed from another request", fresh, personID, pc.sign(t, another.Challenge), &seal.RequestError{Reason: seal.RequestBadSignature}},
+		{"signature by another key", fresh, personID, oc.sign(t, fresh.Challenge), &seal.RequestError{Reason: seal.RequestBadSignature}},
+		{"no signature", fresh, personID, nil, &seal.RequestError{Reason: seal.RequestBadSignature}},
+		{"refused request", refused, personID, pc.sign(t, refused.Challenge), &seal.RequestError{Reason: seal.RequestDecided}},
+		{"removed person", fresh, removed.ID, removedPC.sign(t, fresh.Challenge), &seal.PersonError{Reason: seal.PersonRemoved}},
+		{"unknown person", fresh, "p-aaaaaaaaaaaaaaaa", pc.sign(t, fresh.Challenge), &seal.PersonError{Reason: seal.PersonNotFound}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.reg.Approve(ctx, c.req.RequestID, c.person, c.sig)
+			if !sameReason(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			st, err := f.reg.AuthorizationRequest(ctx, fresh.RequestID)
+			if err != nil || st.Status != seal.RequestPending {
+				t.Fatalf("request after a refused approval: %+v %v", st, err)
+			}
+			if _, err := f.reg.Authorization(ctx, fresh.AuthorizationID); err == nil {
+				t.Fatal("a grant exists")
+			}
+		})
+	}
+	// Expiry: the request's clock runs out.
+	f.now = time.Now().Add(2 * time.Minute)
+	_, err = f.reg.Approve(ctx, fresh.RequestID, personID, pc.sign(t, fresh.Challenge))
+	if !sameReason(err, &seal.RequestError{Reason: seal.RequestIsExpired}) {
+		t.Fatalf("expired request: %v", err)
+	}
+	if st, _ := f.reg.AuthorizationRequest(ctx, fresh.RequestID); st.Status != seal.RequestExpired {
+		t.Fatalf("status %q, want expired", st.Status)
+	}
+}
+
+func sameReason(err, want error) bool {
+	switch w := want.(type) {
+	case *seal.PersonError:
+		var e *seal.PersonError
+		return errors.As(err, &e) && e.Reason == w.Reason
+	case *seal.RequestError:
+		var e *seal.RequestError
+		return errors.As(err, &e) && e.Reason == w.Reason
+	}
+	return false
+}
+
+func TestEnrolPersonRefusesBadCertificates(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for name, certPEM := range map[string][]byte{
+		"empty":     nil,
+		"not PEM":   []byte("hello"),
+		"two certs": append(newPerson(t, "a").certPEM, newPerson(t, "b").certPEM...),
+		"truncated": newPerson(t, "c").certPEM[:200],
+		"a key":     []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+	} {
+		_, err := f.reg.EnrolPerson(ctx, seal.PersonSpec{SealID: f.sealID, Name: "张三", CertPEM: certPEM})
+		var pe *seal.PersonError
+		if !errors.As(err, &pe) || pe.Reason != seal.PersonBadCert {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := f.reg.EnrolPerson(ctx, seal.PersonSpec{SealID: f.sealID, Name: "a\nb", CertPEM: newPerson(t, "x").certPEM}); err == nil {
+		t.Error("a name with a newline was accepted")
+	}
+	ps, err := f.reg.Persons(ctx, f.sealID)
+	if err != nil || len(ps) != 0 {
+		t.Fatalf("persons after refused enrolments: %v %v", ps, err)
+	}
+}
+
+func TestGrantBytesCanonical(t *testing.T) {
+	g := seal.Grant{RequestID: "ar-aaaaaaaaaaaaaaaa", AuthorizationID: "az-aaaaaaaaaaaaaaaa", SealID: "seal-aaaaaaaaaaaaa",
+		SealName: "章", CaseNo: "2026-1", Title: "许可", MaxUses: 1, RequestedBy: "k", RequestedAt: time.Unix(0, 0), ExpiresAt: time.Unix(60, 0), Nonce: "n"}
+	b, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "eseal authorization grant v1\nrequest: ar-aaaaaaaaaaaaaaaa\n") || !strings.Contains(string(b), "\ndocument_sm3:\n") {
+		t.Fatalf("grant bytes:\n%s", b)
+	}
+	for _, bad := range [][]byte{
+		bytes.Replace(b, []byte("title: 许可"), []byte("title:  许可"), 1),
+		bytes.Replace(b, []byte("max_uses: 1"), []byte("max_uses: 01"), 1),
+		append(append([]byte{}, b...), '\n'),
+		bytes.Replace(b, []byte("\n"), []byte("\r\n"), 1),
+	} {
+		if _, err := seal.ParseGrant(bad); err == nil {
+			t.Errorf("non-canonical bytes accepted:\n%q", bad)
+		}
+	}
+	g.Title = "许可\nmax_uses: 100"
+	if _, err := g.Marshal(); err == nil {
+		t.Error("a title with a newline was marshalled")
+	}
+}
+
+// FuzzParseGrant: grant bytes come back from the store and from evidence
+// files; whatever parses re-encodes to the same bytes.
+func FuzzParseGrant(f *testing.F) {
+	g := seal.Grant{RequestID: "ar-aaaaaaaaaaaaaaaa", AuthorizationID: "az-aaaaaaaaaaaaaaaa", SealID: "seal-aaaaaaaaaaaaa",
+		SealName: "章", CaseNo: "2026-1", Title: "许可", MaxUses: 1, RequestedBy: "k", RequestedAt: time.Unix(0, 0), ExpiresAt: time.Unix(60, 0), Nonce: "n"}
+	b, _ := g.Marshal()
+	f.Add(b)
+	f.Add([]byte("eseal authorization grant v1\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		g, err := seal.ParseGrant(in)
+		if err != nil {
+			return
+		}
+		out, err := g.Marshal()
+		if err != nil || !bytes.Equal(out, in) {
+			t.Fatalf("parsed grant re-encodes to %q, %v", out, err)
+		}
+	})
+}
