@@ -99,6 +99,9 @@ type AuthzError struct {
 }
 
 func (e *AuthzError) Error() string {
+	if e.ID == "" {
+		return fmt.Sprintf("authorization: %s: %s", e.Reason, e.Detail)
+	}
 	return fmt.Sprintf("authorization %s: %s: %s", e.ID, e.Reason, e.Detail)
 }
 
