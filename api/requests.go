@@ -114,20 +114,13 @@ type authzRequestBody struct {
 	MaxUses     int    `json:"max_uses"`
 }
 
-// requestView is an authorization request as the API shows it.
+// requestView is an authorization request as the API shows it: the fields
+// of its grant bytes, its status, and the authorization id only once it is
+// approved.
 type requestView struct {
-	ID              string             `json:"id"`
+	seal.Grant
 	Status          seal.RequestStatus `json:"status"`
 	AuthorizationID string             `json:"authorization_id,omitempty"`
-	SealID          string             `json:"seal_id"`
-	SealName        string             `json:"seal_name"`
-	CaseNo          string             `json:"case_no"`
-	Title           string             `json:"title"`
-	DocumentSM3     string             `json:"document_sm3,omitempty"`
-	MaxUses         int                `json:"max_uses"`
-	RequestedBy     string             `json:"requested_by"`
-	RequestedAt     time.Time          `json:"requested_at"`
-	ExpiresAt       time.Time          `json:"expires_at"`
 	ApproveURL      string             `json:"approve_url"`
 	Challenge       []byte             `json:"challenge"`
 	Decision        *seal.Decision     `json:"decision,omitempty"`
@@ -136,9 +129,7 @@ type requestView struct {
 }
 
 func (s *Server) requestView(st *seal.RequestState) requestView {
-	v := requestView{ID: st.RequestID, Status: st.Status, SealID: st.SealID, SealName: st.SealName, CaseNo: st.CaseNo,
-		Title: st.Title, DocumentSM3: st.DocumentSM3, MaxUses: st.MaxUses, RequestedBy: st.RequestedBy,
-		RequestedAt: st.RequestedAt, ExpiresAt: st.ExpiresAt, Challenge: st.Challenge, Decision: st.Decision,
+	v := requestView{Grant: st.Grant, Status: st.Status, Challenge: st.Challenge, Decision: st.Decision,
 		ApproveURL: s.PublicURL + "/v1/authorization-requests/" + st.RequestID + "/approve", Methods: []seal.Method{seal.MethodSM2}}
 	if st.Status == seal.RequestApproved {
 		v.AuthorizationID = st.AuthorizationID
@@ -273,19 +264,6 @@ func (s *Server) refuseRequest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.requestView(st))
 }
 
-// evidenceView is GET /v1/authorizations/{id}/evidence: base64 bytes and a
-// PEM certificate, everything OpenSSL needs to check the approval.
-type evidenceView struct {
-	AuthorizationID string      `json:"authorization_id"`
-	Method          seal.Method `json:"method"`
-	PersonID        string      `json:"person_id,omitempty"`
-	PersonName      string      `json:"person_name,omitempty"`
-	KeyName         string      `json:"key_name,omitempty"`
-	Grant           []byte      `json:"grant"`
-	Signature       []byte      `json:"signature"`
-	Certificate     string      `json:"certificate"`
-}
-
 func (s *Server) showEvidence(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["authz_id"]
 	st, err := s.Registry.Authorization(r.Context(), id)
@@ -302,7 +280,7 @@ func (s *Server) showEvidence(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, evidenceView(*ev))
+	writeJSON(w, http.StatusOK, ev)
 }
 
 // personProblem maps a PersonError.

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"eseal/api"
+	"eseal/archive"
+	"eseal/archive/audit"
 	"eseal/keys"
 	"eseal/seal"
 )
@@ -109,6 +112,26 @@ func (e *env) askAuthorization(sealID, caseNo string) (id string, challenge []by
 	return m["id"].(string), challenge
 }
 
+// audited returns the audit log's entries with the action, by subject.
+func (e *env) audited(action string) map[string]audit.Entry {
+	e.t.Helper()
+	out := map[string]audit.Entry{}
+	err := e.store.List(context.Background(), "audit/test/", func(o archive.ObjectInfo) error {
+		b, _, err := archive.GetBytes(context.Background(), e.store, o.Key)
+		if err != nil {
+			return err
+		}
+		if en, err := audit.ParseEntry(b); err == nil && string(en.Action) == action {
+			out[en.Subject] = en
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
 // TestSM2ApprovalWithOpenSSL: a person whose key and certificate OpenSSL
 // made approves with an OpenSSL signature; the stamping under the grant
 // succeeds, its record names the person, and the evidence verifies with
@@ -144,6 +167,12 @@ func TestSM2ApprovalWithOpenSSL(t *testing.T) {
 	st := e.do("GET", "/v1/authorization-requests/"+reqID, stamper, "", nil).json(t)
 	if st["status"] != "approved" || st["authorization_id"] != authzID {
 		t.Fatalf("request after approval: %v", st)
+	}
+	if en, ok := e.audited("authorization.approved")[authzID]; !ok || en.Actor != personID || en.Details["request"] != reqID || en.Details["method"] != "sm2" {
+		t.Fatalf("the approval's audit entry: %+v", en)
+	}
+	if _, ok := e.audited("authorization.requested")[reqID]; !ok {
+		t.Fatal("the request is not in the audit log")
 	}
 
 	r = e.stamp(testPDF("食品经营许可证"), stampReq(sealID, authzID, "ZJ-2026-1"))
@@ -224,6 +253,9 @@ func TestSM2ApprovalHostile(t *testing.T) {
 		"signature": p.sign(seal.RefusalBytes(refusedChallenge, reason))})
 	if r.status != 200 || r.json(t)["status"] != "refused" {
 		t.Fatalf("refuse: %d %s", r.status, r.body)
+	}
+	if en, ok := e.audited("authorization.refused")[refused]; !ok || en.Details["reason"] != reason || en.Actor != personID {
+		t.Fatalf("the refusal's audit entry: %+v", en)
 	}
 	expiring, expiringChallenge := e.askAuthorization(sealID, "ZJ-2026-7")
 

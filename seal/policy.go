@@ -68,18 +68,9 @@ func (r *Registry) Policy(ctx context.Context, sealID string) (Policy, error) {
 }
 
 func (r *Registry) lastPolicy(ctx context.Context, id string) (*PolicyEvent, int, error) {
-	var last string
-	n := 0
-	err := r.store.List(ctx, sealPrefix+id+"/policy/", func(o archive.ObjectInfo) error {
-		last = o.Key
-		n++
-		return nil
-	})
-	if err != nil || last == "" {
-		return nil, 0, err
-	}
 	var ev PolicyEvent
-	if err := getJSON(ctx, r.store, last, &ev); err != nil {
+	n, err := lastJSON(ctx, r.store, sealPrefix+id+"/policy/", &ev)
+	if err != nil || n == 0 {
 		return nil, 0, err
 	}
 	return &ev, n, nil

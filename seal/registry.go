@@ -260,18 +260,9 @@ func (r *Registry) Get(ctx context.Context, id string) (*Seal, error) {
 }
 
 func (r *Registry) lastStatus(ctx context.Context, id string) (*StatusEvent, int, error) {
-	var last string
-	n := 0
-	err := r.store.List(ctx, sealPrefix+id+"/status/", func(o archive.ObjectInfo) error {
-		last = o.Key
-		n++
-		return nil
-	})
-	if err != nil || last == "" {
-		return nil, 0, err
-	}
 	var ev StatusEvent
-	if err := getJSON(ctx, r.store, last, &ev); err != nil {
+	n, err := lastJSON(ctx, r.store, sealPrefix+id+"/status/", &ev)
+	if err != nil || n == 0 {
 		return nil, 0, err
 	}
 	return &ev, n, nil
