@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,6 +109,92 @@ func TestPersonApprovalGrantsAndStamps(t *testing.T) {
 	var re *seal.RequestError
 	if !errors.As(err, &re) || re.Reason != seal.RequestDecided {
 		t.Fatalf("second approval: %v", err)
+	}
+}
+
+// TestOneDecisionWins: of concurrent approvals and refusals of one request,
+// exactly one is recorded, and the grant is that approval's.
+func TestOneDecisionWins(t *testing.T) {
+	f, sealID, pc, personID := personFixture(t)
+	ctx := context.Background()
+	rq, err := f.reg.RequestAuthorization(ctx, seal.RequestSpec{SealID: sealID, CaseNo: "2026-0003", Title: "许可", ExpiresIn: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i%2 == 0 {
+				_, err := f.reg.Approve(ctx, rq.RequestID, personID, pc.sign(t, rq.Challenge))
+				errs <- err
+				return
+			}
+			_, err := f.reg.Refuse(ctx, rq.RequestID, personID, "不同意", pc.sign(t, seal.RefusalBytes(rq.Challenge, "不同意")))
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	won := 0
+	for err := range errs {
+		if err == nil {
+			won++
+		} else if !sameReason(err, &seal.RequestError{Reason: seal.RequestDecided}) {
+			t.Fatalf("a losing decision: %v", err)
+		}
+	}
+	st, err := f.reg.AuthorizationRequest(ctx, rq.RequestID)
+	if won != 1 || err != nil {
+		t.Fatalf("%d decisions won; request %+v %v", won, st, err)
+	}
+	_, err = f.reg.Authorization(ctx, rq.AuthorizationID)
+	if (st.Status == seal.RequestApproved) != (err == nil) {
+		t.Fatalf("status %s, grant: %v", st.Status, err)
+	}
+}
+
+// TestApprovalCompletedAfterCrash: a crash after the decision and before
+// the grant leaves a decision without a grant; the next read of the request
+// writes the grant and its evidence.
+func TestApprovalCompletedAfterCrash(t *testing.T) {
+	f, sealID, pc, personID := personFixture(t)
+	ctx := context.Background()
+	rq, err := f.reg.RequestAuthorization(ctx, seal.RequestSpec{SealID: sealID, CaseNo: "2026-0004", Title: "许可", ExpiresIn: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.Approve(ctx, rq.RequestID, personID, pc.sign(t, rq.Challenge)); err != nil {
+		t.Fatal(err)
+	}
+	// Undo what Approve wrote after the decision, in a registry that has
+	// not cached the grant.
+	for _, k := range []string{"grant.json", "evidence/grant.bin", "evidence/signature.der", "evidence/certificate.pem"} {
+		if err := f.store.Delete(ctx, "authz/"+rq.AuthorizationID+"/"+k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg, err := seal.OpenRegistry(ctx, f.store, f.kek, seal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Authorization(ctx, rq.AuthorizationID); err == nil {
+		t.Fatal("the grant is still there")
+	}
+	st, err := reg.AuthorizationRequest(ctx, rq.RequestID)
+	if err != nil || st.Status != seal.RequestApproved {
+		t.Fatalf("request: %+v %v", st, err)
+	}
+	a, err := reg.Authorization(ctx, rq.AuthorizationID)
+	if err != nil || a.PersonID != personID {
+		t.Fatalf("completed grant: %+v %v", a, err)
+	}
+	ev, err := reg.Evidence(ctx, rq.AuthorizationID)
+	if err != nil || !bytes.Equal(ev.Grant, rq.Challenge) {
+		t.Fatalf("completed evidence: %+v %v", ev, err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"eseal/archive"
 	"eseal/archive/fs"
 	"eseal/keys"
 	"eseal/pdf/pdftest"
@@ -15,6 +16,8 @@ import (
 
 type fixture struct {
 	reg    *seal.Registry
+	store  archive.Store
+	kek    *keys.KEK
 	sealID string
 	now    time.Time
 }
@@ -43,7 +46,7 @@ func newFixture(tb testing.TB) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f.reg, f.sealID = reg, s.ID
+	f.reg, f.store, f.kek, f.sealID = reg, store, kek, s.ID
 	return f
 }
 
