@@ -354,3 +354,39 @@ func FuzzParseGrant(f *testing.F) {
 		}
 	})
 }
+
+// TestPolicyAtStamping: a key grant made while the seal's policy was key no
+// longer stamps once the policy is person; a seal stored before policies
+// existed reads as key.
+func TestPolicyAtStamping(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, err := f.reg.Grant(ctx, seal.GrantRequest{SealID: f.sealID, CaseNo: "2026-0005", GrantedBy: "authorizer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := seal.Scope{SealID: f.sealID, CaseNo: "2026-0005"}
+	if _, err := f.reg.CheckAuthorization(ctx, a.ID, sc); err != nil {
+		t.Fatalf("key grant under policy key: %v", err)
+	}
+	if err := f.reg.SetPolicy(ctx, f.sealID, seal.PolicyPerson, "test"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.reg.CheckAuthorization(ctx, a.ID, sc)
+	var ae *seal.AuthzError
+	if !errors.As(err, &ae) || ae.Reason != seal.AuthzPolicy {
+		t.Fatalf("key grant after the policy became person: %v", err)
+	}
+	// Without policy events the seal is as it was before policies: key.
+	for _, k := range []string{"00000001.json", "00000002.json"} {
+		if err := f.store.Delete(ctx, "seals/"+f.sealID+"/policy/"+k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pol, err := f.reg.Policy(ctx, f.sealID); err != nil || pol != seal.PolicyKey {
+		t.Fatalf("a seal without policy events: %q %v", pol, err)
+	}
+	if _, err := f.reg.CheckAuthorization(ctx, a.ID, sc); err != nil {
+		t.Fatalf("key grant on a seal from before policies: %v", err)
+	}
+}
