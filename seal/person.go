@@ -221,7 +221,7 @@ func (r *Registry) PersonCertificate(ctx context.Context, p *Person) (*smx509.Ce
 }
 
 // Persons lists the persons enrolled for a seal ("" for every seal),
-// removed ones included, oldest first.
+// removed ones included, oldest first (by id within one second).
 func (r *Registry) Persons(ctx context.Context, sealID string) ([]*Person, error) {
 	var ids []string
 	err := r.store.List(ctx, personPrefix, func(o archive.ObjectInfo) error {
@@ -243,7 +243,12 @@ func (r *Registry) Persons(ctx context.Context, sealID string) ([]*Person, error
 			out = append(out, p)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Enrolled.Before(out[j].Enrolled) })
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Enrolled.Equal(out[j].Enrolled) {
+			return out[i].Enrolled.Before(out[j].Enrolled)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 
