@@ -31,7 +31,7 @@ import (
 
 // env is one eseal server on loopback with its own store and clock.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *api.Server
 	root   string
 	audit  *audit.Log
@@ -62,7 +62,7 @@ func (c *clock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	root := t.TempDir()
@@ -90,7 +90,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	reg.SetAuditor(seal.LogAuditor{Log: alog})
-	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval})
+	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval, Policy: seal.PolicyKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -191,7 +191,7 @@ func (e *env) grant(sealID string, body map[string]any) string {
 }
 
 // stampBody builds a POST /v1/stamps multipart body.
-func stampBody(t *testing.T, pdfBytes []byte, req any) (string, []byte) {
+func stampBody(t testing.TB, pdfBytes []byte, req any) (string, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -270,7 +270,7 @@ func (e *env) objects() int {
 func TestStampDownloadVerify(t *testing.T) {
 	e := newEnv(t)
 	// An administrator creates a seal; an authorizer grants one use for a case.
-	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局", "type": 1})
+	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局", "type": 1, "policy": "key"})
 	if r.status != 201 {
 		t.Fatalf("create seal: %d %s", r.status, r.body)
 	}
@@ -434,7 +434,7 @@ func TestAuthorizationRejections(t *testing.T) {
 	in := testPDF("授权检查")
 	sum := sm3.Sum(in)
 	otherSum := sm3.Sum([]byte("another document"))
-	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "另一枚印章"})
+	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "另一枚印章", "policy": "key"})
 	otherSeal := r.json(t)["id"].(string)
 
 	expired := e.grant(e.sealID, map[string]any{"case_no": "C-1", "expires_in": "1m"})

@@ -30,11 +30,14 @@ type Role string
 
 // Roles (docs/architecture.md, "Who uses it").
 const (
-	// RoleAdmin manages seals and API keys; it neither grants nor stamps.
+	// RoleAdmin manages seals, responsible persons and API keys; it neither
+	// grants nor stamps.
 	RoleAdmin Role = "admin"
-	// RoleAuthorizer grants and revokes authorizations for its seals.
+	// RoleAuthorizer grants (for seals whose policy is key) and revokes
+	// authorizations for its seals.
 	RoleAuthorizer Role = "authorizer"
-	// RoleStamper stamps with its seals and reads the documents stamped with them.
+	// RoleStamper asks for authorizations, stamps with its seals and reads
+	// the documents stamped with them.
 	RoleStamper Role = "stamper"
 	// RoleArchivist reads every record, sets legal holds and makes transfers.
 	RoleArchivist Role = "archivist"

@@ -34,12 +34,12 @@ func TestHostileStampRequests(t *testing.T) {
 	good := testPDF("恶意输入")
 	authz := e.grant(e.sealID, map[string]any{"case_no": "H-1", "max_uses": 1})
 
-	suspended := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "暂停的印章"}).json(t)["id"].(string)
+	suspended := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "暂停的印章", "policy": "key"}).json(t)["id"].(string)
 	suspAuthz := e.grant(suspended, map[string]any{"case_no": "H-1"})
 	if r := e.postJSON("/v1/seals/"+suspended+"/suspend", e.admin, map[string]any{"reason": "保管人变更"}); r.status != 200 {
 		t.Fatalf("suspend: %d %s", r.status, r.body)
 	}
-	compromised := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "证书已吊销的印章"}).json(t)["id"].(string)
+	compromised := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "证书已吊销的印章", "policy": "key"}).json(t)["id"].(string)
 	compAuthz := e.grant(compromised, map[string]any{"case_no": "H-1"})
 	if err := e.reg.RevokeSignerCertificate(ctx, compromised, "key compromise", "test"); err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestKeywordAndCrossPageOverREST(t *testing.T) {
 
 func TestJointApprovalOverREST(t *testing.T) {
 	e := newEnv(t)
-	second := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局"}).json(t)["id"].(string)
+	second := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局", "policy": "key"}).json(t)["id"].(string)
 	a1 := e.grant(e.sealID, map[string]any{"case_no": "LH-2"})
 	a2 := e.grant(second, map[string]any{"case_no": "LH-2"})
 	req := map[string]any{

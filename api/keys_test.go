@@ -24,7 +24,7 @@ import (
 func TestKeyRolesAndSeals(t *testing.T) {
 	e := newEnv(t)
 	sealA := e.sealID
-	sealB := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局"}).json(t)["id"].(string)
+	sealB := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局", "policy": "key"}).json(t)["id"].(string)
 	var (
 		admin       = e.admin
 		authorizerA = e.key(api.RoleAuthorizer, sealA)
@@ -335,7 +335,7 @@ func FuzzCreateKey(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	sl, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval})
+	sl, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval, Policy: seal.PolicyKey})
 	if err != nil {
 		f.Fatal(err)
 	}

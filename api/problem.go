@@ -65,6 +65,15 @@ var problemKinds = map[string]struct {
 	"authorization-wrong-case":     {409, "The authorization is for another case"},
 	"authorization-bad-signature":  {500, "The stored authorization does not verify"},
 	"revoke-too-late":              {409, "The revoke came too late: stampings used every use of the authorization"},
+	"authorization-policy":         {409, "The seal's policy needs a responsible person's approval"},
+	"person-not-found":             {404, "Unknown responsible person"},
+	"person-not-enrolled":          {403, "The person is not enrolled for this seal"},
+	"person-removed":               {403, "The person was removed and approves nothing more"},
+	"request-not-found":            {404, "Unknown authorization request"},
+	"request-expired":              {409, "The authorization request has expired"},
+	"request-decided":              {409, "The authorization request was already approved or refused"},
+	"signature-invalid":            {403, "The signature does not verify with the person's enrolled certificate over this request"},
+	"no-responsible-person":        {409, "No responsible person is enrolled for the seal"},
 	"idempotency-key-reused":       {422, "The Idempotency-Key was used for a different request"},
 	"rate-limited":                 {429, "Too many attempts"},
 	"store-unavailable":            {503, "The archive store is unavailable"},
@@ -117,6 +126,9 @@ func problemFor(err error) *Problem {
 		kse  *KeySpecError
 		knf  *KeyNotFoundError
 	)
+	if dp := asDecisionProblem(err); dp != nil {
+		return dp
+	}
 	switch {
 	case errors.As(err, &p):
 		return p

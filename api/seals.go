@@ -53,6 +53,8 @@ type createSealRequest struct {
 	WidthMM  int    `json:"width_mm"`
 	HeightMM int    `json:"height_mm"`
 	ValidFor string `json:"valid_for"`
+	// Policy is person (the default) or key.
+	Policy string `json:"policy"`
 }
 
 func (s *Server) createSeal(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +83,7 @@ func (s *Server) createSeal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec := seal.CreateSpec{Name: req.Name, Type: seal.Type(req.Type), Picture: picture,
-		WidthMM: req.WidthMM, HeightMM: req.HeightMM, By: apiKeyFrom(r).Name}
+		WidthMM: req.WidthMM, HeightMM: req.HeightMM, By: apiKeyFrom(r).Name, Policy: seal.Policy(req.Policy)}
 	if req.ValidFor != "" {
 		d, err := time.ParseDuration(req.ValidFor)
 		if err != nil {

@@ -215,6 +215,13 @@ type AuthorizationElement struct {
 	ID        string    `json:"id"`
 	GrantedBy string    `json:"granted_by"`
 	GrantedAt time.Time `json:"granted_at"`
+	// Method is how the grant was approved ("sm2": a responsible person's
+	// SM2 signature; "api-key": an authorizer key's direct grant); PersonID
+	// and PersonName name the person who approved it. Records written before
+	// persons existed have none of them.
+	Method     string `json:"method,omitempty"`
+	PersonID   string `json:"person_id,omitempty"`
+	PersonName string `json:"person_name,omitempty"`
 }
 
 // DocumentKey is the key of a document's signed PDF.

@@ -39,6 +39,15 @@ type Authorization struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 	GrantedBy   string    `json:"granted_by"`
 	GrantedAt   time.Time `json:"granted_at"`
+	// Method is how the grant was approved: MethodSM2, a responsible
+	// person's signature over the grant bytes of request RequestID (the
+	// evidence is kept beside the grant, see request.go); MethodAPIKey, an
+	// authorizer key's direct grant. Grants made before methods existed
+	// have none and are api-key grants.
+	Method     Method `json:"method,omitempty"`
+	PersonID   string `json:"person_id,omitempty"`
+	PersonName string `json:"person_name,omitempty"`
+	RequestID  string `json:"request_id,omitempty"`
 	// Signature is the seal maker's SM2 signature over the grant without it.
 	Signature []byte `json:"signature,omitempty"`
 }
@@ -86,6 +95,9 @@ const (
 	AuthzWrongDoc     AuthzReason = "wrong-document"
 	AuthzWrongCase    AuthzReason = "wrong-case"
 	AuthzBadSignature AuthzReason = "bad-signature"
+	// AuthzPolicy: the seal's policy needs a responsible person's approval
+	// and the grant is an API key's.
+	AuthzPolicy AuthzReason = "policy"
 )
 
 // AuthzError says why an authorization was refused.
@@ -96,6 +108,9 @@ type AuthzError struct {
 }
 
 func (e *AuthzError) Error() string {
+	if e.ID == "" {
+		return fmt.Sprintf("authorization: %s: %s", e.Reason, e.Detail)
+	}
 	return fmt.Sprintf("authorization %s: %s: %s", e.ID, e.Reason, e.Detail)
 }
 
@@ -140,6 +155,11 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 	if s.Status != Active {
 		return nil, &StateError{ID: s.ID, Status: s.Status, Reason: "only an active seal can be authorized"}
 	}
+	if pol, err := r.Policy(ctx, s.ID); err != nil {
+		return nil, err
+	} else if pol != PolicyKey {
+		return nil, &AuthzError{Reason: AuthzPolicy, Detail: "seal " + s.ID + " is authorized by its responsible persons (policy person): ask with POST /v1/authorization-requests"}
+	}
 	req.DocumentSM3 = strings.ToLower(strings.TrimSpace(req.DocumentSM3))
 	req.CaseNo = strings.TrimSpace(req.CaseNo)
 	if req.CaseNo == "" && req.DocumentSM3 == "" {
@@ -170,7 +190,7 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 	a := &Authorization{
 		ID: newAuthzID(), SealID: s.ID, CaseNo: req.CaseNo, DocumentSM3: req.DocumentSM3,
 		Purpose: req.Purpose, MaxUses: req.MaxUses, ExpiresAt: now.Add(req.ExpiresIn),
-		GrantedBy: req.GrantedBy, GrantedAt: now,
+		GrantedBy: req.GrantedBy, GrantedAt: now, Method: MethodAPIKey,
 	}
 	if a.ExpiresAt.After(s.ValidEnd) {
 		a.ExpiresAt = s.ValidEnd
@@ -186,6 +206,16 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 		"seal": a.SealID, "case_no": a.CaseNo, "document_sm3": a.DocumentSM3, "max_uses": fmt.Sprint(a.MaxUses),
 		"expires_at": a.ExpiresAt.Format(time.RFC3339)}})
 	return a, nil
+}
+
+// element is the authorization as a document's record names it.
+func (a *Authorization) element() archive.AuthorizationElement {
+	m := a.Method
+	if m == "" {
+		m = MethodAPIKey
+	}
+	return archive.AuthorizationElement{ID: a.ID, GrantedBy: a.GrantedBy, GrantedAt: a.GrantedAt,
+		Method: string(m), PersonID: a.PersonID, PersonName: a.PersonName}
 }
 
 // signedBytes is what the grant signature covers: the grant as JSON without
@@ -261,6 +291,15 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 	case st.CaseNo != "" && st.CaseNo != sc.CaseNo:
 		return nil, &AuthzError{ID: id, Reason: AuthzWrongCase, Detail: "granted for case " + st.CaseNo}
 	}
+	if st.Method != MethodSM2 {
+		// Only a person-approved grant stamps with a seal whose policy is
+		// person, whenever the grant was made.
+		if pol, err := r.Policy(ctx, st.SealID); err != nil {
+			return nil, err
+		} else if pol != PolicyKey {
+			return nil, &AuthzError{ID: id, Reason: AuthzPolicy, Detail: "seal " + st.SealID + " needs a responsible person's approval; this grant is an API key's"}
+		}
+	}
 	return st, nil
 }
 
@@ -320,3 +359,5 @@ func (r *Registry) grant(ctx context.Context, id string) (*Authorization, error)
 	r.mu.Unlock()
 	return g, nil
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -110,7 +110,7 @@ func newServiceEnvOn(t *testing.T, schedule string, clock *fakeClock, store arch
 		t.Fatal(err)
 	}
 	reg.SetAuditor(tee{seal.LogAuditor{Log: alog}, rec})
-	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试专用章"})
+	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试专用章", Policy: seal.PolicyKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestJointApprovalThenLaterSeal(t *testing.T) {
 	ctx := context.Background()
 	sealIDs := []string{e.sealID}
 	for _, name := range []string{"测试市市场监督管理局", "测试市卫生健康委员会", "测试市消防救援支队"} {
-		s, err := e.svc.Registry.CreateSeal(ctx, seal.CreateSpec{Name: name})
+		s, err := e.svc.Registry.CreateSeal(ctx, seal.CreateSpec{Name: name, Policy: seal.PolicyKey})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestJointApprovalThenLaterSeal(t *testing.T) {
 func TestMultiSealCommitIsAllOrNothing(t *testing.T) {
 	e := newServiceEnv(t, "items: {}\n")
 	ctx := context.Background()
-	other, err := e.svc.Registry.CreateSeal(ctx, seal.CreateSpec{Name: "第二枚章"})
+	other, err := e.svc.Registry.CreateSeal(ctx, seal.CreateSpec{Name: "第二枚章", Policy: seal.PolicyKey})
 	if err != nil {
 		t.Fatal(err)
 	}

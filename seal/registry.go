@@ -111,6 +111,8 @@ type CreateSpec struct {
 	ValidFor time.Duration
 	// By names who created it, for the status history.
 	By string
+	// Policy says which grants may stamp with the seal; "" is PolicyPerson.
+	Policy Policy
 }
 
 // CreateSeal makes a new seal: an SM2 signer key and certificate issued by the
@@ -143,6 +145,12 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 	}
 	if spec.ValidFor < time.Hour || spec.ValidFor > 30*365*24*time.Hour {
 		return nil, &InvalidError{"validity must be between one hour and 30 years"}
+	}
+	if spec.Policy == "" {
+		spec.Policy = PolicyPerson
+	}
+	if spec.Policy != PolicyPerson && spec.Policy != PolicyKey {
+		return nil, &InvalidError{fmt.Sprintf("policy %q: want person or key", spec.Policy)}
 	}
 	if spec.Picture == nil {
 		spec.Picture = DemoPicture(512)
@@ -201,13 +209,16 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 	if err := putJSON(ctx, r.store, p+"seal.json", s); err != nil {
 		return nil, err
 	}
+	if err := r.putPolicy(ctx, id, 1, spec.Policy, spec.By); err != nil {
+		return nil, err
+	}
 	ev := StatusEvent{Status: Active, Reason: "created", Time: now, By: spec.By}
 	if err := putJSON(ctx, r.store, statusKey(id, 1), ev); err != nil {
 		return nil, err
 	}
 	s.Status, s.StatusReason, s.StatusTime = ev.Status, ev.Reason, ev.Time
 	r.audit(ctx, AuditEvent{Action: audit.SealCreated, Subject: id, Actor: spec.By,
-		Details: map[string]string{"name": s.Name, "signer_serial": s.SignerSerial, "valid_end": s.ValidEnd.Format(time.RFC3339)}})
+		Details: map[string]string{"name": s.Name, "signer_serial": s.SignerSerial, "valid_end": s.ValidEnd.Format(time.RFC3339), "policy": string(spec.Policy)}})
 	return s, nil
 }
 
@@ -249,18 +260,9 @@ func (r *Registry) Get(ctx context.Context, id string) (*Seal, error) {
 }
 
 func (r *Registry) lastStatus(ctx context.Context, id string) (*StatusEvent, int, error) {
-	var last string
-	n := 0
-	err := r.store.List(ctx, sealPrefix+id+"/status/", func(o archive.ObjectInfo) error {
-		last = o.Key
-		n++
-		return nil
-	})
-	if err != nil || last == "" {
-		return nil, 0, err
-	}
 	var ev StatusEvent
-	if err := getJSON(ctx, r.store, last, &ev); err != nil {
+	n, err := lastJSON(ctx, r.store, sealPrefix+id+"/status/", &ev)
+	if err != nil || n == 0 {
 		return nil, 0, err
 	}
 	return &ev, n, nil

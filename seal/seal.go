@@ -3,7 +3,10 @@
 // Verifier that put seals on PDFs and check them.
 //
 // Org is the organisation's PKI (org.go); Registry keeps the seals and their
-// authorizations (registry.go, authz.go); Stamper signs one seal onto a PDF
+// authorizations (registry.go, authz.go), each seal's authorization policy
+// (policy.go), the responsible persons enrolled for it (person.go) and the
+// authorization requests they approve by signing grant bytes (request.go,
+// grant.go); Stamper signs one seal onto a PDF
 // (a SignRequest); Service is the stamping desk of the REST path, which turns
 // a StampRequest — one or more SealUses, each under its own authorization —
 // into a Stamped, archived document exactly once (service.go), and looks

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"eseal/archive"
 	"eseal/archive/fs"
 	"eseal/keys"
 	"eseal/pdf/pdftest"
@@ -15,6 +16,8 @@ import (
 
 type fixture struct {
 	reg    *seal.Registry
+	store  archive.Store
+	kek    *keys.KEK
 	sealID string
 	now    time.Time
 }
@@ -39,11 +42,11 @@ func newFixture(tb testing.TB) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := reg.CreateSeal(context.Background(), seal.CreateSpec{Name: "测试专用章", Type: seal.TypeApproval})
+	s, err := reg.CreateSeal(context.Background(), seal.CreateSpec{Name: "测试专用章", Type: seal.TypeApproval, Policy: seal.PolicyKey})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f.reg, f.sealID = reg, s.ID
+	f.reg, f.store, f.kek, f.sealID = reg, store, kek, s.ID
 	return f
 }
 

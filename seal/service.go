@@ -373,7 +373,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 			SignedSM3: hex.EncodeToString(res.ContentSM3), Page: res.Page, Timestamp: tsTime,
 			PlacementMM: [2]float64{u.Placement.XMM, u.Placement.YMM},
 			Document:    job.docID, Revision: job.revision,
-			Authorization: &archive.AuthorizationElement{ID: job.grants[i].ID, GrantedBy: job.grants[i].GrantedBy, GrantedAt: job.grants[i].GrantedAt},
+			Authorization: ptr(job.grants[i].element()),
 		})
 	}
 	return nil
@@ -422,7 +422,7 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 		Applicant: req.Record.Applicant, SM3: hex.EncodeToString(sum3[:]), SHA256: hex.EncodeToString(sum256[:]),
 		InputSize: int64(len(req.PDF)), InputSM3: hex.EncodeToString(job.inSM3[:]),
 		Revision: job.revision, Signatures: job.sigs,
-		Authorization:     archive.AuthorizationElement{ID: first.ID, GrantedBy: first.GrantedBy, GrantedAt: first.GrantedAt},
+		Authorization:     first.element(),
 		RetrievalCodeHash: hashHex(normalizeCode(job.code)),
 	}
 	if job.base != nil {

@@ -59,6 +59,22 @@ func getJSON(ctx context.Context, s archive.Store, key string, v any) error {
 	return nil
 }
 
+// lastJSON reads into v the last of the objects under prefix (keys that sort
+// in the order they were appended) and returns how many there are; none is
+// n == 0 and v untouched.
+func lastJSON(ctx context.Context, s archive.Store, prefix string, v any) (n int, err error) {
+	var last string
+	err = s.List(ctx, prefix, func(o archive.ObjectInfo) error {
+		last = o.Key
+		n++
+		return nil
+	})
+	if err != nil || last == "" {
+		return 0, err
+	}
+	return n, getJSON(ctx, s, last, v)
+}
+
 // getCert reads an object holding exactly one PEM certificate.
 func getCert(ctx context.Context, s archive.Store, key string) (*smx509.Certificate, error) {
 	b, err := getObject(ctx, s, key, maxMetaObject)

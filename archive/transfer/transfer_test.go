@@ -79,7 +79,7 @@ func buildEnv() (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	sl, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "行政审批专用章", Type: seal.TypeApproval})
+	sl, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "行政审批专用章", Type: seal.TypeApproval, Policy: seal.PolicyKey})
 	if err != nil {
 		return nil, err
 	}

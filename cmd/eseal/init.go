@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,8 +16,10 @@ import (
 )
 
 // initResult is what `eseal init --json` prints; scripts rely on seal_id and
-// the three keys. The admin key manages seals and keys; granting and
-// stamping take the authorizer and stamper keys of the demo seal.
+// the three keys. The admin key manages seals, persons and keys; the stamper
+// key asks for authorizations and stamps with the demo seal; the authorizer
+// key shows and revokes its authorizations. In demo mode a demo responsible
+// person is enrolled for the demo seal, their SM2 key in PersonKey.
 type initResult struct {
 	Dir           string `json:"dir"`
 	Org           string `json:"org"`
@@ -23,15 +28,20 @@ type initResult struct {
 	AdminKey      string `json:"admin_key"`
 	AuthorizerKey string `json:"authorizer_key"`
 	StamperKey    string `json:"stamper_key"`
+	PersonID      string `json:"person_id,omitempty"`
+	PersonKey     string `json:"person_key,omitempty"`
 	MasterKeyFile string `json:"master_key_file,omitempty"`
 }
 
 // printKeys says what each of init's keys is for.
 func (res *initResult) printKeys(w io.Writer) {
-	fmt.Fprintf(w, "Admin key:       %s  (seals and keys)\n", res.AdminKey)
-	fmt.Fprintf(w, "Authorizer key:  %s  (grants for the demo seal)\n", res.AuthorizerKey)
-	fmt.Fprintf(w, "Stamper key:     %s  (stamps with the demo seal)\n", res.StamperKey)
+	fmt.Fprintf(w, "Admin key:       %s  (seals, persons and keys)\n", res.AdminKey)
+	fmt.Fprintf(w, "Authorizer key:  %s  (shows and revokes the demo seal's authorizations)\n", res.AuthorizerKey)
+	fmt.Fprintf(w, "Stamper key:     %s  (asks for authorizations and stamps with the demo seal)\n", res.StamperKey)
 	fmt.Fprintln(w, "The keys are shown only this once; keep them.")
+	if res.PersonID != "" {
+		fmt.Fprintf(w, "Demo responsible person: %s, SM2 key %s (eseal approve --person %s --key %s …)\n", res.PersonID, res.PersonKey, res.PersonID, res.PersonKey)
+	}
 }
 
 func newInitCmd(g *globals) *cobra.Command {
@@ -103,6 +113,11 @@ func initDataDir(cmd *cobra.Command, g *globals, org string) (*initResult, error
 		return nil, err
 	}
 	res.SealID, res.SealName = s.ID, s.Name
+	if res.MasterKeyFile != "" {
+		if res.PersonID, res.PersonKey, err = enrolDemoPerson(ctx, reg, g, s.ID); err != nil {
+			return nil, err
+		}
+	}
 	kr := api.Keyring{Store: store, Registry: reg}
 	for _, k := range []struct {
 		out   *string
@@ -119,4 +134,32 @@ func initDataDir(cmd *cobra.Command, g *globals, org string) (*initResult, error
 		}
 	}
 	return res, nil
+}
+
+// enrolDemoPerson makes a demo responsible person for the demo seal: an SM2
+// key written to DIR/demo-person.key (0600, PKCS#8 PEM, as openssl writes
+// it) and a self-signed certificate, enrolled.
+func enrolDemoPerson(ctx context.Context, reg *seal.Registry, g *globals, sealID string) (id, keyFile string, err error) {
+	key, err := keys.GenerateKey()
+	if err != nil {
+		return "", "", err
+	}
+	now := time.Now()
+	cert, err := keys.SelfSignedPersonCertificate("演示负责人", key, now.Add(-time.Minute), now.Add(3*365*24*time.Hour))
+	if err != nil {
+		return "", "", err
+	}
+	pemKey, err := keys.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		return "", "", err
+	}
+	keyFile = filepath.Join(g.dir, "demo-person.key")
+	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+		return "", "", err
+	}
+	p, err := reg.EnrolPerson(ctx, seal.PersonSpec{SealID: sealID, Name: "演示负责人", CertPEM: keys.EncodeCertificatesPEM(cert), By: "eseal init"})
+	if err != nil {
+		return "", "", err
+	}
+	return p.ID, keyFile, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -105,12 +106,16 @@ func TestKeyCLI(t *testing.T) {
 }
 
 // TestServeQuickStart is the README's quick start: `eseal serve` on an empty
-// directory prints an admin, an authorizer and a stamper key; the authorizer
-// key grants, the stamper key stamps under the grant, the admin key does
-// neither.
+// directory prints an admin, an authorizer and a stamper key and the demo
+// responsible person; the stamper key asks for an authorization, the person
+// approves it with `eseal approve` and their SM2 key, the stamper key stamps
+// under it and the record names the person. The admin key neither grants
+// nor stamps, and the authorizer key's direct grant is refused: the demo
+// seal's policy is person.
 func TestServeQuickStart(t *testing.T) {
 	ctx := context.Background()
-	p := startServe(t, childEnv(), "--dir", filepath.Join(t.TempDir(), "data"))
+	dir := filepath.Join(t.TempDir(), "data")
+	p := startServe(t, childEnv(), "--dir", dir)
 	printed := p.out.String()
 	var org initResult
 	for _, f := range []struct {
@@ -121,6 +126,8 @@ func TestServeQuickStart(t *testing.T) {
 		{&org.AdminKey, `Admin key: +(esk_\w+)`},
 		{&org.AuthorizerKey, `Authorizer key: +(esk_\w+)`},
 		{&org.StamperKey, `Stamper key: +(esk_\w+)`},
+		{&org.PersonID, `Demo responsible person: (p-[a-z2-7]+)`},
+		{&org.PersonKey, `Demo responsible person: p-[a-z2-7]+, SM2 key (\S+demo-person\.key)`},
 	} {
 		m := regexp.MustCompile(f.line).FindStringSubmatch(printed)
 		if m == nil {
@@ -128,14 +135,28 @@ func TestServeQuickStart(t *testing.T) {
 		}
 		*f.out = m[1]
 	}
+	if fi, err := os.Stat(org.PersonKey); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the demo person's key file: %v %v", fi, err)
+	}
 	c := newRESTClient(org)
 	admin := newRESTClient(initResult{StamperKey: org.AdminKey, AuthorizerKey: org.AdminKey})
 	if _, r, err := admin.grant(ctx, p.url, org.SealID, "QS-1"); err != nil || r.status != 403 || r.problem() != "/problems/forbidden" {
 		t.Fatalf("the admin key grants: %v %s", err, r)
 	}
-	authz, r, err := c.grant(ctx, p.url, org.SealID, "QS-1")
-	if authz == "" {
-		t.Fatalf("the authorizer key grants: %v %s", err, r)
+	if _, r, err := c.grant(ctx, p.url, org.SealID, "QS-1"); err != nil || r.status != 409 || r.problem() != "/problems/authorization-policy" {
+		t.Fatalf("the authorizer key grants directly for a seal under policy person: %v %s", err, r)
+	}
+	body, _ := json.Marshal(map[string]any{"seal_id": org.SealID, "case_no": "QS-1", "title": "准予行政许可决定书", "expires_in": "30m"})
+	r, err := c.do(ctx, "POST", p.url+"/v1/authorization-requests", "application/json", body)
+	if err != nil || r.status != 201 {
+		t.Fatalf("the stamper key asks: %v %s", err, r)
+	}
+	var req struct{ ID string }
+	json.Unmarshal(r.body, &req)
+	out, code := esealCLI("approve", "--url", p.url, "--request", req.ID, "--person", org.PersonID, "--key", org.PersonKey)
+	authz := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
+	if code != 0 || !strings.HasPrefix(authz, "az-") {
+		t.Fatalf("eseal approve: exit %d\n%s", code, out)
 	}
 	job := newStampJob(authz, "QS-1", 1)
 	if _, r, err := admin.stamp(ctx, p.url, org.SealID, job); err != nil || r.status != 403 || r.problem() != "/problems/forbidden" {
@@ -145,7 +166,18 @@ func TestServeQuickStart(t *testing.T) {
 	if err != nil || r.status != 201 || st.DocumentID == "" {
 		t.Fatalf("the stamper key stamps: %v %s", err, r)
 	}
-	if r, err := c.do(ctx, "GET", p.url+"/v1/documents/"+st.DocumentID, "", nil); err != nil || r.status != 200 {
+	r, err = c.do(ctx, "GET", p.url+"/v1/documents/"+st.DocumentID, "", nil)
+	if err != nil || r.status != 200 {
 		t.Fatalf("the stamper key reads its document: %v %s", err, r)
+	}
+	var rec struct {
+		Authorization struct {
+			Method   string `json:"method"`
+			PersonID string `json:"person_id"`
+		} `json:"authorization"`
+	}
+	json.Unmarshal(r.body, &rec)
+	if rec.Authorization.Method != "sm2" || rec.Authorization.PersonID != org.PersonID {
+		t.Fatalf("the record does not name the person who approved:\n%s", r.body)
 	}
 }

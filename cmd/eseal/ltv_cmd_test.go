@@ -26,7 +26,7 @@ func TestVerifyAtRootsCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "行政审批专用章", Type: seal.TypeApproval})
+	sl, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "行政审批专用章", Type: seal.TypeApproval, Policy: seal.PolicyKey})
 	if err != nil {
 		t.Fatal(err)
 	}

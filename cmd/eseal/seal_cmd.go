@@ -42,6 +42,7 @@ func newSealCmd(g *globals) *cobra.Command {
 	var spec seal.CreateSpec
 	var picture string
 	var sealType int
+	var policy string
 	create := &cobra.Command{
 		Use: "create", Short: "Create a seal: signer key and certificate, GB/T 38540 seal object", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,6 +57,9 @@ func newSealCmd(g *globals) *cobra.Command {
 			}
 			spec.Type = seal.Type(sealType)
 			spec.By = "cli"
+			if spec.Policy, err = seal.ParsePolicy(policy); err != nil {
+				return err
+			}
 			s, err := reg.CreateSeal(cmd.Context(), spec)
 			if err != nil {
 				return err
@@ -69,7 +73,28 @@ func newSealCmd(g *globals) *cobra.Command {
 	create.Flags().IntVar(&spec.WidthMM, "width-mm", 42, "printed width in millimetres")
 	create.Flags().IntVar(&spec.HeightMM, "height-mm", 0, "printed height in millimetres (default: the width)")
 	create.Flags().DurationVar(&spec.ValidFor, "valid-for", seal.DefaultValidity, "validity from now")
+	create.Flags().StringVar(&policy, "policy", string(seal.PolicyPerson), "which grants stamp: person (a responsible person's approval) or key (also an authorizer key's direct grant)")
 	_ = create.MarkFlagRequired("name")
+
+	setPolicy := &cobra.Command{
+		Use: "policy ID person|key", Short: "Set which grants stamp with a seal: person (approved by a responsible person) or key (also an authorizer key's)",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := seal.ParsePolicy(args[1])
+			if err != nil || args[1] == "" {
+				return fmt.Errorf("policy %q: want person or key", args[1])
+			}
+			reg, _, err := g.openRegistry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := reg.SetPolicy(cmd.Context(), args[0], p, "cli"); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: policy %s\n", args[0], p)
+			return nil
+		},
+	}
 
 	show := &cobra.Command{
 		Use: "show ID", Short: "Show one seal", Args: cobra.ExactArgs(1),
@@ -85,7 +110,7 @@ func newSealCmd(g *globals) *cobra.Command {
 			return showSeal(cmd, s, asJSON)
 		},
 	}
-	cmd.AddCommand(list, create, show,
+	cmd.AddCommand(list, create, show, setPolicy,
 		statusCmd(g, &asJSON, "suspend", seal.Suspended, "Suspend a seal (it can be resumed)"),
 		statusCmd(g, &asJSON, "resume", seal.Active, "Resume a suspended seal"),
 		statusCmd(g, &asJSON, "revoke", seal.Revoked, "Revoke a seal for good and put its signer certificate on the CRL"))

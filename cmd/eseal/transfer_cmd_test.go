@@ -32,7 +32,7 @@ func TestTransferCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl, err := svc.Registry.CreateSeal(ctx, seal.CreateSpec{Name: "行政审批专用章", Type: seal.TypeApproval})
+	sl, err := svc.Registry.CreateSeal(ctx, seal.CreateSpec{Name: "行政审批专用章", Type: seal.TypeApproval, Policy: seal.PolicyKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"eseal/keys"
+)
+
+// TestPersonCLI: init in demo mode enrols a demo responsible person and
+// writes their key (0600); `eseal person` adds, lists and removes persons.
+func TestPersonCLI(t *testing.T) {
+	dir := t.TempDir()
+	cli := func(args ...string) (string, int) { return esealCLI(append([]string{"--dir", dir}, args...)...) }
+	out, code := cli("init", "--json")
+	out = out[max(strings.Index(out, "{"), 0):]
+	var org initResult
+	if err := json.Unmarshal([]byte(out), &org); code != 0 || err != nil {
+		t.Fatalf("init: exit %d, %v\n%s", code, err, out)
+	}
+	if org.PersonID == "" || org.PersonKey != filepath.Join(dir, "demo-person.key") {
+		t.Fatalf("init --json: person_id %q, person_key %q", org.PersonID, org.PersonKey)
+	}
+	fi, err := os.Stat(org.PersonKey)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("demo person key: %v %v", fi, err)
+	}
+	b, _ := os.ReadFile(org.PersonKey)
+	if _, err := keys.ParsePrivateKeyPEM(b); err != nil {
+		t.Fatalf("the demo person's key does not parse: %v", err)
+	}
+
+	k, _ := keys.GenerateKey()
+	cert, err := keys.SelfSignedPersonCertificate("张三", k, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(t.TempDir(), "person.pem")
+	os.WriteFile(certFile, keys.EncodeCertificatesPEM(cert), 0o600)
+	out, code = cli("person", "add", "--seal", org.SealID, "--name", "张三", "--cert", certFile, "--json")
+	var added struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &added); code != 0 || err != nil || !strings.HasPrefix(added.ID, "p-") {
+		t.Fatalf("person add: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "add", "--seal", org.SealID, "--name", "李四", "--cert", org.PersonKey); code == 0 || !strings.Contains(out, "bad-certificate") {
+		t.Fatalf("person add with a key for a certificate: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "remove", added.ID, "--reason", "调岗"); code != 0 || !strings.Contains(out, "removed") {
+		t.Fatalf("person remove: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "remove", added.ID); code == 0 || !strings.Contains(out, "already removed") {
+		t.Fatalf("second remove: exit %d\n%s", code, out)
+	}
+	// One line per person (both enrolled within the same second, in either
+	// order); only the removed one shows a removal time.
+	out, code = cli("person", "list", "--seal", org.SealID)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("person list:\n%s", out)
+	}
+	for _, l := range lines[1:] {
+		removed := !strings.HasSuffix(l, "-")
+		if strings.Contains(l, org.PersonID) == removed || strings.Contains(l, added.ID) != removed {
+			t.Fatalf("person list:\n%s", out)
+		}
+	}
+}
