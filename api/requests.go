@@ -23,6 +23,8 @@ type personRequest struct {
 	Name string `json:"name"`
 	// Certificate is the person's SM2 certificate, PEM.
 	Certificate string `json:"certificate"`
+	// Passkey enrols the person with a passkey instead (passkey.go).
+	Passkey bool `json:"passkey"`
 }
 
 func (s *Server) listPersons(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +44,10 @@ func (s *Server) enrolPerson(w http.ResponseWriter, r *http.Request) {
 	var req personRequest
 	if p := s.readJSON(w, r, &req); p != nil {
 		writeProblem(w, r, p)
+		return
+	}
+	if req.Passkey {
+		s.enrolPasskeyPerson(w, r, req)
 		return
 	}
 	p, err := s.Registry.EnrolPerson(r.Context(), seal.PersonSpec{SealID: mux.Vars(r)["seal_id"], Name: req.Name,
@@ -130,7 +136,7 @@ type requestView struct {
 
 func (s *Server) requestView(st *seal.RequestState) requestView {
 	v := requestView{Grant: st.Grant, Status: st.Status, Challenge: st.Challenge, Decision: st.Decision,
-		ApproveURL: s.PublicURL + "/v1/authorization-requests/" + st.RequestID + "/approve", Methods: []seal.Method{seal.MethodSM2}}
+		ApproveURL: s.PublicURL + "/approve/" + st.RequestID, Methods: []seal.Method{seal.MethodSM2, seal.MethodPasskey}}
 	if st.Status == seal.RequestApproved {
 		v.AuthorizationID = st.AuthorizationID
 	}
@@ -310,8 +316,11 @@ func asDecisionProblem(err error) *Problem {
 	var (
 		pe *seal.PersonError
 		re *seal.RequestError
+		ke *seal.PasskeyError
 	)
 	switch {
+	case errors.As(err, &ke):
+		return passkeyProblem(ke)
 	case errors.As(err, &pe):
 		return personProblem(pe)
 	case errors.As(err, &re):

@@ -102,7 +102,7 @@ func (e *env) askAuthorization(sealID, caseNo string) (id string, challenge []by
 		e.t.Fatalf("request: %d %s", r.status, r.body)
 	}
 	m := r.json(e.t)
-	if m["status"] != "pending" || !strings.HasSuffix(m["approve_url"].(string), "/v1/authorization-requests/"+m["id"].(string)+"/approve") {
+	if m["status"] != "pending" || !strings.HasSuffix(m["approve_url"].(string), "/approve/"+m["id"].(string)) {
 		e.t.Fatalf("request answer %v", m)
 	}
 	challenge, err := base64.StdEncoding.DecodeString(m["challenge"].(string))

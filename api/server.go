@@ -171,6 +171,10 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/v1/authorization-requests/{request_id}/challenge", nil, "requests_challenge", s.showChallenge},
 		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/approve", nil, "requests_approve", s.approveRequest},
 		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/refuse", nil, "requests_refuse", s.refuseRequest},
+		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/passkey-approve", nil, "requests_passkey_approve", s.approvePasskey},
+		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/refusal-options", nil, "requests_refusal_options", s.refusalOptions},
+		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/passkey-refuse", nil, "requests_passkey_refuse", s.refusePasskey},
+		{[]string{"POST"}, "/v1/enrolments/{token}", nil, "enrolments_register", s.registerPasskey},
 		{[]string{"POST"}, "/v1/stamps", onlyStamper, "stamp", s.stamp},
 		{[]string{"GET"}, "/v1/documents/{doc_id}", documentReaders, "documents_show", s.showDocument},
 		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", documentReaders, "documents_pdf", s.documentPDF},
@@ -184,6 +188,8 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/d/{code}", nil, "download_page", s.downloadPage},
 		{[]string{"GET"}, "/d/{code}/pdf", nil, "download_pdf", s.downloadPDF},
 		{[]string{"GET"}, "/v/{doc_id}", nil, "verify_page", s.verifyPage},
+		{[]string{"GET"}, "/enrol/{token}", nil, "enrol_page", s.enrolPage},
+		{[]string{"GET"}, "/approve/{request_id}", nil, "approve_page", s.approvePage},
 	}
 }
 

@@ -66,6 +66,11 @@ type Person struct {
 	CertSM3     string    `json:"cert_sm3,omitempty"`
 	Enrolled    time.Time `json:"enrolled"`
 	EnrolledBy  string    `json:"enrolled_by,omitempty"`
+	// State is read, not stored: PersonEnrolling while a passkey person has
+	// not registered their passkey, PersonActive once they have (passkey.go).
+	State string `json:"state,omitempty"`
+	// EnrolmentExpires is when a passkey person's enrolment URL stops working.
+	EnrolmentExpires *time.Time `json:"enrolment_expires,omitempty"`
 	// Removed is read from the person's removal event; nil while enrolled.
 	Removed *StatusEvent `json:"removed,omitempty"`
 }
@@ -177,6 +182,7 @@ func (r *Registry) EnrolPerson(ctx context.Context, spec PersonSpec) (*Person, e
 	if err := putJSON(ctx, r.store, personKey(p.ID, "person.json"), p); err != nil {
 		return nil, err
 	}
+	p.State = PersonActive
 	r.audit(ctx, AuditEvent{Action: PersonEnrolled, Subject: p.ID, Actor: spec.By, Details: map[string]string{
 		"seal": p.SealID, "name": p.Name, "method": string(p.Method), "cert_sm3": p.CertSM3, "cert_subject": p.CertSubject}})
 	return p, nil
@@ -203,6 +209,12 @@ func (r *Registry) Person(ctx context.Context, id string) (*Person, error) {
 		p.Removed = &rm
 	case !errors.Is(err, archive.ErrNotFound):
 		return nil, err
+	}
+	p.State = PersonActive
+	if p.Method == MethodPasskey {
+		if err := r.passkeyState(ctx, &p); err != nil {
+			return nil, err
+		}
 	}
 	return &p, nil
 }

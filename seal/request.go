@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
+	"github.com/emmansun/gmsm/smx509"
 
 	"eseal/archive"
 	"eseal/archive/audit"
@@ -74,10 +75,16 @@ type Decision struct {
 	PersonID   string        `json:"person_id"`
 	PersonName string        `json:"person_name"`
 	Method     Method        `json:"method"`
-	// Signature is over the grant bytes (approved) or the refusal bytes.
-	Signature []byte    `json:"signature"`
-	Reason    string    `json:"reason,omitempty"`
-	Time      time.Time `json:"time"`
+	// Signature is over the grant bytes (approved) or the refusal bytes;
+	// for MethodPasskey it is the assertion's signature, over
+	// AuthenticatorData ‖ SHA-256(ClientDataJSON), whose challenge is SM3 of
+	// those bytes (passkey.go).
+	Signature         []byte    `json:"signature"`
+	AuthenticatorData []byte    `json:"authenticator_data,omitempty"`
+	ClientDataJSON    []byte    `json:"client_data_json,omitempty"`
+	CredentialID      []byte    `json:"credential_id,omitempty"`
+	Reason            string    `json:"reason,omitempty"`
+	Time              time.Time `json:"time"`
 }
 
 // RequestState is a request with its decision, if any.
@@ -162,7 +169,7 @@ func (r *Registry) RequestAuthorization(ctx context.Context, spec RequestSpec) (
 	}
 	enrolled := false
 	for _, p := range persons {
-		enrolled = enrolled || p.Removed == nil
+		enrolled = enrolled || (p.Removed == nil && p.State == PersonActive)
 	}
 	if !enrolled {
 		return nil, &RequestError{Reason: RequestNoPerson, Detail: "no responsible person is enrolled for seal " + s.ID + "; enrol one with eseal person add"}
@@ -264,6 +271,9 @@ func (r *Registry) decidable(ctx context.Context, requestID, personID string) (*
 // checkSignature verifies a person's SM2 signature (default user id) over msg
 // against their pinned certificate.
 func (r *Registry) checkSignature(ctx context.Context, requestID string, p *Person, msg, sig []byte) error {
+	if p.Method != MethodSM2 {
+		return &RequestError{ID: requestID, Reason: RequestBadSignature, Detail: p.Name + " approves with a passkey, on the approval page"}
+	}
 	if len(sig) == 0 || len(sig) > MaxSignature {
 		return &RequestError{ID: requestID, Reason: RequestBadSignature, Detail: fmt.Sprintf("a DER SM2 signature of at most %d bytes is needed", MaxSignature)}
 	}
@@ -288,6 +298,12 @@ func (r *Registry) Approve(ctx context.Context, requestID, personID string, sig 
 	if err := r.checkSignature(ctx, requestID, p, st.Challenge, sig); err != nil {
 		return nil, err
 	}
+	return r.approve(ctx, st, p, Decision{Outcome: RequestApproved, PersonID: p.ID, PersonName: p.Name, Method: MethodSM2,
+		Signature: sig, Time: r.now().UTC().Truncate(time.Second)})
+}
+
+// approve records a checked approval, whatever its method, and makes the grant.
+func (r *Registry) approve(ctx context.Context, st *RequestState, p *Person, d Decision) (*Authorization, error) {
 	s, err := r.Get(ctx, st.SealID)
 	if err != nil {
 		return nil, err
@@ -295,8 +311,6 @@ func (r *Registry) Approve(ctx context.Context, requestID, personID string, sig 
 	if s.Status != Active {
 		return nil, &StateError{ID: s.ID, Status: s.Status, Reason: "only an active seal can be authorized"}
 	}
-	d := Decision{Outcome: RequestApproved, PersonID: p.ID, PersonName: p.Name, Method: MethodSM2, Signature: sig,
-		Time: r.now().UTC().Truncate(time.Second)}
 	if err := r.decide(ctx, st, d); err != nil {
 		return nil, err
 	}
@@ -333,14 +347,18 @@ func (r *Registry) Refuse(ctx context.Context, requestID, personID, reason strin
 	if err := r.checkSignature(ctx, requestID, p, RefusalBytes(st.Challenge, reason), sig); err != nil {
 		return nil, err
 	}
-	d := Decision{Outcome: RequestRefused, PersonID: p.ID, PersonName: p.Name, Method: MethodSM2, Signature: sig,
-		Reason: reason, Time: r.now().UTC().Truncate(time.Second)}
+	return r.refuse(ctx, st, p, Decision{Outcome: RequestRefused, PersonID: p.ID, PersonName: p.Name, Method: MethodSM2, Signature: sig,
+		Reason: reason, Time: r.now().UTC().Truncate(time.Second)})
+}
+
+// refuse records a checked refusal, whatever its method.
+func (r *Registry) refuse(ctx context.Context, st *RequestState, p *Person, d Decision) (*RequestState, error) {
 	if err := r.decide(ctx, st, d); err != nil {
 		return nil, err
 	}
 	st.Decision, st.Status = &d, RequestRefused
 	r.audit(ctx, AuditEvent{Action: AuthorizationRefused, Subject: st.RequestID, Actor: p.ID, Details: map[string]string{
-		"seal": st.SealID, "person": p.Name, "method": string(d.Method), "reason": reason, "case_no": st.CaseNo}})
+		"seal": st.SealID, "person": p.Name, "method": string(d.Method), "reason": d.Reason, "case_no": st.CaseNo}})
 	return st, nil
 }
 
@@ -362,7 +380,16 @@ func (r *Registry) writeApprovedGrant(ctx context.Context, st *RequestState) (*A
 	if err != nil {
 		return nil, err
 	}
-	cert, err := r.PersonCertificate(ctx, p)
+	var evidence []evidenceObject
+	switch d.Method {
+	case MethodPasskey:
+		evidence, err = r.passkeyEvidence(ctx, st, p)
+	default:
+		var cert *smx509.Certificate
+		if cert, err = r.PersonCertificate(ctx, p); err == nil {
+			evidence = []evidenceObject{{"grant.bin", st.Challenge}, {"signature.der", d.Signature}, {"certificate.pem", certPEM(cert)}}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -374,15 +401,8 @@ func (r *Registry) writeApprovedGrant(ctx context.Context, st *RequestState) (*A
 	if a.Signature, err = r.signGrant(a.signedBytes()); err != nil {
 		return nil, err
 	}
-	for _, o := range []struct {
-		key  string
-		data []byte
-	}{
-		{authzKey(a.ID, "evidence/grant.bin"), st.Challenge},
-		{authzKey(a.ID, "evidence/signature.der"), d.Signature},
-		{authzKey(a.ID, "evidence/certificate.pem"), certPEM(cert)},
-	} {
-		if err := putObject(ctx, r.store, o.key, o.data); err != nil && !errors.Is(err, archive.ErrExists) {
+	for _, o := range evidence {
+		if err := putObject(ctx, r.store, authzKey(a.ID, "evidence/"+o.name), o.data); err != nil && !errors.Is(err, archive.ErrExists) {
 			return nil, err
 		}
 	}
@@ -394,6 +414,12 @@ func (r *Registry) writeApprovedGrant(ctx context.Context, st *RequestState) (*A
 		return nil, err
 	}
 	return a, nil
+}
+
+// evidenceObject is one object of a grant's evidence, under authz/<az>/evidence/.
+type evidenceObject struct {
+	name string
+	data []byte
 }
 
 // Evidence is what shows who authorized a grant, checkable without eseal:
@@ -409,7 +435,13 @@ type Evidence struct {
 	KeyName     string `json:"key_name,omitempty"`
 	Grant       []byte `json:"grant"`
 	Signature   []byte `json:"signature"`
-	Certificate string `json:"certificate"`
+	Certificate string `json:"certificate,omitempty"`
+	// For MethodPasskey, the rest of the assertion as the authenticator and
+	// browser made it, and the credential (its id and COSE public key).
+	AuthenticatorData   []byte `json:"authenticator_data,omitempty"`
+	ClientDataJSON      []byte `json:"client_data_json,omitempty"`
+	CredentialID        []byte `json:"credential_id,omitempty"`
+	CredentialPublicKey []byte `json:"credential_public_key,omitempty"`
 }
 
 // Evidence returns the evidence of an authorization, verified before it is
@@ -418,6 +450,13 @@ func (r *Registry) Evidence(ctx context.Context, id string) (*Evidence, error) {
 	st, err := r.Authorization(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if st.Method == MethodPasskey {
+		ev := &Evidence{AuthorizationID: id, Method: st.Method, PersonID: st.PersonID, PersonName: st.PersonName}
+		if err := r.readPasskeyEvidence(ctx, ev); err != nil {
+			return nil, err
+		}
+		return ev, nil
 	}
 	if st.Method != MethodSM2 {
 		return &Evidence{AuthorizationID: id, Method: MethodAPIKey, KeyName: st.GrantedBy, Grant: st.signedBytes(),

@@ -28,16 +28,29 @@ func newPersonCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "person", Short: "Enrol, list and remove the responsible persons who approve each use of a seal"}
 
 	var spec seal.PersonSpec
-	var certFile string
-	var addJSON bool
+	var certFile, publicURL string
+	var addJSON, passkey bool
 	add := &cobra.Command{
-		Use:   "add --seal ID --name NAME --cert PERSON.pem",
-		Short: "Enrol a responsible person for a seal with their SM2 certificate",
+		Use:   "add --seal ID --name NAME (--cert PERSON.pem | --passkey)",
+		Short: "Enrol a responsible person for a seal with their SM2 certificate or a passkey",
 		Long: `Enrol a responsible person for a seal. Their SM2 certificate (PEM) is
 pinned: their approvals are SM2 signatures that verify with exactly this
-certificate, whoever issued it (a self-signed one included).`,
+certificate, whoever issued it (a self-signed one included).
+
+With --passkey the person is "enrolling" and a one-time enrolment URL is
+printed: the person opens it on their phone and registers a passkey there,
+then approves each request on its approval page. The URL is under the
+service's public URL (--public-url, else ESEAL_PUBLIC_URL, else
+http://127.0.0.1:8080), which is also the passkey's relying party: it must
+be the URL the person's phone reaches.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if passkey {
+				return addPasskeyPerson(cmd, g, spec, publicURL, addJSON)
+			}
+			if certFile == "" {
+				return fmt.Errorf("--cert PERSON.pem or --passkey is required")
+			}
 			var err error
 			if spec.CertPEM, err = os.ReadFile(certFile); err != nil {
 				return err
@@ -60,9 +73,12 @@ certificate, whoever issued it (a self-signed one included).`,
 	}
 	add.Flags().StringVar(&spec.SealID, "seal", "", "the seal the person answers for (required)")
 	add.Flags().StringVar(&spec.Name, "name", "", "the person's name (required)")
-	add.Flags().StringVar(&certFile, "cert", "", "the person's SM2 certificate, PEM (required)")
-	add.Flags().BoolVar(&addJSON, "json", false, `print {"id", "seal_id", "name", "cert_sm3"}`)
-	for _, f := range []string{"seal", "name", "cert"} {
+	add.Flags().StringVar(&certFile, "cert", "", "the person's SM2 certificate, PEM")
+	add.Flags().BoolVar(&passkey, "passkey", false, "enrol the person for a passkey they register at a one-time URL")
+	add.Flags().StringVar(&publicURL, "public-url", "", "the service's public URL, for the enrolment URL (with --passkey)")
+	add.Flags().BoolVar(&addJSON, "json", false, `print {"id", "seal_id", "name", "cert_sm3"}, or with --passkey {"id", "seal_id", "name", "state", "enrolment_url", "expires_at"}`)
+	add.MarkFlagsMutuallyExclusive("cert", "passkey")
+	for _, f := range []string{"seal", "name"} {
 		_ = add.MarkFlagRequired(f)
 	}
 
@@ -246,4 +262,40 @@ func callJSON(ctx context.Context, method, u string, body any, want int, out any
 		return fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, bytes.TrimSpace(b))
 	}
 	return json.Unmarshal(b, out)
+}
+
+// addPasskeyPerson enrols a person for a passkey and prints their one-time
+// enrolment URL.
+func addPasskeyPerson(cmd *cobra.Command, g *globals, spec seal.PersonSpec, publicURL string, asJSON bool) error {
+	if publicURL == "" {
+		cfg := defaultServeConfig()
+		if err := applyEnv(&cfg, os.Getenv); err != nil {
+			return err
+		}
+		publicURL = cfg.PublicURL
+		if publicURL == "" {
+			publicURL = "http://" + cfg.Addr
+		}
+	}
+	publicURL = strings.TrimSuffix(publicURL, "/")
+	if _, err := seal.NewRelyingParty(publicURL); err != nil {
+		return err
+	}
+	reg, _, err := g.openRegistry(cmd.Context())
+	if err != nil {
+		return err
+	}
+	spec.By = "cli"
+	p, token, err := reg.EnrolPasskeyPerson(cmd.Context(), spec, 0)
+	if err != nil {
+		return err
+	}
+	enrolURL := publicURL + "/enrol/" + token
+	if asJSON {
+		return printJSON(cmd.OutOrStdout(), map[string]string{"id": p.ID, "seal_id": p.SealID, "name": p.Name, "state": p.State,
+			"enrolment_url": enrolURL, "expires_at": p.EnrolmentExpires.Format(time.RFC3339)})
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s  %s, responsible for %s: enrolling until they register a passkey at\n  %s\n(once, before %s)\n",
+		p.ID, p.Name, p.SealID, enrolURL, p.EnrolmentExpires.Format(time.RFC3339))
+	return nil
 }
