@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +64,11 @@ func (c *clock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvOn(t, "") }
+
+// newEnvOn is newEnv with the server's public URL naming host instead of
+// the listener's address ("localhost": a secure context for WebAuthn).
+func newEnvOn(t testing.TB, host string) *env {
 	t.Helper()
 	ctx := context.Background()
 	root := t.TempDir()
@@ -98,6 +104,9 @@ func newEnv(t testing.TB) *env {
 	hs := httptest.NewUnstartedServer(nil)
 	t.Cleanup(hs.Close)
 	url := "http://" + hs.Listener.Addr().String()
+	if host != "" {
+		url = "http://" + net.JoinHostPort(host, strconv.Itoa(hs.Listener.Addr().(*net.TCPAddr).Port))
+	}
 	srv, err := api.New(api.Options{
 		Metrics: metrics, Registry: reg, Store: store, Transfer: &api.TransferConfig{Rule: transfer.Rule{Fonds: "Z001"}},
 		Service:   &seal.Service{Registry: reg, Store: store, Application: "eseal test", PublicURL: url},
@@ -109,7 +118,7 @@ func newEnv(t testing.TB) *env {
 	}
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
-	e := &env{t: t, srv: srv, root: root, audit: alog, url: hs.URL, sealID: s.ID, store: store, reg: reg, clock: c, keys: map[string]string{}}
+	e := &env{t: t, srv: srv, root: root, audit: alog, url: url, sealID: s.ID, store: store, reg: reg, clock: c, keys: map[string]string{}}
 	// The keys most tests use are made before any test counts objects.
 	e.admin = e.key(api.RoleAdmin)
 	e.key(api.RoleAuthorizer, s.ID)

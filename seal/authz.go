@@ -39,9 +39,10 @@ type Authorization struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 	GrantedBy   string    `json:"granted_by"`
 	GrantedAt   time.Time `json:"granted_at"`
-	// Method is how the grant was approved: MethodSM2, a responsible
-	// person's signature over the grant bytes of request RequestID (the
-	// evidence is kept beside the grant, see request.go); MethodAPIKey, an
+	// Method is how the grant was approved: MethodSM2 or MethodPasskey, a
+	// responsible person's signature or passkey assertion over the grant
+	// bytes of request RequestID (the evidence is kept beside the grant, see
+	// request.go and passkey.go); MethodAPIKey, an
 	// authorizer key's direct grant. Grants made before methods existed
 	// have none and are api-key grants.
 	Method     Method `json:"method,omitempty"`
@@ -291,7 +292,7 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 	case st.CaseNo != "" && st.CaseNo != sc.CaseNo:
 		return nil, &AuthzError{ID: id, Reason: AuthzWrongCase, Detail: "granted for case " + st.CaseNo}
 	}
-	if st.Method != MethodSM2 {
+	if st.Method != MethodSM2 && st.Method != MethodPasskey {
 		// Only a person-approved grant stamps with a seal whose policy is
 		// person, whenever the grant was made.
 		if pol, err := r.Policy(ctx, st.SealID); err != nil {
