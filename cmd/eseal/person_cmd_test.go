@@ -69,3 +69,40 @@ func TestPersonCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestPersonAddPasskeyCLI: `person add --passkey` enrols a person who is
+// enrolling until they register, and prints their one-time enrolment URL
+// under the public URL.
+func TestPersonAddPasskeyCLI(t *testing.T) {
+	dir := t.TempDir()
+	cli := func(args ...string) (string, int) { return esealCLI(append([]string{"--dir", dir}, args...)...) }
+	out, code := cli("init", "--json")
+	out = out[max(strings.Index(out, "{"), 0):]
+	var org initResult
+	if err := json.Unmarshal([]byte(out), &org); code != 0 || err != nil {
+		t.Fatalf("init: exit %d, %v\n%s", code, err, out)
+	}
+	out, code = cli("person", "add", "--seal", org.SealID, "--name", "李四", "--passkey", "--public-url", "https://eseal.example.gov.cn/", "--json")
+	var added struct {
+		ID, State    string
+		EnrolmentURL string `json:"enrolment_url"`
+		ExpiresAt    string `json:"expires_at"`
+	}
+	if err := json.Unmarshal([]byte(out), &added); code != 0 || err != nil {
+		t.Fatalf("person add --passkey: exit %d\n%s", code, out)
+	}
+	token, ok := strings.CutPrefix(added.EnrolmentURL, "https://eseal.example.gov.cn/enrol/")
+	if !strings.HasPrefix(added.ID, "p-") || added.State != "enrolling" || !ok || len(token) != 32 || added.ExpiresAt == "" {
+		t.Fatalf("person add --passkey: %+v", added)
+	}
+	out, code = cli("person", "list", "--seal", org.SealID, "--json")
+	if code != 0 || !strings.Contains(out, `"state": "enrolling"`) || !strings.Contains(out, `"method": "passkey"`) {
+		t.Fatalf("person list:\n%s", out)
+	}
+	if out, code := cli("person", "add", "--seal", org.SealID, "--name", "王五", "--passkey", "--cert", org.PersonKey); code == 0 || !strings.Contains(out, "[cert passkey]") {
+		t.Fatalf("--passkey with --cert: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "add", "--seal", org.SealID, "--name", "王五"); code == 0 || !strings.Contains(out, "--passkey") {
+		t.Fatalf("neither --cert nor --passkey: exit %d\n%s", code, out)
+	}
+}
