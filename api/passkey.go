@@ -348,7 +348,7 @@ func (s *Server) refusePasskey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.requestView(st))
+	s.writeRequestView(w, r, http.StatusOK, st)
 }
 
 // passkeyProblem maps a PasskeyError.

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,8 +82,8 @@ func TestPasskeyFlowInChromium(t *testing.T) {
 	}
 	m = r.json(t)
 	reqID, approveURL := m["id"].(string), m["approve_url"].(string)
-	if approveURL != e.url+"/approve/"+reqID {
-		t.Fatalf("approve_url %q", approveURL)
+	if approveURL != e.url+"/approve/"+reqID || fmt.Sprint(m["methods"]) != "[passkey]" {
+		t.Fatalf("approve_url %q, methods %v", approveURL, m["methods"])
 	}
 	challenge, _ := base64.StdEncoding.DecodeString(m["challenge"].(string))
 	g, err := seal.ParseGrant(challenge)

@@ -134,13 +134,25 @@ type requestView struct {
 	Methods []seal.Method `json:"methods"`
 }
 
-func (s *Server) requestView(st *seal.RequestState) requestView {
+func (s *Server) requestView(r *http.Request, st *seal.RequestState) (requestView, error) {
 	v := requestView{Grant: st.Grant, Status: st.Status, Challenge: st.Challenge, Decision: st.Decision,
-		ApproveURL: s.PublicURL + "/approve/" + st.RequestID, Methods: []seal.Method{seal.MethodSM2, seal.MethodPasskey}}
+		ApproveURL: s.PublicURL + "/approve/" + st.RequestID}
 	if st.Status == seal.RequestApproved {
 		v.AuthorizationID = st.AuthorizationID
 	}
-	return v
+	var err error
+	v.Methods, err = s.Registry.ApprovalMethods(r.Context(), st.SealID)
+	return v, err
+}
+
+// writeRequestView answers with a request as the API shows it.
+func (s *Server) writeRequestView(w http.ResponseWriter, r *http.Request, status int, st *seal.RequestState) {
+	v, err := s.requestView(r, st)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, status, v)
 }
 
 func (s *Server) createAuthzRequest(w http.ResponseWriter, r *http.Request) {
@@ -172,7 +184,7 @@ func (s *Server) createAuthzRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/authorization-requests/"+st.RequestID)
-	writeJSON(w, http.StatusCreated, s.requestView(st))
+	s.writeRequestView(w, r, http.StatusCreated, st)
 }
 
 func (s *Server) showAuthzRequest(w http.ResponseWriter, r *http.Request) {
@@ -185,7 +197,7 @@ func (s *Server) showAuthzRequest(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, outOfScope(k, st.SealID, "see authorization requests of"))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.requestView(st))
+	s.writeRequestView(w, r, http.StatusOK, st)
 }
 
 // showChallenge lets a responsible person's desk tool read, without an API
@@ -197,7 +209,11 @@ func (s *Server) showChallenge(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	v := s.requestView(st)
+	v, err := s.requestView(r, st)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	v.Decision = nil
 	writeJSON(w, http.StatusOK, v)
 }
@@ -267,7 +283,7 @@ func (s *Server) refuseRequest(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.requestView(st))
+	s.writeRequestView(w, r, http.StatusOK, st)
 }
 
 func (s *Server) showEvidence(w http.ResponseWriter, r *http.Request) {

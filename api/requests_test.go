@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -102,7 +103,7 @@ func (e *env) askAuthorization(sealID, caseNo string) (id string, challenge []by
 		e.t.Fatalf("request: %d %s", r.status, r.body)
 	}
 	m := r.json(e.t)
-	if m["status"] != "pending" || !strings.HasSuffix(m["approve_url"].(string), "/approve/"+m["id"].(string)) {
+	if m["status"] != "pending" || !strings.HasSuffix(m["approve_url"].(string), "/approve/"+m["id"].(string)) || fmt.Sprint(m["methods"]) != "[sm2]" {
 		e.t.Fatalf("request answer %v", m)
 	}
 	challenge, err := base64.StdEncoding.DecodeString(m["challenge"].(string))

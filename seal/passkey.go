@@ -295,6 +295,25 @@ func (r *Registry) sealPasskeys(ctx context.Context, sealID string) ([]*Person, 
 	return persons, creds, nil
 }
 
+// ApprovalMethods lists how the seal's persons who can approve do it: the
+// methods of its enrolled, not removed, persons.
+func (r *Registry) ApprovalMethods(ctx context.Context, sealID string) ([]Method, error) {
+	ps, err := r.Persons(ctx, sealID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Method{}
+	for _, m := range []Method{MethodSM2, MethodPasskey} {
+		for _, p := range ps {
+			if p.Method == m && p.Removed == nil && p.State == PersonActive {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
 // AssertionOptions are what the approval page passes to
 // navigator.credentials.get to approve (msg the grant bytes) or refuse (msg
 // the refusal bytes) a request: the challenge binds msg, and the passkeys
@@ -327,11 +346,11 @@ type passkeyAssertion struct {
 	credentialID      []byte
 }
 
-// checkAssertion verifies a WebAuthn assertion over msg by a passkey of a
+// checkAssertion verifies a WebAuthn assertion over msgOf(request) by a passkey of a
 // person who may decide the request: origin, RP id, user presence and
 // verification, the signature with the enrolled credential, and a signature
 // counter that grows.
-func (r *Registry) checkAssertion(ctx context.Context, rp *RelyingParty, requestID string, response, msg []byte) (*RequestState, *passkeyAssertion, error) {
+func (r *Registry) checkAssertion(ctx context.Context, rp *RelyingParty, requestID string, response []byte, msgOf func(*RequestState) []byte) (*RequestState, *passkeyAssertion, error) {
 	if len(response) > MaxPasskeyResponse {
 		return nil, nil, &PasskeyError{Reason: PasskeyInvalid, Detail: fmt.Sprintf("the assertion is larger than %d bytes", MaxPasskeyResponse)}
 	}
@@ -362,7 +381,7 @@ func (r *Registry) checkAssertion(ctx context.Context, rp *RelyingParty, request
 		return nil, nil, err
 	}
 	user := passkeyUser{p: p, creds: []webauthn.Credential{*cred}}
-	_, sess, err := rp.wa.BeginLogin(user, webauthn.WithChallenge(PasskeyChallenge(msg)), webauthn.WithUserVerification(protocol.VerificationRequired))
+	_, sess, err := rp.wa.BeginLogin(user, webauthn.WithChallenge(PasskeyChallenge(msgOf(st))), webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -419,11 +438,7 @@ func (r *Registry) passkeyDecision(outcome RequestStatus, a *passkeyAssertion, r
 // approval page: an assertion whose challenge is SM3 of the request's grant
 // bytes. Of concurrent decisions exactly one is recorded.
 func (r *Registry) ApprovePasskey(ctx context.Context, rp *RelyingParty, requestID string, response []byte) (*Authorization, error) {
-	st, err := r.AuthorizationRequest(ctx, requestID)
-	if err != nil {
-		return nil, err
-	}
-	st, a, err := r.checkAssertion(ctx, rp, requestID, response, st.Challenge)
+	st, a, err := r.checkAssertion(ctx, rp, requestID, response, func(st *RequestState) []byte { return st.Challenge })
 	if err != nil {
 		return nil, err
 	}
@@ -437,11 +452,7 @@ func (r *Registry) RefusePasskey(ctx context.Context, rp *RelyingParty, requestI
 	if !validName(reason, 512) {
 		return nil, &InputError{"reason", "1–512 characters, no control characters"}
 	}
-	st, err := r.AuthorizationRequest(ctx, requestID)
-	if err != nil {
-		return nil, err
-	}
-	st, a, err := r.checkAssertion(ctx, rp, requestID, response, RefusalBytes(st.Challenge, reason))
+	st, a, err := r.checkAssertion(ctx, rp, requestID, response, func(st *RequestState) []byte { return RefusalBytes(st.Challenge, reason) })
 	if err != nil {
 		return nil, err
 	}

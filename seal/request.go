@@ -12,7 +12,8 @@ package seal
 //	authz/<az>/grant.json         the grant as the service keeps every grant (seal-maker signed)
 //	authz/<az>/evidence/grant.bin, signature.der, certificate.pem
 //	                              what the person approved, their signature, their certificate:
-//	                              bytes copied, never re-encoded
+//	                              bytes copied, never re-encoded (a passkey approval's evidence
+//	                              is the assertion and the credential instead, see passkey.go)
 //
 // The authorization id is fixed when the request is made and is inside the
 // grant bytes, so the decision alone says which grant it makes: a crash
@@ -424,7 +425,9 @@ type evidenceObject struct {
 
 // Evidence is what shows who authorized a grant, checkable without eseal:
 // for MethodSM2 the exact grant bytes the person signed, their SM2 signature
-// and their certificate; for MethodAPIKey the grant as the service signed it,
+// and their certificate; for MethodPasskey the grant bytes, the raw WebAuthn
+// assertion whose challenge is their SM3, and the credential (passkey.go);
+// for MethodAPIKey the grant as the service signed it,
 // the seal maker's signature and the seal maker's certificate.
 type Evidence struct {
 	AuthorizationID string `json:"authorization_id"`
