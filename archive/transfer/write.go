@@ -60,6 +60,10 @@ type Options struct {
 	// Verify checks each PDF's signatures before it is packed; an INVALID
 	// verdict stops the transfer. nil records the check as manual.
 	Verify VerifyFunc
+	// Evidence reads the evidence of each authorization a record names,
+	// packed in the item's folder (see evidence.go); nil packs none, and
+	// Check then warns that the evidence is missing.
+	Evidence EvidenceFunc
 	// Inspect parses each PDF before it is packed (readable, not
 	// encrypted); nil skips the check.
 	Inspect InspectFunc
@@ -340,6 +344,11 @@ func (pw *packWriter) item(ctx context.Context, it Item, opts Options, tally *ta
 		return 0, err
 	}
 	pw.payload = append(pw.payload, fileDigest{Path: pdfPath, Size: sp.size, SM3: sp.sm3, SHA256: sp.sha})
+	if opts.Evidence != nil {
+		if err := pw.evidence(ctx, rec.DocumentID, ref, &meta, opts.Evidence); err != nil {
+			return 0, err
+		}
+	}
 	mb, err := marshalXML(meta)
 	if err != nil {
 		return 0, err
@@ -348,6 +357,41 @@ func (pw *packWriter) item(ctx context.Context, it Item, opts Options, tally *ta
 		return 0, err
 	}
 	return sp.size + int64(len(mb)), nil
+}
+
+// evidence packs the evidence of every authorization the item's metadata
+// names into the item's folder and lists it in the metadata.
+func (pw *packWriter) evidence(ctx context.Context, docID, ref string, meta *Metadata, get EvidenceFunc) error {
+	for _, id := range authorizationIDs(meta) {
+		ev, err := get(ctx, id)
+		if err != nil {
+			return &ItemError{DocumentID: docID, Reason: "the evidence of authorization " + id + ": " + err.Error()}
+		}
+		g, err := readGrant(ev.Method, ev.Grant)
+		switch {
+		case err != nil:
+			return &ItemError{DocumentID: docID, Reason: "the evidence of authorization " + id + ": grant bytes: " + err.Error()}
+		case g.AuthorizationID != id:
+			return &ItemError{DocumentID: docID, Reason: "the evidence of authorization " + id + " is for " + g.AuthorizationID}
+		}
+		dir := evidenceDir(id)
+		base := "data/" + ref + "/" + dir
+		for _, f := range []struct {
+			name string
+			b    []byte
+		}{{EvidenceGrant, ev.Grant}, {EvidenceSignature, ev.Signature}, {EvidenceCertificate, ev.Certificate}} {
+			if err := pw.small(base+f.name, f.b); err != nil {
+				return err
+			}
+		}
+		sum := sm3.Sum(ev.Grant)
+		meta.Evidence = append(meta.Evidence, EvidenceXML{
+			AuthzID: id, Method: ev.Method, PersonID: ev.PersonID, PersonName: ev.PersonName, KeyName: ev.KeyName,
+			SealID: g.SealID, GrantFile: dir + EvidenceGrant, GrantSM3: hex.EncodeToString(sum[:]),
+			Signature: dir + EvidenceSignature, Certificate: dir + EvidenceCertificate, Algorithm: evidenceAlgorithm,
+		})
+	}
+	return nil
 }
 
 // spooled is a PDF read once from the store, in memory or a temporary file.
@@ -427,6 +471,7 @@ func describe(id string, items []Item, opts Options, t time.Time) *Description {
 			{CataloguePath, "目录文件, 每件一条"},
 			{"data/<档号>/<档号>.pdf", "电子档案内容 (已签章 PDF)"},
 			{"data/<档号>/<档号>.xml", "元数据 (DA/T 46 元素名)"},
+			{"data/<档号>/evidence/<授权标识>/grant.bin, signature.der, certificate.pem", "用印授权凭证: 被批准的授权内容原文, 对其的 SM2 签名 (DER), 验签证书 (PEM)"},
 			{RegisterPath, "移交登记表"},
 			{SignaturePath, "移交登记表的 SM2 签名 (DER)"},
 			{SignerPath, "签名证书及证书链 (PEM)"},

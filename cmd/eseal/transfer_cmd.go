@@ -84,7 +84,7 @@ existing --out is never overwritten.`,
 				Store: svc.Store, Rule: transfer.Rule{Fonds: fonds}, Organisation: svc.Registry.Info().Name,
 				Receiver: receiver, PackageID: id, Content: describeFilter(f), Sign: sign, SignerChain: chain,
 				Verify: verifyFunc(&seal.Verifier{Trust: ts, Registry: svc.Registry}), TempDir: filepath.Dir(out),
-				Inspect: inspectPDF,
+				Inspect: inspectPDF, Evidence: svc.Registry.TransferEvidence,
 			}
 			if err := opts.Rule.Validate(); err != nil {
 				return fmt.Errorf("%w (set --fonds or ESEAL_FONDS)", err)
@@ -152,7 +152,7 @@ example "clamdscan --no-summary -"): exit 0 clean, 1 infected, else an error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			opts := transfer.CheckOptions{Inspect: inspectPDF}
+			opts := transfer.CheckOptions{Inspect: inspectPDF, VerifyEvidence: seal.VerifyEvidenceSignature}
 			var ts *keys.TrustStore
 			var err error
 			if roots != "" {
