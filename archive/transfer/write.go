@@ -257,8 +257,11 @@ func (pw *packWriter) note(p string, b []byte) {
 }
 
 // small writes a file held in memory, deflated.
-func (pw *packWriter) small(p string, b []byte) error {
-	f, err := pw.zw.CreateHeader(&zip.FileHeader{Name: pw.root + p, Method: zip.Deflate, Modified: pw.mod})
+func (pw *packWriter) small(p string, b []byte) error { return pw.put(p, b, zip.Deflate) }
+
+// put writes a file held in memory with the given method.
+func (pw *packWriter) put(p string, b []byte, method uint16) error {
+	f, err := pw.zw.CreateHeader(&zip.FileHeader{Name: pw.root + p, Method: method, Modified: pw.mod})
 	if err != nil {
 		return err
 	}
@@ -380,7 +383,9 @@ func (pw *packWriter) evidence(ctx context.Context, docID, ref string, meta *Met
 			name string
 			b    []byte
 		}{{EvidenceGrant, ev.Grant}, {EvidenceSignature, ev.Signature}, {EvidenceCertificate, ev.Certificate}} {
-			if err := pw.small(base+f.name, f.b); err != nil {
+			// Stored, as the PDFs are: the exact bytes stand in the ZIP
+			// as they were approved.
+			if err := pw.put(base+f.name, f.b, zip.Store); err != nil {
 				return err
 			}
 		}
