@@ -142,7 +142,9 @@ existing --out is never overwritten.`,
 		Long: `Check a transfer package offline: BagIt manifests (SM3, SHA-256) and
 Payload-Oxum, the register's signature and package digest, the catalogue
 against the item folders, counts, volume and reference-code continuity, each
-item's metadata, format, readability, encryption and seals. Prints pass, warn,
+item's metadata, format, readability, encryption and seals, and each seal's
+authorization evidence (the SM2 signature over the approved grant bytes with
+the certificate the package carries; an API key's grant is a warning). Prints pass, warn,
 fail or manual per check item; a check that could not run is never a pass.
 
 Trust comes from --roots (PEM roots and CRLs) or the data directory's
