@@ -31,23 +31,6 @@ type FixityProblem struct {
 // Registry.CheckEvidence.
 type EvidenceCheck func(ctx context.Context, a AuthorizationElement) error
 
-// Authorizations lists the authorizations a record names: each seal's, then
-// the document's, each once.
-func (r *Record) Authorizations() []AuthorizationElement {
-	var out []AuthorizationElement
-	seen := map[string]bool{}
-	for _, s := range r.Signatures {
-		if s.Authorization != nil && s.Authorization.ID != "" && !seen[s.Authorization.ID] {
-			seen[s.Authorization.ID] = true
-			out = append(out, *s.Authorization)
-		}
-	}
-	if r.Authorization.ID != "" && !seen[r.Authorization.ID] {
-		out = append(out, r.Authorization)
-	}
-	return out
-}
-
 // FixityReport is the result of one fixity run over the archive.
 type FixityReport struct {
 	Started   time.Time       `json:"started"`
@@ -65,8 +48,8 @@ const FixityPrefix = "fixity/"
 
 // Fixity re-reads every stored document and checks its size, SM3 and
 // SHA-256 against its record and, when evidence is not nil, the evidence of
-// every authorization the record names. progress, if not nil, is called after each
-// document with the count done and the total. Documents whose stamping has
+// every authorization the record names. progress, if not nil, is called
+// after each document with the count done and the total. Documents whose stamping has
 // not committed are skipped by the caller's filter, if any.
 func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID string) bool, evidence EvidenceCheck, progress func(done, total int)) (*FixityReport, error) {
 	rep := &FixityReport{Started: now().UTC(), Problems: []FixityProblem{}}
