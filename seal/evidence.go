@@ -6,9 +6,8 @@ package seal
 
 import (
 	"context"
+	"errors"
 	"fmt"
-
-	"github.com/emmansun/gmsm/sm3"
 
 	"eseal/archive"
 	"eseal/archive/transfer"
@@ -50,7 +49,7 @@ func (r *Registry) CheckEvidence(ctx context.Context, el archive.AuthorizationEl
 	if err != nil {
 		return err
 	}
-	if sum := sm3.Sum(cert.Raw); fmt.Sprintf("%x", sum[:]) != p.CertSM3 {
+	if sm3Hex(cert.Raw) != p.CertSM3 {
 		return fmt.Errorf("the evidence's certificate is not the one enrolled for person %s", p.ID)
 	}
 	st, err := r.grant(ctx, el.ID)
@@ -91,7 +90,7 @@ func VerifyEvidenceSignature(certPEM, msg, sig []byte) error {
 		return fmt.Errorf("want one certificate, found %d", len(certs))
 	}
 	if !keys.VerifySM2(certs[0].PublicKey, msg, sig) {
-		return fmt.Errorf("SM2 signature does not verify")
+		return errors.New("SM2 signature does not verify")
 	}
 	return nil
 }

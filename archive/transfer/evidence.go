@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -108,17 +109,17 @@ func readGrant(method string, b []byte) (*grantFacts, error) {
 		return nil, fmt.Errorf("longer than %d bytes", maxEvidenceBytes)
 	}
 	if !utf8.Valid(b) {
-		return nil, fmt.Errorf("not UTF-8")
+		return nil, errors.New("not UTF-8")
 	}
 	var g grantFacts
 	switch method {
 	case MethodSM2:
 		text, ok := strings.CutPrefix(string(b), grantTextMagic+"\n")
 		if !ok {
-			return nil, fmt.Errorf("not an eseal grant (v1)")
+			return nil, errors.New("not an eseal grant (v1)")
 		}
 		if !strings.HasSuffix(text, "\n") {
-			return nil, fmt.Errorf("truncated: the last line is not ended")
+			return nil, errors.New("truncated: the last line is not ended")
 		}
 		seen := map[string]string{}
 		for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
@@ -154,7 +155,7 @@ func readGrant(method string, b []byte) (*grantFacts, error) {
 		return nil, fmt.Errorf("the authorization id %q is malformed", clipLine(g.AuthorizationID))
 	}
 	if g.SealID == "" {
-		return nil, fmt.Errorf("names no seal")
+		return nil, errors.New("names no seal")
 	}
 	return &g, nil
 }
@@ -171,10 +172,10 @@ func clipLine(s string) string {
 func onePEMCertificate(b []byte) error {
 	blk, rest := pem.Decode(b)
 	if blk == nil || blk.Type != "CERTIFICATE" {
-		return fmt.Errorf("not a PEM certificate")
+		return errors.New("not a PEM certificate")
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
-		return fmt.Errorf("more than one PEM block")
+		return errors.New("more than one PEM block")
 	}
 	return nil
 }
