@@ -30,7 +30,7 @@ func TestFixityAndLegalHold(t *testing.T) {
 		}
 		ids = append(ids, r.json(t)["document_id"].(string))
 	}
-	rep, err := archive.Fixity(ctx, e.store, time.Now, nil, nil)
+	rep, err := archive.Fixity(ctx, e.store, time.Now, nil, e.reg.CheckEvidence, nil)
 	if err != nil || !rep.OK() || rep.Documents != 3 {
 		t.Fatalf("clean archive: %v %+v", err, rep)
 	}
@@ -70,7 +70,7 @@ func TestFixityAndLegalHold(t *testing.T) {
 	if err := os.WriteFile(victim, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = archive.Fixity(ctx, e.store, time.Now, nil, nil)
+	rep, err = archive.Fixity(ctx, e.store, time.Now, nil, e.reg.CheckEvidence, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
 		pkg, err := transfer.Write(ctx, tmp, recs, transfer.Options{
 			Store: s.Store, Rule: cfg.Rule, Organisation: s.Registry.Info().Name, Receiver: cfg.Receiver,
-			Sign: sign, SignerChain: chain, TempDir: cfg.TempDir, Inspect: inspectPDF,
+			Sign: sign, SignerChain: chain, TempDir: cfg.TempDir, Inspect: inspectPDF, Evidence: s.Registry.TransferEvidence,
 			Verify: func(ctx context.Context, pr io.ReaderAt, size int64) (string, string, error) {
 				rep, err := v.VerifyPDF(ctx, pr, size)
 				if err != nil {

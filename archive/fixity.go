@@ -14,12 +14,22 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 )
 
-// FixityProblem is one stored document that does not match its record.
+// FixityProblem is one stored document that does not match its record, or
+// one authorization of it whose evidence does not verify (AuthorizationID
+// set, Key the evidence's folder).
 type FixityProblem struct {
-	DocumentID string `json:"document_id"`
-	Key        string `json:"key"`
-	Reason     string `json:"reason"`
+	DocumentID      string `json:"document_id"`
+	AuthorizationID string `json:"authorization_id,omitempty"`
+	Key             string `json:"key"`
+	Reason          string `json:"reason"`
 }
+
+// EvidenceCheck verifies the stored evidence of one authorization a record
+// names: the signature over the approved grant bytes, the certificate the
+// one enrolled, the grant the one the record names. archive cannot verify
+// SM2 (it does not import keys): the program wires seal's
+// Registry.CheckEvidence.
+type EvidenceCheck func(ctx context.Context, a AuthorizationElement) error
 
 // FixityReport is the result of one fixity run over the archive.
 type FixityReport struct {
@@ -37,10 +47,11 @@ func (r *FixityReport) OK() bool { return len(r.Problems) == 0 }
 const FixityPrefix = "fixity/"
 
 // Fixity re-reads every stored document and checks its size, SM3 and
-// SHA-256 against its record. progress, if not nil, is called after each
-// document with the count done and the total. Documents whose stamping has
+// SHA-256 against its record and, when evidence is not nil, the evidence of
+// every authorization the record names. progress, if not nil, is called
+// after each document with the count done and the total. Documents whose stamping has
 // not committed are skipped by the caller's filter, if any.
-func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID string) bool, progress func(done, total int)) (*FixityReport, error) {
+func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID string) bool, evidence EvidenceCheck, progress func(done, total int)) (*FixityReport, error) {
 	rep := &FixityReport{Started: now().UTC(), Problems: []FixityProblem{}}
 	var ids []string
 	err := s.List(ctx, "docs/", func(o ObjectInfo) error {
@@ -56,8 +67,17 @@ func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID 
 		if skip != nil && skip(id) {
 			continue
 		}
-		if p := checkDocument(ctx, s, id, rep); p != nil {
+		rec, p := checkDocument(ctx, s, id, rep)
+		if p != nil {
 			rep.Problems = append(rep.Problems, *p)
+		}
+		if rec != nil && evidence != nil {
+			for _, a := range rec.Authorizations() {
+				if err := evidence(ctx, a); err != nil {
+					rep.Problems = append(rep.Problems, FixityProblem{DocumentID: id, AuthorizationID: a.ID,
+						Key: "authz/" + a.ID + "/evidence/", Reason: "authorization evidence: " + err.Error()})
+				}
+			}
 		}
 		rep.Documents++
 		if progress != nil {
@@ -68,21 +88,27 @@ func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID 
 	return rep, nil
 }
 
-func checkDocument(ctx context.Context, s Store, id string, rep *FixityReport) *FixityProblem {
+// checkDocument checks one document against its record; it returns the
+// record when it could be read.
+func checkDocument(ctx context.Context, s Store, id string, rep *FixityReport) (*Record, *FixityProblem) {
 	b, _, err := GetBytes(ctx, s, RecordKey(id))
 	if err != nil {
-		return &FixityProblem{id, RecordKey(id), "record unreadable: " + err.Error()}
+		return nil, &FixityProblem{DocumentID: id, Key: RecordKey(id), Reason: "record unreadable: " + err.Error()}
 	}
 	var rec Record
 	if err := json.Unmarshal(b, &rec); err != nil || rec.DocumentID != id {
-		return &FixityProblem{id, RecordKey(id), "record is not a well-formed record of this document"}
+		return nil, &FixityProblem{DocumentID: id, Key: RecordKey(id), Reason: "record is not a well-formed record of this document"}
 	}
+	return &rec, documentFixity(ctx, s, id, &rec, rep)
+}
+
+func documentFixity(ctx context.Context, s Store, id string, rec *Record, rep *FixityReport) *FixityProblem {
 	rc, info, err := s.Get(ctx, DocumentKey(id))
 	if errors.Is(err, ErrNotFound) {
-		return &FixityProblem{id, DocumentKey(id), "the record's PDF is missing"}
+		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "the record's PDF is missing"}
 	}
 	if err != nil {
-		return &FixityProblem{id, DocumentKey(id), "PDF unreadable: " + err.Error()}
+		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "PDF unreadable: " + err.Error()}
 	}
 	defer rc.Close()
 	h3, h256 := sm3.New(), sha256.New()
@@ -90,13 +116,13 @@ func checkDocument(ctx context.Context, s Store, id string, rep *FixityReport) *
 	rep.Bytes += n
 	switch {
 	case err != nil:
-		return &FixityProblem{id, DocumentKey(id), "reading the PDF: " + err.Error()}
+		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "reading the PDF: " + err.Error()}
 	case n != rec.Size || info.Size != rec.Size:
-		return &FixityProblem{id, DocumentKey(id), fmt.Sprintf("size %d, the record says %d", n, rec.Size)}
+		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: fmt.Sprintf("size %d, the record says %d", n, rec.Size)}
 	case hex.EncodeToString(h3.Sum(nil)) != rec.SM3:
-		return &FixityProblem{id, DocumentKey(id), "SM3 differs from the record"}
+		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "SM3 differs from the record"}
 	case hex.EncodeToString(h256.Sum(nil)) != rec.SHA256:
-		return &FixityProblem{id, DocumentKey(id), "SHA-256 differs from the record"}
+		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "SHA-256 differs from the record"}
 	}
 	return nil
 }

@@ -224,6 +224,23 @@ type AuthorizationElement struct {
 	PersonName string `json:"person_name,omitempty"`
 }
 
+// Authorizations lists the authorizations a record names: each seal's, then
+// the document's, each once.
+func (r *Record) Authorizations() []AuthorizationElement {
+	var out []AuthorizationElement
+	seen := map[string]bool{}
+	for _, s := range r.Signatures {
+		if s.Authorization != nil && s.Authorization.ID != "" && !seen[s.Authorization.ID] {
+			seen[s.Authorization.ID] = true
+			out = append(out, *s.Authorization)
+		}
+	}
+	if r.Authorization.ID != "" && !seen[r.Authorization.ID] {
+		out = append(out, r.Authorization)
+	}
+	return out
+}
+
 // DocumentKey is the key of a document's signed PDF.
 func DocumentKey(id string) string { return "docs/" + id + "/document.pdf" }
 

@@ -31,6 +31,12 @@ type CheckOptions struct {
 	// certificates from SignerPath (DER, signer first); it must check the
 	// chain against trusted roots as well as the SM2 signature over msg.
 	VerifySig func(chain [][]byte, msg, sig []byte) error
+	// VerifyEvidence checks the signature of each authorization's evidence
+	// with the certificate the evidence carries; nil marks it manual.
+	VerifyEvidence VerifyEvidenceFunc
+	// VerifyPasskey checks the assertion of each passkey evidence with the
+	// credential the evidence carries; nil marks it manual.
+	VerifyPasskey VerifyPasskeyFunc
 	// Scan scans one payload file for malware: clean=false is a finding,
 	// err a scanner failure (also a finding: the file was not scanned).
 	Scan func(ctx context.Context, name string, r io.Reader) (clean bool, detail string, err error)
@@ -628,6 +634,11 @@ func (k *checker) items(cat *Catalogue) ([]itemState, int64) {
 		}
 		if content != nil && content.err == nil {
 			k.content(docRef, contentPath, content, st.meta)
+		}
+		if st.ref.Seq > 0 {
+			for _, f := range k.evidence(docRef, ce.RefCode, st.meta) {
+				known[f] = true
+			}
 		}
 		out = append(out, st)
 	}

@@ -19,6 +19,8 @@
 //	ID/data/catalogue.xml           目录文件 (Catalogue): one 条目 per item
 //	ID/data/REF/REF.pdf             the signed PDF, stored uncompressed
 //	ID/data/REF/REF.xml             its metadata with DA/T 46 element names (Metadata)
+//	ID/data/REF/evidence/AZ/...     each seal's authorization evidence: grant.bin,
+//	                                signature.der, certificate.pem (see evidence.go)
 //	ID/data/register/register.xml   移交登记表 (Register)
 //	ID/data/register/register.sig   SM2 signature (ASN.1 DER, SM3, user id 1234567812345678)
 //	                                over the exact bytes of register.xml
@@ -47,5 +49,5 @@
 //
 // The package imports neither seal nor keys: signature verification, SM2
 // signing and certificate trust come in as functions (VerifyFunc, SignFunc,
-// CheckOptions.VerifySig).
+// CheckOptions.VerifySig, CheckOptions.VerifyEvidence, Options.Evidence).
 package transfer

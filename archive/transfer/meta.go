@@ -61,6 +61,9 @@ func buildMetadata(it Item, rule Rule, unit string, size int64, sm3Hex, shaHex s
 			ByteRange: fmt.Sprintf("%d %d %d %d", s.ByteRange[0], s.ByteRange[1], s.ByteRange[2], s.ByteRange[3]),
 			SignedSM3: s.SignedSM3,
 		})
+		if s.Authorization != nil {
+			m.Signatures[len(m.Signatures)-1].AuthzID = s.Authorization.ID
+		}
 	}
 	return m
 }

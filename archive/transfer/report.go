@@ -51,19 +51,21 @@ const (
 	CheckRefCodes   = "authenticity.refcodes"
 	CheckAttributes = "authenticity.attributes"
 	CheckRegister   = "authenticity.register"
-	CheckCount      = "integrity.count"
-	CheckBytes      = "integrity.bytes"
-	CheckMandatory  = "integrity.metadata"
-	CheckSequence   = "integrity.sequence"
-	CheckContent    = "integrity.content"
-	CheckPackage    = "integrity.package"
-	CheckMetaAccess = "usability.metadata"
-	CheckFormat     = "usability.format"
-	CheckReadable   = "usability.readable"
-	CheckPackageUse = "usability.package"
-	CheckVirus      = "security.virus"
-	CheckProcess    = "security.process"
-	CheckStructure  = "security.structure"
+	// CheckAuthorization: every seal's authorization evidence (一章一授权).
+	CheckAuthorization = "authenticity.authorization"
+	CheckCount         = "integrity.count"
+	CheckBytes         = "integrity.bytes"
+	CheckMandatory     = "integrity.metadata"
+	CheckSequence      = "integrity.sequence"
+	CheckContent       = "integrity.content"
+	CheckPackage       = "integrity.package"
+	CheckMetaAccess    = "usability.metadata"
+	CheckFormat        = "usability.format"
+	CheckReadable      = "usability.readable"
+	CheckPackageUse    = "usability.package"
+	CheckVirus         = "security.virus"
+	CheckProcess       = "security.process"
+	CheckStructure     = "security.structure"
 )
 
 // CheckItem is one check item of the four-property check.
@@ -81,6 +83,7 @@ var Items = []CheckItem{
 	{CheckRefCodes, Authenticity, "档号规范性检测"},
 	{CheckAttributes, Authenticity, "内容数据的电子属性一致性检测（大小、格式、文件名、摘要）"},
 	{CheckRegister, Authenticity, "信息包一致性检测（移交登记表签名与包摘要）"},
+	{CheckAuthorization, Authenticity, "用印授权凭证检测（负责人对授权内容的签名，一章一授权）"},
 	{CheckCount, Integrity, "总件数相符性检测"},
 	{CheckBytes, Integrity, "总字节数相符性检测"},
 	{CheckMandatory, Integrity, "元数据项完整性检测（必著项）"},

@@ -153,6 +153,7 @@ func (e *env) writeOptions() transfer.Options {
 	return transfer.Options{
 		Store: e.store, Rule: rule, Organisation: e.reg.Info().Name, Receiver: "测试市档案馆",
 		Sign: e.signer.sign, SignerChain: e.signer.chain, Verify: e.verify, Inspect: inspectPDF,
+		Evidence: e.reg.TransferEvidence,
 	}
 }
 
@@ -186,7 +187,7 @@ func (e *env) verifySig(chain [][]byte, msg, sig []byte) error {
 
 func (e *env) checkOptions() transfer.CheckOptions {
 	return transfer.CheckOptions{
-		Verify: e.verify, VerifySig: e.verifySig, Inspect: inspectPDF,
+		Verify: e.verify, VerifySig: e.verifySig, Inspect: inspectPDF, VerifyEvidence: seal.VerifyEvidenceSignature,
 		Audit: func(ctx context.Context, id, digest string) (bool, string, error) { return true, "", nil },
 	}
 }
@@ -225,8 +226,11 @@ func TestTransferPasses(t *testing.T) {
 	}
 	for _, it := range transfer.Items {
 		want := transfer.Pass
-		if it.ID == transfer.CheckVirus {
+		switch it.ID {
+		case transfer.CheckVirus:
 			want = transfer.Manual // no scanner configured
+		case transfer.CheckAuthorization:
+			want = transfer.Warn // the seal's policy is key: api-key grants
 		}
 		if got := rep.Result(it.ID); got != want {
 			t.Errorf("%s (%s): %s, want %s", it.ID, it.Name, got, want)
@@ -240,7 +244,7 @@ func TestTransferPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{transfer.CheckSignatures, transfer.CheckRegister, transfer.CheckVirus, transfer.CheckProcess} {
+	for _, id := range []string{transfer.CheckSignatures, transfer.CheckRegister, transfer.CheckAuthorization, transfer.CheckVirus, transfer.CheckProcess} {
 		if got := bare.Result(id); got != transfer.Manual {
 			t.Errorf("without hooks %s is %s, want manual", id, got)
 		}
@@ -267,8 +271,10 @@ func TestManifestsIndependently(t *testing.T) {
 				t.Errorf("%s: %s is %s, listed %s", m.name, p, got, sum)
 			}
 		}
-		if strings.HasPrefix(m.name, "manifest") && len(lines) != 2*records+5 {
-			t.Errorf("%s has %d lines, want %d", m.name, len(lines), 2*records+5)
+		// Per item: PDF, metadata and its authorization's three evidence
+		// files; then description, catalogue and the register's three files.
+		if strings.HasPrefix(m.name, "manifest") && len(lines) != 5*records+5 {
+			t.Errorf("%s has %d lines, want %d", m.name, len(lines), 5*records+5)
 		}
 	}
 }

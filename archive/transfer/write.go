@@ -60,6 +60,10 @@ type Options struct {
 	// Verify checks each PDF's signatures before it is packed; an INVALID
 	// verdict stops the transfer. nil records the check as manual.
 	Verify VerifyFunc
+	// Evidence reads the evidence of each authorization a record names,
+	// packed in the item's folder (see evidence.go); nil packs none, and
+	// Check then warns that the evidence is missing.
+	Evidence EvidenceFunc
 	// Inspect parses each PDF before it is packed (readable, not
 	// encrypted); nil skips the check.
 	Inspect InspectFunc
@@ -253,8 +257,11 @@ func (pw *packWriter) note(p string, b []byte) {
 }
 
 // small writes a file held in memory, deflated.
-func (pw *packWriter) small(p string, b []byte) error {
-	f, err := pw.zw.CreateHeader(&zip.FileHeader{Name: pw.root + p, Method: zip.Deflate, Modified: pw.mod})
+func (pw *packWriter) small(p string, b []byte) error { return pw.put(p, b, zip.Deflate) }
+
+// put writes a file held in memory with the given method.
+func (pw *packWriter) put(p string, b []byte, method uint16) error {
+	f, err := pw.zw.CreateHeader(&zip.FileHeader{Name: pw.root + p, Method: method, Modified: pw.mod})
 	if err != nil {
 		return err
 	}
@@ -340,6 +347,11 @@ func (pw *packWriter) item(ctx context.Context, it Item, opts Options, tally *ta
 		return 0, err
 	}
 	pw.payload = append(pw.payload, fileDigest{Path: pdfPath, Size: sp.size, SM3: sp.sm3, SHA256: sp.sha})
+	if opts.Evidence != nil {
+		if err := pw.evidence(ctx, rec.DocumentID, ref, &meta, opts.Evidence); err != nil {
+			return 0, err
+		}
+	}
 	mb, err := marshalXML(meta)
 	if err != nil {
 		return 0, err
@@ -348,6 +360,39 @@ func (pw *packWriter) item(ctx context.Context, it Item, opts Options, tally *ta
 		return 0, err
 	}
 	return sp.size + int64(len(mb)), nil
+}
+
+// evidence packs the evidence of every authorization the item's metadata
+// names into the item's folder and lists it in the metadata.
+func (pw *packWriter) evidence(ctx context.Context, docID, ref string, meta *Metadata, get EvidenceFunc) error {
+	for _, id := range authorizationIDs(meta) {
+		ev, err := get(ctx, id)
+		if err != nil {
+			return &ItemError{DocumentID: docID, Reason: "the evidence of authorization " + id + ": " + err.Error()}
+		}
+		g, err := readGrant(ev.Method, ev.Grant)
+		switch {
+		case err != nil:
+			return &ItemError{DocumentID: docID, Reason: "the evidence of authorization " + id + ": grant bytes: " + err.Error()}
+		case g.AuthorizationID != id:
+			return &ItemError{DocumentID: docID, Reason: "the evidence of authorization " + id + " is for " + g.AuthorizationID}
+		}
+		dir := evidenceDir(id)
+		base := "data/" + ref + "/" + dir
+		for _, f := range evidenceFiles(ev.Method, ev) {
+			// Stored, as the PDFs are: the exact bytes stand in the ZIP
+			// as they were approved.
+			if err := pw.put(base+f.name, f.b, zip.Store); err != nil {
+				return err
+			}
+		}
+		sum := sm3.Sum(ev.Grant)
+		x := evidenceXML(ev.Method, dir)
+		x.AuthzID, x.Method, x.PersonID, x.PersonName, x.KeyName = id, ev.Method, ev.PersonID, ev.PersonName, ev.KeyName
+		x.SealID, x.GrantSM3 = g.SealID, hex.EncodeToString(sum[:])
+		meta.Evidence = append(meta.Evidence, x)
+	}
+	return nil
 }
 
 // spooled is a PDF read once from the store, in memory or a temporary file.
@@ -427,6 +472,8 @@ func describe(id string, items []Item, opts Options, t time.Time) *Description {
 			{CataloguePath, "目录文件, 每件一条"},
 			{"data/<档号>/<档号>.pdf", "电子档案内容 (已签章 PDF)"},
 			{"data/<档号>/<档号>.xml", "元数据 (DA/T 46 元素名)"},
+			{"data/<档号>/evidence/<授权标识>/grant.bin, signature.der, certificate.pem", "用印授权凭证: 被批准的授权内容原文, 对其的 SM2 签名 (DER), 验签证书 (PEM)"},
+			{"data/<档号>/evidence/<授权标识>/grant.bin, authenticator-data.bin, client-data.json, signature.bin, credential.cose", "通行密钥 (passkey) 授权凭证: 授权内容原文, WebAuthn 断言原文, 凭据公钥 (COSE)"},
 			{RegisterPath, "移交登记表"},
 			{SignaturePath, "移交登记表的 SM2 签名 (DER)"},
 			{SignerPath, "签名证书及证书链 (PEM)"},

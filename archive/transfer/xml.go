@@ -101,6 +101,7 @@ type Metadata struct {
 	Authz        string         `xml:"授权>授权标识,omitempty"`
 	AuthzBy      string         `xml:"授权>授权人,omitempty"`
 	AuthzAt      string         `xml:"授权>授权时间,omitempty"`
+	Evidence     []EvidenceXML  `xml:"授权>授权凭证"`
 	RetainUntil  string         `xml:"保管期限截止日期"`
 }
 
@@ -121,6 +122,8 @@ type SignatureXML struct {
 	Algorithm string `xml:"签名算法标识"`
 	ByteRange string `xml:"签名范围"`
 	SignedSM3 string `xml:"签名摘要"`
+	// AuthzID names the authorization the seal was used under.
+	AuthzID string `xml:"授权标识,omitempty"`
 }
 
 // Register is the transfer register (移交登记表): counts, volume, the

@@ -23,7 +23,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 
 	fixity := &cobra.Command{
 		Use:   "fixity",
-		Short: "Re-hash every stored document against its record (exit 1 on any mismatch)",
+		Short: "Re-hash every stored document against its record, verify its authorizations' evidence (exit 1 on any problem)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			svc, err := g.openService(cmd.Context())
@@ -48,7 +48,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 				ok, err := svc.Committed(ctx, rec)
 				return err == nil && !ok
 			}
-			rep, err := archive.Fixity(ctx, svc.Store, time.Now, skip, progress)
+			rep, err := archive.Fixity(ctx, svc.Store, time.Now, skip, svc.Registry.CheckEvidence, progress)
 			if err != nil {
 				return err
 			}
@@ -67,7 +67,11 @@ func newArchiveCmd(g *globals) *cobra.Command {
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "fixity: %d documents, %d bytes, %d problems, %s\n", rep.Documents, rep.Bytes, len(rep.Problems), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
 				for _, p := range rep.Problems {
-					fmt.Fprintf(w, "  FAIL %s %s: %s\n", p.DocumentID, p.Key, p.Reason)
+					if p.AuthorizationID != "" {
+						fmt.Fprintf(w, "  FAIL %s authorization %s %s: %s\n", p.DocumentID, p.AuthorizationID, p.Key, p.Reason)
+					} else {
+						fmt.Fprintf(w, "  FAIL %s %s: %s\n", p.DocumentID, p.Key, p.Reason)
+					}
 				}
 			}
 			if !rep.OK() {

@@ -84,7 +84,7 @@ existing --out is never overwritten.`,
 				Store: svc.Store, Rule: transfer.Rule{Fonds: fonds}, Organisation: svc.Registry.Info().Name,
 				Receiver: receiver, PackageID: id, Content: describeFilter(f), Sign: sign, SignerChain: chain,
 				Verify: verifyFunc(&seal.Verifier{Trust: ts, Registry: svc.Registry}), TempDir: filepath.Dir(out),
-				Inspect: inspectPDF,
+				Inspect: inspectPDF, Evidence: svc.Registry.TransferEvidence,
 			}
 			if err := opts.Rule.Validate(); err != nil {
 				return fmt.Errorf("%w (set --fonds or ESEAL_FONDS)", err)
@@ -142,7 +142,9 @@ existing --out is never overwritten.`,
 		Long: `Check a transfer package offline: BagIt manifests (SM3, SHA-256) and
 Payload-Oxum, the register's signature and package digest, the catalogue
 against the item folders, counts, volume and reference-code continuity, each
-item's metadata, format, readability, encryption and seals. Prints pass, warn,
+item's metadata, format, readability, encryption and seals, and each seal's
+authorization evidence (the SM2 signature over the approved grant bytes with
+the certificate the package carries; an API key's grant is a warning). Prints pass, warn,
 fail or manual per check item; a check that could not run is never a pass.
 
 Trust comes from --roots (PEM roots and CRLs) or the data directory's
@@ -152,7 +154,7 @@ example "clamdscan --no-summary -"): exit 0 clean, 1 infected, else an error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			opts := transfer.CheckOptions{Inspect: inspectPDF}
+			opts := transfer.CheckOptions{Inspect: inspectPDF, VerifyEvidence: seal.VerifyEvidenceSignature, VerifyPasskey: seal.VerifyPasskeyEvidence}
 			var ts *keys.TrustStore
 			var err error
 			if roots != "" {

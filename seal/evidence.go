@@ -1,0 +1,117 @@
+package seal
+
+// Checking the evidence of an authorization after the fact: fixity reads it
+// again and verifies it, and transfer packages carry it (see
+// archive/transfer's evidence.go for the layout in a package).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"eseal/archive"
+	"eseal/archive/transfer"
+	"eseal/keys"
+)
+
+// CheckEvidence verifies the stored evidence of an authorization a record
+// names, as fixity does: for method sm2 the person's signature over the
+// exact grant bytes (read from the store, not from a cache), the
+// certificate the very one pinned at the person's enrolment, and the grant
+// bytes naming the authorization, seal and case of the stored grant; for
+// passkey the assertion over the grant bytes and the credential the very one
+// the person enrolled; for api-key the seal maker's signature over the grant. The method and person
+// must be those the record names. It is an archive.EvidenceCheck.
+func (r *Registry) CheckEvidence(ctx context.Context, el archive.AuthorizationElement) error {
+	ev, err := r.Evidence(ctx, el.ID)
+	if err != nil {
+		return err
+	}
+	method := el.Method
+	if method == "" {
+		method = string(MethodAPIKey)
+	}
+	if string(ev.Method) != method {
+		return fmt.Errorf("the record says method %s, the grant %s", method, ev.Method)
+	}
+	if ev.Method != MethodSM2 && ev.Method != MethodPasskey {
+		// Evidence verified the seal maker's signature over the grant when
+		// it read it (Registry.grant).
+		return nil
+	}
+	if ev.PersonID != el.PersonID {
+		return fmt.Errorf("the record names person %s, the grant %s", el.PersonID, ev.PersonID)
+	}
+	p, err := r.Person(ctx, ev.PersonID)
+	if err != nil {
+		return err
+	}
+	if ev.Method == MethodPasskey {
+		// Evidence verified the assertion over the grant bytes when it read
+		// it; what remains is that the key is the one the person enrolled.
+		cred, err := r.passkeyCredential(ctx, p)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(cred.PublicKey, ev.CredentialPublicKey) || !bytes.Equal(cred.ID, ev.CredentialID) {
+			return fmt.Errorf("the evidence's passkey is not the one enrolled for person %s", p.ID)
+		}
+		return r.checkGrantBytes(ctx, el.ID, ev.Grant)
+	}
+	cert, err := ParsePersonCertificate([]byte(ev.Certificate))
+	if err != nil {
+		return err
+	}
+	if sm3Hex(cert.Raw) != p.CertSM3 {
+		return fmt.Errorf("the evidence's certificate is not the one enrolled for person %s", p.ID)
+	}
+	return r.checkGrantBytes(ctx, el.ID, ev.Grant)
+}
+
+// checkGrantBytes checks that the bytes a person approved name the seal,
+// case and request of the stored grant of authorization id.
+func (r *Registry) checkGrantBytes(ctx context.Context, id string, grant []byte) error {
+	st, err := r.grant(ctx, id)
+	if err != nil {
+		return err
+	}
+	g, err := ParseGrant(grant)
+	if err != nil {
+		return err
+	}
+	if g.SealID != st.SealID || g.CaseNo != st.CaseNo || g.RequestID != st.RequestID {
+		return fmt.Errorf("the approved grant bytes (seal %s, case %q, request %s) are not those of the grant (seal %s, case %q, request %s)",
+			g.SealID, g.CaseNo, g.RequestID, st.SealID, st.CaseNo, st.RequestID)
+	}
+	return nil
+}
+
+// TransferEvidence returns an authorization's evidence for a transfer
+// package (a transfer.EvidenceFunc), verified as Evidence verifies it.
+func (r *Registry) TransferEvidence(ctx context.Context, id string) (*transfer.Evidence, error) {
+	ev, err := r.Evidence(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &transfer.Evidence{Method: string(ev.Method), PersonID: ev.PersonID, PersonName: ev.PersonName, KeyName: ev.KeyName,
+		Grant: ev.Grant, Signature: ev.Signature, Certificate: []byte(ev.Certificate),
+		AuthenticatorData: ev.AuthenticatorData, ClientDataJSON: ev.ClientDataJSON, CredentialPublicKey: ev.CredentialPublicKey}, nil
+}
+
+// VerifyEvidenceSignature checks an SM2 signature over msg with the one PEM
+// certificate given, no chain: a transfer.VerifyEvidenceFunc, for checking
+// a package's evidence offline.
+func VerifyEvidenceSignature(certPEM, msg, sig []byte) error {
+	certs, err := keys.ParseCertificatesPEM(certPEM)
+	if err != nil {
+		return err
+	}
+	if len(certs) != 1 {
+		return fmt.Errorf("want one certificate, found %d", len(certs))
+	}
+	if !keys.VerifySM2(certs[0].PublicKey, msg, sig) {
+		return errors.New("SM2 signature does not verify")
+	}
+	return nil
+}
