@@ -31,6 +31,17 @@ var pages = template.Must(template.New("base").Funcs(template.FuncMap{
 	},
 	// changed: VALID, with changes after signing.
 	"changed": func(r *seal.Report) bool { return r.Verdict == seal.Valid && r.Summary != string(seal.Valid) },
+	// authorizedBy says who authorized a use of a seal (一章一授权) and how.
+	"authorizedBy": func(a archive.AuthorizationElement) string {
+		switch {
+		case a.PersonName != "" && a.Method == string(seal.MethodPasskey):
+			return a.PersonName + "（通行密钥 passkey）"
+		case a.PersonName != "":
+			return a.PersonName + "（个人 SM2 证书签名）"
+		}
+		return "接口授权 API key: " + a.GrantedBy
+	},
+	"at": func(t time.Time) string { return t.In(chinaTime).Format("2006-01-02 15:04:05") },
 	"when": func(t *time.Time) string {
 		if t == nil {
 			return "—"
@@ -57,6 +68,8 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 {{if .LaterChanges}}<h3>签章后的修订 Changes after signing</h3>
 <table class="later">{{range .LaterChanges}}<tr class="{{if .Allowed}}allowed{{else}}disallowed{{end}}"><td>修订 {{.Revision}}</td><td>{{.Kind}}{{if .Object}} (object {{.Object}}){{end}}</td><td>{{.Detail}}</td><td>{{if .Allowed}}允许 allowed{{else}}不允许 NOT ALLOWED{{end}}</td></tr>{{end}}</table>{{end}}
 {{end}}{{end}}
+{{define "authz"}}{{with .Authorizations}}<h2>用印授权 Authorized by</h2>
+<table>{{range .}}<tr><td>{{authorizedBy .}}</td><td>{{at .GrantedAt}}</td><td>{{.ID}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{define "download"}}{{template "head" "电子证照下载"}}
 <h1>{{.Record.Title}}</h1>
 <p class="verdict {{.Report.Verdict}}">验证结果：{{verdictText .Report.Verdict}}{{if changed .Report}}，签章后有修订 (with changes after signing){{end}}</p>
@@ -65,13 +78,15 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 <dt>文件</dt><dd>{{.Record.FileName}}（{{.Record.Size}} 字节）</dd><dt>SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd></dl>
 <p><a class="btn" id="download" href="/d/{{.Code}}/pdf">下载 PDF</a></p>
 {{template "sigs" .Report}}
+{{template "authz" .Record}}
 <p><a href="/v/{{.Record.DocumentID}}">验证页面</a></p></body></html>{{end}}
 {{define "verify"}}{{template "head" "电子印章验证"}}
 <h1>电子印章验证：{{.Record.Title}}</h1>
 <p class="verdict {{.Report.Verdict}}">{{verdictText .Report.Verdict}}{{if changed .Report}}，签章后有修订 (with changes after signing){{end}}</p>
 <dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd><dt>文件 SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd>
 <dt>验证时间</dt><dd>{{.Report.VerifiedAt.Format "2006-01-02 15:04:05 MST"}}</dd></dl>
-{{template "sigs" .Report}}</body></html>{{end}}
+{{template "sigs" .Report}}
+{{template "authz" .Record}}</body></html>{{end}}
 {{define "notfound"}}{{template "head" "未找到"}}<h1>取件码无效</h1>
 <p>没有找到与此取件码对应的文件。请核对取件码（不区分大小写，可省略连字符）。</p></body></html>{{end}}
 {{define "limited"}}{{template "head" "请稍后再试"}}<h1>尝试次数过多</h1><p>请一分钟后再试。</p></body></html>{{end}}`))

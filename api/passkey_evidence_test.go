@@ -17,7 +17,7 @@ import (
 )
 
 // TestPasskeyEvidenceKept: a document stamped under a passkey approval
-// passes fixity and a transfer package's offline check with its passkey
+// names its approver on the verify page, passes fixity and a transfer package's offline check with its passkey
 // evidence; one flipped byte of the assertion in the package, or of the
 // stored client data, is reported naming the file and the authorization.
 func TestPasskeyEvidenceKept(t *testing.T) {
@@ -41,8 +41,14 @@ func TestPasskeyEvidenceKept(t *testing.T) {
 		t.Fatalf("approve: %d %s", r.status, r.body)
 	}
 	az := r.json(t)["authorization_id"].(string)
-	if r := e.stamp(testPDF("医疗机构执业许可证"), stampReq(sealID, az, "PK-1")); r.status != 201 {
+	r = e.stamp(testPDF("医疗机构执业许可证"), stampReq(sealID, az, "PK-1"))
+	if r.status != 201 {
 		t.Fatalf("stamp: %d %s", r.status, r.body)
+	}
+	// The verify page says who authorized, and how.
+	page := e.do("GET", "/v/"+r.json(t)["document_id"].(string), "", "", nil)
+	if page.status != 200 || !strings.Contains(string(page.body), "李四（通行密钥 passkey）") {
+		t.Fatalf("the verify page does not name the person who authorized: %d %s", page.status, page.body)
 	}
 
 	rep, err := archive.Fixity(ctx, e.store, time.Now, nil, e.reg.CheckEvidence, nil)
