@@ -209,15 +209,23 @@ func readPasskeyBody(w http.ResponseWriter, r *http.Request) ([]byte, *Problem) 
 	return b, nil
 }
 
-func (s *Server) registerPasskey(w http.ResponseWriter, r *http.Request) {
+// passkeyResponse reads the relying party and a WebAuthn response body, the
+// start of every route that takes one; nil when it wrote a problem instead.
+func (s *Server) passkeyResponse(w http.ResponseWriter, r *http.Request) (*seal.RelyingParty, []byte) {
 	rp, p := s.relyingParty()
-	if p != nil {
-		writeProblem(w, r, p)
-		return
+	if p == nil {
+		var body []byte
+		if body, p = readPasskeyBody(w, r); p == nil {
+			return rp, body
+		}
 	}
-	body, p := readPasskeyBody(w, r)
-	if p != nil {
-		writeProblem(w, r, p)
+	writeProblem(w, r, p)
+	return nil, nil
+}
+
+func (s *Server) registerPasskey(w http.ResponseWriter, r *http.Request) {
+	rp, body := s.passkeyResponse(w, r)
+	if rp == nil {
 		return
 	}
 	person, err := s.Registry.RegisterPasskey(r.Context(), rp, mux.Vars(r)["token"], body)
@@ -271,14 +279,8 @@ func (s *Server) approvePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) approvePasskey(w http.ResponseWriter, r *http.Request) {
-	rp, p := s.relyingParty()
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	body, p := readPasskeyBody(w, r)
-	if p != nil {
-		writeProblem(w, r, p)
+	rp, body := s.passkeyResponse(w, r)
+	if rp == nil {
 		return
 	}
 	a, err := s.Registry.ApprovePasskey(r.Context(), rp, mux.Vars(r)["request_id"], body)
