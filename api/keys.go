@@ -92,20 +92,14 @@ func documentOutOfScope(k *APIKey, docID string) *Problem {
 	return newProblem("seal-out-of-scope", fmt.Sprintf("%s key %s may not read document %s: none of its seals stamped it", k.Role, k.ID, docID))
 }
 
-// checkStampScope refuses a stamping that would use a seal, or an
-// authorization of a seal, outside the key's seals, or add seals to a
-// document the key may not read.
+// checkStampScope refuses a stamping that would use a seal outside the key's
+// seals, or add seals to a document the key may not read. An authorization
+// of another seal is refused by the stamping itself (authorizationOutOfScope),
+// so that the hot path reads each authorization once.
 func (s *Server) checkStampScope(r *http.Request, k *APIKey, uses []seal.SealUse, baseDoc string) (*Problem, error) {
 	for _, u := range uses {
 		if !k.Reaches(u.SealID) {
 			return outOfScope(k, u.SealID, "stamp with"), nil
-		}
-		st, err := s.Registry.Authorization(r.Context(), u.AuthorizationID)
-		if err != nil {
-			return nil, err
-		}
-		if !k.Reaches(st.SealID) {
-			return outOfScope(k, st.SealID, "use authorization "+u.AuthorizationID+" of"), nil
 		}
 	}
 	if baseDoc == "" {
@@ -119,6 +113,17 @@ func (s *Server) checkStampScope(r *http.Request, k *APIKey, uses []seal.SealUse
 		return documentOutOfScope(k, baseDoc), nil
 	}
 	return nil, nil
+}
+
+// authorizationOutOfScope turns the stamping's refusal of an authorization
+// granted for another seal into 403 seal-out-of-scope when that seal is not
+// the key's (409 authorization-wrong-seal stays for a seal it holds).
+func authorizationOutOfScope(k *APIKey, err error) *Problem {
+	var ae *seal.AuthzError
+	if errors.As(err, &ae) && ae.Reason == seal.AuthzWrongSeal && !k.Reaches(ae.GrantedFor) {
+		return outOfScope(k, ae.GrantedFor, "use authorization "+ae.ID+" of")
+	}
+	return nil
 }
 
 // createKeyRequest is the JSON of POST /v1/keys.

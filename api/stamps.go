@@ -134,6 +134,10 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		s.metrics.stampResult(uses[0].SealID, problemFor(err))
+		if p := authorizationOutOfScope(apiKeyFrom(r), err); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
 		s.fail(w, r, err)
 		return
 	}

@@ -106,6 +106,10 @@ type AuthzError struct {
 	ID     string
 	Reason AuthzReason
 	Detail string
+	// GrantedFor is the seal the authorization was granted for, with
+	// AuthzWrongSeal: whether the caller may know of that seal is the
+	// caller's judgement.
+	GrantedFor string
 }
 
 func (e *AuthzError) Error() string {
@@ -280,7 +284,7 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 	now := r.now()
 	switch {
 	case st.SealID != sc.SealID:
-		return nil, &AuthzError{ID: id, Reason: AuthzWrongSeal, Detail: "granted for seal " + st.SealID}
+		return nil, &AuthzError{ID: id, Reason: AuthzWrongSeal, Detail: "granted for seal " + st.SealID, GrantedFor: st.SealID}
 	case st.Revoked != nil:
 		return nil, &AuthzError{ID: id, Reason: AuthzRevoked, Detail: "revoked at " + st.Revoked.Time.Format(time.RFC3339)}
 	case now.After(st.ExpiresAt):
