@@ -165,12 +165,9 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
-	var req reasonRequest
-	if r.ContentLength != 0 {
-		if p := s.readJSON(w, r, &req); p != nil {
-			writeProblem(w, r, p)
-			return
-		}
+	req, ok := s.readReason(w, r)
+	if !ok {
+		return
 	}
 	k, err := s.keyring().Revoke(r.Context(), mux.Vars(r)["key_id"], req.Reason, apiKeyFrom(r).actor())
 	if err != nil {

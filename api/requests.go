@@ -70,12 +70,9 @@ func (s *Server) showPerson(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) removePerson(w http.ResponseWriter, r *http.Request) {
-	var req reasonRequest
-	if r.ContentLength != 0 {
-		if p := s.readJSON(w, r, &req); p != nil {
-			writeProblem(w, r, p)
-			return
-		}
+	req, ok := s.readReason(w, r)
+	if !ok {
+		return
 	}
 	p, err := s.Registry.RemovePerson(r.Context(), mux.Vars(r)["person_id"], req.Reason, apiKeyFrom(r).Name)
 	if err != nil {

@@ -107,14 +107,24 @@ type reasonRequest struct {
 	Reason string `json:"reason"`
 }
 
+// readReason reads the optional {"reason"} body of a state change; false
+// when it answered a problem instead.
+func (s *Server) readReason(w http.ResponseWriter, r *http.Request) (reasonRequest, bool) {
+	var req reasonRequest
+	if r.ContentLength != 0 {
+		if p := s.readJSON(w, r, &req); p != nil {
+			writeProblem(w, r, p)
+			return req, false
+		}
+	}
+	return req, true
+}
+
 func (s *Server) sealStatus(to seal.Status) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var req reasonRequest
-		if r.ContentLength != 0 {
-			if p := s.readJSON(w, r, &req); p != nil {
-				writeProblem(w, r, p)
-				return
-			}
+		req, ok := s.readReason(w, r)
+		if !ok {
+			return
 		}
 		sl, err := s.Registry.SetStatus(r.Context(), mux.Vars(r)["seal_id"], to, req.Reason, apiKeyFrom(r).Name)
 		var se *seal.StateError
@@ -231,12 +241,9 @@ func (s *Server) revokeAuthorization(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, outOfScope(k, st.SealID, "revoke authorizations of"))
 		return
 	}
-	var req reasonRequest
-	if r.ContentLength != 0 {
-		if p := s.readJSON(w, r, &req); p != nil {
-			writeProblem(w, r, p)
-			return
-		}
+	req, ok := s.readReason(w, r)
+	if !ok {
+		return
 	}
 	st, err = s.Registry.RevokeAuthorization(r.Context(), id, req.Reason, k.Name)
 	if err != nil {
