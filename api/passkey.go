@@ -298,17 +298,25 @@ type passkeyRefusal struct {
 	Credential json.RawMessage `json:"credential,omitempty"`
 }
 
+// readRefusal reads the relying party and a passkey refusal's body, the
+// start of both refusal routes; nil when it answered a problem instead.
+func (s *Server) readRefusal(w http.ResponseWriter, r *http.Request) (*seal.RelyingParty, passkeyRefusal) {
+	var req passkeyRefusal
+	rp, p := s.relyingParty()
+	if p == nil {
+		if p = s.readJSON(w, r, &req); p == nil {
+			return rp, req
+		}
+	}
+	writeProblem(w, r, p)
+	return nil, req
+}
+
 // refusalOptions gives the assertion options of a refusal with a reason:
 // its challenge is SM3 of the refusal bytes, which the page cannot compute.
 func (s *Server) refusalOptions(w http.ResponseWriter, r *http.Request) {
-	rp, p := s.relyingParty()
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	var req passkeyRefusal
-	if p := s.readJSON(w, r, &req); p != nil {
-		writeProblem(w, r, p)
+	rp, req := s.readRefusal(w, r)
+	if rp == nil {
 		return
 	}
 	st, err := s.Registry.AuthorizationRequest(r.Context(), mux.Vars(r)["request_id"])
@@ -329,14 +337,8 @@ func (s *Server) refusalOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) refusePasskey(w http.ResponseWriter, r *http.Request) {
-	rp, p := s.relyingParty()
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	var req passkeyRefusal
-	if p := s.readJSON(w, r, &req); p != nil {
-		writeProblem(w, r, p)
+	rp, req := s.readRefusal(w, r)
+	if rp == nil {
 		return
 	}
 	if len(req.Credential) == 0 {
