@@ -12,7 +12,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
@@ -22,7 +21,7 @@ import (
 // SelfSignedPersonCertificate makes a self-signed SM2/SM3 certificate
 // (default user id) for a person's key, valid for digital signatures.
 func SelfSignedPersonCertificate(name string, key *sm2.PrivateKey, notBefore, notAfter time.Time) (*smx509.Certificate, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	serial, err := randomSerial()
 	if err != nil {
 		return nil, err
 	}
