@@ -69,6 +69,7 @@ var problemKinds = map[string]struct {
 	"person-not-found":             {404, "Unknown responsible person"},
 	"person-not-enrolled":          {403, "The person is not enrolled for this seal"},
 	"person-removed":               {403, "The person was removed and approves nothing more"},
+	"person-certificate-untrusted": {403, "The person's certificate does not chain to a trusted CA for persons, is outside its validity, is revoked, or its revocation cannot be checked"},
 	"request-not-found":            {404, "Unknown authorization request"},
 	"request-expired":              {409, "The authorization request has expired"},
 	"request-decided":              {409, "The authorization request was already approved or refused"},

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -58,6 +59,60 @@ func (s *Server) enrolPerson(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/persons/"+p.ID)
 	writeJSON(w, http.StatusCreated, p)
+}
+
+// personCARequest trusts a CA for persons' certificates, or adds one of its CRLs.
+type personCARequest struct {
+	Certificate string `json:"certificate"` // PEM
+	CRL         string `json:"crl"`         // PEM, or base64 of the DER
+}
+
+func (s *Server) listPersonCAs(w http.ResponseWriter, r *http.Request) {
+	cas, err := s.Registry.PersonCAs(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cas)
+}
+
+func (s *Server) addPersonCA(w http.ResponseWriter, r *http.Request) {
+	var req personCARequest
+	if p := s.readJSON(w, r, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	ca, err := s.Registry.AddPersonCA(r.Context(), []byte(req.Certificate), apiKeyFrom(r).Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, ca)
+}
+
+func (s *Server) addPersonCRL(w http.ResponseWriter, r *http.Request) {
+	var req personCARequest
+	if p := s.readJSON(w, r, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	crl := []byte(req.CRL)
+	if !strings.HasPrefix(strings.TrimSpace(req.CRL), "-----BEGIN") {
+		der, err := base64.StdEncoding.DecodeString(req.CRL)
+		if err != nil {
+			p := newProblem("invalid-field", "crl: PEM or base64 of the DER expected: "+err.Error())
+			p.Field = "crl"
+			writeProblem(w, r, p)
+			return
+		}
+		crl = der
+	}
+	info, err := s.Registry.AddPersonCRL(r.Context(), crl, apiKeyFrom(r).Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, info)
 }
 
 func (s *Server) showPerson(w http.ResponseWriter, r *http.Request) {
@@ -304,7 +359,7 @@ func (s *Server) showEvidence(w http.ResponseWriter, r *http.Request) {
 
 // personProblem maps a PersonError.
 func personProblem(pe *seal.PersonError) *Problem {
-	if pe.Reason == seal.PersonBadCert {
+	if pe.Reason == seal.PersonBadCert || pe.Reason == seal.PersonCertUntrusted && pe.ID == "" {
 		p := newProblem("invalid-field", pe.Error())
 		p.Field = "certificate"
 		return p

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/keys"
+	"eseal/keys/keystest"
 	"eseal/seal"
 )
 
@@ -346,4 +348,76 @@ func FuzzApproveBody(f *testing.F) {
 			t.Fatalf("a fuzzed body approved the request: %s", body)
 		}
 	})
+}
+
+// TestPersonCAsOverREST: only an admin key trusts persons' CAs; once one is
+// trusted, a self-signed certificate is refused at enrolment (422, field
+// certificate) and a person pinned before cannot approve (403), until the
+// CA's certificate and CRL let a person it certified in.
+func TestPersonCAsOverREST(t *testing.T) {
+	e := newEnv(t)
+	p := newOpenSSLPerson(t, "张三")
+	sealID, personID := e.personSeal("测试市市场监督管理局", p)
+	now := time.Now()
+	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
+	caPEM := string(keys.EncodeCertificatesPEM(ca.CA.Cert))
+
+	for _, k := range []string{e.key(api.RoleStamper, sealID), e.key(api.RoleAuthorizer, sealID), e.key(api.RoleArchivist)} {
+		if r := e.postJSON("/v1/person-cas", k, map[string]any{"certificate": caPEM}); r.status != 403 || problemType(t, r) != "/problems/forbidden" {
+			t.Fatalf("persons' CA with a non-admin key: %d %s", r.status, r.body)
+		}
+	}
+	ee, err := keys.SelfSignedPersonCertificate("赵六", keystest.Key(t), now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.postJSON("/v1/person-cas", e.admin, map[string]any{"certificate": string(keys.EncodeCertificatesPEM(ee))}); r.status != 422 {
+		t.Fatalf("an end-entity certificate as persons' CA: %d %s", r.status, r.body)
+	}
+	if r := e.postJSON("/v1/person-cas", e.admin, map[string]any{"certificate": caPEM}); r.status != 201 {
+		t.Fatalf("persons' CA: %d %s", r.status, r.body)
+	}
+	crlDER, err := ca.CA.IssueCRL(nil, big.NewInt(1), now.Add(-time.Minute), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.postJSON("/v1/person-cas/crls", e.admin, map[string]any{"crl": "@@"}); r.status != 422 || problemType(t, r) != "/problems/invalid-field" {
+		t.Fatalf("a CRL that is neither PEM nor base64: %d %s", r.status, r.body)
+	}
+	if r := e.postJSON("/v1/person-cas/crls", e.admin, map[string]any{"crl": base64.StdEncoding.EncodeToString(crlDER)}); r.status != 201 {
+		t.Fatalf("CRL: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/person-cas", e.admin, "", nil); r.status != 200 || !strings.Contains(string(r.body), `"number": "1"`) && !strings.Contains(string(r.body), `"number":"1"`) {
+		t.Fatalf("persons' CAs: %d %s", r.status, r.body)
+	}
+
+	// A self-signed certificate no longer enrols.
+	r := e.postJSON("/v1/seals/"+sealID+"/persons", e.admin, map[string]any{"name": "李四", "certificate": newOpenSSLPerson(t, "李四").cert()})
+	if r.status != 422 || problemType(t, r) != "/problems/invalid-field" || !strings.Contains(string(r.body), "unknown authority") {
+		t.Fatalf("self-signed enrolment with a persons' CA trusted: %d %s", r.status, r.body)
+	}
+	// The person pinned before cannot approve; the request stays pending.
+	reqID, challenge := e.askAuthorization(sealID, "ZJ-2026-9")
+	r = e.postJSON("/v1/authorization-requests/"+reqID+"/approve", "", map[string]any{"person_id": personID, "signature": p.sign(challenge)})
+	if r.status != 403 || problemType(t, r) != "/problems/person-certificate-untrusted" {
+		t.Fatalf("approval by a person outside the trusted CAs: %d %s", r.status, r.body)
+	}
+	if st := e.do("GET", "/v1/authorization-requests/"+reqID, e.key(api.RoleStamper, sealID), "", nil).json(t); st["status"] != "pending" {
+		t.Fatalf("request after the refused approval: %v", st)
+	}
+	// A person the CA certified enrols and approves.
+	k, c := ca.Issue(t, keys.KindSigner, "王五")
+	r = e.postJSON("/v1/seals/"+sealID+"/persons", e.admin, map[string]any{"name": "王五", "certificate": string(keys.EncodeCertificatesPEM(c))})
+	if r.status != 201 {
+		t.Fatalf("enrolment under the trusted CA: %d %s", r.status, r.body)
+	}
+	wang := r.json(t)["id"].(string)
+	sig, err := keys.SignSM2(k, challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.postJSON("/v1/authorization-requests/"+reqID+"/approve", "", map[string]any{"person_id": wang, "signature": base64.StdEncoding.EncodeToString(sig)})
+	if r.status != 201 {
+		t.Fatalf("approval under the trusted CA: %d %s", r.status, r.body)
+	}
 }

@@ -168,6 +168,9 @@ func (r *Registry) EnrolPerson(ctx context.Context, spec PersonSpec) (*Person, e
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkPersonCert(ctx, "", cert, r.now()); err != nil {
+		return nil, err
+	}
 	sum := sm3.Sum(cert.Raw)
 	p := &Person{
 		ID: "p-" + randomID(10), SealID: s.ID, Name: spec.Name, Method: MethodSM2,

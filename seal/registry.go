@@ -42,6 +42,8 @@ type Registry struct {
 	loaded      map[string]*signingSeal
 	grants      map[string]*Authorization // verified grants (write-once)
 	descriptors map[string]Seal           // seal.json of each seal (write-once)
+
+	personTrust personTrust // the persons' CAs and CRLs (personca.go)
 }
 
 // signingSeal is a seal made ready for stamping: key unwrapped, SESeal and

@@ -282,6 +282,9 @@ func (r *Registry) checkSignature(ctx context.Context, requestID string, p *Pers
 	if err != nil {
 		return err
 	}
+	if err := r.checkPersonCert(ctx, p.ID, cert, r.now()); err != nil {
+		return err
+	}
 	if !keys.VerifySM2(cert.PublicKey, msg, sig) {
 		return &RequestError{ID: requestID, Reason: RequestBadSignature, Detail: "the signature does not verify with " + p.Name + "'s enrolled certificate over this request's challenge"}
 	}
