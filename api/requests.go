@@ -7,9 +7,11 @@ package api
 // request's bytes is the credential.
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -184,6 +186,9 @@ type requestView struct {
 	Decision        *seal.Decision     `json:"decision,omitempty"`
 	// Methods lists how a person may approve it.
 	Methods []seal.Method `json:"methods"`
+	// DocumentURL is where the document the request carried can be read
+	// (no API key: the request id is the capability, as in approve_url).
+	DocumentURL string `json:"document_url,omitempty"`
 }
 
 func (s *Server) requestView(r *http.Request, st *seal.RequestState) (requestView, error) {
@@ -191,6 +196,13 @@ func (s *Server) requestView(r *http.Request, st *seal.RequestState) (requestVie
 		ApproveURL: s.PublicURL + "/approve/" + st.RequestID}
 	if st.Status == seal.RequestApproved {
 		v.AuthorizationID = st.AuthorizationID
+	}
+	if st.DocumentSM3 != "" {
+		if ok, err := s.Registry.HasRequestDocument(r.Context(), st.RequestID); err != nil {
+			return v, err
+		} else if ok {
+			v.DocumentURL = s.PublicURL + "/approve/" + st.RequestID + "/document.pdf"
+		}
 	}
 	var err error
 	v.Methods, err = s.Registry.ApprovalMethods(r.Context(), st.SealID)
@@ -209,9 +221,36 @@ func (s *Server) writeRequestView(w http.ResponseWriter, r *http.Request, status
 
 func (s *Server) createAuthzRequest(w http.ResponseWriter, r *http.Request) {
 	var req authzRequestBody
-	if p := s.readJSON(w, r, &req); p != nil {
-		writeProblem(w, r, p)
-		return
+	var document []byte
+	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt {
+	case "multipart/form-data":
+		// The request with the document to be stamped, which the approval
+		// page then shows.
+		parts, p := s.readMultipart(w, r, map[string]int64{"request": s.Limits.MaxJSONBytes, "file": s.Limits.MaxPDFBytes})
+		if p == nil {
+			if _, ok := parts["request"]; !ok {
+				p = newProblem("malformed-request", "missing part request")
+			} else {
+				p = decodeJSON(bytes.NewReader(parts["request"]), &req)
+			}
+		}
+		if p == nil {
+			switch document = parts["file"]; {
+			case len(document) == 0:
+				p = newProblem("not-a-pdf", "the file part is missing or empty")
+			case !looksLikePDF(document):
+				p = newProblem("not-a-pdf", "the file part does not start with a PDF header (%PDF-)")
+			}
+		}
+		if p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+	default:
+		if p := s.readJSON(w, r, &req); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
 	}
 	k := apiKeyFrom(r)
 	if !k.Reaches(req.SealID) {
@@ -230,7 +269,7 @@ func (s *Server) createAuthzRequest(w http.ResponseWriter, r *http.Request) {
 		ttl = d
 	}
 	st, err := s.Registry.RequestAuthorization(r.Context(), seal.RequestSpec{SealID: req.SealID, CaseNo: req.CaseNo, Title: req.Title,
-		DocumentSM3: req.DocumentSM3, ExpiresIn: ttl, MaxUses: req.MaxUses, By: k.Name})
+		DocumentSM3: req.DocumentSM3, ExpiresIn: ttl, MaxUses: req.MaxUses, PDF: document, By: k.Name})
 	if err != nil {
 		s.fail(w, r, err)
 		return

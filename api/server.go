@@ -193,6 +193,8 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/v/{doc_id}", nil, "verify_page", s.verifyPage},
 		{[]string{"GET"}, "/enrol/{token}", nil, "enrol_page", s.enrolPage},
 		{[]string{"GET"}, "/approve/{request_id}", nil, "approve_page", s.approvePage},
+		{[]string{"GET"}, "/approve/{request_id}/document.pdf", nil, "approve_document", s.requestDocumentPDF},
+		{[]string{"GET"}, "/approve/{request_id}/page-1.svg", nil, "approve_page_preview", s.requestPagePreview},
 	}
 }
 
