@@ -38,6 +38,9 @@ var problemKinds = map[string]struct {
 	"key-revoked":                  {401, "The API key was revoked"},
 	"forbidden":                    {403, "The API key's role does not allow this request"},
 	"seal-out-of-scope":            {403, "The API key is not for this seal"},
+	"unit-out-of-scope":            {403, "What the request reaches belongs to another unit than the API key's"},
+	"unit-not-found":               {404, "Unknown unit"},
+	"unit-exists":                  {409, "A unit with this code exists already"},
 	"key-not-found":                {404, "Unknown API key id"},
 	"not-found":                    {404, "No such resource"},
 	"method-not-allowed":           {405, "Method not allowed"},
@@ -133,6 +136,9 @@ func problemFor(err error) *Problem {
 		ke   *archive.KeyError
 		kse  *KeySpecError
 		knf  *KeyNotFoundError
+		unf  *seal.UnitNotFoundError
+		uex  *seal.UnitExistsError
+		use  *UnitScopeError
 	)
 	if dp := asDecisionProblem(err); dp != nil {
 		return dp
@@ -142,6 +148,12 @@ func problemFor(err error) *Problem {
 		return p
 	case errors.As(err, &nf):
 		return newProblem("seal-not-found", nf.Error())
+	case errors.As(err, &unf):
+		return newProblem("unit-not-found", unf.Error())
+	case errors.As(err, &uex):
+		return newProblem("unit-exists", uex.Error())
+	case errors.As(err, &use):
+		return newProblem("unit-out-of-scope", use.Error())
 	case errors.As(err, &tnf):
 		q := newProblem("keyword-not-found", tnf.Error())
 		q.Field = "placement.keyword"

@@ -79,6 +79,9 @@ func (s *Server) listPersonCAs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) addPersonCA(w http.ResponseWriter, r *http.Request) {
+	if !s.platformLevel(w, r) {
+		return
+	}
 	var req personCARequest
 	if p := s.readJSON(w, r, &req); p != nil {
 		writeProblem(w, r, p)
@@ -93,6 +96,9 @@ func (s *Server) addPersonCA(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) addPersonCRL(w http.ResponseWriter, r *http.Request) {
+	if !s.platformLevel(w, r) {
+		return
+	}
 	var req personCARequest
 	if p := s.readJSON(w, r, &req); p != nil {
 		writeProblem(w, r, p)

@@ -87,6 +87,10 @@ type StampRequest struct {
 	IdempotencyKey string
 	// PDF is the input document.
 	PDF []byte
+	// Unit is the unit whose record the document becomes (the stamper key's;
+	// "" the first unit). A later seal on an archived document stays in that
+	// document's unit.
+	Unit string
 }
 
 // Stamped is the outcome of a stamping: the stamped, archived document.
@@ -195,6 +199,10 @@ type stamping struct {
 	// index for index with uses.
 	seals  []*Seal
 	grants []*AuthorizationState
+	// unit is the unit the document belongs to; sealUnits the unit of each
+	// seal (a joint approval joins seals of several units).
+	unit      *Unit
+	sealUnits []*Unit
 
 	docID, code string
 	// signed is the PDF with every seal applied so far.
@@ -267,6 +275,14 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 	if job.retention, err = s.retention(req.Record, job.base); err != nil {
 		return nil, err
 	}
+	if job.base != nil {
+		job.unit, err = s.Registry.DocumentUnit(ctx, job.base.DocumentID)
+	} else {
+		job.unit, err = s.Registry.Unit(ctx, req.Unit)
+	}
+	if err != nil {
+		return nil, err
+	}
 	job.req = req
 
 	// For every seal: the seal (active, valid), then its authorization, for
@@ -274,9 +290,13 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 	job.inSM3 = sm3.Sum(req.PDF)
 	job.seals = make([]*Seal, len(uses))
 	job.grants = make([]*AuthorizationState, len(uses))
+	job.sealUnits = make([]*Unit, len(uses))
 	for i, u := range uses {
 		sl, err := s.Registry.Get(ctx, u.SealID)
 		if err != nil {
+			return nil, err
+		}
+		if job.sealUnits[i], err = s.Registry.UnitOf(ctx, sl); err != nil {
 			return nil, err
 		}
 		if err := usable(sl, s.now()); err != nil {
@@ -323,7 +343,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 	if err != nil {
 		return err
 	}
-	job.docID, job.code = newDocumentID(), newRetrievalCode()
+	job.docID, job.code = newDocumentID(job.unit.Tag()), newRetrievalCode()
 	job.revision = 1
 	if job.base != nil {
 		job.revision = job.base.Revision + 1
@@ -335,7 +355,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 	job.signed = req.PDF
 	for i, u := range job.uses {
 		sign := SignRequest{
-			SealID: u.SealID, Placement: u.Placement, Reason: req.Record.Title, Location: s.Registry.Info().Name,
+			SealID: u.SealID, Placement: u.Placement, Reason: req.Record.Title, Location: job.sealUnits[i].Name,
 			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp, SESignature: req.SESignature,
 			LTV: req.LTV && i == len(job.uses)-1,
 		}
@@ -362,7 +382,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 		}
 		sesKey := ""
 		if res.SESignature != nil {
-			sesKey = fmt.Sprintf("docs/%s/ses-%d.der", job.docID, len(job.sigs)+1)
+			sesKey = fmt.Sprintf("%sses-%d.der", archive.DocumentPrefix(job.docID), len(job.sigs)+1)
 			job.sesObjects = append(job.sesObjects, stagedObject{sesKey, res.SESignature})
 		}
 		job.sigs = append(job.sigs, archive.SignatureElement{
@@ -416,7 +436,7 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	first := job.grants[0]
 	rec := &archive.Record{
 		DocumentID: job.docID, Title: req.Record.Title, DocumentNo: req.Record.DocumentNo,
-		ResponsibleParty: s.Registry.Info().Name, Date: now, Retention: job.retention,
+		ResponsibleParty: job.unit.Name, Unit: job.unit.ID, Date: now, Retention: job.retention,
 		RetainUntil: job.retention.Until(now), Format: "PDF", FileName: fileName, Size: int64(len(job.signed)),
 		CreatingApplication: s.Application, ItemCode: req.Record.ItemCode, CaseNo: req.Record.CaseNo,
 		Applicant: req.Record.Applicant, SM3: hex.EncodeToString(sum3[:]), SHA256: hex.EncodeToString(sum256[:]),
