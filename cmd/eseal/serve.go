@@ -169,7 +169,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 	if ok, err := initialised(ctx, st); err != nil {
 		return err
 	} else if !ok {
-		res, err := initDataDir(cmd, g, cfg.Org)
+		res, err := initDataDir(cmd, g, cfg.Org, cfg.Fonds)
 		if err != nil {
 			return err
 		}
