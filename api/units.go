@@ -6,14 +6,12 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 
 	"github.com/gorilla/mux"
 
-	"eseal/archive"
 	"eseal/seal"
 )
 
@@ -179,8 +177,3 @@ func keysOfUnit(k *APIKey, keys []*APIKey) []*APIKey {
 	}
 	return slices.DeleteFunc(keys, func(o *APIKey) bool { return o.Unit != k.Unit })
 }
-
-// documentInUnit reports whether a document id is of the unit.
-func documentInUnit(docID string, u *seal.Unit) bool { return archive.UnitTag(docID) == u.Tag() }
-
-var errNoUnit = errors.New("no unit")
