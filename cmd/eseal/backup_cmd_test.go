@@ -171,3 +171,44 @@ func checkRestored(t *testing.T, g *globals, docs []string) {
 		}
 	}
 }
+
+// TestBackupHostileCLI: bad store locations are refused with a clear
+// message, exit 1, and nothing written.
+func TestBackupHostileCLI(t *testing.T) {
+	dir := t.TempDir()
+	if out, code := esealCLI("init", "--dir", dir, "--org", "测试局"); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, out)
+	}
+	empty := t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"backup without --to", []string{"archive", "backup"}, `"to" not set`},
+		{"backup into itself", []string{"archive", "backup", "--to", filepath.Join(dir, "store")}, "the store itself"},
+		{"backup to unknown scheme", []string{"archive", "backup", "--to", "ftp://host/x"}, "unknown scheme"},
+		{"backup with credentials in the URI", []string{"archive", "backup", "--to", "s3://key:secret@127.0.0.1:1/b"}, "credentials in the URI"},
+		{"backup to S3 without credentials", []string{"archive", "backup", "--to", "s3://127.0.0.1:1/b?tls=false"}, "AWS_ACCESS_KEY_ID"},
+		{"backup to a bucket path", []string{"archive", "backup", "--to", "s3://127.0.0.1:1/b/c"}, "exactly one path element"},
+		{"restore from a missing directory", []string{"archive", "restore", "--from", filepath.Join(dir, "nowhere")}, "no such directory"},
+		{"restore from a file", []string{"archive", "restore", "--from", filepath.Join(dir, "master.key")}, "no such directory"},
+		{"restore from an empty directory", []string{"--dir", empty, "archive", "restore", "--from", t.TempDir()}, "holds no objects"},
+		{"restore into a live store", []string{"archive", "restore", "--from", t.TempDir()}, "not empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if args[0] != "--dir" {
+				args = append([]string{"--dir", dir}, args...)
+			}
+			out, code := esealCLI(args...)
+			if code != 1 || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 1 and %q:\n%s", code, tc.want, out)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nowhere")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused restore created its source directory: %v", err)
+	}
+}
