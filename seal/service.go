@@ -291,18 +291,23 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 	return job, nil
 }
 
-// retention is the class a new document is kept under: the schedule's for
-// its item code, or the one the request names — but never shorter than the
-// schedule's for the item code it names (an office may keep longer, not
-// shorter), nor than that of the document it extends.
+// retention is the class a new document is kept under. The schedule
+// decides: its class for the item code, or its default — the longest — for
+// an item it does not list or a request that names none. A request may ask
+// for longer (an office may keep a record longer), never shorter, and a
+// document is kept no shorter than the one it extends. Without a schedule
+// the request's class stands, permanent if it names none.
 func (s *Service) retention(r RecordInput, base *archive.Record) (archive.RetentionClass, error) {
-	retention := s.Schedule.ClassFor(r.ItemCode)
+	retention := archive.Permanent
+	if s.Schedule != nil {
+		retention = s.Schedule.ClassFor(r.ItemCode)
+	}
 	if r.Retention != "" {
 		c, err := archive.ParseRetentionClass(r.Retention)
 		if err != nil {
 			return "", &InputError{"record.retention", err.Error()}
 		}
-		if r.ItemCode != "" {
+		if s.Schedule != nil {
 			c = archive.Longer(c, retention)
 		}
 		retention = c
