@@ -84,6 +84,7 @@ var problemKinds = map[string]struct {
 	"idempotency-key-reused":       {422, "The Idempotency-Key was used for a different request"},
 	"rate-limited":                 {429, "Too many attempts"},
 	"store-unavailable":            {503, "The archive store is unavailable"},
+	"audit-unavailable":            {503, "The audit log could not record the change, so it was not made"},
 	"internal":                     {500, "Internal error"},
 }
 
@@ -132,6 +133,7 @@ func problemFor(err error) *Problem {
 		ke   *archive.KeyError
 		kse  *KeySpecError
 		knf  *KeyNotFoundError
+		aue  *seal.AuditError
 	)
 	if dp := asDecisionProblem(err); dp != nil {
 		return dp
@@ -139,6 +141,8 @@ func problemFor(err error) *Problem {
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &aue):
+		return newProblem("audit-unavailable", fmt.Sprintf("the audit log could not record %s, so it was not done; try again later", aue.Action))
 	case errors.As(err, &nf):
 		return newProblem("seal-not-found", nf.Error())
 	case errors.As(err, &tnf):
