@@ -13,6 +13,7 @@ import (
 
 	"eseal/archive"
 	"eseal/archive/s3/miniotest"
+	"eseal/archive/store"
 	"eseal/keys"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
@@ -66,6 +67,7 @@ func TestBackupRestoreCLI(t *testing.T) {
 			if code != 0 || !strings.Contains(out, "backup: ") {
 				t.Fatalf("backup: exit %d\n%s", code, out)
 			}
+			checkKeysWrapped(t, bak)
 			if out, code := cli("archive", "backup", "--to", bak); code != 0 || !strings.Contains(out, " 0 copied") {
 				t.Fatalf("second backup copied again: exit %d\n%s", code, out)
 			}
@@ -210,5 +212,37 @@ func TestBackupHostileCLI(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nowhere")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused restore created its source directory: %v", err)
+	}
+}
+
+// checkKeysWrapped: the backup holds every private key as it is stored,
+// wrapped under the key-encryption key, which it does not hold.
+func checkKeysWrapped(t *testing.T, uri string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = st.List(ctx, "", func(o archive.ObjectInfo) error {
+		if strings.Contains(o.Key, "master") {
+			t.Errorf("the backup holds %s", o.Key)
+		}
+		if !strings.HasSuffix(o.Key, ".key") {
+			return nil
+		}
+		n++
+		b, _, err := archive.GetBytes(ctx, st, o.Key)
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(b, []byte("-----BEGIN ESEAL WRAPPED PRIVATE KEY-----")) {
+			t.Errorf("backup %s is not a wrapped key: %.40q", o.Key, b)
+		}
+		return nil
+	})
+	if err != nil || n < 4 {
+		t.Fatalf("keys in the backup: %d, %v", n, err)
 	}
 }
