@@ -88,6 +88,7 @@ var problemKinds = map[string]struct {
 	"idempotency-key-reused":       {422, "The Idempotency-Key was used for a different request"},
 	"rate-limited":                 {429, "Too many attempts"},
 	"store-unavailable":            {503, "The archive store is unavailable"},
+	"audit-unavailable":            {503, "The audit log could not record the change, so it was not made"},
 	"internal":                     {500, "Internal error"},
 }
 
@@ -139,6 +140,7 @@ func problemFor(err error) *Problem {
 		unf  *seal.UnitNotFoundError
 		uex  *seal.UnitExistsError
 		use  *UnitScopeError
+		aue  *seal.AuditError
 	)
 	if dp := asDecisionProblem(err); dp != nil {
 		return dp
@@ -146,6 +148,8 @@ func problemFor(err error) *Problem {
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &aue):
+		return newProblem("audit-unavailable", fmt.Sprintf("the audit log could not record %s, so it was not done; try again later", aue.Action))
 	case errors.As(err, &nf):
 		return newProblem("seal-not-found", nf.Error())
 	case errors.As(err, &unf):

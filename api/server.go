@@ -271,7 +271,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz checks that the store answers, the keys are unlocked and no active
-// seal's certificate expires within 30 days.
+// seal's certificate expires within 30 days, and reports stampings pending
+// longer than the recovery sweep's grace period (which the sweep could not
+// finish: the log says why). Those are cluster-wide, so they do not make
+// this replica unready.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
@@ -290,6 +293,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				checks["seal "+sl.ID] = "expires " + sl.ValidEnd.Format(time.DateOnly)
 				ok = false
 			}
+		}
+		switch n, err := s.Service.StalePending(ctx); {
+		case err != nil:
+			checks["recovery"] = "cannot list pending stampings: " + err.Error()
+		case n > 0:
+			checks["recovery"] = fmt.Sprintf("%d stampings pending longer than %s", n, s.Service.Grace())
+		default:
+			checks["recovery"] = "ok"
 		}
 	}
 	status := http.StatusOK

@@ -77,8 +77,8 @@ func (c RetentionClass) rank() time.Duration {
 }
 
 // Schedule maps item codes (事项编码) to retention classes. Items it does not
-// list take the longest class of the schedule, as the law says to keep a
-// record longer when in doubt.
+// list, and records with no item code, take its default, the longest class
+// (permanent), as the law says to keep a record longer when in doubt.
 type Schedule struct {
 	Items map[string]RetentionClass
 }
@@ -129,7 +129,7 @@ func ParseSchedule(b []byte) (*Schedule, error) {
 }
 
 // ClassFor returns the retention class of an item code: the scheduled one,
-// or permanent for an unknown item.
+// or the default, permanent, for an unlisted item or an empty code.
 func (s *Schedule) ClassFor(itemCode string) RetentionClass {
 	if s != nil {
 		if c, ok := s.Items[itemCode]; ok {

@@ -431,6 +431,9 @@ func (r *Registry) decide(ctx context.Context, st *RequestState, d Decision) err
 	if errors.Is(err, archive.ErrExists) {
 		return &RequestError{ID: st.RequestID, Reason: RequestDecided, Detail: "another decision was recorded first"}
 	}
+	if err == nil {
+		r.keep(ctx, requestKey(st.RequestID, "decision.json"))
+	}
 	return err
 }
 
@@ -467,6 +470,7 @@ func (r *Registry) writeApprovedGrant(ctx context.Context, st *RequestState) (*A
 		if err := putObject(ctx, r.store, authzKey(a.ID, "evidence/"+o.name), o.data); err != nil && !errors.Is(err, archive.ErrExists) {
 			return nil, err
 		}
+		r.keep(ctx, authzKey(a.ID, "evidence/"+o.name))
 	}
 	// The grant last: once it exists the authorization can be used, and its
 	// evidence is already there.
@@ -475,6 +479,7 @@ func (r *Registry) writeApprovedGrant(ctx context.Context, st *RequestState) (*A
 	} else if err != nil {
 		return nil, err
 	}
+	r.keep(ctx, authzKey(a.ID, "grant.json"))
 	return a, nil
 }
 

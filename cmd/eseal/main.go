@@ -89,6 +89,8 @@ type globals struct {
 	// the entries this process wrote, so it checkpoints them before exiting.
 	auditLog *audit.Log
 	appended atomic.Int64
+	// auditFailed, when set, counts failed audit appends (a metric).
+	auditFailed func()
 }
 
 func newRoot() (*cobra.Command, *globals) {
@@ -211,7 +213,7 @@ func (g *globals) openAudit(ctx context.Context, reg *seal.Registry, store archi
 	if err != nil {
 		return err
 	}
-	reg.SetAuditor(countingAuditor{seal.LogAuditor{Log: g.auditLog}, &g.appended})
+	reg.SetAuditor(countingAuditor{seal.LogAuditor{Log: g.auditLog, Failed: g.auditFailed}, &g.appended})
 	return nil
 }
 

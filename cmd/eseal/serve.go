@@ -41,6 +41,9 @@ type serveConfig struct {
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	IdleTimeout  time.Duration `yaml:"idle_timeout"`
+	// RecoveryGrace is how old an unfinished stamping must be before the
+	// recovery sweep, repeated every half of it, finishes or discards it.
+	RecoveryGrace time.Duration `yaml:"recovery_grace"`
 }
 
 func defaultServeConfig() serveConfig {
@@ -49,6 +52,7 @@ func defaultServeConfig() serveConfig {
 		MaxPDFBytes: api.DefaultLimits.MaxPDFBytes, MaxJSONBytes: api.DefaultLimits.MaxJSONBytes,
 		CodeAttempts: api.DefaultLimits.CodeAttemptsPerMinute,
 		ReadTimeout:  2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute,
+		RecoveryGrace: 10 * time.Minute,
 	}
 }
 
@@ -88,7 +92,8 @@ func applyEnv(c *serveConfig, getenv func(string) string) error {
 			*p = n
 		}
 	}
-	durs := map[string]*time.Duration{"ESEAL_READ_TIMEOUT": &c.ReadTimeout, "ESEAL_WRITE_TIMEOUT": &c.WriteTimeout, "ESEAL_IDLE_TIMEOUT": &c.IdleTimeout}
+	durs := map[string]*time.Duration{"ESEAL_READ_TIMEOUT": &c.ReadTimeout, "ESEAL_WRITE_TIMEOUT": &c.WriteTimeout, "ESEAL_IDLE_TIMEOUT": &c.IdleTimeout,
+		"ESEAL_RECOVERY_GRACE": &c.RecoveryGrace}
 	for k, p := range durs {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
@@ -111,6 +116,8 @@ func (c *serveConfig) validate() error {
 		return errors.New("tls_cert and tls_key go together")
 	case c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0:
 		return errors.New("timeouts must be positive")
+	case c.RecoveryGrace < time.Second || c.RecoveryGrace > 24*time.Hour:
+		return errors.New("recovery_grace must be between 1s and 24h")
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("addr %q: %w", c.Addr, err)
@@ -178,6 +185,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 	}
 	metrics := api.NewMetrics()
 	g.observe = metrics.ObserveStore
+	g.auditFailed = metrics.AuditAppendFailed
 	if g.node == "" {
 		// Each replica writes an audit shard of its own: the host name and
 		// the port tell replicas on one host apart.
@@ -201,7 +209,8 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 			return err
 		}
 	}
-	svc := &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "eseal", Log: log, RequireTimestamp: cfg.RequireTS}
+	svc := &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "eseal", Log: log, RequireTimestamp: cfg.RequireTS,
+		RecoveryGrace: cfg.RecoveryGrace}
 	if cfg.TSAURL != "" {
 		svc.Timestamps = &tsa.Client{URL: cfg.TSAURL}
 	}
@@ -210,6 +219,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 		return fmt.Errorf("recovery sweep: %w", err)
 	}
 	log.Info("recovery sweep", "completed", done, "discarded", dropped)
+	go svc.RunSweeps(ctx)
 	if g.store == "" {
 		if fsStore, err := fs.New(g.storeDir(), fs.Options{}); err == nil {
 			if n, err := fsStore.SweepTemp(ctx, time.Hour); err != nil {
