@@ -329,9 +329,13 @@ func TestStampDownloadVerify(t *testing.T) {
 		t.Fatalf("verify page: %d", vp.status)
 	}
 
+	first, err := e.reg.FirstUnit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := e.do("GET", "/metrics", "", "", nil)
 	for _, want := range []string{
-		`eseal_stamps_total{result="ok",seal="` + sealID + `"} 1`,
+		`eseal_stamps_total{result="ok",seal="` + sealID + `",unit="` + first.ID + `"} 1`,
 		`eseal_verifications_total{verdict="VALID"}`,
 		`eseal_store_operation_duration_seconds_count{op="put_if_absent",result="ok"}`,
 		`eseal_http_request_duration_seconds_count{route="stamp",status="201"} 1`,

@@ -36,8 +36,8 @@ func newMetrics() *metrics {
 			Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "status"}),
 		stamps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eseal_stamps_total", Help: "Stamp requests by seal and result (ok or the problem type).",
-		}, []string{"seal", "result"}),
+			Name: "eseal_stamps_total", Help: "Stamp requests by unit (the stamper key's), seal and result (ok or the problem type).",
+		}, []string{"unit", "seal", "result"}),
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eseal_verifications_total", Help: "Verifications by overall verdict.",
 		}, []string{"verdict"}),
@@ -97,16 +97,16 @@ func (m *metrics) AuditAppendFailed() { m.auditFailures.Inc() }
 // Registerer lets other parts (the store) add their metrics to the server's registry.
 func (s *Server) Registerer() prometheus.Registerer { return s.metrics.reg }
 
-func (m *metrics) stampResult(sealID string, p *Problem) {
+func (m *metrics) stampResult(unit, sealID string, p *Problem) {
 	if p == nil {
-		m.stamps.WithLabelValues(sealID, "ok").Inc()
+		m.stamps.WithLabelValues(unit, sealID, "ok").Inc()
 		return
 	}
 	slug := p.Type[len(problemBase):]
 	if p.Status == 404 && slug == "seal-not-found" {
 		sealID = "unknown" // keep label cardinality bounded
 	}
-	m.stamps.WithLabelValues(sealID, slug).Inc()
+	m.stamps.WithLabelValues(unit, sealID, slug).Inc()
 	if len(slug) > len("authorization-") && slug[:len("authorization-")] == "authorization-" {
 		m.authzRejected.WithLabelValues(slug[len("authorization-"):]).Inc()
 	}

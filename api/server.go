@@ -190,6 +190,7 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/v1/units", onlyPlatform, "units_list", s.listUnits},
 		{[]string{"POST"}, "/v1/units", onlyPlatform, "units_create", s.createUnit},
 		{[]string{"GET"}, "/v1/units/{unit_id}", onlyPlatform, "units_show", s.showUnit},
+		{[]string{"POST"}, "/v1/units/{unit_id}/schedule", keyAdmins, "units_schedule", s.setUnitSchedule},
 		{[]string{"POST"}, "/v1/tsa", onlyStamper, "tsa", s.tsa},
 		{[]string{"GET"}, "/d/{code}", nil, "download_page", s.downloadPage},
 		{[]string{"GET"}, "/d/{code}/pdf", nil, "download_pdf", s.downloadPDF},

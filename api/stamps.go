@@ -134,7 +134,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		Unit: apiKeyFrom(r).Unit,
 	})
 	if err != nil {
-		s.metrics.stampResult(uses[0].SealID, problemFor(err))
+		s.metrics.stampResult(apiKeyFrom(r).Unit, uses[0].SealID, problemFor(err))
 		if p := authorizationOutOfScope(apiKeyFrom(r), err); p != nil {
 			writeProblem(w, r, p)
 			return
@@ -143,7 +143,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, u := range uses {
-		s.metrics.stampResult(u.SealID, nil)
+		s.metrics.stampResult(apiKeyFrom(r).Unit, u.SealID, nil)
 	}
 	for _, w := range stamped.Warnings {
 		s.metrics.stampWarnings.WithLabelValues(w).Inc()

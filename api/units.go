@@ -7,6 +7,8 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"slices"
 
@@ -76,6 +78,8 @@ func (s *Server) checkUnitScope(ctx context.Context, r *http.Request, k *APIKey)
 		if st, err = s.Registry.AuthorizationRequest(ctx, vars["request_id"]); err == nil {
 			unit, err = sealUnit(st.SealID)
 		}
+	case vars["unit_id"] != "" && k.Role == RoleAdmin:
+		what, unit = "manage unit "+vars["unit_id"], vars["unit_id"]
 	default:
 		return nil, nil
 	}
@@ -176,4 +180,25 @@ func keysOfUnit(k *APIKey, keys []*APIKey) []*APIKey {
 		return keys
 	}
 	return slices.DeleteFunc(keys, func(o *APIKey) bool { return o.Unit != k.Unit })
+}
+
+// setUnitSchedule puts a retention schedule (YAML, the body) in force for a
+// unit: its admin's, or the platform key's.
+func (s *Server) setUnitSchedule(w http.ResponseWriter, r *http.Request) {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/yaml" && ct != "text/yaml" && ct != "application/x-yaml" {
+		writeProblem(w, r, newProblem("unsupported-media-type", "send the schedule as YAML (Content-Type: application/yaml)"))
+		return
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeProblem(w, r, bodyProblem(err))
+		return
+	}
+	v, err := s.Registry.SetUnitSchedule(r.Context(), mux.Vars(r)["unit_id"], b, apiKeyFrom(r).actor())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"unit": mux.Vars(r)["unit_id"], "version": v})
 }

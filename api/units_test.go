@@ -166,6 +166,15 @@ func TestUnitsKeepApart(t *testing.T) {
 		t.Fatalf("A archivist's seals: %s", r.body)
 	}
 
+	// Retention: A keeps its licences permanently under its own schedule;
+	// B has none (nor has the deployment): the request's class stands.
+	schedule := []byte("items:\n  \"330000-XK-001\": permanent\n")
+	wantProblem(t, "B admin: A's schedule", u.do("POST", "/v1/units/"+a.id+"/schedule", b.admin, "application/yaml", bytes.NewReader(schedule)), 403, "/problems/unit-out-of-scope")
+	wantProblem(t, "A admin: a bad schedule", u.do("POST", "/v1/units/"+a.id+"/schedule", a.admin, "application/yaml", strings.NewReader("items: {\"330000-XK-001\": forever}")), 422, "/problems/invalid-field")
+	if r := u.do("POST", "/v1/units/"+a.id+"/schedule", a.admin, "application/yaml", bytes.NewReader(schedule)); r.status != 201 {
+		t.Fatalf("A's schedule: %d %s", r.status, r.body)
+	}
+
 	// Documents: each unit stamps its own; ids carry the unit's tag and the
 	// records are under the unit's prefix.
 	docs := map[string]string{}
@@ -196,6 +205,13 @@ func TestUnitsKeepApart(t *testing.T) {
 	}
 	if r := u.do("GET", "/v1/documents/"+docs["A001"], a.arc, "", nil); r.status != 200 || !strings.Contains(string(r.body), a.name) {
 		t.Fatalf("A archivist: A's document: %d %s", r.status, r.body)
+	}
+	for fonds, want := range map[string]archive.RetentionClass{"A001": archive.Permanent, "B001": archive.Years30} {
+		side := map[string]unitSide{"A001": a, "B001": b}[fonds]
+		var rec archive.Record
+		if err := json.Unmarshal(u.do("GET", "/v1/documents/"+docs[fonds], side.arc, "", nil).body, &rec); err != nil || rec.Retention != want || rec.Unit != side.id {
+			t.Errorf("%s's record: retention %q unit %q, want %q %s", side.name, rec.Retention, rec.Unit, want, side.id)
+		}
 	}
 	// The public pages find every unit's document.
 	if r := u.do("GET", "/v/"+docs["B001"], "", "", nil); r.status != 200 || !strings.Contains(string(r.body), "VALID") {

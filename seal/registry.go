@@ -47,6 +47,7 @@ type Registry struct {
 
 	units     map[string]*Unit // unit.json of each unit (write-once)
 	firstUnit *Unit
+	schedules unitSchedules // each unit's retention schedule (unitschedule.go)
 }
 
 // signingSeal is a seal made ready for stamping: key unwrapped, SESeal and

@@ -292,15 +292,22 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 		return nil, err
 	}
 	var err error
-	if job.retention, err = s.retention(req.Record, job.base); err != nil {
-		return nil, err
-	}
 	if job.base != nil {
 		job.unit, err = s.Registry.DocumentUnit(ctx, job.base.DocumentID)
 	} else {
 		job.unit, err = s.Registry.Unit(ctx, req.Unit)
 	}
 	if err != nil {
+		return nil, err
+	}
+	schedule, _, err := s.Registry.UnitSchedule(ctx, job.unit)
+	if err != nil {
+		return nil, err
+	}
+	if schedule == nil {
+		schedule = s.Schedule
+	}
+	if job.retention, err = retentionFor(schedule, req.Record, job.base); err != nil {
 		return nil, err
 	}
 	job.req = req
@@ -331,23 +338,24 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 	return job, nil
 }
 
-// retention is the class a new document is kept under. The schedule
+// retentionFor is the class a new document is kept under: the document's
+// unit's schedule, else the deployment's (Service.Schedule). The schedule
 // decides: its class for the item code, or its default — the longest — for
 // an item it does not list or a request that names none. A request may ask
 // for longer (an office may keep a record longer), never shorter, and a
 // document is kept no shorter than the one it extends. Without a schedule
 // the request's class stands, permanent if it names none.
-func (s *Service) retention(r RecordInput, base *archive.Record) (archive.RetentionClass, error) {
+func retentionFor(schedule *archive.Schedule, r RecordInput, base *archive.Record) (archive.RetentionClass, error) {
 	retention := archive.Permanent
-	if s.Schedule != nil {
-		retention = s.Schedule.ClassFor(r.ItemCode)
+	if schedule != nil {
+		retention = schedule.ClassFor(r.ItemCode)
 	}
 	if r.Retention != "" {
 		c, err := archive.ParseRetentionClass(r.Retention)
 		if err != nil {
 			return "", &InputError{"record.retention", err.Error()}
 		}
-		if s.Schedule != nil {
+		if schedule != nil {
 			c = archive.Longer(c, retention)
 		}
 		retention = c

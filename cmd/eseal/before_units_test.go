@@ -125,7 +125,20 @@ func TestStoreBeforeUnits(t *testing.T) {
 	for _, args := range [][]string{{"archive", "fixity"}, {"archive", "audit", "verify"}} {
 		c.mustRun(t, append([]string{"--dir", dir, "--node", "legacy"}, args...)...)
 	}
-	c.mustJSON(t, &struct{}{}, "--dir", dir, "--node", "legacy", "unit", "create", "--name", "余姚市气象局", "--code", "11330281MB0000000X", "--fonds", "Q001", "--json")
+	var qx struct{ ID string }
+	c.mustJSON(t, &qx, "--dir", dir, "--node", "legacy", "unit", "create", "--name", "余姚市气象局", "--code", "11330281MB0000000X", "--fonds", "Q001", "--json")
+	sched := filepath.Join(t.TempDir(), "schedule.yaml")
+	os.WriteFile(sched, []byte("items:\n  \"330281-QX-001\": 10y\n"), 0o600)
+	if out := c.mustRun(t, "--dir", dir, "--node", "legacy", "unit", "schedule", qx.ID, sched); !strings.Contains(out, "version 1") {
+		t.Fatalf("unit schedule: %s", out)
+	}
+	os.WriteFile(sched, []byte("items: [not, a, map]\n"), 0o600)
+	if out, code := esealCLI("--dir", dir, "--node", "legacy", "unit", "schedule", qx.ID, sched); code == 0 || !strings.Contains(out, "schedule") {
+		t.Fatalf("a bad schedule: exit %d\n%s", code, out)
+	}
+	if out, code := esealCLI("--dir", dir, "--node", "legacy", "unit", "create", "--name", "重复", "--code", "11330281MB0000000X", "--fonds", "Q002"); code == 0 || !strings.Contains(out, "taken") {
+		t.Fatalf("a second unit with one code: exit %d\n%s", code, out)
+	}
 	c.mustJSON(t, &units, "--dir", dir, "--node", "legacy", "unit", "list", "--json")
 	if len(units) != 2 || !units[0].First || units[1].Name != "余姚市气象局" {
 		t.Fatalf("units after adding one: %+v", units)

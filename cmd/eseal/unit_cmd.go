@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -83,7 +84,33 @@ give the unit an admin key: eseal key create --unit ID --role admin --name NAME.
 		},
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
-	cmd.AddCommand(create, list)
+	schedule := &cobra.Command{
+		Use:   "schedule ID SCHEDULE.yaml",
+		Short: "Put a retention schedule (保管期限表) in force for a unit",
+		Long: `Put a retention schedule in force for the unit's new documents (YAML,
+as for the deployment's retention_schedule: items: {"ITEM-CODE": permanent|30y|10y}).
+The schedule decides; a request may only lengthen; an unlisted or missing
+item code is kept permanently. A unit without one uses the deployment's.
+Every replica uses the new version within 30 seconds.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[1])
+			if err != nil {
+				return err
+			}
+			reg, _, err := g.openRegistry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			v, err := reg.SetUnitSchedule(cmd.Context(), args[0], b, "cli")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "retention schedule version %d in force for %s\n", v, args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, schedule)
 	return cmd
 }
 
