@@ -37,6 +37,9 @@ type transferRequest struct {
 	Retention string `json:"retention,omitempty"`
 	ItemCode  string `json:"item_code,omitempty"`
 	CaseNo    string `json:"case_no,omitempty"`
+	// Unit, if given, must be the archivist key's: a unit transfers only
+	// its own records.
+	Unit string `json:"unit,omitempty"`
 }
 
 // createTransfer writes a transfer package of the committed records the
@@ -46,7 +49,17 @@ type transferRequest struct {
 // SM3 package digest.
 func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		unit, err := s.unitOfKey(r.Context(), apiKeyFrom(r))
+		var req transferRequest
+		if p := s.readJSON(w, r, &req); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		k := apiKeyFrom(r)
+		if req.Unit != "" && req.Unit != k.Unit {
+			writeProblem(w, r, unitOutOfScope(k, "transfer the records of unit "+req.Unit, req.Unit))
+			return
+		}
+		unit, err := s.unitOfKey(r.Context(), k)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -63,11 +76,6 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 		}
 		if rule.Fonds == "" {
 			writeProblem(w, r, newProblem("not-found", "transfers are not configured for unit "+unit.ID+" (no fonds code)"))
-			return
-		}
-		var req transferRequest
-		if p := s.readJSON(w, r, &req); p != nil {
-			writeProblem(w, r, p)
 			return
 		}
 		f := transfer.Filter{Year: req.Year, ItemCode: req.ItemCode, CaseNo: req.CaseNo, UnitTag: unit.Tag()}

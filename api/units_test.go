@@ -218,7 +218,9 @@ func TestUnitsKeepApart(t *testing.T) {
 		t.Fatalf("verify page of B's document: %d", r.status)
 	}
 
-	// Transfers: A's archivist transfers A's records with A's fonds code.
+	// Transfers: B's records are not A's archivist's to transfer; A's
+	// archivist transfers A's records with A's fonds code.
+	wantProblem(t, "A archivist: B's transfer", u.do("POST", "/v1/transfers", a.arc, "application/json", jsonBody(map[string]any{"unit": b.id})), 403, "/problems/unit-out-of-scope")
 	r := u.do("POST", "/v1/transfers", a.arc, "application/json", jsonBody(map[string]any{}))
 	if r.status != 200 {
 		t.Fatalf("A's transfer: %d %s", r.status, r.body)
