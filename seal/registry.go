@@ -48,6 +48,11 @@ type Registry struct {
 	units     map[string]*Unit // unit.json of each unit (write-once)
 	firstUnit *Unit
 	schedules unitSchedules // each unit's retention schedule (unitschedule.go)
+
+	fontPath string
+	fontOnce sync.Once
+	font     *SealFont // nil: none found (sealfont.go)
+	fontErr  error
 }
 
 // signingSeal is a seal made ready for stamping: key unwrapped, SESeal and
@@ -75,6 +80,9 @@ type Options struct {
 	// Fonds is the fonds code (全宗号) of the organisation InitOrg creates,
 	// its first unit's; "" leaves it to be configured for transfers.
 	Fonds string
+	// SealFont is the CJK font seal pictures are drawn with; "" looks for
+	// one (LoadSealFont).
+	SealFont string
 }
 
 // InitOrg creates the organisation PKI in an empty store (see Org) and opens
@@ -103,7 +111,7 @@ func OpenRegistry(ctx context.Context, store archive.Store, kek *keys.KEK, opt O
 }
 
 func newRegistry(org *Org, opt Options) *Registry {
-	return &Registry{Org: org, store: org.store, now: org.now, auditor: opt.Audit,
+	return &Registry{Org: org, store: org.store, now: org.now, auditor: opt.Audit, fontPath: opt.SealFont,
 		loaded: map[string]*signingSeal{}, grants: map[string]*Authorization{}, descriptors: map[string]Seal{}, units: map[string]*Unit{}}
 }
 
@@ -114,7 +122,8 @@ func (r *Registry) SetAuditor(a Auditor) { r.auditor = a }
 type CreateSpec struct {
 	Name string
 	Type Type
-	// Picture is the seal's PNG picture; nil draws the demo picture.
+	// Picture is the seal's PNG picture; nil draws one (DrawSealPicture):
+	// the unit's name on the rim, the seal's name below the star.
 	Picture []byte
 	// WidthMM and HeightMM are the printed size; zero means 42 mm, the size of
 	// a customary round official seal.
@@ -166,8 +175,12 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 	if spec.Policy != PolicyPerson && spec.Policy != PolicyKey {
 		return nil, &InvalidError{fmt.Sprintf("policy %q: want person or key", spec.Policy)}
 	}
+	unit, err := r.Unit(ctx, spec.Unit)
+	if err != nil {
+		return nil, err
+	}
 	if spec.Picture == nil {
-		spec.Picture = DemoPicture(512)
+		spec.Picture, _ = DrawSealPicture(SealPictureSpec{Rim: unit.Name, Center: centreText(unit.Name, spec.Name)}, r.SealFont())
 	}
 	if _, err := DecodePicture(spec.Picture); err != nil {
 		return nil, err
@@ -178,10 +191,6 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 		return nil, &InvalidError{"validity extends beyond the seal maker's certificate"}
 	}
 
-	unit, err := r.Unit(ctx, spec.Unit)
-	if err != nil {
-		return nil, err
-	}
 	id := newID()
 	signerKey, err := keys.GenerateKey()
 	if err != nil {
@@ -241,6 +250,28 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 	r.audit(ctx, AuditEvent{Action: audit.SealCreated, Subject: id, Actor: spec.By,
 		Details: map[string]string{"name": s.Name, "signer_serial": s.SignerSerial, "valid_end": s.ValidEnd.Format(time.RFC3339), "policy": string(spec.Policy), "unit": unit.ID}})
 	return s, nil
+}
+
+// SealFont returns the font seal pictures are drawn with, loaded once; nil
+// when none is found (SealFontError says why).
+func (r *Registry) SealFont() *SealFont {
+	r.fontOnce.Do(func() { r.font, r.fontErr = LoadSealFont(r.fontPath) })
+	return r.font
+}
+
+// SealFontError says why no font for seal pictures was loaded; nil when one was.
+func (r *Registry) SealFontError() error {
+	r.SealFont()
+	return r.fontErr
+}
+
+// centreText is what a drawn seal shows below its star: the seal's name
+// without the unit's name it usually begins with (which is on the rim).
+func centreText(unit, name string) string {
+	if rest := strings.TrimSpace(strings.TrimPrefix(name, unit)); rest != "" {
+		return rest
+	}
+	return name
 }
 
 func statusKey(id string, seq int) string {

@@ -114,6 +114,9 @@ func initDataDir(cmd *cobra.Command, g *globals, org, fonds string) (*initResult
 		return nil, err
 	}
 	res.SealID, res.SealName = s.ID, s.Name
+	if err := reg.SealFontError(); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "eseal: the demo seal's picture is a ring and a star without names: %v\n", err)
+	}
 	if res.MasterKeyFile != "" {
 		if res.PersonID, res.PersonKey, err = enrolDemoPerson(ctx, reg, g, s.ID); err != nil {
 			return nil, err

@@ -64,13 +64,16 @@ func newSealCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := reg.SealFontError(); err != nil && picture == "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "eseal: the seal's picture is a ring and a star without names: %v\n", err)
+			}
 			return showSeal(cmd, s, asJSON)
 		},
 	}
 	create.Flags().StringVar(&spec.Name, "name", "", "seal name, as engraved (required)")
 	create.Flags().StringVar(&spec.Unit, "unit", "", "the unit that owns the seal, u-… (default: the first unit); its name is the O= of the signer certificate")
 	create.Flags().IntVar(&sealType, "type", int(seal.TypeOfficial), "seal type: 1 official, 2 personal, 3 finance, 4 contract, 5 approval, 6 invoice")
-	create.Flags().StringVar(&picture, "picture", "", "PNG picture with transparency (default: a drawn demo seal)")
+	create.Flags().StringVar(&picture, "picture", "", "PNG picture with transparency, e.g. the seal maker's scan (default: drawn — the unit's name on the rim, the seal's name below the star, with the CJK font of ESEAL_SEAL_FONT or one installed)")
 	create.Flags().IntVar(&spec.WidthMM, "width-mm", 42, "printed width in millimetres")
 	create.Flags().IntVar(&spec.HeightMM, "height-mm", 0, "printed height in millimetres (default: the width)")
 	create.Flags().DurationVar(&spec.ValidFor, "valid-for", seal.DefaultValidity, "validity from now")
