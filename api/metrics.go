@@ -19,16 +19,16 @@ import (
 // metrics are eseal's Prometheus metrics, on a registry of their own so
 // several servers can live in one test process.
 type metrics struct {
-	reg            *prometheus.Registry
-	requests       *prometheus.HistogramVec
-	stamps         *prometheus.CounterVec
-	verifications  *prometheus.CounterVec
-	authzRejected  *prometheus.CounterVec
-	rateLimited    *prometheus.CounterVec
-	busy           *prometheus.CounterVec
-	verifyCache    *prometheus.CounterVec
-	storeOps       *prometheus.HistogramVec
-	stampWarnings  *prometheus.CounterVec
+	reg           *prometheus.Registry
+	requests      *prometheus.HistogramVec
+	stamps        *prometheus.CounterVec
+	verifications *prometheus.CounterVec
+	authzRejected *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	busy          *prometheus.CounterVec
+	verifyCache   *prometheus.CounterVec
+	storeOps      *prometheus.HistogramVec
+	stampWarnings *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
