@@ -25,13 +25,20 @@ func TestConfigHostile(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"unknown key", "adress: 127.0.0.1:1\n", "field adress not found"},
-		{"wrong type", "max_pdf_bytes: lots\n", "cannot unmarshal"},
+		{"wrong type", "limits:\n  max_pdf_bytes: lots\n", "cannot unmarshal"},
+		{"limit outside its block", "max_pdf_bytes: 1048576\n", "field max_pdf_bytes not found"},
 		{"not YAML", "\x00\x01{[", "config"},
-		{"huge limit", "max_pdf_bytes: 99999999999\n", "max_pdf_bytes"},
-		{"tiny limit", "max_json_bytes: 10\n", "max_json_bytes"},
+		{"huge limit", "limits:\n  max_pdf_bytes: 99999999999\n", "max_pdf_bytes"},
+		{"tiny limit", "limits:\n  max_json_bytes: 10\n", "max_json_bytes"},
+		{"no verification at all", "limits:\n  verify_uploads: 0\n", "verify_uploads"},
+		{"huge spool", "limits:\n  spool_bytes: 1073741824\n", "spool_bytes"},
+		{"zero code limit", "limits:\n  code_attempts_per_minute: 0\n", "per-minute"},
+		{"bad proxy", "trusted_proxies: [\"10.0.0.0/33\"]\n", "trusted_proxies"},
+		{"relative public url", "public_url: eseal.example\n", "public_url"},
+		{"bad metrics address", "metrics_addr: nine\n", "metrics_addr"},
 		{"cert without key", "tls_cert: /x.pem\n", "tls_cert and tls_key"},
 		{"bad address", "addr: nonsense\n", "addr"},
-		{"negative timeout", "read_timeout: -1s\n", "timeouts"},
+		{"negative timeout", "limits:\n  read_timeout: -1s\n", "timeouts"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
