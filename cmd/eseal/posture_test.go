@@ -59,7 +59,11 @@ func TestStartUpPosture(t *testing.T) {
 			notes:  map[string]string{"metrics": "metrics_token"},
 			absent: []string{"mode", "keys", "insecure", "tls"}},
 		{name: "TLS on, metrics behind a token", addr: "0.0.0.0:8443",
-			set:    func(c *serveConfig) { tlsOn(c); c.PublicURL = "https://eseal.example.gov.cn"; c.MetricsToken = "s3cret" },
+			set: func(c *serveConfig) {
+				tlsOn(c)
+				c.PublicURL = "https://eseal.example.gov.cn"
+				c.MetricsToken = "s3cret"
+			},
 			absent: []string{"mode", "metrics", "insecure"}},
 		{name: "behind a TLS proxy with --insecure", addr: "10.0.0.5:8080", insecure: true,
 			set:    func(c *serveConfig) { c.PublicURL = "https://eseal.example.gov.cn"; c.MetricsAddr = "127.0.0.1:9090" },
