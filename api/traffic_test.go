@@ -133,7 +133,9 @@ func TestRetrievalCodeLimits(t *testing.T) {
 
 	// Many addresses guessing behind one code's known beginning share the
 	// prefix's bucket; the code itself still opens.
-	p := e.serverWith(t, func(o *api.Options) { o.Limits = api.Limits{CodeAttemptsPerMinute: 1000, CodePrefixAttemptsPerMinute: 10} })
+	p := e.serverWith(t, func(o *api.Options) {
+		o.Limits = api.Limits{CodeAttemptsPerMinute: 1000, CodePrefixAttemptsPerMinute: 10}
+	})
 	prefix := strings.ToUpper(code[:4])
 	got = map[int]int{}
 	for i := range 30 {
