@@ -2,11 +2,13 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/emmansun/gmsm/sm3"
 )
@@ -88,5 +90,15 @@ func TestSpoolBoundaries(t *testing.T) {
 		if err := sp.Close(); err != nil {
 			t.Error(err)
 		}
+	}
+	// A temporary directory that cannot be written is the server's
+	// failure, told apart from a client's broken body.
+	_, err := spool(bytes.NewReader(make([]byte, 5000)), t.TempDir()+"/missing", 4096)
+	var fe *spoolFileError
+	if !errors.As(err, &fe) {
+		t.Errorf("an unwritable spool directory: %v", err)
+	}
+	if _, err := spool(iotest.ErrReader(io.ErrUnexpectedEOF), t.TempDir(), 4096); err == nil || errors.As(err, &fe) {
+		t.Errorf("a broken body: %v", err)
 	}
 }

@@ -269,11 +269,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	checks := map[string]string{}
-	ok := true
-	seals, err := s.Registry.List(ctx)
 	for k, v := range s.Posture {
 		checks[k] = v
 	}
+	ok := true
+	seals, err := s.Registry.List(ctx)
 	if err != nil {
 		checks["store"] = "unreachable: " + err.Error()
 		ok = false

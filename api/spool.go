@@ -24,6 +24,13 @@ type spooled struct {
 	file *os.File
 }
 
+// spoolFileError is a failure of the temporary file (a full disk), not of
+// the body being read.
+type spoolFileError struct{ err error }
+
+func (e *spoolFileError) Error() string { return "spooling to a temporary file: " + e.err.Error() }
+func (e *spoolFileError) Unwrap() error { return e.err }
+
 // spoolChunk is the read size while spooling.
 const spoolChunk = 32 << 10
 
@@ -74,18 +81,20 @@ func (s *spooled) add(h hash.Hash, mem *[]byte, b []byte, dir string, inMemory i
 	if s.file == nil {
 		f, err := os.CreateTemp(dir, "eseal-body-*")
 		if err != nil {
-			return err
+			return &spoolFileError{err}
 		}
 		// Unlinked at once: the open file keeps its data until Close.
 		_ = os.Remove(f.Name())
 		s.file = f
 		if _, err := f.Write(*mem); err != nil {
-			return err
+			return &spoolFileError{err}
 		}
 		*mem = nil
 	}
-	_, err := s.file.Write(b)
-	return err
+	if _, err := s.file.Write(b); err != nil {
+		return &spoolFileError{err}
+	}
+	return nil
 }
 
 // Close releases the temporary file, if there is one.

@@ -229,7 +229,7 @@ func (s *Server) sendPDF(w http.ResponseWriter, r *http.Request, rec *archive.Re
 // streamed: hashed while read, kept in memory only up to Limits.SpoolBytes
 // and in a temporary file past that. At most Limits.VerifyUploads run at
 // once; another is answered 503 at once, before its body is read. Reports
-// are shared with the pages' verification cache, keyed by the body's SM3.
+// of uploads are not cached: a crafted PDF can make a large one.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/pdf" && mt != "application/octet-stream" {
@@ -250,11 +250,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.uploads.release()
 	body, err := spool(http.MaxBytesReader(w, r.Body, s.Limits.MaxPDFBytes), s.SpoolDir, s.Limits.SpoolBytes)
+	var local *spoolFileError
+	if errors.As(err, &local) {
+		s.fail(w, r, err) // the server's disk, not the client's body
+		return
+	}
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if !errors.As(err, &mbe) && r.Context().Err() == nil {
-			s.Log.Warn("spooling a verify body", "err", err)
-		}
 		writeProblem(w, r, bodyProblem(err))
 		return
 	}
@@ -263,22 +264,12 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem("not-a-pdf", "the body does not start with a PDF header (%PDF-)"))
 		return
 	}
-	version, err := s.Registry.TrustVersion(r.Context())
+	rep, err := s.verifier(r.Context()).VerifyPDF(r.Context(), body, body.size)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	rep, _, err := s.verified.get(r.Context(), hex.EncodeToString(body.sm3)+"|"+version, func(ctx context.Context) (*seal.Report, error) {
-		rep, err := s.verifier(ctx).VerifyPDF(ctx, body, body.size)
-		if err == nil {
-			s.metrics.verifications.WithLabelValues(string(rep.Verdict)).Inc()
-		}
-		return rep, err
-	})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
+	s.metrics.verifications.WithLabelValues(string(rep.Verdict)).Inc()
 	writeJSON(w, http.StatusOK, rep)
 }
 
