@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -238,10 +239,9 @@ func (s *Server) verifyStored(w http.ResponseWriter, r *http.Request, rec *archi
 // errBusy is a verification that found no free slot.
 var errBusy = errors.New("every verification slot is taken")
 
-// verifyArchived verifies the stored bytes of a record, reading them at
-// random from the store when it allows (a file, an S3 object) and from a
-// spooled copy otherwise, after checking they are the bytes the record's
-// SM3 names — what is verified is what was committed.
+// verifyArchived verifies the stored bytes of a record, read in place or
+// from a spooled copy, after checking they are the bytes the record's SM3
+// names — what is verified is what was committed.
 func (s *Server) verifyArchived(ctx context.Context, rec *archive.Record) (*seal.Report, error) {
 	rc, info, err := s.Store.Get(ctx, archive.DocumentKey(rec.DocumentID))
 	if err != nil {
@@ -250,7 +250,9 @@ func (s *Server) verifyArchived(ctx context.Context, rec *archive.Record) (*seal
 	defer rc.Close()
 	var ra io.ReaderAt
 	var sum []byte
-	if f, ok := rc.(io.ReaderAt); ok {
+	// A file (the filesystem store) is read in place; anything else (an S3
+	// object, whose every out-of-order read is a request) is spooled.
+	if f, ok := rc.(*os.File); ok {
 		h := sm3.New()
 		if _, err := io.Copy(h, io.NewSectionReader(f, 0, info.Size)); err != nil {
 			return nil, err
