@@ -26,7 +26,8 @@ type Limits struct {
 	// approval and enrolment routes (approve, refuse, passkey challenges).
 	ApprovalRequestsPerMinute int
 	// VerifyUploads is how many POST /v1/verify bodies are read and verified
-	// at once; more are answered 503 with Retry-After.
+	// at once; another waits BusyWait, its body unread, then is answered 503
+	// with Retry-After.
 	VerifyUploads int
 	// VerifyStored is how many archived documents are verified at once for
 	// /v/{id} and /d/{code} when the verification cache does not hold them.
@@ -41,8 +42,8 @@ type Limits struct {
 	// document is verified again even if the trust state did not change
 	// (certificate validity depends on the clock).
 	VerifyCacheTTL time.Duration
-	// BusyWait is how long a page request waits for a verification slot
-	// before it is answered 503.
+	// BusyWait is how long a request waits for a verification slot (an
+	// upload's body still unread) before it is answered 503.
 	BusyWait time.Duration
 }
 

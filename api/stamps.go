@@ -228,7 +228,8 @@ func (s *Server) sendPDF(w http.ResponseWriter, r *http.Request, rec *archive.Re
 // verify checks a PDF sent as the body (application/pdf). The body is
 // streamed: hashed while read, kept in memory only up to Limits.SpoolBytes
 // and in a temporary file past that. At most Limits.VerifyUploads run at
-// once; another is answered 503 at once, before its body is read. Reports
+// once; another waits up to Limits.BusyWait for a slot, its body unread,
+// and is then answered 503 with Retry-After. Reports
 // of uploads are not cached: a crafted PDF can make a large one.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -240,7 +241,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem("body-too-large", fmt.Sprintf("the body is limited to %d bytes", s.Limits.MaxPDFBytes)))
 		return
 	}
-	if !s.uploads.acquire(r.Context(), 0) {
+	if !s.uploads.acquire(r.Context(), s.Limits.BusyWait) {
 		s.metrics.busy.WithLabelValues("verify_upload").Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
 		// The body is not read: tell the client the connection ends here.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"eseal/api"
 	"eseal/seal"
@@ -302,7 +303,7 @@ func TestVerifyOncePerTrustState(t *testing.T) {
 // TestVerifyUploadBounded: an uploaded PDF larger than the in-memory part is
 // verified from its spooled copy; bodies over the limit are refused; and
 // past VerifyUploads at once the next upload is answered 503 with
-// Retry-After, before its body is read.
+// Retry-After once it has waited BusyWait, before its body is read.
 func TestVerifyUploadBounded(t *testing.T) {
 	e := newEnv(t)
 	_, docID := e.stampedCode(t, "ZJ-VERIFY-1")
@@ -311,7 +312,7 @@ func TestVerifyUploadBounded(t *testing.T) {
 		t.Fatalf("document: %d", signed.status)
 	}
 	s := e.serverWith(t, func(o *api.Options) {
-		o.Limits = api.Limits{VerifyUploads: 1, SpoolBytes: 4096, MaxPDFBytes: int64(len(signed.body)) + 10}
+		o.Limits = api.Limits{VerifyUploads: 1, SpoolBytes: 4096, MaxPDFBytes: int64(len(signed.body)) + 10, BusyWait: time.Millisecond}
 	})
 	h := s.Handler()
 	r := call(h, "POST", "/v1/verify", "192.0.2.1", "", bytes.NewReader(signed.body), "Content-Type", "application/pdf")

@@ -172,7 +172,7 @@ func (c *serveConfig) validate() error {
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("tls_cert and tls_key go together")
 	case l.ReadTimeout <= 0 || l.WriteTimeout <= 0 || l.IdleTimeout <= 0 || l.ReadHeaderTimeout <= 0 ||
-		l.ShutdownTimeout <= 0 || l.VerifyCacheTTL <= 0 || l.BusyWait < 0:
+		l.ShutdownTimeout <= 0 || l.VerifyCacheTTL <= 0 || l.BusyWait <= 0:
 		return errors.New("limits: timeouts must be positive")
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
