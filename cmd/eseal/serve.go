@@ -246,7 +246,14 @@ func checkPosture(cfg serveConfig, demoKey string, insecure bool) (map[string]st
 			return nil, &PostureError{fmt.Sprintf("no TLS on %s, a network address: set tls_cert and tls_key (ESEAL_TLS_CERT, ESEAL_TLS_KEY); behind a TLS-terminating proxy pass --insecure", cfg.Addr)}
 		}
 		if insecure && (demoKey != "" || !tls) {
-			notes["insecure"] = "--insecure: serving " + map[bool]string{true: "a demo", false: "production"}[demoKey != ""] + " on " + cfg.Addr + map[bool]string{true: " with TLS", false: " without TLS"}[tls]
+			what, how := "production", "without TLS"
+			if demoKey != "" {
+				what = "a demo"
+			}
+			if tls {
+				how = "with TLS"
+			}
+			notes["insecure"] = fmt.Sprintf("--insecure: serving %s on %s, a network address, %s", what, cfg.Addr, how)
 		}
 		if cfg.MetricsToken == "" && cfg.MetricsAddr == "" {
 			notes["metrics"] = "/metrics is public on " + cfg.Addr + ": set metrics_token or metrics_addr"
