@@ -102,3 +102,36 @@ func TestSpoolBoundaries(t *testing.T) {
 		t.Errorf("a broken body: %v", err)
 	}
 }
+
+// FuzzClientOf: whatever a peer and its X-Forwarded-For say, the client is
+// an address; an untrusted peer is its own client; a client other than the
+// peer is an address the header names.
+func FuzzClientOf(f *testing.F) {
+	s := &Server{Options: Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	f.Add("10.0.0.1:5", "198.51.100.7, 10.0.0.2")
+	f.Add("203.0.113.1:5", "198.51.100.7")
+	f.Add("10.0.0.1:5", ",,, ::ffff:1.2.3.4 ,x")
+	f.Fuzz(func(t *testing.T, peer, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", xff)
+		got := s.clientOf(r)
+		a, err := netip.ParseAddr(got)
+		if err != nil {
+			t.Fatalf("client %q is not an address", got)
+		}
+		p := peerAddr(r)
+		if !s.trusted(p) && a != p {
+			t.Fatalf("untrusted peer %s, client %s", p, a)
+		}
+		if a == p {
+			return
+		}
+		for _, h := range strings.Split(xff, ",") {
+			if b, err := netip.ParseAddr(strings.TrimSpace(h)); err == nil && b.Unmap() == a {
+				return
+			}
+		}
+		t.Fatalf("client %s is neither the peer %s nor in %q", a, p, xff)
+	})
+}
