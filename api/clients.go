@@ -77,8 +77,9 @@ type keyLimiter struct {
 	swept     time.Time
 }
 
-// limiterKeys bounds a keyLimiter's table: about 200 bytes a key.
-const limiterKeys = 100_000
+// limiterKeys bounds a keyLimiter's table: about 200 bytes a key, so at
+// most ~13 MB for each limiter however many addresses an attacker has.
+const limiterKeys = 1 << 16
 
 func newKeyLimiter(perMinute int) *keyLimiter {
 	return &keyLimiter{perMinute: perMinute, maxKeys: limiterKeys, buckets: map[string]*rate.Limiter{}, swept: time.Now()}

@@ -6,9 +6,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -356,5 +359,38 @@ func TestVerifyUploadBounded(t *testing.T) {
 	}
 	if r := call(h, "POST", "/v1/verify", "192.0.2.2", "", bytes.NewReader(signed.body), "Content-Type", "application/pdf"); r.Code != 200 {
 		t.Errorf("after the slot is free again: %d", r.Code)
+	}
+}
+
+// TestVerifyPageChecksStoredBytes: a stored document whose bytes were
+// replaced behind the service's back (here: on the filesystem store's disk)
+// is not verified and shown as what was committed: the page fails instead.
+func TestVerifyPageChecksStoredBytes(t *testing.T) {
+	e := newEnv(t)
+	_, docID := e.stampedCode(t, "ZJ-FIXITY-1")
+	var file string
+	filepath.WalkDir(e.root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "document.pdf" && strings.Contains(p, docID) {
+			file = p
+		}
+		return nil
+	})
+	if file == "" {
+		t.Fatal("the stored document is not on disk")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x20
+	if err := os.Chmod(file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := call(e.srv.Handler(), "GET", "/v/"+docID, "192.0.2.1", "", nil)
+	if r.Code != 500 || strings.Contains(r.Body.String(), "VALID") {
+		t.Fatalf("a replaced document: %d %s", r.Code, r.Body)
 	}
 }
