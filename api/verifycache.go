@@ -3,6 +3,7 @@ package api
 import (
 	"container/list"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -79,12 +80,23 @@ func (c *verifyCache) get(ctx context.Context, key string, verify func(context.C
 			return nil, cacheShared, ctx.Err()
 		}
 	}
-	call := &verifyCall{done: make(chan struct{})}
+	call := &verifyCall{done: make(chan struct{}), err: errVerifyPanicked}
 	c.calls[key] = call
 	c.mu.Unlock()
-
+	// Deferred, so that a verifier that panics (recoverPanics answers its
+	// request) still releases the requests waiting for it.
+	defer c.finish(key, call)
 	call.rep, call.err = verify(context.WithoutCancel(ctx))
+	return call.rep, cacheFresh, call.err
+}
 
+// errVerifyPanicked is what the requests waiting for a verification get
+// when it panicked.
+var errVerifyPanicked = errors.New("the verification failed; the error is in the server log")
+
+// finish ends a verification in flight: its report is cached if it has one,
+// and the requests waiting for it are released.
+func (c *verifyCache) finish(key string, call *verifyCall) {
 	c.mu.Lock()
 	delete(c.calls, key)
 	if call.err == nil {
@@ -96,5 +108,4 @@ func (c *verifyCache) get(ctx context.Context, key string, verify func(context.C
 	}
 	c.mu.Unlock()
 	close(call.done)
-	return call.rep, cacheFresh, call.err
 }
