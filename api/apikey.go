@@ -39,21 +39,30 @@ const (
 	// RoleStamper asks for authorizations, stamps with its seals and reads
 	// the documents stamped with them.
 	RoleStamper Role = "stamper"
-	// RoleArchivist reads every record, sets legal holds and makes transfers.
+	// RoleArchivist reads every record of its unit, sets legal holds and
+	// makes transfers.
 	RoleArchivist Role = "archivist"
+	// RolePlatform is the platform administrator of a deployment serving
+	// several units: it creates units and the keys of their administrators
+	// (and any key of a unit, such as a stamper key for joint approvals
+	// across units); it manages no seal itself.
+	RolePlatform Role = "platform"
 )
 
 // Roles lists every role, in the order the CLI and the docs name them.
-var Roles = []Role{RoleAdmin, RoleAuthorizer, RoleStamper, RoleArchivist}
+var Roles = []Role{RoleAdmin, RoleAuthorizer, RoleStamper, RoleArchivist, RolePlatform}
 
 // scoped reports whether keys of role r are limited to named seals.
 func (r Role) scoped() bool { return r == RoleStamper || r == RoleAuthorizer }
 
-// Scope is what a key's role reaches. Stamper and authorizer keys reach the
-// seals they name and no other: an empty list reaches none. Admin and
-// archivist keys name no seals and reach the whole organisation. (A deployment
-// serving several units will add the unit here.)
+// Scope is what a key's role reaches. Every key but a platform key belongs
+// to one unit and reaches nothing of another unit's; stamper and authorizer
+// keys reach the seals they name and no other (an empty list reaches none).
+// Admin and archivist keys name no seals and reach their whole unit.
 type Scope struct {
+	// Unit is the key's unit; a key stored before units has none and
+	// belongs to the first unit (read as such).
+	Unit  string   `json:"unit,omitempty"`
 	Seals []string `json:"seals"`
 }
 
@@ -130,6 +139,12 @@ type KeySpec struct {
 	Name  string
 	Role  Role
 	Seals []string
+	// Unit is the key's unit ("" the first unit); none for a platform key.
+	Unit string
+	// CrossUnit lets a stamper key name seals of other units than its own,
+	// for an approval system that stamps joint approvals: only a platform
+	// key creates such keys.
+	CrossUnit bool
 	// By says who creates the key, for the audit log.
 	By string
 }
@@ -154,7 +169,23 @@ func (kr Keyring) now() time.Time {
 // role or do not exist, or whose name is unusable.
 func (kr Keyring) check(ctx context.Context, spec KeySpec) error {
 	if !slices.Contains(Roles, spec.Role) {
-		return &KeySpecError{"role", fmt.Sprintf("%q: want one of admin, authorizer, stamper, archivist", spec.Role)}
+		return &KeySpecError{"role", fmt.Sprintf("%q: want one of admin, authorizer, stamper, archivist, platform", spec.Role)}
+	}
+	if spec.Role == RolePlatform && spec.Unit != "" {
+		return &KeySpecError{"unit", "a platform key belongs to no unit"}
+	}
+	if spec.CrossUnit && spec.Role != RoleStamper {
+		return &KeySpecError{"seals", "only a stamper key may name seals of other units"}
+	}
+	var unit *seal.Unit
+	if spec.Role != RolePlatform {
+		var err error
+		if unit, err = kr.Registry.Unit(ctx, spec.Unit); err != nil {
+			if nf := (*seal.UnitNotFoundError)(nil); errors.As(err, &nf) {
+				return &KeySpecError{"unit", fmt.Sprintf("no unit %q", spec.Unit)}
+			}
+			return err
+		}
 	}
 	if n := utf8.RuneCountInString(strings.TrimSpace(spec.Name)); n == 0 || n > 100 || !utf8.ValidString(spec.Name) {
 		return &KeySpecError{"name", "1 to 100 characters, saying who holds the key"}
@@ -172,15 +203,31 @@ func (kr Keyring) check(ctx context.Context, spec KeySpec) error {
 		if !seal.ValidID(id) {
 			return &KeySpecError{"seals", fmt.Sprintf("no seal %q", id)}
 		}
-		_, err := kr.Registry.Get(ctx, id)
+		sl, err := kr.Registry.Get(ctx, id)
 		if nf := (*seal.NotFoundError)(nil); errors.As(err, &nf) {
 			return &KeySpecError{"seals", fmt.Sprintf("no seal %q", id)}
 		}
 		if err != nil {
 			return err
 		}
+		if su, err := kr.Registry.UnitOf(ctx, sl); err != nil {
+			return err
+		} else if su.ID != unit.ID && !spec.CrossUnit {
+			return &UnitScopeError{What: "name seal " + id + " in a key of unit " + unit.ID, Unit: su.ID}
+		}
 	}
 	return nil
+}
+
+// UnitScopeError says that something of one unit was asked for by, or for,
+// another unit.
+type UnitScopeError struct {
+	What string // what was refused
+	Unit string // the unit the thing belongs to
+}
+
+func (e *UnitScopeError) Error() string {
+	return fmt.Sprintf("may not %s: it belongs to unit %s", e.What, e.Unit)
 }
 
 // Create stores a new key and returns its description and its secret. The
@@ -192,6 +239,13 @@ func (kr Keyring) Create(ctx context.Context, spec KeySpec) (*APIKey, string, er
 	secret := keyPrefix + randomBase32(20)
 	k := &APIKey{ID: "k-" + randomBase32(10), Name: strings.TrimSpace(spec.Name), Role: spec.Role,
 		Scope: Scope{Seals: append([]string{}, spec.Seals...)}, Created: kr.now(), CreatedBy: spec.By}
+	if spec.Role != RolePlatform {
+		u, err := kr.Registry.Unit(ctx, spec.Unit)
+		if err != nil {
+			return nil, "", err
+		}
+		k.Unit = u.ID
+	}
 	desc, err := json.Marshal(k)
 	if err != nil {
 		return nil, "", err
@@ -200,7 +254,7 @@ func (kr Keyring) Create(ctx context.Context, spec KeySpec) (*APIKey, string, er
 		return nil, "", err
 	}
 	kr.Registry.LogEvent(ctx, seal.AuditEvent{Action: KeyCreated, Subject: k.ID, Actor: spec.By,
-		Details: map[string]string{"name": k.Name, "role": string(k.Role), "seals": strings.Join(k.Seals, " ")}})
+		Details: map[string]string{"name": k.Name, "role": string(k.Role), "unit": k.Unit, "seals": strings.Join(k.Seals, " ")}})
 	return k, secret, nil
 }
 
@@ -300,6 +354,14 @@ func (kr Keyring) read(ctx context.Context, object string) (*APIKey, error) {
 	}
 	if k.Seals == nil {
 		k.Seals = []string{}
+	}
+	if k.Unit == "" && k.Role != RolePlatform && kr.Registry != nil {
+		// A key stored before units: the first unit's.
+		first, err := kr.Registry.FirstUnit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		k.Unit = first.ID
 	}
 	return kr.withRevocation(ctx, &k)
 }

@@ -64,6 +64,14 @@ func (s *Server) checkKey(w http.ResponseWriter, r *http.Request, roles []Role) 
 			k.ID, k.Role, r.Method, r.URL.Path, joinRoles(roles))))
 		return nil, false
 	}
+	if p, err := s.checkUnitScope(r.Context(), r, k); err != nil || p != nil {
+		if err != nil {
+			s.fail(w, r, err)
+		} else {
+			writeProblem(w, r, p)
+		}
+		return nil, false
+	}
 	return k, true
 }
 
@@ -131,6 +139,9 @@ type createKeyRequest struct {
 	Name  string   `json:"name"`
 	Role  Role     `json:"role"`
 	Seals []string `json:"seals"`
+	// Unit is the new key's unit: a unit's admin creates keys of its own
+	// unit only (omitted: its own); the platform key names it.
+	Unit string `json:"unit"`
 }
 
 // createdKey is a new key with its secret, which is shown only here.
@@ -145,7 +156,29 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
-	k, secret, err := s.keyring().Create(r.Context(), KeySpec{Name: req.Name, Role: req.Role, Seals: req.Seals, By: apiKeyFrom(r).actor()})
+	by := apiKeyFrom(r)
+	spec := KeySpec{Name: req.Name, Role: req.Role, Seals: req.Seals, Unit: req.Unit, By: by.actor()}
+	switch {
+	case by.Role == RolePlatform:
+		// The platform key creates keys of any unit, stamper keys for joint
+		// approvals across units, and other platform keys.
+		spec.CrossUnit = req.Role == RoleStamper
+		if req.Role != RolePlatform && req.Unit == "" {
+			p := newProblem("invalid-field", "unit: the unit the key belongs to (u-…)")
+			p.Field = "unit"
+			writeProblem(w, r, p)
+			return
+		}
+	case req.Role == RolePlatform:
+		writeProblem(w, r, newProblem("forbidden", fmt.Sprintf("only a platform key creates platform keys; %s is an admin key of unit %s", by.ID, by.Unit)))
+		return
+	case req.Unit != "" && req.Unit != by.Unit:
+		writeProblem(w, r, unitOutOfScope(by, "create keys for unit "+req.Unit, req.Unit))
+		return
+	default:
+		spec.Unit = by.Unit
+	}
+	k, secret, err := s.keyring().Create(r.Context(), spec)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -161,7 +194,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, keys)
+	writeJSON(w, http.StatusOK, keysOfUnit(apiKeyFrom(r), keys))
 }
 
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +202,19 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	k, err := s.keyring().Revoke(r.Context(), mux.Vars(r)["key_id"], req.Reason, apiKeyFrom(r).actor())
+	by, id := apiKeyFrom(r), mux.Vars(r)["key_id"]
+	if by.Role != RolePlatform {
+		keys, err := s.keyring().List(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if i := slices.IndexFunc(keys, func(o *APIKey) bool { return o.ID == id }); i >= 0 && keys[i].Unit != by.Unit {
+			writeProblem(w, r, unitOutOfScope(by, "revoke key "+id, keys[i].Unit))
+			return
+		}
+	}
+	k, err := s.keyring().Revoke(r.Context(), id, req.Reason, by.actor())
 	if err != nil {
 		s.fail(w, r, err)
 		return

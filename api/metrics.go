@@ -29,6 +29,7 @@ type metrics struct {
 	verifyCache   *prometheus.CounterVec
 	storeOps      *prometheus.HistogramVec
 	stampWarnings *prometheus.CounterVec
+	auditFailures prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -64,7 +65,10 @@ func newMetrics() *metrics {
 	m.stampWarnings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "eseal_stamp_warnings_total", Help: "Stampings that succeeded with a warning, by warning (timestamp-unavailable: the TSA was down).",
 	}, []string{"warning"})
-	m.reg.MustRegister(m.stampWarnings, m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.rateLimited, m.busy, m.verifyCache,
+	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eseal_audit_append_failures_total", Help: "Audit log appends that failed (the change they recorded was refused or undone where it could be).",
+	})
+	m.reg.MustRegister(m.auditFailures, m.stampWarnings, m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.rateLimited, m.busy, m.verifyCache,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -95,6 +99,10 @@ func (m *metrics) ObserveStore(op string, err error, d time.Duration) {
 	}
 	m.storeOps.WithLabelValues(op, result).Observe(d.Seconds())
 }
+
+// AuditAppendFailed counts a failed audit log append; it is the Failed hook
+// of seal.LogAuditor.
+func (m *metrics) AuditAppendFailed() { m.auditFailures.Inc() }
 
 // Registerer lets other parts (the store) add their metrics to the server's registry.
 func (s *Server) Registerer() prometheus.Registerer { return s.metrics.reg }

@@ -77,6 +77,8 @@ document.getElementById('register').addEventListener('click', async () => {
 <dt>文件 SM3</dt><dd style="word-break:break-all">{{if .Req.DocumentSM3}}{{.Req.DocumentSM3}}{{else}}（未指定 any document of this case）{{end}}</dd>
 <dt>可用次数</dt><dd>{{.Req.MaxUses}}</dd><dt>申请方</dt><dd>{{.Req.RequestedBy}}</dd>
 <dt>有效至</dt><dd>{{.Expires}}</dd><dt>状态</dt><dd id="status">{{.Req.Status}}</dd></dl>
+{{if .Document}}<figure id="document" style="margin:0 0 1em"><img src="{{.Document}}/page-1.svg" alt="第 1 页 page 1" style="width:100%;height:auto;border:1px solid #ccc">
+<figcaption>第 1 页（文字预览 text of page 1）· <a href="{{.Document}}/document.pdf">完整文件 the whole PDF</a></figcaption></figure>{{end}}
 {{if .Problem}}<p class="verdict INVALID" id="result">{{.Problem}}</p>{{else}}
 <p>批准即以您的通行密钥签署这一次用印授权。</p>
 <p><button class="btn" id="approve">批准 Approve</button></p>
@@ -243,6 +245,9 @@ type approvePageData struct {
 	Nonce                                    string
 	Options                                  any
 	ApproveURL, RefusalOptionsURL, RefuseURL string
+	// Document is the path under which the request's document is shown
+	// (/approve/<id>), when the request carried one.
+	Document string
 }
 
 // approvePage is approve_url: the request as the person decides it.
@@ -257,6 +262,9 @@ func (s *Server) approvePage(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		d.Req = st
 		d.Expires = st.ExpiresAt.In(chinaTime).Format("2006-01-02 15:04:05")
+		if has, herr := s.Registry.HasRequestDocument(r.Context(), id); herr == nil && has {
+			d.Document = "/approve/" + id
+		}
 	}
 	switch {
 	case err != nil:

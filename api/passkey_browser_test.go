@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -76,7 +77,10 @@ func TestPasskeyFlowInChromium(t *testing.T) {
 
 	// The approval system asks; the person approves on approve_url.
 	stamper := e.key(api.RoleStamper, sealID)
-	r = e.postJSON("/v1/authorization-requests", stamper, map[string]any{"seal_id": sealID, "case_no": "ZJ-PK-1", "title": "食品经营许可证", "expires_in": "10m"})
+	// The request carries the document, so the page shows its first page.
+	doc := testPDF("食品经营许可证")
+	ct, body := stampBody(t, doc, map[string]any{"seal_id": sealID, "case_no": "ZJ-PK-1", "title": "食品经营许可证", "expires_in": "10m"})
+	r = e.do("POST", "/v1/authorization-requests", stamper, ct, bytes.NewReader(body))
 	if r.status != 201 {
 		t.Fatalf("request: %d %s", r.status, r.body)
 	}
@@ -98,6 +102,10 @@ func TestPasskeyFlowInChromium(t *testing.T) {
 			t.Fatalf("approval page %s: %q, want %q", sel, got, want)
 		}
 	}
+	// The first page is drawn: its image loaded, and it is as wide as the page.
+	if w, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(() => { const i = document.querySelector('#document img'); return i && i.complete ? i.naturalWidth : 0; })()`)); err != nil || w < 500 {
+		t.Fatalf("the first page's preview on the approval page: width %v, %v", w, err)
+	}
 	screenshot(t, ctx, filepath.Join(art, "passkey-approve-page.png"))
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#approve"))); err != nil {
 		t.Fatal(err)
@@ -115,7 +123,7 @@ func TestPasskeyFlowInChromium(t *testing.T) {
 	}
 
 	// Stamping under the grant; the record names the person and the method.
-	r = e.stampAs(stamper, testPDF("食品经营许可证"), stampReq(sealID, g.AuthorizationID, "ZJ-PK-1"))
+	r = e.stampAs(stamper, doc, stampReq(sealID, g.AuthorizationID, "ZJ-PK-1"))
 	if r.status != 201 {
 		t.Fatalf("stamp: %d %s", r.status, r.body)
 	}

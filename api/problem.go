@@ -38,6 +38,9 @@ var problemKinds = map[string]struct {
 	"key-revoked":                  {401, "The API key was revoked"},
 	"forbidden":                    {403, "The API key's role does not allow this request"},
 	"seal-out-of-scope":            {403, "The API key is not for this seal"},
+	"unit-out-of-scope":            {403, "What the request reaches belongs to another unit than the API key's"},
+	"unit-not-found":               {404, "Unknown unit"},
+	"unit-exists":                  {409, "A unit with this code exists already"},
 	"key-not-found":                {404, "Unknown API key id"},
 	"not-found":                    {404, "No such resource"},
 	"method-not-allowed":           {405, "Method not allowed"},
@@ -69,6 +72,7 @@ var problemKinds = map[string]struct {
 	"person-not-found":             {404, "Unknown responsible person"},
 	"person-not-enrolled":          {403, "The person is not enrolled for this seal"},
 	"person-removed":               {403, "The person was removed and approves nothing more"},
+	"person-certificate-untrusted": {403, "The person's certificate does not chain to a trusted CA for persons, is outside its validity, is revoked, or its revocation cannot be checked"},
 	"request-not-found":            {404, "Unknown authorization request"},
 	"request-expired":              {409, "The authorization request has expired"},
 	"request-decided":              {409, "The authorization request was already approved or refused"},
@@ -85,6 +89,7 @@ var problemKinds = map[string]struct {
 	"rate-limited":                 {429, "Too many attempts"},
 	"server-busy":                  {503, "The server is at its limit for this kind of request"},
 	"store-unavailable":            {503, "The archive store is unavailable"},
+	"audit-unavailable":            {503, "The audit log could not record the change, so it was not made"},
 	"internal":                     {500, "Internal error"},
 }
 
@@ -133,6 +138,10 @@ func problemFor(err error) *Problem {
 		ke   *archive.KeyError
 		kse  *KeySpecError
 		knf  *KeyNotFoundError
+		unf  *seal.UnitNotFoundError
+		uex  *seal.UnitExistsError
+		use  *UnitScopeError
+		aue  *seal.AuditError
 	)
 	if dp := asDecisionProblem(err); dp != nil {
 		return dp
@@ -140,8 +149,16 @@ func problemFor(err error) *Problem {
 	switch {
 	case errors.As(err, &p):
 		return p
+	case errors.As(err, &aue):
+		return newProblem("audit-unavailable", fmt.Sprintf("the audit log could not record %s, so it was not done; try again later", aue.Action))
 	case errors.As(err, &nf):
 		return newProblem("seal-not-found", nf.Error())
+	case errors.As(err, &unf):
+		return newProblem("unit-not-found", unf.Error())
+	case errors.As(err, &uex):
+		return newProblem("unit-exists", uex.Error())
+	case errors.As(err, &use):
+		return newProblem("unit-out-of-scope", use.Error())
 	case errors.As(err, &tnf):
 		q := newProblem("keyword-not-found", tnf.Error())
 		q.Field = "placement.keyword"

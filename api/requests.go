@@ -7,10 +7,13 @@ package api
 // request's bytes is the credential.
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -58,6 +61,66 @@ func (s *Server) enrolPerson(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/persons/"+p.ID)
 	writeJSON(w, http.StatusCreated, p)
+}
+
+// personCARequest trusts a CA for persons' certificates, or adds one of its CRLs.
+type personCARequest struct {
+	Certificate string `json:"certificate"` // PEM
+	CRL         string `json:"crl"`         // PEM, or base64 of the DER
+}
+
+func (s *Server) listPersonCAs(w http.ResponseWriter, r *http.Request) {
+	cas, err := s.Registry.PersonCAs(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cas)
+}
+
+func (s *Server) addPersonCA(w http.ResponseWriter, r *http.Request) {
+	if !s.platformLevel(w, r) {
+		return
+	}
+	var req personCARequest
+	if p := s.readJSON(w, r, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	ca, err := s.Registry.AddPersonCA(r.Context(), []byte(req.Certificate), apiKeyFrom(r).Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, ca)
+}
+
+func (s *Server) addPersonCRL(w http.ResponseWriter, r *http.Request) {
+	if !s.platformLevel(w, r) {
+		return
+	}
+	var req personCARequest
+	if p := s.readJSON(w, r, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	crl := []byte(req.CRL)
+	if !strings.HasPrefix(strings.TrimSpace(req.CRL), "-----BEGIN") {
+		der, err := base64.StdEncoding.DecodeString(req.CRL)
+		if err != nil {
+			p := newProblem("invalid-field", "crl: PEM or base64 of the DER expected: "+err.Error())
+			p.Field = "crl"
+			writeProblem(w, r, p)
+			return
+		}
+		crl = der
+	}
+	info, err := s.Registry.AddPersonCRL(r.Context(), crl, apiKeyFrom(r).Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, info)
 }
 
 func (s *Server) showPerson(w http.ResponseWriter, r *http.Request) {
@@ -129,6 +192,9 @@ type requestView struct {
 	Decision        *seal.Decision     `json:"decision,omitempty"`
 	// Methods lists how a person may approve it.
 	Methods []seal.Method `json:"methods"`
+	// DocumentURL is where the document the request carried can be read
+	// (no API key: the request id is the capability, as in approve_url).
+	DocumentURL string `json:"document_url,omitempty"`
 }
 
 func (s *Server) requestView(r *http.Request, st *seal.RequestState) (requestView, error) {
@@ -136,6 +202,13 @@ func (s *Server) requestView(r *http.Request, st *seal.RequestState) (requestVie
 		ApproveURL: s.PublicURL + "/approve/" + st.RequestID}
 	if st.Status == seal.RequestApproved {
 		v.AuthorizationID = st.AuthorizationID
+	}
+	if st.DocumentSM3 != "" {
+		if ok, err := s.Registry.HasRequestDocument(r.Context(), st.RequestID); err != nil {
+			return v, err
+		} else if ok {
+			v.DocumentURL = s.PublicURL + "/approve/" + st.RequestID + "/document.pdf"
+		}
 	}
 	var err error
 	v.Methods, err = s.Registry.ApprovalMethods(r.Context(), st.SealID)
@@ -154,9 +227,36 @@ func (s *Server) writeRequestView(w http.ResponseWriter, r *http.Request, status
 
 func (s *Server) createAuthzRequest(w http.ResponseWriter, r *http.Request) {
 	var req authzRequestBody
-	if p := s.readJSON(w, r, &req); p != nil {
-		writeProblem(w, r, p)
-		return
+	var document []byte
+	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt {
+	case "multipart/form-data":
+		// The request with the document to be stamped, which the approval
+		// page then shows.
+		parts, p := s.readMultipart(w, r, map[string]int64{"request": s.Limits.MaxJSONBytes, "file": s.Limits.MaxPDFBytes})
+		if p == nil {
+			if _, ok := parts["request"]; !ok {
+				p = newProblem("malformed-request", "missing part request")
+			} else {
+				p = decodeJSON(bytes.NewReader(parts["request"]), &req)
+			}
+		}
+		if p == nil {
+			switch document = parts["file"]; {
+			case len(document) == 0:
+				p = newProblem("not-a-pdf", "the file part is missing or empty")
+			case !looksLikePDF(document):
+				p = newProblem("not-a-pdf", "the file part does not start with a PDF header (%PDF-)")
+			}
+		}
+		if p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+	default:
+		if p := s.readJSON(w, r, &req); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
 	}
 	k := apiKeyFrom(r)
 	if !k.Reaches(req.SealID) {
@@ -175,7 +275,7 @@ func (s *Server) createAuthzRequest(w http.ResponseWriter, r *http.Request) {
 		ttl = d
 	}
 	st, err := s.Registry.RequestAuthorization(r.Context(), seal.RequestSpec{SealID: req.SealID, CaseNo: req.CaseNo, Title: req.Title,
-		DocumentSM3: req.DocumentSM3, ExpiresIn: ttl, MaxUses: req.MaxUses, By: k.Name})
+		DocumentSM3: req.DocumentSM3, ExpiresIn: ttl, MaxUses: req.MaxUses, PDF: document, By: k.Name})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -304,7 +404,7 @@ func (s *Server) showEvidence(w http.ResponseWriter, r *http.Request) {
 
 // personProblem maps a PersonError.
 func personProblem(pe *seal.PersonError) *Problem {
-	if pe.Reason == seal.PersonBadCert {
+	if pe.Reason == seal.PersonBadCert || pe.Reason == seal.PersonCertUntrusted && pe.ID == "" {
 		p := newProblem("invalid-field", pe.Error())
 		p.Field = "certificate"
 		return p

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,10 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emmansun/gmsm/sm3"
+
 	"eseal/api"
 	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/keys"
+	"eseal/keys/keystest"
 	"eseal/seal"
 )
 
@@ -346,4 +352,177 @@ func FuzzApproveBody(f *testing.F) {
 			t.Fatalf("a fuzzed body approved the request: %s", body)
 		}
 	})
+}
+
+// TestPersonCAsOverREST: only an admin key trusts persons' CAs; once one is
+// trusted, a self-signed certificate is refused at enrolment (422, field
+// certificate) and a person pinned before cannot approve (403), until the
+// CA's certificate and CRL let a person it certified in.
+func TestPersonCAsOverREST(t *testing.T) {
+	e := newEnv(t)
+	p := newOpenSSLPerson(t, "张三")
+	sealID, personID := e.personSeal("测试市市场监督管理局", p)
+	now := time.Now()
+	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
+	caPEM := string(keys.EncodeCertificatesPEM(ca.CA.Cert))
+
+	for _, k := range []string{e.key(api.RoleStamper, sealID), e.key(api.RoleAuthorizer, sealID), e.key(api.RoleArchivist)} {
+		if r := e.postJSON("/v1/person-cas", k, map[string]any{"certificate": caPEM}); r.status != 403 || problemType(t, r) != "/problems/forbidden" {
+			t.Fatalf("persons' CA with a non-admin key: %d %s", r.status, r.body)
+		}
+	}
+	ee, err := keys.SelfSignedPersonCertificate("赵六", keystest.Key(t), now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.postJSON("/v1/person-cas", e.admin, map[string]any{"certificate": string(keys.EncodeCertificatesPEM(ee))}); r.status != 422 {
+		t.Fatalf("an end-entity certificate as persons' CA: %d %s", r.status, r.body)
+	}
+	if r := e.postJSON("/v1/person-cas", e.admin, map[string]any{"certificate": caPEM}); r.status != 201 {
+		t.Fatalf("persons' CA: %d %s", r.status, r.body)
+	}
+	crlDER, err := ca.CA.IssueCRL(nil, big.NewInt(1), now.Add(-time.Minute), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.postJSON("/v1/person-cas/crls", e.admin, map[string]any{"crl": "@@"}); r.status != 422 || problemType(t, r) != "/problems/invalid-field" {
+		t.Fatalf("a CRL that is neither PEM nor base64: %d %s", r.status, r.body)
+	}
+	if r := e.postJSON("/v1/person-cas/crls", e.admin, map[string]any{"crl": base64.StdEncoding.EncodeToString(crlDER)}); r.status != 201 {
+		t.Fatalf("CRL: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "/v1/person-cas", e.admin, "", nil); r.status != 200 || !strings.Contains(string(r.body), `"number": "1"`) && !strings.Contains(string(r.body), `"number":"1"`) {
+		t.Fatalf("persons' CAs: %d %s", r.status, r.body)
+	}
+
+	// A self-signed certificate no longer enrols.
+	r := e.postJSON("/v1/seals/"+sealID+"/persons", e.admin, map[string]any{"name": "李四", "certificate": newOpenSSLPerson(t, "李四").cert()})
+	if r.status != 422 || problemType(t, r) != "/problems/invalid-field" || !strings.Contains(string(r.body), "unknown authority") {
+		t.Fatalf("self-signed enrolment with a persons' CA trusted: %d %s", r.status, r.body)
+	}
+	// The person pinned before cannot approve; the request stays pending.
+	reqID, challenge := e.askAuthorization(sealID, "ZJ-2026-9")
+	r = e.postJSON("/v1/authorization-requests/"+reqID+"/approve", "", map[string]any{"person_id": personID, "signature": p.sign(challenge)})
+	if r.status != 403 || problemType(t, r) != "/problems/person-certificate-untrusted" {
+		t.Fatalf("approval by a person outside the trusted CAs: %d %s", r.status, r.body)
+	}
+	if st := e.do("GET", "/v1/authorization-requests/"+reqID, e.key(api.RoleStamper, sealID), "", nil).json(t); st["status"] != "pending" {
+		t.Fatalf("request after the refused approval: %v", st)
+	}
+	// A person the CA certified enrols and approves.
+	k, c := ca.Issue(t, keys.KindSigner, "王五")
+	r = e.postJSON("/v1/seals/"+sealID+"/persons", e.admin, map[string]any{"name": "王五", "certificate": string(keys.EncodeCertificatesPEM(c))})
+	if r.status != 201 {
+		t.Fatalf("enrolment under the trusted CA: %d %s", r.status, r.body)
+	}
+	wang := r.json(t)["id"].(string)
+	sig, err := keys.SignSM2(k, challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.postJSON("/v1/authorization-requests/"+reqID+"/approve", "", map[string]any{"person_id": wang, "signature": base64.StdEncoding.EncodeToString(sig)})
+	if r.status != 201 {
+		t.Fatalf("approval under the trusted CA: %d %s", r.status, r.body)
+	}
+}
+
+// TestRequestCarriesDocument: a request may carry the PDF to be stamped;
+// its SM3 is then in the grant bytes, the approval page shows its first
+// page, and only that PDF stamps under the approval. Bad documents are
+// precise problems that store nothing.
+func TestRequestCarriesDocument(t *testing.T) {
+	e := newEnv(t)
+	p := newOpenSSLPerson(t, "张三")
+	sealID, personID := e.personSeal("测试市市场监督管理局", p)
+	stamper := e.key(api.RoleStamper, sealID)
+	doc := testPDF("食品经营许可证")
+	ask := func(file []byte, body any) response {
+		ct, b := stampBody(t, file, body)
+		return e.do("POST", "/v1/authorization-requests", stamper, ct, bytes.NewReader(b))
+	}
+	req := map[string]any{"seal_id": sealID, "case_no": "ZJ-DOC-1", "title": "食品经营许可证"}
+
+	before := countPrefix(e, "requests/")
+	for name, tc := range map[string]struct {
+		file []byte
+		body any
+		want string
+	}{
+		"not a PDF":         {[]byte("hello"), req, "/problems/not-a-pdf"},
+		"empty file":        {nil, req, "/problems/not-a-pdf"},
+		"broken PDF":        {[]byte("%PDF-1.7\nnothing else"), req, "/problems/invalid-field"},
+		"another SM3":       {doc, map[string]any{"seal_id": sealID, "case_no": "ZJ-DOC-1", "title": "x", "document_sm3": strings.Repeat("ab", 32)}, "/problems/invalid-field"},
+		"malformed request": {doc, "{", "/problems/malformed-request"},
+	} {
+		r := ask(tc.file, tc.body)
+		if r.status < 400 || r.status >= 500 || problemType(t, r) != tc.want {
+			t.Errorf("%s: %d %s; want %s", name, r.status, r.body, tc.want)
+		}
+	}
+	if n := countPrefix(e, "requests/"); n != before {
+		t.Fatalf("refused requests stored %d objects", n-before)
+	}
+
+	r := ask(doc, req)
+	if r.status != 201 {
+		t.Fatalf("request with its document: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	reqID := m["id"].(string)
+	sum := sm3.Sum(doc)
+	if m["document_sm3"] != hex.EncodeToString(sum[:]) || m["document_url"] != e.url+"/approve/"+reqID+"/document.pdf" {
+		t.Fatalf("request answer: %v", m)
+	}
+	challenge, _ := base64.StdEncoding.DecodeString(m["challenge"].(string))
+
+	// The document as given, and its first page as SVG with the title's
+	// glyphs, to anyone holding the request id.
+	if r := e.do("GET", "/approve/"+reqID+"/document.pdf", "", "", nil); r.status != 200 || !bytes.Equal(r.body, doc) || r.header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("document: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	r = e.do("GET", "/approve/"+reqID+"/page-1.svg", "", "", nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "image/svg+xml" {
+		t.Fatalf("page preview: %d %s", r.status, r.body)
+	}
+	var svg struct {
+		ViewBox string   `xml:"viewBox,attr"`
+		Texts   []string `xml:"text"`
+	}
+	if err := xml.Unmarshal(r.body, &svg); err != nil {
+		t.Fatalf("page preview is not XML: %v", err)
+	}
+	if svg.ViewBox != "0 0 595.28 841.89" || !strings.Contains(strings.Join(svg.Texts, ""), "食品经营许可证") {
+		t.Fatalf("page preview: viewBox %q, text %q", svg.ViewBox, strings.Join(svg.Texts, ""))
+	}
+	page := e.do("GET", "/approve/"+reqID, "", "", nil)
+	if !strings.Contains(string(page.body), `src="/approve/`+reqID+`/page-1.svg"`) {
+		t.Fatalf("the approval page does not show the first page:\n%s", page.body)
+	}
+
+	// A request without a document has none to show.
+	r = e.postJSON("/v1/authorization-requests", stamper, map[string]any{"seal_id": sealID, "case_no": "ZJ-DOC-2", "title": "x"})
+	other := r.json(t)["id"].(string)
+	if _, ok := r.json(t)["document_url"]; ok {
+		t.Fatalf("document_url without a document: %s", r.body)
+	}
+	for _, path := range []string{"/approve/" + other + "/document.pdf", "/approve/" + other + "/page-1.svg", "/approve/ar-aaaaaaaaaaaaaaaa/page-1.svg"} {
+		if r := e.do("GET", path, "", "", nil); r.status != 404 {
+			t.Errorf("%s: %d %s", path, r.status, r.body)
+		}
+	}
+
+	// Approved, the grant stamps that PDF and no other.
+	if r := e.postJSON("/v1/authorization-requests/"+reqID+"/approve", "", map[string]any{"person_id": personID, "signature": p.sign(challenge)}); r.status != 201 {
+		t.Fatalf("approve: %d %s", r.status, r.body)
+	}
+	g, err := seal.ParseGrant(challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.stampAs(stamper, testPDF("另一份文件"), stampReq(sealID, g.AuthorizationID, "ZJ-DOC-1")); r.status != 409 || problemType(t, r) != "/problems/authorization-wrong-document" {
+		t.Fatalf("another PDF under the approval: %d %s", r.status, r.body)
+	}
+	if r := e.stampAs(stamper, doc, stampReq(sealID, g.AuthorizationID, "ZJ-DOC-1")); r.status != 201 {
+		t.Fatalf("the approved PDF: %d %s", r.status, r.body)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +21,21 @@ func (s *Server) listSeals(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := apiKeyFrom(r)
-	seals = slices.DeleteFunc(seals, func(sl *seal.Seal) bool { return !k.Reaches(sl.ID) })
-	writeJSON(w, http.StatusOK, seals)
+	var out []*seal.Seal
+	for _, sl := range seals {
+		ok, err := s.reachesSeal(r.Context(), k, sl)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if ok {
+			out = append(out, sl)
+		}
+	}
+	if out == nil {
+		out = []*seal.Seal{}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) sealByID(w http.ResponseWriter, r *http.Request) (*seal.Seal, bool) {
@@ -83,7 +95,7 @@ func (s *Server) createSeal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec := seal.CreateSpec{Name: req.Name, Type: seal.Type(req.Type), Picture: picture,
-		WidthMM: req.WidthMM, HeightMM: req.HeightMM, By: apiKeyFrom(r).Name, Policy: seal.Policy(req.Policy)}
+		WidthMM: req.WidthMM, HeightMM: req.HeightMM, By: apiKeyFrom(r).Name, Policy: seal.Policy(req.Policy), Unit: apiKeyFrom(r).Unit}
 	if req.ValidFor != "" {
 		d, err := time.ParseDuration(req.ValidFor)
 		if err != nil {

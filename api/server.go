@@ -163,6 +163,9 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/v1/seals/{seal_id}/persons", onlyAdmin, "persons_list", s.listPersons},
 		{[]string{"POST"}, "/v1/seals/{seal_id}/persons", onlyAdmin, "persons_enrol", s.enrolPerson},
 		{[]string{"POST"}, "/v1/seals/{seal_id}/policy", onlyAdmin, "seals_policy", s.setPolicy},
+		{[]string{"GET"}, "/v1/person-cas", keyAdmins, "person_cas_list", s.listPersonCAs},
+		{[]string{"POST"}, "/v1/person-cas", keyAdmins, "person_cas_add", s.addPersonCA},
+		{[]string{"POST"}, "/v1/person-cas/crls", keyAdmins, "person_cas_crl", s.addPersonCRL},
 		{[]string{"GET"}, "/v1/persons/{person_id}", onlyAdmin, "persons_show", s.showPerson},
 		{[]string{"POST"}, "/v1/persons/{person_id}/remove", onlyAdmin, "persons_remove", s.removePerson},
 		{[]string{"POST"}, "/v1/authorization-requests", onlyStamper, "requests_create", s.createAuthzRequest},
@@ -180,15 +183,20 @@ func (s *Server) routes() []route {
 		{[]string{"POST"}, "/v1/documents/{doc_id}/hold", onlyArchivist, "documents_hold", s.holdDocument},
 		{[]string{"POST"}, "/v1/transfers", onlyArchivist, "transfers_create", s.createTransfer(s.Transfer)},
 		{[]string{"POST"}, "/v1/verify", nil, "verify", s.verify},
-		{[]string{"GET"}, "/v1/keys", onlyAdmin, "keys_list", s.listKeys},
-		{[]string{"POST"}, "/v1/keys", onlyAdmin, "keys_create", s.createKey},
-		{[]string{"POST"}, "/v1/keys/{key_id}/revoke", onlyAdmin, "keys_revoke", s.revokeKey},
+		{[]string{"GET"}, "/v1/keys", keyAdmins, "keys_list", s.listKeys},
+		{[]string{"POST"}, "/v1/keys", keyAdmins, "keys_create", s.createKey},
+		{[]string{"POST"}, "/v1/keys/{key_id}/revoke", keyAdmins, "keys_revoke", s.revokeKey},
+		{[]string{"GET"}, "/v1/units", onlyPlatform, "units_list", s.listUnits},
+		{[]string{"POST"}, "/v1/units", onlyPlatform, "units_create", s.createUnit},
+		{[]string{"GET"}, "/v1/units/{unit_id}", onlyPlatform, "units_show", s.showUnit},
 		{[]string{"POST"}, "/v1/tsa", onlyStamper, "tsa", s.tsa},
 		{[]string{"GET"}, "/d/{code}", nil, "download_page", s.downloadPage},
 		{[]string{"GET"}, "/d/{code}/pdf", nil, "download_pdf", s.downloadPDF},
 		{[]string{"GET"}, "/v/{doc_id}", nil, "verify_page", s.verifyPage},
 		{[]string{"GET"}, "/enrol/{token}", nil, "enrol_page", s.limitPerClient(s.enrolPage)},
 		{[]string{"GET"}, "/approve/{request_id}", nil, "approve_page", s.limitPerClient(s.approvePage)},
+		{[]string{"GET"}, "/approve/{request_id}/document.pdf", nil, "approve_document", s.limitPerClient(s.requestDocumentPDF)},
+		{[]string{"GET"}, "/approve/{request_id}/page-1.svg", nil, "approve_page_preview", s.limitPerClient(s.requestPagePreview)},
 	}
 }
 
@@ -262,9 +270,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz checks that the store answers, the keys are unlocked and no active
-// seal's certificate expires within 30 days, and names how the service runs
-// (Options.Posture: demo mode, no TLS) so nobody mistakes a demo for
-// production.
+// seal's certificate expires within 30 days, and reports stampings pending
+// longer than the recovery sweep's grace period (which the sweep could not
+// finish: the log says why). Those are cluster-wide, so they do not make
+// this replica unready. It also names how the service runs (Options.Posture:
+// demo mode, no TLS) so nobody mistakes a demo for production.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
@@ -288,6 +298,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				checks["seal "+sl.ID] = "expires " + sl.ValidEnd.Format(time.DateOnly)
 				ok = false
 			}
+		}
+		switch n, err := s.Service.StalePending(ctx); {
+		case err != nil:
+			checks["recovery"] = "cannot list pending stampings: " + err.Error()
+		case n > 0:
+			checks["recovery"] = fmt.Sprintf("%d stampings pending longer than %s", n, s.Service.Grace())
+		default:
+			checks["recovery"] = "ok"
 		}
 	}
 	status := http.StatusOK

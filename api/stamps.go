@@ -133,6 +133,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement,
 		Record: req.Record, IdempotencyKey: idem, PDF: pdfBytes, Timestamp: req.Timestamp,
 		Seals: req.Seals, BaseDocumentID: req.DocumentID, QR: req.QR, SESignature: req.SESignature, LTV: req.LTV,
+		Unit: apiKeyFrom(r).Unit,
 	})
 	if err != nil {
 		s.metrics.stampResult(uses[0].SealID, problemFor(err))

@@ -46,8 +46,23 @@ type transferRequest struct {
 // SM3 package digest.
 func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if cfg == nil || cfg.Rule.Fonds == "" {
-			writeProblem(w, r, newProblem("not-found", "transfers are not configured on this server (no fonds code)"))
+		unit, err := s.unitOfKey(r.Context(), apiKeyFrom(r))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		// The unit's fonds code; the configured one for a first unit made
+		// before units had fonds codes of their own.
+		c := TransferConfig{}
+		if cfg != nil {
+			c = *cfg
+		}
+		rule := c.Rule
+		if unit.Fonds != "" {
+			rule.Fonds = unit.Fonds
+		}
+		if rule.Fonds == "" {
+			writeProblem(w, r, newProblem("not-found", "transfers are not configured for unit "+unit.ID+" (no fonds code)"))
 			return
 		}
 		var req transferRequest
@@ -55,7 +70,7 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 			writeProblem(w, r, p)
 			return
 		}
-		f := transfer.Filter{Year: req.Year, ItemCode: req.ItemCode, CaseNo: req.CaseNo}
+		f := transfer.Filter{Year: req.Year, ItemCode: req.ItemCode, CaseNo: req.CaseNo, UnitTag: unit.Tag()}
 		if req.Retention != "" {
 			c, err := archive.ParseRetentionClass(req.Retention)
 			if err != nil {
@@ -88,22 +103,22 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 			return
 		}
 		v := &seal.Verifier{Trust: ts, Registry: s.Registry}
-		sign, chain := cfg.Sign, cfg.SignerChain
+		sign, chain := c.Sign, c.SignerChain
 		if sign == nil {
 			if sign, chain, err = s.Registry.RegisterSigner(ctx); err != nil {
 				s.fail(w, r, err)
 				return
 			}
 		}
-		tmp, err := os.CreateTemp(cfg.TempDir, "eseal-transfer-*.zip")
+		tmp, err := os.CreateTemp(c.TempDir, "eseal-transfer-*.zip")
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
 		defer func() { tmp.Close(); os.Remove(tmp.Name()) }()
 		pkg, err := transfer.Write(ctx, tmp, recs, transfer.Options{
-			Store: s.Store, Rule: cfg.Rule, Organisation: s.Registry.Info().Name, Receiver: cfg.Receiver,
-			Sign: sign, SignerChain: chain, TempDir: cfg.TempDir, Inspect: inspectPDF, Evidence: s.Registry.TransferEvidence,
+			Store: s.Store, Rule: rule, Organisation: unit.Name, Receiver: c.Receiver,
+			Sign: sign, SignerChain: chain, TempDir: c.TempDir, Inspect: inspectPDF, Evidence: s.Registry.TransferEvidence,
 			Verify: func(ctx context.Context, pr io.ReaderAt, size int64) (string, string, error) {
 				rep, err := v.VerifyPDF(ctx, pr, size)
 				if err != nil {

@@ -52,6 +52,20 @@ type Store interface {
 	// ModTime only; RetainUntil and LegalHold are left zero (use Head).
 	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
 
+	// ListVersions calls fn for every stored version of every object whose
+	// key starts with prefix: keys in lexical order, each key's versions
+	// newest first. A version Get does not return (an older one, or every
+	// version of a key whose latest is a delete marker) has Noncurrent set;
+	// delete markers themselves are not listed. A backend without versions
+	// (the filesystem) lists what List lists. As with List, RetainUntil and
+	// LegalHold are left zero (GetVersion has them).
+	ListVersions(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+
+	// GetVersion opens one version of the object, as ListVersions names it
+	// (an empty versionID is the current version), with its own retention
+	// and legal hold. It returns ErrNotFound if there is no such version.
+	GetVersion(ctx context.Context, key, versionID string) (io.ReadCloser, ObjectInfo, error)
+
 	// SetRetention keeps the object from deletion until the given time.
 	// Retention can be extended but never shortened: an earlier date than
 	// the current one yields a *LockedError. until must be in the future.
@@ -84,6 +98,9 @@ type ObjectInfo struct {
 	RetainUntil time.Time
 	// LegalHold reports whether a legal hold is set on the object.
 	LegalHold bool
+	// Noncurrent is set by ListVersions for a version that Get does not
+	// return: an older version on a versioned backend.
+	Noncurrent bool
 }
 
 // ErrNotFound is returned when the object does not exist.

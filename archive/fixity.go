@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -53,13 +52,7 @@ const FixityPrefix = "fixity/"
 // not committed are skipped by the caller's filter, if any.
 func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID string) bool, evidence EvidenceCheck, progress func(done, total int)) (*FixityReport, error) {
 	rep := &FixityReport{Started: now().UTC(), Problems: []FixityProblem{}}
-	var ids []string
-	err := s.List(ctx, "docs/", func(o ObjectInfo) error {
-		if id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, "docs/"), "/record.json"); ok && !strings.Contains(id, "/") {
-			ids = append(ids, id)
-		}
-		return nil
-	})
+	ids, err := DocumentIDs(ctx, s, AllUnits)
 	if err != nil {
 		return nil, err
 	}

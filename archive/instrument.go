@@ -42,6 +42,16 @@ func (i *instrumented) List(ctx context.Context, prefix string, fn func(ObjectIn
 	return i.s.List(ctx, prefix, fn)
 }
 
+func (i *instrumented) ListVersions(ctx context.Context, prefix string, fn func(ObjectInfo) error) (err error) {
+	defer func(t time.Time) { i.done("list_versions", t, err) }(time.Now())
+	return i.s.ListVersions(ctx, prefix, fn)
+}
+
+func (i *instrumented) GetVersion(ctx context.Context, key, versionID string) (rc io.ReadCloser, info ObjectInfo, err error) {
+	defer func(t time.Time) { i.done("get_version", t, err) }(time.Now())
+	return i.s.GetVersion(ctx, key, versionID)
+}
+
 func (i *instrumented) SetRetention(ctx context.Context, key string, until time.Time) (err error) {
 	defer func(t time.Time) { i.done("set_retention", t, err) }(time.Now())
 	return i.s.SetRetention(ctx, key, until)

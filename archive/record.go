@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -76,8 +77,8 @@ func (c RetentionClass) rank() time.Duration {
 }
 
 // Schedule maps item codes (事项编码) to retention classes. Items it does not
-// list take the longest class of the schedule, as the law says to keep a
-// record longer when in doubt.
+// list, and records with no item code, take its default, the longest class
+// (permanent), as the law says to keep a record longer when in doubt.
 type Schedule struct {
 	Items map[string]RetentionClass
 }
@@ -128,7 +129,7 @@ func ParseSchedule(b []byte) (*Schedule, error) {
 }
 
 // ClassFor returns the retention class of an item code: the scheduled one,
-// or permanent for an unknown item.
+// or the default, permanent, for an unlisted item or an empty code.
 func (s *Schedule) ClassFor(itemCode string) RetentionClass {
 	if s != nil {
 		if c, ok := s.Items[itemCode]; ok {
@@ -152,9 +153,12 @@ func Longer(a, b RetentionClass) RetentionClass {
 type Record struct {
 	DocumentID string `json:"document_id"`
 	// DA/T 46 core: 题名, 文号, 责任者, 日期, 保管期限, 格式, 文件名, 大小, 生成应用.
-	Title               string         `json:"title"`
-	DocumentNo          string         `json:"document_no,omitempty"`
-	ResponsibleParty    string         `json:"responsible_party"`
+	Title            string `json:"title"`
+	DocumentNo       string `json:"document_no,omitempty"`
+	ResponsibleParty string `json:"responsible_party"`
+	// Unit is the id of the unit whose record it is (its responsible
+	// party); empty in records made before units (the first unit's).
+	Unit                string         `json:"unit,omitempty"`
 	Date                time.Time      `json:"date"`
 	Retention           RetentionClass `json:"retention"`
 	RetainUntil         time.Time      `json:"retain_until"`
@@ -241,8 +245,71 @@ func (r *Record) Authorizations() []AuthorizationElement {
 	return out
 }
 
+// Documents are kept apart by unit: the first unit's (every document of a
+// store written before units) under docs/<id>/, another unit's under
+// units/u-<tag>/docs/<id>/. A unit mints ids doc-<tag>-<16 letters>, so a
+// document's place follows from its id alone.
+
+// UnitsPrefix holds the units and the documents of every unit but the first.
+const UnitsPrefix = "units/"
+
+// UnitTag returns the unit tag a document id carries: "" for the first
+// unit's ids (doc-<16 letters>), else the 8 letters after doc-.
+func UnitTag(docID string) string {
+	rest, ok := strings.CutPrefix(docID, "doc-")
+	if !ok || len(rest) != 8+1+16 || rest[8] != '-' {
+		return ""
+	}
+	return rest[:8]
+}
+
+// UnitDocsPrefix is where the documents of the unit with this tag are: docs/
+// for the first unit (tag ""), units/u-<tag>/docs/ for another.
+func UnitDocsPrefix(tag string) string {
+	if tag == "" {
+		return "docs/"
+	}
+	return UnitsPrefix + "u-" + tag + "/docs/"
+}
+
+// DocumentPrefix is the prefix of everything kept of one document.
+func DocumentPrefix(id string) string { return UnitDocsPrefix(UnitTag(id)) + id + "/" }
+
 // DocumentKey is the key of a document's signed PDF.
-func DocumentKey(id string) string { return "docs/" + id + "/document.pdf" }
+func DocumentKey(id string) string { return DocumentPrefix(id) + "document.pdf" }
 
 // RecordKey is the key of a document's record.
-func RecordKey(id string) string { return "docs/" + id + "/record.json" }
+func RecordKey(id string) string { return DocumentPrefix(id) + "record.json" }
+
+// AllUnits, given to DocumentIDs as the tag, lists the documents of every unit.
+const AllUnits = "*"
+
+// DocumentIDs lists the ids of the documents that have a record: of the unit
+// with tag ("" the first unit), or of every unit with AllUnits. Documents
+// outside their unit's prefix are not listed.
+func DocumentIDs(ctx context.Context, s Store, tag string) ([]string, error) {
+	var ids []string
+	add := func(rest, wantTag string) {
+		if id, ok := strings.CutSuffix(rest, "/record.json"); ok && !strings.Contains(id, "/") &&
+			strings.HasPrefix(id, "doc-") && UnitTag(id) == wantTag {
+			ids = append(ids, id)
+		}
+	}
+	if tag != AllUnits {
+		prefix := UnitDocsPrefix(tag)
+		err := s.List(ctx, prefix, func(o ObjectInfo) error { add(strings.TrimPrefix(o.Key, prefix), tag); return nil })
+		return ids, err
+	}
+	if err := s.List(ctx, "docs/", func(o ObjectInfo) error { add(strings.TrimPrefix(o.Key, "docs/"), ""); return nil }); err != nil {
+		return nil, err
+	}
+	// units/u-<tag>/docs/<id>/record.json
+	err := s.List(ctx, UnitsPrefix, func(o ObjectInfo) error {
+		unit, rest, ok := strings.Cut(strings.TrimPrefix(o.Key, UnitsPrefix), "/docs/")
+		if t, isUnit := strings.CutPrefix(unit, "u-"); ok && isUnit && len(t) == 8 {
+			add(rest, t)
+		}
+		return nil
+	})
+	return ids, err
+}

@@ -2,8 +2,11 @@ package seal
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 
+	"eseal/archive"
 	"eseal/archive/audit"
 )
 
@@ -44,12 +47,72 @@ func (s *Service) audit(ctx context.Context, e AuditEvent) { s.Registry.audit(ct
 func (r *Registry) LogEvent(ctx context.Context, e AuditEvent) { r.audit(ctx, e) }
 
 // LogAuditor appends to an archive/audit log.
-type LogAuditor struct{ Log *audit.Log }
+type LogAuditor struct {
+	Log *audit.Log
+	// Failed, if set, is called for every append that failed (a metric).
+	Failed func()
+}
 
-// Append implements Auditor.
+// Append implements Auditor. An entry stored whose retention lock failed
+// is recorded (the log retries the lock on its next append), so it is not
+// an error here.
 func (a LogAuditor) Append(ctx context.Context, e AuditEvent) error {
-	_, err := a.Log.Append(ctx, audit.Entry{Action: e.Action, Subject: e.Subject, Actor: e.Actor, Details: e.Details})
+	stored, err := a.Log.Append(ctx, audit.Entry{Action: e.Action, Subject: e.Subject, Actor: e.Actor, Details: e.Details})
+	if err != nil && stored.Seq != 0 {
+		slog.Warn("audit entry stored; its retention lock is retried on the next append", "action", e.Action, "subject", e.Subject, "err", err)
+		return nil
+	}
+	if err != nil && a.Failed != nil {
+		a.Failed()
+	}
 	return err
+}
+
+// AuditError reports a change that was not made because the audit log could
+// not record it: a change the log does not hold must not have happened.
+type AuditError struct {
+	Action  audit.Action
+	Subject string
+	Err     error
+}
+
+func (e *AuditError) Error() string {
+	return fmt.Sprintf("the audit log could not record %s %s, so it was not done: %v", e.Action, e.Subject, e.Err)
+}
+
+func (e *AuditError) Unwrap() error { return e.Err }
+
+// logged appends the event of a change whose objects (keys) are written but
+// not yet locked, and only then locks them: so a change is either in the log
+// or undone. When the append fails the objects are deleted and the answer
+// is an *AuditError. The objects are kept as long as the longest retention
+// class: their loss would change what the log and the records mean.
+func (r *Registry) logged(ctx context.Context, e AuditEvent, keys ...string) error {
+	if r.auditor != nil {
+		if err := r.auditor.Append(ctx, e); err != nil {
+			for _, k := range keys {
+				if derr := r.store.Delete(ctx, k); derr != nil && !errors.Is(derr, archive.ErrNotFound) {
+					slog.Error("undoing a change the audit log did not record", "key", k, "err", derr)
+				}
+			}
+			return &AuditError{Action: e.Action, Subject: e.Subject, Err: err}
+		}
+	}
+	r.keep(ctx, keys...)
+	return nil
+}
+
+// keep retention-locks objects whose loss would change meaning — grants,
+// their evidence, persons, revocations — for the longest retention class.
+// A lock that fails is logged; fixity reports an unlocked object.
+func (r *Registry) keep(ctx context.Context, keys ...string) {
+	until := archive.Permanent.Until(r.now())
+	for _, k := range keys {
+		var le *archive.LockedError
+		if err := r.store.SetRetention(ctx, k, until); err != nil && !errors.As(err, &le) {
+			slog.Error("retention lock failed", "key", k, "err", err)
+		}
+	}
 }
 
 // CertificateRevoked is logged when a signer certificate is revoked on its own.

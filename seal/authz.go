@@ -210,9 +210,11 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 	if err := putJSON(ctx, r.store, authzKey(a.ID, "grant.json"), a); err != nil {
 		return nil, err
 	}
-	r.audit(ctx, AuditEvent{Action: audit.AuthorizationGranted, Subject: a.ID, Actor: a.GrantedBy, Details: map[string]string{
+	if err := r.logged(ctx, AuditEvent{Action: audit.AuthorizationGranted, Subject: a.ID, Actor: a.GrantedBy, Details: map[string]string{
 		"seal": a.SealID, "case_no": a.CaseNo, "document_sm3": a.DocumentSM3, "max_uses": fmt.Sprint(a.MaxUses),
-		"expires_at": a.ExpiresAt.Format(time.RFC3339)}})
+		"expires_at": a.ExpiresAt.Format(time.RFC3339)}}, authzKey(a.ID, "grant.json")); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -322,7 +324,8 @@ func (r *Registry) UseOf(ctx context.Context, id string, n int) (*AuthorizationU
 
 // releaseUse deletes the n-th use marker of an authorization, if it names
 // docID: the roll-back of a multi-seal commit that lost a race on another of
-// its authorizations. Use markers are never retention-locked.
+// its authorizations. Use markers are retention-locked only once their
+// stamping is in the audit log (finish), after any give-back.
 func (r *Registry) releaseUse(ctx context.Context, id string, n int, docID string) error {
 	u, err := r.UseOf(ctx, id, n)
 	if errors.Is(err, archive.ErrNotFound) {

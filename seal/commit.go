@@ -186,6 +186,9 @@ func (r *Registry) closeUses(ctx context.Context, id string, maxUses int) error 
 		}
 		c := useMarker{AuthorizationUse: AuthorizationUse{N: free, Time: r.now().UTC()}, Closes: &closing{Time: r.now().UTC(), After: after}}
 		if err := putJSON(ctx, r.store, useKey(id, free), c); !errors.Is(err, archive.ErrExists) {
+			if err == nil {
+				r.keep(ctx, useKey(id, free))
+			}
 			return err
 		}
 	}
@@ -240,6 +243,7 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 		}
 		return nil, err
 	}
+	r.keep(ctx, authzKey(id, "revoked.json"))
 	if err := r.closeUses(ctx, id, before.MaxUses); err != nil {
 		return nil, err
 	}

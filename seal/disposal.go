@@ -73,31 +73,32 @@ var approvalPattern = regexp.MustCompile(`^[\p{L}\p{N}〔〕()（）\-_/.#:]{1,6
 func (s *Service) DueForDisposal(ctx context.Context) ([]*archive.Record, error) {
 	now := s.now()
 	var due []*archive.Record
-	err := s.Store.List(ctx, "docs/", func(o archive.ObjectInfo) error {
-		id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, "docs/"), "/record.json")
-		if !ok || !ValidDocumentID(id) {
-			return nil
-		}
+	ids, err := archive.DocumentIDs(ctx, s.Store, archive.AllUnits)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
 		rec, err := s.Record(ctx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if rec.RetainUntil.After(now) {
-			return nil
+			continue
 		}
-		if ok, err := s.Committed(ctx, rec); err != nil || !ok {
-			return err
+		if ok, err := s.Committed(ctx, rec); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
 		}
 		info, err := s.Store.Head(ctx, archive.DocumentKey(id))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !info.LegalHold {
 			due = append(due, rec)
 		}
-		return nil
-	})
-	return due, err
+	}
+	return due, nil
 }
 
 // Dispose destroys the requested documents after checking every one of them
@@ -150,7 +151,7 @@ func (s *Service) Dispose(ctx context.Context, req DisposalRequest) (*DisposalRe
 	}
 
 	reg := &DisposalRegister{
-		ID: "dsp-" + strings.TrimPrefix(newDocumentID(), "doc-"), ApprovalID: req.ApprovalID,
+		ID: "dsp-" + strings.TrimPrefix(newDocumentID(""), "doc-"), ApprovalID: req.ApprovalID,
 		Witnesses: [2]string{w0, w1}, By: req.By, Time: now,
 	}
 	until := registerRetention.Until(now)

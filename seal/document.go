@@ -13,17 +13,24 @@ import (
 // Documents are stored under docs/<id>/ (archive.DocumentKey, RecordKey);
 // one is served only once its stamping committed.
 
-var docIDPattern = regexp.MustCompile(`^doc-[a-z2-7]{16}$`)
+// A document id is doc-<16 letters> for the first unit (and every document
+// stamped before units), doc-<unit tag>-<16 letters> for another unit's: the
+// id says where its record is kept (archive.DocumentPrefix).
+var docIDPattern = regexp.MustCompile(`^doc-(?:[a-z2-7]{8}-)?[a-z2-7]{16}$`)
 
 // ValidDocumentID reports whether s has the form of a document id.
 func ValidDocumentID(s string) bool { return docIDPattern.MatchString(s) }
 
-func newDocumentID() string {
+func newDocumentID(unitTag string) string {
 	var b [10]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err)
 	}
-	return "doc-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	id := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	if unitTag != "" {
+		return "doc-" + unitTag + "-" + id
+	}
+	return "doc-" + id
 }
 
 // Record reads a document's record.

@@ -49,11 +49,11 @@ func (s *Service) SetLegalHold(ctx context.Context, docID string, on bool, reaso
 	}
 
 	n := 0
-	if err := s.Store.List(ctx, "docs/"+docID+"/holds/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
+	if err := s.Store.List(ctx, archive.DocumentPrefix(docID)+"holds/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
 		return nil, err
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		err := putJSON(ctx, s.Store, fmt.Sprintf("docs/%s/holds/%06d.json", docID, n+1+attempt), ev)
+		err := putJSON(ctx, s.Store, fmt.Sprintf("%sholds/%06d.json", archive.DocumentPrefix(docID), n+1+attempt), ev)
 		if err == nil {
 			s.audit(ctx, AuditEvent{Action: action, Subject: docID, Actor: by, Details: map[string]string{"reason": reason}})
 		}

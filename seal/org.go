@@ -60,6 +60,8 @@ const vendorID = "eseal"
 type OrgInfo struct {
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
+	// Fonds is the fonds code (全宗号) given at init, the first unit's.
+	Fonds string `json:"fonds,omitempty"`
 }
 
 // ErrNoOrganisation means the store has not been initialised with `eseal init`.
@@ -99,7 +101,7 @@ func newOrg(store archive.Store, kek *keys.KEK, now func() time.Time) *Org {
 // maker's, the audit log's and the TSA's certificates, with keys wrapped
 // under the KEK, and an empty CRL. The organisation record is written last,
 // so its presence means the PKI is complete.
-func (o *Org) create(ctx context.Context, name string) error {
+func (o *Org) create(ctx context.Context, name, fonds string) error {
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > 128 {
 		return &InvalidError{"organisation name must have 1–128 characters"}
@@ -137,7 +139,7 @@ func (o *Org) create(ctx context.Context, name string) error {
 	if err := o.publishCRL(ctx, nil); err != nil {
 		return err
 	}
-	o.info = OrgInfo{Name: name, Created: now}
+	o.info = OrgInfo{Name: name, Created: now, Fonds: fonds}
 	return putJSON(ctx, o.store, orgKey, o.info)
 }
 
@@ -282,9 +284,10 @@ func (o *Org) TrustStore(ctx context.Context) (*keys.TrustStore, error) {
 }
 
 // issueSigner certifies a seal's signer key under the organisation root.
-func (o *Org) issueSigner(name string, pub crypto.PublicKey, notBefore, notAfter time.Time) (*smx509.Certificate, error) {
+// Its subject's O= is the seal's unit.
+func (o *Org) issueSigner(name, unit string, pub crypto.PublicKey, notBefore, notAfter time.Time) (*smx509.Certificate, error) {
 	return o.root.Issue(keys.CertRequest{
-		Kind: keys.KindSigner, CommonName: name, Organisation: o.info.Name,
+		Kind: keys.KindSigner, CommonName: name, Organisation: unit,
 		PublicKey: pub, NotBefore: notBefore, NotAfter: notAfter,
 	})
 }

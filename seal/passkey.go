@@ -155,6 +155,7 @@ func (r *Registry) EnrolPasskeyPerson(ctx context.Context, spec PersonSpec, ttl 
 	if err := putJSON(ctx, r.store, personKey(p.ID, "person.json"), p); err != nil {
 		return nil, "", err
 	}
+	r.keep(ctx, personKey(p.ID, "person.json"))
 	p.State = PersonEnrolling
 	r.audit(ctx, AuditEvent{Action: PersonEnrolled, Subject: p.ID, Actor: spec.By, Details: map[string]string{
 		"seal": p.SealID, "name": p.Name, "method": string(p.Method), "state": p.State, "enrolment_expires": exp.Format(time.RFC3339)}})
@@ -257,6 +258,7 @@ func (r *Registry) RegisterPasskey(ctx context.Context, rp *RelyingParty, token 
 	} else if err != nil {
 		return nil, err
 	}
+	r.keep(ctx, personKey(p.ID, "passkey.json"))
 	p.State = PersonActive
 	r.audit(ctx, AuditEvent{Action: PersonPasskeyRegistered, Subject: p.ID, Actor: p.ID, Details: map[string]string{
 		"seal": p.SealID, "name": p.Name, "credential_id": base64.RawURLEncoding.EncodeToString(cred.ID), "rp_id": rp.ID}})

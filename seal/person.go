@@ -168,6 +168,9 @@ func (r *Registry) EnrolPerson(ctx context.Context, spec PersonSpec) (*Person, e
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkPersonCert(ctx, "", cert, r.now()); err != nil {
+		return nil, err
+	}
 	sum := sm3.Sum(cert.Raw)
 	p := &Person{
 		ID: "p-" + randomID(10), SealID: s.ID, Name: spec.Name, Method: MethodSM2,
@@ -182,6 +185,7 @@ func (r *Registry) EnrolPerson(ctx context.Context, spec PersonSpec) (*Person, e
 	if err := putJSON(ctx, r.store, personKey(p.ID, "person.json"), p); err != nil {
 		return nil, err
 	}
+	r.keep(ctx, personKey(p.ID, "certificate.pem"), personKey(p.ID, "person.json"))
 	p.State = PersonActive
 	r.audit(ctx, AuditEvent{Action: PersonEnrolled, Subject: p.ID, Actor: spec.By, Details: map[string]string{
 		"seal": p.SealID, "name": p.Name, "method": string(p.Method), "cert_sm3": p.CertSM3, "cert_subject": p.CertSubject}})
@@ -281,6 +285,7 @@ func (r *Registry) RemovePerson(ctx context.Context, id, reason, by string) (*Pe
 		}
 		return nil, err
 	}
+	r.keep(ctx, personKey(id, "removed.json"))
 	p.Removed = &ev
 	r.audit(ctx, AuditEvent{Action: PersonRemovedA, Subject: id, Actor: by, Details: map[string]string{"seal": p.SealID, "name": p.Name, "reason": reason}})
 	return p, nil

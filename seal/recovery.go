@@ -9,17 +9,68 @@ import (
 	"eseal/archive"
 )
 
-// recoveryGrace is how old an uncommitted stamping must be before the
-// sweep removes it, so a slow stamping on another replica is left alone.
-const recoveryGrace = 10 * time.Minute
+// defaultRecoveryGrace is how old an unfinished stamping must be before the
+// sweep touches it, so a slow stamping on another replica is left alone.
+const defaultRecoveryGrace = 10 * time.Minute
 
 // Recover finishes or removes stampings a crash interrupted: a pending entry
 // whose authorization use names it is locked and completed; one without,
-// older than the grace period, is discarded. It runs at start-up. A pending
-// entry it cannot handle is logged and left for the next sweep, so one
-// damaged stamping does not keep the service from starting; err reports only
-// a store that cannot be listed.
+// older than the grace period, is discarded. It runs at start-up, when this
+// replica's own stampings of before the crash may be young. A pending entry
+// it cannot handle is logged and left for the next sweep, so one damaged
+// stamping does not keep the service from starting; err reports only a
+// store that cannot be listed.
 func (s *Service) Recover(ctx context.Context) (completed, discarded int, err error) {
+	return s.sweep(ctx, false)
+}
+
+// Sweep is the recovery sweep a running service repeats (RunSweeps): like
+// Recover, but it leaves every stamping younger than the grace period alone,
+// committed or not, since its own request may still be finishing it.
+func (s *Service) Sweep(ctx context.Context) (completed, discarded int, err error) {
+	return s.sweep(ctx, true)
+}
+
+// RunSweeps runs Sweep every half grace period until ctx is done, logging
+// what each sweep did.
+func (s *Service) RunSweeps(ctx context.Context) {
+	t := time.NewTicker(s.grace() / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		done, dropped, err := s.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log().Error("periodic recovery sweep", "err", err)
+		case done+dropped > 0:
+			s.log().Info("periodic recovery sweep", "completed", done, "discarded", dropped)
+		}
+	}
+}
+
+// StalePending counts the stampings pending for longer than the grace
+// period: the sweep should have finished or discarded them, so each one
+// is a stamping it cannot handle (see the log).
+func (s *Service) StalePending(ctx context.Context) (int, error) {
+	n := 0
+	cutoff := s.now().Add(-s.grace())
+	err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
+		if o.ModTime.Before(cutoff) {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Grace is the recovery sweep's grace period (RecoveryGrace or its default).
+func (s *Service) Grace() time.Duration { return s.grace() }
+
+func (s *Service) sweep(ctx context.Context, onlyOld bool) (completed, discarded int, err error) {
 	var pending []string
 	if err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
 		pending = append(pending, o.Key)
@@ -28,7 +79,7 @@ func (s *Service) Recover(ctx context.Context) (completed, discarded int, err er
 		return 0, 0, err
 	}
 	for _, k := range pending {
-		done, dropped, err := s.recoverOne(ctx, k)
+		done, dropped, err := s.recoverOne(ctx, k, onlyOld)
 		if err != nil {
 			s.log().Error("recovery sweep: leaving a pending stamping for later", "key", k, "err", err)
 			continue
@@ -43,7 +94,7 @@ func (s *Service) Recover(ctx context.Context) (completed, discarded int, err er
 	return completed, discarded, nil
 }
 
-func (s *Service) recoverOne(ctx context.Context, key string) (completed, discarded bool, err error) {
+func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (completed, discarded bool, err error) {
 	var p pendingEntry
 	if err := getJSON(ctx, s.Store, key, &p); err != nil {
 		if errors.Is(err, archive.ErrNotFound) {
@@ -51,10 +102,11 @@ func (s *Service) recoverOne(ctx context.Context, key string) (completed, discar
 		}
 		return false, false, err
 	}
-	ids := p.AuthorizationIDs
-	if len(ids) == 0 {
-		ids = []string{p.AuthorizationID}
+	old := s.now().Sub(p.Started) > s.grace()
+	if onlyOld && !old {
+		return false, false, nil
 	}
+	ids := p.authorizationIDs()
 	uses := make([]int, len(ids))
 	all := true
 	for i, id := range ids {
@@ -74,8 +126,11 @@ func (s *Service) recoverOne(ctx context.Context, key string) (completed, discar
 		if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
 			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
 		}
-		return true, false, s.finish(ctx, p, &rec, uses[0])
-	case s.now().Sub(p.Started) > recoveryGrace:
+		if err := s.logStamped(ctx, p, &rec, uses[0]); err != nil {
+			return false, false, err
+		}
+		return true, false, s.finish(ctx, p, &rec, uses)
+	case old:
 		// A multi-seal commit cut half-way: give the uses it took back.
 		for i, id := range ids {
 			if uses[i] > 0 {

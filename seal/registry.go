@@ -42,6 +42,11 @@ type Registry struct {
 	loaded      map[string]*signingSeal
 	grants      map[string]*Authorization // verified grants (write-once)
 	descriptors map[string]Seal           // seal.json of each seal (write-once)
+
+	personTrust personTrust // the persons' CAs and CRLs (personca.go)
+
+	units     map[string]*Unit // unit.json of each unit (write-once)
+	firstUnit *Unit
 }
 
 // signingSeal is a seal made ready for stamping: key unwrapped, SESeal and
@@ -66,6 +71,9 @@ type Options struct {
 	Now func() time.Time
 	// Audit receives every state change; nil logs nothing (tests).
 	Audit Auditor
+	// Fonds is the fonds code (全宗号) of the organisation InitOrg creates,
+	// its first unit's; "" leaves it to be configured for transfers.
+	Fonds string
 }
 
 // InitOrg creates the organisation PKI in an empty store (see Org) and opens
@@ -78,7 +86,10 @@ func InitOrg(ctx context.Context, store archive.Store, kek *keys.KEK, name strin
 	} else if !errors.Is(err, archive.ErrNotFound) {
 		return nil, err
 	}
-	if err := org.create(ctx, name); err != nil {
+	if opt.Fonds != "" && !ValidFonds(opt.Fonds) {
+		return nil, &InputError{"fonds", "the fonds code (全宗号): 1–16 letters and digits"}
+	}
+	if err := org.create(ctx, name, opt.Fonds); err != nil {
 		return nil, err
 	}
 	return newRegistry(org, opt), nil
@@ -92,7 +103,7 @@ func OpenRegistry(ctx context.Context, store archive.Store, kek *keys.KEK, opt O
 
 func newRegistry(org *Org, opt Options) *Registry {
 	return &Registry{Org: org, store: org.store, now: org.now, auditor: opt.Audit,
-		loaded: map[string]*signingSeal{}, grants: map[string]*Authorization{}, descriptors: map[string]Seal{}}
+		loaded: map[string]*signingSeal{}, grants: map[string]*Authorization{}, descriptors: map[string]Seal{}, units: map[string]*Unit{}}
 }
 
 // SetAuditor sets where state changes are logged. Call before use.
@@ -113,6 +124,8 @@ type CreateSpec struct {
 	By string
 	// Policy says which grants may stamp with the seal; "" is PolicyPerson.
 	Policy Policy
+	// Unit is the unit that owns the seal; "" is the first unit.
+	Unit string
 }
 
 // CreateSeal makes a new seal: an SM2 signer key and certificate issued by the
@@ -164,12 +177,16 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 		return nil, &InvalidError{"validity extends beyond the seal maker's certificate"}
 	}
 
+	unit, err := r.Unit(ctx, spec.Unit)
+	if err != nil {
+		return nil, err
+	}
 	id := newID()
 	signerKey, err := keys.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
-	signerCert, err := r.issueSigner(spec.Name, signerKey.Public(), now.Add(-time.Minute), validEnd)
+	signerCert, err := r.issueSigner(spec.Name, unit.Name, signerKey.Public(), now.Add(-time.Minute), validEnd)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +203,9 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 		ID: id, Name: spec.Name, Type: spec.Type, WidthMM: spec.WidthMM, HeightMM: spec.HeightMM,
 		ValidStart: now, ValidEnd: validEnd, Created: now,
 		SignerSerial: hex.EncodeToString(signerCert.SerialNumber.Bytes()),
+	}
+	if !unit.First {
+		s.Unit = unit.ID
 	}
 	p := sealPrefix + id + "/"
 	if err := r.putKey(ctx, p+"signer.key", signerKey); err != nil {
@@ -218,7 +238,7 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 	}
 	s.Status, s.StatusReason, s.StatusTime = ev.Status, ev.Reason, ev.Time
 	r.audit(ctx, AuditEvent{Action: audit.SealCreated, Subject: id, Actor: spec.By,
-		Details: map[string]string{"name": s.Name, "signer_serial": s.SignerSerial, "valid_end": s.ValidEnd.Format(time.RFC3339), "policy": string(spec.Policy)}})
+		Details: map[string]string{"name": s.Name, "signer_serial": s.SignerSerial, "valid_end": s.ValidEnd.Format(time.RFC3339), "policy": string(spec.Policy), "unit": unit.ID}})
 	return s, nil
 }
 

@@ -20,6 +20,7 @@ package seal
 // after the decision and before the grant is completed by the next read.
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -34,6 +35,7 @@ import (
 	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/keys"
+	"eseal/pdf"
 )
 
 const requestPrefix = "requests/"
@@ -65,6 +67,11 @@ type RequestSpec struct {
 	DocumentSM3 string
 	ExpiresIn   time.Duration
 	MaxUses     int
+	// PDF, when given, is the document to be stamped: it is kept with the
+	// request (requests/<ar>/document.pdf), its SM3 becomes DocumentSM3 (a
+	// DocumentSM3 given as well must match), and the approval page shows
+	// its first page.
+	PDF []byte
 	// By names the API key that asks.
 	By string
 }
@@ -152,6 +159,20 @@ func (r *Registry) RequestAuthorization(ctx context.Context, spec RequestSpec) (
 	case spec.DocumentSM3 != "" && !sm3HexPattern.MatchString(spec.DocumentSM3):
 		return nil, &InputError{"document_sm3", "64 hexadecimal digits"}
 	}
+	if len(spec.PDF) > 0 {
+		sum := sm3Hex(spec.PDF)
+		if spec.DocumentSM3 != "" && spec.DocumentSM3 != sum {
+			return nil, &InputError{"document_sm3", "is not the SM3 of the PDF sent with the request (" + sum + ")"}
+		}
+		d, err := pdf.Open(bytes.NewReader(spec.PDF), int64(len(spec.PDF)))
+		if err != nil {
+			return nil, &InputError{"file", "not a readable PDF: " + err.Error()}
+		}
+		if d.NumPages() == 0 {
+			return nil, &InputError{"file", "the PDF has no readable page"}
+		}
+		spec.DocumentSM3 = sum
+	}
 	if spec.MaxUses == 0 {
 		spec.MaxUses = 1
 	}
@@ -192,6 +213,13 @@ func (r *Registry) RequestAuthorization(ctx context.Context, spec RequestSpec) (
 	if err != nil {
 		return nil, err
 	}
+	// The document first: a request is visible only once its grant bytes
+	// are, and then its document is there to be shown.
+	if len(spec.PDF) > 0 {
+		if err := putObject(ctx, r.store, requestKey(g.RequestID, "document.pdf"), spec.PDF); err != nil {
+			return nil, err
+		}
+	}
 	if err := putObject(ctx, r.store, requestKey(g.RequestID, "grant.bin"), b); err != nil {
 		return nil, err
 	}
@@ -199,6 +227,36 @@ func (r *Registry) RequestAuthorization(ctx context.Context, spec RequestSpec) (
 		"seal": g.SealID, "case_no": g.CaseNo, "document_sm3": g.DocumentSM3, "authorization": g.AuthorizationID,
 		"grant_sm3": sm3Hex(b), "expires_at": g.ExpiresAt.Format(time.RFC3339)}})
 	return &RequestState{Grant: g, Status: RequestPending, Challenge: b}, nil
+}
+
+// HasRequestDocument reports whether a request carried its document.
+func (r *Registry) HasRequestDocument(ctx context.Context, requestID string) (bool, error) {
+	_, err := r.store.Head(ctx, requestKey(requestID, "document.pdf"))
+	if errors.Is(err, archive.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// RequestDocument returns the PDF an authorization request carried, checked
+// against the SM3 in its grant bytes; a RequestError with reason not-found
+// when the request carried none.
+func (r *Registry) RequestDocument(ctx context.Context, st *RequestState) ([]byte, error) {
+	noDocument := &RequestError{ID: st.RequestID, Reason: RequestNotFound, Detail: "the request carried no document"}
+	if st.DocumentSM3 == "" {
+		return nil, noDocument
+	}
+	b, _, err := archive.GetBytes(ctx, r.store, requestKey(st.RequestID, "document.pdf"))
+	if errors.Is(err, archive.ErrNotFound) {
+		return nil, noDocument
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sm3Hex(b) != st.DocumentSM3 {
+		return nil, fmt.Errorf("authorization request %s: the stored document is not the one whose SM3 the grant names", st.RequestID)
+	}
+	return b, nil
 }
 
 // AuthorizationRequest reads a request and its decision. An approval whose
@@ -280,6 +338,9 @@ func (r *Registry) checkSignature(ctx context.Context, requestID string, p *Pers
 	}
 	cert, err := r.PersonCertificate(ctx, p)
 	if err != nil {
+		return err
+	}
+	if err := r.checkPersonCert(ctx, p.ID, cert, r.now()); err != nil {
 		return err
 	}
 	if !keys.VerifySM2(cert.PublicKey, msg, sig) {
@@ -370,6 +431,9 @@ func (r *Registry) decide(ctx context.Context, st *RequestState, d Decision) err
 	if errors.Is(err, archive.ErrExists) {
 		return &RequestError{ID: st.RequestID, Reason: RequestDecided, Detail: "another decision was recorded first"}
 	}
+	if err == nil {
+		r.keep(ctx, requestKey(st.RequestID, "decision.json"))
+	}
 	return err
 }
 
@@ -406,6 +470,7 @@ func (r *Registry) writeApprovedGrant(ctx context.Context, st *RequestState) (*A
 		if err := putObject(ctx, r.store, authzKey(a.ID, "evidence/"+o.name), o.data); err != nil && !errors.Is(err, archive.ErrExists) {
 			return nil, err
 		}
+		r.keep(ctx, authzKey(a.ID, "evidence/"+o.name))
 	}
 	// The grant last: once it exists the authorization can be used, and its
 	// evidence is already there.
@@ -414,6 +479,7 @@ func (r *Registry) writeApprovedGrant(ctx context.Context, st *RequestState) (*A
 	} else if err != nil {
 		return nil, err
 	}
+	r.keep(ctx, authzKey(a.ID, "grant.json"))
 	return a, nil
 }
 

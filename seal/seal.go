@@ -67,6 +67,9 @@ type Seal struct {
 	Created    time.Time `json:"created"`
 	// SignerSerial is the hex serial number of the seal's signer certificate.
 	SignerSerial string `json:"signer_serial"`
+	// Unit is the unit that owns the seal; empty for the first unit's (and
+	// every seal made before units).
+	Unit string `json:"unit,omitempty"`
 	// Status and the event that set it.
 	Status       Status    `json:"status"`
 	StatusReason string    `json:"status_reason,omitempty"`

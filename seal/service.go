@@ -41,6 +41,10 @@ type Service struct {
 	Now func() time.Time
 	// Log receives the recovery sweep's and commit's notes; nil means slog.Default().
 	Log *slog.Logger
+	// RecoveryGrace is how old an unfinished stamping must be before the
+	// recovery sweep touches it (default 10 minutes); a stamping gives up
+	// before its commit when it has taken half of it.
+	RecoveryGrace time.Duration
 }
 
 // RecordInput is what the approval system tells about the document.
@@ -87,6 +91,10 @@ type StampRequest struct {
 	IdempotencyKey string
 	// PDF is the input document.
 	PDF []byte
+	// Unit is the unit whose record the document becomes (the stamper key's;
+	// "" the first unit). A later seal on an archived document stays in that
+	// document's unit.
+	Unit string
 }
 
 // Stamped is the outcome of a stamping: the stamped, archived document.
@@ -124,6 +132,22 @@ type pendingEntry struct {
 	CodeKey        string    `json:"code_key"`
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	Started        time.Time `json:"started"`
+}
+
+// authorizationIDs are the stamping's authorizations, one per seal.
+func (p pendingEntry) authorizationIDs() []string {
+	if len(p.AuthorizationIDs) == 0 {
+		return []string{p.AuthorizationID}
+	}
+	return p.AuthorizationIDs
+}
+
+// grace is the recovery sweep's grace period.
+func (s *Service) grace() time.Duration {
+	if s.RecoveryGrace > 0 {
+		return s.RecoveryGrace
+	}
+	return defaultRecoveryGrace
 }
 
 func (s *Service) now() time.Time {
@@ -201,6 +225,10 @@ type stamping struct {
 	// index for index with uses.
 	seals  []*Seal
 	grants []*AuthorizationState
+	// unit is the unit the document belongs to; sealUnits the unit of each
+	// seal (a joint approval joins seals of several units).
+	unit      *Unit
+	sealUnits []*Unit
 
 	docID, code string
 	// signed is the PDF with every seal applied so far.
@@ -273,6 +301,14 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 	if job.retention, err = s.retention(req.Record, job.base); err != nil {
 		return nil, err
 	}
+	if job.base != nil {
+		job.unit, err = s.Registry.DocumentUnit(ctx, job.base.DocumentID)
+	} else {
+		job.unit, err = s.Registry.Unit(ctx, req.Unit)
+	}
+	if err != nil {
+		return nil, err
+	}
 	job.req = req
 
 	// For every seal: the seal (active, valid), then its authorization, for
@@ -280,9 +316,13 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 	job.inSM3 = sm3.Sum(req.PDF)
 	job.seals = make([]*Seal, len(uses))
 	job.grants = make([]*AuthorizationState, len(uses))
+	job.sealUnits = make([]*Unit, len(uses))
 	for i, u := range uses {
 		sl, err := s.Registry.Get(ctx, u.SealID)
 		if err != nil {
+			return nil, err
+		}
+		if job.sealUnits[i], err = s.Registry.UnitOf(ctx, sl); err != nil {
 			return nil, err
 		}
 		if err := usable(sl, s.now()); err != nil {
@@ -297,18 +337,23 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 	return job, nil
 }
 
-// retention is the class a new document is kept under: the schedule's for
-// its item code, or the one the request names — but never shorter than the
-// schedule's for the item code it names (an office may keep longer, not
-// shorter), nor than that of the document it extends.
+// retention is the class a new document is kept under. The schedule
+// decides: its class for the item code, or its default — the longest — for
+// an item it does not list or a request that names none. A request may ask
+// for longer (an office may keep a record longer), never shorter, and a
+// document is kept no shorter than the one it extends. Without a schedule
+// the request's class stands, permanent if it names none.
 func (s *Service) retention(r RecordInput, base *archive.Record) (archive.RetentionClass, error) {
-	retention := s.Schedule.ClassFor(r.ItemCode)
+	retention := archive.Permanent
+	if s.Schedule != nil {
+		retention = s.Schedule.ClassFor(r.ItemCode)
+	}
 	if r.Retention != "" {
 		c, err := archive.ParseRetentionClass(r.Retention)
 		if err != nil {
 			return "", &InputError{"record.retention", err.Error()}
 		}
-		if r.ItemCode != "" {
+		if s.Schedule != nil {
 			c = archive.Longer(c, retention)
 		}
 		retention = c
@@ -329,7 +374,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 	if err != nil {
 		return err
 	}
-	job.docID, job.code = newDocumentID(), newRetrievalCode()
+	job.docID, job.code = newDocumentID(job.unit.Tag()), newRetrievalCode()
 	job.revision = 1
 	if job.base != nil {
 		job.revision = job.base.Revision + 1
@@ -341,7 +386,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 	job.signed = req.PDF
 	for i, u := range job.uses {
 		sign := SignRequest{
-			SealID: u.SealID, Placement: u.Placement, Reason: req.Record.Title, Location: s.Registry.Info().Name,
+			SealID: u.SealID, Placement: u.Placement, Reason: req.Record.Title, Location: job.sealUnits[i].Name,
 			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp, SESignature: req.SESignature,
 			LTV: req.LTV && i == len(job.uses)-1,
 		}
@@ -368,7 +413,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 		}
 		sesKey := ""
 		if res.SESignature != nil {
-			sesKey = fmt.Sprintf("docs/%s/ses-%d.der", job.docID, len(job.sigs)+1)
+			sesKey = fmt.Sprintf("%sses-%d.der", archive.DocumentPrefix(job.docID), len(job.sigs)+1)
 			job.sesObjects = append(job.sesObjects, stagedObject{sesKey, res.SESignature})
 		}
 		job.sigs = append(job.sigs, archive.SignatureElement{
@@ -422,7 +467,7 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	first := job.grants[0]
 	rec := &archive.Record{
 		DocumentID: job.docID, Title: req.Record.Title, DocumentNo: req.Record.DocumentNo,
-		ResponsibleParty: s.Registry.Info().Name, Date: now, Retention: job.retention,
+		ResponsibleParty: job.unit.Name, Unit: job.unit.ID, Date: now, Retention: job.retention,
 		RetainUntil: job.retention.Until(now), Format: "PDF", FileName: fileName, Size: int64(len(job.signed)),
 		CreatingApplication: s.Application, ItemCode: req.Record.ItemCode, CaseNo: req.Record.CaseNo,
 		Applicant: req.Record.Applicant, SM3: hex.EncodeToString(sum3[:]), SHA256: hex.EncodeToString(sum256[:]),
@@ -467,9 +512,9 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 // given back and its staged objects discarded; a retry that lost that race
 // to its own first attempt gets that attempt's document.
 func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) (*Stamped, error) {
-	if s.now().Sub(started) > recoveryGrace/2 {
+	if s.now().Sub(started) > s.grace()/2 {
 		s.discard(ctx, job.pend)
-		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", recoveryGrace/2)
+		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", s.grace()/2)
 	}
 	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem}
 	if job.idem != "" {
@@ -510,27 +555,61 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		}
 		return nil, err
 	}
-	if err := s.finish(ctx, job.pend, job.rec, made[0].N); err != nil {
-		// Committed: the document exists. The sweep finishes the locking.
+	uses := make([]int, len(made))
+	for i, m := range made {
+		uses[i] = m.N
+	}
+	if err := s.logStamped(ctx, job.pend, job.rec, uses[0]); err != nil {
+		// A stamping the audit log does not hold must not have happened:
+		// give the uses back and discard it. Nothing is locked yet, and the
+		// recovery sweep leaves stampings younger than its grace alone.
+		for j, n := range uses {
+			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, n, job.docID); rerr != nil {
+				s.log().Error("giving back a use the audit log did not record; the recovery sweep will finish the stamping", "authorization", job.grants[j].ID, "err", rerr)
+				return nil, err
+			}
+		}
+		s.discard(ctx, job.pend)
+		return nil, err
+	}
+	if err := s.finish(ctx, job.pend, job.rec, uses); err != nil {
+		// Committed and logged: the document exists. The sweep finishes
+		// the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", job.docID, "err", err)
 	}
 	return &Stamped{DocumentID: job.docID, RetrievalCode: job.code, Record: job.rec, Warnings: job.warnings}, nil
 }
 
-// finish locks a committed document's objects, logs the stamping and
-// removes its pending marker. The recovery sweep calls it too, so a stamping
-// interrupted after its commit is still locked and logged.
-func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, use int) error {
-	for _, k := range append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey}, p.Extra...) {
+// logStamped appends the stamping to the audit log. One entry records both
+// the consumption of the authorization (its use number) and the stamped
+// document: they are one commit. An append that fails is an *AuditError.
+func (s *Service) logStamped(ctx context.Context, p pendingEntry, rec *archive.Record, use int) error {
+	e := AuditEvent{Action: audit.DocumentStamped, Subject: p.DocumentID, Actor: "service", Details: map[string]string{
+		"authorization": rec.Authorization.ID, "use": fmt.Sprint(use), "seal": rec.Signatures[len(rec.Signatures)-1].SealID, "sm3": rec.SM3,
+		"size": fmt.Sprint(rec.Size), "retention": string(rec.Retention), "retain_until": rec.RetainUntil.Format(time.RFC3339)}}
+	if a := s.Registry.auditor; a != nil {
+		if err := a.Append(ctx, e); err != nil {
+			return &AuditError{Action: e.Action, Subject: e.Subject, Err: err}
+		}
+	}
+	return nil
+}
+
+// finish locks a committed, logged document's objects and the use markers
+// (uses: one per authorization, in the order of p.AuthorizationIDs) until
+// the document's retention ends, and removes its pending marker. The
+// recovery sweep calls it too, so a stamping interrupted after its commit
+// is still locked.
+func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, uses []int) error {
+	keys := append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey}, p.Extra...)
+	for i, id := range p.authorizationIDs() {
+		keys = append(keys, useKey(id, uses[i]))
+	}
+	for _, k := range keys {
 		if err := s.Store.SetRetention(ctx, k, rec.RetainUntil); err != nil {
 			return err
 		}
 	}
-	// One entry records both the consumption of the authorization (its use
-	// number) and the stamped document: they are one commit.
-	s.audit(ctx, AuditEvent{Action: audit.DocumentStamped, Subject: p.DocumentID, Actor: "service", Details: map[string]string{
-		"authorization": rec.Authorization.ID, "use": fmt.Sprint(use), "seal": rec.Signatures[len(rec.Signatures)-1].SealID, "sm3": rec.SM3,
-		"size": fmt.Sprint(rec.Size), "retention": string(rec.Retention), "retain_until": rec.RetainUntil.Format(time.RFC3339)}})
 	if p.IdempotencyKey != "" {
 		err := putJSON(ctx, s.Store, idemPrefix+p.IdempotencyKey+".json", codeEntry{DocumentID: p.DocumentID})
 		if err != nil && !errors.Is(err, archive.ErrExists) {

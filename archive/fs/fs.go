@@ -380,6 +380,24 @@ func (s *Store) walk(ctx context.Context, dir, keyPrefix, prefix string, fn func
 	return nil
 }
 
+// ListVersions implements archive.Store. A file holds one version, so it
+// lists what List lists.
+func (s *Store) ListVersions(ctx context.Context, prefix string, fn func(archive.ObjectInfo) error) error {
+	return s.List(ctx, prefix, fn)
+}
+
+// GetVersion implements archive.Store: the one version there is has the
+// empty version id.
+func (s *Store) GetVersion(ctx context.Context, key, versionID string) (io.ReadCloser, archive.ObjectInfo, error) {
+	if versionID != "" {
+		if err := archive.ValidateKey(key); err != nil {
+			return nil, archive.ObjectInfo{}, err
+		}
+		return nil, archive.ObjectInfo{}, fmt.Errorf("archive/fs: get %q version %q: %w", key, versionID, archive.ErrNotFound)
+	}
+	return s.Get(ctx, key)
+}
+
 // SetRetention implements archive.Store.
 func (s *Store) SetRetention(ctx context.Context, key string, until time.Time) error {
 	if err := archive.ValidateKey(key); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"eseal/archive"
+	"eseal/archive/fs"
 	"eseal/archive/s3"
 	"eseal/archive/s3/miniotest"
 	"eseal/archive/storetest"
@@ -292,5 +293,70 @@ func TestPutResponseLost(t *testing.T) {
 	}
 	if _, err := archive.PutBytesIfAbsent(ctx, s, "authz/1/consumed", []byte("doc-2")); !errors.Is(err, archive.ErrExists) {
 		t.Fatalf("another put: err = %v, want ErrExists", err)
+	}
+}
+
+// TestBackupKeepsEveryVersion: a version PUT around the store in front of a
+// retained one (what the service's own credentials can do) is listed
+// together with it; a backup to the filesystem keeps the current version
+// under the key and the older one, with its retention, under VersionKey;
+// restoring that into a new bucket locks both again.
+func TestBackupKeepsEveryVersion(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	const key = "docs/v/document.pdf"
+	orig, err := archive.PutBytesIfAbsent(ctx, s, key, []byte("committed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Hour).Truncate(time.Second)
+	if err := s.SetRetention(ctx, key, until); err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := s.Client().PutObject(ctx, s.Bucket(), key, strings.NewReader("foreign"), 7, minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []archive.ObjectInfo
+	if err := s.ListVersions(ctx, "docs/", func(o archive.ObjectInfo) error {
+		versions = append(versions, o)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 2 || versions[0].VersionID != foreign.VersionID || versions[0].Noncurrent ||
+		versions[1].VersionID != orig.VersionID || !versions[1].Noncurrent {
+		t.Fatalf("ListVersions = %+v; want the foreign version (current), then the committed one", versions)
+	}
+
+	bak, err := fs.New(t.TempDir(), fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := archive.Backup(ctx, s, bak, archive.CopyOptions{})
+	if err != nil || rep.Versions != 2 || rep.Copied != 2 || rep.Retained != 1 {
+		t.Fatalf("backup: %+v, %v", rep, err)
+	}
+	old := archive.VersionKey(key, orig.VersionID)
+	for k, want := range map[string]string{key: "foreign", old: "committed"} {
+		b, info, err := archive.GetBytes(ctx, bak, k)
+		if err != nil || string(b) != want {
+			t.Fatalf("backup %s = %q, %v; want %q", k, b, err, want)
+		}
+		if (k == old) != info.RetainUntil.Equal(until) {
+			t.Errorf("backup %s retained until %v (source: committed version until %v)", k, info.RetainUntil, until)
+		}
+	}
+
+	restored := newStore(t)
+	if rep, err := archive.Restore(ctx, bak, restored, archive.CopyOptions{}); err != nil || rep.Copied != 2 {
+		t.Fatalf("restore: %+v, %v", rep, err)
+	}
+	var le *archive.LockedError
+	if err := restored.Delete(ctx, old); !errors.As(err, &le) {
+		t.Errorf("restored committed version: delete err = %v, want LockedError", err)
+	}
+	if _, err := archive.Restore(ctx, bak, restored, archive.CopyOptions{}); err == nil {
+		t.Error("a second restore into the restored bucket was not refused")
 	}
 }

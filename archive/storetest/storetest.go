@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archive.Store, opts Options) 
 		{"LegalHold", testLegalHold},
 		{"Retention", testRetention},
 		{"RetentionHoldAfterExpiry", testRetentionHoldAfterExpiry},
+		{"Versions", testVersions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -511,4 +512,65 @@ func waitPast(t *testing.T, s archive.Store, key string) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Until(info.RetainUntil) + 200*time.Millisecond)
+}
+
+// testVersions: every object written through the Store has one version,
+// which ListVersions lists as current, in key order, with the version id
+// Head reports; GetVersion reads it with its own retention and hold.
+func testVersions(t *testing.T, s archive.Store, opts Options) {
+	ctx := context.Background()
+	a := put(t, s, "ver/a", "first")
+	b := put(t, s, "ver/b", "second")
+	put(t, s, "other/c", "not listed")
+	if err := s.SetLegalHold(ctx, "ver/a", true); err != nil {
+		t.Fatalf("SetLegalHold: %v", err)
+	}
+	until := time.Now().Add(opts.Retention)
+	if err := s.SetRetention(ctx, "ver/b", until); err != nil {
+		t.Fatalf("SetRetention: %v", err)
+	}
+	var got []archive.ObjectInfo
+	if err := s.ListVersions(ctx, "ver/", func(o archive.ObjectInfo) error {
+		got = append(got, o)
+		return nil
+	}); err != nil {
+		t.Fatalf("ListVersions: %v", err)
+	}
+	if len(got) != 2 || got[0].Key != "ver/a" || got[1].Key != "ver/b" {
+		t.Fatalf("ListVersions = %+v, want ver/a and ver/b", got)
+	}
+	for i, want := range []archive.ObjectInfo{a, b} {
+		if got[i].VersionID != want.VersionID || got[i].Noncurrent || got[i].Size != want.Size {
+			t.Errorf("ListVersions[%d] = %+v, want version %q, current, size %d", i, got[i], want.VersionID, want.Size)
+		}
+	}
+	for _, tc := range []struct {
+		info    archive.ObjectInfo
+		content string
+		hold    bool
+		retain  bool
+	}{{got[0], "first", true, false}, {got[1], "second", false, true}} {
+		rc, info, err := s.GetVersion(ctx, tc.info.Key, tc.info.VersionID)
+		if err != nil {
+			t.Fatalf("GetVersion(%q, %q): %v", tc.info.Key, tc.info.VersionID, err)
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(body) != tc.content {
+			t.Errorf("GetVersion(%q) = %q, %v; want %q", tc.info.Key, body, err, tc.content)
+		}
+		if info.LegalHold != tc.hold || info.RetainUntil.IsZero() == tc.retain || info.VersionID != tc.info.VersionID {
+			t.Errorf("GetVersion(%q) info = %+v, want hold %v, retention %v", tc.info.Key, info, tc.hold, tc.retain)
+		}
+	}
+	if _, _, err := s.GetVersion(ctx, "ver/none", ""); !errors.Is(err, archive.ErrNotFound) {
+		t.Errorf("GetVersion of a missing key: err = %v, want ErrNotFound", err)
+	}
+	var ke *archive.KeyError
+	if _, _, err := s.GetVersion(ctx, "../x", ""); !errors.As(err, &ke) {
+		t.Errorf("GetVersion(../x): err = %v, want *archive.KeyError", err)
+	}
+	if err := s.SetLegalHold(ctx, "ver/a", false); err != nil {
+		t.Fatalf("SetLegalHold off: %v", err)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"eseal/archive"
@@ -23,6 +22,10 @@ type Filter struct {
 	CaseNo string `json:"case_no,omitempty"`
 	// Location is the time zone of Year; nil means China.
 	Location *time.Location `json:"-"`
+	// UnitTag selects the unit whose records are transferred: "" the first
+	// unit (every record of a store without units), else the tag of its id
+	// (archive.UnitTag). A transfer never mixes units.
+	UnitTag string `json:"-"`
 }
 
 func (f Filter) match(r *archive.Record) bool {
@@ -48,13 +51,7 @@ func Select(ctx context.Context, s archive.Store, f Filter, committed CommittedF
 	if committed == nil {
 		return nil, fmt.Errorf("transfer: Select needs a committed function")
 	}
-	var ids []string
-	err := s.List(ctx, "docs/", func(o archive.ObjectInfo) error {
-		if id, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, "docs/"), "/record.json"); ok && !strings.Contains(id, "/") {
-			ids = append(ids, id)
-		}
-		return nil
-	})
+	ids, err := archive.DocumentIDs(ctx, s, f.UnitTag)
 	if err != nil {
 		return nil, err
 	}

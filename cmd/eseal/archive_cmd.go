@@ -204,6 +204,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 	})
 
 	cmd.AddCommand(newTransferCmds(g)...)
+	cmd.AddCommand(newBackupCmds(g, &asJSON)...)
 	cmd.AddCommand(auditCmd, fixity, due, dispose,
 		holdCmd("hold", true, "Put a document on legal hold: it cannot be deleted whatever its retention"),
 		holdCmd("release", false, "Release a document's legal hold"))

@@ -39,6 +39,8 @@ func TestConfigHostile(t *testing.T) {
 		{"cert without key", "tls_cert: /x.pem\n", "tls_cert and tls_key"},
 		{"bad address", "addr: nonsense\n", "addr"},
 		{"negative timeout", "limits:\n  read_timeout: -1s\n", "timeouts"},
+		{"zero recovery grace", "recovery_grace: 0s\n", "recovery_grace"},
+		{"recovery grace of days", "recovery_grace: 72h\n", "recovery_grace"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -52,7 +54,7 @@ func TestConfigHostile(t *testing.T) {
 			}
 		})
 	}
-	envCases := map[string]string{"ESEAL_MAX_PDF_BYTES": "12MB", "ESEAL_READ_TIMEOUT": "soon"}
+	envCases := map[string]string{"ESEAL_MAX_PDF_BYTES": "12MB", "ESEAL_READ_TIMEOUT": "soon", "ESEAL_RECOVERY_GRACE": "later"}
 	for k, v := range envCases {
 		cfg := defaultServeConfig()
 		if err := applyEnv(&cfg, func(name string) string {

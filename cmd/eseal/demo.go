@@ -30,7 +30,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 			if ok, err := initialised(cmd.Context(), store); err != nil {
 				return err
 			} else if !ok {
-				res, err := initDataDir(cmd, g, "浙江省某市行政审批服务局")
+				res, err := initDataDir(cmd, g, "浙江省某市行政审批服务局", "")
 				if err != nil {
 					return err
 				}

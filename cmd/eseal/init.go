@@ -45,14 +45,14 @@ func (res *initResult) printKeys(w io.Writer) {
 }
 
 func newInitCmd(g *globals) *cobra.Command {
-	var org string
+	var org, fonds string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a data directory: organisation CA, seal maker, a demo seal and its API keys (admin, authorizer, stamper)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := initDataDir(cmd, g, org)
+			res, err := initDataDir(cmd, g, org, fonds)
 			if err != nil {
 				return err
 			}
@@ -68,11 +68,12 @@ func newInitCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&org, "org", "浙江省某市行政审批服务局", "organisation name (the subject of the CA and the seals)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringVar(&fonds, "fonds", "", "fonds code (全宗号) of the organisation's records, 1–16 letters and digits (else set for transfers with --fonds or ESEAL_FONDS)")
 	return cmd
 }
 
 // initDataDir is `eseal init`; `eseal serve` runs it too on an empty data dir.
-func initDataDir(cmd *cobra.Command, g *globals, org string) (*initResult, error) {
+func initDataDir(cmd *cobra.Command, g *globals, org, fonds string) (*initResult, error) {
 	ctx := cmd.Context()
 	if err := os.MkdirAll(g.dir, 0o700); err != nil {
 		return nil, err
@@ -101,7 +102,7 @@ func initDataDir(cmd *cobra.Command, g *globals, org string) (*initResult, error
 		res.MasterKeyFile = g.demoKeyFile()
 		fmt.Fprintf(cmd.ErrOrStderr(), "eseal: demo mode: generated the key-encryption key %s; in production set ESEAL_MASTER_KEY instead\n", g.demoKeyFile())
 	}
-	reg, err := seal.InitOrg(ctx, store, kek, org, seal.Options{})
+	reg, err := seal.InitOrg(ctx, store, kek, org, seal.Options{Fonds: fonds})
 	if err != nil {
 		return nil, err
 	}

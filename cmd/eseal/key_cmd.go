@@ -18,6 +18,7 @@ type createdKeyJSON struct {
 	Role  api.Role `json:"role"`
 	Seals []string `json:"seals"`
 	Name  string   `json:"name"`
+	Unit  string   `json:"unit,omitempty"`
 }
 
 func newKeyCmd(g *globals) *cobra.Command {
@@ -34,7 +35,13 @@ func newKeyCmd(g *globals) *cobra.Command {
   admin       manages seals and API keys; it neither grants nor stamps
   authorizer  grants and revokes authorizations for its seals (--seal, at least one)
   stamper     stamps with its seals and reads the documents stamped with them (--seal, at least one)
-  archivist   reads every record, sets legal holds, makes transfers
+  archivist   reads every record of its unit, sets legal holds, makes transfers
+  platform    creates units and their keys (no --unit); manages no seal itself
+
+Every key but a platform key belongs to one unit (--unit; default: the
+first unit) and reaches nothing of another unit's. --cross-unit lets a
+stamper key name seals of other units, for an approval system that stamps
+joint approvals (联合审批).
 
 The key is printed once; eseal keeps only its hash.`,
 		Args: cobra.NoArgs,
@@ -49,7 +56,7 @@ The key is printed once; eseal keeps only its hash.`,
 				return err
 			}
 			if createJSON {
-				return printJSON(cmd.OutOrStdout(), createdKeyJSON{k.ID, secret, k.Role, k.Seals, k.Name})
+				return printJSON(cmd.OutOrStdout(), createdKeyJSON{k.ID, secret, k.Role, k.Seals, k.Name, k.Unit})
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%s  %s key %q%s\n", k.ID, k.Role, k.Name, sealsNote(k.Seals))
@@ -57,7 +64,9 @@ The key is printed once; eseal keeps only its hash.`,
 			return nil
 		},
 	}
-	create.Flags().StringVar(&role, "role", "", "admin, authorizer, stamper or archivist (required)")
+	create.Flags().StringVar(&role, "role", "", "admin, authorizer, stamper, archivist or platform (required)")
+	create.Flags().StringVar(&spec.Unit, "unit", "", "the key's unit, u-… (default: the first unit)")
+	create.Flags().BoolVar(&spec.CrossUnit, "cross-unit", false, "a stamper key whose seals may belong to other units (joint approvals)")
 	create.Flags().StringArrayVar(&spec.Seals, "seal", nil, "a seal the key may use (stamper and authorizer keys; repeat for several)")
 	create.Flags().StringVar(&spec.Name, "name", "", "who holds the key, e.g. the approval system's name (required)")
 	create.Flags().BoolVar(&createJSON, "json", false, `print {"id", "key", "role", "seals", "name"}`)

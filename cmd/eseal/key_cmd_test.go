@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,7 +58,9 @@ func TestKeyCLI(t *testing.T) {
 		fields = append(fields, f)
 	}
 	slices.Sort(fields)
-	if !slices.Equal(fields, []string{"id", "key", "name", "role", "seals"}) || created["role"] != "stamper" ||
+	// unit: every key but a platform key belongs to one (here the first).
+	if !slices.Equal(fields, []string{"id", "key", "name", "role", "seals", "unit"}) || created["role"] != "stamper" ||
+		!strings.HasPrefix(fmt.Sprint(created["unit"]), "u-") ||
 		created["name"] != "某区审批系统" || len(created["seals"].([]any)) != 1 || created["seals"].([]any)[0] != org.SealID {
 		t.Fatalf("key create --json: %s", out)
 	}

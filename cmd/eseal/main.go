@@ -89,6 +89,8 @@ type globals struct {
 	// the entries this process wrote, so it checkpoints them before exiting.
 	auditLog *audit.Log
 	appended atomic.Int64
+	// auditFailed, when set, counts failed audit appends (a metric).
+	auditFailed func()
 }
 
 func newRoot() (*cobra.Command, *globals) {
@@ -113,7 +115,7 @@ ESEAL_MASTER_KEY (32 hex digits) or --master-key-file instead.`,
 	root.PersistentFlags().StringVar(&g.store, "store", os.Getenv("ESEAL_STORE"), "object store: a directory or s3://HOST:PORT/BUCKET[?tls=false] (default DIR/store; env ESEAL_STORE; S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	root.PersistentFlags().StringVar(&g.node, "node", os.Getenv("ESEAL_NODE"), "this replica's audit-log shard name, [a-z0-9-] (env ESEAL_NODE; default: the host name)")
 	root.PersistentFlags().StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the key-encryption key (default: env ESEAL_MASTER_KEY, else DIR/master.key)")
-	root.AddCommand(newInitCmd(g), newSealCmd(g), newStampCmd(g), newVerifyCmd(g), newDemoCmd(g), newServeCmd(g), newArchiveCmd(g), newKeyCmd(g), newPersonCmd(g), newApproveCmd())
+	root.AddCommand(newInitCmd(g), newSealCmd(g), newStampCmd(g), newVerifyCmd(g), newDemoCmd(g), newServeCmd(g), newArchiveCmd(g), newKeyCmd(g), newPersonCmd(g), newApproveCmd(), newUnitCmd(g))
 	return root, g
 }
 
@@ -221,7 +223,7 @@ func (g *globals) openAudit(ctx context.Context, reg *seal.Registry, store archi
 	if err != nil {
 		return err
 	}
-	reg.SetAuditor(countingAuditor{seal.LogAuditor{Log: g.auditLog}, &g.appended})
+	reg.SetAuditor(countingAuditor{seal.LogAuditor{Log: g.auditLog, Failed: g.auditFailed}, &g.appended})
 	return nil
 }
 

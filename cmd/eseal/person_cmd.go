@@ -131,7 +131,102 @@ be the URL the person's phone reaches.`,
 	}
 	remove.Flags().StringVar(&reason, "reason", "", "why (kept in the audit log)")
 
-	cmd.AddCommand(add, list, remove)
+	cmd.AddCommand(add, list, remove, newPersonCACmd(g))
+	return cmd
+}
+
+// newPersonCACmd is eseal person ca …: the CAs trusted for persons'
+// certificates, and their CRLs.
+func newPersonCACmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ca",
+		Short: "Trust CAs for persons' certificates and add their CRLs",
+		Long: `While no CA for persons is trusted, a person's SM2 certificate is pinned at
+enrolment whoever issued it (self-signed included). Once one is trusted,
+a certificate is enrolled only if it chains to a trusted CA, is valid and
+is not revoked by the newest CRL of its issuer; the same is checked again
+at each approval. A CA without a current CRL makes its persons unable to
+enrol or approve until one is added.`,
+	}
+	var addJSON bool
+	add := &cobra.Command{
+		Use: "add CA.pem", Short: "Trust a CA for persons' certificates", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			reg, _, err := g.openRegistry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ca, err := reg.AddPersonCA(cmd.Context(), b, "cli")
+			if err != nil {
+				return err
+			}
+			if addJSON {
+				return printJSON(cmd.OutOrStdout(), ca)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "trusted for persons: %s (SM3 %s)\n", ca.Subject, ca.SM3)
+			if ca.CRL == nil {
+				fmt.Fprintln(cmd.OutOrStdout(), "no CRL of it is known yet: its persons can neither enrol nor approve until one is added (eseal person ca crl FILE)")
+			}
+			return nil
+		},
+	}
+	add.Flags().BoolVar(&addJSON, "json", false, "print JSON")
+	crl := &cobra.Command{
+		Use: "crl CRL", Short: "Add a CRL (DER or PEM) of a trusted persons' CA", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			reg, _, err := g.openRegistry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			info, err := reg.AddPersonCRL(cmd.Context(), b, "cli")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "CRL of %s, number %s, this update %s, %d revoked\n", info.Issuer, info.Number, info.ThisUpdate.Format(time.RFC3339), info.Revoked)
+			return nil
+		},
+	}
+	var listJSON bool
+	list := &cobra.Command{
+		Use: "list", Short: "List the trusted persons' CAs and the newest CRL of each", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, _, err := g.openRegistryReadOnly(cmd.Context())
+			if err != nil {
+				return err
+			}
+			cas, err := reg.PersonCAs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if listJSON {
+				return printJSON(cmd.OutOrStdout(), cas)
+			}
+			if len(cas) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no CA for persons is trusted: persons' certificates are pinned whoever issued them")
+				return nil
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SUBJECT\tNOT AFTER\tCRL NUMBER\tNEXT UPDATE\tSM3")
+			for _, ca := range cas {
+				number, next := "none", "-"
+				if ca.CRL != nil {
+					number, next = ca.CRL.Number, ca.CRL.NextUpdate.Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ca.Subject, ca.NotAfter.Format(time.DateTime), number, next, ca.SM3)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
+	cmd.AddCommand(add, crl, list)
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"eseal/keys"
+	"eseal/keys/keystest"
 )
 
 // TestPersonCLI: init in demo mode enrols a demo responsible person and
@@ -104,5 +106,58 @@ func TestPersonAddPasskeyCLI(t *testing.T) {
 	}
 	if out, code := cli("person", "add", "--seal", org.SealID, "--name", "王五"); code == 0 || !strings.Contains(out, "--passkey") {
 		t.Fatalf("neither --cert nor --passkey: exit %d\n%s", code, out)
+	}
+}
+
+// TestPersonCACLI: `eseal person ca` trusts a CA for persons and adds its
+// CRL; from then on a self-signed certificate does not enrol and one the CA
+// issued does.
+func TestPersonCACLI(t *testing.T) {
+	dir := t.TempDir()
+	cli := func(args ...string) (string, int) { return esealCLI(append([]string{"--dir", dir}, args...)...) }
+	out, code := cli("init", "--json")
+	out = out[max(strings.Index(out, "{"), 0):]
+	var org initResult
+	if err := json.Unmarshal([]byte(out), &org); code != 0 || err != nil {
+		t.Fatalf("init: exit %d, %v\n%s", code, err, out)
+	}
+	if out, code := cli("person", "ca", "list"); code != 0 || !strings.Contains(out, "no CA for persons") {
+		t.Fatalf("person ca list before: exit %d\n%s", code, out)
+	}
+	now := time.Now()
+	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
+	tmp := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	caFile := write("ca.pem", keys.EncodeCertificatesPEM(ca.CA.Cert))
+	crl, err := ca.CA.IssueCRL(nil, big.NewInt(7), now.Add(-time.Minute), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, code := cli("person", "ca", "crl", write("early.crl", crl)); code == 0 || !strings.Contains(out, "no CA for persons is trusted") {
+		t.Fatalf("CRL before its CA: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "ca", "add", caFile); code != 0 || !strings.Contains(out, "no CRL of it is known") {
+		t.Fatalf("person ca add: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "ca", "crl", write("ca.crl", crl)); code != 0 || !strings.Contains(out, "number 7") {
+		t.Fatalf("person ca crl: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "ca", "list", "--json"); code != 0 || !strings.Contains(out, `"number": "7"`) {
+		t.Fatalf("person ca list: exit %d\n%s", code, out)
+	}
+	k, _ := keys.GenerateKey()
+	self, _ := keys.SelfSignedPersonCertificate("张三", k, now.Add(-time.Hour), now.Add(time.Hour))
+	if out, code := cli("person", "add", "--seal", org.SealID, "--name", "张三", "--cert", write("self.pem", keys.EncodeCertificatesPEM(self))); code == 0 || !strings.Contains(out, "unknown authority") {
+		t.Fatalf("self-signed enrolment with a persons' CA: exit %d\n%s", code, out)
+	}
+	_, c := ca.Issue(t, keys.KindSigner, "李四")
+	if out, code := cli("person", "add", "--seal", org.SealID, "--name", "李四", "--cert", write("li.pem", keys.EncodeCertificatesPEM(c))); code != 0 {
+		t.Fatalf("enrolment under the persons' CA: exit %d\n%s", code, out)
 	}
 }

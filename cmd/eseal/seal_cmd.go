@@ -68,6 +68,7 @@ func newSealCmd(g *globals) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&spec.Name, "name", "", "seal name, as engraved (required)")
+	create.Flags().StringVar(&spec.Unit, "unit", "", "the unit that owns the seal, u-… (default: the first unit); its name is the O= of the signer certificate")
 	create.Flags().IntVar(&sealType, "type", int(seal.TypeOfficial), "seal type: 1 official, 2 personal, 3 finance, 4 contract, 5 approval, 6 invoice")
 	create.Flags().StringVar(&picture, "picture", "", "PNG picture with transparency (default: a drawn demo seal)")
 	create.Flags().IntVar(&spec.WidthMM, "width-mm", 42, "printed width in millimetres")

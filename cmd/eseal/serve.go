@@ -39,6 +39,9 @@ type serveConfig struct {
 	TSAURL    string `yaml:"tsa_url"`
 	Fonds     string `yaml:"fonds"`
 	RequireTS bool   `yaml:"require_timestamp"`
+	// RecoveryGrace is how old an unfinished stamping must be before the
+	// recovery sweep, repeated every half of it, finishes or discards it.
+	RecoveryGrace time.Duration `yaml:"recovery_grace"`
 	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For
 	// names the client (for the per-client limits).
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -88,6 +91,7 @@ func defaultServeConfig() serveConfig {
 			MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 30 * time.Second,
 		},
+		RecoveryGrace: 10 * time.Minute,
 	}
 }
 
@@ -141,7 +145,8 @@ func applyEnv(c *serveConfig, getenv func(string) string) error {
 			*p = n
 		}
 	}
-	durs := map[string]*time.Duration{"ESEAL_READ_TIMEOUT": &c.Limits.ReadTimeout, "ESEAL_WRITE_TIMEOUT": &c.Limits.WriteTimeout, "ESEAL_IDLE_TIMEOUT": &c.Limits.IdleTimeout}
+	durs := map[string]*time.Duration{"ESEAL_READ_TIMEOUT": &c.Limits.ReadTimeout, "ESEAL_WRITE_TIMEOUT": &c.Limits.WriteTimeout, "ESEAL_IDLE_TIMEOUT": &c.Limits.IdleTimeout,
+		"ESEAL_RECOVERY_GRACE": &c.RecoveryGrace}
 	for k, p := range durs {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
@@ -174,6 +179,8 @@ func (c *serveConfig) validate() error {
 	case l.ReadTimeout <= 0 || l.WriteTimeout <= 0 || l.IdleTimeout <= 0 || l.ReadHeaderTimeout <= 0 ||
 		l.ShutdownTimeout <= 0 || l.VerifyCacheTTL <= 0 || l.BusyWait <= 0:
 		return errors.New("limits: timeouts must be positive")
+	case c.RecoveryGrace < time.Second || c.RecoveryGrace > 24*time.Hour:
+		return errors.New("recovery_grace must be between 1s and 24h")
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("addr %q: %w", c.Addr, err)
@@ -334,7 +341,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 	if ok, err := initialised(ctx, st); err != nil {
 		return err
 	} else if !ok {
-		res, err := initDataDir(cmd, g, cfg.Org)
+		res, err := initDataDir(cmd, g, cfg.Org, cfg.Fonds)
 		if err != nil {
 			return err
 		}
@@ -343,6 +350,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 	}
 	metrics := api.NewMetrics()
 	g.observe = metrics.ObserveStore
+	g.auditFailed = metrics.AuditAppendFailed
 	if g.node == "" {
 		// Each replica writes an audit shard of its own: the host name and
 		// the port tell replicas on one host apart.
@@ -366,7 +374,8 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 			return err
 		}
 	}
-	svc := &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "eseal", Log: log, RequireTimestamp: cfg.RequireTS}
+	svc := &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "eseal", Log: log, RequireTimestamp: cfg.RequireTS,
+		RecoveryGrace: cfg.RecoveryGrace}
 	if cfg.TSAURL != "" {
 		svc.Timestamps = &tsa.Client{URL: cfg.TSAURL}
 	}
@@ -375,6 +384,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 		return fmt.Errorf("recovery sweep: %w", err)
 	}
 	log.Info("recovery sweep", "completed", done, "discarded", dropped)
+	go svc.RunSweeps(ctx)
 	if g.store == "" {
 		if fsStore, err := fs.New(g.storeDir(), fs.Options{}); err == nil {
 			if n, err := fsStore.SweepTemp(ctx, time.Hour); err != nil {

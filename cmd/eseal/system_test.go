@@ -201,7 +201,7 @@ const (
 	crashClients      = 3 // stamping loops in flight
 	crashMinDelay     = 20 * time.Millisecond
 	crashMaxDelay     = 400 * time.Millisecond
-	// assumedGrace is seal.recoveryGrace: uncommitted stampings younger than
+	// assumedGrace is seal's default recovery grace: uncommitted stampings younger than
 	// this are left alone by the sweep (another replica may be finishing).
 	assumedGrace = 10 * time.Minute
 	crashSeedEnv = "ESEAL_CRASH_SEED"

@@ -31,6 +31,7 @@ func newTransferCmds(g *globals) []*cobra.Command {
 		ret      string
 		out      string
 		fonds    string
+		unitID   string
 		receiver string
 		id       string
 	)
@@ -65,6 +66,14 @@ existing --out is never overwritten.`,
 			if err != nil {
 				return err
 			}
+			u, err := svc.Registry.Unit(ctx, unitID)
+			if err != nil {
+				return err
+			}
+			f.UnitTag = u.Tag()
+			if u.Fonds != "" && fonds == "" {
+				fonds = u.Fonds
+			}
 			recs, err := transfer.Select(ctx, svc.Store, f, svc.Committed)
 			if err != nil {
 				return err
@@ -81,7 +90,7 @@ existing --out is never overwritten.`,
 				return err
 			}
 			opts := transfer.Options{
-				Store: svc.Store, Rule: transfer.Rule{Fonds: fonds}, Organisation: svc.Registry.Info().Name,
+				Store: svc.Store, Rule: transfer.Rule{Fonds: fonds}, Organisation: u.Name,
 				Receiver: receiver, PackageID: id, Content: describeFilter(f), Sign: sign, SignerChain: chain,
 				Verify: verifyFunc(&seal.Verifier{Trust: ts, Registry: svc.Registry}), TempDir: filepath.Dir(out),
 				Inspect: inspectPDF, Evidence: svc.Registry.TransferEvidence,
@@ -130,7 +139,8 @@ existing --out is never overwritten.`,
 	tr.Flags().StringVar(&f.ItemCode, "item-code", "", "item code (事项编码)")
 	tr.Flags().StringVar(&f.CaseNo, "case-no", "", "case number (办件编号)")
 	tr.Flags().StringVar(&out, "out", "", "the package to write (.zip)")
-	tr.Flags().StringVar(&fonds, "fonds", "", "fonds code (全宗号) of the reference codes (env ESEAL_FONDS)")
+	tr.Flags().StringVar(&fonds, "fonds", "", "fonds code (全宗号) of the reference codes (default: the unit's; env ESEAL_FONDS)")
+	tr.Flags().StringVar(&unitID, "unit", "", "the unit whose records are transferred, u-… (default: the first unit)")
 	tr.Flags().StringVar(&receiver, "receiver", "", "receiving archive (接收单位)")
 	tr.Flags().StringVar(&id, "id", "", "package id (default FONDS-YYYYMMDDTHHMMSSZ)")
 	_ = tr.MarkFlagRequired("out")

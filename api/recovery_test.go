@@ -1,0 +1,247 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"eseal/api"
+	"eseal/archive"
+	"eseal/archive/audit"
+	"eseal/archive/fs"
+	"eseal/keys"
+	"eseal/pdf/pdftest"
+	"eseal/seal"
+)
+
+// newEnvWith is newEnv with the store wrapped by wrap, the service's
+// recovery grace set, and failed audit appends counted in the metrics, as
+// `eseal serve` sets them up.
+func newEnvWith(t *testing.T, wrap func(archive.Store) archive.Store, grace time.Duration) (*env, *seal.Service) {
+	t.Helper()
+	ctx := context.Background()
+	root := t.TempDir()
+	fsStore, err := fs.New(root, fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := api.NewMetrics()
+	store := archive.Instrument(fsStore, metrics.ObserveStore)
+	if wrap != nil {
+		store = wrap(store)
+	}
+	kek, _, err := keys.NewKEK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{}
+	reg, err := seal.InitOrg(ctx, store, kek, "测试市行政审批服务局", seal.Options{Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditKey, err := reg.AuditSigner(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alog, err := audit.Open(ctx, store, "test", audit.Options{Signer: auditKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.SetAuditor(seal.LogAuditor{Log: alog, Failed: metrics.AuditAppendFailed})
+	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局行政审批专用章", Type: seal.TypeApproval, Policy: seal.PolicyKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(nil)
+	t.Cleanup(hs.Close)
+	url := "http://" + hs.Listener.Addr().String()
+	svc := &seal.Service{Registry: reg, Store: store, Application: "eseal test", PublicURL: url, RecoveryGrace: grace}
+	srv, err := api.New(api.Options{Metrics: metrics, Registry: reg, Store: store, Service: svc, PublicURL: url,
+		Limits: api.Limits{MaxPDFBytes: 2 << 20, MaxJSONBytes: 64 << 10, CodeAttemptsPerMinute: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
+	e := &env{t: t, srv: srv, root: root, audit: alog, url: url, sealID: s.ID, store: store, reg: reg, clock: c, keys: map[string]string{}}
+	e.key(api.RoleAuthorizer, s.ID)
+	e.key(api.RoleStamper, s.ID)
+	return e, svc
+}
+
+// TestAuditUnwritable: with the audit log's shard made unwritable (its
+// directory replaced by a file), a grant and a stamping are refused with the
+// audit-unavailable problem and nothing of them is left in the store: no
+// grant, no document, no use of the authorization, no pending entry. The
+// metric counts both failures. Made writable again, the log verifies (no
+// entry was half-written) and the same authorization still stamps.
+func TestAuditUnwritable(t *testing.T) {
+	e, _ := newEnvWith(t, nil, 0)
+	ctx := context.Background()
+	authz := e.grant(e.sealID, map[string]any{"case_no": "AU-1"})
+	before := e.objects()
+
+	shard := filepath.Join(e.root, "audit~", "test~")
+	aside := shard + ".aside"
+	if err := os.Rename(shard, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shard, nil, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	r := e.postJSON("/v1/seals/"+e.sealID+"/authorizations", e.key(api.RoleAuthorizer, e.sealID), map[string]any{"case_no": "AU-2"})
+	if r.status != http.StatusServiceUnavailable || !strings.HasSuffix(problemType(t, r), "/audit-unavailable") {
+		t.Fatalf("grant with the audit log unwritable: %d %s", r.status, r.body)
+	}
+	r = e.stamp(pdftest.Document(pdftest.Options{}), stampReq(e.sealID, authz, "AU-1"))
+	if r.status != http.StatusServiceUnavailable || !strings.HasSuffix(problemType(t, r), "/audit-unavailable") {
+		t.Fatalf("stamp with the audit log unwritable: %d %s", r.status, r.body)
+	}
+	m := e.do("GET", "/metrics", "", "", nil)
+	if !strings.Contains(string(m.body), "eseal_audit_append_failures_total 2") {
+		t.Errorf("metrics do not count the two failed appends:\n%s", grepLines(string(m.body), "eseal_audit"))
+	}
+
+	if err := os.Remove(shard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(aside, shard); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.objects(); n != before {
+		var keys []string
+		_ = e.store.List(ctx, "", func(o archive.ObjectInfo) error { keys = append(keys, o.Key); return nil })
+		t.Fatalf("%d objects after the refused grant and stamping, %d before:\n%s", n, before, strings.Join(keys, "\n"))
+	}
+	if st, err := e.reg.Authorization(ctx, authz); err != nil || len(st.Uses) != 0 {
+		t.Fatalf("authorization after the refused stamping: %+v, %v", st, err)
+	}
+	if r := e.stamp(pdftest.Document(pdftest.Options{}), stampReq(e.sealID, authz, "AU-1")); r.status != http.StatusCreated {
+		t.Fatalf("stamp with the audit log writable again: %d %s", r.status, r.body)
+	}
+	cert, err := e.reg.AuditCertificate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.audit.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(ctx, e.store, cert.PublicKey)
+	if err != nil || !rep.OK() {
+		t.Fatalf("audit log after the failures: %+v, %v", rep, err)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// blockingPut holds the first put of a signed PDF until the request that
+// makes it is cancelled: a client that disconnects mid-stamping, after the
+// pending entry was written.
+type blockingPut struct {
+	archive.Store
+	once    sync.Once
+	reached chan struct{}
+}
+
+func (b *blockingPut) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	hold := false
+	if strings.HasSuffix(key, "/document.pdf") {
+		b.once.Do(func() { hold = true })
+	}
+	if !hold {
+		return b.Store.PutIfAbsent(ctx, key, r, size)
+	}
+	close(b.reached)
+	<-ctx.Done()
+	return archive.ObjectInfo{}, ctx.Err()
+}
+
+// TestDisconnectedStampingSwept: a client disconnects while its stamping is
+// staged; the pending entry it leaves is reported by /readyz once older
+// than the grace period, and the periodic sweep of the running service
+// removes it, without a restart. The authorization is still usable.
+func TestDisconnectedStampingSwept(t *testing.T) {
+	gate := &blockingPut{reached: make(chan struct{})}
+	const grace = time.Second
+	e, svc := newEnvWith(t, func(s archive.Store) archive.Store { gate.Store = s; return gate }, grace)
+	authz := e.grant(e.sealID, map[string]any{"case_no": "DC-1"})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ct, body := stampBody(t, pdftest.Document(pdftest.Options{}), stampReq(e.sealID, authz, "DC-1"))
+	req, err := http.NewRequestWithContext(ctx, "POST", e.url+"/v1/stamps", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+e.key(api.RoleStamper, e.sealID))
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-gate.reached
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the client's request: %v, want it cancelled", err)
+	}
+	pending := func() int {
+		n := 0
+		if err := e.store.List(context.Background(), "pending/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// The server finishes the handler after the disconnect; wait for its
+	// pending entry to be older than the grace period.
+	waitFor(t, "the stale pending entry on /readyz", func() bool {
+		r := e.do("GET", "/readyz", "", "", nil)
+		return strings.Contains(string(r.body), "1 stampings pending longer than 1s")
+	})
+	if pending() != 1 {
+		t.Fatalf("%d pending entries, want the disconnected stamping's", pending())
+	}
+
+	sweeps, stop := context.WithCancel(context.Background())
+	defer stop()
+	go svc.RunSweeps(sweeps)
+	waitFor(t, "the periodic sweep to remove the pending entry", func() bool { return pending() == 0 })
+	r := e.do("GET", "/readyz", "", "", nil)
+	if r.status != http.StatusOK || r.json(t)["checks"].(map[string]any)["recovery"] != "ok" {
+		t.Errorf("/readyz after the sweep: %d %s", r.status, r.body)
+	}
+	if r := e.stamp(pdftest.Document(pdftest.Options{}), stampReq(e.sealID, authz, "DC-1")); r.status != http.StatusCreated {
+		t.Fatalf("the authorization after the swept stamping: %d %s", r.status, r.body)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// bound (a bound on a hang, not a timing assertion).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
