@@ -110,7 +110,7 @@ func newEnvOn(t testing.TB, host string) *env {
 	srv, err := api.New(api.Options{
 		Metrics: metrics, Registry: reg, Store: store, Transfer: &api.TransferConfig{Rule: transfer.Rule{Fonds: "Z001"}},
 		Service:   &seal.Service{Registry: reg, Store: store, Application: "eseal test", PublicURL: url},
-		Limits:    api.Limits{MaxPDFBytes: 2 << 20, MaxJSONBytes: 64 << 10, CodeAttemptsPerMinute: 1000},
+		Limits:    api.Limits{MaxPDFBytes: 2 << 20, MaxJSONBytes: 64 << 10, CodeAttemptsPerMinute: 1000, CodePrefixAttemptsPerMinute: 1000, ApprovalRequestsPerMinute: 1000},
 		PublicURL: url,
 	})
 	if err != nil {

@@ -2,12 +2,14 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
-
-	"eseal/archive"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"eseal/archive"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -17,15 +19,17 @@ import (
 // metrics are eseal's Prometheus metrics, on a registry of their own so
 // several servers can live in one test process.
 type metrics struct {
-	reg            *prometheus.Registry
-	requests       *prometheus.HistogramVec
-	stamps         *prometheus.CounterVec
-	verifications  *prometheus.CounterVec
-	authzRejected  *prometheus.CounterVec
-	codeRejections prometheus.Counter
-	storeOps       *prometheus.HistogramVec
-	stampWarnings  *prometheus.CounterVec
-	auditFailures  prometheus.Counter
+	reg           *prometheus.Registry
+	requests      *prometheus.HistogramVec
+	stamps        *prometheus.CounterVec
+	verifications *prometheus.CounterVec
+	authzRejected *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	busy          *prometheus.CounterVec
+	verifyCache   *prometheus.CounterVec
+	storeOps      *prometheus.HistogramVec
+	stampWarnings *prometheus.CounterVec
+	auditFailures prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -44,9 +48,15 @@ func newMetrics() *metrics {
 		authzRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eseal_authorization_rejections_total", Help: "Stampings refused because of the authorization, by reason.",
 		}, []string{"reason"}),
-		codeRejections: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "eseal_retrieval_code_rate_limited_total", Help: "Retrieval-code lookups refused by the per-client limit.",
-		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eseal_rate_limited_total", Help: "Requests answered 429, by limit (code_client, code_prefix, approval).",
+		}, []string{"limit"}),
+		busy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eseal_busy_total", Help: "Requests answered 503 because every slot of their kind was taken, by kind (verify_upload, verify_stored).",
+		}, []string{"kind"}),
+		verifyCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eseal_verify_cache_total", Help: "Verifications of archived documents by how the report was had (hit, shared, miss).",
+		}, []string{"result"}),
 	}
 	m.storeOps = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "eseal_store_operation_duration_seconds", Help: "Object store operations by operation and result.",
@@ -58,7 +68,7 @@ func newMetrics() *metrics {
 	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eseal_audit_append_failures_total", Help: "Audit log appends that failed (the change they recorded was refused or undone where it could be).",
 	})
-	m.reg.MustRegister(m.auditFailures, m.stampWarnings, m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.codeRejections,
+	m.reg.MustRegister(m.auditFailures, m.stampWarnings, m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.rateLimited, m.busy, m.verifyCache,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -112,8 +122,31 @@ func (m *metrics) stampResult(unit, sealID string, p *Problem) {
 	}
 }
 
+// metricsHandler serves /metrics on the main address, unless the metrics
+// have an address of their own (Options.MetricsElsewhere).
 func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
-	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	if s.MetricsElsewhere {
+		writeProblem(w, r, newProblem("not-found", "the metrics are served on the metrics address"))
+		return
+	}
+	s.MetricsHandler().ServeHTTP(w, r)
+}
+
+// MetricsHandler serves the metrics, behind Options.MetricsToken when one is
+// set: per-seal volumes are not for everyone.
+func (s *Server) MetricsHandler() http.Handler {
+	prom := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.MetricsToken != "" {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.MetricsToken)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="eseal metrics"`)
+				writeProblem(w, r, newProblem("unauthenticated", "the metrics need the metrics bearer token"))
+				return
+			}
+		}
+		prom.ServeHTTP(w, r)
+	})
 }
 
 type statusRecorder struct {

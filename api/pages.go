@@ -2,16 +2,20 @@ package api
 
 import (
 	"bytes"
+	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
-	"net"
 	"net/http"
-	"sync"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/emmansun/gmsm/sm3"
 	"github.com/gorilla/mux"
-	"golang.org/x/time/rate"
 
 	"eseal/archive"
 	"eseal/seal"
@@ -89,6 +93,7 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 {{template "authz" .Record}}</body></html>{{end}}
 {{define "notfound"}}{{template "head" "未找到"}}<h1>取件码无效</h1>
 <p>没有找到与此取件码对应的文件。请核对取件码（不区分大小写，可省略连字符）。</p></body></html>{{end}}
+{{define "busy"}}{{template "head" "请稍后再试"}}<h1>系统繁忙</h1><p>正在验证的文件较多，请几秒后刷新。</p></body></html>{{end}}
 {{define "limited"}}{{template "head" "请稍后再试"}}<h1>尝试次数过多</h1><p>请一分钟后再试。</p></body></html>{{end}}`))
 
 var chinaTime = time.FixedZone("CST", 8*3600)
@@ -112,27 +117,58 @@ func renderPage(w http.ResponseWriter, status int, name string, data any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// recordByCode resolves a retrieval code under the per-client rate limit.
-// Wrong and unknown codes look the same, so nothing tells whether a document
-// exists.
+// recordByCode resolves a retrieval code. A correct code is always
+// answered, however many wrong ones came from the same address (a town's
+// carrier NAT or the office's proxy is one address for many citizens): the
+// code's 100 random bits are what protects a document, not the limit. Wrong
+// codes are limited per client and per code prefix, and answered 429 past
+// the limit. Wrong and unknown codes look the same, so nothing tells
+// whether a document exists.
 func (s *Server) recordByCode(w http.ResponseWriter, r *http.Request) (*archive.Record, bool) {
-	client := clientAddr(r)
-	if !s.codes.ok(client) {
-		s.metrics.codeRejections.Inc()
+	code := mux.Vars(r)["code"]
+	rec, err := s.Service.ByRetrievalCode(r.Context(), code)
+	if err == nil {
+		return rec, true
+	}
+	if !errors.Is(err, archive.ErrNotFound) {
+		s.Log.Warn("retrieval code lookup", "err", err)
+	}
+	// Both buckets are spent, so a client cannot save its own by
+	// spreading guesses over prefixes, nor many clients theirs by
+	// sharing one prefix.
+	byClient := s.codes.allow(s.clientOf(r))
+	byPrefix := s.codePrefixes.allow(codePrefix(code))
+	if !byClient || !byPrefix {
+		limit := "code_client"
+		if byClient {
+			limit = "code_prefix"
+		}
+		s.metrics.rateLimited.WithLabelValues(limit).Inc()
 		w.Header().Set("Retry-After", "60")
 		renderPage(w, http.StatusTooManyRequests, "limited", nil)
 		return nil, false
 	}
-	rec, err := s.Service.ByRetrievalCode(r.Context(), mux.Vars(r)["code"])
-	if err != nil {
-		s.codes.failed(client)
-		if !errors.Is(err, archive.ErrNotFound) {
-			s.Log.Warn("retrieval code lookup", "err", err)
+	renderPage(w, http.StatusNotFound, "notfound", nil)
+	return nil, false
+}
+
+// codePrefix is the first four characters of a retrieval code as typed
+// loosely (case and separators ignored); "" for what cannot be a code.
+func codePrefix(code string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(code) {
+		switch {
+		case r == '-' || r == ' ':
+		case (r >= 'A' && r <= 'Z') || (r >= '2' && r <= '7'):
+			b.WriteRune(r)
+		default:
+			return ""
 		}
-		renderPage(w, http.StatusNotFound, "notfound", nil)
-		return nil, false
+		if b.Len() == 4 {
+			break
+		}
 	}
-	return rec, true
+	return b.String()
 }
 
 func (s *Server) downloadPage(w http.ResponseWriter, r *http.Request) {
@@ -170,73 +206,73 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// verifyStored verifies the stored PDF of a record.
+// verifyStored verifies the stored PDF of a record, once per trust state
+// (verifyCache), at most Limits.VerifyStored at once: past that a page
+// waits Limits.BusyWait for a slot, then is answered 503.
 func (s *Server) verifyStored(w http.ResponseWriter, r *http.Request, rec *archive.Record) (*seal.Report, bool) {
-	rc, info, err := s.Store.Get(r.Context(), archive.DocumentKey(rec.DocumentID))
+	version, err := s.Registry.TrustVersion(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return nil, false
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	rep, hit, err := s.verified.get(r.Context(), rec.SM3+"|"+version, func(ctx context.Context) (*seal.Report, error) {
+		if !s.stored.acquire(ctx, s.Limits.BusyWait) {
+			return nil, errBusy
+		}
+		defer s.stored.release()
+		return s.verifyArchived(ctx, rec)
+	})
+	s.metrics.verifyCache.WithLabelValues(string(hit)).Inc()
+	if errors.Is(err, errBusy) {
+		s.metrics.busy.WithLabelValues("verify_stored").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		renderPage(w, http.StatusServiceUnavailable, "busy", nil)
+		return nil, false
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return nil, false
 	}
-	rep, err := s.verifier(r).VerifyPDF(r.Context(), bytes.NewReader(b), info.Size)
-	if err != nil {
-		s.fail(w, r, err)
-		return nil, false
-	}
-	s.metrics.verifications.WithLabelValues(string(rep.Verdict)).Inc()
 	return rep, true
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// errBusy is a verification that found no free slot.
+var errBusy = errors.New("every verification slot is taken")
+
+// verifyArchived verifies the stored bytes of a record, read in place or
+// from a spooled copy, after checking they are the bytes the record's SM3
+// names — what is verified is what was committed.
+func (s *Server) verifyArchived(ctx context.Context, rec *archive.Record) (*seal.Report, error) {
+	rc, info, err := s.Store.Get(ctx, archive.DocumentKey(rec.DocumentID))
 	if err != nil {
-		return r.RemoteAddr
+		return nil, err
 	}
-	return host
-}
-
-// clientLimiter limits failed retrieval-code attempts per client address.
-type clientLimiter struct {
-	perMinute int
-	mu        sync.Mutex
-	clients   map[string]*rate.Limiter
-	swept     time.Time
-}
-
-func newClientLimiter(perMinute int) *clientLimiter {
-	if perMinute <= 0 {
-		perMinute = DefaultLimits.CodeAttemptsPerMinute
-	}
-	return &clientLimiter{perMinute: perMinute, clients: map[string]*rate.Limiter{}, swept: time.Now()}
-}
-
-func (c *clientLimiter) limiter(client string) *rate.Limiter {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// Forget clients whose buckets have refilled, so the map stays small.
-	if time.Since(c.swept) > 5*time.Minute {
-		for k, l := range c.clients {
-			if l.Tokens() >= float64(c.perMinute) {
-				delete(c.clients, k)
-			}
+	defer rc.Close()
+	var ra io.ReaderAt
+	var sum []byte
+	// A file (the filesystem store) is read in place; anything else (an S3
+	// object, whose every out-of-order read is a request) is spooled.
+	if f, ok := rc.(*os.File); ok {
+		h := sm3.New()
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, info.Size)); err != nil {
+			return nil, err
 		}
-		c.swept = time.Now()
+		ra, sum = f, h.Sum(nil)
+	} else {
+		sp, err := spool(rc, s.SpoolDir, s.Limits.SpoolBytes)
+		if err != nil {
+			return nil, err
+		}
+		defer sp.Close()
+		ra, sum = sp, sp.sm3
 	}
-	l := c.clients[client]
-	if l == nil {
-		l = rate.NewLimiter(rate.Limit(float64(c.perMinute)/60), c.perMinute)
-		c.clients[client] = l
+	if hex.EncodeToString(sum) != rec.SM3 {
+		return nil, fmt.Errorf("document %s: the stored bytes (SM3 %x) are not those its record names (%s)", rec.DocumentID, sum, rec.SM3)
 	}
-	return l
+	rep, err := s.verifier(ctx).VerifyPDF(ctx, ra, info.Size)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.verifications.WithLabelValues(string(rep.Verdict)).Inc()
+	return rep, nil
 }
-
-// ok reports whether the client still has attempts left.
-func (c *clientLimiter) ok(client string) bool { return c.limiter(client).Tokens() >= 1 }
-
-// failed spends one attempt.
-func (c *clientLimiter) failed(client string) { c.limiter(client).Allow() }

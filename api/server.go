@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -17,33 +18,6 @@ import (
 	"eseal/archive"
 	"eseal/seal"
 )
-
-// Limits holds the request limits an operator can set.
-type Limits struct {
-	// MaxPDFBytes is the largest PDF accepted for stamping or verification.
-	MaxPDFBytes int64
-	// MaxJSONBytes bounds JSON bodies and the JSON part of a stamp request.
-	MaxJSONBytes int64
-	// CodeAttemptsPerMinute limits retrieval-code lookups per client address.
-	CodeAttemptsPerMinute int
-}
-
-// DefaultLimits are the limits of the embedded default.
-var DefaultLimits = Limits{MaxPDFBytes: 64 << 20, MaxJSONBytes: 1 << 20, CodeAttemptsPerMinute: 20}
-
-// withDefaults fills each zero field from DefaultLimits and keeps the others.
-func (l Limits) withDefaults() Limits {
-	if l.MaxPDFBytes == 0 {
-		l.MaxPDFBytes = DefaultLimits.MaxPDFBytes
-	}
-	if l.MaxJSONBytes == 0 {
-		l.MaxJSONBytes = DefaultLimits.MaxJSONBytes
-	}
-	if l.CodeAttemptsPerMinute == 0 {
-		l.CodeAttemptsPerMinute = DefaultLimits.CodeAttemptsPerMinute
-	}
-	return l
-}
 
 // Options configure a Server. Registry, Service and Store are required; any
 // other zero field takes its default.
@@ -63,6 +37,20 @@ type Options struct {
 	// Metrics may be made beforehand (NewMetrics) so the store can report
 	// into them; nil makes a fresh set. One set serves one server.
 	Metrics *Metrics
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
+	// MetricsElsewhere says the metrics are served on an address of their
+	// own (MetricsHandler); /metrics on this one answers 404.
+	MetricsElsewhere bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (clients.go); without them the peer address is the client.
+	TrustedProxies []netip.Prefix
+	// SpoolDir holds the temporary files of large request bodies; "" is
+	// the system's temporary directory.
+	SpoolDir string
+	// Posture lists what an operator must know about how the service runs
+	// (demo mode, no TLS): /readyz shows each, and it is logged at start.
+	Posture map[string]string
 }
 
 // OptionsError is an Options value New refuses: Field names the option.
@@ -80,8 +68,13 @@ type Server struct {
 	Options
 
 	metrics *metrics // Options.Metrics, by the name the handlers use
-	codes   *clientLimiter
-	router  *mux.Router
+	// codes and codePrefixes limit wrong retrieval codes per client and
+	// per code prefix; approvals limits the public approval routes.
+	codes, codePrefixes, approvals *keyLimiter
+	// uploads and stored bound the verifications running at once.
+	uploads, stored slots
+	verified        *verifyCache
+	router          *mux.Router
 }
 
 // New checks opt, fills in the defaults and builds the routes.
@@ -93,8 +86,8 @@ func New(opt Options) (*Server, error) {
 		return nil, &OptionsError{"Service", "missing"}
 	case opt.Store == nil:
 		return nil, &OptionsError{"Store", "missing"}
-	case opt.Limits.MaxPDFBytes < 0 || opt.Limits.MaxJSONBytes < 0 || opt.Limits.CodeAttemptsPerMinute < 0:
-		return nil, &OptionsError{"Limits", "negative"}
+	case opt.Limits.negative() != "":
+		return nil, &OptionsError{"Limits." + opt.Limits.negative(), "negative"}
 	}
 	opt.Limits = opt.Limits.withDefaults()
 	opt.PublicURL = strings.TrimSuffix(opt.PublicURL, "/")
@@ -104,7 +97,13 @@ func New(opt Options) (*Server, error) {
 	if opt.Metrics == nil {
 		opt.Metrics = newMetrics()
 	}
-	s := &Server{Options: opt, metrics: opt.Metrics, codes: newClientLimiter(opt.Limits.CodeAttemptsPerMinute)}
+	l := opt.Limits
+	s := &Server{Options: opt, metrics: opt.Metrics,
+		codes: newKeyLimiter(l.CodeAttemptsPerMinute), codePrefixes: newKeyLimiter(l.CodePrefixAttemptsPerMinute),
+		approvals: newKeyLimiter(l.ApprovalRequestsPerMinute),
+		uploads:   make(slots, l.VerifyUploads), stored: make(slots, l.VerifyStored),
+		verified: newVerifyCache(l.VerifyCacheEntries, l.VerifyCacheTTL),
+	}
 	if err := s.metrics.reg.Register(newFixityCollector(s)); err != nil {
 		return nil, &OptionsError{"Metrics", "already serve another server: " + err.Error()}
 	}
@@ -171,13 +170,13 @@ func (s *Server) routes() []route {
 		{[]string{"POST"}, "/v1/persons/{person_id}/remove", onlyAdmin, "persons_remove", s.removePerson},
 		{[]string{"POST"}, "/v1/authorization-requests", onlyStamper, "requests_create", s.createAuthzRequest},
 		{[]string{"GET"}, "/v1/authorization-requests/{request_id}", authzReaders, "requests_show", s.showAuthzRequest},
-		{[]string{"GET"}, "/v1/authorization-requests/{request_id}/challenge", nil, "requests_challenge", s.showChallenge},
-		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/approve", nil, "requests_approve", s.approveRequest},
-		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/refuse", nil, "requests_refuse", s.refuseRequest},
-		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/passkey-approve", nil, "requests_passkey_approve", s.approvePasskey},
-		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/refusal-options", nil, "requests_refusal_options", s.refusalOptions},
-		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/passkey-refuse", nil, "requests_passkey_refuse", s.refusePasskey},
-		{[]string{"POST"}, "/v1/enrolments/{token}", nil, "enrolments_register", s.registerPasskey},
+		{[]string{"GET"}, "/v1/authorization-requests/{request_id}/challenge", nil, "requests_challenge", s.limitPerClient(s.showChallenge)},
+		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/approve", nil, "requests_approve", s.limitPerClient(s.approveRequest)},
+		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/refuse", nil, "requests_refuse", s.limitPerClient(s.refuseRequest)},
+		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/passkey-approve", nil, "requests_passkey_approve", s.limitPerClient(s.approvePasskey)},
+		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/refusal-options", nil, "requests_refusal_options", s.limitPerClient(s.refusalOptions)},
+		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/passkey-refuse", nil, "requests_passkey_refuse", s.limitPerClient(s.refusePasskey)},
+		{[]string{"POST"}, "/v1/enrolments/{token}", nil, "enrolments_register", s.limitPerClient(s.registerPasskey)},
 		{[]string{"POST"}, "/v1/stamps", onlyStamper, "stamp", s.stamp},
 		{[]string{"GET"}, "/v1/documents/{doc_id}", documentReaders, "documents_show", s.showDocument},
 		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", documentReaders, "documents_pdf", s.documentPDF},
@@ -195,10 +194,10 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/d/{code}", nil, "download_page", s.downloadPage},
 		{[]string{"GET"}, "/d/{code}/pdf", nil, "download_pdf", s.downloadPDF},
 		{[]string{"GET"}, "/v/{doc_id}", nil, "verify_page", s.verifyPage},
-		{[]string{"GET"}, "/enrol/{token}", nil, "enrol_page", s.enrolPage},
-		{[]string{"GET"}, "/approve/{request_id}", nil, "approve_page", s.approvePage},
-		{[]string{"GET"}, "/approve/{request_id}/document.pdf", nil, "approve_document", s.requestDocumentPDF},
-		{[]string{"GET"}, "/approve/{request_id}/page-1.svg", nil, "approve_page_preview", s.requestPagePreview},
+		{[]string{"GET"}, "/enrol/{token}", nil, "enrol_page", s.limitPerClient(s.enrolPage)},
+		{[]string{"GET"}, "/approve/{request_id}", nil, "approve_page", s.limitPerClient(s.approvePage)},
+		{[]string{"GET"}, "/approve/{request_id}/document.pdf", nil, "approve_document", s.limitPerClient(s.requestDocumentPDF)},
+		{[]string{"GET"}, "/approve/{request_id}/page-1.svg", nil, "approve_page_preview", s.limitPerClient(s.requestPagePreview)},
 	}
 }
 
@@ -275,11 +274,15 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // seal's certificate expires within 30 days, and reports stampings pending
 // longer than the recovery sweep's grace period (which the sweep could not
 // finish: the log says why). Those are cluster-wide, so they do not make
-// this replica unready.
+// this replica unready. It also names how the service runs (Options.Posture:
+// demo mode, no TLS) so nobody mistakes a demo for production.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	checks := map[string]string{}
+	for k, v := range s.Posture {
+		checks[k] = v
+	}
 	ok := true
 	seals, err := s.Registry.List(ctx)
 	if err != nil {
@@ -287,7 +290,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ok = false
 	} else {
 		checks["store"] = "ok"
-		checks["keys"] = "ok"
+		if _, demo := s.Posture["keys"]; !demo {
+			checks["keys"] = "ok"
+		}
 		soon := time.Now().Add(30 * 24 * time.Hour)
 		for _, sl := range seals {
 			if sl.Status == seal.Active && sl.ValidEnd.Before(soon) {

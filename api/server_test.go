@@ -25,7 +25,8 @@ func TestNewServers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second server: %v", err)
 	}
-	want := api.Limits{MaxPDFBytes: api.DefaultLimits.MaxPDFBytes, MaxJSONBytes: 4096, CodeAttemptsPerMinute: api.DefaultLimits.CodeAttemptsPerMinute}
+	want := api.DefaultLimits
+	want.MaxJSONBytes = 4096
 	if a.Limits != want {
 		t.Errorf("limits %+v, want %+v", a.Limits, want)
 	}
@@ -75,7 +76,8 @@ func TestNewRejects(t *testing.T) {
 		{"Registry", func(o *api.Options) { o.Registry = nil }},
 		{"Service", func(o *api.Options) { o.Service = nil }},
 		{"Store", func(o *api.Options) { o.Store = nil }},
-		{"Limits", func(o *api.Options) { o.Limits.CodeAttemptsPerMinute = -1 }},
+		{"Limits.CodeAttemptsPerMinute", func(o *api.Options) { o.Limits.CodeAttemptsPerMinute = -1 }},
+		{"Limits.VerifyUploads", func(o *api.Options) { o.Limits.VerifyUploads = -2 }},
 		{"Metrics", func(o *api.Options) { o.Metrics = e.srv.Metrics }}, // already the env server's
 	} {
 		opt := ok

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -224,23 +226,47 @@ func (s *Server) sendPDF(w http.ResponseWriter, r *http.Request, rec *archive.Re
 	}
 }
 
-// verify checks a PDF sent as the body (application/pdf).
+// verify checks a PDF sent as the body (application/pdf). The body is
+// streamed: hashed while read, kept in memory only up to Limits.SpoolBytes
+// and in a temporary file past that. At most Limits.VerifyUploads run at
+// once; another waits up to Limits.BusyWait for a slot, its body unread,
+// and is then answered 503 with Retry-After. Reports
+// of uploads are not cached: a crafted PDF can make a large one.
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/pdf" && mt != "application/octet-stream" {
 		writeProblem(w, r, newProblem("unsupported-media-type", "send the PDF as the body with Content-Type: application/pdf"))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.Limits.MaxPDFBytes))
+	if r.ContentLength > s.Limits.MaxPDFBytes {
+		writeProblem(w, r, newProblem("body-too-large", fmt.Sprintf("the body is limited to %d bytes", s.Limits.MaxPDFBytes)))
+		return
+	}
+	if !s.uploads.acquire(r.Context(), s.Limits.BusyWait) {
+		s.metrics.busy.WithLabelValues("verify_upload").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		// The body is not read: tell the client the connection ends here.
+		w.Header().Set("Connection", "close")
+		writeProblem(w, r, busyProblem("verifications of uploaded PDFs", s.Limits.VerifyUploads))
+		return
+	}
+	defer s.uploads.release()
+	body, err := spool(http.MaxBytesReader(w, r.Body, s.Limits.MaxPDFBytes), s.SpoolDir, s.Limits.SpoolBytes)
+	var local *spoolFileError
+	if errors.As(err, &local) {
+		s.fail(w, r, err) // the server's disk, not the client's body
+		return
+	}
 	if err != nil {
 		writeProblem(w, r, bodyProblem(err))
 		return
 	}
-	if !looksLikePDF(body) {
+	defer body.Close()
+	if !looksLikePDF(body.head) {
 		writeProblem(w, r, newProblem("not-a-pdf", "the body does not start with a PDF header (%PDF-)"))
 		return
 	}
-	rep, err := s.verifier(r).VerifyPDF(r.Context(), bytes.NewReader(body), int64(len(body)))
+	rep, err := s.verifier(r.Context()).VerifyPDF(r.Context(), body, body.size)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -249,8 +275,8 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
-func (s *Server) verifier(r *http.Request) *seal.Verifier {
-	ts, err := s.Registry.TrustStore(r.Context())
+func (s *Server) verifier(ctx context.Context) *seal.Verifier {
+	ts, err := s.Registry.TrustStore(ctx)
 	if err != nil {
 		s.Log.Warn("loading the trust store", "err", err)
 	}

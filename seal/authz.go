@@ -81,6 +81,9 @@ type AuthorizationUse struct {
 	// derived from the request's Idempotency-Key, so only a retry of the
 	// same request can show the code again.
 	SealedCode []byte `json:"sealed_code,omitempty"`
+	// RequestSM3 is the fingerprint of the request that made the document
+	// (StampRequest.fingerprint), so the key cannot be reused for another.
+	RequestSM3 string `json:"request_sm3,omitempty"`
 }
 
 // AuthzReason says why an authorization cannot be used.

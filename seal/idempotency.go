@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -26,11 +28,30 @@ type IdempotencyError struct{ Reason string }
 
 func (e *IdempotencyError) Error() string { return "Idempotency-Key: " + e.Reason }
 
+// fingerprint is the SM3 of what a stamp request asks for — every field
+// but its Idempotency-Key, and the SM3 of its PDF — in hex. The key is
+// bound to it: a retry is the same request, and the same key with another
+// request is refused, not answered with the first one's document.
+func (req *StampRequest) fingerprint() string {
+	c := *req
+	c.IdempotencyKey, c.PDF = "", nil
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic("seal: a stamp request does not marshal: " + err.Error()) // plain data: cannot happen
+	}
+	pdfSum := sm3.Sum(req.PDF)
+	h := sm3.New()
+	h.Write(b)
+	h.Write(pdfSum[:])
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // replay finds the document an earlier request with the same idempotency key
 // made, through the idempotency marker or through the authorization's use
 // markers (the marker may not be written yet if that request is still
-// finishing).
-func (s *Service) replay(ctx context.Context, idemKey, authzID string) (*Stamped, error) {
+// finishing). An earlier request that asked for something else (another
+// fingerprint) is an IdempotencyError.
+func (s *Service) replay(ctx context.Context, idemKey, authzID, fingerprint string) (*Stamped, error) {
 	idem := hashHex(idemKey)
 	var ce codeEntry
 	err := getJSON(ctx, s.Store, idemPrefix+idem+".json", &ce)
@@ -52,6 +73,8 @@ func (s *Service) replay(ctx context.Context, idemKey, authzID string) (*Stamped
 		return nil, nil
 	case use == nil:
 		return nil, &IdempotencyError{"already used for a request with another authorization"}
+	case use.RequestSM3 != "" && use.RequestSM3 != fingerprint:
+		return nil, &IdempotencyError{fmt.Sprintf("already used for another request (document %s was made from a request with SM3 %s; this one has %s): send a new key for a new request", use.DocumentID, use.RequestSM3, fingerprint)}
 	}
 	rec, err := s.Record(ctx, use.DocumentID)
 	if err != nil {

@@ -187,8 +187,10 @@ func (s *Service) Stamp(ctx context.Context, req StampRequest) (*Stamped, error)
 	if err != nil {
 		return nil, err
 	}
+	var fingerprint string
 	if req.IdempotencyKey != "" {
-		if stamped, err := s.replay(ctx, req.IdempotencyKey, uses[0].AuthorizationID); stamped != nil || err != nil {
+		fingerprint = req.fingerprint()
+		if stamped, err := s.replay(ctx, req.IdempotencyKey, uses[0].AuthorizationID, fingerprint); stamped != nil || err != nil {
 			return stamped, err
 		}
 	}
@@ -196,6 +198,7 @@ func (s *Service) Stamp(ctx context.Context, req StampRequest) (*Stamped, error)
 	if err != nil {
 		return nil, err
 	}
+	job.fingerprint = fingerprint
 	if err := s.stampPDF(ctx, job); err != nil {
 		return nil, err
 	}
@@ -211,6 +214,9 @@ type stamping struct {
 	uses []SealUse
 	// idem is the hash of the request's Idempotency-Key; "" without one.
 	idem string
+	// fingerprint is the request's as it came (StampRequest.fingerprint),
+	// with an Idempotency-Key.
+	fingerprint string
 	// base is the archived document the seals are added to, if any.
 	base      *archive.Record
 	retention archive.RetentionClass
@@ -520,6 +526,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 	}
 	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem}
 	if job.idem != "" {
+		u.RequestSM3 = job.fingerprint
 		var err error
 		if u.SealedCode, err = sealCode(job.req.IdempotencyKey, job.code); err != nil {
 			return nil, err
@@ -550,7 +557,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		}
 		s.discard(ctx, job.pend)
 		if i == 0 && ae.Reason == AuthzConsumed && job.idem != "" {
-			if stamped, rerr := s.replay(ctx, job.req.IdempotencyKey, job.grants[0].ID); stamped != nil || rerr != nil {
+			if stamped, rerr := s.replay(ctx, job.req.IdempotencyKey, job.grants[0].ID, job.fingerprint); stamped != nil || rerr != nil {
 				return stamped, rerr
 			}
 		}

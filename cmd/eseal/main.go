@@ -124,6 +124,16 @@ func (g *globals) storeDir() string { return filepath.Join(g.dir, "store") }
 
 func (g *globals) demoKeyFile() string { return filepath.Join(g.dir, "master.key") }
 
+// demoKeyInUse returns the demo key file's path when the key-encryption key
+// comes from beside the data (no --master-key-file, no ESEAL_MASTER_KEY):
+// demo mode. On an empty data directory it is the key init will make.
+func (g *globals) demoKeyInUse() string {
+	if g.masterKeyFile != "" || os.Getenv("ESEAL_MASTER_KEY") != "" {
+		return ""
+	}
+	return g.demoKeyFile()
+}
+
 // loadKEK finds the key-encryption key: flag, environment, then the demo file.
 func (g *globals) loadKEK() (*keys.KEK, error) {
 	if g.masterKeyFile != "" {

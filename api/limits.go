@@ -1,0 +1,138 @@
+package api
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Limits holds what an operator can bound on the HTTP interface. Every field
+// has a default sized for the 2-core node of docs/performance.md; the
+// configuration (`limits:` in `eseal serve`'s file) sets them all in one
+// place.
+type Limits struct {
+	// MaxPDFBytes is the largest PDF accepted for stamping or verification.
+	MaxPDFBytes int64
+	// MaxJSONBytes bounds JSON bodies and the JSON part of a stamp request.
+	MaxJSONBytes int64
+	// CodeAttemptsPerMinute limits wrong retrieval codes per client (burst
+	// of as many). A correct code is never refused.
+	CodeAttemptsPerMinute int
+	// CodePrefixAttemptsPerMinute limits wrong retrieval codes sharing their
+	// first four characters, from all clients together: it slows down many
+	// addresses guessing the rest of a code whose beginning they know.
+	CodePrefixAttemptsPerMinute int
+	// ApprovalRequestsPerMinute limits each client's requests to the public
+	// approval and enrolment routes (approve, refuse, passkey challenges).
+	ApprovalRequestsPerMinute int
+	// VerifyUploads is how many POST /v1/verify bodies are read and verified
+	// at once; another waits BusyWait, its body unread, then is answered 503
+	// with Retry-After.
+	VerifyUploads int
+	// VerifyStored is how many archived documents are verified at once for
+	// /v/{id} and /d/{code} when the verification cache does not hold them.
+	VerifyStored int
+	// SpoolBytes is how much of an uploaded PDF is kept in memory; the rest
+	// goes to a temporary file (unlinked at once) read back at random.
+	SpoolBytes int64
+	// VerifyCacheEntries bounds the cache of verification reports of
+	// archived documents (a few KB each).
+	VerifyCacheEntries int
+	// VerifyCacheTTL is how long a cached report is shown before the
+	// document is verified again even if the trust state did not change
+	// (certificate validity depends on the clock).
+	VerifyCacheTTL time.Duration
+	// BusyWait is how long a request waits for a verification slot (an
+	// upload's body still unread) before it is answered 503.
+	BusyWait time.Duration
+}
+
+// DefaultLimits are the limits of the embedded default, for a 2-core node.
+var DefaultLimits = Limits{
+	MaxPDFBytes: 64 << 20, MaxJSONBytes: 1 << 20,
+	CodeAttemptsPerMinute: 20, CodePrefixAttemptsPerMinute: 10, ApprovalRequestsPerMinute: 60,
+	VerifyUploads: 2, VerifyStored: 2, SpoolBytes: 256 << 10,
+	VerifyCacheEntries: 1024, VerifyCacheTTL: 10 * time.Minute, BusyWait: 10 * time.Second,
+}
+
+// withDefaults fills each zero field from DefaultLimits and keeps the others.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	set := func(v *int64, def int64) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	seti := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	set(&l.MaxPDFBytes, d.MaxPDFBytes)
+	set(&l.MaxJSONBytes, d.MaxJSONBytes)
+	set(&l.SpoolBytes, d.SpoolBytes)
+	seti(&l.CodeAttemptsPerMinute, d.CodeAttemptsPerMinute)
+	seti(&l.CodePrefixAttemptsPerMinute, d.CodePrefixAttemptsPerMinute)
+	seti(&l.ApprovalRequestsPerMinute, d.ApprovalRequestsPerMinute)
+	seti(&l.VerifyUploads, d.VerifyUploads)
+	seti(&l.VerifyStored, d.VerifyStored)
+	seti(&l.VerifyCacheEntries, d.VerifyCacheEntries)
+	if l.VerifyCacheTTL == 0 {
+		l.VerifyCacheTTL = d.VerifyCacheTTL
+	}
+	if l.BusyWait == 0 {
+		l.BusyWait = d.BusyWait
+	}
+	return l
+}
+
+// negative names the first field below zero, or "".
+func (l Limits) negative() string {
+	for name, v := range map[string]int64{
+		"MaxPDFBytes": l.MaxPDFBytes, "MaxJSONBytes": l.MaxJSONBytes, "SpoolBytes": l.SpoolBytes,
+		"CodeAttemptsPerMinute": int64(l.CodeAttemptsPerMinute), "CodePrefixAttemptsPerMinute": int64(l.CodePrefixAttemptsPerMinute),
+		"ApprovalRequestsPerMinute": int64(l.ApprovalRequestsPerMinute), "VerifyUploads": int64(l.VerifyUploads),
+		"VerifyStored": int64(l.VerifyStored), "VerifyCacheEntries": int64(l.VerifyCacheEntries),
+		"VerifyCacheTTL": int64(l.VerifyCacheTTL), "BusyWait": int64(l.BusyWait),
+	} {
+		if v < 0 {
+			return name
+		}
+	}
+	return ""
+}
+
+// busyRetryAfter is the Retry-After, in seconds, of a 503 server-busy answer.
+const busyRetryAfter = 2
+
+// slots is a counting semaphore: at most cap(slots) holders at once.
+type slots chan struct{}
+
+// acquire takes a slot, waiting at most wait (zero: not at all) and no
+// longer than ctx lives. It reports whether a slot was taken.
+func (s slots) acquire(ctx context.Context, wait time.Duration) bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+	}
+	if wait <= 0 {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case s <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+func (s slots) release() { <-s }
+
+// busyProblem is the answer when every slot of a kind of work is taken.
+func busyProblem(what string, limit int) *Problem {
+	return newProblem("server-busy", what+" already run at the configured limit of "+strconv.Itoa(limit)+" at once; retry after "+strconv.Itoa(busyRetryAfter)+" s")
+}
