@@ -123,7 +123,7 @@ func validationCerts(roots *keys.TrustStore, contents []byte) (certs []*smx509.C
 	if !chain(signer, sd.Certificates, keys.UsageSign) {
 		return nil, time.Time{}, false
 	}
-	if raw, ok := si.Attribute(OIDSESeal); ok && len(raw.Values) == 1 {
+	if raw, ok := sealAttribute(si); ok && len(raw.Values) == 1 {
 		if sl, err := ses.ParseSeal(raw.Values[0].FullBytes); err == nil {
 			if maker, err := smx509.ParseCertificate(sl.MakerCert); err == nil {
 				chain(maker, sd.Certificates, keys.UsageSealMaker)

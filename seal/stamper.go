@@ -20,12 +20,28 @@ import (
 
 // OIDSESeal identifies the CMS signed attribute that carries the DER of the
 // GB/T 38540 SESeal the signature was made with. It is a UUID-based OID
-// (ITU-T X.667 arc 2.25): no registry assigns one for this binding.
-var OIDSESeal = asn1.ObjectIdentifier{2, 25, 64693171, 627294065, 741459426, 975091645, 976}
+// (ITU-T X.667 arc 2.25, one arc holding the 128-bit UUID): no registry
+// assigns one for this binding. encoding/asn1's ObjectIdentifier cannot
+// hold that arc, hence cms.OID.
+var OIDSESeal = cms.MustOID("2.25.64693171627294065741459426975091645976")
+
+// oidSESealSplit is how eseal wrote OIDSESeal before it encoded the UUID
+// as one arc: the same digits cut into several arcs. The verifier still
+// reads it, so that documents issued then stay verifiable; nothing writes it.
+var oidSESealSplit = asn1.ObjectIdentifier{2, 25, 64693171, 627294065, 741459426, 975091645, 976}
 
 // OIDTSAPolicy is the policy of the embedded time-stamping authority, under
-// the same UUID arc.
-var OIDTSAPolicy = asn1.ObjectIdentifier{2, 25, 64693171, 627294065, 741459426, 975091645, 977, 1}
+// the next UUID arc.
+var OIDTSAPolicy = cms.MustOID("2.25.64693171627294065741459426975091645977.1")
+
+// sealAttribute returns the signed attribute carrying the seal: under
+// OIDSESeal, or under the split encoding of documents made before it.
+func sealAttribute(si *cms.SignerInfo) (cms.Attribute, bool) {
+	if a, ok := si.AttributeOID(OIDSESeal); ok {
+		return a, true
+	}
+	return si.Attribute(oidSESealSplit)
+}
 
 // oidTimeStampToken is RFC 3161's id-aa-timeStampToken, the unsigned
 // attribute carrying a token over the signature value.
@@ -246,7 +262,7 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 	var warnings []string
 	opts := cms.SignOptions{
 		Signer: ss.key, Cert: ss.cert, Chain: st.Registry.Roots(), SigningTime: now,
-		ExtraSignedAttributes: []cms.Attribute{{Type: OIDSESeal, Values: []asn1.RawValue{{FullBytes: ss.sesealDER}}}},
+		ExtraSignedAttributes: []cms.Attribute{{OID: OIDSESeal, Values: []asn1.RawValue{{FullBytes: ss.sesealDER}}}},
 	}
 	if req.Timestamps != nil {
 		opts.Unsigned = func(sig []byte) ([]cms.Attribute, error) {

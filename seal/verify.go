@@ -614,7 +614,7 @@ func digestRange(r io.ReaderAt, br [4]int64) ([]byte, error) {
 }
 
 func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo, certs []*smx509.Certificate, signer *smx509.Certificate, at time.Time, proven bool) {
-	raw, ok := si.Attribute(OIDSESeal)
+	raw, ok := sealAttribute(si)
 	if !ok {
 		c.add("seal", Unknown, "the signature carries no GB/T 38540 seal")
 		return

@@ -201,7 +201,7 @@ func (b build) der(t testing.TB, f *fixture) []byte {
 	}
 	var set []byte
 	for _, a := range b.attrs {
-		d, err := asn1.Marshal(a)
+		d, err := a.marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,11 @@ func (b build) der(t testing.TB, f *fixture) []byte {
 	if b.unsigned != nil {
 		var u []byte
 		for _, a := range b.unsigned {
-			u = append(u, mustMarshal(t, a)...)
+			d, err := a.marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			u = append(u, d...)
 		}
 		si.UnsignedAttrs = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 1, IsCompound: true, Bytes: u}
 	}

@@ -73,6 +73,11 @@ func (si *SignerInfo) Attribute(oid asn1.ObjectIdentifier) (Attribute, bool) {
 	return findAttribute(si.SignedAttributes, oid)
 }
 
+// AttributeOID is Attribute for a type encoding/asn1 cannot hold.
+func (si *SignerInfo) AttributeOID(oid OID) (Attribute, bool) {
+	return findAttributeOID(si.SignedAttributes, oid)
+}
+
 // UnsignedAttribute returns the first unsigned attribute of type oid (for
 // example OIDAttrTimeStampToken).
 func (si *SignerInfo) UnsignedAttribute(oid asn1.ObjectIdentifier) (Attribute, bool) {
@@ -80,8 +85,12 @@ func (si *SignerInfo) UnsignedAttribute(oid asn1.ObjectIdentifier) (Attribute, b
 }
 
 func findAttribute(attrs []Attribute, oid asn1.ObjectIdentifier) (Attribute, bool) {
+	return findAttributeOID(attrs, OIDOf(oid))
+}
+
+func findAttributeOID(attrs []Attribute, oid OID) (Attribute, bool) {
 	for _, a := range attrs {
-		if a.Type.Equal(oid) {
+		if oid != nil && a.TypeOID().Equal(oid) {
 			return a, true
 		}
 	}
@@ -286,8 +295,8 @@ func parseSignerInfo(der []byte) (*SignerInfo, error) {
 func (si *SignerInfo) readWellKnown() error {
 	for i, a := range si.SignedAttributes {
 		for _, b := range si.SignedAttributes[:i] {
-			if a.Type.Equal(b.Type) {
-				return fmt.Errorf("signed attribute %v repeated", a.Type)
+			if a.OID.Equal(b.OID) {
+				return fmt.Errorf("signed attribute %v repeated", a.OID)
 			}
 		}
 		var target any
@@ -322,15 +331,21 @@ func (si *SignerInfo) readWellKnown() error {
 func parseAttributes(b []byte) ([]Attribute, error) {
 	var attrs []Attribute
 	for len(b) > 0 {
-		var a Attribute
+		var w wireAttribute
 		var err error
-		b, err = asn1.Unmarshal(b, &a)
+		b, err = asn1.Unmarshal(b, &w)
 		if err != nil {
 			return nil, err
 		}
-		if len(a.Values) == 0 {
-			return nil, fmt.Errorf("attribute %v has no values", a.Type)
+		oid, err := parseOIDElement(w.Type)
+		if err != nil {
+			return nil, fmt.Errorf("attribute type: %w", err)
 		}
+		if len(w.Values) == 0 {
+			return nil, fmt.Errorf("attribute %v has no values", oid)
+		}
+		a := Attribute{OID: oid, Values: w.Values}
+		a.Type, _ = oid.ObjectIdentifier()
 		attrs = append(attrs, a)
 	}
 	return attrs, nil

@@ -163,8 +163,8 @@ func sign(digest, content []byte, eContentType asn1.ObjectIdentifier, opts SignO
 			return nil, &SignError{Field: fmt.Sprintf("ExtraSignedAttributes[%d]", i), Problem: "no values"}
 		}
 		for _, b := range attrs {
-			if a.Type.Equal(b.Type) {
-				return nil, &SignError{Field: fmt.Sprintf("ExtraSignedAttributes[%d]", i), Problem: fmt.Sprintf("attribute %v given twice", a.Type)}
+			if a.TypeOID().Equal(b.TypeOID()) {
+				return nil, &SignError{Field: fmt.Sprintf("ExtraSignedAttributes[%d]", i), Problem: fmt.Sprintf("attribute %v given twice", a.TypeOID())}
 			}
 		}
 		attrs = append(attrs, a)
@@ -281,7 +281,7 @@ func mustAttribute(oid asn1.ObjectIdentifier, v any) Attribute {
 func encodeSetOf(attrs []Attribute) ([]byte, error) {
 	enc := make([][]byte, len(attrs))
 	for i, a := range attrs {
-		der, err := asn1.Marshal(a)
+		der, err := a.marshal()
 		if err != nil {
 			return nil, err
 		}

@@ -30,7 +30,7 @@ type Token struct {
 	// GenTime, Serial and Policy repeat Info's fields of the same meaning.
 	GenTime time.Time
 	Serial  *big.Int
-	Policy  asn1.ObjectIdentifier
+	Policy  cms.OID
 	// Cert is the TSA certificate the SignerInfo names, found among the
 	// embedded certificates; nil when the token does not carry it.
 	Cert *smx509.Certificate
