@@ -354,6 +354,9 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 		c.add("CMS structure", Fail, err.Error())
 		return rep
 	}
+	if sd.BER {
+		c.add("CMS encoding", Pass, "BER outside the signed attributes, as RFC 5652 allows; the signed attributes are DER as received")
+	}
 	if len(sd.SignerInfos) != 1 {
 		c.add("CMS structure", Fail, fmt.Sprintf("%d signer infos; a PDF signature has exactly one", len(sd.SignerInfos)))
 		return rep
