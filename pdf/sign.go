@@ -15,7 +15,8 @@ import (
 	"unicode/utf16"
 )
 
-// SubFilter values PrepareSignature accepts.
+// SubFilter values PrepareSignature (the first three) and
+// PrepareDocTimestamp (SubFilterRFC3161) write.
 const (
 	SubFilterPKCS7Detached = "adbe.pkcs7.detached"
 	SubFilterCAdESDetached = "ETSI.CAdES.detached"
@@ -24,6 +25,9 @@ const (
 	// name for it; this one says what is inside so that generic tools report
 	// an unknown format rather than a corrupt CMS.
 	SubFilterGBT38540 = "GBT38540.SES_Signature"
+	// SubFilterRFC3161 marks a document timestamp: /Type /DocTimeStamp,
+	// /Contents an RFC 3161 token over the bytes /ByteRange covers.
+	SubFilterRFC3161 = "ETSI.RFC3161"
 )
 
 // DefaultContentsSize is the /Contents reservation used when the request
@@ -364,7 +368,6 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	if err != nil {
 		return nil, err
 	}
-	rootRef := d.trailer["Root"].(Ref)
 	af, err := d.acroForm(cat)
 	if err != nil {
 		return nil, err
@@ -403,35 +406,8 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		w.writeAppearance(formNum+i, p, Ref{imgNum, 0})
 	}
 
-	// Signature dictionary with fixed-width /ByteRange and the placeholder.
-	w.begin(sigNum, 0)
-	w.buf = append(w.buf, "<</Type/Sig/Filter/Adobe.PPKLite/SubFilter"...)
-	w.buf = appendName(w.buf, Name(subFilter))
-	w.buf = append(w.buf, "/ByteRange [0 "...)
-	brPos := len(w.buf)
-	w.buf = append(w.buf, "0          0          0         ]"...)
-	w.buf = append(w.buf, "/Contents "...)
-	lt := len(w.buf)
-	w.buf = append(w.buf, '<')
-	for i := 0; i < 2*reserved; i++ {
-		w.buf = append(w.buf, '0')
-	}
-	w.buf = append(w.buf, '>')
-	gt := len(w.buf)
-	w.buf = append(w.buf, "/M "...)
-	w.buf = appendString(w.buf, String(pdfDate(signingTime)))
-	for _, kv := range []struct {
-		k Name
-		v string
-	}{{"Name", req.Name}, {"Reason", req.Reason}, {"Location", req.Location}, {"ContactInfo", req.ContactInfo}} {
-		if kv.v != "" {
-			w.buf = appendName(w.buf, kv.k)
-			w.buf = append(w.buf, ' ')
-			w.buf = appendString(w.buf, textString(kv.v))
-		}
-	}
-	w.buf = append(w.buf, ">>"...)
-	w.end()
+	lt, gt, brPos := w.writeSigDict(sigNum, "Sig", subFilter, reserved, signingTime, [][2]string{
+		{"Name", req.Name}, {"Reason", req.Reason}, {"Location", req.Location}, {"ContactInfo", req.ContactInfo}})
 
 	widget := func(p widgetPlan, i int) Dict {
 		return Dict{
@@ -465,7 +441,50 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		return nil, err
 	}
 
-	// The AcroForm gains the field and /SigFlags 3.
+	return d.finishUpdate(w, alloc, af, cat, fieldRef, signingTime, field, lt, gt, brPos, reserved)
+}
+
+// writeSigDict writes the signature dictionary as object sigNum: /Type
+// typ, a fixed-width /ByteRange to fill in later and a zero-filled
+// /Contents of reserved bytes, /M, and the text entries of extra that are
+// not empty. It returns the offsets in w.buf of /Contents' "<", of the byte
+// after its ">" and of the /ByteRange numbers.
+func (w *updateWriter) writeSigDict(sigNum int, typ Name, subFilter string, reserved int, t time.Time, extra [][2]string) (lt, gt, brPos int) {
+	w.begin(sigNum, 0)
+	w.buf = append(w.buf, "<</Type"...)
+	w.buf = appendName(w.buf, typ)
+	w.buf = append(w.buf, "/Filter/Adobe.PPKLite/SubFilter"...)
+	w.buf = appendName(w.buf, Name(subFilter))
+	w.buf = append(w.buf, "/ByteRange [0 "...)
+	brPos = len(w.buf)
+	w.buf = append(w.buf, "0          0          0         ]"...)
+	w.buf = append(w.buf, "/Contents "...)
+	lt = len(w.buf)
+	w.buf = append(w.buf, '<')
+	for i := 0; i < 2*reserved; i++ {
+		w.buf = append(w.buf, '0')
+	}
+	w.buf = append(w.buf, '>')
+	gt = len(w.buf)
+	w.buf = append(w.buf, "/M "...)
+	w.buf = appendString(w.buf, String(pdfDate(t)))
+	for _, kv := range extra {
+		if kv[1] != "" {
+			w.buf = appendName(w.buf, Name(kv[0]))
+			w.buf = append(w.buf, ' ')
+			w.buf = appendString(w.buf, textString(kv[1]))
+		}
+	}
+	w.buf = append(w.buf, ">>"...)
+	w.end()
+	return lt, gt, brPos
+}
+
+// finishUpdate adds fieldRef to the AcroForm (with /SigFlags 3), writes the
+// cross-reference section and fills in the /ByteRange: everything but the
+// /Contents between lt and gt.
+func (d *Document) finishUpdate(w *updateWriter, alloc func(int) int, af *acroForm, cat Dict, fieldRef Ref, t time.Time, field string, lt, gt, brPos, reserved int) (*Update, error) {
+	rootRef := d.trailer["Root"].(Ref)
 	newAF := Dict{}
 	if af.dict != nil {
 		newAF = cloneDict(af.dict)
@@ -492,7 +511,7 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		w.object(Ref{rootRef.Num, d.genOf(rootRef.Num)}, nc)
 	}
 
-	if err := d.writeXRef(w, alloc, signingTime, field); err != nil {
+	if err := d.writeXRef(w, alloc, t, field); err != nil {
 		return nil, err
 	}
 

@@ -13,7 +13,10 @@ import (
 // A Signature is one signature field found in the document, with the checks
 // a verifier needs before it looks at the CMS.
 type Signature struct {
-	FieldName   string
+	FieldName string
+	// Type is the signature dictionary's /Type: "Sig", "DocTimeStamp"
+	// (a document timestamp, ISO 32000-2 §12.8.5) or empty.
+	Type        string
 	Filter      string
 	SubFilter   string
 	ByteRange   [4]int64
@@ -222,7 +225,7 @@ func (d *Document) Signatures() ([]Signature, error) {
 			return
 		}
 		seen[ref.Num] = true
-		sig := Signature{FieldName: name, Field: ref, Filter: string(sd.name("Filter")), SubFilter: string(sd.name("SubFilter"))}
+		sig := Signature{FieldName: name, Field: ref, Type: string(sd.name("Type")), Filter: string(sd.name("Filter")), SubFilter: string(sd.name("SubFilter"))}
 		if r, ok := fd["V"].(Ref); ok {
 			sig.Ref = r
 		}

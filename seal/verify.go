@@ -331,6 +331,11 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	}
 	c.add("byte range", Pass, fmt.Sprintf("covers revision %d of %d except the signature value", rep.Revision, len(revs)))
 
+	if isDocTimestamp(s) {
+		v.checkDocTimestamp(c, s, r, br)
+		return rep
+	}
+
 	// Pattern B: a GB/T 38540 SES_Signature in /Contents instead of a CMS.
 	if der, ok := sesContents(s); ok {
 		v.checkPDFSES(ctx, c, der, r, br)
@@ -758,7 +763,12 @@ func (v *Verifier) checkTimestampToken(c sigCheck, token, sig []byte, claimed ti
 	}
 	imprint := sm3.Sum(sig)
 	if err := tok.Verify(imprint[:]); err != nil {
-		c.add("timestamp", Fail, err.Error())
+		var te *tsa.Error
+		if errors.As(err, &te) && te.Reason == tsa.Unsupported {
+			c.add("timestamp", Unknown, err.Error())
+		} else {
+			c.add("timestamp", Fail, err.Error())
+		}
 		return time.Time{}, false
 	}
 	if v.Trust == nil {

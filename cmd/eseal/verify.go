@@ -191,7 +191,11 @@ func printReport(w io.Writer, name string, rep *seal.Report) {
 		if s.Kind == "cross-page" {
 			kind = fmt.Sprintf(" (骑缝章 over pages %v)", s.Pages)
 		}
-		fmt.Fprintf(w, "\n  %s  %s — %s%s, page %d, signed %s, revision %d\n", s.Verdict, s.Field, sealName, kind, s.Page, when, s.Revision)
+		if s.Kind == seal.KindDocTimestamp {
+			fmt.Fprintf(w, "\n  %s  %s — document timestamp, %s, revision %d\n", s.Verdict, s.Field, when, s.Revision)
+		} else {
+			fmt.Fprintf(w, "\n  %s  %s — %s%s, page %d, signed %s, revision %d\n", s.Verdict, s.Field, sealName, kind, s.Page, when, s.Revision)
+		}
 		if s.Timestamp != nil {
 			fmt.Fprintf(w, "    timestamp %s\n", s.Timestamp.Local().Format(time.DateTime))
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"hash"
 	"math/big"
@@ -88,6 +89,65 @@ func ParseToken(der []byte) (*Token, error) {
 // timeStamping — is not checked here: use keys.TrustStore.Verify with
 // keys.UsageTimestamp.
 func (t *Token) Verify(imprint []byte) error {
+	if err := t.verifySignature(); err != nil {
+		return err
+	}
+	mi := t.Info.MessageImprint
+	if !mi.isSM3() {
+		return &Error{Reason: ImprintMismatch, Detail: fmt.Sprintf("imprint hash algorithm %v, want SM3", mi.HashAlgorithm.Algorithm)}
+	}
+	if !bytes.Equal(mi.HashedMessage, imprint) {
+		return &Error{Reason: ImprintMismatch}
+	}
+	return nil
+}
+
+// ImprintHash returns a new hash of the algorithm the token's imprint
+// names — SM3, SHA-256, SHA-384 or SHA-512, what document timestamps made
+// by other systems use — and its name; an *Error with Reason Unsupported
+// for any other.
+func (t *Token) ImprintHash() (hash.Hash, string, error) {
+	alg := t.Info.MessageImprint.HashAlgorithm.Algorithm
+	for _, h := range imprintHashes {
+		if alg.Equal(h.oid) {
+			return h.new(), h.name, nil
+		}
+	}
+	return nil, "", &Error{Reason: Unsupported, Detail: fmt.Sprintf("imprint hash algorithm %v", alg)}
+}
+
+var imprintHashes = []struct {
+	oid  asn1.ObjectIdentifier
+	name string
+	new  func() hash.Hash
+}{
+	{cms.OIDSM3, "SM3", sm3.New},
+	{oidSHA256, "SHA-256", sha256.New},
+	{oidSHA384, "SHA-384", sha512.New384},
+	{oidSHA512, "SHA-512", sha512.New},
+}
+
+// VerifyData is Verify for a token over data of any length hashed with
+// ImprintHash: sum is that hash's Sum of the stamped data. This is how a
+// document timestamp (ETSI.RFC3161) is checked against the bytes its
+// /ByteRange covers.
+func (t *Token) VerifyData(sum []byte) error {
+	if err := t.verifySignature(); err != nil {
+		return err
+	}
+	h, _, err := t.ImprintHash()
+	if err != nil {
+		return err
+	}
+	if len(sum) != h.Size() || !bytes.Equal(t.Info.MessageImprint.HashedMessage, sum) {
+		return &Error{Reason: ImprintMismatch}
+	}
+	return nil
+}
+
+// verifySignature checks the token's SignerInfo and its ESS
+// signing-certificate attribute against the embedded TSA certificate.
+func (t *Token) verifySignature() error {
 	if t.Cert == nil {
 		return &Error{Reason: Invalid, Detail: "the token does not carry the TSA certificate"}
 	}
@@ -97,14 +157,11 @@ func (t *Token) Verify(imprint []byte) error {
 	}
 	digest := sm3.Sum(t.RawInfo)
 	if err := si.VerifyWith(t.Cert, digest[:]); err != nil {
+		var ua *cms.UnsupportedAlgorithmError
+		if errors.As(err, &ua) {
+			return &Error{Reason: Unsupported, Detail: "CMS signature", Err: err}
+		}
 		return &Error{Reason: Invalid, Detail: "CMS signature", Err: err}
-	}
-	mi := t.Info.MessageImprint
-	if !mi.isSM3() {
-		return &Error{Reason: ImprintMismatch, Detail: fmt.Sprintf("imprint hash algorithm %v, want SM3", mi.HashAlgorithm.Algorithm)}
-	}
-	if !bytes.Equal(mi.HashedMessage, imprint) {
-		return &Error{Reason: ImprintMismatch}
 	}
 	return nil
 }
