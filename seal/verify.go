@@ -641,7 +641,10 @@ func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo
 
 // checkParsedSeal runs the seal checks of docs/formats.md on a parsed seal:
 // maker signature and certificate, validity and status at time at, and the
-// signer in its certificate list.
+// signer in its certificate list. A nil signer means a seal judged on its
+// own (VerifyStandalone): no signer to look for, and a seal outside its
+// validity at the time in question is indeterminate, not invalid, since
+// nothing proves another time.
 func (v *Verifier) checkParsedSeal(ctx context.Context, c sigCheck, sl *ses.Seal, certs []*smx509.Certificate, signer *smx509.Certificate, at time.Time, proven bool) {
 	c.rep.Seal = &SealSummary{ID: sl.ESID, Name: sl.Name, Type: sl.Type, Version: sl.Version,
 		Vendor: sl.Vid, ValidStart: sl.ValidStart, ValidEnd: sl.ValidEnd}
@@ -657,13 +660,22 @@ func (v *Verifier) checkParsedSeal(ctx context.Context, c sigCheck, sl *ses.Seal
 	} else {
 		v.checkChain(c, "seal maker certificate", maker, certs, at, keys.UsageSealMaker, proven)
 	}
-	if err := sl.ValidAt(at); err != nil {
+	switch err := sl.ValidAt(at); {
+	case err != nil && signer == nil:
+		c.add("seal validity", Unknown, standaloneValidity(err))
+	case err != nil:
 		c.add("seal validity", Fail, err.Error())
-	} else {
+	case signer == nil:
+		c.add("seal validity", Pass, fmt.Sprintf("the seal is within its validity at %s", at.UTC().Format(time.RFC3339)))
+	default:
 		c.add("seal validity", Pass, "the seal was within its validity at signing time")
 	}
 	if v.Registry != nil {
 		v.checkSealStatus(ctx, c, sl.ESID, at)
+	}
+	if signer == nil {
+		c.add("seal certificates", Pass, fmt.Sprintf("%d signer certificate(s) listed (certListType %d)", len(sl.CertList), sl.CertListType))
+		return
 	}
 	if !sl.AllowsSigner(signer.Raw) {
 		c.add("signer in seal", Fail, "the signer certificate is not in the seal's certificate list")
