@@ -127,6 +127,40 @@ func (p Placement) resolve(doc *pdf.Document, wMM, hMM float64, req *pdf.Signatu
 	return nil
 }
 
+// Profile is the signature format of one stamping (docs/formats.md,
+// "Signature profiles").
+type Profile string
+
+// Profiles a stamping can ask for.
+const (
+	// ProfileCMS is ISO 32000-1's adbe.pkcs7.detached: a CMS with
+	// signingTime and the seal. The default.
+	ProfileCMS Profile = "cms"
+	// ProfilePAdES is PAdES baseline (ETSI EN 319 142-1): SubFilter
+	// ETSI.CAdES.detached, ESS signing-certificate-v2, no signingTime (the
+	// claimed time is /M), the seal still carried. B-T with a timestamp,
+	// B-LT with LTV, B-LTA with a document timestamp (AddArchiveTimestamp).
+	ProfilePAdES Profile = "pades"
+)
+
+// ProfileError is a profile eseal does not write.
+type ProfileError struct{ Profile string }
+
+func (e *ProfileError) Error() string {
+	return fmt.Sprintf("profile %q: want %s or %s", e.Profile, ProfileCMS, ProfilePAdES)
+}
+
+// ParseProfile reads a profile name; empty means ProfileCMS.
+func ParseProfile(s string) (Profile, error) {
+	switch Profile(s) {
+	case "", ProfileCMS:
+		return ProfileCMS, nil
+	case ProfilePAdES:
+		return ProfilePAdES, nil
+	}
+	return "", &ProfileError{Profile: s}
+}
+
 // SignRequest asks the Stamper for one seal on one PDF: one signature, in
 // one incremental revision. (A whole stamping, authorized and archived, is a
 // StampRequest to the Service.)
@@ -149,6 +183,8 @@ type SignRequest struct {
 	// SESignature asks for a GB/T 38540 SES_Signature over the same signed
 	// bytes as well, returned in Signed.SESignature (see sesig.go).
 	SESignature bool
+	// Profile is the signature format; empty means ProfileCMS.
+	Profile Profile
 }
 
 // WarnNoTimestamp is the warning of a stamping whose TSA did not answer.
@@ -216,6 +252,10 @@ func (st *Stamper) Stamp(ctx context.Context, in io.ReaderAt, size int64, req Si
 // stamp signs with a seal already read from the registry.
 func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int64, req SignRequest) (*Signed, error) {
 	now := st.now().UTC()
+	profile, err := ParseProfile(string(req.Profile))
+	if err != nil {
+		return nil, err
+	}
 	if err := usable(s, now); err != nil {
 		return nil, err
 	}
@@ -234,6 +274,9 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		WidthMM: ss.widthMM, HeightMM: ss.heightMM,
 		Image: ss.image, Name: ss.name, Reason: req.Reason, Location: req.Location,
 		SigningTime: now, ContentsSize: contentsSize(ss, req.Timestamps != nil),
+	}
+	if profile == ProfilePAdES {
+		preq.SubFilter = pdf.SubFilterCAdESDetached
 	}
 	if err := req.Placement.resolve(doc, ss.widthMM, ss.heightMM, &preq); err != nil {
 		return nil, err
@@ -263,6 +306,14 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 	opts := cms.SignOptions{
 		Signer: ss.key, Cert: ss.cert, Chain: st.Registry.Roots(), SigningTime: now,
 		ExtraSignedAttributes: []cms.Attribute{{OID: OIDSESeal, Values: []asn1.RawValue{{FullBytes: ss.sesealDER}}}},
+	}
+	if profile == ProfilePAdES {
+		ess, err := cms.SigningCertificateV2(ss.cert)
+		if err != nil {
+			return nil, err
+		}
+		opts.NoSigningTime = true
+		opts.ExtraSignedAttributes = append(opts.ExtraSignedAttributes, ess)
 	}
 	if req.Timestamps != nil {
 		opts.Unsigned = func(sig []byte) ([]cms.Attribute, error) {

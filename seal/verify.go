@@ -69,7 +69,15 @@ type SignatureReport struct {
 	Reasons []string `json:"reasons"`
 	Checks  []Check  `json:"checks"`
 	// Kind is "page" for a seal on one page, "cross-page" for a 骑缝章.
-	Kind         string       `json:"kind"`
+	Kind string `json:"kind"`
+	// Profile is the signature format: "cms" (adbe.pkcs7.detached), "pades"
+	// (ETSI.CAdES.detached) or "ses" (a GB/T 38540 SES_Signature in
+	// /Contents); empty for a document timestamp or a format not known.
+	Profile string `json:"profile,omitempty"`
+	// PAdESLevel is the PAdES baseline level a "pades" signature reaches:
+	// B-B, B-T, B-LT or B-LTA (ETSI EN 319 142-1); empty when it reaches
+	// none or is not PAdES.
+	PAdESLevel   string       `json:"pades_level,omitempty"`
 	Page         int          `json:"page,omitempty"`
 	Pages        []int        `json:"pages,omitempty"` // every page with a widget (cross-page seals)
 	SubFilter    string       `json:"sub_filter"`
@@ -201,6 +209,7 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*R
 			v.checkLaterRevisions(sigCheck{&rep.Signatures[i]}, doc, revs, size, sigs, rep.Signatures)
 		}
 	}
+	padesLevels(r, revs, rep.Signatures)
 	rep.Verdict = Valid
 	for _, s := range rep.Signatures {
 		rep.Verdict = worse(rep.Verdict, s.Verdict)
@@ -338,6 +347,7 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 
 	// Pattern B: a GB/T 38540 SES_Signature in /Contents instead of a CMS.
 	if der, ok := sesContents(s); ok {
+		rep.Profile = "ses"
 		v.checkPDFSES(ctx, c, der, r, br)
 		return rep
 	}
@@ -358,6 +368,12 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	if err != nil {
 		c.add("CMS structure", Fail, err.Error())
 		return rep
+	}
+	switch s.SubFilter {
+	case pdf.SubFilterPKCS7Detached:
+		rep.Profile = string(ProfileCMS)
+	case pdf.SubFilterCAdESDetached:
+		rep.Profile = string(ProfilePAdES)
 	}
 	if sd.BER {
 		c.add("CMS encoding", Pass, "BER outside the signed attributes, as RFC 5652 allows; the signed attributes are DER as received")
@@ -389,8 +405,14 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 		return rep
 	}
 	c.add("signature value", Pass, "SM2/SM3 signature over the signed bytes verifies")
+	checkSigningCertificate(c, si, signer, s.SubFilter == pdf.SubFilterCAdESDetached)
 
+	// The claimed time: the CMS signingTime, else — as PAdES has it, which
+	// forbids signingTime — the signature dictionary's /M.
 	signingTime := si.SigningTime
+	if signingTime.IsZero() {
+		signingTime = s.SigningTime
+	}
 	if !signingTime.IsZero() {
 		t := signingTime.UTC()
 		rep.SigningTime = &t
@@ -419,6 +441,35 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	// (5) What later revisions changed: checkLaterRevisions, once every
 	// signature has been verified.
 	return rep
+}
+
+// checkSigningCertificate checks the ESS signing-certificate attribute that
+// binds the signer certificate to the signature. PAdES requires
+// signing-certificate-v2 and forbids signingTime: without the one, or with
+// the other, a CAdES signature is no PAdES baseline signature (a warning:
+// its mathematics holds). An attribute that names another certificate
+// fails, whatever the profile.
+func checkSigningCertificate(c sigCheck, si *cms.SignerInfo, signer *smx509.Certificate, pades bool) {
+	_, v2 := si.Attribute(cms.OIDAttrSigningCertificateV2)
+	_, v1 := si.Attribute(cms.OIDAttrSigningCertificate)
+	switch err := cms.CheckSigningCertificate(si, signer); {
+	case err == nil && v2:
+		c.add("signing certificate", Pass, "ESS signing-certificate-v2 names the signer certificate")
+	case err == nil:
+		c.add("signing certificate", Pass, "ESS signing-certificate names the signer certificate")
+	case !v1 && !v2 && pades:
+		c.add("signing certificate", Warn, "no ESS signing-certificate-v2: not a PAdES baseline signature")
+	case !v1 && !v2:
+		// The CMS profile does not carry one.
+	default:
+		c.add("signing certificate", Fail, err.Error())
+	}
+	if pades && v1 && !v2 {
+		c.add("signing certificate", Warn, "ESS signing-certificate (v1, SHA-1) instead of v2: not a PAdES baseline signature")
+	}
+	if pades && !si.SigningTime.IsZero() {
+		c.add("signing time", Warn, "a CMS signingTime attribute: PAdES baseline forbids it (the claimed time is /M)")
+	}
 }
 
 // checkLaterRevisions checks and lists what the revisions after the signed

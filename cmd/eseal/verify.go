@@ -225,6 +225,11 @@ func printReport(w io.Writer, name string, rep *seal.Report) {
 		if s.Timestamp != nil {
 			fmt.Fprintf(w, "    timestamp %s\n", s.Timestamp.Local().Format(time.DateTime))
 		}
+		if s.PAdESLevel != "" {
+			fmt.Fprintf(w, "    profile %s, PAdES baseline %s\n", s.Profile, s.PAdESLevel)
+		} else if s.Profile != "" {
+			fmt.Fprintf(w, "    profile %s\n", s.Profile)
+		}
 		for _, c := range s.Checks {
 			mark := map[seal.CheckResult]string{seal.Pass: "ok  ", seal.Fail: "FAIL", seal.Unknown: "??  ", seal.Warn: "warn"}[c.Result]
 			fmt.Fprintf(w, "    %s %-24s %s\n", mark, c.Name, strings.TrimSpace(c.Detail))

@@ -28,6 +28,9 @@ type SignOptions struct {
 	Chain []*smx509.Certificate
 	// SigningTime is the signingTime attribute; time.Now() when zero.
 	SigningTime time.Time
+	// NoSigningTime leaves the signingTime attribute out, as PAdES (ETSI
+	// EN 319 142-1) requires: the claimed time is then the PDF's /M.
+	NoSigningTime bool
 	// ExtraSignedAttributes are added to the signed attributes. They may not
 	// repeat contentType, messageDigest or signingTime, nor each other.
 	ExtraSignedAttributes []Attribute
@@ -151,13 +154,13 @@ func sign(digest, content []byte, eContentType asn1.ObjectIdentifier, opts SignO
 		signingTime = time.Now()
 	}
 
-	attrs := []Attribute{
-		mustAttribute(OIDAttrContentType, dataOID),
+	attrs := []Attribute{mustAttribute(OIDAttrContentType, dataOID)}
+	if !opts.NoSigningTime {
 		// encoding/asn1 writes UTCTime for 1950–2049 and GeneralizedTime
 		// otherwise, as RFC 5652 §11.3 requires.
-		mustAttribute(OIDAttrSigningTime, signingTime.UTC().Truncate(time.Second)),
-		mustAttribute(OIDAttrMessageDigest, digest),
+		attrs = append(attrs, mustAttribute(OIDAttrSigningTime, signingTime.UTC().Truncate(time.Second)))
 	}
+	attrs = append(attrs, mustAttribute(OIDAttrMessageDigest, digest))
 	for i, a := range opts.ExtraSignedAttributes {
 		if len(a.Values) == 0 {
 			return nil, &SignError{Field: fmt.Sprintf("ExtraSignedAttributes[%d]", i), Problem: "no values"}

@@ -2,10 +2,8 @@ package tsa
 
 import (
 	"bytes"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -166,123 +164,28 @@ func (t *Token) verifySignature() error {
 	return nil
 }
 
-type issuerSerial struct {
-	Issuer []asn1.RawValue // GeneralNames
-	Serial *big.Int
-}
-
-type essCertIDv2 struct {
-	HashAlgorithm pkix.AlgorithmIdentifier `asn1:"optional"` // DEFAULT id-sha256
-	CertHash      []byte
-	IssuerSerial  issuerSerial `asn1:"optional"`
-}
-
-type signingCertificateV2 struct {
-	Certs    []essCertIDv2
-	Policies asn1.RawValue `asn1:"optional"`
-}
-
-type essCertID struct {
-	CertHash     []byte
-	IssuerSerial issuerSerial `asn1:"optional"`
-}
-
-type signingCertificate struct {
-	Certs    []essCertID
-	Policies asn1.RawValue `asn1:"optional"`
-}
-
 var (
-	oidSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
 	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
 	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 )
 
 // signingCertificateAttribute returns the signingCertificateV2 attribute
-// for cert: one ESSCertIDv2 with the SM3 hash of the certificate and its
-// issuer and serial number.
+// for cert (cms.SigningCertificateV2).
 func signingCertificateAttribute(cert *smx509.Certificate) (cms.Attribute, error) {
-	h := sm3.Sum(cert.Raw)
-	return cms.NewAttribute(OIDSigningCertificateV2, signingCertificateV2{Certs: []essCertIDv2{{
-		HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: cms.OIDSM3},
-		CertHash:      h[:],
-		IssuerSerial:  issuerSerial{Issuer: []asn1.RawValue{directoryName(cert.RawIssuer)}, Serial: cert.SerialNumber},
-	}}})
+	return cms.SigningCertificateV2(cert)
+}
+
+// checkSigningCertificate checks the ESS signing-certificate attribute
+// (cms.CheckSigningCertificate) that RFC 3161 §2.4.2 requires of a token.
+func checkSigningCertificate(si *cms.SignerInfo, cert *smx509.Certificate) error {
+	if err := cms.CheckSigningCertificate(si, cert); err != nil {
+		return &Error{Reason: Invalid, Detail: "signing certificate attribute", Err: err}
+	}
+	return nil
 }
 
 // directoryName returns the GeneralName directoryName [4] EXPLICIT Name.
 func directoryName(name []byte) asn1.RawValue {
 	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: name}
-}
-
-// checkSigningCertificate checks that the first certificate identifier of
-// the signingCertificateV2 attribute (SM3, SHA-256/384/512) or else of the
-// signingCertificate attribute (SHA-1) names cert. RFC 3161 §2.4.2
-// requires one of them; it binds the certificate to the signature.
-func checkSigningCertificate(si *cms.SignerInfo, cert *smx509.Certificate) error {
-	bad := func(format string, args ...any) error {
-		return &Error{Reason: Invalid, Detail: "signing certificate attribute: " + fmt.Sprintf(format, args...)}
-	}
-	var (
-		alg  asn1.ObjectIdentifier
-		want []byte
-		is   issuerSerial
-	)
-	if a, ok := si.Attribute(OIDSigningCertificateV2); ok {
-		var sc signingCertificateV2
-		if len(a.Values) != 1 {
-			return bad("%d values", len(a.Values))
-		}
-		if rest, err := asn1.Unmarshal(a.Values[0].FullBytes, &sc); err != nil || len(rest) != 0 || len(sc.Certs) == 0 {
-			return bad("malformed signingCertificateV2")
-		}
-		alg, want, is = sc.Certs[0].HashAlgorithm.Algorithm, sc.Certs[0].CertHash, sc.Certs[0].IssuerSerial
-		if len(alg) == 0 {
-			alg = oidSHA256
-		}
-	} else if a, ok := si.Attribute(OIDSigningCertificate); ok {
-		var sc signingCertificate
-		if len(a.Values) != 1 {
-			return bad("%d values", len(a.Values))
-		}
-		if rest, err := asn1.Unmarshal(a.Values[0].FullBytes, &sc); err != nil || len(rest) != 0 || len(sc.Certs) == 0 {
-			return bad("malformed signingCertificate")
-		}
-		alg, want, is = oidSHA1, sc.Certs[0].CertHash, sc.Certs[0].IssuerSerial
-	} else {
-		return bad("absent")
-	}
-	var h hash.Hash
-	switch {
-	case alg.Equal(cms.OIDSM3):
-		h = sm3.New()
-	case alg.Equal(oidSHA256):
-		h = sha256.New()
-	case alg.Equal(oidSHA384):
-		h = sha512.New384()
-	case alg.Equal(oidSHA512):
-		h = sha512.New()
-	case alg.Equal(oidSHA1):
-		h = sha1.New()
-	default:
-		return bad("unsupported hash algorithm %v", alg)
-	}
-	h.Write(cert.Raw)
-	if !bytes.Equal(h.Sum(nil), want) {
-		return bad("certificate hash does not match the TSA certificate")
-	}
-	if is.Serial != nil {
-		if is.Serial.Cmp(cert.SerialNumber) != 0 {
-			return bad("serial number does not match the TSA certificate")
-		}
-		found := false
-		for _, gn := range is.Issuer {
-			found = found || (gn.Class == asn1.ClassContextSpecific && gn.Tag == 4 && bytes.Equal(gn.Bytes, cert.RawIssuer))
-		}
-		if !found {
-			return bad("issuer does not match the TSA certificate")
-		}
-	}
-	return nil
 }

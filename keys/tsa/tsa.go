@@ -29,9 +29,9 @@ var (
 	// OIDTSTInfo is id-ct-TSTInfo, the eContentType of a token.
 	OIDTSTInfo = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
 	// OIDSigningCertificateV2 is id-aa-signingCertificateV2 (RFC 5035).
-	OIDSigningCertificateV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
+	OIDSigningCertificateV2 = cms.OIDAttrSigningCertificateV2
 	// OIDSigningCertificate is id-aa-signingCertificate (RFC 2634), read only.
-	OIDSigningCertificate = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 12}
+	OIDSigningCertificate = cms.OIDAttrSigningCertificate
 )
 
 // MIME types of the HTTP transport (RFC 3161 §3.4).
