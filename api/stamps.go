@@ -35,7 +35,7 @@ type stampRequest struct {
 	LTV bool `json:"ltv"`
 	// SESignature also makes GB/T 38540 SES_Signatures, kept beside the document.
 	SESignature bool `json:"ses_signature"`
-	// Profile is the signature format: "cms" (default) or "pades".
+	// Profile is the signature format: "cms" (default), "pades" or "ses".
 	Profile string `json:"profile"`
 }
 

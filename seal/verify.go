@@ -347,8 +347,9 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 
 	// Pattern B: a GB/T 38540 SES_Signature in /Contents instead of a CMS.
 	if der, ok := sesContents(s); ok {
-		rep.Profile = "ses"
+		rep.Profile = string(ProfileSES)
 		v.checkPDFSES(ctx, c, der, r, br)
+		v.checkLTV(c, s)
 		return rep
 	}
 

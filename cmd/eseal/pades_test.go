@@ -128,3 +128,45 @@ func verifyTSP(t testing.TB, ts tools, dir string) func(args ...string) result {
 		return runProcess(ts["java"], append([]string{"-cp", classpath, "VerifyTSP"}, args...)...)
 	}
 }
+
+// TestSESProfileCLI: `stamp --profile ses --timestamp` puts the
+// SES_Signature itself in /Contents; qpdf finds the file clean, pdfsig
+// lists the signature, eseal verify says VALID with profile ses and the
+// timestamp.
+func TestSESProfileCLI(t *testing.T) {
+	ts := needTools(t, "qpdf", "pdfsig")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if out, code := esealCLI("init", "--dir", data, "--org", "测试市行政审批服务局"); code != 0 {
+		t.Fatalf("init: %s", out)
+	}
+	reg, _, err := (&globals{dir: data}).openRegistry(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := reg.CreateSeal(context.Background(), seal.CreateSpec{Name: "行政审批专用章", Type: seal.TypeApproval})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "ses.pdf")
+	if err := os.WriteFile(in, pdftest.Document(pdftest.Options{}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res, code := esealCLI("stamp", "--dir", data, "--seal", sl.ID, "--in", in, "--out", out, "--profile", "ses", "--timestamp", "--require-timestamp"); code != 0 {
+		t.Fatalf("stamp --profile ses: %s", res)
+	}
+	if msg := qpdfCheck(ts, out); msg != "" {
+		t.Error(msg)
+	}
+	if r := runProcess(ts["pdfsig"], out); strings.Count(r.stdout, "\nSignature #") != 1 {
+		t.Errorf("pdfsig: %s", r)
+	}
+	res, code := esealCLI("verify", "--dir", data, "--json", out)
+	var rep seal.Report
+	if err := json.Unmarshal([]byte(res), &rep); err != nil {
+		t.Fatalf("verify: %v\n%s", err, res)
+	}
+	if s := rep.Signatures[0]; code != 0 || rep.Verdict != seal.Valid || s.Profile != "ses" || s.SubFilter != pdf.SubFilterGBT38540 || s.Timestamp == nil {
+		t.Errorf("verify: exit %d %s %+v", code, rep.Verdict, rep.Signatures)
+	}
+}
