@@ -60,10 +60,10 @@ func (d *Document) PrepareDocTimestamp(req DocTimestampRequest) (*Update, error)
 	w, alloc := d.newUpdate()
 	sigNum := alloc(1)
 	fieldRef := Ref{alloc(1), 0}
-	lt, gt, brPos := w.writeSigDict(sigNum, "DocTimeStamp", SubFilterRFC3161, reserved, t, nil)
+	lt, gt, brPos := w.writeSigDict(sigNum, "DocTimeStamp", SubFilterRFC3161, reserved, t, nil, nil)
 	w.object(fieldRef, Dict{
 		"Type": Name("Annot"), "Subtype": Name("Widget"), "FT": Name("Sig"), "T": textString(field),
 		"V": Ref{sigNum, 0}, "Rect": Array{int64(0), int64(0), int64(0), int64(0)}, "F": int64(132),
 	})
-	return d.finishUpdate(w, alloc, af, cat, fieldRef, t, field, lt, gt, brPos, reserved)
+	return d.finishUpdate(w, alloc, af, cat, nil, fieldRef, t, field, lt, gt, brPos, reserved)
 }

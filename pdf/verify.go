@@ -32,7 +32,13 @@ type Signature struct {
 	// Pages lists, ascending, every page with a widget of the field: one
 	// page for an ordinary seal, several for a cross-page seal (骑缝章).
 	Pages []int
-	Ref   Ref // the signature dictionary (zero Ref when direct)
+	// DocMDP is the /P of a certification signature (its /Reference names
+	// the DocMDP transform; 2 when /P is absent), 0 for any other;
+	// DocMDPInForce says the catalog's /Perms /DocMDP points at this
+	// signature dictionary.
+	DocMDP        int
+	DocMDPInForce bool
+	Ref           Ref // the signature dictionary (zero Ref when direct)
 	Field Ref // the field (or merged field and widget) holding /V
 
 	// ByteRangeOK is true when the range starts at 0, lies inside the file
@@ -232,6 +238,11 @@ func (d *Document) Signatures() ([]Signature, error) {
 		if c, ok := sd["Contents"].(String); ok {
 			sig.Contents = []byte(c)
 		}
+		sig.DocMDP = d.docMDP(sd)
+		if pd, _ := d.resolveDict(cat["Perms"]); pd != nil && sig.Ref.Num != 0 {
+			r, ok := pd["DocMDP"].(Ref)
+			sig.DocMDPInForce = ok && r == sig.Ref
+		}
 		if m, ok := sd["M"].(String); ok {
 			sig.M = string(m)
 			sig.SigningTime, _ = ParseDate(sig.M)
@@ -280,6 +291,30 @@ func (d *Document) Signatures() ([]Signature, error) {
 		}
 	}
 	return sigs, nil
+}
+
+// docMDP returns the /P of the DocMDP transform a signature dictionary's
+// /Reference names (2 when absent, as ISO 32000-1 Table 254 says), 0 when
+// it names none; a /P out of 1..3 reads as 1, the strictest.
+func (d *Document) docMDP(sd Dict) int {
+	refs, _ := d.Resolve(sd["Reference"])
+	arr, _ := refs.(Array)
+	for _, o := range arr {
+		ref, _ := d.resolveDict(o)
+		if ref == nil || ref.name("TransformMethod") != "DocMDP" {
+			continue
+		}
+		tp, _ := d.resolveDict(ref["TransformParams"])
+		p, ok := tp["P"].(int64)
+		switch {
+		case !ok:
+			return 2
+		case p < 1 || p > 3:
+			return 1
+		}
+		return int(p)
+	}
+	return 0
 }
 
 // checkByteRange fills the ByteRange checks of sig.

@@ -191,6 +191,10 @@ type SignRequest struct {
 	SESignature bool
 	// Profile is the signature format; empty means ProfileCMS.
 	Profile Profile
+	// Certify makes the seal a certification signature (DocMDP, /P 2:
+	// later form filling and signatures allowed, nothing else). Only the
+	// first seal of a document can certify it (a *pdf.CertifyError).
+	Certify bool
 }
 
 // WarnNoTimestamp is the warning of a stamping whose TSA did not answer.
@@ -280,6 +284,9 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		WidthMM: ss.widthMM, HeightMM: ss.heightMM,
 		Image: ss.image, Name: ss.name, Reason: req.Reason, Location: req.Location,
 		SigningTime: now, ContentsSize: contentsSize(ss, req.Timestamps != nil),
+	}
+	if req.Certify {
+		preq.Certify = 2
 	}
 	switch profile {
 	case ProfilePAdES:

@@ -77,7 +77,11 @@ type SignatureReport struct {
 	// PAdESLevel is the PAdES baseline level a "pades" signature reaches:
 	// B-B, B-T, B-LT or B-LTA (ETSI EN 319 142-1); empty when it reaches
 	// none or is not PAdES.
-	PAdESLevel   string       `json:"pades_level,omitempty"`
+	PAdESLevel string `json:"pades_level,omitempty"`
+	// Certification is the DocMDP /P of a certification signature (1 no
+	// change, 2 form filling and signing, 3 also annotations), 0 for an
+	// approval signature.
+	Certification int          `json:"certification,omitempty"`
 	Page         int          `json:"page,omitempty"`
 	Pages        []int        `json:"pages,omitempty"` // every page with a widget (cross-page seals)
 	SubFilter    string       `json:"sub_filter"`
@@ -316,6 +320,7 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	if len(s.Pages) > 1 {
 		rep.Kind = "cross-page"
 	}
+	rep.Certification = s.DocMDP
 	c := sigCheck{&rep}
 	br := s.ByteRange
 
@@ -483,6 +488,7 @@ func (v *Verifier) checkLaterRevisions(c sigCheck, doc *pdf.Document, revs []int
 	rep.LaterChanges = []LaterChange{}
 	end := revs[rep.Revision-1]
 	if end >= size {
+		v.checkDocMDP(c, sigs, reports)
 		return
 	}
 	if err := doc.CheckAppendedAfter(end); err != nil {
@@ -570,6 +576,7 @@ func (v *Verifier) checkLaterRevisions(c sigCheck, doc *pdf.Document, revs []int
 		rep.LaterChanges = append(rep.LaterChanges, LaterChange{Revision: r, Kind: "revision", Allowed: true, Detail: detail})
 	}
 	sort.SliceStable(rep.LaterChanges, func(i, j int) bool { return rep.LaterChanges[i].Revision < rep.LaterChanges[j].Revision })
+	v.checkDocMDP(c, sigs, reports)
 	if len(rep.Changes) > 0 {
 		c.add("later revisions", Fail, "modified after signing: "+strings.Join(rep.Changes, "; "))
 		return

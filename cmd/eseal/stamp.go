@@ -87,6 +87,7 @@ path; this command is for the holder of the data directory.`,
 	cmd.Flags().StringVar(&tsaURL, "tsa", "", "add an RFC 3161 timestamp from this TSA URL instead")
 	cmd.Flags().BoolVar(&requireTS, "require-timestamp", false, "fail instead of stamping without a timestamp when the TSA is down")
 	cmd.Flags().StringVar(&profile, "profile", "cms", "signature format: cms (adbe.pkcs7.detached), pades (ETSI.CAdES.detached, PAdES baseline: B-T with --timestamp, B-LT with --ltv, B-LTA with `eseal ltv --archive-timestamp`) or ses (a GB/T 38540 SES_Signature in /Contents, timestamped with --timestamp)")
+	cmd.Flags().BoolVar(&req.Certify, "certify", false, "make this, the document's first seal, a certification signature (DocMDP P=2: later only form filling and further seals)")
 	cmd.Flags().BoolVar(&req.LTV, "ltv", false, "append the certificates and CRL that validate the signature later (a /DSS revision)")
 	for _, f := range []string{"seal", "in", "out"} {
 		_ = cmd.MarkFlagRequired(f)
