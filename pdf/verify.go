@@ -39,7 +39,7 @@ type Signature struct {
 	DocMDP        int
 	DocMDPInForce bool
 	Ref           Ref // the signature dictionary (zero Ref when direct)
-	Field Ref // the field (or merged field and widget) holding /V
+	Field         Ref // the field (or merged field and widget) holding /V
 
 	// ByteRangeOK is true when the range starts at 0, lies inside the file
 	// and its gap is exactly this dictionary's /Contents hex string.

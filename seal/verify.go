@@ -82,16 +82,16 @@ type SignatureReport struct {
 	// change, 2 form filling and signing, 3 also annotations), 0 for an
 	// approval signature.
 	Certification int          `json:"certification,omitempty"`
-	Page         int          `json:"page,omitempty"`
-	Pages        []int        `json:"pages,omitempty"` // every page with a widget (cross-page seals)
-	SubFilter    string       `json:"sub_filter"`
-	ByteRange    [4]int64     `json:"byte_range"`
-	Revision     int          `json:"revision"`
-	SigningTime  *time.Time   `json:"signing_time"`
-	Timestamp    *time.Time   `json:"timestamp"`
-	Signer       string       `json:"signer,omitempty"`
-	SignerSerial string       `json:"signer_serial,omitempty"`
-	Seal         *SealSummary `json:"seal,omitempty"`
+	Page          int          `json:"page,omitempty"`
+	Pages         []int        `json:"pages,omitempty"` // every page with a widget (cross-page seals)
+	SubFilter     string       `json:"sub_filter"`
+	ByteRange     [4]int64     `json:"byte_range"`
+	Revision      int          `json:"revision"`
+	SigningTime   *time.Time   `json:"signing_time"`
+	Timestamp     *time.Time   `json:"timestamp"`
+	Signer        string       `json:"signer,omitempty"`
+	SignerSerial  string       `json:"signer_serial,omitempty"`
+	Seal          *SealSummary `json:"seal,omitempty"`
 	// Changes lists what later revisions changed that a signature does not allow.
 	Changes []string `json:"modified_after_signing,omitempty"`
 	// LaterChanges lists every revision after the signed one and what it
