@@ -96,7 +96,7 @@ func (s *Server) Stamp(req *TimeStampReq) ([]byte, error) {
 	if err != nil {
 		return nil, &Error{Reason: Rejected, Status: StatusRejection, FailInfo: FailSystemFailure, Detail: "TSTInfo", Err: err}
 	}
-	essAttr, err := signingCertificateAttribute(s.Cert)
+	essAttr, err := cms.SigningCertificateV2(s.Cert)
 	if err != nil {
 		return nil, &Error{Reason: Rejected, Status: StatusRejection, FailInfo: FailSystemFailure, Detail: "signingCertificateV2", Err: err}
 	}

@@ -170,12 +170,6 @@ var (
 	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 )
 
-// signingCertificateAttribute returns the signingCertificateV2 attribute
-// for cert (cms.SigningCertificateV2).
-func signingCertificateAttribute(cert *smx509.Certificate) (cms.Attribute, error) {
-	return cms.SigningCertificateV2(cert)
-}
-
 // checkSigningCertificate checks the ESS signing-certificate attribute
 // (cms.CheckSigningCertificate) that RFC 3161 §2.4.2 requires of a token.
 func checkSigningCertificate(si *cms.SignerInfo, cert *smx509.Certificate) error {
