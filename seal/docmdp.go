@@ -26,8 +26,7 @@ func (v *Verifier) checkDocMDP(c sigCheck, sigs []pdf.Signature, reports []Signa
 			self = &sigs[i]
 		}
 	}
-	switch {
-	case self == nil || !self.DocMDPInForce:
+	if self == nil || !self.DocMDPInForce {
 		c.add("certification", Warn, fmt.Sprintf("DocMDP /P %d in the signature, but the catalog's /Perms does not name it: not in force", p))
 		return
 	}
