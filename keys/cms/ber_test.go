@@ -177,3 +177,23 @@ func TestParseBERHostile(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkParse compares reading eseal's DER with reading the same
+// SignedData re-encoded as BER (indefinite lengths, chunked strings), as
+// Bouncy Castle writes it.
+func BenchmarkParse(b *testing.B) {
+	f := newFixture(b)
+	der := f.sign(b, SignOptions{Chain: []*smx509.Certificate{f.inter, f.root}})
+	sd, _ := Parse(der)
+	ber := reencodeBER(b, der, berStyle{indefinite: true, chunked: true}, sd.SignerInfos[0].RawSignedAttributes)
+	for name, in := range map[string][]byte{"DER": der, "BER": ber} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			for i := 0; i < b.N; i++ {
+				if _, err := Parse(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
