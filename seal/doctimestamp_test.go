@@ -131,3 +131,42 @@ func TestDocTimestampTampered(t *testing.T) {
 		}
 	}
 }
+
+// Renewal: the archive timestamp applied again adds validation data for
+// the first document timestamp and a second one; the seal stays B-LTA and
+// every timestamp VALID.
+func TestDocTimestampRenewal(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	srv, err := f.reg.TSA(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := pdftest.Document(pdftest.Options{})
+	res, err := (&seal.Stamper{Registry: f.reg}).Stamp(ctx, bytes.NewReader(in), int64(len(in)), seal.SignRequest{
+		SealID: f.sealID, Placement: seal.Placement{Page: 1}, Profile: seal.ProfilePAdES, Timestamps: seal.EmbeddedTSA{Server: srv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := append(bytes.Clone(in), res.Update...)
+	for range 2 {
+		upd, err := seal.AddArchiveTimestamp(ctx, f.reg, seal.EmbeddedTSA{Server: srv}, bytes.NewReader(doc), int64(len(doc)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc = append(doc, upd...)
+	}
+	rep := f.verify(t, doc)
+	if rep.Verdict != seal.Valid || len(rep.Signatures) != 3 || rep.Signatures[0].PAdESLevel != seal.PAdESBLTA {
+		t.Fatalf("%s, %d signatures: %v", rep.Verdict, len(rep.Signatures), rep.Reasons)
+	}
+	d, err := pdf.Open(bytes.NewReader(doc), int64(len(doc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, _ := d.Signatures()
+	dss, err := d.DSS()
+	if err != nil || dss == nil || dss.VRI[pdf.VRIKey(sigs[1].Contents)] == nil {
+		t.Fatalf("the renewal's store has no validation data for the first document timestamp: %v", err)
+	}
+}

@@ -95,9 +95,9 @@ func AddLTV(ctx context.Context, reg *Registry, in io.ReaderAt, size int64) ([]b
 
 // validationCerts returns the certificates that validate one signature
 // (its signer's chain, the seal maker's, the TSA's) and its signing time,
-// the timestamp's when there is one; ok is false for a signature that is
-// neither a CMS nor an SES_Signature (pattern B) from a certificate under
-// roots.
+// the timestamp's when there is one; for a document timestamp, its TSA's
+// chain and time. ok is false for a signature that is none of these from
+// a certificate under roots.
 func validationCerts(roots *keys.TrustStore, s *pdf.Signature) (certs []*smx509.Certificate, signedAt time.Time, ok bool) {
 	// The chain is wanted, not a verdict: checked at the certificate's own
 	// start of validity, where it is valid whatever happened later.
@@ -112,6 +112,19 @@ func validationCerts(roots *keys.TrustStore, s *pdf.Signature) (certs []*smx509.
 			}
 		}
 		return true
+	}
+	if isDocTimestamp(s) {
+		// A document timestamp made here: the TSA's chain, so that the
+		// next renewal's store validates it.
+		sd, err := cms.Parse(s.Contents)
+		if err != nil {
+			return nil, time.Time{}, false
+		}
+		tok, err := tsa.ParseToken(sd.Raw)
+		if err != nil || tok.Cert == nil || !chain(tok.Cert, tok.Certificates, keys.UsageTimestamp) {
+			return nil, time.Time{}, false
+		}
+		return certs, tok.GenTime, true
 	}
 	var (
 		signer     *smx509.Certificate
