@@ -50,8 +50,23 @@ func TestDocTimestampCLI(t *testing.T) {
 	if out, code := esealCLI("ltv", "--dir", data, "--in", stamped, "--out", lta, "--archive-timestamp"); code != 0 {
 		t.Fatalf("ltv --archive-timestamp: %s", out)
 	}
-	if out, code := esealCLI("ltv", "--dir", data, "--in", stamped, "--out", filepath.Join(dir, "x.pdf"), "--tsa", "http://127.0.0.1:1/"); code == 0 {
-		t.Errorf("--tsa without --archive-timestamp accepted: %s", out)
+	for _, args := range [][]string{
+		{"--in", stamped, "--out", filepath.Join(dir, "x.pdf"), "--tsa", "http://127.0.0.1:1/"}, // --tsa without --archive-timestamp
+		{"--in", in, "--out", filepath.Join(dir, "x.pdf"), "--archive-timestamp"},               // nothing of ours signed it
+		{"--in", stamped, "--out", stamped, "--archive-timestamp"},                              // rewriting in place
+		{"--in", stamped, "--out", lta, "--archive-timestamp"},                                  // the output exists
+		{"--in", filepath.Join(dir, "missing.pdf"), "--out", filepath.Join(dir, "x.pdf")},
+	} {
+		before, _ := os.ReadFile(stamped)
+		if out, code := esealCLI(append([]string{"ltv", "--dir", data}, args...)...); code == 0 {
+			t.Errorf("ltv %v accepted: %s", args, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "x.pdf")); err == nil {
+			t.Errorf("ltv %v wrote an output", args)
+		}
+		if after, _ := os.ReadFile(stamped); !bytes.Equal(before, after) {
+			t.Errorf("ltv %v changed its input", args)
+		}
 	}
 
 	src, err := filepath.Abs(filepath.Join("testdata", "bc", "PdfBoxDocTimeStamp.java"))
