@@ -17,10 +17,13 @@ import (
 
 // Kinds of SignatureReport for standalone structures.
 const (
-	KindSeal         = "seal"
-	KindSESignature  = "SES_Signature"
-	maxStandaloneDER = 16 << 20 // seals carry a picture; 16 MiB is far beyond any seen
+	KindSeal        = "seal"
+	KindSESignature = "SES_Signature"
 )
+
+// MaxStandaloneSize bounds a seal or seal-signature file: seals carry a
+// picture, and 16 MiB is far beyond any seen.
+const MaxStandaloneSize = 16 << 20
 
 // StandaloneData is the data an SES_Signature signs, given with it.
 type StandaloneData struct {
@@ -44,9 +47,9 @@ func (v *Verifier) VerifyStandalone(ctx context.Context, der []byte, data *Stand
 	v = v.asOfNow(now)
 	rep := &Report{Size: int64(len(der)), Signatures: []SignatureReport{}, Reasons: []string{}, RevisionEnds: []int64{}, VerifiedAt: v.asOf.UTC()}
 	defer rep.summarise()
-	if len(der) > maxStandaloneDER {
+	if len(der) > MaxStandaloneSize {
 		rep.Verdict = Invalid
-		rep.Reasons = append(rep.Reasons, fmt.Sprintf("%d bytes: larger than any seal or seal signature (%d)", len(der), maxStandaloneDER))
+		rep.Reasons = append(rep.Reasons, fmt.Sprintf("%d bytes: larger than any seal or seal signature (%d)", len(der), MaxStandaloneSize))
 		return rep, nil
 	}
 	var sr *SignatureReport

@@ -274,8 +274,7 @@ func looksLikePDF(f io.ReaderAt) bool {
 // verifyStandalone verifies a GB/T 38540 seal or seal signature file, with
 // the data an SES_Signature signs when --data names it.
 func verifyStandalone(cmd *cobra.Command, v *seal.Verifier, f io.ReaderAt, size int64, data string) (*seal.Report, error) {
-	const maxDER = 16 << 20
-	if size > maxDER {
+	if size > seal.MaxStandaloneSize {
 		return nil, fmt.Errorf("%d bytes: not a PDF, and larger than any seal or seal signature", size)
 	}
 	der := make([]byte, size)
