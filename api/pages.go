@@ -45,12 +45,14 @@ var pages = template.Must(template.New("base").Funcs(template.FuncMap{
 		}
 		return "接口授权 API key: " + a.GrantedBy
 	},
-	"at": func(t time.Time) string { return t.In(chinaTime).Format("2006-01-02 15:04:05") },
+	// One clock on every page people read: China time (UTC+8), labelled.
+	"at":  func(t time.Time) string { return t.In(chinaTime).Format("2006-01-02 15:04:05") + " 北京时间" },
+	"day": func(t time.Time) string { return t.In(chinaTime).Format("2006-01-02") },
 	"when": func(t *time.Time) string {
 		if t == nil {
 			return "—"
 		}
-		return t.In(chinaTime).Format("2006-01-02 15:04:05")
+		return t.In(chinaTime).Format("2006-01-02 15:04:05") + " 北京时间"
 	},
 }).Parse(`{{define "head"}}<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -67,7 +69,7 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 {{define "sigs"}}{{range .Signatures}}<h2>{{if .Seal}}{{.Seal.Name}}{{else}}{{.Field}}{{end}}</h2>
 {{if .Seal}}<img class="seal" alt="印章图像" src="/v1/seals/{{.Seal.ID}}/picture.png">{{end}}
 <p class="verdict {{.Verdict}}">{{verdictText .Verdict}}</p>
-<dl><dt>签章时间</dt><dd>{{when .SigningTime}}</dd><dt>签章人证书</dt><dd>{{.Signer}}</dd><dt>页码</dt><dd>{{.Page}}</dd></dl>
+<dl><dt>签章时间</dt><dd class="signing-time">{{when .SigningTime}}</dd><dt>签章人证书</dt><dd>{{.Signer}}</dd><dt>页码</dt><dd>{{.Page}}</dd></dl>
 <table>{{range .Checks}}<tr><td>{{.Result}}</td><td>{{.Name}}</td><td>{{.Detail}}</td></tr>{{end}}</table>
 {{if .LaterChanges}}<h3>签章后的修订 Changes after signing</h3>
 <table class="later">{{range .LaterChanges}}<tr class="{{if .Allowed}}allowed{{else}}disallowed{{end}}"><td>修订 {{.Revision}}</td><td>{{.Kind}}{{if .Object}} (object {{.Object}}){{end}}</td><td>{{.Detail}}</td><td>{{if .Allowed}}允许 allowed{{else}}不允许 NOT ALLOWED{{end}}</td></tr>{{end}}</table>{{end}}
@@ -78,7 +80,7 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 <h1>{{.Record.Title}}</h1>
 <p class="verdict {{.Report.Verdict}}">验证结果：{{verdictText .Report.Verdict}}{{if changed .Report}}，签章后有修订 (with changes after signing){{end}}</p>
 <dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd>{{if .Record.DocumentNo}}<dt>文号</dt><dd>{{.Record.DocumentNo}}</dd>{{end}}
-<dt>办件编号</dt><dd>{{.Record.CaseNo}}</dd><dt>盖章日期</dt><dd>{{.Record.Date.Format "2006-01-02"}}</dd>
+<dt>办件编号</dt><dd>{{.Record.CaseNo}}</dd><dt>盖章日期</dt><dd id="date">{{day .Record.Date}}</dd>
 <dt>文件</dt><dd>{{.Record.FileName}}（{{.Record.Size}} 字节）</dd><dt>SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd></dl>
 <p><a class="btn" id="download" href="/d/{{.Code}}/pdf">下载 PDF</a></p>
 {{template "sigs" .Report}}
@@ -88,7 +90,7 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 <h1>电子印章验证：{{.Record.Title}}</h1>
 <p class="verdict {{.Report.Verdict}}">{{verdictText .Report.Verdict}}{{if changed .Report}}，签章后有修订 (with changes after signing){{end}}</p>
 <dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd><dt>文件 SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd>
-<dt>验证时间</dt><dd>{{.Report.VerifiedAt.Format "2006-01-02 15:04:05 MST"}}</dd></dl>
+<dt>验证时间</dt><dd id="verified-at">{{at .Report.VerifiedAt}}</dd></dl>
 {{template "sigs" .Report}}
 {{template "authz" .Record}}</body></html>{{end}}
 {{define "notfound"}}{{template "head" "未找到"}}<h1>取件码无效</h1>

@@ -37,6 +37,8 @@ type stampRequest struct {
 	LTV bool `json:"ltv"`
 	// SESignature also makes GB/T 38540 SES_Signatures, kept beside the document.
 	SESignature bool `json:"ses_signature"`
+	// Profile is the signature format: "cms" (default), "pades" or "ses".
+	Profile string `json:"profile"`
 }
 
 // stampResponse is the answer to a stamping.
@@ -87,6 +89,13 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem("not-a-pdf", "the file part does not start with a PDF header (%PDF-)"))
 		return
 	}
+	profile, err := seal.ParseProfile(req.Profile)
+	if err != nil {
+		p := newProblem("invalid-field", err.Error())
+		p.Field = "profile"
+		writeProblem(w, r, p)
+		return
+	}
 	uses := req.Seals
 	if len(uses) == 0 {
 		uses = []seal.SealUse{{SealID: req.SealID, AuthorizationID: req.AuthorizationID}}
@@ -133,7 +142,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		SealID: req.SealID, AuthorizationID: req.AuthorizationID, Placement: req.Placement,
 		Record: req.Record, IdempotencyKey: idem, PDF: pdfBytes, Timestamp: req.Timestamp,
 		Seals: req.Seals, BaseDocumentID: req.DocumentID, QR: req.QR, SESignature: req.SESignature, LTV: req.LTV,
-		Unit: apiKeyFrom(r).Unit,
+		Unit: apiKeyFrom(r).Unit, Profile: profile,
 	})
 	if err != nil {
 		s.metrics.stampResult(apiKeyFrom(r).Unit, uses[0].SealID, problemFor(err))

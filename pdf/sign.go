@@ -15,7 +15,8 @@ import (
 	"unicode/utf16"
 )
 
-// SubFilter values PrepareSignature accepts.
+// SubFilter values PrepareSignature (the first three) and
+// PrepareDocTimestamp (SubFilterRFC3161) write.
 const (
 	SubFilterPKCS7Detached = "adbe.pkcs7.detached"
 	SubFilterCAdESDetached = "ETSI.CAdES.detached"
@@ -24,6 +25,9 @@ const (
 	// name for it; this one says what is inside so that generic tools report
 	// an unknown format rather than a corrupt CMS.
 	SubFilterGBT38540 = "GBT38540.SES_Signature"
+	// SubFilterRFC3161 marks a document timestamp: /Type /DocTimeStamp,
+	// /Contents an RFC 3161 token over the bytes /ByteRange covers.
+	SubFilterRFC3161 = "ETSI.RFC3161"
 )
 
 // DefaultContentsSize is the /Contents reservation used when the request
@@ -52,7 +56,18 @@ type SignatureRequest struct {
 	// QR, when set, draws a QR code as a second widget of the same field
 	// beside the seal (not with a cross-page seal).
 	QR *QRCode
+	// Certify, 1 to 3, makes the signature a certification signature
+	// (ISO 32000-1 §12.8.2.2, DocMDP) with that /P: 1 no change allowed, 2
+	// form filling and signing, 3 also annotations. Only the first
+	// signature of a document can certify it.
+	Certify int
 }
+
+// CertifyError says a certification signature cannot be made: the
+// document is already signed, or /P is out of range.
+type CertifyError struct{ Reason string }
+
+func (e *CertifyError) Error() string { return "pdf: certification signature: " + e.Reason }
 
 // An Update is one prepared incremental update: the bytes to append to the
 // input, with a /Contents placeholder for the caller's CMS.
@@ -356,6 +371,18 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		signingTime = time.Now()
 	}
 
+	var reference []byte
+	if req.Certify != 0 {
+		if req.Certify < 1 || req.Certify > 3 {
+			return nil, &CertifyError{Reason: fmt.Sprintf("/P %d: want 1, 2 or 3", req.Certify)}
+		}
+		if sigs, err := d.Signatures(); err != nil {
+			return nil, err
+		} else if len(sigs) > 0 {
+			return nil, &CertifyError{Reason: fmt.Sprintf("the document is already signed (%d signature(s)): only the first signature certifies", len(sigs))}
+		}
+		reference = fmt.Appendf(nil, "/Reference [<</Type/SigRef/TransformMethod/DocMDP/TransformParams<</Type/TransformParams/P %d/V/1.2>>>>]", req.Certify)
+	}
 	plans, err := d.planWidgets(req)
 	if err != nil {
 		return nil, err
@@ -364,7 +391,6 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	if err != nil {
 		return nil, err
 	}
-	rootRef := d.trailer["Root"].(Ref)
 	af, err := d.acroForm(cat)
 	if err != nil {
 		return nil, err
@@ -403,35 +429,8 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		w.writeAppearance(formNum+i, p, Ref{imgNum, 0})
 	}
 
-	// Signature dictionary with fixed-width /ByteRange and the placeholder.
-	w.begin(sigNum, 0)
-	w.buf = append(w.buf, "<</Type/Sig/Filter/Adobe.PPKLite/SubFilter"...)
-	w.buf = appendName(w.buf, Name(subFilter))
-	w.buf = append(w.buf, "/ByteRange [0 "...)
-	brPos := len(w.buf)
-	w.buf = append(w.buf, "0          0          0         ]"...)
-	w.buf = append(w.buf, "/Contents "...)
-	lt := len(w.buf)
-	w.buf = append(w.buf, '<')
-	for i := 0; i < 2*reserved; i++ {
-		w.buf = append(w.buf, '0')
-	}
-	w.buf = append(w.buf, '>')
-	gt := len(w.buf)
-	w.buf = append(w.buf, "/M "...)
-	w.buf = appendString(w.buf, String(pdfDate(signingTime)))
-	for _, kv := range []struct {
-		k Name
-		v string
-	}{{"Name", req.Name}, {"Reason", req.Reason}, {"Location", req.Location}, {"ContactInfo", req.ContactInfo}} {
-		if kv.v != "" {
-			w.buf = appendName(w.buf, kv.k)
-			w.buf = append(w.buf, ' ')
-			w.buf = appendString(w.buf, textString(kv.v))
-		}
-	}
-	w.buf = append(w.buf, ">>"...)
-	w.end()
+	lt, gt, brPos := w.writeSigDict(sigNum, "Sig", subFilter, reserved, signingTime, [][2]string{
+		{"Name", req.Name}, {"Reason", req.Reason}, {"Location", req.Location}, {"ContactInfo", req.ContactInfo}}, reference)
 
 	widget := func(p widgetPlan, i int) Dict {
 		return Dict{
@@ -465,7 +464,57 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		return nil, err
 	}
 
-	// The AcroForm gains the field and /SigFlags 3.
+	var perms Dict
+	if req.Certify != 0 {
+		perms = Dict{"DocMDP": Ref{sigNum, 0}}
+	}
+	return d.finishUpdate(w, alloc, af, cat, perms, fieldRef, signingTime, field, lt, gt, brPos, reserved)
+}
+
+// writeSigDict writes the signature dictionary as object sigNum: /Type
+// typ, a fixed-width /ByteRange to fill in later and a zero-filled
+// /Contents of reserved bytes, /M, and the text entries of extra that are
+// not empty, then raw (further entries, already PDF). It returns the
+// offsets in w.buf of /Contents' "<", of the byte after its ">" and of the
+// /ByteRange numbers.
+func (w *updateWriter) writeSigDict(sigNum int, typ Name, subFilter string, reserved int, t time.Time, extra [][2]string, raw []byte) (lt, gt, brPos int) {
+	w.begin(sigNum, 0)
+	w.buf = append(w.buf, "<</Type"...)
+	w.buf = appendName(w.buf, typ)
+	w.buf = append(w.buf, "/Filter/Adobe.PPKLite/SubFilter"...)
+	w.buf = appendName(w.buf, Name(subFilter))
+	w.buf = append(w.buf, "/ByteRange [0 "...)
+	brPos = len(w.buf)
+	w.buf = append(w.buf, "0          0          0         ]"...)
+	w.buf = append(w.buf, "/Contents "...)
+	lt = len(w.buf)
+	w.buf = append(w.buf, '<')
+	for i := 0; i < 2*reserved; i++ {
+		w.buf = append(w.buf, '0')
+	}
+	w.buf = append(w.buf, '>')
+	gt = len(w.buf)
+	w.buf = append(w.buf, "/M "...)
+	w.buf = appendString(w.buf, String(pdfDate(t)))
+	for _, kv := range extra {
+		if kv[1] != "" {
+			w.buf = appendName(w.buf, Name(kv[0]))
+			w.buf = append(w.buf, ' ')
+			w.buf = appendString(w.buf, textString(kv[1]))
+		}
+	}
+	w.buf = append(w.buf, raw...)
+	w.buf = append(w.buf, ">>"...)
+	w.end()
+	return lt, gt, brPos
+}
+
+// finishUpdate adds fieldRef to the AcroForm (with /SigFlags 3), sets the
+// catalog's /Perms when perms is not nil, writes the cross-reference
+// section and fills in the /ByteRange: everything but the /Contents
+// between lt and gt.
+func (d *Document) finishUpdate(w *updateWriter, alloc func(int) int, af *acroForm, cat, perms Dict, fieldRef Ref, t time.Time, field string, lt, gt, brPos, reserved int) (*Update, error) {
+	rootRef := d.trailer["Root"].(Ref)
 	newAF := Dict{}
 	if af.dict != nil {
 		newAF = cloneDict(af.dict)
@@ -478,21 +527,24 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	} else {
 		newAF["Fields"] = fields
 	}
+	nc := cloneDict(cat)
+	if perms != nil {
+		nc["Perms"] = perms
+	}
 	if af.indirect {
 		w.object(Ref{af.ref.Num, d.genOf(af.ref.Num)}, newAF)
+	} else if af.dict != nil {
+		nc["AcroForm"] = newAF
 	} else {
-		nc := cloneDict(cat)
-		if af.dict != nil {
-			nc["AcroForm"] = newAF
-		} else {
-			afNum := alloc(1)
-			w.object(Ref{afNum, 0}, newAF)
-			nc["AcroForm"] = Ref{afNum, 0}
-		}
+		afNum := alloc(1)
+		w.object(Ref{afNum, 0}, newAF)
+		nc["AcroForm"] = Ref{afNum, 0}
+	}
+	if !af.indirect || perms != nil {
 		w.object(Ref{rootRef.Num, d.genOf(rootRef.Num)}, nc)
 	}
 
-	if err := d.writeXRef(w, alloc, signingTime, field); err != nil {
+	if err := d.writeXRef(w, alloc, t, field); err != nil {
 		return nil, err
 	}
 

@@ -13,7 +13,10 @@ import (
 // A Signature is one signature field found in the document, with the checks
 // a verifier needs before it looks at the CMS.
 type Signature struct {
-	FieldName   string
+	FieldName string
+	// Type is the signature dictionary's /Type: "Sig", "DocTimeStamp"
+	// (a document timestamp, ISO 32000-2 §12.8.5) or empty.
+	Type        string
 	Filter      string
 	SubFilter   string
 	ByteRange   [4]int64
@@ -29,8 +32,14 @@ type Signature struct {
 	// Pages lists, ascending, every page with a widget of the field: one
 	// page for an ordinary seal, several for a cross-page seal (骑缝章).
 	Pages []int
-	Ref   Ref // the signature dictionary (zero Ref when direct)
-	Field Ref // the field (or merged field and widget) holding /V
+	// DocMDP is the /P of a certification signature (its /Reference names
+	// the DocMDP transform; 2 when /P is absent), 0 for any other;
+	// DocMDPInForce says the catalog's /Perms /DocMDP points at this
+	// signature dictionary.
+	DocMDP        int
+	DocMDPInForce bool
+	Ref           Ref // the signature dictionary (zero Ref when direct)
+	Field         Ref // the field (or merged field and widget) holding /V
 
 	// ByteRangeOK is true when the range starts at 0, lies inside the file
 	// and its gap is exactly this dictionary's /Contents hex string.
@@ -222,12 +231,17 @@ func (d *Document) Signatures() ([]Signature, error) {
 			return
 		}
 		seen[ref.Num] = true
-		sig := Signature{FieldName: name, Field: ref, Filter: string(sd.name("Filter")), SubFilter: string(sd.name("SubFilter"))}
+		sig := Signature{FieldName: name, Field: ref, Type: string(sd.name("Type")), Filter: string(sd.name("Filter")), SubFilter: string(sd.name("SubFilter"))}
 		if r, ok := fd["V"].(Ref); ok {
 			sig.Ref = r
 		}
 		if c, ok := sd["Contents"].(String); ok {
 			sig.Contents = []byte(c)
+		}
+		sig.DocMDP = d.docMDP(sd)
+		if pd, _ := d.resolveDict(cat["Perms"]); pd != nil && sig.Ref.Num != 0 {
+			r, ok := pd["DocMDP"].(Ref)
+			sig.DocMDPInForce = ok && r == sig.Ref
 		}
 		if m, ok := sd["M"].(String); ok {
 			sig.M = string(m)
@@ -277,6 +291,30 @@ func (d *Document) Signatures() ([]Signature, error) {
 		}
 	}
 	return sigs, nil
+}
+
+// docMDP returns the /P of the DocMDP transform a signature dictionary's
+// /Reference names (2 when absent, as ISO 32000-1 Table 254 says), 0 when
+// it names none; a /P out of 1..3 reads as 1, the strictest.
+func (d *Document) docMDP(sd Dict) int {
+	refs, _ := d.Resolve(sd["Reference"])
+	arr, _ := refs.(Array)
+	for _, o := range arr {
+		ref, _ := d.resolveDict(o)
+		if ref == nil || ref.name("TransformMethod") != "DocMDP" {
+			continue
+		}
+		tp, _ := d.resolveDict(ref["TransformParams"])
+		p, ok := tp["P"].(int64)
+		switch {
+		case !ok:
+			return 2
+		case p < 1 || p > 3:
+			return 1
+		}
+		return int(p)
+	}
+	return 0
 }
 
 // checkByteRange fills the ByteRange checks of sig.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deps.sh installs the outside tools the tests check our output with:
-# qpdf, pdfsig (poppler-utils), openssl, a JDK with Bouncy Castle, pdfcpu
+# qpdf, pdfsig (poppler-utils), openssl, a JDK with Bouncy Castle and PDFBox, pdfcpu
 # Chromium (with a CJK font) for the citizen pages, and a MinIO server. It is idempotent and does nothing slow when every
 # tool is already there: apt-get update runs only if a package is missing.
 set -euo pipefail
@@ -21,6 +21,7 @@ declare -A want=(
 	[libbcprov-java]="file:/usr/share/java/bcprov.jar"
 	[libbcpkix-java]="file:/usr/share/java/bcpkix.jar"
 	[libbcutil-java]="file:/usr/share/java/bcutil.jar"
+	[libpdfbox2-java]="file:/usr/share/java/pdfbox2.jar file:/usr/share/java/fontbox2.jar file:/usr/share/java/commons-logging.jar"
 	[chromium]="cmd:chromium"
 	[zbar-tools]="cmd:zbarimg"
 	[fonts-wqy-zenhei]="file:/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"

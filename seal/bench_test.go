@@ -107,3 +107,54 @@ func BenchmarkVerifyTwice(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStampProfile measures one stamping of the one-page document in
+// each signature profile (no timestamp): pades adds the ESS attribute, ses
+// builds an SES_Signature instead of a CMS.
+func BenchmarkStampProfile(b *testing.B) {
+	f := newFixture(b)
+	doc := pdftest.Document(pdftest.Options{})
+	for _, p := range []seal.Profile{seal.ProfileCMS, seal.ProfilePAdES, seal.ProfileSES} {
+		b.Run(string(p), func(b *testing.B) {
+			st := &seal.Stamper{Registry: f.reg}
+			req := seal.SignRequest{SealID: f.sealID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180}, Profile: p}
+			for i := 0; i < b.N; i++ {
+				if _, err := st.Stamp(context.Background(), bytes.NewReader(doc), int64(len(doc)), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVerifyArchived verifies a PAdES B-LTA document: the seal with
+// its signature timestamp and document security store, then the document
+// timestamp over the whole file.
+func BenchmarkVerifyArchived(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	srv, err := f.reg.TSA(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := pdftest.Document(pdftest.Options{})
+	res, err := (&seal.Stamper{Registry: f.reg}).Stamp(ctx, bytes.NewReader(in), int64(len(in)), seal.SignRequest{
+		SealID: f.sealID, Placement: seal.Placement{Page: 1}, Profile: seal.ProfilePAdES, Timestamps: seal.EmbeddedTSA{Server: srv}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc := append(bytes.Clone(in), res.Update...)
+	upd, err := seal.AddArchiveTimestamp(ctx, f.reg, seal.EmbeddedTSA{Server: srv}, bytes.NewReader(doc), int64(len(doc)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc = append(doc, upd...)
+	v := f.verifier(b)
+	b.SetBytes(int64(len(doc)))
+	for i := 0; i < b.N; i++ {
+		rep, err := v.VerifyPDF(ctx, bytes.NewReader(doc), int64(len(doc)))
+		if err != nil || rep.Verdict != seal.Valid || rep.Signatures[0].PAdESLevel != seal.PAdESBLTA {
+			b.Fatalf("%v %+v", err, rep)
+		}
+	}
+}

@@ -65,8 +65,9 @@ func AddLTV(ctx context.Context, reg *Registry, in io.ReaderAt, size int64) ([]b
 	now := reg.now().UTC()
 	add := pdf.DSS{VRI: map[string]*pdf.VRI{}}
 	var latest time.Time
-	for _, s := range sigs {
-		certs, signedAt, ok := validationCerts(roots, s.Contents)
+	for i := range sigs {
+		s := &sigs[i]
+		certs, signedAt, ok := validationCerts(roots, s)
 		if !ok {
 			continue
 		}
@@ -94,18 +95,10 @@ func AddLTV(ctx context.Context, reg *Registry, in io.ReaderAt, size int64) ([]b
 
 // validationCerts returns the certificates that validate one signature
 // (its signer's chain, the seal maker's, the TSA's) and its signing time,
-// the timestamp's when there is one; ok is false for a signature that is
-// not a CMS from a certificate under roots.
-func validationCerts(roots *keys.TrustStore, contents []byte) (certs []*smx509.Certificate, signedAt time.Time, ok bool) {
-	sd, err := cms.Parse(contents)
-	if err != nil || len(sd.SignerInfos) != 1 {
-		return nil, time.Time{}, false
-	}
-	si := sd.SignerInfos[0]
-	signer, err := si.SignerCertificate(sd.Certificates)
-	if err != nil {
-		return nil, time.Time{}, false
-	}
+// the timestamp's when there is one; for a document timestamp, its TSA's
+// chain and time. ok is false for a signature that is none of these from
+// a certificate under roots.
+func validationCerts(roots *keys.TrustStore, s *pdf.Signature) (certs []*smx509.Certificate, signedAt time.Time, ok bool) {
 	// The chain is wanted, not a verdict: checked at the certificate's own
 	// start of validity, where it is valid whatever happened later.
 	chain := func(c *smx509.Certificate, others []*smx509.Certificate, usage keys.Usage) bool {
@@ -120,22 +113,64 @@ func validationCerts(roots *keys.TrustStore, contents []byte) (certs []*smx509.C
 		}
 		return true
 	}
-	if !chain(signer, sd.Certificates, keys.UsageSign) {
+	if isDocTimestamp(s) {
+		// A document timestamp made here: the TSA's chain, so that the
+		// next renewal's store validates it.
+		sd, err := cms.Parse(s.Contents)
+		if err != nil {
+			return nil, time.Time{}, false
+		}
+		tok, err := tsa.ParseToken(sd.Raw)
+		if err != nil || tok.Cert == nil || !chain(tok.Cert, tok.Certificates, keys.UsageTimestamp) {
+			return nil, time.Time{}, false
+		}
+		return certs, tok.GenTime, true
+	}
+	var (
+		signer     *smx509.Certificate
+		others     []*smx509.Certificate
+		sealDER    []byte
+		token      []byte
+		claimed    time.Time
+		parseError error
+	)
+	if der, isSES := sesContents(s); isSES {
+		sg, err := ses.ParseSignature(der)
+		if err != nil {
+			return nil, time.Time{}, false
+		}
+		signer, parseError = smx509.ParseCertificate(sg.Cert)
+		sealDER, token, claimed = sg.Seal.Raw, sg.TimeStamp, sg.TimeInfo
+	} else {
+		sd, err := cms.Parse(s.Contents)
+		if err != nil || len(sd.SignerInfos) != 1 {
+			return nil, time.Time{}, false
+		}
+		si := sd.SignerInfos[0]
+		signer, parseError = si.SignerCertificate(sd.Certificates)
+		others, claimed = sd.Certificates, si.SigningTime
+		if raw, ok := sealAttribute(si); ok && len(raw.Values) == 1 {
+			sealDER = raw.Values[0].FullBytes
+		}
+		if attr, ok := si.UnsignedAttribute(oidTimeStampToken); ok && len(attr.Values) == 1 {
+			token = attr.Values[0].FullBytes
+		}
+	}
+	if parseError != nil || !chain(signer, others, keys.UsageSign) {
 		return nil, time.Time{}, false
 	}
-	if raw, ok := si.Attribute(OIDSESeal); ok && len(raw.Values) == 1 {
-		if sl, err := ses.ParseSeal(raw.Values[0].FullBytes); err == nil {
-			if maker, err := smx509.ParseCertificate(sl.MakerCert); err == nil {
-				chain(maker, sd.Certificates, keys.UsageSealMaker)
-			}
+	if sl, err := ses.ParseSeal(sealDER); err == nil {
+		if maker, err := smx509.ParseCertificate(sl.MakerCert); err == nil {
+			chain(maker, others, keys.UsageSealMaker)
 		}
 	}
-	signedAt = si.SigningTime
-	if attr, ok := si.UnsignedAttribute(oidTimeStampToken); ok && len(attr.Values) == 1 {
-		if tok, err := tsa.ParseToken(attr.Values[0].FullBytes); err == nil {
-			chain(tok.Cert, tok.Certificates, keys.UsageTimestamp)
-			signedAt = tok.GenTime
-		}
+	signedAt = claimed
+	if signedAt.IsZero() {
+		signedAt = s.SigningTime // /M, the claimed time of PAdES
+	}
+	if tok, err := tsa.ParseToken(token); err == nil {
+		chain(tok.Cert, tok.Certificates, keys.UsageTimestamp)
+		signedAt = tok.GenTime
 	}
 	return certs, signedAt, true
 }

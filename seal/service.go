@@ -86,6 +86,8 @@ type StampRequest struct {
 	// SESignature also makes a GB/T 38540 SES_Signature over each seal's
 	// signed bytes, kept beside the document (docs/<id>/ses-<n>.der).
 	SESignature bool
+	// Profile is the signature format of every seal; empty means ProfileCMS.
+	Profile Profile
 	// IdempotencyKey makes a retried request return the same document.
 	// Callers pass a value unique to the client (e.g. prefixed with its key).
 	IdempotencyKey string
@@ -396,7 +398,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 		sign := SignRequest{
 			SealID: u.SealID, Placement: u.Placement, Reason: req.Record.Title, Location: job.sealUnits[i].Name,
 			Timestamps: tsrc, RequireTimestamp: s.RequireTimestamp, SESignature: req.SESignature,
-			LTV: req.LTV && i == len(job.uses)-1,
+			LTV: req.LTV && i == len(job.uses)-1, Profile: req.Profile,
 		}
 		if req.QR && i == 0 {
 			if s.PublicURL == "" {

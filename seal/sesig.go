@@ -109,10 +109,11 @@ func ParsePDFPropertyInfo(s string) (br [4]int64, hash string, err error) {
 
 // pdfSESignature makes the SES_Signature of a stamping: over the SM3 digest
 // of the bytes br covers, at the signing time, with the seal's SESeal, key
-// and certificate.
-func pdfSESignature(ss *signingSeal, at time.Time, digest []byte, br [4]int64) ([]byte, error) {
+// and certificate, and the token timeStamp returns over its signature
+// value when timeStamp is not nil.
+func pdfSESignature(ss *signingSeal, at time.Time, digest []byte, br [4]int64, timeStamp func([]byte) ([]byte, error)) ([]byte, error) {
 	der, err := ses.BuildSignature(ses.SignatureSpec{
-		SealDER: ss.sesealDER, TimeInfo: at, DataHash: digest, PropertyInfo: PDFPropertyInfo(br),
+		SealDER: ss.sesealDER, TimeInfo: at, DataHash: digest, PropertyInfo: PDFPropertyInfo(br), TimeStamp: timeStamp,
 	}, ss.key, ss.cert.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("SES_Signature: %w", err)

@@ -25,6 +25,7 @@ import (
 	tjx509 "github.com/tjfoc/gmsm/x509"
 
 	"eseal/keys"
+	"eseal/keys/cms"
 	"eseal/keys/keystest"
 	"eseal/keys/tsa"
 	"eseal/pdf"
@@ -211,7 +212,7 @@ func newPKI(t *testing.T) *pki {
 	p.makerCert, p.signerDER = maker.Raw, signer.Raw
 	tsaKey, tsaCert := root.Issue(t, keys.KindTSA, "TSA")
 	p.tsa = &tsa.Server{Signer: tsaKey, Cert: tsaCert, Chain: []*smx509.Certificate{root.CA.Cert},
-		Policy: asn1.ObjectIdentifier{1, 2, 3, 4}}
+		Policy: cms.MustOID("1.2.3.4")}
 	return p
 }
 

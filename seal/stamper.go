@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -20,12 +21,28 @@ import (
 
 // OIDSESeal identifies the CMS signed attribute that carries the DER of the
 // GB/T 38540 SESeal the signature was made with. It is a UUID-based OID
-// (ITU-T X.667 arc 2.25): no registry assigns one for this binding.
-var OIDSESeal = asn1.ObjectIdentifier{2, 25, 64693171, 627294065, 741459426, 975091645, 976}
+// (ITU-T X.667 arc 2.25, one arc holding the 128-bit UUID): no registry
+// assigns one for this binding. encoding/asn1's ObjectIdentifier cannot
+// hold that arc, hence cms.OID.
+var OIDSESeal = cms.MustOID("2.25.64693171627294065741459426975091645976")
+
+// oidSESealSplit is how eseal wrote OIDSESeal before it encoded the UUID
+// as one arc: the same digits cut into several arcs. The verifier still
+// reads it, so that documents issued then stay verifiable; nothing writes it.
+var oidSESealSplit = asn1.ObjectIdentifier{2, 25, 64693171, 627294065, 741459426, 975091645, 976}
 
 // OIDTSAPolicy is the policy of the embedded time-stamping authority, under
-// the same UUID arc.
-var OIDTSAPolicy = asn1.ObjectIdentifier{2, 25, 64693171, 627294065, 741459426, 975091645, 977, 1}
+// the next UUID arc.
+var OIDTSAPolicy = cms.MustOID("2.25.64693171627294065741459426975091645977.1")
+
+// sealAttribute returns the signed attribute carrying the seal: under
+// OIDSESeal, or under the split encoding of documents made before it.
+func sealAttribute(si *cms.SignerInfo) (cms.Attribute, bool) {
+	if a, ok := si.AttributeOID(OIDSESeal); ok {
+		return a, true
+	}
+	return si.Attribute(oidSESealSplit)
+}
 
 // oidTimeStampToken is RFC 3161's id-aa-timeStampToken, the unsigned
 // attribute carrying a token over the signature value.
@@ -111,6 +128,45 @@ func (p Placement) resolve(doc *pdf.Document, wMM, hMM float64, req *pdf.Signatu
 	return nil
 }
 
+// Profile is the signature format of one stamping (docs/formats.md,
+// "Signature profiles").
+type Profile string
+
+// Profiles a stamping can ask for.
+const (
+	// ProfileCMS is ISO 32000-1's adbe.pkcs7.detached: a CMS with
+	// signingTime and the seal. The default.
+	ProfileCMS Profile = "cms"
+	// ProfileSES is the national format in the PDF (pattern B of
+	// docs/formats.md): a GB/T 38540 SES_Signature itself in /Contents
+	// under SubFilter GBT38540.SES_Signature, dataHash the SM3 of the
+	// ByteRange bytes, with its timeStamp when a timestamp is asked for.
+	ProfileSES Profile = "ses"
+	// ProfilePAdES is PAdES baseline (ETSI EN 319 142-1): SubFilter
+	// ETSI.CAdES.detached, ESS signing-certificate-v2, no signingTime (the
+	// claimed time is /M), the seal still carried. B-T with a timestamp,
+	// B-LT with LTV, B-LTA with a document timestamp (AddArchiveTimestamp).
+	ProfilePAdES Profile = "pades"
+)
+
+// ProfileError is a profile eseal does not write.
+type ProfileError struct{ Profile string }
+
+func (e *ProfileError) Error() string {
+	return fmt.Sprintf("profile %q: want %s, %s or %s", e.Profile, ProfileCMS, ProfilePAdES, ProfileSES)
+}
+
+// ParseProfile reads a profile name; empty means ProfileCMS.
+func ParseProfile(s string) (Profile, error) {
+	switch Profile(s) {
+	case "", ProfileCMS:
+		return ProfileCMS, nil
+	case ProfilePAdES, ProfileSES:
+		return Profile(s), nil
+	}
+	return "", &ProfileError{Profile: s}
+}
+
 // SignRequest asks the Stamper for one seal on one PDF: one signature, in
 // one incremental revision. (A whole stamping, authorized and archived, is a
 // StampRequest to the Service.)
@@ -133,6 +189,12 @@ type SignRequest struct {
 	// SESignature asks for a GB/T 38540 SES_Signature over the same signed
 	// bytes as well, returned in Signed.SESignature (see sesig.go).
 	SESignature bool
+	// Profile is the signature format; empty means ProfileCMS.
+	Profile Profile
+	// Certify makes the seal a certification signature (DocMDP, /P 2:
+	// later form filling and signatures allowed, nothing else). Only the
+	// first seal of a document can certify it (a *pdf.CertifyError).
+	Certify bool
 }
 
 // WarnNoTimestamp is the warning of a stamping whose TSA did not answer.
@@ -200,6 +262,10 @@ func (st *Stamper) Stamp(ctx context.Context, in io.ReaderAt, size int64, req Si
 // stamp signs with a seal already read from the registry.
 func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int64, req SignRequest) (*Signed, error) {
 	now := st.now().UTC()
+	profile, err := ParseProfile(string(req.Profile))
+	if err != nil {
+		return nil, err
+	}
 	if err := usable(s, now); err != nil {
 		return nil, err
 	}
@@ -219,6 +285,15 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		Image: ss.image, Name: ss.name, Reason: req.Reason, Location: req.Location,
 		SigningTime: now, ContentsSize: contentsSize(ss, req.Timestamps != nil),
 	}
+	if req.Certify {
+		preq.Certify = 2
+	}
+	switch profile {
+	case ProfilePAdES:
+		preq.SubFilter = pdf.SubFilterCAdESDetached
+	case ProfileSES:
+		preq.SubFilter = pdf.SubFilterGBT38540
+	}
 	if err := req.Placement.resolve(doc, ss.widthMM, ss.heightMM, &preq); err != nil {
 		return nil, err
 	}
@@ -236,43 +311,26 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		return nil, err
 	}
 	digest := h.Sum(nil)
-	var sesDER []byte
-	if req.SESignature {
-		if sesDER, err = pdfSESignature(ss, now, digest, upd.ByteRange()); err != nil {
+	tsr := &timestamper{ctx: ctx, req: req}
+	var der, sesDER []byte
+	if profile == ProfileSES {
+		// Pattern B: the SES_Signature itself is the signature value (and
+		// the side file, when one is asked for).
+		if der, err = pdfSESignature(ss, now, digest, upd.ByteRange(), tsr.tokenFunc()); err != nil {
+			return nil, asTimestampError(err)
+		}
+		if req.SESignature {
+			sesDER = der
+		}
+	} else {
+		if der, err = st.signCMS(ss, profile, now, digest, tsr); err != nil {
 			return nil, err
 		}
-	}
-	var tsTime time.Time
-	var warnings []string
-	opts := cms.SignOptions{
-		Signer: ss.key, Cert: ss.cert, Chain: st.Registry.Roots(), SigningTime: now,
-		ExtraSignedAttributes: []cms.Attribute{{Type: OIDSESeal, Values: []asn1.RawValue{{FullBytes: ss.sesealDER}}}},
-	}
-	if req.Timestamps != nil {
-		opts.Unsigned = func(sig []byte) ([]cms.Attribute, error) {
-			imprint := sm3.Sum(sig)
-			token, err := req.Timestamps.Timestamp(ctx, imprint[:])
-			if err == nil {
-				var tok *tsa.Token
-				if tok, err = tsa.ParseToken(token); err == nil {
-					tsTime = tok.GenTime
-					return []cms.Attribute{{Type: oidTimeStampToken, Values: []asn1.RawValue{{FullBytes: token}}}}, nil
-				}
+		if req.SESignature {
+			if sesDER, err = pdfSESignature(ss, now, digest, upd.ByteRange(), tsr.tokenFunc()); err != nil {
+				return nil, asTimestampError(err)
 			}
-			if req.RequireTimestamp {
-				return nil, &TimestampError{err}
-			}
-			warnings = append(warnings, WarnNoTimestamp)
-			return nil, nil
 		}
-	}
-	der, err := cms.SignDetached(digest, opts)
-	if err != nil {
-		var te *TimestampError
-		if errors.As(err, &te) {
-			return nil, te
-		}
-		return nil, fmt.Errorf("signing: %w", err)
 	}
 	if err := upd.SetContents(der); err != nil {
 		return nil, err
@@ -289,8 +347,88 @@ func (st *Stamper) stamp(ctx context.Context, s *Seal, in io.ReaderAt, size int6
 		Update: update, SealID: s.ID, SealName: s.Name,
 		Signer: ss.cert.Subject.String(), SignerSerial: s.SignerSerial,
 		SigningTime: now, ByteRange: upd.ByteRange(), ContentSM3: digest,
-		Timestamp: tsTime, Warnings: warnings, Page: preq.Page, SESignature: sesDER,
+		Timestamp: tsr.genTime, Warnings: tsr.warnings, Page: preq.Page, SESignature: sesDER,
 	}, nil
+}
+
+// signCMS makes the CMS SignedData of the cms and pades profiles over
+// digest, with a signature timestamp from tsr when the request asks.
+func (st *Stamper) signCMS(ss *signingSeal, profile Profile, now time.Time, digest []byte, tsr *timestamper) ([]byte, error) {
+	opts := cms.SignOptions{
+		Signer: ss.key, Cert: ss.cert, Chain: st.Registry.Roots(), SigningTime: now,
+		ExtraSignedAttributes: []cms.Attribute{{OID: OIDSESeal, Values: []asn1.RawValue{{FullBytes: ss.sesealDER}}}},
+	}
+	if profile == ProfilePAdES {
+		ess, err := cms.SigningCertificateV2(ss.cert)
+		if err != nil {
+			return nil, err
+		}
+		opts.NoSigningTime = true
+		opts.ExtraSignedAttributes = append(opts.ExtraSignedAttributes, ess)
+	}
+	if token := tsr.tokenFunc(); token != nil {
+		opts.Unsigned = func(sig []byte) ([]cms.Attribute, error) {
+			tok, err := token(sig)
+			if err != nil || tok == nil {
+				return nil, err
+			}
+			return []cms.Attribute{{Type: oidTimeStampToken, Values: []asn1.RawValue{{FullBytes: tok}}}}, nil
+		}
+	}
+	der, err := cms.SignDetached(digest, opts)
+	if err != nil {
+		if te := asTimestampError(err); te != err {
+			return nil, te
+		}
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return der, nil
+}
+
+// timestamper gets the RFC 3161 tokens of one stamping from the request's
+// TSA: over the SM3 of a signature value, the CMS's or the
+// SES_Signature's. A TSA that fails gives no token and a warning, or a
+// *TimestampError when the request requires one.
+type timestamper struct {
+	ctx      context.Context
+	req      SignRequest
+	genTime  time.Time
+	warnings []string
+}
+
+// tokenFunc returns the function that stamps a signature value, nil when
+// the request asks for no timestamp.
+func (t *timestamper) tokenFunc() func(sig []byte) ([]byte, error) {
+	if t.req.Timestamps == nil {
+		return nil
+	}
+	return func(sig []byte) ([]byte, error) {
+		imprint := sm3.Sum(sig)
+		token, err := t.req.Timestamps.Timestamp(t.ctx, imprint[:])
+		if err == nil {
+			var tok *tsa.Token
+			if tok, err = tsa.ParseToken(token); err == nil {
+				t.genTime = tok.GenTime
+				return token, nil
+			}
+		}
+		if t.req.RequireTimestamp {
+			return nil, &TimestampError{err}
+		}
+		if !slices.Contains(t.warnings, WarnNoTimestamp) {
+			t.warnings = append(t.warnings, WarnNoTimestamp)
+		}
+		return nil, nil
+	}
+}
+
+// asTimestampError returns the *TimestampError inside err, else err.
+func asTimestampError(err error) error {
+	var te *TimestampError
+	if errors.As(err, &te) {
+		return te
+	}
+	return err
 }
 
 // usable says whether a seal may stamp at time t.

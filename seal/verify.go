@@ -69,17 +69,29 @@ type SignatureReport struct {
 	Reasons []string `json:"reasons"`
 	Checks  []Check  `json:"checks"`
 	// Kind is "page" for a seal on one page, "cross-page" for a 骑缝章.
-	Kind         string       `json:"kind"`
-	Page         int          `json:"page,omitempty"`
-	Pages        []int        `json:"pages,omitempty"` // every page with a widget (cross-page seals)
-	SubFilter    string       `json:"sub_filter"`
-	ByteRange    [4]int64     `json:"byte_range"`
-	Revision     int          `json:"revision"`
-	SigningTime  *time.Time   `json:"signing_time"`
-	Timestamp    *time.Time   `json:"timestamp"`
-	Signer       string       `json:"signer,omitempty"`
-	SignerSerial string       `json:"signer_serial,omitempty"`
-	Seal         *SealSummary `json:"seal,omitempty"`
+	Kind string `json:"kind"`
+	// Profile is the signature format: "cms" (adbe.pkcs7.detached), "pades"
+	// (ETSI.CAdES.detached) or "ses" (a GB/T 38540 SES_Signature in
+	// /Contents); empty for a document timestamp or a format not known.
+	Profile string `json:"profile,omitempty"`
+	// PAdESLevel is the PAdES baseline level a "pades" signature reaches:
+	// B-B, B-T, B-LT or B-LTA (ETSI EN 319 142-1); empty when it reaches
+	// none or is not PAdES.
+	PAdESLevel string `json:"pades_level,omitempty"`
+	// Certification is the DocMDP /P of a certification signature (1 no
+	// change, 2 form filling and signing, 3 also annotations), 0 for an
+	// approval signature.
+	Certification int          `json:"certification,omitempty"`
+	Page          int          `json:"page,omitempty"`
+	Pages         []int        `json:"pages,omitempty"` // every page with a widget (cross-page seals)
+	SubFilter     string       `json:"sub_filter"`
+	ByteRange     [4]int64     `json:"byte_range"`
+	Revision      int          `json:"revision"`
+	SigningTime   *time.Time   `json:"signing_time"`
+	Timestamp     *time.Time   `json:"timestamp"`
+	Signer        string       `json:"signer,omitempty"`
+	SignerSerial  string       `json:"signer_serial,omitempty"`
+	Seal          *SealSummary `json:"seal,omitempty"`
 	// Changes lists what later revisions changed that a signature does not allow.
 	Changes []string `json:"modified_after_signing,omitempty"`
 	// LaterChanges lists every revision after the signed one and what it
@@ -201,6 +213,7 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (*R
 			v.checkLaterRevisions(sigCheck{&rep.Signatures[i]}, doc, revs, size, sigs, rep.Signatures)
 		}
 	}
+	padesLevels(r, revs, rep.Signatures)
 	rep.Verdict = Valid
 	for _, s := range rep.Signatures {
 		rep.Verdict = worse(rep.Verdict, s.Verdict)
@@ -307,6 +320,7 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	if len(s.Pages) > 1 {
 		rep.Kind = "cross-page"
 	}
+	rep.Certification = s.DocMDP
 	c := sigCheck{&rep}
 	br := s.ByteRange
 
@@ -331,9 +345,16 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	}
 	c.add("byte range", Pass, fmt.Sprintf("covers revision %d of %d except the signature value", rep.Revision, len(revs)))
 
+	if isDocTimestamp(s) {
+		v.checkDocTimestamp(c, s, r, br)
+		return rep
+	}
+
 	// Pattern B: a GB/T 38540 SES_Signature in /Contents instead of a CMS.
 	if der, ok := sesContents(s); ok {
+		rep.Profile = string(ProfileSES)
 		v.checkPDFSES(ctx, c, der, r, br)
+		v.checkLTV(c, s)
 		return rep
 	}
 
@@ -353,6 +374,15 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	if err != nil {
 		c.add("CMS structure", Fail, err.Error())
 		return rep
+	}
+	switch s.SubFilter {
+	case pdf.SubFilterPKCS7Detached:
+		rep.Profile = string(ProfileCMS)
+	case pdf.SubFilterCAdESDetached:
+		rep.Profile = string(ProfilePAdES)
+	}
+	if sd.BER {
+		c.add("CMS encoding", Pass, "BER outside the signed attributes, as RFC 5652 allows; the signed attributes are DER as received")
 	}
 	if len(sd.SignerInfos) != 1 {
 		c.add("CMS structure", Fail, fmt.Sprintf("%d signer infos; a PDF signature has exactly one", len(sd.SignerInfos)))
@@ -381,8 +411,14 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 		return rep
 	}
 	c.add("signature value", Pass, "SM2/SM3 signature over the signed bytes verifies")
+	checkSigningCertificate(c, si, signer, s.SubFilter == pdf.SubFilterCAdESDetached)
 
+	// The claimed time: the CMS signingTime, else — as PAdES has it, which
+	// forbids signingTime — the signature dictionary's /M.
 	signingTime := si.SigningTime
+	if signingTime.IsZero() {
+		signingTime = s.SigningTime
+	}
 	if !signingTime.IsZero() {
 		t := signingTime.UTC()
 		rep.SigningTime = &t
@@ -413,6 +449,35 @@ func (v *Verifier) verifySignature(ctx context.Context, doc *pdf.Document, r io.
 	return rep
 }
 
+// checkSigningCertificate checks the ESS signing-certificate attribute that
+// binds the signer certificate to the signature. PAdES requires
+// signing-certificate-v2 and forbids signingTime: without the one, or with
+// the other, a CAdES signature is no PAdES baseline signature (a warning:
+// its mathematics holds). An attribute that names another certificate
+// fails, whatever the profile.
+func checkSigningCertificate(c sigCheck, si *cms.SignerInfo, signer *smx509.Certificate, pades bool) {
+	_, v2 := si.Attribute(cms.OIDAttrSigningCertificateV2)
+	_, v1 := si.Attribute(cms.OIDAttrSigningCertificate)
+	switch err := cms.CheckSigningCertificate(si, signer); {
+	case err == nil && v2:
+		c.add("signing certificate", Pass, "ESS signing-certificate-v2 names the signer certificate")
+	case err == nil:
+		c.add("signing certificate", Pass, "ESS signing-certificate names the signer certificate")
+	case !v1 && !v2 && pades:
+		c.add("signing certificate", Warn, "no ESS signing-certificate-v2: not a PAdES baseline signature")
+	case !v1 && !v2:
+		// The CMS profile does not carry one.
+	default:
+		c.add("signing certificate", Fail, err.Error())
+	}
+	if pades && v1 && !v2 {
+		c.add("signing certificate", Warn, "ESS signing-certificate (v1, SHA-1) instead of v2: not a PAdES baseline signature")
+	}
+	if pades && !si.SigningTime.IsZero() {
+		c.add("signing time", Warn, "a CMS signingTime attribute: PAdES baseline forbids it (the claimed time is /M)")
+	}
+}
+
 // checkLaterRevisions checks and lists what the revisions after the signed
 // one did: every byte after it must belong to a revision on the chain, and
 // every object a later revision defines must be an allowed change (new
@@ -423,6 +488,7 @@ func (v *Verifier) checkLaterRevisions(c sigCheck, doc *pdf.Document, revs []int
 	rep.LaterChanges = []LaterChange{}
 	end := revs[rep.Revision-1]
 	if end >= size {
+		v.checkDocMDP(c, sigs, reports)
 		return
 	}
 	if err := doc.CheckAppendedAfter(end); err != nil {
@@ -510,6 +576,7 @@ func (v *Verifier) checkLaterRevisions(c sigCheck, doc *pdf.Document, revs []int
 		rep.LaterChanges = append(rep.LaterChanges, LaterChange{Revision: r, Kind: "revision", Allowed: true, Detail: detail})
 	}
 	sort.SliceStable(rep.LaterChanges, func(i, j int) bool { return rep.LaterChanges[i].Revision < rep.LaterChanges[j].Revision })
+	v.checkDocMDP(c, sigs, reports)
 	if len(rep.Changes) > 0 {
 		c.add("later revisions", Fail, "modified after signing: "+strings.Join(rep.Changes, "; "))
 		return
@@ -614,7 +681,7 @@ func digestRange(r io.ReaderAt, br [4]int64) ([]byte, error) {
 }
 
 func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo, certs []*smx509.Certificate, signer *smx509.Certificate, at time.Time, proven bool) {
-	raw, ok := si.Attribute(OIDSESeal)
+	raw, ok := sealAttribute(si)
 	if !ok {
 		c.add("seal", Unknown, "the signature carries no GB/T 38540 seal")
 		return
@@ -633,7 +700,10 @@ func (v *Verifier) checkSeal(ctx context.Context, c sigCheck, si *cms.SignerInfo
 
 // checkParsedSeal runs the seal checks of docs/formats.md on a parsed seal:
 // maker signature and certificate, validity and status at time at, and the
-// signer in its certificate list.
+// signer in its certificate list. A nil signer means a seal judged on its
+// own (VerifyStandalone): no signer to look for, and a seal outside its
+// validity at the time in question is indeterminate, not invalid, since
+// nothing proves another time.
 func (v *Verifier) checkParsedSeal(ctx context.Context, c sigCheck, sl *ses.Seal, certs []*smx509.Certificate, signer *smx509.Certificate, at time.Time, proven bool) {
 	c.rep.Seal = &SealSummary{ID: sl.ESID, Name: sl.Name, Type: sl.Type, Version: sl.Version,
 		Vendor: sl.Vid, ValidStart: sl.ValidStart, ValidEnd: sl.ValidEnd}
@@ -649,13 +719,22 @@ func (v *Verifier) checkParsedSeal(ctx context.Context, c sigCheck, sl *ses.Seal
 	} else {
 		v.checkChain(c, "seal maker certificate", maker, certs, at, keys.UsageSealMaker, proven)
 	}
-	if err := sl.ValidAt(at); err != nil {
+	switch err := sl.ValidAt(at); {
+	case err != nil && signer == nil:
+		c.add("seal validity", Unknown, standaloneValidity(err))
+	case err != nil:
 		c.add("seal validity", Fail, err.Error())
-	} else {
+	case signer == nil:
+		c.add("seal validity", Pass, fmt.Sprintf("the seal is within its validity at %s", at.UTC().Format(time.RFC3339)))
+	default:
 		c.add("seal validity", Pass, "the seal was within its validity at signing time")
 	}
 	if v.Registry != nil {
 		v.checkSealStatus(ctx, c, sl.ESID, at)
+	}
+	if signer == nil {
+		c.add("seal certificates", Pass, fmt.Sprintf("%d signer certificate(s) listed (certListType %d)", len(sl.CertList), sl.CertListType))
+		return
 	}
 	if !sl.AllowsSigner(signer.Raw) {
 		c.add("signer in seal", Fail, "the signer certificate is not in the seal's certificate list")
@@ -755,7 +834,12 @@ func (v *Verifier) checkTimestampToken(c sigCheck, token, sig []byte, claimed ti
 	}
 	imprint := sm3.Sum(sig)
 	if err := tok.Verify(imprint[:]); err != nil {
-		c.add("timestamp", Fail, err.Error())
+		var te *tsa.Error
+		if errors.As(err, &te) && te.Reason == tsa.Unsupported {
+			c.add("timestamp", Unknown, err.Error())
+		} else {
+			c.add("timestamp", Fail, err.Error())
+		}
 		return time.Time{}, false
 	}
 	if v.Trust == nil {

@@ -3,7 +3,10 @@ package seal_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"eseal/pdf/pdftest"
 	"eseal/seal"
@@ -29,6 +32,23 @@ func FuzzVerifyPDF(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(append(append([]byte{}, in...), res.Update...))
+	// The other profiles, certification and a document timestamp (B-LTA).
+	for _, req := range []seal.SignRequest{{Profile: seal.ProfilePAdES, Timestamps: seal.EmbeddedTSA{Server: srv}, LTV: true, Certify: true}, {Profile: seal.ProfileSES}} {
+		req.SealID, req.Placement = fx.sealID, seal.Placement{Page: 1, XMM: 100, YMM: 150}
+		res, err := st.Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), req)
+		if err != nil {
+			f.Fatal(err)
+		}
+		doc := append(append([]byte{}, in...), res.Update...)
+		if req.Profile == seal.ProfilePAdES {
+			ts, err := seal.AddDocTimestamp(context.Background(), seal.EmbeddedTSA{Server: srv}, bytes.NewReader(doc), int64(len(doc)), time.Now())
+			if err != nil {
+				f.Fatal(err)
+			}
+			doc = append(doc, ts...)
+		}
+		f.Add(doc)
+	}
 	v := fx.verifier(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rep, err := v.VerifyPDF(context.Background(), bytes.NewReader(b), int64(len(b)))
@@ -83,4 +103,48 @@ func TestVerifyMutations(t *testing.T) {
 			t.Fatalf("mutation %d (kind %d) left the document VALID", i, i%4)
 		}
 	}
+}
+
+// FuzzVerifyStandalone feeds arbitrary bytes — seeded with the outside
+// GB/T 38540 vectors and eseal's own seal and SES_Signature — to the
+// verification of seal and seal-signature files, with and without data.
+// It must never panic and always give a verdict.
+func FuzzVerifyStandalone(f *testing.F) {
+	fx := newFixture(f)
+	for _, name := range []string{"v4_SignedValue.dat", "SignedValueV4.dat", "SESealData.DER", "UserV1.esl", "UserV5_ts.esl"} {
+		b, err := os.ReadFile(filepath.Join("ses", "testdata", "gbt38540", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, false)
+	}
+	sealDER, err := fx.reg.SESeal(context.Background(), fx.sealID)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sealDER, false)
+	in := pdftest.Document(pdftest.Options{})
+	res, err := (&seal.Stamper{Registry: fx.reg}).Stamp(context.Background(), bytes.NewReader(in), int64(len(in)), seal.SignRequest{
+		SealID: fx.sealID, Placement: seal.Placement{Page: 1}, SESignature: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	signed := append(append([]byte{}, in...), res.Update...)
+	f.Add(res.SESignature, true)
+	v := fx.verifier(f)
+	f.Fuzz(func(t *testing.T, der []byte, withData bool) {
+		var d *seal.StandaloneData
+		if withData {
+			d = &seal.StandaloneData{R: bytes.NewReader(signed), Size: int64(len(signed))}
+		}
+		rep, err := v.VerifyStandalone(context.Background(), der, d)
+		if err != nil {
+			return // data given with a seal
+		}
+		switch rep.Verdict {
+		case seal.Valid, seal.Invalid, seal.Indeterminate:
+		default:
+			t.Fatalf("no verdict: %+v", rep)
+		}
+	})
 }

@@ -1,5 +1,6 @@
 // The end-to-end test of issue 2: every PDF of the corpus (testdata/corpus)
-// is stamped twice by the eseal binary through its CLI contract, each
+// is stamped twice by the eseal binary through its CLI contract (profile
+// cms, then pades; and once more on its own in profile ses), each
 // output is checked by tools that are not ours (qpdf, pdfcpu, pdfsig,
 // Bouncy Castle) and by `eseal verify`, and the results are then tampered
 // with: single flipped bytes inside signed ranges, and a content change
@@ -195,6 +196,10 @@ func TestCorpusStampVerify(t *testing.T) {
 					t.Errorf("Bouncy Castle did not verify signature %d of %s", n, s.name)
 				}
 			}
+			// The second seal is pades: signing-certificate-v2, no signingTime.
+			if want := fmt.Sprintf("ATTRS %s 2 signing-certificate-v2=yes signing-time=no\n", s.final); !strings.Contains(r.stdout, want) {
+				t.Errorf("Bouncy Castle does not find the PAdES attributes in signature 2 of %s", s.name)
+			}
 		}
 		if r.code != 0 {
 			t.Errorf("VerifyPdfCms: %s", r)
@@ -264,14 +269,15 @@ func stampTwice(t *testing.T, ts tools, c cli, seals [2]string, i int, in, outDi
 		final: filepath.Join(outDir, name+".2.pdf"),
 	}
 	pages := pageCount(t, ts, in)
-	steps := []struct{ in, out, seal, page string }{
-		{in, s.first, seals[0], "1"},
-		{s.first, s.final, seals[1], strconv.Itoa(pages)},
+	// The first seal in the default profile (cms), the second in pades.
+	steps := []struct{ in, out, seal, page, profile string }{
+		{in, s.first, seals[0], "1", "cms"},
+		{s.first, s.final, seals[1], strconv.Itoa(pages), "pades"},
 	}
 	for k, st := range steps {
 		x, y := placement(i, k)
 		c.mustRun(t, "--dir", c.dir, "stamp", "--seal", st.seal, "--in", st.in, "--out", st.out,
-			"--page", st.page, "--x", x, "--y", y)
+			"--page", st.page, "--x", x, "--y", y, "--profile", st.profile)
 		ok, err := isPrefix(st.in, st.out)
 		if err != nil {
 			t.Fatal(err)
@@ -337,6 +343,19 @@ func stampTwice(t *testing.T, ts tools, c cli, seals [2]string, i int, in, outDi
 				fail("eseal verify %s: signature %d byte range %v is not one pdfsig lists (%v)", filepath.Base(f), n+1, sig.ByteRange, ranges)
 			}
 		}
+	}
+	// The ses profile on the same input: the SES_Signature in /Contents.
+	sesOut := filepath.Join(outDir, name+".ses.pdf")
+	x, y := placement(i, 0)
+	c.mustRun(t, "--dir", c.dir, "stamp", "--seal", seals[0], "--in", in, "--out", sesOut, "--page", "1", "--x", x, "--y", y, "--profile", "ses")
+	if msg := qpdfCheck(ts, sesOut); msg != "" {
+		fail("%s", msg)
+	}
+	if ranges, err := pdfsigRanges(ts, sesOut); err != nil || len(ranges) != 1 {
+		fail("pdfsig %s: %v %v", filepath.Base(sesOut), ranges, err)
+	}
+	if code, rep, r := c.verify(sesOut); code != 0 || rep == nil || rep.Verdict != "VALID" {
+		fail("eseal verify %s: want exit 0 and VALID:\n%s", filepath.Base(sesOut), r)
 	}
 	if failed {
 		return nil

@@ -19,7 +19,7 @@ func newStampCmd(g *globals) *cobra.Command {
 	var req seal.SignRequest
 	var in, out, tsaURL string
 	var useTSA, requireTS bool
-	var pages string
+	var pages, profile string
 	cmd := &cobra.Command{
 		Use:   "stamp",
 		Short: "Stamp a PDF locally with a seal (an incremental update; the input stays a prefix)",
@@ -49,6 +49,9 @@ path; this command is for the holder of the data directory.`,
 			}
 			if req.Placement.CrossPage && !cmd.Flags().Changed("y") {
 				req.Placement.YMM = 0 // centred on the page's height
+			}
+			if req.Profile, err = seal.ParseProfile(profile); err != nil {
+				return err
 			}
 			if req.Timestamps, err = timestampSource(cmd.Context(), reg, useTSA, tsaURL); err != nil {
 				return err
@@ -83,6 +86,8 @@ path; this command is for the holder of the data directory.`,
 	cmd.Flags().BoolVar(&useTSA, "timestamp", false, "add an RFC 3161 timestamp from the embedded TSA")
 	cmd.Flags().StringVar(&tsaURL, "tsa", "", "add an RFC 3161 timestamp from this TSA URL instead")
 	cmd.Flags().BoolVar(&requireTS, "require-timestamp", false, "fail instead of stamping without a timestamp when the TSA is down")
+	cmd.Flags().StringVar(&profile, "profile", "cms", "signature format: cms (adbe.pkcs7.detached), pades (ETSI.CAdES.detached, PAdES baseline: B-T with --timestamp, B-LT with --ltv, B-LTA with `eseal ltv --archive-timestamp`) or ses (a GB/T 38540 SES_Signature in /Contents, timestamped with --timestamp)")
+	cmd.Flags().BoolVar(&req.Certify, "certify", false, "make this, the document's first seal, a certification signature (DocMDP P=2: later only form filling and further seals)")
 	cmd.Flags().BoolVar(&req.LTV, "ltv", false, "append the certificates and CRL that validate the signature later (a /DSS revision)")
 	for _, f := range []string{"seal", "in", "out"} {
 		_ = cmd.MarkFlagRequired(f)

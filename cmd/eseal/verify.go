@@ -15,12 +15,12 @@ import (
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
-	var roots, at, out string
+	var roots, at, out, data string
 	var asJSON bool
 	var signedRevision int
 	cmd := &cobra.Command{
-		Use:   "verify [--dir DIR | --roots ROOTS.pem] [--at TIME] [--json] [--signed-revision N --out FILE] FILE.pdf",
-		Short: "Verify every seal in a PDF (exit 0 VALID, 1 INVALID, 2 INDETERMINATE, 3 error)",
+		Use:   "verify [--dir DIR | --roots ROOTS.pem] [--at TIME] [--json] [--signed-revision N --out FILE] FILE.pdf | SEAL.der | SIGNATURE.dat [--data FILE]",
+		Short: "Verify every seal in a PDF, or a GB/T 38540 seal or seal signature file (exit 0 VALID, 1 INVALID, 2 INDETERMINATE, 3 error)",
 		Long: `Verify every signature in a PDF in the order of GB/T 38540: the signed
 byte range and what later revisions changed, the CMS signature, the signer
 certificate chain at signing time and its revocation, the seal maker's
@@ -41,7 +41,15 @@ annotation's type, page and rectangle, whether it covers signed text or a
 seal); a signature followed only by additions it allows is "VALID, with
 changes after signing". --signed-revision N --out FILE writes the document
 as revision N left it — the bytes a signature of revision N signed — so
-that version can be opened and compared.`,
+that version can be opened and compared.
+
+A file that is not a PDF is read as a GB/T 38540 structure on its own
+(.der, .dat, .esl): an SES_Signature — checked as in a PDF, with --data FILE
+the bytes it signs (a PDF whose /ByteRange its propertyInfo names, or any
+file whose SM3 is its dataHash, such as an OFD Signature.xml); without
+--data its document digest is not checked and it cannot be VALID — or an
+SESeal: format, the maker's signature and certificate, the seal's validity
+at --at (default now) and its status in the registry.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (signedRevision != 0) != (out != "") {
@@ -72,7 +80,18 @@ that version can be opened and compared.`,
 				return &exitError{3, err}
 			}
 			defer f.Close()
-			rep, err := v.VerifyPDF(cmd.Context(), f, size)
+			var rep *seal.Report
+			if standalone := !looksLikePDF(f); standalone || data != "" {
+				if !standalone {
+					return &exitError{3, fmt.Errorf("--data goes with an SES_Signature file, not a PDF")}
+				}
+				if signedRevision != 0 {
+					return &exitError{3, fmt.Errorf("--signed-revision is for PDFs")}
+				}
+				rep, err = verifyStandalone(cmd, v, f, size, data)
+			} else {
+				rep, err = v.VerifyPDF(cmd.Context(), f, size)
+			}
 			if err != nil {
 				return &exitError{3, err}
 			}
@@ -98,6 +117,7 @@ that version can be opened and compared.`,
 			}
 		},
 	}
+	cmd.Flags().StringVar(&data, "data", "", "with an SES_Signature file: the data it signs (a PDF, or any file whose SM3 is its dataHash)")
 	cmd.Flags().StringVar(&roots, "roots", "", "PEM file of trusted root certificates (and CRLs) instead of --dir")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&at, "at", "", "verify as of this time: RFC 3339 or YYYY-MM-DD (default now)")
@@ -172,7 +192,11 @@ func printReport(w io.Writer, name string, rep *seal.Report) {
 	if summary == "" {
 		summary = string(rep.Verdict)
 	}
-	fmt.Fprintf(w, "%s: %s (%d signature(s), %d revision(s))\n", name, summary, len(rep.Signatures), rep.Revisions)
+	if rep.Revisions == 0 && len(rep.Signatures) <= 1 {
+		fmt.Fprintf(w, "%s: %s\n", name, summary) // not a PDF: a seal or seal signature file
+	} else {
+		fmt.Fprintf(w, "%s: %s (%d signature(s), %d revision(s))\n", name, summary, len(rep.Signatures), rep.Revisions)
+	}
 	for _, r := range rep.Reasons {
 		if len(rep.Signatures) == 0 {
 			fmt.Fprintf(w, "  %s\n", r)
@@ -191,9 +215,20 @@ func printReport(w io.Writer, name string, rep *seal.Report) {
 		if s.Kind == "cross-page" {
 			kind = fmt.Sprintf(" (骑缝章 over pages %v)", s.Pages)
 		}
-		fmt.Fprintf(w, "\n  %s  %s — %s%s, page %d, signed %s, revision %d\n", s.Verdict, s.Field, sealName, kind, s.Page, when, s.Revision)
+		if s.Kind == seal.KindSeal || s.Kind == seal.KindSESignature {
+			fmt.Fprintf(w, "\n  %s  %s — %s\n", s.Verdict, s.Kind, sealName)
+		} else if s.Kind == seal.KindDocTimestamp {
+			fmt.Fprintf(w, "\n  %s  %s — document timestamp, %s, revision %d\n", s.Verdict, s.Field, when, s.Revision)
+		} else {
+			fmt.Fprintf(w, "\n  %s  %s — %s%s, page %d, signed %s, revision %d\n", s.Verdict, s.Field, sealName, kind, s.Page, when, s.Revision)
+		}
 		if s.Timestamp != nil {
 			fmt.Fprintf(w, "    timestamp %s\n", s.Timestamp.Local().Format(time.DateTime))
+		}
+		if s.PAdESLevel != "" {
+			fmt.Fprintf(w, "    profile %s, PAdES baseline %s\n", s.Profile, s.PAdESLevel)
+		} else if s.Profile != "" {
+			fmt.Fprintf(w, "    profile %s\n", s.Profile)
 		}
 		for _, c := range s.Checks {
 			mark := map[seal.CheckResult]string{seal.Pass: "ok  ", seal.Fail: "FAIL", seal.Unknown: "??  ", seal.Warn: "warn"}[c.Result]
@@ -226,4 +261,34 @@ func laterChangeLine(lc seal.LaterChange) string {
 		verdict = "NOT ALLOWED"
 	}
 	return fmt.Sprintf("%s: %s %s — %s", where, what, lc.Detail, verdict)
+}
+
+// looksLikePDF says whether the file starts like a PDF (the header within
+// its first KiB, as readers accept it).
+func looksLikePDF(f io.ReaderAt) bool {
+	head := make([]byte, 1024)
+	n, _ := f.ReadAt(head, 0)
+	return strings.Contains(string(head[:n]), "%PDF-")
+}
+
+// verifyStandalone verifies a GB/T 38540 seal or seal signature file, with
+// the data an SES_Signature signs when --data names it.
+func verifyStandalone(cmd *cobra.Command, v *seal.Verifier, f io.ReaderAt, size int64, data string) (*seal.Report, error) {
+	if size > seal.MaxStandaloneSize {
+		return nil, fmt.Errorf("%d bytes: not a PDF, and larger than any seal or seal signature", size)
+	}
+	der := make([]byte, size)
+	if _, err := f.ReadAt(der, 0); err != nil {
+		return nil, err
+	}
+	var sd *seal.StandaloneData
+	if data != "" {
+		df, dsize, err := openPDF(data)
+		if err != nil {
+			return nil, err
+		}
+		defer df.Close()
+		sd = &seal.StandaloneData{R: df, Size: dsize}
+	}
+	return v.VerifyStandalone(cmd.Context(), der, sd)
 }

@@ -38,8 +38,35 @@ var (
 // Attribute is a CMS attribute: a type and a SET OF values, each value a
 // complete DER element.
 type Attribute struct {
-	Type   asn1.ObjectIdentifier
+	Type asn1.ObjectIdentifier
+	// OID is the type as Parse read it, or, when set, the type to write
+	// instead of Type: the way to name a type with an arc encoding/asn1
+	// cannot hold (a UUID under 2.25). Parse always sets it and leaves Type
+	// nil for such a type.
+	OID    OID
+	Values []asn1.RawValue
+}
+
+// TypeOID returns the attribute's type: OID when set, else Type.
+func (a Attribute) TypeOID() OID {
+	if a.OID != nil {
+		return a.OID
+	}
+	return OIDOf(a.Type)
+}
+
+// wireAttribute is Attribute as encoding/asn1 reads and writes it.
+type wireAttribute struct {
+	Type   asn1.RawValue
 	Values []asn1.RawValue `asn1:"set"`
+}
+
+func (a Attribute) marshal() ([]byte, error) {
+	t := a.TypeOID()
+	if !t.Valid() {
+		return nil, fmt.Errorf("attribute type %v is not an object identifier", a.Type)
+	}
+	return asn1.Marshal(wireAttribute{Type: t.RawValue(), Values: a.Values})
 }
 
 // ParseError reports input that is not a well-formed SM2 CMS SignedData.

@@ -13,8 +13,12 @@ import (
 
 // SignedData is a parsed CMS SignedData.
 type SignedData struct {
-	// Raw is the DER ContentInfo, without any trailing padding.
+	// Raw is the ContentInfo as received, without any trailing padding.
 	Raw []byte
+	// BER is set when the ContentInfo was not DER but BER (RFC 5652 allows
+	// it outside the signed attributes) and was read through its DER
+	// equivalent.
+	BER bool
 	// ContentType is the outer content type: OIDSignedData or OIDGMSignedData.
 	ContentType      asn1.ObjectIdentifier
 	Version          int
@@ -73,6 +77,11 @@ func (si *SignerInfo) Attribute(oid asn1.ObjectIdentifier) (Attribute, bool) {
 	return findAttribute(si.SignedAttributes, oid)
 }
 
+// AttributeOID is Attribute for a type encoding/asn1 cannot hold.
+func (si *SignerInfo) AttributeOID(oid OID) (Attribute, bool) {
+	return findAttributeOID(si.SignedAttributes, oid)
+}
+
 // UnsignedAttribute returns the first unsigned attribute of type oid (for
 // example OIDAttrTimeStampToken).
 func (si *SignerInfo) UnsignedAttribute(oid asn1.ObjectIdentifier) (Attribute, bool) {
@@ -80,8 +89,12 @@ func (si *SignerInfo) UnsignedAttribute(oid asn1.ObjectIdentifier) (Attribute, b
 }
 
 func findAttribute(attrs []Attribute, oid asn1.ObjectIdentifier) (Attribute, bool) {
+	return findAttributeOID(attrs, OIDOf(oid))
+}
+
+func findAttributeOID(attrs []Attribute, oid OID) (Attribute, bool) {
 	for _, a := range attrs {
-		if a.Type.Equal(oid) {
+		if oid != nil && a.TypeOID().Equal(oid) {
 			return a, true
 		}
 	}
@@ -138,35 +151,70 @@ type rawSignerInfo struct {
 	UnsignedAttrs      asn1.RawValue `asn1:"optional,tag:1"`
 }
 
-// Parse parses a DER ContentInfo holding a SignedData, with PKCS#7 or
-// GB/T 35275 content types. Zero bytes after the DER (the padding of a PDF
-// /Contents) are ignored; any other trailing byte, BER indefinite lengths
-// and malformed structures give a *ParseError.
-func Parse(der []byte) (*SignedData, error) {
-	var ci rawContentInfo
-	rest, err := asn1.Unmarshal(der, &ci)
-	if err != nil {
-		return nil, &ParseError{Detail: "ContentInfo", Err: err}
+// Parse parses a ContentInfo holding a SignedData, with PKCS#7 or
+// GB/T 35275 content types. Zero bytes after it (the padding of a PDF
+// /Contents) are ignored; any other trailing byte and malformed structures
+// give a *ParseError.
+//
+// The input may be BER where RFC 5652 allows it (indefinite and long-form
+// lengths, constructed strings): it is read through its DER equivalent and
+// BER is set. The signed attributes must be DER as received, since the
+// signature is over their DER: signed attributes that needed converting
+// give a *ParseError.
+func Parse(in []byte) (*SignedData, error) {
+	sd, n, err := parse(in)
+	if err == nil {
+		sd.Raw = in[:n]
+		return sd, nil
 	}
-	for _, b := range rest {
+	conv, n, berErr := berToDER(in)
+	if berErr != nil || bytes.Equal(conv, in[:n]) {
+		return nil, err // not BER either, or DER with another fault
+	}
+	for _, b := range in[n:] {
 		if b != 0 {
 			return nil, &ParseError{Detail: "non-zero bytes after the ContentInfo"}
 		}
 	}
+	sd, _, err = parse(conv)
+	if err != nil {
+		return nil, err
+	}
+	sd.Raw, sd.BER = in[:n], true
+	for i, si := range sd.SignerInfos {
+		if si.RawSignedAttributes != nil && !bytes.Contains(in, si.RawSignedAttributes) {
+			return nil, &ParseError{Detail: fmt.Sprintf("SignerInfo %d: signed attributes not in DER as received", i)}
+		}
+	}
+	return sd, nil
+}
+
+// parse parses a DER ContentInfo followed by zero padding and returns it
+// and the length of the ContentInfo.
+func parse(der []byte) (*SignedData, int, error) {
+	var ci rawContentInfo
+	rest, err := asn1.Unmarshal(der, &ci)
+	if err != nil {
+		return nil, 0, &ParseError{Detail: "ContentInfo", Err: err}
+	}
+	for _, b := range rest {
+		if b != 0 {
+			return nil, 0, &ParseError{Detail: "non-zero bytes after the ContentInfo"}
+		}
+	}
 	if !ci.ContentType.Equal(OIDSignedData) && !ci.ContentType.Equal(OIDGMSignedData) {
-		return nil, &ParseError{Detail: fmt.Sprintf("content type %v is not signedData", ci.ContentType)}
+		return nil, 0, &ParseError{Detail: fmt.Sprintf("content type %v is not signedData", ci.ContentType)}
 	}
 	if !ci.Content.IsCompound {
-		return nil, &ParseError{Detail: "content not constructed"}
+		return nil, 0, &ParseError{Detail: "content not constructed"}
 	}
 	var raw rawSignedData
 	if rest, err := asn1.Unmarshal(ci.Content.Bytes, &raw); err != nil {
-		return nil, &ParseError{Detail: "SignedData", Err: err}
+		return nil, 0, &ParseError{Detail: "SignedData", Err: err}
 	} else if len(rest) != 0 {
-		return nil, &ParseError{Detail: "trailing data in [0] of ContentInfo"}
+		return nil, 0, &ParseError{Detail: "trailing data in [0] of ContentInfo"}
 	}
 	sd := &SignedData{
-		Raw:              der[:len(der)-len(rest)],
 		ContentType:      ci.ContentType,
 		Version:          raw.Version,
 		DigestAlgorithms: raw.DigestAlgorithms,
@@ -174,9 +222,9 @@ func Parse(der []byte) (*SignedData, error) {
 	}
 	if ec := raw.EncapContentInfo.EContent; len(ec.FullBytes) > 0 {
 		if rest, err := asn1.Unmarshal(ec.Bytes, &sd.Content); err != nil || !ec.IsCompound {
-			return nil, &ParseError{Detail: "eContent", Err: err}
+			return nil, 0, &ParseError{Detail: "eContent", Err: err}
 		} else if len(rest) != 0 {
-			return nil, &ParseError{Detail: "trailing data in eContent"}
+			return nil, 0, &ParseError{Detail: "trailing data in eContent"}
 		}
 		if sd.Content == nil {
 			sd.Content = []byte{}
@@ -184,13 +232,13 @@ func Parse(der []byte) (*SignedData, error) {
 	}
 	if len(raw.Certificates.FullBytes) > 0 {
 		if !raw.Certificates.IsCompound {
-			return nil, &ParseError{Detail: "certificates not constructed"}
+			return nil, 0, &ParseError{Detail: "certificates not constructed"}
 		}
 		for b := raw.Certificates.Bytes; len(b) > 0; {
 			var choice asn1.RawValue
 			b, err = asn1.Unmarshal(b, &choice)
 			if err != nil {
-				return nil, &ParseError{Detail: "certificates", Err: err}
+				return nil, 0, &ParseError{Detail: "certificates", Err: err}
 			}
 			if choice.Class != asn1.ClassUniversal || choice.Tag != asn1.TagSequence {
 				continue // attribute certificates and other choices are not used here
@@ -204,13 +252,13 @@ func Parse(der []byte) (*SignedData, error) {
 	for i, rv := range raw.SignerInfos {
 		si, err := parseSignerInfo(rv.FullBytes)
 		if err != nil {
-			return nil, &ParseError{Detail: fmt.Sprintf("SignerInfo %d", i), Err: err}
+			return nil, 0, &ParseError{Detail: fmt.Sprintf("SignerInfo %d", i), Err: err}
 		}
 		si.encapContentType = sd.EncapContentType
 		si.certs = sd.Certificates
 		sd.SignerInfos = append(sd.SignerInfos, si)
 	}
-	return sd, nil
+	return sd, len(der) - len(rest), nil
 }
 
 func parseSignerInfo(der []byte) (*SignerInfo, error) {
@@ -286,8 +334,8 @@ func parseSignerInfo(der []byte) (*SignerInfo, error) {
 func (si *SignerInfo) readWellKnown() error {
 	for i, a := range si.SignedAttributes {
 		for _, b := range si.SignedAttributes[:i] {
-			if a.Type.Equal(b.Type) {
-				return fmt.Errorf("signed attribute %v repeated", a.Type)
+			if a.OID.Equal(b.OID) {
+				return fmt.Errorf("signed attribute %v repeated", a.OID)
 			}
 		}
 		var target any
@@ -322,15 +370,21 @@ func (si *SignerInfo) readWellKnown() error {
 func parseAttributes(b []byte) ([]Attribute, error) {
 	var attrs []Attribute
 	for len(b) > 0 {
-		var a Attribute
+		var w wireAttribute
 		var err error
-		b, err = asn1.Unmarshal(b, &a)
+		b, err = asn1.Unmarshal(b, &w)
 		if err != nil {
 			return nil, err
 		}
-		if len(a.Values) == 0 {
-			return nil, fmt.Errorf("attribute %v has no values", a.Type)
+		oid, err := parseOIDElement(w.Type)
+		if err != nil {
+			return nil, fmt.Errorf("attribute type: %w", err)
 		}
+		if len(w.Values) == 0 {
+			return nil, fmt.Errorf("attribute %v has no values", oid)
+		}
+		a := Attribute{OID: oid, Values: w.Values}
+		a.Type, _ = oid.ObjectIdentifier()
 		attrs = append(attrs, a)
 	}
 	return attrs, nil

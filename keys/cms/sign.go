@@ -28,6 +28,9 @@ type SignOptions struct {
 	Chain []*smx509.Certificate
 	// SigningTime is the signingTime attribute; time.Now() when zero.
 	SigningTime time.Time
+	// NoSigningTime leaves the signingTime attribute out, as PAdES (ETSI
+	// EN 319 142-1) requires: the claimed time is then the PDF's /M.
+	NoSigningTime bool
 	// ExtraSignedAttributes are added to the signed attributes. They may not
 	// repeat contentType, messageDigest or signingTime, nor each other.
 	ExtraSignedAttributes []Attribute
@@ -151,20 +154,20 @@ func sign(digest, content []byte, eContentType asn1.ObjectIdentifier, opts SignO
 		signingTime = time.Now()
 	}
 
-	attrs := []Attribute{
-		mustAttribute(OIDAttrContentType, dataOID),
+	attrs := []Attribute{mustAttribute(OIDAttrContentType, dataOID)}
+	if !opts.NoSigningTime {
 		// encoding/asn1 writes UTCTime for 1950–2049 and GeneralizedTime
 		// otherwise, as RFC 5652 §11.3 requires.
-		mustAttribute(OIDAttrSigningTime, signingTime.UTC().Truncate(time.Second)),
-		mustAttribute(OIDAttrMessageDigest, digest),
+		attrs = append(attrs, mustAttribute(OIDAttrSigningTime, signingTime.UTC().Truncate(time.Second)))
 	}
+	attrs = append(attrs, mustAttribute(OIDAttrMessageDigest, digest))
 	for i, a := range opts.ExtraSignedAttributes {
 		if len(a.Values) == 0 {
 			return nil, &SignError{Field: fmt.Sprintf("ExtraSignedAttributes[%d]", i), Problem: "no values"}
 		}
 		for _, b := range attrs {
-			if a.Type.Equal(b.Type) {
-				return nil, &SignError{Field: fmt.Sprintf("ExtraSignedAttributes[%d]", i), Problem: fmt.Sprintf("attribute %v given twice", a.Type)}
+			if a.TypeOID().Equal(b.TypeOID()) {
+				return nil, &SignError{Field: fmt.Sprintf("ExtraSignedAttributes[%d]", i), Problem: fmt.Sprintf("attribute %v given twice", a.TypeOID())}
 			}
 		}
 		attrs = append(attrs, a)
@@ -281,7 +284,7 @@ func mustAttribute(oid asn1.ObjectIdentifier, v any) Attribute {
 func encodeSetOf(attrs []Attribute) ([]byte, error) {
 	enc := make([][]byte, len(attrs))
 	for i, a := range attrs {
-		der, err := asn1.Marshal(a)
+		der, err := a.marshal()
 		if err != nil {
 			return nil, err
 		}

@@ -33,10 +33,15 @@ const (
 	// BadInput: the caller's own input or configuration is unusable (a
 	// digest that is not 32 bytes, a Client without URL).
 	BadInput
+	// Unsupported: a token uses an algorithm eseal does not check (an RSA
+	// signature, an imprint hash other than SM3 or SHA-2): it is neither
+	// valid nor invalid here.
+	Unsupported
 )
 
 var reasonNames = map[Reason]string{
 	Unavailable:     "TSA unavailable",
+	Unsupported:     "unsupported algorithm",
 	Rejected:        "request rejected",
 	BadReply:        "bad reply",
 	Malformed:       "malformed",

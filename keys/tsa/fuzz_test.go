@@ -35,6 +35,10 @@ func FuzzParseRequest(f *testing.F) {
 		der, _ := req.Marshal()
 		f.Add(der)
 	}
+	withPolicy, _ := NewRequest(testDigest, nil, true)
+	withPolicy.ReqPolicy = testPolicy
+	der, _ := withPolicy.Marshal()
+	f.Add(der)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, der []byte) {
 		req, err := ParseRequest(der)

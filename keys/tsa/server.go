@@ -35,7 +35,7 @@ type Server struct {
 	Chain []*smx509.Certificate
 	// Policy is the TSA policy written into every TSTInfo; a request
 	// naming another policy is rejected with unacceptedPolicy.
-	Policy asn1.ObjectIdentifier
+	Policy cms.OID
 	// Now returns the time to stamp; time.Now when nil. GenTime is written
 	// to the millisecond.
 	Now func() time.Time
@@ -50,7 +50,7 @@ type Server struct {
 // length, unacceptedPolicy, unacceptedExtension (no extension is
 // supported); a server that cannot sign gives FailSystemFailure.
 func (s *Server) Stamp(req *TimeStampReq) ([]byte, error) {
-	if s.Signer == nil || s.Cert == nil || len(s.Policy) < 2 {
+	if s.Signer == nil || s.Cert == nil || !s.Policy.Valid() {
 		return nil, rejectf(FailSystemFailure, "server needs Signer, Cert and Policy")
 	}
 	if req == nil {
@@ -96,7 +96,7 @@ func (s *Server) Stamp(req *TimeStampReq) ([]byte, error) {
 	if err != nil {
 		return nil, &Error{Reason: Rejected, Status: StatusRejection, FailInfo: FailSystemFailure, Detail: "TSTInfo", Err: err}
 	}
-	essAttr, err := signingCertificateAttribute(s.Cert)
+	essAttr, err := cms.SigningCertificateV2(s.Cert)
 	if err != nil {
 		return nil, &Error{Reason: Rejected, Status: StatusRejection, FailInfo: FailSystemFailure, Detail: "signingCertificateV2", Err: err}
 	}

@@ -2,11 +2,10 @@ package tsa
 
 import (
 	"bytes"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"hash"
 	"math/big"
@@ -30,7 +29,7 @@ type Token struct {
 	// GenTime, Serial and Policy repeat Info's fields of the same meaning.
 	GenTime time.Time
 	Serial  *big.Int
-	Policy  asn1.ObjectIdentifier
+	Policy  cms.OID
 	// Cert is the TSA certificate the SignerInfo names, found among the
 	// embedded certificates; nil when the token does not carry it.
 	Cert *smx509.Certificate
@@ -88,16 +87,8 @@ func ParseToken(der []byte) (*Token, error) {
 // timeStamping — is not checked here: use keys.TrustStore.Verify with
 // keys.UsageTimestamp.
 func (t *Token) Verify(imprint []byte) error {
-	if t.Cert == nil {
-		return &Error{Reason: Invalid, Detail: "the token does not carry the TSA certificate"}
-	}
-	si := t.SignedData.SignerInfos[0]
-	if err := checkSigningCertificate(si, t.Cert); err != nil {
+	if err := t.verifySignature(); err != nil {
 		return err
-	}
-	digest := sm3.Sum(t.RawInfo)
-	if err := si.VerifyWith(t.Cert, digest[:]); err != nil {
-		return &Error{Reason: Invalid, Detail: "CMS signature", Err: err}
 	}
 	mi := t.Info.MessageImprint
 	if !mi.isSM3() {
@@ -109,123 +100,86 @@ func (t *Token) Verify(imprint []byte) error {
 	return nil
 }
 
-type issuerSerial struct {
-	Issuer []asn1.RawValue // GeneralNames
-	Serial *big.Int
+// ImprintHash returns a new hash of the algorithm the token's imprint
+// names — SM3, SHA-256, SHA-384 or SHA-512, what document timestamps made
+// by other systems use — and its name; an *Error with Reason Unsupported
+// for any other.
+func (t *Token) ImprintHash() (hash.Hash, string, error) {
+	alg := t.Info.MessageImprint.HashAlgorithm.Algorithm
+	for _, h := range imprintHashes {
+		if alg.Equal(h.oid) {
+			return h.new(), h.name, nil
+		}
+	}
+	return nil, "", &Error{Reason: Unsupported, Detail: fmt.Sprintf("imprint hash algorithm %v", alg)}
 }
 
-type essCertIDv2 struct {
-	HashAlgorithm pkix.AlgorithmIdentifier `asn1:"optional"` // DEFAULT id-sha256
-	CertHash      []byte
-	IssuerSerial  issuerSerial `asn1:"optional"`
+var imprintHashes = []struct {
+	oid  asn1.ObjectIdentifier
+	name string
+	new  func() hash.Hash
+}{
+	{cms.OIDSM3, "SM3", sm3.New},
+	{oidSHA256, "SHA-256", sha256.New},
+	{oidSHA384, "SHA-384", sha512.New384},
+	{oidSHA512, "SHA-512", sha512.New},
 }
 
-type signingCertificateV2 struct {
-	Certs    []essCertIDv2
-	Policies asn1.RawValue `asn1:"optional"`
+// VerifyData is Verify for a token over data of any length hashed with
+// ImprintHash: sum is that hash's Sum of the stamped data. This is how a
+// document timestamp (ETSI.RFC3161) is checked against the bytes its
+// /ByteRange covers.
+func (t *Token) VerifyData(sum []byte) error {
+	if err := t.verifySignature(); err != nil {
+		return err
+	}
+	h, _, err := t.ImprintHash()
+	if err != nil {
+		return err
+	}
+	if len(sum) != h.Size() || !bytes.Equal(t.Info.MessageImprint.HashedMessage, sum) {
+		return &Error{Reason: ImprintMismatch}
+	}
+	return nil
 }
 
-type essCertID struct {
-	CertHash     []byte
-	IssuerSerial issuerSerial `asn1:"optional"`
-}
-
-type signingCertificate struct {
-	Certs    []essCertID
-	Policies asn1.RawValue `asn1:"optional"`
+// verifySignature checks the token's SignerInfo and its ESS
+// signing-certificate attribute against the embedded TSA certificate.
+func (t *Token) verifySignature() error {
+	if t.Cert == nil {
+		return &Error{Reason: Invalid, Detail: "the token does not carry the TSA certificate"}
+	}
+	si := t.SignedData.SignerInfos[0]
+	if err := checkSigningCertificate(si, t.Cert); err != nil {
+		return err
+	}
+	digest := sm3.Sum(t.RawInfo)
+	if err := si.VerifyWith(t.Cert, digest[:]); err != nil {
+		var ua *cms.UnsupportedAlgorithmError
+		if errors.As(err, &ua) {
+			return &Error{Reason: Unsupported, Detail: "CMS signature", Err: err}
+		}
+		return &Error{Reason: Invalid, Detail: "CMS signature", Err: err}
+	}
+	return nil
 }
 
 var (
-	oidSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
 	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
 	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 )
 
-// signingCertificateAttribute returns the signingCertificateV2 attribute
-// for cert: one ESSCertIDv2 with the SM3 hash of the certificate and its
-// issuer and serial number.
-func signingCertificateAttribute(cert *smx509.Certificate) (cms.Attribute, error) {
-	h := sm3.Sum(cert.Raw)
-	return cms.NewAttribute(OIDSigningCertificateV2, signingCertificateV2{Certs: []essCertIDv2{{
-		HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: cms.OIDSM3},
-		CertHash:      h[:],
-		IssuerSerial:  issuerSerial{Issuer: []asn1.RawValue{directoryName(cert.RawIssuer)}, Serial: cert.SerialNumber},
-	}}})
+// checkSigningCertificate checks the ESS signing-certificate attribute
+// (cms.CheckSigningCertificate) that RFC 3161 §2.4.2 requires of a token.
+func checkSigningCertificate(si *cms.SignerInfo, cert *smx509.Certificate) error {
+	if err := cms.CheckSigningCertificate(si, cert); err != nil {
+		return &Error{Reason: Invalid, Detail: "signing certificate attribute", Err: err}
+	}
+	return nil
 }
 
 // directoryName returns the GeneralName directoryName [4] EXPLICIT Name.
 func directoryName(name []byte) asn1.RawValue {
 	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: name}
-}
-
-// checkSigningCertificate checks that the first certificate identifier of
-// the signingCertificateV2 attribute (SM3, SHA-256/384/512) or else of the
-// signingCertificate attribute (SHA-1) names cert. RFC 3161 §2.4.2
-// requires one of them; it binds the certificate to the signature.
-func checkSigningCertificate(si *cms.SignerInfo, cert *smx509.Certificate) error {
-	bad := func(format string, args ...any) error {
-		return &Error{Reason: Invalid, Detail: "signing certificate attribute: " + fmt.Sprintf(format, args...)}
-	}
-	var (
-		alg  asn1.ObjectIdentifier
-		want []byte
-		is   issuerSerial
-	)
-	if a, ok := si.Attribute(OIDSigningCertificateV2); ok {
-		var sc signingCertificateV2
-		if len(a.Values) != 1 {
-			return bad("%d values", len(a.Values))
-		}
-		if rest, err := asn1.Unmarshal(a.Values[0].FullBytes, &sc); err != nil || len(rest) != 0 || len(sc.Certs) == 0 {
-			return bad("malformed signingCertificateV2")
-		}
-		alg, want, is = sc.Certs[0].HashAlgorithm.Algorithm, sc.Certs[0].CertHash, sc.Certs[0].IssuerSerial
-		if len(alg) == 0 {
-			alg = oidSHA256
-		}
-	} else if a, ok := si.Attribute(OIDSigningCertificate); ok {
-		var sc signingCertificate
-		if len(a.Values) != 1 {
-			return bad("%d values", len(a.Values))
-		}
-		if rest, err := asn1.Unmarshal(a.Values[0].FullBytes, &sc); err != nil || len(rest) != 0 || len(sc.Certs) == 0 {
-			return bad("malformed signingCertificate")
-		}
-		alg, want, is = oidSHA1, sc.Certs[0].CertHash, sc.Certs[0].IssuerSerial
-	} else {
-		return bad("absent")
-	}
-	var h hash.Hash
-	switch {
-	case alg.Equal(cms.OIDSM3):
-		h = sm3.New()
-	case alg.Equal(oidSHA256):
-		h = sha256.New()
-	case alg.Equal(oidSHA384):
-		h = sha512.New384()
-	case alg.Equal(oidSHA512):
-		h = sha512.New()
-	case alg.Equal(oidSHA1):
-		h = sha1.New()
-	default:
-		return bad("unsupported hash algorithm %v", alg)
-	}
-	h.Write(cert.Raw)
-	if !bytes.Equal(h.Sum(nil), want) {
-		return bad("certificate hash does not match the TSA certificate")
-	}
-	if is.Serial != nil {
-		if is.Serial.Cmp(cert.SerialNumber) != 0 {
-			return bad("serial number does not match the TSA certificate")
-		}
-		found := false
-		for _, gn := range is.Issuer {
-			found = found || (gn.Class == asn1.ClassContextSpecific && gn.Tag == 4 && bytes.Equal(gn.Bytes, cert.RawIssuer))
-		}
-		if !found {
-			return bad("issuer does not match the TSA certificate")
-		}
-	}
-	return nil
 }

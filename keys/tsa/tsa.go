@@ -29,9 +29,9 @@ var (
 	// OIDTSTInfo is id-ct-TSTInfo, the eContentType of a token.
 	OIDTSTInfo = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
 	// OIDSigningCertificateV2 is id-aa-signingCertificateV2 (RFC 5035).
-	OIDSigningCertificateV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
+	OIDSigningCertificateV2 = cms.OIDAttrSigningCertificateV2
 	// OIDSigningCertificate is id-aa-signingCertificate (RFC 2634), read only.
-	OIDSigningCertificate = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 12}
+	OIDSigningCertificate = cms.OIDAttrSigningCertificate
 )
 
 // MIME types of the HTTP transport (RFC 3161 §3.4).
@@ -58,10 +58,12 @@ func (m MessageImprint) isSM3() bool {
 type TimeStampReq struct {
 	Version        int // 1
 	MessageImprint MessageImprint
-	ReqPolicy      asn1.ObjectIdentifier `asn1:"optional"`
-	Nonce          *big.Int              `asn1:"optional"`
-	CertReq        bool                  `asn1:"optional"`
-	Extensions     []pkix.Extension      `asn1:"optional,tag:0"`
+	// ReqPolicy is a cms.OID: a TSA policy may be a UUID arc under 2.25,
+	// which encoding/asn1's ObjectIdentifier cannot hold.
+	ReqPolicy  cms.OID
+	Nonce      *big.Int
+	CertReq    bool
+	Extensions []pkix.Extension
 }
 
 // NewRequest returns a version 1 request for the SM3 digest, asking for
@@ -78,23 +80,107 @@ func NewRequest(digest []byte, nonce *big.Int, certReq bool) (*TimeStampReq, err
 	}, nil
 }
 
-// Marshal returns the DER encoding of the request.
-func (r *TimeStampReq) Marshal() ([]byte, error) { return asn1.Marshal(*r) }
+// Marshal returns the DER encoding of the request. The optional fields are
+// written by hand: encoding/asn1 cannot hold every policy OID.
+func (r *TimeStampReq) Marshal() ([]byte, error) {
+	var body []byte
+	add := func(v any) error {
+		der, err := asn1.Marshal(v)
+		body = append(body, der...)
+		return err
+	}
+	if err := add(r.Version); err != nil {
+		return nil, err
+	}
+	if err := add(r.MessageImprint); err != nil {
+		return nil, err
+	}
+	if r.ReqPolicy != nil {
+		if !r.ReqPolicy.Valid() {
+			return nil, &Error{Reason: BadInput, Detail: "reqPolicy is not an object identifier"}
+		}
+		body = append(body, r.ReqPolicy.DER()...)
+	}
+	if r.Nonce != nil {
+		if err := add(r.Nonce); err != nil {
+			return nil, err
+		}
+	}
+	if r.CertReq {
+		if err := add(true); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.Extensions) > 0 {
+		ext, err := asn1.Marshal(r.Extensions)
+		if err != nil {
+			return nil, err
+		}
+		ext[0] = 0xa0 // [0] IMPLICIT Extensions
+		body = append(body, ext...)
+	}
+	return asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: body})
+}
 
 // ParseRequest parses a DER TimeStampReq: one element, nothing after it,
-// version 1. Anything else is a *Error with Reason Malformed. It does not
-// judge the hash algorithm; Server.Stamp does.
+// version 1, the optional fields in their order, each at most once.
+// Anything else is a *Error with Reason Malformed. It does not judge the
+// hash algorithm; Server.Stamp does.
 func ParseRequest(der []byte) (*TimeStampReq, error) {
-	var r TimeStampReq
-	rest, err := asn1.Unmarshal(der, &r)
+	bad := func(detail string, err error) (*TimeStampReq, error) {
+		return nil, &Error{Reason: Malformed, Detail: detail, Err: err}
+	}
+	var seq asn1.RawValue
+	rest, err := asn1.Unmarshal(der, &seq)
 	if err != nil {
-		return nil, &Error{Reason: Malformed, Detail: "TimeStampReq", Err: err}
+		return bad("TimeStampReq", err)
 	}
 	if len(rest) != 0 {
-		return nil, &Error{Reason: Malformed, Detail: "data after the TimeStampReq"}
+		return bad("data after the TimeStampReq", nil)
+	}
+	if seq.Class != asn1.ClassUniversal || seq.Tag != asn1.TagSequence || !seq.IsCompound {
+		return bad("TimeStampReq is not a SEQUENCE", nil)
+	}
+	var r TimeStampReq
+	b := seq.Bytes
+	if b, err = asn1.Unmarshal(b, &r.Version); err != nil {
+		return bad("TimeStampReq version", err)
 	}
 	if r.Version != 1 {
-		return nil, &Error{Reason: Malformed, Detail: fmt.Sprintf("TimeStampReq version %d, want 1", r.Version)}
+		return bad(fmt.Sprintf("TimeStampReq version %d, want 1", r.Version), nil)
+	}
+	if b, err = asn1.Unmarshal(b, &r.MessageImprint); err != nil {
+		return bad("TimeStampReq messageImprint", err)
+	}
+	// The optional fields, in the order RFC 3161 §2.4.1 gives them.
+	next := 0
+	for len(b) > 0 {
+		var el asn1.RawValue
+		if b, err = asn1.Unmarshal(b, &el); err != nil {
+			return bad("TimeStampReq", err)
+		}
+		field := -1
+		switch {
+		case el.Class == asn1.ClassUniversal && el.Tag == asn1.TagOID:
+			field = 0
+			r.ReqPolicy, err = cms.ParseOIDElement(el.FullBytes)
+		case el.Class == asn1.ClassUniversal && el.Tag == asn1.TagInteger:
+			field = 1
+			_, err = asn1.Unmarshal(el.FullBytes, &r.Nonce)
+		case el.Class == asn1.ClassUniversal && el.Tag == asn1.TagBoolean:
+			field = 2
+			_, err = asn1.Unmarshal(el.FullBytes, &r.CertReq)
+		case el.Class == asn1.ClassContextSpecific && el.Tag == 0 && el.IsCompound:
+			field = 3
+			_, err = asn1.UnmarshalWithParams(el.FullBytes, &r.Extensions, "tag:0")
+		}
+		if field < next {
+			return bad(fmt.Sprintf("TimeStampReq: unexpected element (class %d, tag %d)", el.Class, el.Tag), nil)
+		}
+		if err != nil {
+			return bad("TimeStampReq", err)
+		}
+		next = field + 1
 	}
 	return &r, nil
 }
@@ -266,8 +352,9 @@ func (a Accuracy) Duration() time.Duration {
 
 // TSTInfo is the content a token signs (RFC 3161 §2.4.2).
 type TSTInfo struct {
-	Version        int // 1
-	Policy         asn1.ObjectIdentifier
+	Version int // 1
+	// Policy is a cms.OID: the embedded TSA's is a UUID arc under 2.25.
+	Policy         cms.OID
 	MessageImprint MessageImprint
 	SerialNumber   *big.Int
 	// GenTime is written as GeneralizedTime in UTC, with as many fraction
@@ -284,7 +371,7 @@ type TSTInfo struct {
 
 type rawTSTInfo struct {
 	Version        int
-	Policy         asn1.ObjectIdentifier
+	Policy         asn1.RawValue
 	MessageImprint MessageImprint
 	SerialNumber   *big.Int
 	GenTime        asn1.RawValue
@@ -299,12 +386,12 @@ const generalizedTimeLayout = "20060102150405.999999999Z"
 
 // Marshal returns the DER encoding of the TSTInfo.
 func (t *TSTInfo) Marshal() ([]byte, error) {
-	if t.SerialNumber == nil || len(t.Policy) < 2 {
+	if t.SerialNumber == nil || !t.Policy.Valid() {
 		return nil, &Error{Reason: BadInput, Detail: "TSTInfo needs a serial number and a policy"}
 	}
 	raw := rawTSTInfo{
 		Version:        t.Version,
-		Policy:         t.Policy,
+		Policy:         t.Policy.RawValue(),
 		MessageImprint: t.MessageImprint,
 		SerialNumber:   t.SerialNumber,
 		GenTime:        asn1.RawValue{Tag: asn1.TagGeneralizedTime, Bytes: []byte(t.GenTime.UTC().Format(generalizedTimeLayout))},
@@ -349,9 +436,13 @@ func ParseTSTInfo(der []byte) (*TSTInfo, error) {
 	if raw.SerialNumber == nil {
 		return nil, &Error{Reason: Malformed, Detail: "no serial number"}
 	}
+	policy, err := cms.ParseOIDElement(raw.Policy.FullBytes)
+	if err != nil {
+		return nil, &Error{Reason: Malformed, Detail: "policy", Err: err}
+	}
 	t := &TSTInfo{
 		Version:        raw.Version,
-		Policy:         raw.Policy,
+		Policy:         policy,
 		MessageImprint: raw.MessageImprint,
 		SerialNumber:   raw.SerialNumber,
 		GenTime:        gen,

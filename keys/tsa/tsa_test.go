@@ -29,7 +29,7 @@ import (
 )
 
 var (
-	testPolicy = asn1.ObjectIdentifier{1, 2, 156, 112, 9, 1}
+	testPolicy = cms.MustOID("1.2.156.112.9.1")
 	testNow    = time.Date(2026, 3, 4, 5, 6, 7, 891_234_567, time.UTC)
 	testDigest = func() []byte { d := sm3.Sum([]byte("SignerInfo signature value")); return d[:] }()
 )
@@ -264,7 +264,7 @@ func TestStampRejects(t *testing.T) {
 		{"SM3 with parameters", TimeStampReq{Version: 1, MessageImprint: MessageImprint{pkix.AlgorithmIdentifier{Algorithm: cms.OIDSM3, Parameters: asn1.RawValue{FullBytes: []byte{2, 1, 0}}}, testDigest}}, FailBadAlg},
 		{"short SM3 imprint", TimeStampReq{Version: 1, MessageImprint: MessageImprint{sm3Alg, testDigest[:20]}}, FailBadDataFormat},
 		{"version 2", TimeStampReq{Version: 2, MessageImprint: MessageImprint{sm3Alg, testDigest}}, FailBadDataFormat},
-		{"other policy", TimeStampReq{Version: 1, MessageImprint: MessageImprint{sm3Alg, testDigest}, ReqPolicy: asn1.ObjectIdentifier{1, 2, 3}}, FailUnacceptedPolicy},
+		{"other policy", TimeStampReq{Version: 1, MessageImprint: MessageImprint{sm3Alg, testDigest}, ReqPolicy: cms.MustOID("1.2.3")}, FailUnacceptedPolicy},
 		{"extension", TimeStampReq{Version: 1, MessageImprint: MessageImprint{sm3Alg, testDigest}, Extensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Value: []byte{5, 0}}}}, FailUnacceptedExtension},
 	}
 	for _, tt := range tests {
@@ -535,11 +535,66 @@ func TestEncodings(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"20260304050607.50Z", "20260304050607+0800", "20260304050607.Z", "202603040506Z"} {
-		raw := rawTSTInfo{Version: 1, Policy: testPolicy, SerialNumber: big.NewInt(1), GenTime: asn1.RawValue{Tag: asn1.TagGeneralizedTime, Bytes: []byte(s)},
+		raw := rawTSTInfo{Version: 1, Policy: testPolicy.RawValue(), SerialNumber: big.NewInt(1), GenTime: asn1.RawValue{Tag: asn1.TagGeneralizedTime, Bytes: []byte(s)},
 			MessageImprint: MessageImprint{pkix.AlgorithmIdentifier{Algorithm: cms.OIDSM3}, testDigest}}
 		der, _ := asn1.Marshal(raw)
 		if _, err := ParseTSTInfo(der); errorReason(err) != Malformed {
 			t.Errorf("genTime %q: %v, want Malformed", s, err)
+		}
+	}
+}
+
+// A request round-trips through Marshal and ParseRequest with every
+// optional field, a policy with a 128-bit UUID arc included (which
+// encoding/asn1's ObjectIdentifier cannot hold); fields out of order or
+// repeated are malformed.
+func TestRequestFields(t *testing.T) {
+	uuidPolicy := cms.MustOID("2.25.64693171627294065741459426975091645977.1")
+	req := TimeStampReq{Version: 1, MessageImprint: MessageImprint{pkix.AlgorithmIdentifier{Algorithm: cms.OIDSM3}, testDigest},
+		ReqPolicy: uuidPolicy, Nonce: big.NewInt(7), CertReq: true,
+		Extensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Value: []byte{5, 0}}}}
+	der, err := req.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseRequest(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.ReqPolicy.Equal(uuidPolicy) || got.Nonce.Int64() != 7 || !got.CertReq || len(got.Extensions) != 1 || !got.Extensions[0].Id.Equal(asn1.ObjectIdentifier{1, 2, 3}) {
+		t.Fatalf("%+v", got)
+	}
+	f := newFixture(t)
+	srv := *f.server
+	srv.Policy = uuidPolicy
+	req.Extensions = nil
+	tokDER, err := srv.Stamp(&req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ParseToken(tokDER)
+	if err != nil || !tok.Policy.Equal(uuidPolicy) {
+		t.Fatalf("token policy %v: %v", tok.Policy, err)
+	}
+	elem := func(v any) []byte { b, _ := asn1.Marshal(v); return b }
+	seq := func(parts ...[]byte) []byte {
+		b, _ := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: bytes.Join(parts, nil)})
+		return b
+	}
+	head := [][]byte{elem(1), elem(req.MessageImprint)}
+	for name, der := range map[string][]byte{
+		"nonce before policy":    seq(append(head, elem(big.NewInt(1)), uuidPolicy.DER())...),
+		"policy twice":           seq(append(head, uuidPolicy.DER(), uuidPolicy.DER())...),
+		"unknown element":        seq(append(head, elem("text"))...),
+		"malformed policy":       seq(append(head, []byte{6, 1, 0x80})...),
+		"no imprint":             seq(elem(1)),
+		"not a sequence":         elem(1),
+		"certReq before nonce":   seq(append(head, elem(true), elem(big.NewInt(1)))...),
+		"trailing data":          append(seq(head...), 0),
+		"set instead of request": func() []byte { b := seq(head...); b[0] = 0x31; return b }(),
+	} {
+		if _, err := ParseRequest(der); errorReason(err) != Malformed {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

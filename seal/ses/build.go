@@ -37,6 +37,11 @@ type SignatureSpec struct {
 	// PropertyInfo says what is protected (ASCII), e.g.
 	// "PDF;ByteRange=a,b,c,d;hash=SM3".
 	PropertyInfo string
+	// TimeStamp, when set, is called with the signature value (the DER
+	// SEQUENCE {r, s}) once it is made and returns an RFC 3161 token over
+	// it (SM3 imprint), written as timeStamp [0] EXPLICIT BIT STRING; a nil
+	// token writes none.
+	TimeStamp func(signature []byte) ([]byte, error)
 }
 
 type headerASN1 struct {
@@ -95,6 +100,7 @@ type signatureASN1 struct {
 	Cert      []byte
 	SignAlg   asn1.ObjectIdentifier
 	Signature asn1.BitString
+	TimeStamp asn1.BitString `asn1:"optional,explicit,tag:0"`
 }
 
 func isASCII(s string) bool {
@@ -218,10 +224,20 @@ func BuildSignature(spec SignatureSpec, signer crypto.Signer, certDER []byte) ([
 	if err != nil {
 		return nil, err
 	}
-	return asn1.Marshal(signatureASN1{
+	out := signatureASN1{
 		ToSign:    asn1.RawValue{FullBytes: tbs},
 		Cert:      certDER,
 		SignAlg:   OIDSM2WithSM3,
 		Signature: asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)},
-	})
+	}
+	if spec.TimeStamp != nil {
+		token, err := spec.TimeStamp(sig)
+		if err != nil {
+			return nil, err
+		}
+		if token != nil {
+			out.TimeStamp = asn1.BitString{Bytes: token, BitLength: 8 * len(token)}
+		}
+	}
+	return asn1.Marshal(out)
 }

@@ -33,7 +33,16 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import java.util.Arrays;
+
+import org.bouncycastle.asn1.cms.Attribute;
+import org.bouncycastle.asn1.cms.AttributeTable;
+import org.bouncycastle.asn1.cms.CMSAttributes;
+import org.bouncycastle.asn1.ess.ESSCertIDv2;
+import org.bouncycastle.asn1.ess.SigningCertificateV2;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
 import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.operator.DigestCalculator;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.cms.CMSProcessableByteArray;
@@ -82,8 +91,9 @@ public final class VerifyPdfCms {
                 for (int i = 0; i < 4; i++) {
                     br[i] = Long.parseLong(m.group(i + 1));
                 }
-                verifySignature(pdf, br);
+                String attrs = verifySignature(pdf, br);
                 System.out.println("OK " + name + " " + n);
+                System.out.println("ATTRS " + name + " " + n + " " + attrs);
             } catch (Exception e) {
                 failures++;
                 System.out.println("FAIL " + name + " " + n + " " + e.getClass().getSimpleName() + ": " + e.getMessage());
@@ -96,7 +106,12 @@ public final class VerifyPdfCms {
         return failures;
     }
 
-    static void verifySignature(byte[] pdf, long[] br) throws Exception {
+    /**
+     * Verifies one signature and returns what PAdES looks for in its signed
+     * attributes: "signing-certificate-v2=yes|no signing-time=yes|no", the
+     * former only "yes" when the ESS certificate hash is the signer's.
+     */
+    static String verifySignature(byte[] pdf, long[] br) throws Exception {
         long a = br[1], b = br[2], c = br[3];
         if (br[0] != 0 || a <= 0 || b <= a + 1 || c < 0 || b + c > pdf.length) {
             throw new IllegalArgumentException("bad /ByteRange [" + br[0] + " " + a + " " + b + " " + c + "] for " + pdf.length + " bytes");
@@ -128,7 +143,20 @@ public final class VerifyPdfCms {
                 throw new SecurityException("signature does not verify (digest " + si.getDigestAlgOID()
                         + ", signature " + si.getEncryptionAlgOID() + ")");
             }
+            AttributeTable signed = si.getSignedAttributes();
+            boolean essV2 = false;
+            Attribute ess = signed == null ? null : signed.get(PKCSObjectIdentifiers.id_aa_signingCertificateV2);
+            if (ess != null) {
+                ESSCertIDv2 id = SigningCertificateV2.getInstance(ess.getAttrValues().getObjectAt(0)).getCerts()[0];
+                DigestCalculator dc = new JcaDigestCalculatorProviderBuilder().setProvider("BC").build().get(id.getHashAlgorithm());
+                dc.getOutputStream().write(cert.getEncoded());
+                dc.getOutputStream().close();
+                essV2 = Arrays.equals(dc.getDigest(), id.getCertHash());
+            }
+            boolean signingTime = signed != null && signed.get(CMSAttributes.signingTime) != null;
+            return "signing-certificate-v2=" + (essV2 ? "yes" : "no") + " signing-time=" + (signingTime ? "yes" : "no");
         }
+        throw new IllegalArgumentException("no SignerInfo");
     }
 
     /** Drops the zero padding after the DER SEQUENCE that fills the /Contents placeholder. */
