@@ -551,3 +551,30 @@ func TestTimestampedStampAndTSAEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPagesOneClock: the citizen's and the verify page read every time in
+// Beijing time, labelled: the stamping date is the signing time's date there.
+func TestPagesOneClock(t *testing.T) {
+	e := newEnv(t)
+	authz := e.grant(e.sealID, map[string]any{"case_no": "CLK-1"})
+	r := e.stamp(testPDF("准予行政许可决定书"), stampReq(e.sealID, authz, "CLK-1"))
+	if r.status != 201 {
+		t.Fatalf("stamp: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	rec := m["record"].(map[string]any)
+	signed, err := time.Parse(time.RFC3339, rec["date"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	beijing := signed.In(time.FixedZone("CST", 8*3600))
+	d := e.do("GET", "/d/"+m["retrieval_code"].(string), "", "", nil)
+	if d.status != 200 || !strings.Contains(string(d.body), `<dd id="date">`+beijing.Format("2006-01-02")+`</dd>`) ||
+		!strings.Contains(string(d.body), "北京时间") {
+		t.Fatalf("download page: stamping date is not %s (Beijing) or unlabelled:\n%s", beijing.Format("2006-01-02"), d.body)
+	}
+	v := e.do("GET", "/v/"+m["document_id"].(string), "", "", nil)
+	if v.status != 200 || !strings.Contains(string(v.body), "北京时间") || strings.Contains(string(v.body), " UTC<") {
+		t.Fatalf("verify page times are not Beijing time, labelled:\n%s", v.body)
+	}
+}
