@@ -81,6 +81,10 @@ type AuthorizationUse struct {
 	// derived from the request's Idempotency-Key, so only a retry of the
 	// same request can show the code again.
 	SealedCode []byte `json:"sealed_code,omitempty"`
+	// MarkerMissing: the use's marker is gone and only its receipt says
+	// the use was spent (see spentKey). The use stays spent; its document
+	// is not served.
+	MarkerMissing bool `json:"-"`
 }
 
 // AuthzReason says why an authorization cannot be used.

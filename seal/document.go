@@ -71,7 +71,7 @@ func (s *Service) useFor(ctx context.Context, authzID, docID string) (int, error
 		return 0, err
 	}
 	for _, u := range st.Uses {
-		if u.DocumentID == docID {
+		if u.DocumentID == docID && !u.MarkerMissing {
 			return u.N, nil
 		}
 	}

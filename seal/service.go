@@ -611,6 +611,11 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 			return err
 		}
 	}
+	for i, id := range p.authorizationIDs() {
+		if err := s.Registry.putReceipt(ctx, id, uses[i], p.DocumentID, rec.RetainUntil); err != nil {
+			return err
+		}
+	}
 	if p.IdempotencyKey != "" {
 		err := putJSON(ctx, s.Store, idemPrefix+p.IdempotencyKey+".json", codeEntry{DocumentID: p.DocumentID})
 		if err != nil && !errors.Is(err, archive.ErrExists) {

@@ -1,0 +1,181 @@
+package seal_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"eseal/archive"
+	"eseal/archive/fs"
+	"eseal/pdf/pdftest"
+	"eseal/seal"
+)
+
+// fsPath is where the filesystem backend keeps key under root: every
+// segment but the last is a directory with a "~" suffix.
+func fsPath(root, key string) string {
+	segs := strings.Split(key, "/")
+	for i := range segs[:len(segs)-1] {
+		segs[i] += "~"
+	}
+	return filepath.Join(append([]string{root}, segs...)...)
+}
+
+// rmObject deletes an object behind the store's back, lock and all, as an
+// rm on the data directory does.
+func rmObject(t *testing.T, root, key string) {
+	t.Helper()
+	p := fsPath(root, key)
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(p + "~lock")
+}
+
+func newFsServiceEnv(t *testing.T) (*serviceEnv, string) {
+	t.Helper()
+	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	root := t.TempDir()
+	store, err := fs.New(root, fs.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newServiceEnvOn(t, "items: {}\n", clock, store), root
+}
+
+func problemsByKind(rep *archive.FixityReport) map[string][]archive.FixityProblem {
+	m := map[string][]archive.FixityProblem{}
+	for _, p := range rep.Problems {
+		m[p.Kind] = append(m[p.Kind], p)
+	}
+	return m
+}
+
+// wantProblem fails unless the report has a problem of kind about key.
+func wantProblem(t *testing.T, rep *archive.FixityReport, kind, key string) {
+	t.Helper()
+	for _, p := range rep.Problems {
+		if p.Kind == kind && p.Key == key {
+			return
+		}
+	}
+	t.Errorf("no %s problem for %s; problems: %+v", kind, key, rep.Problems)
+}
+
+// TestFixityReconcilesStoreRecordsAndLog damages a filesystem archive in
+// each way an rm or an editor can — a use marker deleted, a document's
+// directory deleted, a record deleted, a grant edited, the audit log's last
+// entry deleted after a checkpoint — and shows that fixity reports each by
+// kind, that none of the damaged documents is served, and that the
+// authorization whose use marker is gone cannot stamp again.
+func TestFixityReconcilesStoreRecordsAndLog(t *testing.T) {
+	e, root := newFsServiceEnv(t)
+	ctx := context.Background()
+	var docs []*seal.Stamped
+	for range 6 {
+		docs = append(docs, e.stamp(t, ""))
+	}
+	if _, err := e.log.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.svc.Fixity(ctx, nil)
+	if err != nil || !rep.OK() || rep.Documents != 6 {
+		t.Fatalf("clean archive: %v %+v", err, rep)
+	}
+
+	useMarker := func(d *seal.Stamped) string {
+		return "authz/" + d.Record.Authorization.ID + "/use/0001.json"
+	}
+	// 0: its use marker deleted.
+	rmObject(t, root, useMarker(docs[0]))
+	// 1: its whole directory deleted.
+	if err := os.RemoveAll(strings.TrimSuffix(fsPath(root, archive.DocumentPrefix(docs[1].DocumentID)+"x"), string(filepath.Separator)+"x")); err != nil {
+		t.Fatal(err)
+	}
+	// 2: its record deleted.
+	rmObject(t, root, archive.RecordKey(docs[2].DocumentID))
+	// 3: its grant edited (the case number changed).
+	grant := fsPath(root, "authz/"+docs[3].Record.Authorization.ID+"/grant.json")
+	os.Chmod(grant, 0o644)
+	b, err := os.ReadFile(grant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(grant, []byte(strings.Replace(string(b), `"D-1"`, `"D-2"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// 5: the audit log's last entry (its document.stamped) deleted.
+	last := ""
+	if err := e.store.List(ctx, "audit/test/", func(o archive.ObjectInfo) error { last = o.Key; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rmObject(t, root, last)
+
+	// A fresh service, as `eseal archive fixity` is, so no cached grant.
+	fresh := &seal.Service{Registry: reopen(t, e), Store: e.store, Schedule: e.svc.Schedule, Application: "test"}
+	rep, err = fresh.Fixity(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, rep, archive.FixityMissingUseMarker, useMarker(docs[0]))
+	wantProblem(t, rep, archive.FixityMissingDocument, archive.DocumentKey(docs[1].DocumentID))
+	wantProblem(t, rep, archive.FixityMissingRecord, archive.RecordKey(docs[1].DocumentID))
+	wantProblem(t, rep, archive.FixityOrphanUseMarker, useMarker(docs[1]))
+	wantProblem(t, rep, archive.FixityMissingRecord, archive.RecordKey(docs[2].DocumentID))
+	wantProblem(t, rep, archive.FixityEvidenceInvalid, "authz/"+docs[3].Record.Authorization.ID+"/evidence/")
+	wantProblem(t, rep, archive.FixityAuditShardShort, last)
+	wantProblem(t, rep, archive.FixityMissingAudit, archive.RecordKey(docs[5].DocumentID))
+	for _, p := range rep.Problems {
+		if p.DocumentID == docs[4].DocumentID || p.Kind == "" {
+			t.Errorf("problem for the untouched document, or without a kind: %+v", p)
+		}
+	}
+
+	// None of the damaged documents is served.
+	for i, d := range docs[:4] {
+		rec, err := fresh.Record(ctx, d.DocumentID)
+		if err != nil {
+			if !errors.Is(err, archive.ErrNotFound) {
+				t.Errorf("document %d: record: %v", i, err)
+			}
+			continue
+		}
+		if ok, err := fresh.Committed(ctx, rec); ok {
+			t.Errorf("document %d is served after its damage (err %v)", i, err)
+		}
+	}
+	if rec, err := fresh.Record(ctx, docs[4].DocumentID); err != nil {
+		t.Fatal(err)
+	} else if ok, err := fresh.Committed(ctx, rec); !ok || err != nil {
+		t.Errorf("the untouched document is not served: %v", err)
+	}
+
+	// The authorization whose use marker is gone does not stamp again.
+	_, err = fresh.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: docs[0].Record.Authorization.ID,
+		Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
+		Record:    seal.RecordInput{Title: "再次使用", CaseNo: "D-1"},
+		PDF:       pdftest.Document(pdftest.Options{})})
+	var ae *seal.AuthzError
+	if !errors.As(err, &ae) || ae.Reason != seal.AuthzConsumed {
+		t.Fatalf("stamping again with the authorization whose marker is gone: %v, want consumed", err)
+	}
+	st, err := fresh.Registry.Authorization(ctx, docs[0].Record.Authorization.ID)
+	if err != nil || st.Remaining != 0 {
+		t.Fatalf("authorization after its marker was deleted: %+v, %v", st, err)
+	}
+}
+
+// reopen opens the env's registry afresh (no cached grants), with its audit log.
+func reopen(t *testing.T, e *serviceEnv) *seal.Registry {
+	t.Helper()
+	reg, err := seal.OpenRegistry(context.Background(), e.store, e.kek, seal.Options{Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.SetAuditor(seal.LogAuditor{Log: e.log})
+	return reg
+}
