@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"html/template"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -154,13 +153,7 @@ func (s *Server) downloadPDF(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
-	rec, err := s.Service.Record(r.Context(), mux.Vars(r)["doc_id"])
-	if err == nil {
-		var ok bool
-		if ok, err = s.Service.Committed(r.Context(), rec); err == nil && !ok {
-			err = archive.ErrNotFound
-		}
-	}
+	rec, err := s.Service.CommittedRecord(r.Context(), mux.Vars(r)["doc_id"])
 	if err != nil {
 		renderPage(w, http.StatusNotFound, "notfound", nil)
 		return
@@ -170,20 +163,15 @@ func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// verifyStored verifies the stored PDF of a record.
+// verifyStored verifies the stored PDF of a record, pinned to what its
+// commit stored.
 func (s *Server) verifyStored(w http.ResponseWriter, r *http.Request, rec *archive.Record) (*seal.Report, bool) {
-	rc, info, err := s.Store.Get(r.Context(), archive.DocumentKey(rec.DocumentID))
+	b, _, err := archive.ReadDocument(r.Context(), s.Store, rec)
 	if err != nil {
 		s.fail(w, r, err)
 		return nil, false
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		s.fail(w, r, err)
-		return nil, false
-	}
-	rep, err := s.verifier(r).VerifyPDF(r.Context(), bytes.NewReader(b), info.Size)
+	rep, err := s.verifier(r).VerifyPDF(r.Context(), bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		s.fail(w, r, err)
 		return nil, false

@@ -118,10 +118,10 @@ func checkDocument(ctx context.Context, s Store, id string, rep *FixityReport) (
 	if err := json.Unmarshal(b, &rec); err != nil || rec.DocumentID != id {
 		return nil, &FixityProblem{Kind: FixityRecordInvalid, DocumentID: id, Key: RecordKey(id), Reason: "record is not a well-formed record of this document"}
 	}
-	if p := documentFixity(ctx, s, id, &rec, rep); p != nil {
-		return &rec, p
+	if p := foreignVersion(ctx, s, id); p != nil {
+		rep.Problems = append(rep.Problems, *p)
 	}
-	return &rec, foreignVersion(ctx, s, id)
+	return &rec, documentFixity(ctx, s, id, &rec, rep)
 }
 
 // foreignVersion reports an object of the document that has more than one
@@ -144,7 +144,7 @@ func foreignVersion(ctx context.Context, s Store, id string) *FixityProblem {
 }
 
 func documentFixity(ctx context.Context, s Store, id string, rec *Record, rep *FixityReport) *FixityProblem {
-	rc, info, err := s.Get(ctx, DocumentKey(id))
+	rc, info, err := s.GetVersion(ctx, DocumentKey(id), rec.PDFVersion) // the committed version
 	if errors.Is(err, ErrNotFound) {
 		return &FixityProblem{Kind: FixityMissingDocument, DocumentID: id, Key: DocumentKey(id), Reason: "the record's PDF is missing"}
 	}

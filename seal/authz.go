@@ -85,6 +85,10 @@ type AuthorizationUse struct {
 	// the use was spent (see spentKey). The use stays spent; its document
 	// is not served.
 	MarkerMissing bool `json:"-"`
+	// Record pins the document's record as the commit found it: its
+	// version id (S3) and SM3. The committed record is read through it
+	// (CommittedRecord).
+	Record *archive.Pin `json:"record,omitempty"`
 }
 
 // AuthzReason says why an authorization cannot be used.

@@ -1,7 +1,9 @@
 package seal_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,8 +13,12 @@ import (
 
 	"eseal/archive"
 	"eseal/archive/fs"
+	"eseal/archive/s3"
+	"eseal/archive/s3/miniotest"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
+
+	"github.com/minio/minio-go/v7"
 )
 
 // fsPath is where the filesystem backend keeps key under root: every
@@ -178,4 +184,105 @@ func reopen(t *testing.T, e *serviceEnv) *seal.Registry {
 	}
 	reg.SetAuditor(seal.LogAuditor{Log: e.log})
 	return reg
+}
+
+// TestForeignVersionNotServedMinIO: on a real MinIO, a PUT with the
+// service's own credentials puts a new version in front of a document's
+// COMPLIANCE-locked PDF and record. Fixity reports both as foreign-version;
+// the committed record and PDF are still what is read (pinned to the
+// version ids the commit recorded), never the foreign bytes.
+func TestForeignVersionNotServedMinIO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("MinIO")
+	}
+	endpoint, access, secret := miniotest.Start(t)
+	ctx := context.Background()
+	store, err := s3.New(ctx, s3.Config{Endpoint: endpoint, Bucket: "eseal-foreign-version", AccessKey: access, SecretKey: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newServiceEnvOn(t, "items: {}\n", &fakeClock{t: time.Now().UTC().Truncate(time.Second)}, store)
+	d := e.stamp(t, "")
+	if d.Record.PDFVersion == "" {
+		t.Fatal("the record keeps no version id of its PDF on S3")
+	}
+	orig, _, err := archive.GetBytes(ctx, store, archive.DocumentKey(d.DocumentID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := e.svc.Fixity(ctx, nil); err != nil || !rep.OK() {
+		t.Fatalf("clean archive: %v %+v", err, rep)
+	}
+
+	foreignPDF := pdftest.Document(pdftest.Options{})
+	foreignRec := *d.Record
+	foreignRec.Title = "伪造"
+	foreignRec.SM3 = archive.PinOf("", foreignPDF).SM3
+	foreignRec.Size = int64(len(foreignPDF))
+	rb, _ := json.Marshal(foreignRec)
+	for key, b := range map[string][]byte{archive.DocumentKey(d.DocumentID): foreignPDF, archive.RecordKey(d.DocumentID): rb} {
+		if _, err := store.Client().PutObject(ctx, store.Bucket(), key, bytes.NewReader(b), int64(len(b)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cur, _, _ := archive.GetBytes(ctx, store, archive.DocumentKey(d.DocumentID)); !bytes.Equal(cur, foreignPDF) {
+		t.Fatal("the foreign PDF is not the current version")
+	}
+
+	rep, err := e.svc.Fixity(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, rep, archive.FixityForeignVersion, archive.DocumentKey(d.DocumentID))
+
+	rec, err := e.svc.CommittedRecord(ctx, d.DocumentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Title != d.Record.Title || rec.SM3 != d.Record.SM3 {
+		t.Fatalf("the committed record read is the foreign one: %q %s", rec.Title, rec.SM3)
+	}
+	b, _, err := archive.ReadDocument(ctx, store, rec)
+	if err != nil || !bytes.Equal(b, orig) {
+		t.Fatalf("the PDF read is not the committed one (%d bytes, %v)", len(b), err)
+	}
+	// The foreign record, read as it stands, does not open the foreign PDF.
+	if _, _, err := archive.ReadDocument(ctx, store, &foreignRec); !errors.Is(err, archive.ErrAltered) {
+		t.Fatalf("reading by the foreign record: %v, want ErrAltered", err)
+	}
+}
+
+// TestEditedPDFNotServed: on the filesystem, where there are no versions,
+// a PDF edited on disk is refused by the pinned read (its SM3), not served.
+func TestEditedPDFNotServed(t *testing.T) {
+	e, root := newFsServiceEnv(t)
+	ctx := context.Background()
+	d := e.stamp(t, "")
+	p := fsPath(root, archive.DocumentKey(d.DocumentID))
+	os.Chmod(p, 0o644)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.svc.CommittedRecord(ctx, d.DocumentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := archive.ReadDocument(ctx, e.store, rec); !errors.Is(err, archive.ErrAltered) {
+		t.Fatalf("edited PDF: %v, want ErrAltered", err)
+	}
+	// The record edited on disk is refused too: its SM3 is in the use marker.
+	rp := fsPath(root, archive.RecordKey(d.DocumentID))
+	os.Chmod(rp, 0o644)
+	rb, _ := os.ReadFile(rp)
+	if err := os.WriteFile(rp, bytes.Replace(rb, []byte(d.Record.Title), []byte("伪造"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CommittedRecord(ctx, d.DocumentID); !errors.Is(err, archive.ErrAltered) {
+		t.Fatalf("edited record: %v, want ErrAltered", err)
+	}
 }

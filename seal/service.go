@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -235,6 +236,8 @@ type stamping struct {
 	// rec and pend are what stage stored: the record and the pending marker.
 	rec  *archive.Record
 	pend pendingEntry
+	// recPin is the stored record's version and SM3, kept in the use markers.
+	recPin archive.Pin
 }
 
 // checkedUses returns the request's seals — Seals, or the single
@@ -488,12 +491,21 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	if err := putJSON(ctx, s.Store, pendingPrefix+job.docID+".json", job.pend); err != nil {
 		return err
 	}
-	if _, err := s.Store.PutIfAbsent(ctx, archive.DocumentKey(job.docID), bytes.NewReader(job.signed), int64(len(job.signed))); err != nil {
+	pdfInfo, err := s.Store.PutIfAbsent(ctx, archive.DocumentKey(job.docID), bytes.NewReader(job.signed), int64(len(job.signed)))
+	if err != nil {
 		return err
 	}
-	if err := putJSON(ctx, s.Store, archive.RecordKey(job.docID), rec); err != nil {
+	rec.PDFVersion = pdfInfo.VersionID
+	recBytes, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
 		return err
 	}
+	recBytes = append(recBytes, '\n')
+	recInfo, err := archive.PutBytesIfAbsent(ctx, s.Store, archive.RecordKey(job.docID), recBytes)
+	if err != nil {
+		return err
+	}
+	job.recPin = archive.PinOf(recInfo.VersionID, recBytes)
 	if err := putJSON(ctx, s.Store, job.pend.CodeKey, codeEntry{DocumentID: job.docID}); err != nil {
 		return err
 	}
@@ -518,7 +530,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		s.discard(ctx, job.pend)
 		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", s.grace()/2)
 	}
-	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem}
+	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem, Record: &job.recPin}
 	if job.idem != "" {
 		var err error
 		if u.SealedCode, err = sealCode(job.req.IdempotencyKey, job.code); err != nil {

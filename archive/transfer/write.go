@@ -284,7 +284,9 @@ func (pw *packWriter) xmlFile(p string, v any) error {
 // then its metadata. It returns the bytes of both.
 func (pw *packWriter) item(ctx context.Context, it Item, opts Options, tally *tally) (int64, error) {
 	rec := it.Record
-	sp, err := spool(ctx, opts.Store, archive.DocumentKey(rec.DocumentID), opts.TempDir, opts.SpoolLimit)
+	// Pinned to the version the commit stored (rec.PDFVersion; empty on the
+	// filesystem), so a version put in front of it is never packed.
+	sp, err := spool(ctx, opts.Store, archive.DocumentKey(rec.DocumentID), rec.PDFVersion, opts.TempDir, opts.SpoolLimit)
 	if err != nil {
 		return 0, &ItemError{DocumentID: rec.DocumentID, Reason: "reading the stored PDF: " + err.Error()}
 	}
@@ -404,11 +406,11 @@ type spooled struct {
 	close    func()
 }
 
-func spool(ctx context.Context, s archive.Store, key, dir string, limit int64) (*spooled, error) {
+func spool(ctx context.Context, s archive.Store, key, version, dir string, limit int64) (*spooled, error) {
 	if limit <= 0 {
 		limit = 32 << 20
 	}
-	rc, info, err := s.Get(ctx, key)
+	rc, info, err := s.GetVersion(ctx, key, version)
 	if err != nil {
 		return nil, err
 	}

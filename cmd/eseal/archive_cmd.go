@@ -59,14 +59,14 @@ func newArchiveCmd(g *globals) *cobra.Command {
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "fixity: %d documents, %d bytes, %d problems, %s\n", rep.Documents, rep.Bytes, len(rep.Problems), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
 				for _, p := range rep.Problems {
-					fmt.Fprintf(w, "  FAIL %s %s", p.Kind, p.Key)
+					fmt.Fprint(w, "  FAIL")
 					if p.DocumentID != "" {
-						fmt.Fprintf(w, " document %s", p.DocumentID)
+						fmt.Fprintf(w, " %s", p.DocumentID)
 					}
 					if p.AuthorizationID != "" {
 						fmt.Fprintf(w, " authorization %s", p.AuthorizationID)
 					}
-					fmt.Fprintf(w, ": %s\n", p.Reason)
+					fmt.Fprintf(w, " %s (%s): %s\n", p.Key, p.Kind, p.Reason)
 				}
 			}
 			if !rep.OK() {
