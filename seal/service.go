@@ -585,7 +585,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		s.discard(ctx, job.pend)
 		return nil, err
 	}
-	if err := s.finish(ctx, job.pend, job.rec, uses); err != nil {
+	if err := s.finish(ctx, job.pend, job.rec, uses, false); err != nil {
 		// Committed and logged: the document exists. The sweep finishes
 		// the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", job.docID, "err", err)
@@ -612,8 +612,9 @@ func (s *Service) logStamped(ctx context.Context, p pendingEntry, rec *archive.R
 // (uses: one per authorization, in the order of p.AuthorizationIDs) until
 // the document's retention ends, and removes its pending marker. The
 // recovery sweep calls it too, so a stamping interrupted after its commit
-// is still locked.
-func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, uses []int) error {
+// is still locked (resumed: it may have run part-way before). It also
+// numbers the record in its reference-code series (assignRefNumber).
+func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, uses []int, resumed bool) error {
 	keys := append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey}, p.Extra...)
 	for i, id := range p.authorizationIDs() {
 		keys = append(keys, useKey(id, uses[i]))
@@ -627,6 +628,9 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 		if err := s.Registry.putReceipt(ctx, id, uses[i], p.DocumentID, rec.RetainUntil); err != nil {
 			return err
 		}
+	}
+	if err := s.assignRefNumber(ctx, rec, resumed); err != nil {
+		return err
 	}
 	if p.IdempotencyKey != "" {
 		err := putJSON(ctx, s.Store, idemPrefix+p.IdempotencyKey+".json", codeEntry{DocumentID: p.DocumentID})
@@ -676,4 +680,21 @@ func validateRecord(r *RecordInput) error {
 		return &InputError{"record.file_name", "a plain file name of at most 200 characters"}
 	}
 	return nil
+}
+
+// assignRefNumber gives a committed record its number in its fonds-year-
+// retention-item series (archive.AssignRefNumber). A unit without a fonds
+// code numbers nothing: its transfers number their records as before.
+func (s *Service) assignRefNumber(ctx context.Context, rec *archive.Record, resumed bool) error {
+	u, err := s.Registry.DocumentUnit(ctx, rec.DocumentID)
+	if err != nil {
+		return err
+	}
+	if u.Fonds == "" {
+		return nil
+	}
+	n := archive.RefNumber{DocumentID: rec.DocumentID, Fonds: u.Fonds, Year: rec.Date.In(archive.RefYearZone).Year(),
+		Retention: rec.Retention, Item: archive.RefItem(rec.ItemCode)}
+	_, err = archive.AssignRefNumber(ctx, s.Store, n, rec.RetainUntil, s.now(), resumed)
+	return err
 }
