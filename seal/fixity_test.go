@@ -53,14 +53,6 @@ func newFsServiceEnv(t *testing.T) (*serviceEnv, string) {
 	return newServiceEnvOn(t, "items: {}\n", clock, store), root
 }
 
-func problemsByKind(rep *archive.FixityReport) map[string][]archive.FixityProblem {
-	m := map[string][]archive.FixityProblem{}
-	for _, p := range rep.Problems {
-		m[p.Kind] = append(m[p.Kind], p)
-	}
-	return m
-}
-
 // wantProblem fails unless the report has a problem of kind about key.
 func wantProblem(t *testing.T, rep *archive.FixityReport, kind, key string) {
 	t.Helper()
