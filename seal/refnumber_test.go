@@ -20,7 +20,7 @@ import (
 
 // replicas opens n Services on one store, as n replicas of `eseal serve`
 // share it: each its own registry and audit shard.
-func replicas(t *testing.T, store archive.Store, n int) ([]*seal.Service, string) {
+func replicas(t testing.TB, store archive.Store, n int) ([]*seal.Service, string) {
 	t.Helper()
 	ctx := context.Background()
 	kek, _, err := keys.NewKEK()
