@@ -144,7 +144,7 @@ func foreignVersion(ctx context.Context, s Store, id string) *FixityProblem {
 }
 
 func documentFixity(ctx context.Context, s Store, id string, rec *Record, rep *FixityReport) *FixityProblem {
-	rc, info, err := s.GetVersion(ctx, DocumentKey(id), rec.PDFVersion) // the committed version
+	rc, info, err := OpenPinned(ctx, s, DocumentKey(id), rec.PDFVersion) // the committed version
 	if errors.Is(err, ErrNotFound) {
 		return &FixityProblem{Kind: FixityMissingDocument, DocumentID: id, Key: DocumentKey(id), Reason: "the record's PDF is missing"}
 	}

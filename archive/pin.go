@@ -32,16 +32,29 @@ func PinOf(version string, b []byte) Pin {
 	return Pin{Version: version, SM3: hex.EncodeToString(sum[:])}
 }
 
-// ReadPinned reads the pinned version of key (the current one when
-// pin.Version is empty), at most max bytes, and checks its SM3 against the
-// pin: a mismatch is ErrAltered, as is a pinned version that is gone.
-func ReadPinned(ctx context.Context, s Store, key string, pin Pin, max int64) ([]byte, ObjectInfo, error) {
-	rc, info, err := s.GetVersion(ctx, key, pin.Version)
-	if errors.Is(err, ErrNotFound) && pin.Version != "" {
-		if _, herr := s.Head(ctx, key); herr == nil {
-			return nil, info, fmt.Errorf("%s version %s: %w", key, pin.Version, ErrAltered)
-		}
+// OpenPinned opens the pinned version of key: the version itself where the
+// backend has it; else the copy a backup kept of it (VersionKey); else the
+// current object — a store restored from a backup gives objects new version
+// ids, or none (the filesystem) — whose SM3 the caller checks.
+func OpenPinned(ctx context.Context, s Store, key, version string) (io.ReadCloser, ObjectInfo, error) {
+	if version == "" {
+		return s.Get(ctx, key)
 	}
+	rc, info, err := s.GetVersion(ctx, key, version)
+	if !errors.Is(err, ErrNotFound) {
+		return rc, info, err
+	}
+	if rc, info, err := s.Get(ctx, VersionKey(key, version)); !errors.Is(err, ErrNotFound) {
+		return rc, info, err
+	}
+	return s.Get(ctx, key)
+}
+
+// ReadPinned reads the pinned version of key (OpenPinned), at most max
+// bytes, and checks its SM3 against the pin: bytes that differ are
+// ErrAltered, never returned.
+func ReadPinned(ctx context.Context, s Store, key string, pin Pin, max int64) ([]byte, ObjectInfo, error) {
+	rc, info, err := OpenPinned(ctx, s, key, pin.Version)
 	if err != nil {
 		return nil, info, err
 	}

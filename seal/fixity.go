@@ -157,7 +157,11 @@ func (c *reconciler) stampedDocument(ctx context.Context, id string, e stampedEn
 		c.add(archive.FixityProblem{Kind: archive.FixityUseMismatch, DocumentID: id, AuthorizationID: e.authorization, Key: key,
 			Reason: "the use marker names " + m.DocumentID + "; the audit log says " + id})
 	default:
-		return locked(key, archive.FixityMissingUseMarker, "the use marker")
+		// Markers are locked by finish since receipts exist (stores made
+		// before have unlocked ones): check the lock where the receipt is.
+		if _, err := c.s.Store.Head(ctx, spentKey(e.authorization, e.use)); err == nil {
+			return locked(key, archive.FixityMissingUseMarker, "the use marker")
+		}
 	}
 	return nil
 }

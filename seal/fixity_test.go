@@ -242,6 +242,18 @@ func TestForeignVersionNotServedMinIO(t *testing.T) {
 	if _, _, err := archive.ReadDocument(ctx, store, &foreignRec); !errors.Is(err, archive.ErrAltered) {
 		t.Fatalf("reading by the foreign record: %v, want ErrAltered", err)
 	}
+	// A backup to the filesystem keeps the committed version under
+	// archive.VersionKey; the pinned read finds it there.
+	bak, err := fs.New(t.TempDir(), fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := archive.Backup(ctx, store, bak, archive.CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err := archive.ReadDocument(ctx, bak, rec); err != nil || !bytes.Equal(b, orig) {
+		t.Fatalf("the PDF read from the backup is not the committed one (%d bytes, %v)", len(b), err)
+	}
 }
 
 // TestEditedPDFNotServed: on the filesystem, where there are no versions,

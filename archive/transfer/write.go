@@ -413,7 +413,7 @@ func spool(ctx context.Context, s archive.Store, key, version, dir string, limit
 	if limit <= 0 {
 		limit = 32 << 20
 	}
-	rc, info, err := s.GetVersion(ctx, key, version)
+	rc, info, err := archive.OpenPinned(ctx, s, key, version)
 	if err != nil {
 		return nil, err
 	}
