@@ -36,6 +36,10 @@ type Service struct {
 	Schedule         *archive.Schedule
 	// Application names the creating application in records.
 	Application string
+	// Fonds is the fonds code (全宗号) that numbers the first unit's records
+	// when the organisation was made without one (the config's `fonds`);
+	// a unit's own code always comes first.
+	Fonds string
 	// PublicURL is the service's external base URL, for QR codes.
 	PublicURL string
 	// Now is the clock; nil means the registry's.
@@ -690,10 +694,14 @@ func (s *Service) assignRefNumber(ctx context.Context, rec *archive.Record, resu
 	if err != nil {
 		return err
 	}
-	if u.Fonds == "" {
+	fonds := u.Fonds
+	if fonds == "" && u.First {
+		fonds = s.Fonds
+	}
+	if fonds == "" {
 		return nil
 	}
-	n := archive.RefNumber{DocumentID: rec.DocumentID, Fonds: u.Fonds, Year: rec.Date.In(archive.RefYearZone).Year(),
+	n := archive.RefNumber{DocumentID: rec.DocumentID, Fonds: fonds, Year: rec.Date.In(archive.RefYearZone).Year(),
 		Retention: rec.Retention, Item: archive.RefItem(rec.ItemCode)}
 	_, err = archive.AssignRefNumber(ctx, s.Store, n, rec.RetainUntil, s.now(), resumed)
 	return err

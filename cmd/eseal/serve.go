@@ -242,6 +242,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig) error {
 		cfg.PublicURL = scheme + "://" + ln.Addr().String()
 	}
 	svc.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	svc.Fonds = cfg.Fonds
 	var transferCfg *api.TransferConfig
 	if cfg.Fonds != "" {
 		transferCfg = &api.TransferConfig{Rule: transfer.Rule{Fonds: cfg.Fonds}}
