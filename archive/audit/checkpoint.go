@@ -181,7 +181,7 @@ func ParseCheckpoint(b []byte) (*Checkpoint, error) {
 	for _, n := range slices.Sorted(maps.Keys(w.Shards)) {
 		p := w.Shards[n]
 		if !ValidNode(n) || p.Seq < 1 || p.Seq > MaxSeq || !isHash(p.Hash) || p.Count > MaxSeq {
-			return nil, fmt.Errorf("audit: checkpoint: invalid shard %q position %d %q", n, p.Seq, p.Hash)
+			return nil, fmt.Errorf("audit: checkpoint: invalid shard %q position %d %q count %d", n, p.Seq, p.Hash, p.Count)
 		}
 	}
 	sig, err := base64.StdEncoding.DecodeString(w.Signature)
