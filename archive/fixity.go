@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -44,6 +46,7 @@ const (
 	FixityAuditShardShort  = "audit-shard-short"   // an audit shard holds fewer entries than a checkpoint counted
 	FixityAuditInvalid     = "audit-invalid"       // any other problem audit verify finds
 	FixityUnreadable       = "unreadable"          // an object that could not be read
+	FixityUnexpectedObject = "unexpected-object"   // an object in a document's folder the service never writes
 )
 
 // EvidenceCheck verifies the stored evidence of one authorization a record
@@ -124,6 +127,10 @@ func checkDocument(ctx context.Context, s Store, id string, rep *FixityReport) (
 	return &rec, documentFixity(ctx, s, id, &rec, rep)
 }
 
+// documentObject matches the objects a document's folder holds: its PDF,
+// record, reference number, SES_Signatures and legal-hold events.
+var documentObject = regexp.MustCompile(`^(document\.pdf|record\.json|refcode\.json|ses-[0-9]+\.der|holds/[0-9]{6}\.json)$`)
+
 // foreignVersion reports an object of the document that has more than one
 // version: each is written once, so any other version was put around the
 // service (on S3, a PUT with its credentials puts one in front of a locked
@@ -131,6 +138,10 @@ func checkDocument(ctx context.Context, s Store, id string, rep *FixityReport) (
 func foreignVersion(ctx context.Context, s Store, id string) *FixityProblem {
 	var p *FixityProblem
 	err := s.ListVersions(ctx, DocumentPrefix(id), func(o ObjectInfo) error {
+		if !documentObject.MatchString(strings.TrimPrefix(o.Key, DocumentPrefix(id))) && p == nil {
+			p = &FixityProblem{Kind: FixityUnexpectedObject, DocumentID: id, Key: o.Key,
+				Reason: "an object the service never writes in a document's folder"}
+		}
 		if o.Noncurrent && p == nil {
 			p = &FixityProblem{Kind: FixityForeignVersion, DocumentID: id, Key: o.Key,
 				Reason: "another version stands in front of version " + o.VersionID + " (written once: the others are foreign)"}

@@ -66,8 +66,9 @@ func wantProblem(t *testing.T, rep *archive.FixityReport, kind, key string) {
 
 // TestFixityReconcilesStoreRecordsAndLog damages a filesystem archive in
 // each way an rm or an editor can — a use marker deleted, a document's
-// directory deleted, a record deleted, a grant edited, the audit log's last
-// entry deleted after a checkpoint — and shows that fixity reports each by
+// directory deleted, a record deleted, a grant edited, an object added to a
+// document's folder, the audit log's last entry deleted after a checkpoint —
+// and shows that fixity reports each by
 // kind, that none of the damaged documents is served, and that the
 // authorization whose use marker is gone cannot stamp again.
 func TestFixityReconcilesStoreRecordsAndLog(t *testing.T) {
@@ -106,6 +107,11 @@ func TestFixityReconcilesStoreRecordsAndLog(t *testing.T) {
 	if err := os.WriteFile(grant, []byte(strings.Replace(string(b), `"D-1"`, `"D-2"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// 4: an object put into its folder behind the service's back.
+	extra := archive.DocumentPrefix(docs[4].DocumentID) + "extra.pdf"
+	if _, err := archive.PutBytesIfAbsent(ctx, e.store, extra, []byte("%PDF-1.7")); err != nil {
+		t.Fatal(err)
+	}
 	// 5: the audit log's last entry (its document.stamped) deleted.
 	last := ""
 	if err := e.store.List(ctx, "audit/test/", func(o archive.ObjectInfo) error { last = o.Key; return nil }); err != nil {
@@ -127,9 +133,10 @@ func TestFixityReconcilesStoreRecordsAndLog(t *testing.T) {
 	wantProblem(t, rep, archive.FixityEvidenceInvalid, "authz/"+docs[3].Record.Authorization.ID+"/evidence/")
 	wantProblem(t, rep, archive.FixityAuditShardShort, last)
 	wantProblem(t, rep, archive.FixityMissingAudit, archive.RecordKey(docs[5].DocumentID))
+	wantProblem(t, rep, archive.FixityUnexpectedObject, extra)
 	for _, p := range rep.Problems {
-		if p.DocumentID == docs[4].DocumentID || p.Kind == "" {
-			t.Errorf("problem for the untouched document, or without a kind: %+v", p)
+		if p.DocumentID == docs[4].DocumentID && p.Key != extra || p.Kind == "" {
+			t.Errorf("problem for an untouched object, or without a kind: %+v", p)
 		}
 	}
 
@@ -146,10 +153,8 @@ func TestFixityReconcilesStoreRecordsAndLog(t *testing.T) {
 			t.Errorf("document %d is served after its damage (err %v)", i, err)
 		}
 	}
-	if rec, err := fresh.Record(ctx, docs[4].DocumentID); err != nil {
-		t.Fatal(err)
-	} else if ok, err := fresh.Committed(ctx, rec); !ok || err != nil {
-		t.Errorf("the untouched document is not served: %v", err)
+	if _, err := fresh.CommittedRecord(ctx, docs[4].DocumentID); err != nil {
+		t.Errorf("the document with an extra object beside it is not served: %v", err)
 	}
 
 	// The authorization whose use marker is gone does not stamp again.
