@@ -147,3 +147,67 @@ func TestTransferOverREST(t *testing.T) {
 		t.Fatalf("stamper made a transfer: %d", r.status)
 	}
 }
+
+// TestDamagedDocumentsNotServed: a document whose use marker or record was
+// deleted on disk is 404 on the REST routes and the citizen's pages; one
+// whose PDF was edited is refused (document-altered), never the bytes.
+func TestDamagedDocumentsNotServed(t *testing.T) {
+	e := newEnv(t)
+	reader := e.key(api.RoleArchivist)
+	type doc struct{ id, code, authz string }
+	var docs []doc
+	for range 3 {
+		authz := e.grant(e.sealID, map[string]any{"case_no": "DM-1"})
+		r := e.stamp(testPDF("受损档案"), stampReq(e.sealID, authz, "DM-1"))
+		if r.status != 201 {
+			t.Fatalf("stamp: %d %s", r.status, r.body)
+		}
+		j := r.json(t)
+		docs = append(docs, doc{j["document_id"].(string), j["retrieval_code"].(string), authz})
+	}
+	onDisk := func(key string) string {
+		segs := strings.Split(key, "/")
+		for i := range segs[:len(segs)-1] {
+			segs[i] += "~"
+		}
+		return filepath.Join(append([]string{e.root}, segs...)...)
+	}
+	rm := func(key string) {
+		if err := os.Remove(onDisk(key)); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(onDisk(key) + "~lock")
+	}
+	for _, d := range docs {
+		for _, path := range []string{"/v1/documents/" + d.id, "/v1/documents/" + d.id + "/pdf", "/v/" + d.id, "/d/" + d.code, "/d/" + d.code + "/pdf"} {
+			if r := e.do("GET", path, reader, "", nil); r.status != 200 {
+				t.Fatalf("GET %s before the damage: %d", path, r.status)
+			}
+		}
+	}
+	rm("authz/" + docs[0].authz + "/use/0001.json")
+	rm(archive.RecordKey(docs[1].id))
+	pdf := onDisk(archive.DocumentKey(docs[2].id))
+	os.Chmod(pdf, 0o644)
+	b, err := os.ReadFile(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(pdf, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs[:2] {
+		for _, path := range []string{"/v1/documents/" + d.id, "/v1/documents/" + d.id + "/pdf", "/v/" + d.id, "/d/" + d.code, "/d/" + d.code + "/pdf"} {
+			if r := e.do("GET", path, reader, "", nil); r.status != 404 {
+				t.Errorf("GET %s of a damaged document: %d, want 404", path, r.status)
+			}
+		}
+	}
+	for _, path := range []string{"/v1/documents/" + docs[2].id + "/pdf", "/d/" + docs[2].code + "/pdf"} {
+		r := e.do("GET", path, reader, "", nil)
+		if r.status != 500 || problemType(t, r) != "/problems/document-altered" || bytes.Contains(r.body, []byte("%PDF")) {
+			t.Errorf("GET %s of an edited PDF: %d %s", path, r.status, r.body)
+		}
+	}
+}

@@ -180,7 +180,7 @@ func newFixityCollector(s *Server) *fixityCollector {
 	return &fixityCollector{s: s,
 		last:     prometheus.NewDesc("eseal_fixity_last_run_timestamp_seconds", "When the last fixity run finished.", nil, nil),
 		docs:     prometheus.NewDesc("eseal_fixity_last_run_documents", "Documents checked by the last fixity run.", nil, nil),
-		problems: prometheus.NewDesc("eseal_fixity_last_run_problems", "Documents that did not match their record in the last fixity run.", nil, nil),
+		problems: prometheus.NewDesc("eseal_fixity_last_run_problems", "Problems found by the last fixity run (any kind: altered, missing, foreign, unreconciled).", nil, nil),
 		secs:     prometheus.NewDesc("eseal_fixity_last_run_duration_seconds", "How long the last fixity run took.", nil, nil),
 	}
 }

@@ -192,13 +192,7 @@ func (s *Server) downloadPDF(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
-	rec, err := s.Service.Record(r.Context(), mux.Vars(r)["doc_id"])
-	if err == nil {
-		var ok bool
-		if ok, err = s.Service.Committed(r.Context(), rec); err == nil && !ok {
-			err = archive.ErrNotFound
-		}
-	}
+	rec, err := s.Service.CommittedRecord(r.Context(), mux.Vars(r)["doc_id"])
 	if err != nil {
 		renderPage(w, http.StatusNotFound, "notfound", nil)
 		return
@@ -245,7 +239,8 @@ var errBusy = errors.New("every verification slot is taken")
 // from a spooled copy, after checking they are the bytes the record's SM3
 // names — what is verified is what was committed.
 func (s *Server) verifyArchived(ctx context.Context, rec *archive.Record) (*seal.Report, error) {
-	rc, info, err := s.Store.Get(ctx, archive.DocumentKey(rec.DocumentID))
+	// The version its commit stored (archive.OpenPinned), checked by SM3 below.
+	rc, info, err := archive.OpenPinned(ctx, s.Store, archive.DocumentKey(rec.DocumentID), rec.PDFVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +264,7 @@ func (s *Server) verifyArchived(ctx context.Context, rec *archive.Record) (*seal
 		ra, sum = sp, sp.sm3
 	}
 	if hex.EncodeToString(sum) != rec.SM3 {
-		return nil, fmt.Errorf("document %s: the stored bytes (SM3 %x) are not those its record names (%s)", rec.DocumentID, sum, rec.SM3)
+		return nil, fmt.Errorf("document %s: the stored bytes (SM3 %x) are not those its record names (%s): %w", rec.DocumentID, sum, rec.SM3, archive.ErrAltered)
 	}
 	rep, err := s.verifier(ctx).VerifyPDF(ctx, ra, info.Size)
 	if err != nil {

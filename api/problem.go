@@ -91,6 +91,7 @@ var problemKinds = map[string]struct {
 	"store-unavailable":            {503, "The archive store is unavailable"},
 	"audit-unavailable":            {503, "The audit log could not record the change, so it was not made"},
 	"internal":                     {500, "Internal error"},
+	"document-altered":             {500, "The stored document differs from what its stamping committed; it is not served"},
 }
 
 const problemBase = "/problems/"
@@ -205,6 +206,8 @@ func problemFor(err error) *Problem {
 		return newProblem("key-not-found", knf.Error())
 	case errors.As(err, &ke):
 		return newProblem("not-found", err.Error())
+	case errors.Is(err, archive.ErrAltered):
+		return newProblem("document-altered", "the archive reports it in fixity; an archivist must restore it from a backup")
 	case errors.Is(err, archive.ErrNotFound):
 		return newProblem("not-found", "no such resource")
 	}

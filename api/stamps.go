@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -176,13 +175,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 // committedRecord returns the record of a committed document, or a 404
 // problem for anything else (including staged, uncommitted documents).
 func (s *Server) committedRecord(w http.ResponseWriter, r *http.Request, id string) (*archive.Record, bool) {
-	rec, err := s.Service.Record(r.Context(), id)
-	if err == nil {
-		var ok bool
-		if ok, err = s.Service.Committed(r.Context(), rec); err == nil && !ok {
-			err = archive.ErrNotFound
-		}
-	}
+	rec, err := s.Service.CommittedRecord(r.Context(), id)
 	if errors.Is(err, archive.ErrNotFound) {
 		writeProblem(w, r, newProblem("not-found", "no such document"))
 		return nil, false
@@ -218,19 +211,18 @@ func (s *Server) readableRecord(w http.ResponseWriter, r *http.Request) (*archiv
 	return rec, ok
 }
 
-// sendPDF streams a stored document.
+// sendPDF sends a stored document, pinned to what its commit stored.
 func (s *Server) sendPDF(w http.ResponseWriter, r *http.Request, rec *archive.Record) {
-	rc, info, err := s.Store.Get(r.Context(), archive.DocumentKey(rec.DocumentID))
+	b, _, err := archive.ReadDocument(r.Context(), s.Store, rec)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	defer rc.Close()
 	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Length", fmt.Sprint(info.Size))
+	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rec.FileName}))
 	w.Header().Set("Cache-Control", "private, no-store")
-	if _, err := io.Copy(w, rc); err != nil {
+	if _, err := w.Write(b); err != nil {
 		s.Log.Warn("sending a document", "document", rec.DocumentID, "err", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -17,11 +19,35 @@ import (
 // one authorization of it whose evidence does not verify (AuthorizationID
 // set, Key the evidence's folder).
 type FixityProblem struct {
-	DocumentID      string `json:"document_id"`
+	// Kind names the problem for programs (the Fixity* constants).
+	Kind            string `json:"kind"`
+	DocumentID      string `json:"document_id,omitempty"`
 	AuthorizationID string `json:"authorization_id,omitempty"`
-	Key             string `json:"key"`
-	Reason          string `json:"reason"`
+	// Key is the object the problem is about (missing, or wrong).
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
 }
+
+// The kinds of fixity problem. Fixity reports the first five from the
+// store alone; the others come from reconciling the store with the use
+// markers and the audit log (seal.Service.Fixity).
+const (
+	FixityMissingDocument  = "missing-document"    // a record's, or a logged stamping's, PDF is gone
+	FixityMissingRecord    = "missing-record"      // a logged stamping's record is gone
+	FixityRecordInvalid    = "record-invalid"      // a record that does not parse or names another document
+	FixityHashMismatch     = "hash-mismatch"       // the PDF's size, SM3 or SHA-256 differs from the record
+	FixityForeignVersion   = "foreign-version"     // another version of a document's object exists (S3: a PUT in front)
+	FixityEvidenceInvalid  = "evidence-invalid"    // an authorization's grant or evidence does not verify
+	FixityMissingUseMarker = "missing-use-marker"  // a logged stamping's use marker is gone
+	FixityOrphanUseMarker  = "orphan-use-marker"   // a use marker names a document that is not stored
+	FixityUseMismatch      = "use-mismatch"        // a use marker names another document than the log
+	FixityMissingLock      = "missing-lock"        // a committed object is not retention-locked
+	FixityMissingAudit     = "missing-audit-entry" // a committed document has no document.stamped entry
+	FixityAuditShardShort  = "audit-shard-short"   // an audit shard holds fewer entries than a checkpoint counted
+	FixityAuditInvalid     = "audit-invalid"       // any other problem audit verify finds
+	FixityUnreadable       = "unreadable"          // an object that could not be read
+	FixityUnexpectedObject = "unexpected-object"   // an object in a document's folder the service never writes
+)
 
 // EvidenceCheck verifies the stored evidence of one authorization a record
 // names: the signature over the approved grant bytes, the certificate the
@@ -67,7 +93,7 @@ func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID 
 		if rec != nil && evidence != nil {
 			for _, a := range rec.Authorizations() {
 				if err := evidence(ctx, a); err != nil {
-					rep.Problems = append(rep.Problems, FixityProblem{DocumentID: id, AuthorizationID: a.ID,
+					rep.Problems = append(rep.Problems, FixityProblem{Kind: FixityEvidenceInvalid, DocumentID: id, AuthorizationID: a.ID,
 						Key: "authz/" + a.ID + "/evidence/", Reason: "authorization evidence: " + err.Error()})
 				}
 			}
@@ -85,23 +111,56 @@ func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID 
 // record when it could be read.
 func checkDocument(ctx context.Context, s Store, id string, rep *FixityReport) (*Record, *FixityProblem) {
 	b, _, err := GetBytes(ctx, s, RecordKey(id))
+	if errors.Is(err, ErrNotFound) {
+		return nil, &FixityProblem{Kind: FixityMissingRecord, DocumentID: id, Key: RecordKey(id), Reason: "the document's record is missing"}
+	}
 	if err != nil {
-		return nil, &FixityProblem{DocumentID: id, Key: RecordKey(id), Reason: "record unreadable: " + err.Error()}
+		return nil, &FixityProblem{Kind: FixityUnreadable, DocumentID: id, Key: RecordKey(id), Reason: "record unreadable: " + err.Error()}
 	}
 	var rec Record
 	if err := json.Unmarshal(b, &rec); err != nil || rec.DocumentID != id {
-		return nil, &FixityProblem{DocumentID: id, Key: RecordKey(id), Reason: "record is not a well-formed record of this document"}
+		return nil, &FixityProblem{Kind: FixityRecordInvalid, DocumentID: id, Key: RecordKey(id), Reason: "record is not a well-formed record of this document"}
+	}
+	if p := foreignVersion(ctx, s, id); p != nil {
+		rep.Problems = append(rep.Problems, *p)
 	}
 	return &rec, documentFixity(ctx, s, id, &rec, rep)
 }
 
+// documentObject matches the objects a document's folder holds: its PDF,
+// record, reference number, SES_Signatures and legal-hold events.
+var documentObject = regexp.MustCompile(`^(document\.pdf|record\.json|refcode\.json|ses-[0-9]+\.der|holds/[0-9]{6}\.json)$`)
+
+// foreignVersion reports an object of the document that has more than one
+// version: each is written once, so any other version was put around the
+// service (on S3, a PUT with its credentials puts one in front of a locked
+// object) or the current one was deleted (a delete marker in front).
+func foreignVersion(ctx context.Context, s Store, id string) *FixityProblem {
+	var p *FixityProblem
+	err := s.ListVersions(ctx, DocumentPrefix(id), func(o ObjectInfo) error {
+		if !documentObject.MatchString(strings.TrimPrefix(o.Key, DocumentPrefix(id))) && p == nil {
+			p = &FixityProblem{Kind: FixityUnexpectedObject, DocumentID: id, Key: o.Key,
+				Reason: "an object the service never writes in a document's folder"}
+		}
+		if o.Noncurrent && p == nil {
+			p = &FixityProblem{Kind: FixityForeignVersion, DocumentID: id, Key: o.Key,
+				Reason: "another version stands in front of version " + o.VersionID + " (written once: the others are foreign)"}
+		}
+		return nil
+	})
+	if err != nil {
+		return &FixityProblem{Kind: FixityUnreadable, DocumentID: id, Key: DocumentPrefix(id), Reason: "listing versions: " + err.Error()}
+	}
+	return p
+}
+
 func documentFixity(ctx context.Context, s Store, id string, rec *Record, rep *FixityReport) *FixityProblem {
-	rc, info, err := s.Get(ctx, DocumentKey(id))
+	rc, info, err := OpenPinned(ctx, s, DocumentKey(id), rec.PDFVersion) // the committed version
 	if errors.Is(err, ErrNotFound) {
-		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "the record's PDF is missing"}
+		return &FixityProblem{Kind: FixityMissingDocument, DocumentID: id, Key: DocumentKey(id), Reason: "the record's PDF is missing"}
 	}
 	if err != nil {
-		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "PDF unreadable: " + err.Error()}
+		return &FixityProblem{Kind: FixityUnreadable, DocumentID: id, Key: DocumentKey(id), Reason: "PDF unreadable: " + err.Error()}
 	}
 	defer rc.Close()
 	h3, h256 := sm3.New(), sha256.New()
@@ -109,13 +168,13 @@ func documentFixity(ctx context.Context, s Store, id string, rec *Record, rep *F
 	rep.Bytes += n
 	switch {
 	case err != nil:
-		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "reading the PDF: " + err.Error()}
+		return &FixityProblem{Kind: FixityUnreadable, DocumentID: id, Key: DocumentKey(id), Reason: "reading the PDF: " + err.Error()}
 	case n != rec.Size || info.Size != rec.Size:
-		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: fmt.Sprintf("size %d, the record says %d", n, rec.Size)}
+		return &FixityProblem{Kind: FixityHashMismatch, DocumentID: id, Key: DocumentKey(id), Reason: fmt.Sprintf("size %d, the record says %d", n, rec.Size)}
 	case hex.EncodeToString(h3.Sum(nil)) != rec.SM3:
-		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "SM3 differs from the record"}
+		return &FixityProblem{Kind: FixityHashMismatch, DocumentID: id, Key: DocumentKey(id), Reason: "SM3 differs from the record"}
 	case hex.EncodeToString(h256.Sum(nil)) != rec.SHA256:
-		return &FixityProblem{DocumentID: id, Key: DocumentKey(id), Reason: "SHA-256 differs from the record"}
+		return &FixityProblem{Kind: FixityHashMismatch, DocumentID: id, Key: DocumentKey(id), Reason: "SHA-256 differs from the record"}
 	}
 	return nil
 }

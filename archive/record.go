@@ -171,10 +171,13 @@ type Record struct {
 	CaseNo    string `json:"case_no,omitempty"`
 	Applicant string `json:"applicant,omitempty"`
 	// Fixity of the stored PDF and of the input it was made from.
-	SM3       string `json:"sm3"`
-	SHA256    string `json:"sha256"`
-	InputSize int64  `json:"input_size"`
-	InputSM3  string `json:"input_sm3"`
+	SM3    string `json:"sm3"`
+	SHA256 string `json:"sha256"`
+	// PDFVersion is the stored PDF's version id on a versioned backend
+	// (S3), empty on the filesystem: reads are pinned to it (ReadDocument).
+	PDFVersion string `json:"pdf_version,omitempty"`
+	InputSize  int64  `json:"input_size"`
+	InputSM3   string `json:"input_sm3"`
 	// Revision counts eseal's stampings of this document: 1 for the first,
 	// n+1 for seals added later to revision n (Previous names its document).
 	Revision int    `json:"revision"`

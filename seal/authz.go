@@ -84,6 +84,14 @@ type AuthorizationUse struct {
 	// RequestSM3 is the fingerprint of the request that made the document
 	// (StampRequest.fingerprint), so the key cannot be reused for another.
 	RequestSM3 string `json:"request_sm3,omitempty"`
+	// MarkerMissing: the use's marker is gone and only its receipt says
+	// the use was spent (see spentKey). The use stays spent; its document
+	// is not served.
+	MarkerMissing bool `json:"-"`
+	// Record pins the document's record as the commit found it: its
+	// version id (S3) and SM3. The committed record is read through it
+	// (CommittedRecord).
+	Record *archive.Pin `json:"record,omitempty"`
 }
 
 // AuthzReason says why an authorization cannot be used.

@@ -112,10 +112,36 @@ func (c *closing) lists(n int, docID string) bool {
 
 func useKey(id string, n int) string { return authzKey(id, fmt.Sprintf("use/%04d.json", n)) }
 
+// spentKey is the receipt of a use: a second write-once object, put and
+// locked by finish once the stamping is committed and logged.
+//
+// "Already used" is decided by the use slots: a slot whose marker is gone
+// would be free again. The receipt keeps it taken: a slot counts as taken
+// when its marker or its receipt exists, so deleting one of the two objects
+// (an rm on the filesystem backend, which bypasses its locks) neither frees
+// the use nor goes unnoticed — fixity reports the missing one. The audit
+// log holds the same fact (document.stamped names the authorization and the
+// use), but reading it on every stamping means reading every shard; two
+// objects side by side cost one listing, the one the slots already need.
+// A document is served only while its marker exists (Committed): the
+// receipt keeps a use spent, it does not stand in for the commit.
+func spentKey(id string, n int) string { return authzKey(id, fmt.Sprintf("spent/%04d.json", n)) }
+
 // useMarkers reads every marker in the authorization's use slots, by slot.
+// A slot whose marker is missing but whose receipt exists yields a marker
+// made from the receipt, with Missing set.
 func (r *Registry) useMarkers(ctx context.Context, id string) ([]useMarker, error) {
 	var markers []useMarker
-	err := r.store.List(ctx, authzKey(id, "use/"), func(o archive.ObjectInfo) error {
+	spent := map[int]string{}
+	err := r.store.List(ctx, authzKey(id, ""), func(o archive.ObjectInfo) error {
+		rest := strings.TrimPrefix(o.Key, authzKey(id, ""))
+		if n, ok := slotNumber(rest, "spent/"); ok {
+			spent[n] = o.Key
+			return nil
+		}
+		if _, ok := slotNumber(rest, "use/"); !ok {
+			return nil
+		}
 		var m useMarker
 		if err := getJSON(ctx, r.store, o.Key, &m); err != nil {
 			if errors.Is(err, archive.ErrNotFound) {
@@ -124,10 +150,57 @@ func (r *Registry) useMarkers(ctx context.Context, id string) ([]useMarker, erro
 			return err
 		}
 		markers = append(markers, m)
+		delete(spent, m.N)
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range markers {
+		delete(spent, m.N)
+	}
+	for _, k := range spent {
+		var u usedSlot
+		if err := getJSON(ctx, r.store, k, &u); err != nil {
+			if errors.Is(err, archive.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		markers = append(markers, useMarker{AuthorizationUse: AuthorizationUse{N: u.N, DocumentID: u.DocumentID, MarkerMissing: true}})
+	}
 	sort.Slice(markers, func(i, j int) bool { return markers[i].N < markers[j].N })
-	return markers, err
+	return markers, nil
+}
+
+// slotNumber parses "<dir>NNNN.json".
+func slotNumber(rest, dir string) (int, bool) {
+	s, ok := strings.CutPrefix(rest, dir)
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, ".json")
+	if !ok || len(s) != 4 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, n > 0
+}
+
+// putReceipt writes (or finds) the receipt of use n and locks it until
+// until; finish calls it after the stamping is logged.
+func (r *Registry) putReceipt(ctx context.Context, id string, n int, docID string, until time.Time) error {
+	k := spentKey(id, n)
+	if err := putJSON(ctx, r.store, k, usedSlot{N: n, DocumentID: docID}); err != nil && !errors.Is(err, archive.ErrExists) {
+		return err
+	}
+	return r.store.SetRetention(ctx, k, until)
 }
 
 // closer is the lowest closing marker among markers, or nil.
@@ -282,6 +355,11 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 	}
 	for n := len(cur.Uses) + 1; n <= cur.MaxUses; n++ {
 		u.N = n
+		if _, err := r.store.Head(ctx, spentKey(st.ID, n)); err == nil {
+			continue // spent, though its marker is gone (see spentKey)
+		} else if !errors.Is(err, archive.ErrNotFound) {
+			return nil, err
+		}
 		err := putJSON(ctx, r.store, useKey(st.ID, n), u)
 		if errors.Is(err, archive.ErrExists) {
 			var m useMarker

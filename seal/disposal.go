@@ -167,7 +167,7 @@ func (s *Service) Dispose(ctx context.Context, req DisposalRequest) (*DisposalRe
 		if err := s.Store.SetRetention(ctx, key, until); err != nil {
 			return nil, err
 		}
-		for _, k := range []string{codePrefix + rec.RetrievalCodeHash + ".json", archive.RecordKey(rec.DocumentID), archive.DocumentKey(rec.DocumentID)} {
+		for _, k := range []string{codePrefix + rec.RetrievalCodeHash + ".json", archive.RefNumberKey(rec.DocumentID), archive.RecordKey(rec.DocumentID), archive.DocumentKey(rec.DocumentID)} {
 			if err := s.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
 				return nil, fmt.Errorf("destroying %s: %w", k, err)
 			}

@@ -65,6 +65,7 @@ type serviceEnv struct {
 	sealID string
 	audit  *recorder
 	log    *audit.Log
+	kek    *keys.KEK
 }
 
 // tee sends events to the audit log and to the recorder the tests count.
@@ -119,7 +120,7 @@ func newServiceEnvOn(t *testing.T, schedule string, clock *fakeClock, store arch
 		t.Fatal(err)
 	}
 	return &serviceEnv{svc: &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "test"},
-		store: store, clock: clock, sealID: s.ID, audit: rec, log: alog}
+		store: store, clock: clock, sealID: s.ID, audit: rec, log: alog, kek: kek}
 }
 
 func (e *serviceEnv) stamp(t *testing.T, item string) *seal.Stamped {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -71,25 +73,65 @@ func (s *Service) useFor(ctx context.Context, authzID, docID string) (int, error
 		return 0, err
 	}
 	for _, u := range st.Uses {
-		if u.DocumentID == docID {
+		if u.DocumentID == docID && !u.MarkerMissing {
 			return u.N, nil
 		}
 	}
 	return 0, nil
 }
 
-// committedPDF reads a committed document's record and PDF.
-func (s *Service) committedPDF(ctx context.Context, docID string) (*archive.Record, []byte, error) {
+// CommittedRecord reads the record of a committed document as its commit
+// stored it: the use marker of its first authorization pins the record's
+// version and SM3 (archive.Pin), so a record version put in front of it, or
+// a record edited on disk, is never returned (archive.ErrAltered). A
+// document not committed — staged, or whose use marker is gone — is
+// archive.ErrNotFound. Records committed before pins were kept are read as
+// they are.
+func (s *Service) CommittedRecord(ctx context.Context, docID string) (*archive.Record, error) {
 	rec, err := s.Record(ctx, docID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.Registry.Authorization(ctx, rec.Authorization.ID)
+	if err != nil {
+		return nil, err
+	}
+	var use *AuthorizationUse
+	for i, u := range st.Uses {
+		if u.DocumentID == docID && !u.MarkerMissing {
+			use = &st.Uses[i]
+		}
+	}
+	if use == nil {
+		return nil, archive.ErrNotFound
+	}
+	if use.Record != nil {
+		b, _, err := archive.ReadPinned(ctx, s.Store, archive.RecordKey(docID), *use.Record, maxMetaObject)
+		if err != nil {
+			return nil, err
+		}
+		var pinned archive.Record
+		if err := json.Unmarshal(b, &pinned); err != nil || pinned.DocumentID != docID {
+			return nil, fmt.Errorf("%s: %w", archive.RecordKey(docID), archive.ErrAltered)
+		}
+		rec = &pinned
+	}
+	if ok, err := s.Committed(ctx, rec); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, archive.ErrNotFound
+	}
+	return rec, nil
+}
+
+// committedPDF reads a committed document's record and PDF, both pinned to
+// what the commit stored.
+func (s *Service) committedPDF(ctx context.Context, docID string) (*archive.Record, []byte, error) {
+	rec, err := s.CommittedRecord(ctx, docID)
 	if err != nil {
 		return nil, nil, err
 	}
-	if ok, err := s.Committed(ctx, rec); err != nil {
-		return nil, nil, err
-	} else if !ok {
-		return nil, nil, archive.ErrNotFound
-	}
-	b, _, err := archive.GetBytes(ctx, s.Store, archive.DocumentKey(docID))
+	b, _, err := archive.ReadDocument(ctx, s.Store, rec)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -129,7 +129,7 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 		if err := s.logStamped(ctx, p, &rec, uses[0]); err != nil {
 			return false, false, err
 		}
-		return true, false, s.finish(ctx, p, &rec, uses)
+		return true, false, s.finish(ctx, p, &rec, uses, true)
 	case old:
 		// A multi-seal commit cut half-way: give the uses it took back.
 		for i, id := range ids {

@@ -34,14 +34,10 @@ func (s *Service) ByRetrievalCode(ctx context.Context, code string) (*archive.Re
 	if err := getJSON(ctx, s.Store, codePrefix+hashHex(n)+".json", &ce); err != nil {
 		return nil, err
 	}
-	rec, err := s.Record(ctx, ce.DocumentID)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := s.Committed(ctx, rec); err != nil || !ok {
+	if !ValidDocumentID(ce.DocumentID) {
 		return nil, archive.ErrNotFound
 	}
-	return rec, nil
+	return s.CommittedRecord(ctx, ce.DocumentID)
 }
 
 // retrievalCodeLen is the length of a normalised retrieval code: 20 base32

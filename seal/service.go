@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,10 @@ type Service struct {
 	Schedule         *archive.Schedule
 	// Application names the creating application in records.
 	Application string
+	// Fonds is the fonds code (全宗号) that numbers the first unit's records
+	// when the organisation was made without one (the config's `fonds`);
+	// a unit's own code always comes first.
+	Fonds string
 	// PublicURL is the service's external base URL, for QR codes.
 	PublicURL string
 	// Now is the clock; nil means the registry's.
@@ -243,6 +248,8 @@ type stamping struct {
 	// rec and pend are what stage stored: the record and the pending marker.
 	rec  *archive.Record
 	pend pendingEntry
+	// recPin is the stored record's version and SM3, kept in the use markers.
+	recPin archive.Pin
 }
 
 // checkedUses returns the request's seals — Seals, or the single
@@ -496,12 +503,21 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	if err := putJSON(ctx, s.Store, pendingPrefix+job.docID+".json", job.pend); err != nil {
 		return err
 	}
-	if _, err := s.Store.PutIfAbsent(ctx, archive.DocumentKey(job.docID), bytes.NewReader(job.signed), int64(len(job.signed))); err != nil {
+	pdfInfo, err := s.Store.PutIfAbsent(ctx, archive.DocumentKey(job.docID), bytes.NewReader(job.signed), int64(len(job.signed)))
+	if err != nil {
 		return err
 	}
-	if err := putJSON(ctx, s.Store, archive.RecordKey(job.docID), rec); err != nil {
+	rec.PDFVersion = pdfInfo.VersionID
+	recBytes, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
 		return err
 	}
+	recBytes = append(recBytes, '\n')
+	recInfo, err := archive.PutBytesIfAbsent(ctx, s.Store, archive.RecordKey(job.docID), recBytes)
+	if err != nil {
+		return err
+	}
+	job.recPin = archive.PinOf(recInfo.VersionID, recBytes)
 	if err := putJSON(ctx, s.Store, job.pend.CodeKey, codeEntry{DocumentID: job.docID}); err != nil {
 		return err
 	}
@@ -526,7 +542,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		s.discard(ctx, job.pend)
 		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", s.grace()/2)
 	}
-	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem}
+	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem, Record: &job.recPin}
 	if job.idem != "" {
 		u.RequestSM3 = job.fingerprint
 		var err error
@@ -582,7 +598,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		s.discard(ctx, job.pend)
 		return nil, err
 	}
-	if err := s.finish(ctx, job.pend, job.rec, uses); err != nil {
+	if err := s.finish(ctx, job.pend, job.rec, uses, false); err != nil {
 		// Committed and logged: the document exists. The sweep finishes
 		// the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", job.docID, "err", err)
@@ -609,8 +625,9 @@ func (s *Service) logStamped(ctx context.Context, p pendingEntry, rec *archive.R
 // (uses: one per authorization, in the order of p.AuthorizationIDs) until
 // the document's retention ends, and removes its pending marker. The
 // recovery sweep calls it too, so a stamping interrupted after its commit
-// is still locked.
-func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, uses []int) error {
+// is still locked (resumed: it may have run part-way before). It also
+// numbers the record in its reference-code series (assignRefNumber).
+func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, uses []int, resumed bool) error {
 	keys := append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey}, p.Extra...)
 	for i, id := range p.authorizationIDs() {
 		keys = append(keys, useKey(id, uses[i]))
@@ -619,6 +636,14 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 		if err := s.Store.SetRetention(ctx, k, rec.RetainUntil); err != nil {
 			return err
 		}
+	}
+	for i, id := range p.authorizationIDs() {
+		if err := s.Registry.putReceipt(ctx, id, uses[i], p.DocumentID, rec.RetainUntil); err != nil {
+			return err
+		}
+	}
+	if err := s.assignRefNumber(ctx, rec, resumed); err != nil {
+		return err
 	}
 	if p.IdempotencyKey != "" {
 		err := putJSON(ctx, s.Store, idemPrefix+p.IdempotencyKey+".json", codeEntry{DocumentID: p.DocumentID})
@@ -668,4 +693,25 @@ func validateRecord(r *RecordInput) error {
 		return &InputError{"record.file_name", "a plain file name of at most 200 characters"}
 	}
 	return nil
+}
+
+// assignRefNumber gives a committed record its number in its fonds-year-
+// retention-item series (archive.AssignRefNumber). A unit without a fonds
+// code numbers nothing: its transfers number their records as before.
+func (s *Service) assignRefNumber(ctx context.Context, rec *archive.Record, resumed bool) error {
+	u, err := s.Registry.DocumentUnit(ctx, rec.DocumentID)
+	if err != nil {
+		return err
+	}
+	fonds := u.Fonds
+	if fonds == "" && u.First {
+		fonds = s.Fonds
+	}
+	if fonds == "" {
+		return nil
+	}
+	n := archive.RefNumber{DocumentID: rec.DocumentID, Fonds: fonds, Year: rec.Date.In(archive.RefYearZone).Year(),
+		Retention: rec.Retention, Item: archive.RefItem(rec.ItemCode)}
+	_, err = archive.AssignRefNumber(ctx, s.Store, n, rec.RetainUntil, s.now(), resumed)
+	return err
 }

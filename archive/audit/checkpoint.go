@@ -26,6 +26,11 @@ type Position struct {
 	Seq uint64 `json:"seq"`
 	// Hash is that entry's hash.
 	Hash string `json:"hash"`
+	// Count is the number of entries the shard held: Seq, as entries run
+	// from 1 without gaps. Checkpoints made before it was kept have none
+	// (zero) and are read as before; Verify reports a shard holding fewer
+	// entries than a checkpoint counted as ShardShort.
+	Count uint64 `json:"count,omitempty"`
 }
 
 // Checkpoint is a signed statement of every shard's tail at one moment.
@@ -95,7 +100,7 @@ func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 			return nil, fmt.Errorf("audit: checkpoint: %w", err)
 		}
 		if seq > 0 {
-			shards[n] = Position{Seq: seq, Hash: hash}
+			shards[n] = Position{Seq: seq, Hash: hash, Count: seq}
 		}
 	}
 
@@ -175,8 +180,8 @@ func ParseCheckpoint(b []byte) (*Checkpoint, error) {
 	}
 	for _, n := range slices.Sorted(maps.Keys(w.Shards)) {
 		p := w.Shards[n]
-		if !ValidNode(n) || p.Seq < 1 || p.Seq > MaxSeq || !isHash(p.Hash) {
-			return nil, fmt.Errorf("audit: checkpoint: invalid shard %q position %d %q", n, p.Seq, p.Hash)
+		if !ValidNode(n) || p.Seq < 1 || p.Seq > MaxSeq || !isHash(p.Hash) || p.Count > MaxSeq {
+			return nil, fmt.Errorf("audit: checkpoint: invalid shard %q position %d %q count %d", n, p.Seq, p.Hash, p.Count)
 		}
 	}
 	sig, err := base64.StdEncoding.DecodeString(w.Signature)

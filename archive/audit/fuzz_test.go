@@ -47,7 +47,7 @@ func FuzzParseCheckpoint(f *testing.F) {
 		f.Fatal(err)
 	}
 	cp := &Checkpoint{Time: time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC), Node: "n1",
-		Shards: map[string]Position{"n1": {Seq: 3, Hash: string(bytes.Repeat([]byte("a"), 64))}, "n-2": {Seq: 1, Hash: string(bytes.Repeat([]byte("b"), 64))}}}
+		Shards: map[string]Position{"n1": {Seq: 3, Hash: string(bytes.Repeat([]byte("a"), 64)), Count: 3}, "n-2": {Seq: 1, Hash: string(bytes.Repeat([]byte("b"), 64))}}}
 	msg, _ := json.Marshal(cp.wire())
 	cp.Signature, _ = key.Sign(rand.Reader, msg, sm2.NewSM2SignerOption(true, nil))
 	f.Add(marshalCheckpoint(cp))

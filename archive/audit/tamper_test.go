@@ -3,10 +3,14 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/emmansun/gmsm/sm2"
 
 	"eseal/archive"
 	"eseal/archive/fs"
@@ -126,13 +130,13 @@ func TestTamper(t *testing.T) {
 		{"truncate a checkpointed shard", func(t *testing.T, s *fs.Store, _ *clock) string {
 			removeFile(t, s, k("n2", 3))
 			return ""
-		}, CheckpointMismatch, k("n2", 3)},
+		}, ShardShort, k("n2", 3)},
 		{"delete a whole shard", func(t *testing.T, s *fs.Store, _ *clock) string {
 			for seq := uint64(1); seq <= 3; seq++ {
 				removeFile(t, s, k("n2", seq))
 			}
 			return ""
-		}, CheckpointMismatch, k("n2", 1)},
+		}, ShardShort, k("n2", 1)},
 		{"rewrite a chain tail consistently", func(t *testing.T, s *fs.Store, _ *clock) string {
 			h := rewrite(t, s, k("n2", 2), "", subject)
 			rewrite(t, s, k("n2", 3), h, subject)
@@ -209,4 +213,62 @@ func TestTruncationPastCheckpoint(t *testing.T) {
 	if err != nil || !r.OK() || r.Entries != 2 {
 		t.Fatalf("Verify: %v %v, %d entries", r.First(), err, r.Entries)
 	}
+}
+
+// TestCheckpointCounts: a new checkpoint counts each shard's entries; one
+// made before counts were kept (no "count") is read and verified as before,
+// and a shard cut short under either is ShardShort.
+func TestCheckpointCounts(t *testing.T) {
+	ctx := context.Background()
+	s := newFS(t)
+	key := newKey(t)
+	c := newClock()
+	l := open(t, s, "n1", c, key)
+	appendN(t, l, 3, "a")
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cp.Shards["n1"]; got.Count != 3 || got.Seq != 3 {
+		t.Fatalf("checkpoint position %+v, want seq 3 count 3", got)
+	}
+	if !bytes.Contains(readFile(t, s, cp.Key), []byte(`"count":3`)) {
+		t.Fatalf("stored checkpoint has no count: %s", readFile(t, s, cp.Key))
+	}
+
+	// An old-form checkpoint, signed without counts, over the same shard.
+	old := &Checkpoint{Time: c.Now().UTC(), Node: "n1", Shards: map[string]Position{"n1": {Seq: 2, Hash: readTailHash(t, s, 2)}}}
+	msg, _ := json.Marshal(old.wire())
+	old.Signature, err = key.Sign(rand.Reader, msg, sm2.NewSM2SignerOption(true, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := marshalCheckpoint(old)
+	if bytes.Contains(b, []byte("count")) {
+		t.Fatalf("old-form checkpoint carries a count: %s", b)
+	}
+	if _, err := ParseCheckpoint(b); err != nil {
+		t.Fatalf("old-form checkpoint does not parse: %v", err)
+	}
+	if _, err := archive.PutBytesIfAbsent(ctx, s, CheckpointKey(old.Time, old.Node), b); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := Verify(ctx, s, &key.PublicKey); err != nil || !r.OK() || r.Checkpoints != 2 {
+		t.Fatalf("Verify with an old-form checkpoint: %v %v (%d checkpoints)", r.First(), err, r.Checkpoints)
+	}
+
+	removeFile(t, s, EntryKey("n1", 3))
+	r, err := Verify(ctx, s, &key.PublicKey)
+	if err != nil || r.OK() || r.First().Reason != ShardShort || r.First().Key != EntryKey("n1", 3) {
+		t.Fatalf("Verify after the last entry was cut: %v %v", r.First(), err)
+	}
+}
+
+func readTailHash(t *testing.T, s *fs.Store, seq uint64) string {
+	t.Helper()
+	e, err := ParseEntry(readFile(t, s, EntryKey("n1", seq)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Hash
 }

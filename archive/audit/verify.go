@@ -38,6 +38,10 @@ const (
 	// Unreadable: an object under audit/ that is not a well-formed entry or
 	// checkpoint where one belongs.
 	Unreadable
+	// ShardShort: a shard ends before the position a checkpoint names, or
+	// holds fewer entries than the checkpoint counted: its last entries
+	// (or some of them) were deleted.
+	ShardShort
 )
 
 var reasonNames = map[Reason]string{
@@ -47,6 +51,7 @@ var reasonNames = map[Reason]string{
 	BadCheckpointSignature: "bad checkpoint signature",
 	CheckpointMismatch:     "checkpoint mismatch",
 	Unreadable:             "unreadable",
+	ShardShort:             "shard short",
 }
 
 // String names the reason.
@@ -154,7 +159,8 @@ type verifier struct {
 	hash     string // hash field of entry seq
 	linkKnow bool   // hash is the predecessor to check the next prev against
 
-	tips      map[string]Position // each shard's last entry
+	count     uint64              // entries read in the shard being walked
+	tips      map[string]Position // each shard's last entry, Count the entries read
 	confirmed map[string]Position // last checkpointed position confirmed per shard
 }
 
@@ -176,7 +182,7 @@ func (v *verifier) visit(oi archive.ObjectInfo) error {
 	}
 	if node != v.node {
 		v.endShard()
-		v.node, v.seq, v.hash, v.linkKnow = node, 0, "", true
+		v.node, v.seq, v.hash, v.linkKnow, v.count = node, 0, "", true, 0
 		v.r.Shards++
 	}
 	if seq != v.seq+1 {
@@ -204,6 +210,7 @@ func (v *verifier) visit(oi archive.ObjectInfo) error {
 		return nil
 	}
 	v.r.Entries++
+	v.count++
 	switch {
 	case entryHash(toWire(e)) != e.Hash:
 		v.r.add(Problem{Key: k, Seq: seq, Node: node, Reason: HashMismatch, Detail: "content does not hash to the stored hash"})
@@ -220,7 +227,7 @@ func (v *verifier) visit(oi archive.ObjectInfo) error {
 
 func (v *verifier) endShard() {
 	if v.node != "" {
-		v.tips[v.node] = Position{Seq: v.seq, Hash: v.hash}
+		v.tips[v.node] = Position{Seq: v.seq, Hash: v.hash, Count: v.count}
 	}
 }
 
@@ -267,7 +274,12 @@ func (v *verifier) checkPosition(cpKey, n string, pos Position) error {
 	tip := v.tips[n]
 	switch {
 	case pos.Seq > tip.Seq:
-		mismatch(tip.Seq+1, fmt.Sprintf("checkpoint names entry %d but the shard ends at %d", pos.Seq, tip.Seq))
+		v.r.add(Problem{Key: EntryKey(n, tip.Seq+1), Seq: tip.Seq + 1, Node: n, Reason: ShardShort, Checkpoint: cpKey,
+			Detail: fmt.Sprintf("checkpoint names entry %d but the shard ends at %d", pos.Seq, tip.Seq)})
+		return nil
+	case pos.Count > tip.Count:
+		v.r.add(Problem{Key: EntryKey(n, pos.Seq), Seq: pos.Seq, Node: n, Reason: ShardShort, Checkpoint: cpKey,
+			Detail: fmt.Sprintf("checkpoint counted %d entries, the shard holds %d readable", pos.Count, tip.Count)})
 		return nil
 	case pos.Seq == tip.Seq:
 		if tip.Hash != pos.Hash {
@@ -292,4 +304,31 @@ func (v *verifier) checkPosition(cpKey, n string, pos Position) error {
 	}
 	v.confirmed[n] = pos
 	return nil
+}
+
+// Entries calls fn for every well-formed entry of every shard, shards in
+// key order and each shard by seq. Entries that do not parse are skipped:
+// Verify reports them. Fixity reads the log this way to reconcile it with
+// the store.
+func Entries(ctx context.Context, store archive.Store, fn func(Entry) error) error {
+	return store.List(ctx, prefix, func(oi archive.ObjectInfo) error {
+		if strings.HasPrefix(oi.Key, checkpointPrefix) || strings.HasPrefix(oi.Key, nodePrefix) {
+			return nil
+		}
+		if _, _, ok := parseEntryKey(oi.Key); !ok {
+			return nil
+		}
+		b, _, err := archive.GetBytes(ctx, store, oi.Key)
+		if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrTooLarge) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e, err := ParseEntry(b)
+		if err != nil {
+			return nil
+		}
+		return fn(e)
+	})
 }

@@ -837,7 +837,7 @@ func (k *checker) readerAt(e *entry) (io.ReaderAt, int64, error) {
 }
 
 // sequence checks that the catalogue's 序号 run 1..n and that each
-// reference-code group's sequence runs 1..m without gap or repeat.
+// reference-code group's sequence runs on without gap or repeat.
 func (k *checker) sequence(items []itemState) {
 	for i, it := range items {
 		if it.entry.Index != strconv.Itoa(i+1) {
@@ -860,8 +860,10 @@ func (k *checker) sequence(items []itemState) {
 	for _, g := range names {
 		seqs := groups[g]
 		sort.Ints(seqs)
+		// A package may hold part of a series (a filtered transfer): its
+		// numbers, kept since archiving, run on without gap or repeat.
 		var probs []string
-		want := 1
+		want := seqs[0]
 		for i, s := range seqs {
 			switch {
 			case i > 0 && s == seqs[i-1]:

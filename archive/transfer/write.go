@@ -131,6 +131,9 @@ func Write(ctx context.Context, w io.Writer, records []archive.Record, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	if err := keptNumbers(ctx, items, opts); err != nil {
+		return nil, err
+	}
 	pw := &packWriter{zw: zip.NewWriter(w), root: id + "/", mod: t}
 	if err := pw.small(bagitTxt, []byte(bagitDeclared)); err != nil {
 		return nil, err
@@ -284,7 +287,9 @@ func (pw *packWriter) xmlFile(p string, v any) error {
 // then its metadata. It returns the bytes of both.
 func (pw *packWriter) item(ctx context.Context, it Item, opts Options, tally *tally) (int64, error) {
 	rec := it.Record
-	sp, err := spool(ctx, opts.Store, archive.DocumentKey(rec.DocumentID), opts.TempDir, opts.SpoolLimit)
+	// Pinned to the version the commit stored (rec.PDFVersion; empty on the
+	// filesystem), so a version put in front of it is never packed.
+	sp, err := spool(ctx, opts.Store, archive.DocumentKey(rec.DocumentID), rec.PDFVersion, opts.TempDir, opts.SpoolLimit)
 	if err != nil {
 		return 0, &ItemError{DocumentID: rec.DocumentID, Reason: "reading the stored PDF: " + err.Error()}
 	}
@@ -404,11 +409,11 @@ type spooled struct {
 	close    func()
 }
 
-func spool(ctx context.Context, s archive.Store, key, dir string, limit int64) (*spooled, error) {
+func spool(ctx context.Context, s archive.Store, key, version, dir string, limit int64) (*spooled, error) {
 	if limit <= 0 {
 		limit = 32 << 20
 	}
-	rc, info, err := s.Get(ctx, key)
+	rc, info, err := archive.OpenPinned(ctx, s, key, version)
 	if err != nil {
 		return nil, err
 	}
@@ -521,3 +526,39 @@ type Inspection struct {
 
 // InspectFunc parses a PDF for the usability checks.
 type InspectFunc func(r io.ReaderAt, size int64) Inspection
+
+// keptNumbers gives each item the number its record was given when it was
+// archived (archive.RefNumber), so every transfer of a series carries the
+// same codes; the fonds code is the rule's (--fonds overrides the one kept).
+// Records archived before numbers were kept are numbered after the highest
+// kept number of their group in this package.
+func keptNumbers(ctx context.Context, items []Item, opts Options) error {
+	top := map[string]int{}
+	kept := make([]bool, len(items))
+	for i := range items {
+		n, err := archive.ReadRefNumber(ctx, opts.Store, items[i].Record.DocumentID)
+		if errors.Is(err, archive.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return &ItemError{DocumentID: items[i].Record.DocumentID, Reason: "reading its reference number: " + err.Error()}
+		}
+		items[i].Ref.Year, items[i].Ref.Seq = n.Year, n.Seq
+		kept[i] = true
+		top[items[i].Ref.Group()] = max(top[items[i].Ref.Group()], n.Seq)
+	}
+	for i := range items {
+		if kept[i] {
+			continue
+		}
+		g := items[i].Ref.Group()
+		top[g]++
+		items[i].Ref.Seq = top[g]
+	}
+	for _, it := range items {
+		if len(strconv.Itoa(it.Ref.Seq)) > opts.Rule.width() {
+			return &RuleError{fmt.Sprintf("group %s has more than %d-digit sequences", it.Ref.Group(), opts.Rule.width())}
+		}
+	}
+	return nil
+}

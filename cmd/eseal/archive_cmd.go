@@ -23,7 +23,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 
 	fixity := &cobra.Command{
 		Use:   "fixity",
-		Short: "Re-hash every stored document against its record, verify its authorizations' evidence (exit 1 on any problem)",
+		Short: "Re-hash every document, verify its evidence, reconcile the store with the use markers and the audit log (exit 1 on any problem)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			svc, err := g.openService(cmd.Context())
@@ -40,15 +40,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 					_ = bar.Set(done)
 				}
 			}
-			skip := func(id string) bool {
-				rec, err := svc.Record(ctx, id)
-				if err != nil {
-					return false // unreadable records are reported by the check itself
-				}
-				ok, err := svc.Committed(ctx, rec)
-				return err == nil && !ok
-			}
-			rep, err := archive.Fixity(ctx, svc.Store, time.Now, skip, svc.Registry.CheckEvidence, progress)
+			rep, err := svc.Fixity(ctx, progress)
 			if err != nil {
 				return err
 			}
@@ -67,11 +59,14 @@ func newArchiveCmd(g *globals) *cobra.Command {
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "fixity: %d documents, %d bytes, %d problems, %s\n", rep.Documents, rep.Bytes, len(rep.Problems), rep.Finished.Sub(rep.Started).Round(time.Millisecond))
 				for _, p := range rep.Problems {
-					if p.AuthorizationID != "" {
-						fmt.Fprintf(w, "  FAIL %s authorization %s %s: %s\n", p.DocumentID, p.AuthorizationID, p.Key, p.Reason)
-					} else {
-						fmt.Fprintf(w, "  FAIL %s %s: %s\n", p.DocumentID, p.Key, p.Reason)
+					fmt.Fprint(w, "  FAIL")
+					if p.DocumentID != "" {
+						fmt.Fprintf(w, " %s", p.DocumentID)
 					}
+					if p.AuthorizationID != "" {
+						fmt.Fprintf(w, " authorization %s", p.AuthorizationID)
+					}
+					fmt.Fprintf(w, " %s (%s): %s\n", p.Key, p.Kind, p.Reason)
 				}
 			}
 			if !rep.OK() {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"eseal/archive"
 	"eseal/archive/transfer"
 	"eseal/keys"
 	"eseal/pdf/pdftest"
@@ -159,6 +160,19 @@ func TestEvidenceCLI(t *testing.T) {
 		if !strings.Contains(out, "FAIL "+d+" authorization "+az.ID) {
 			t.Errorf("fixity does not report %s under %s:\n%s", d, az.ID, out)
 		}
+	}
+	out, code = transferCLI(t, dir, "archive", "fixity", "--json")
+	var fix archive.FixityReport
+	if err := json.Unmarshal([]byte(jsonPart(out)), &fix); code != 1 || err != nil {
+		t.Fatalf("fixity --json after a flipped grant byte: exit %d, %v\n%s", code, err, out)
+	}
+	for _, p := range fix.Problems {
+		if p.Kind != archive.FixityEvidenceInvalid || p.AuthorizationID != az.ID || p.Key != "authz/"+az.ID+"/evidence/" {
+			t.Errorf("fixity --json problem %+v, want evidence-invalid of %s", p, az.ID)
+		}
+	}
+	if len(fix.Problems) != len(docs) {
+		t.Errorf("fixity --json: %d problems, want one per document (%d)", len(fix.Problems), len(docs))
 	}
 }
 

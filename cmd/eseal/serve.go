@@ -407,6 +407,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 		cfg.PublicURL = scheme + "://" + ln.Addr().String()
 	}
 	svc.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	svc.Fonds = cfg.Fonds
 	var transferCfg *api.TransferConfig
 	if cfg.Fonds != "" {
 		transferCfg = &api.TransferConfig{Rule: transfer.Rule{Fonds: cfg.Fonds}}
