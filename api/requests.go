@@ -78,13 +78,22 @@ func (s *Server) listPersonCAs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, cas)
 }
 
-func (s *Server) addPersonCA(w http.ResponseWriter, r *http.Request) {
+// readPersonCA starts both routes that change the persons' CAs: a
+// platform-level key and the JSON body; false when it answered a problem.
+func (s *Server) readPersonCA(w http.ResponseWriter, r *http.Request, req *personCARequest) bool {
 	if !s.platformLevel(w, r) {
-		return
+		return false
 	}
-	var req personCARequest
-	if p := s.readJSON(w, r, &req); p != nil {
+	if p := s.readJSON(w, r, req); p != nil {
 		writeProblem(w, r, p)
+		return false
+	}
+	return true
+}
+
+func (s *Server) addPersonCA(w http.ResponseWriter, r *http.Request) {
+	var req personCARequest
+	if !s.readPersonCA(w, r, &req) {
 		return
 	}
 	ca, err := s.Registry.AddPersonCA(r.Context(), []byte(req.Certificate), apiKeyFrom(r).Name)
@@ -96,12 +105,8 @@ func (s *Server) addPersonCA(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) addPersonCRL(w http.ResponseWriter, r *http.Request) {
-	if !s.platformLevel(w, r) {
-		return
-	}
 	var req personCARequest
-	if p := s.readJSON(w, r, &req); p != nil {
-		writeProblem(w, r, p)
+	if !s.readPersonCA(w, r, &req) {
 		return
 	}
 	crl := []byte(req.CRL)

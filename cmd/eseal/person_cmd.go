@@ -152,11 +152,7 @@ enrol or approve until one is added.`,
 	add := &cobra.Command{
 		Use: "add CA.pem", Short: "Trust a CA for persons' certificates", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			reg, _, err := g.openRegistry(cmd.Context())
+			reg, b, err := fileForRegistry(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
@@ -178,11 +174,7 @@ enrol or approve until one is added.`,
 	crl := &cobra.Command{
 		Use: "crl CRL", Short: "Add a CRL (DER or PEM) of a trusted persons' CA", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			reg, _, err := g.openRegistry(cmd.Context())
+			reg, b, err := fileForRegistry(cmd, g, args[0])
 			if err != nil {
 				return err
 			}
@@ -393,4 +385,15 @@ func addPasskeyPerson(cmd *cobra.Command, g *globals, spec seal.PersonSpec, publ
 	fmt.Fprintf(cmd.OutOrStdout(), "%s  %s, responsible for %s: enrolling until they register a passkey at\n  %s\n(once, before %s)\n",
 		p.ID, p.Name, p.SealID, enrolURL, p.EnrolmentExpires.Format(time.RFC3339))
 	return nil
+}
+
+// fileForRegistry reads a file given on the command line, then opens the
+// registry it is for: a missing file is reported before the store is opened.
+func fileForRegistry(cmd *cobra.Command, g *globals, path string) (*seal.Registry, []byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg, _, err := g.openRegistry(cmd.Context())
+	return reg, b, err
 }

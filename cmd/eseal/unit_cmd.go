@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -94,11 +93,7 @@ item code is kept permanently. A unit without one uses the deployment's.
 Every replica uses the new version within 30 seconds.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[1])
-			if err != nil {
-				return err
-			}
-			reg, _, err := g.openRegistry(cmd.Context())
+			reg, b, err := fileForRegistry(cmd, g, args[1])
 			if err != nil {
 				return err
 			}
