@@ -578,3 +578,34 @@ func TestPagesOneClock(t *testing.T) {
 		t.Fatalf("verify page times are not Beijing time, labelled:\n%s", v.body)
 	}
 }
+
+// TestPKIPublished: the root's CRL and certificate are served where the
+// certificates say; a revoked seal's signer certificate is on the CRL a
+// relying party fetches, which verifies under the root.
+func TestPKIPublished(t *testing.T) {
+	e := newEnv(t)
+	root := e.do("GET", "/pki/root.crt", "", "", nil)
+	if root.status != 200 || root.header.Get("Content-Type") != "application/pkix-cert" || !bytes.Equal(root.body, e.reg.Roots()[0].Raw) {
+		t.Fatalf("root: %d %s", root.status, root.header.Get("Content-Type"))
+	}
+	if r := e.postJSON("/v1/seals/"+e.sealID+"/revoke", e.admin, map[string]any{"reason": "遗失"}); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	r := e.do("GET", "/pki/crl.der", "", "", nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "application/pkix-crl" || !strings.Contains(r.header.Get("Cache-Control"), "public") {
+		t.Fatalf("CRL: %d %v", r.status, r.header)
+	}
+	ts := keys.NewTrustStore(e.reg.Roots()...)
+	if err := ts.AddCRL(r.body); err != nil {
+		t.Fatalf("the served CRL does not verify under the served root: %v", err)
+	}
+	sl, err := e.reg.Get(context.Background(), e.sealID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, _ := e.reg.Chain(context.Background(), e.sealID)
+	certs, _ := keys.ParseCertificatesPEM(chain)
+	if _, err := ts.Verify(certs[0], nil, time.Now(), keys.UsageSign); err == nil {
+		t.Fatalf("seal %s (signer %s) revoked, but the served CRL does not list it", sl.ID, sl.SignerSerial)
+	}
+}

@@ -162,6 +162,27 @@ func (s *Server) sealChain(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
+// pkiCRL publishes the root's newest CRL where the certificates it issues
+// say it is (seal.CRLPath): a relying party checks revocation by itself.
+func (s *Server) pkiCRL(w http.ResponseWriter, r *http.Request) {
+	b, err := s.Registry.CRL(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(b)
+}
+
+// pkiRoot publishes the root certificate (DER), the caIssuers of the
+// certificates it issues (seal.RootPath).
+func (s *Server) pkiRoot(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/pkix-cert")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	_, _ = w.Write(s.Registry.Roots()[0].Raw)
+}
+
 func (s *Server) sealSESeal(w http.ResponseWriter, r *http.Request) {
 	b, err := s.Registry.SESeal(r.Context(), mux.Vars(r)["seal_id"])
 	if err != nil {

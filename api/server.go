@@ -154,6 +154,8 @@ func (s *Server) routes() []route {
 		{[]string{"POST"}, "/v1/seals/{seal_id}/resume", onlyAdmin, "seals_resume", s.sealStatus(seal.Active)},
 		{[]string{"POST"}, "/v1/seals/{seal_id}/revoke", onlyAdmin, "seals_revoke", s.sealStatus(seal.Revoked)},
 		{[]string{"GET"}, "/v1/seals/{seal_id}/chain.pem", nil, "seals_chain", s.sealChain},
+		{[]string{"GET"}, seal.CRLPath, nil, "pki_crl", s.pkiCRL},
+		{[]string{"GET"}, seal.RootPath, nil, "pki_root", s.pkiRoot},
 		{[]string{"GET"}, "/v1/seals/{seal_id}/seseal.der", nil, "seals_seseal", s.sealSESeal},
 		{[]string{"GET"}, "/v1/seals/{seal_id}/picture.png", nil, "seals_picture", s.sealPicture},
 		{[]string{"POST"}, "/v1/seals/{seal_id}/authorizations", onlyAuthorizer, "authz_grant", s.grant},

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net/url"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -69,6 +70,11 @@ type CertRequest struct {
 	PublicKey crypto.PublicKey
 	// NotBefore and NotAfter must lie within the CA certificate's validity.
 	NotBefore, NotAfter time.Time
+	// CRLURLs become the CRL distribution points, IssuerURLs the authority
+	// information access caIssuers URLs (RFC 5280 §4.2.1.13, §4.2.2.1):
+	// where a relying party fetches revocation data and the issuer's
+	// certificate itself. Absolute http or https URLs.
+	CRLURLs, IssuerURLs []string
 }
 
 // Revocation is one entry of a CRL.
@@ -156,6 +162,11 @@ func (ca *CA) Issue(req CertRequest) (*smx509.Certificate, error) {
 	if org == "" {
 		org = firstOrEmpty(ca.Cert.Subject.Organization)
 	}
+	for _, u := range append(append([]string{}, req.CRLURLs...), req.IssuerURLs...) {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return nil, &RequestError{Field: "CRLURLs/IssuerURLs", Problem: fmt.Sprintf("%q is not an absolute http(s) URL", u)}
+		}
+	}
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err
@@ -171,6 +182,8 @@ func (ca *CA) Issue(req CertRequest) (*smx509.Certificate, error) {
 		NotAfter:              req.NotAfter,
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski,
+		CRLDistributionPoints: req.CRLURLs,
+		IssuingCertificateURL: req.IssuerURLs,
 	}
 	if org != "" {
 		tmpl.Subject.Organization = []string{org}

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"crypto/ecdsa"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,4 +141,46 @@ func TestOpenSSLVerify(t *testing.T) {
 			t.Fatalf("openssl accepted the signature under another user id:\n%s", out)
 		}
 	})
+}
+
+// TestCertificateURLsWithOpenSSL: a certificate issued with CRL and issuer
+// URLs carries them as a CRL distribution point and an authority
+// information access caIssuers, as OpenSSL reads them; a URL that is not
+// absolute http(s) is refused.
+func TestCertificateURLsWithOpenSSL(t *testing.T) {
+	openssl := requireTool(t, "openssl")
+	now := time.Now()
+	p := newTestPKI(t, "Org", now.Add(-time.Hour), now.Add(24*time.Hour), now.Add(-time.Hour), now.Add(12*time.Hour))
+	k, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := CertRequest{Kind: KindSigner, CommonName: "行政审批专用章", PublicKey: k.Public(), NotBefore: now, NotAfter: now.Add(time.Hour),
+		CRLURLs: []string{"https://eseal.example.gov.cn/pki/crl.der"}, IssuerURLs: []string{"https://eseal.example.gov.cn/pki/root.crt"}}
+	c, err := p.root.Issue(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "signer.pem")
+	if err := os.WriteFile(path, EncodeCertificatesPEM(c), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(openssl, "x509", "-in", path, "-noout", "-text").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl x509: %v\n%s", err, out)
+	}
+	for _, want := range []string{"X509v3 CRL Distribution Points", "URI:https://eseal.example.gov.cn/pki/crl.der",
+		"Authority Information Access", "CA Issuers - URI:https://eseal.example.gov.cn/pki/root.crt"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("openssl does not show %q:\n%s", want, out)
+		}
+	}
+	for _, bad := range []string{"/pki/crl.der", "ftp://example/crl", "https://", "javascript:alert(1)"} {
+		r := req
+		r.CRLURLs = []string{bad}
+		var re *RequestError
+		if _, err := p.root.Issue(r); !errors.As(err, &re) {
+			t.Errorf("CRL URL %q: %v", bad, err)
+		}
+	}
 }

@@ -79,7 +79,10 @@ type Org struct {
 	now   func() time.Time
 
 	info     OrgInfo
-	root     *keys.CA
+	// publicURL is the service's external base URL, named in the
+	// certificates the root issues (certURLs); "" names none.
+	publicURL string
+	root      *keys.CA
 	makerCA  *smx509.Certificate
 	makerKey crypto.Signer
 
@@ -90,11 +93,39 @@ type Org struct {
 	trustCRL string
 }
 
-func newOrg(store archive.Store, kek *keys.KEK, now func() time.Time) *Org {
+func newOrg(store archive.Store, kek *keys.KEK, now func() time.Time, publicURL string) *Org {
 	if now == nil {
 		now = time.Now
 	}
-	return &Org{store: store, kek: kek, now: now}
+	return &Org{store: store, kek: kek, now: now, publicURL: strings.TrimSuffix(publicURL, "/")}
+}
+
+// Where the service publishes its CRL and root certificate (api: public,
+// cacheable), named in the certificates it issues.
+const (
+	CRLPath  = "/pki/crl.der"
+	RootPath = "/pki/root.crt"
+)
+
+// certURLs are the CRL distribution point and caIssuers URLs of the
+// certificates the root issues: none without a public URL.
+func (o *Org) certURLs() (crl, issuer []string) {
+	if o.publicURL == "" {
+		return nil, nil
+	}
+	return []string{o.publicURL + CRLPath}, []string{o.publicURL + RootPath}
+}
+
+// CRL returns the newest CRL the root issued (DER).
+func (o *Org) CRL(ctx context.Context) ([]byte, error) {
+	key, err := o.latestCRLKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if key == "" {
+		return nil, fmt.Errorf("no CRL issued yet: %w", archive.ErrNotFound)
+	}
+	return getObject(ctx, o.store, key, maxMetaObject*8)
 }
 
 // create makes the organisation PKI in an empty store: a root CA, the seal
@@ -150,9 +181,11 @@ func (o *Org) issueOwnKey(ctx context.Context, root *keys.CA, kind keys.CertKind
 	if err != nil {
 		return nil, nil, err
 	}
+	crl, issuer := o.certURLs()
 	cert, err := root.Issue(keys.CertRequest{
 		Kind: kind, CommonName: commonName, Organisation: org,
 		PublicKey: key.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(makerValidity),
+		CRLURLs: crl, IssuerURLs: issuer,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -286,8 +319,9 @@ func (o *Org) TrustStore(ctx context.Context) (*keys.TrustStore, error) {
 // issueSigner certifies a seal's signer key under the organisation root.
 // Its subject's O= is the seal's unit.
 func (o *Org) issueSigner(name, unit string, pub crypto.PublicKey, notBefore, notAfter time.Time) (*smx509.Certificate, error) {
+	crl, issuer := o.certURLs()
 	return o.root.Issue(keys.CertRequest{
-		Kind: keys.KindSigner, CommonName: name, Organisation: unit,
+		Kind: keys.KindSigner, CommonName: name, Organisation: unit, CRLURLs: crl, IssuerURLs: issuer,
 		PublicKey: pub, NotBefore: notBefore, NotAfter: notAfter,
 	})
 }

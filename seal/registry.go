@@ -83,13 +83,17 @@ type Options struct {
 	// SealFont is the CJK font seal pictures are drawn with; "" looks for
 	// one (LoadSealFont).
 	SealFont string
+	// PublicURL is the service's external base URL: the certificates the
+	// root issues from now on name its CRL (CRLPath) and root certificate
+	// (RootPath) under it. "" names none.
+	PublicURL string
 }
 
 // InitOrg creates the organisation PKI in an empty store (see Org) and opens
 // its registry. On a store that already holds an organisation it opens that
 // one instead.
 func InitOrg(ctx context.Context, store archive.Store, kek *keys.KEK, name string, opt Options) (*Registry, error) {
-	org := newOrg(store, kek, opt.Now)
+	org := newOrg(store, kek, opt.Now, opt.PublicURL)
 	if _, err := store.Head(ctx, orgKey); err == nil {
 		return newRegistry(org, opt), org.load(ctx)
 	} else if !errors.Is(err, archive.ErrNotFound) {
@@ -106,7 +110,7 @@ func InitOrg(ctx context.Context, store archive.Store, kek *keys.KEK, name strin
 
 // OpenRegistry opens the organisation kept in store and its seals.
 func OpenRegistry(ctx context.Context, store archive.Store, kek *keys.KEK, opt Options) (*Registry, error) {
-	org := newOrg(store, kek, opt.Now)
+	org := newOrg(store, kek, opt.Now, opt.PublicURL)
 	return newRegistry(org, opt), org.load(ctx)
 }
 

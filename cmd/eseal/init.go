@@ -102,7 +102,7 @@ func initDataDir(cmd *cobra.Command, g *globals, org, fonds string) (*initResult
 		res.MasterKeyFile = g.demoKeyFile()
 		fmt.Fprintf(cmd.ErrOrStderr(), "eseal: demo mode: generated the key-encryption key %s; in production set ESEAL_MASTER_KEY instead\n", g.demoKeyFile())
 	}
-	reg, err := seal.InitOrg(ctx, store, kek, org, seal.Options{Fonds: fonds})
+	reg, err := seal.InitOrg(ctx, store, kek, org, seal.Options{Fonds: fonds, PublicURL: g.publicURLOrEnv()})
 	if err != nil {
 		return nil, err
 	}

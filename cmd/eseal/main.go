@@ -91,6 +91,10 @@ type globals struct {
 	appended atomic.Int64
 	// auditFailed, when set, counts failed audit appends (a metric).
 	auditFailed func()
+	// publicURL is the service's external base URL (serve's public_url,
+	// else ESEAL_PUBLIC_URL): certificates issued name the CRL and root
+	// certificate under it.
+	publicURL string
 }
 
 func newRoot() (*cobra.Command, *globals) {
@@ -194,6 +198,14 @@ func (g *globals) openRegistry(ctx context.Context) (*seal.Registry, archive.Sto
 	return reg, store, nil
 }
 
+// publicURLOrEnv is the public URL serve set, else ESEAL_PUBLIC_URL.
+func (g *globals) publicURLOrEnv() string {
+	if g.publicURL != "" {
+		return g.publicURL
+	}
+	return strings.TrimSuffix(os.Getenv("ESEAL_PUBLIC_URL"), "/")
+}
+
 // openRegistryReadOnly opens the registry without the audit log, for
 // commands that only read (and for checking a log that may be damaged).
 func (g *globals) openRegistryReadOnly(ctx context.Context) (*seal.Registry, archive.Store, error) {
@@ -205,7 +217,7 @@ func (g *globals) openRegistryReadOnly(ctx context.Context) (*seal.Registry, arc
 	if err != nil {
 		return nil, nil, err
 	}
-	reg, err := seal.OpenRegistry(ctx, store, kek, seal.Options{})
+	reg, err := seal.OpenRegistry(ctx, store, kek, seal.Options{PublicURL: g.publicURLOrEnv()})
 	if err != nil {
 		return nil, nil, err
 	}

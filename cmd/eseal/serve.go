@@ -338,6 +338,8 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 	if err != nil {
 		return err
 	}
+	// Certificates issued from now on name the CRL and root under it.
+	g.publicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	if ok, err := initialised(ctx, st); err != nil {
 		return err
 	} else if !ok {
