@@ -29,6 +29,7 @@ import (
 	"eseal/keys/tsa"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
+	"eseal/seal/ses"
 )
 
 // env is one eseal server on loopback with its own store and clock.
@@ -607,5 +608,42 @@ func TestPKIPublished(t *testing.T) {
 	certs, _ := keys.ParseCertificatesPEM(chain)
 	if _, err := ts.Verify(certs[0], nil, time.Now(), keys.UsageSign); err == nil {
 		t.Fatalf("seal %s (signer %s) revoked, but the served CRL does not list it", sl.ID, sl.SignerSerial)
+	}
+}
+
+// TestSESignatureSideFile: a stamping that asks for a GB/T 38540
+// SES_Signature has it served beside the document, with the timestamp
+// asked for, to the stamper of its seal; other seals' keys get 403 and a
+// seal without one 404.
+func TestSESignatureSideFile(t *testing.T) {
+	e := newEnv(t)
+	authz := e.grant(e.sealID, map[string]any{"case_no": "SES-1"})
+	req := stampReq(e.sealID, authz, "SES-1")
+	req["ses_signature"], req["timestamp"] = true, true
+	r := e.stamp(testPDF("准予行政许可决定书"), req)
+	if r.status != 201 {
+		t.Fatalf("stamp: %d %s", r.status, r.body)
+	}
+	id := r.json(t)["document_id"].(string)
+	stamper := e.key(api.RoleStamper, e.sealID)
+	got := e.do("GET", "/v1/documents/"+id+"/ses-signatures/1", stamper, "", nil)
+	if got.status != 200 {
+		t.Fatalf("SES_Signature: %d %s", got.status, got.body)
+	}
+	sig, err := ses.ParseSignature(got.body)
+	if err != nil {
+		t.Fatalf("the served SES_Signature does not parse: %v", err)
+	}
+	if sig.Seal == nil || len(sig.TimeStamp) == 0 {
+		t.Fatalf("SES_Signature without its seal or the timestamp asked for: seal %v, %d timestamp bytes", sig.Seal != nil, len(sig.TimeStamp))
+	}
+	for path, want := range map[string]int{"/ses-signatures/2": 404, "/ses-signatures/0": 404, "/ses-signatures/x": 404} {
+		if r := e.do("GET", "/v1/documents/"+id+path, stamper, "", nil); r.status != want {
+			t.Errorf("%s: %d, want %d", path, r.status, want)
+		}
+	}
+	other := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "另一枚章"}).json(t)["id"].(string)
+	if r := e.do("GET", "/v1/documents/"+id+"/ses-signatures/1", e.key(api.RoleStamper, other), "", nil); r.status != 403 {
+		t.Errorf("another seal's stamper: %d", r.status)
 	}
 }

@@ -182,6 +182,7 @@ func (s *Server) routes() []route {
 		{[]string{"POST"}, "/v1/stamps", onlyStamper, "stamp", s.stamp},
 		{[]string{"GET"}, "/v1/documents/{doc_id}", documentReaders, "documents_show", s.showDocument},
 		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", documentReaders, "documents_pdf", s.documentPDF},
+		{[]string{"GET"}, "/v1/documents/{doc_id}/ses-signatures/{n}", documentReaders, "documents_ses", s.documentSESignature},
 		{[]string{"POST"}, "/v1/documents/{doc_id}/hold", onlyArchivist, "documents_hold", s.holdDocument},
 		{[]string{"POST"}, "/v1/transfers", onlyArchivist, "transfers_create", s.createTransfer(s.Transfer)},
 		{[]string{"POST"}, "/v1/verify", nil, "verify", s.verify},

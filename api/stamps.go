@@ -211,6 +211,29 @@ func (s *Server) readableRecord(w http.ResponseWriter, r *http.Request) (*archiv
 	return rec, ok
 }
 
+// documentSESignature returns the GB/T 38540 SES_Signature kept beside a
+// document for its n-th seal (1-based, as in the record's signatures), when
+// the stamping asked for one (ses_signature).
+func (s *Server) documentSESignature(w http.ResponseWriter, r *http.Request) {
+	rec, ok := s.readableRecord(w, r)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(mux.Vars(r)["n"])
+	if err != nil || n < 1 || n > len(rec.Signatures) || rec.Signatures[n-1].SESignatureKey == "" {
+		writeProblem(w, r, newProblem("not-found", fmt.Sprintf("document %s has no SES_Signature for seal %s", rec.DocumentID, mux.Vars(r)["n"])))
+		return
+	}
+	b, _, err := archive.GetBytes(r.Context(), s.Store, rec.Signatures[n-1].SESignatureKey)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-ses-%d.der"`, rec.DocumentID, n))
+	_, _ = w.Write(b)
+}
+
 // sendPDF sends a stored document, pinned to what its commit stored.
 func (s *Server) sendPDF(w http.ResponseWriter, r *http.Request, rec *archive.Record) {
 	b, _, err := archive.ReadDocument(r.Context(), s.Store, rec)
