@@ -450,9 +450,11 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 			kids[i] = r
 		}
 		w.object(fieldRef, Dict{"FT": Name("Sig"), "T": textString(field), "V": Ref{sigNum, 0}, "Kids": kids})
-		// The widgets carry no /Parent: poppler before 23.x (pdfsig in
-		// Debian 12) takes every kid with a /Parent for a child field
-		// and lists the one signature once per page. Readers find the
+		// The widgets carry no /Parent, though ISO 32000-1 12.5.6.19 asks
+		// for it: poppler before 23.x (pdfsig 22.12 in Debian 12) takes
+		// every kid with a /Parent for a child field of its own, and
+		// reports the cross-page seal as "not signed" on every page
+		// (tried: four widgets, four unsigned fields). Readers find the
 		// widgets through the field's /Kids, as PDF 1.4 files have them.
 		for i, p := range plans {
 			w.object(widgetRefs[i], widget(p, i))
