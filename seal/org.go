@@ -78,13 +78,13 @@ type Org struct {
 	kek   *keys.KEK
 	now   func() time.Time
 
-	info     OrgInfo
+	info OrgInfo
 	// publicURL is the service's external base URL, named in the
 	// certificates the root issues (certURLs); "" names none.
 	publicURL string
 	root      *keys.CA
-	makerCA  *smx509.Certificate
-	makerKey crypto.Signer
+	makerCA   *smx509.Certificate
+	makerKey  crypto.Signer
 
 	mu  sync.Mutex
 	tsa *tsa.Server
