@@ -75,6 +75,9 @@ func (c *berConverter) header(off int) (id []byte, start, length int, minimal bo
 	p++
 	switch {
 	case l < 0x80:
+		if l > len(b)-p {
+			return bad(fmt.Sprintf("length %d runs past the end of the input", l))
+		}
 		return id, p, l, true, nil
 	case l == 0x80:
 		if id[0]&0x20 == 0 {
