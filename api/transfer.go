@@ -59,7 +59,7 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 			writeProblem(w, r, unitOutOfScope(k, "transfer the records of unit "+req.Unit, req.Unit))
 			return
 		}
-		unit, err := s.unitOfKey(r.Context(), k)
+		unit, err := s.Registry.Unit(r.Context(), k.Unit)
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -168,11 +168,6 @@ func (s *Server) showUnit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, u)
 }
 
-// unitOfKey returns the key's unit.
-func (s *Server) unitOfKey(ctx context.Context, k *APIKey) (*seal.Unit, error) {
-	return s.Registry.Unit(ctx, k.Unit)
-}
-
 // keysOfUnit keeps the keys a key administrator sees: all for the platform
 // key, its unit's for a unit's admin.
 func keysOfUnit(k *APIKey, keys []*APIKey) []*APIKey {

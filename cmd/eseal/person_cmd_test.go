@@ -18,12 +18,7 @@ import (
 func TestPersonCLI(t *testing.T) {
 	dir := t.TempDir()
 	cli := func(args ...string) (string, int) { return esealCLI(append([]string{"--dir", dir}, args...)...) }
-	out, code := cli("init", "--json")
-	out = out[max(strings.Index(out, "{"), 0):]
-	var org initResult
-	if err := json.Unmarshal([]byte(out), &org); code != 0 || err != nil {
-		t.Fatalf("init: exit %d, %v\n%s", code, err, out)
-	}
+	org := initJSON(t, cli)
 	if org.PersonID == "" || org.PersonKey != filepath.Join(dir, "demo-person.key") {
 		t.Fatalf("init --json: person_id %q, person_key %q", org.PersonID, org.PersonKey)
 	}
@@ -43,7 +38,7 @@ func TestPersonCLI(t *testing.T) {
 	}
 	certFile := filepath.Join(t.TempDir(), "person.pem")
 	os.WriteFile(certFile, keys.EncodeCertificatesPEM(cert), 0o600)
-	out, code = cli("person", "add", "--seal", org.SealID, "--name", "张三", "--cert", certFile, "--json")
+	out, code := cli("person", "add", "--seal", org.SealID, "--name", "张三", "--cert", certFile, "--json")
 	var added struct{ ID string }
 	if err := json.Unmarshal([]byte(out), &added); code != 0 || err != nil || !strings.HasPrefix(added.ID, "p-") {
 		t.Fatalf("person add: exit %d\n%s", code, out)
@@ -78,13 +73,8 @@ func TestPersonCLI(t *testing.T) {
 func TestPersonAddPasskeyCLI(t *testing.T) {
 	dir := t.TempDir()
 	cli := func(args ...string) (string, int) { return esealCLI(append([]string{"--dir", dir}, args...)...) }
-	out, code := cli("init", "--json")
-	out = out[max(strings.Index(out, "{"), 0):]
-	var org initResult
-	if err := json.Unmarshal([]byte(out), &org); code != 0 || err != nil {
-		t.Fatalf("init: exit %d, %v\n%s", code, err, out)
-	}
-	out, code = cli("person", "add", "--seal", org.SealID, "--name", "李四", "--passkey", "--public-url", "https://eseal.example.gov.cn/", "--json")
+	org := initJSON(t, cli)
+	out, code := cli("person", "add", "--seal", org.SealID, "--name", "李四", "--passkey", "--public-url", "https://eseal.example.gov.cn/", "--json")
 	var added struct {
 		ID, State    string
 		EnrolmentURL string `json:"enrolment_url"`
@@ -115,12 +105,7 @@ func TestPersonAddPasskeyCLI(t *testing.T) {
 func TestPersonCACLI(t *testing.T) {
 	dir := t.TempDir()
 	cli := func(args ...string) (string, int) { return esealCLI(append([]string{"--dir", dir}, args...)...) }
-	out, code := cli("init", "--json")
-	out = out[max(strings.Index(out, "{"), 0):]
-	var org initResult
-	if err := json.Unmarshal([]byte(out), &org); code != 0 || err != nil {
-		t.Fatalf("init: exit %d, %v\n%s", code, err, out)
-	}
+	org := initJSON(t, cli)
 	if out, code := cli("person", "ca", "list"); code != 0 || !strings.Contains(out, "no CA for persons") {
 		t.Fatalf("person ca list before: exit %d\n%s", code, out)
 	}
@@ -160,4 +145,16 @@ func TestPersonCACLI(t *testing.T) {
 	if out, code := cli("person", "add", "--seal", org.SealID, "--name", "李四", "--cert", write("li.pem", keys.EncodeCertificatesPEM(c))); code != 0 {
 		t.Fatalf("enrolment under the persons' CA: exit %d\n%s", code, out)
 	}
+}
+
+// initJSON runs `eseal init --json` through cli and reads its answer.
+func initJSON(t *testing.T, cli func(args ...string) (string, int)) initResult {
+	t.Helper()
+	out, code := cli("init", "--json")
+	out = out[max(strings.Index(out, "{"), 0):]
+	var org initResult
+	if err := json.Unmarshal([]byte(out), &org); code != 0 || err != nil {
+		t.Fatalf("init: exit %d, %v\n%s", code, err, out)
+	}
+	return org
 }
