@@ -2,7 +2,6 @@ package pdf
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -37,25 +36,9 @@ func (d *Document) PrepareDocTimestamp(req DocTimestampRequest) (*Update, error)
 	if t.IsZero() {
 		t = time.Now()
 	}
-	cat, err := d.Catalog()
+	cat, af, field, err := d.newField(req.FieldName, "Timestamp")
 	if err != nil {
 		return nil, err
-	}
-	af, err := d.acroForm(cat)
-	if err != nil {
-		return nil, err
-	}
-	names := d.fieldNames(af.fields)
-	field := req.FieldName
-	if field == "" {
-		for i := 1; ; i++ {
-			field = "Timestamp" + strconv.Itoa(i)
-			if !names[field] {
-				break
-			}
-		}
-	} else if names[field] {
-		return nil, &FieldExistsError{Name: field}
 	}
 	w, alloc := d.newUpdate()
 	sigNum := alloc(1)

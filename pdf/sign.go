@@ -387,25 +387,9 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := d.Catalog()
+	cat, af, field, err := d.newField(req.FieldName, "Seal")
 	if err != nil {
 		return nil, err
-	}
-	af, err := d.acroForm(cat)
-	if err != nil {
-		return nil, err
-	}
-	names := d.fieldNames(af.fields)
-	field := req.FieldName
-	if field == "" {
-		for i := 1; ; i++ {
-			field = "Seal" + strconv.Itoa(i)
-			if !names[field] {
-				break
-			}
-		}
-	} else if names[field] {
-		return nil, &FieldExistsError{Name: field}
 	}
 
 	w, alloc := d.newUpdate()
@@ -767,4 +751,30 @@ func (d *Document) newUpdate() (*updateWriter, func(n int) int) {
 		next = int(s)
 	}
 	return w, func(n int) int { r := next; next += n; return r }
+}
+
+// newField reads the catalog and AcroForm a new signature field goes into
+// and names the field: the requested name, refused when taken, else
+// prefix1, prefix2, … — the first one free.
+func (d *Document) newField(requested, prefix string) (Dict, *acroForm, string, error) {
+	cat, err := d.Catalog()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	af, err := d.acroForm(cat)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	names := d.fieldNames(af.fields)
+	if requested != "" {
+		if names[requested] {
+			return nil, nil, "", &FieldExistsError{Name: requested}
+		}
+		return cat, af, requested, nil
+	}
+	for i := 1; ; i++ {
+		if field := prefix + strconv.Itoa(i); !names[field] {
+			return cat, af, field, nil
+		}
+	}
 }
