@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh installs the outside tools the tests check our output with:
 # qpdf, pdfsig (poppler-utils), openssl, a JDK with Bouncy Castle and PDFBox, pdfcpu
-# Chromium (with a CJK font) for the citizen pages, and a MinIO server. It is idempotent and does nothing slow when every
+# Chromium (with a CJK font) for the citizen pages, a MinIO server, and iproute2,
+# HAProxy and curl for the cluster of scripts/cluster.sh. It is idempotent and does nothing slow when every
 # tool is already there: apt-get update runs only if a package is missing.
 set -euo pipefail
 
@@ -25,6 +26,10 @@ declare -A want=(
 	[chromium]="cmd:chromium"
 	[zbar-tools]="cmd:zbarimg"
 	[fonts-wqy-zenhei]="file:/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+	# scripts/cluster.sh and its test: network namespaces, the load balancer, health checks.
+	[iproute2]="cmd:ip"
+	[haproxy]="cmd:haproxy"
+	[curl]="cmd:curl"
 )
 missing=()
 for pkg in "${!want[@]}"; do
