@@ -177,8 +177,14 @@ start_member() {
 	*) die "no member $m (m1…m4, e1…e3, haproxy)" ;;
 	esac
 	echo "$pid" >"$DIR/pids/$m.pid"
-	sleep 0.2
-	alive "$pid" "$(binary_of "$m")" || die "$m exited at once; see $log: $(tail -5 "$log")"
+	# The PID runs the subshell, nohup and ip before it runs the member.
+	local i
+	for ((i = 0; i < 100; i++)); do
+		alive "$pid" "$(binary_of "$m")" && return 0
+		kill -0 "$pid" 2>/dev/null || die "$m exited at once; see $log: $(tail -5 "$log")"
+		sleep 0.1
+	done
+	die "$m (pid $pid) is not running $(binary_of "$m") after 10 s"
 }
 
 write_configs() {
@@ -231,7 +237,7 @@ backend eseal
 	balance leastconn
 	option httpchk GET /readyz
 	http-check expect status 200
-	default-server inter 1s fall 2 rise 2
+	default-server inter 2s fall 2 rise 2
 EOF
 		for e in "${REPLICAS[@]}"; do
 			printf '\tserver %s %s:8080 check\n' "$e" "$(ip_of "$e")"
@@ -248,7 +254,7 @@ backend minio
 	balance leastconn
 	option httpchk GET /minio/health/live
 	http-check expect status 200
-	default-server inter 1s fall 2 rise 2
+	default-server inter 2s fall 2 rise 2
 EOF
 		for m in "${MINIO_NODES[@]}"; do
 			printf '\tserver %s %s:9000 check\n' "$m" "$(ip_of "$m")"

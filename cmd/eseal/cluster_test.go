@@ -43,8 +43,9 @@ const (
 	clusterNet  = "10.78.0"
 	// clusterGrace is the replicas' recovery_grace: a stamping a killed
 	// replica left uncommitted is discarded by the others' periodic sweep
-	// (every half of it) once it is this old.
-	clusterGrace = 20 * time.Second
+	// (every half of it) once it is this old, and a stamping that took
+	// longer than half of it is abandoned before its commit.
+	clusterGrace = time.Minute
 	// clusterLock serialises cluster tests of several checkouts on one
 	// machine: they share the namespace names.
 	clusterLock = "/run/lock/eseal-cluster-test.lock"
@@ -213,9 +214,10 @@ type clusterJob struct {
 func (c *cluster) stampAll(ctx context.Context, n, inFlight int, after func(since time.Duration)) ([]*clusterJob, time.Duration) {
 	c.t.Helper()
 	rc := newRESTClient(c.org)
-	rc.hc.Timeout = 30 * time.Second
+	rc.hc.Timeout = 2 * time.Minute // HAProxy's server timeout
 	jobs := make([]*clusterJob, n)
 	var failed firstLines
+	g0 := time.Now()
 	forEachBounded(n, 8, func(i int) {
 		caseNo := fmt.Sprintf("ZJ-2026-C%04d", i)
 		id, r, err := rc.grant(ctx, c.endpoint, c.org.SealID, caseNo)
@@ -232,6 +234,7 @@ func (c *cluster) stampAll(ctx context.Context, n, inFlight int, after func(sinc
 	if c.t.Failed() {
 		c.t.FailNow()
 	}
+	c.t.Logf("%d authorizations granted in %v", n, time.Since(g0).Round(time.Millisecond))
 	var created atomic.Int64
 	var once sync.Once
 	t0 := time.Now()
@@ -275,7 +278,8 @@ func TestClusterNodeLoss(t *testing.T) {
 	start := time.Now()
 	c := startCluster(t)
 	ready := time.Since(start)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// A bound for a machine far busier than the 2 cores it was sized on.
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 
 	var killedAt time.Duration
@@ -320,7 +324,7 @@ func TestClusterNodeLoss(t *testing.T) {
 	// periodic ones, which discard an uncommitted stamping older than the
 	// grace period.
 	var state *storeState
-	deadline := time.Now().Add(3 * clusterGrace)
+	deadline := time.Now().Add(2 * clusterGrace)
 	for {
 		state = readStore(ctx, t, c.store)
 		if len(state.pending) == 0 || time.Now().After(deadline) {
@@ -329,7 +333,7 @@ func TestClusterNodeLoss(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	if len(state.pending) != 0 {
-		t.Errorf("%d stampings still pending %v after the run", len(state.pending), 3*clusterGrace)
+		t.Errorf("%d stampings still pending %v after the run", len(state.pending), 2*clusterGrace)
 	}
 	rc := newRESTClient(c.org)
 	if r, err := rc.do(ctx, "GET", c.endpoint+"/readyz", "", nil); err != nil || r.status != http.StatusOK || !strings.Contains(string(r.body), `"recovery": "ok"`) {
@@ -460,4 +464,38 @@ func (c *cluster) checkHealed(ctx context.Context, member string, docs []string)
 	}
 	t.Logf("%s: cluster health 200, %d documents read through it; its drive lacked %d of %d objects when the checks began, %d after %v",
 		member, len(docs), first, 2*len(docs), len(left), time.Since(start).Round(time.Second))
+}
+
+// TestClusterThroughput measures the cluster of scripts/cluster.sh without
+// faults: ESEAL_BENCH_CLUSTER stampings (default 300) at concurrency 16
+// through HAProxy, their rate and latency (first attempt to 201) printed
+// for docs/deploy.md. It runs only when ESEAL_BENCH_CLUSTER is set.
+func TestClusterThroughput(t *testing.T) {
+	v := os.Getenv("ESEAL_BENCH_CLUSTER")
+	if v == "" {
+		t.Skip("set ESEAL_BENCH_CLUSTER=N (stampings) to measure the cluster")
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 16 || n > 10000 {
+		t.Fatalf("ESEAL_BENCH_CLUSTER=%q: want a number of stampings, 16 to 10000", v)
+	}
+	const inFlight = 16
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	jobs, took := c.stampAll(ctx, n, inFlight, nil)
+	lat := make([]time.Duration, 0, len(jobs))
+	retried := 0
+	for _, j := range jobs {
+		if j.err != nil || j.r.status != http.StatusCreated {
+			t.Errorf("%s: %v %s", j.job.authz, j.err, j.r)
+		}
+		if j.attempts > 1 {
+			retried++
+		}
+		lat = append(lat, j.took)
+	}
+	fmt.Printf("cluster (4 MinIO nodes, 3 replicas, HAProxy): %d stampings at c=%d in %v: %.1f/s, p50 %v, p99 %v, %d retried\n",
+		n, inFlight, took.Round(time.Millisecond), float64(n)/took.Seconds(),
+		percentile(lat, 50).Round(time.Millisecond), percentile(lat, 99).Round(time.Millisecond), retried)
 }
