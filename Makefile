@@ -11,7 +11,7 @@ GO       ?= go
 FUZZTIME ?= 5m
 CORPUS   := cmd/eseal/testdata/corpus
 
-.PHONY: build test check deps vet unit fuzz fuzz-short bench bench-http lint fmt demo corpus seeds clean
+.PHONY: build test check deps vet unit fuzz fuzz-short bench bench-http bench-cluster lint fmt demo corpus seeds clean
 
 ## build: the eseal binary in bin/
 build:
@@ -57,6 +57,10 @@ bench:
 ## bench-http: bounded loopback load test of the REST stamping path (c = 1, 4, 16)
 bench-http:
 	ESEAL_BENCH_HTTP=1 $(GO) test -count=1 -run '^TestLoadHTTP$$' -v ./api/ | grep -v '^=== '
+
+## bench-cluster: 300 stampings at c = 16 through HAProxy on scripts/cluster.sh's cluster (root; docs/deploy.md)
+bench-cluster:
+	ESEAL_BENCH_CLUSTER=300 $(GO) test -count=1 -run '^TestClusterThroughput$$' -v ./cmd/eseal/ | grep -v '^=== '
 
 ## lint: staticcheck
 lint:

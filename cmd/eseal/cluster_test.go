@@ -218,7 +218,7 @@ func (c *cluster) stampAll(ctx context.Context, n, inFlight int, after func(sinc
 	jobs := make([]*clusterJob, n)
 	var failed firstLines
 	g0 := time.Now()
-	forEachBounded(n, 8, func(i int) {
+	forEachBounded(n, inFlight, func(i int) {
 		caseNo := fmt.Sprintf("ZJ-2026-C%04d", i)
 		id, r, err := rc.grant(ctx, c.endpoint, c.org.SealID, caseNo)
 		if id == "" {
@@ -265,11 +265,12 @@ func (c *cluster) stampAll(ctx context.Context, n, inFlight int, after func(sinc
 // e2 are SIGKILLed by their recorded PIDs, and the client retries what
 // failed with the same Idempotency-Key. Afterwards: every stamping has its
 // 201, each with a distinct document that is complete, retained (Object
-// Lock) and VALID; every authorization has exactly one use; once e2 is back
-// and the sweeps ran, nothing is pending and /readyz says so; the audit log
-// verifies; m2, started again, reports the cluster healthy, serves every
-// document, and holds on its own drive every object written while it was
-// down (healed).
+// Lock, read while m2 is still down) and VALID; every authorization has
+// exactly one use; once e2 is back and the sweeps ran, nothing is pending
+// and /readyz says so; the audit log verifies; m2, started again, reports
+// the cluster healthy, serves every document, holds on its own drive every
+// object written while it was down (healed), and no document can be
+// deleted.
 func TestClusterNodeLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the cluster test takes about three minutes")
@@ -315,9 +316,8 @@ func TestClusterNodeLoss(t *testing.T) {
 	t.Logf("%d stampings at c=%d in %v (%.1f/s) with m2 and e2 killed at +%v: %d retried (%d replayed a committed stamping), at most %d attempts",
 		stampings, inFlight, took.Round(time.Millisecond), float64(stampings)/took.Seconds(), killedAt.Round(time.Millisecond), retried, replayed, worst)
 
-	// The killed members start again: e2's start-up sweep finishes what it
-	// committed; m2 rejoins the erasure set.
-	c.script("start", "m2")
+	// e2 starts again: its start-up sweep finishes what it committed. m2
+	// stays down while the documents are checked (see checkHealed).
 	c.script("start", "e2")
 
 	// Nothing pending once the sweeps ran: e2's at start-up, and the
@@ -358,14 +358,15 @@ func TestClusterNodeLoss(t *testing.T) {
 	}
 
 	// Every 201: complete (PDF, record, code), retained, matching its
-	// record, VALID through the API, downloadable by its code.
+	// record, VALID through the API, downloadable by its code. m2 is still
+	// down: a HEAD cannot meet the copy of the metadata it missed.
 	now := time.Now()
 	var check firstLines
 	docs := make([]string, 0, len(docOf))
 	for doc := range docOf {
 		docs = append(docs, doc)
 	}
-	forEachBounded(len(docs), 4, func(i int) {
+	forEachBounded(len(docs), 8, func(i int) {
 		doc, j := docs[i], docOf[docs[i]]
 		var rec archive.Record
 		if err := getStoreJSON(ctx, c.store, archive.RecordKey(doc), &rec); err != nil {
@@ -406,17 +407,19 @@ func TestClusterNodeLoss(t *testing.T) {
 		t.Logf("%s", strings.TrimSpace(string(out)))
 	}
 
+	c.script("start", "m2")
 	c.checkHealed(ctx, "m2", docs)
 	t.Logf("cluster up in %v; total %v", ready.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
 
 // checkHealed shows that MinIO node member, started again after it was
 // killed, is back in the erasure set: its cluster health check answers 200,
-// it serves every document (S3 GET against that node's own address), and
-// its drive holds every document's PDF and record — those written while it
-// was down included, which only healing puts there. (MinIO's admin heal API
-// needs mc; the drive's own files need nothing: MinIO keeps an object as
-// BUCKET/KEY/xl.meta on each drive of its erasure set.)
+// it serves every document (S3 GET against that node's own address), its
+// drive holds every document's PDF and record — those written while it was
+// down included, which only healing puts there — and no document's PDF or
+// record can be deleted. (MinIO's admin heal API needs mc; the drive's own
+// files need nothing: MinIO keeps an object as BUCKET/KEY/xl.meta on each
+// drive of its erasure set.)
 func (c *cluster) checkHealed(ctx context.Context, member string, docs []string) {
 	t := c.t
 	t.Helper()
@@ -462,8 +465,37 @@ func (c *cluster) checkHealed(ctx context.Context, member string, docs []string)
 	if len(left) > 0 {
 		t.Errorf("%s's drive still lacks %d of %d objects after %v (first: %s)", member, len(left), 2*len(docs), time.Since(start).Round(time.Second), left[0])
 	}
-	t.Logf("%s: cluster health 200, %d documents read through it; its drive lacked %d of %d objects when the checks began, %d after %v",
-		member, len(docs), first, 2*len(docs), len(left), time.Since(start).Round(time.Second))
+	healed := time.Since(start).Round(time.Second)
+
+	// With the node back, MinIO still refuses to delete every document's
+	// PDF and record version (the lock holds), although the node's own
+	// copy of the metadata may lack a retention set while it was down:
+	// MinIO does not heal a metadata-only change onto a node that missed
+	// it, and a HEAD that reads that copy answers without the retention
+	// (docs/deploy.md). Counted and logged here, not asserted: it is
+	// MinIO's behaviour, and the delete is what the lock must stop.
+	var locks firstLines
+	forEachBounded(len(docs), 4, func(i int) {
+		for _, k := range []string{archive.DocumentKey(docs[i]), archive.RecordKey(docs[i])} {
+			var le *archive.LockedError
+			if err := c.store.Delete(ctx, k); !errors.As(err, &le) {
+				locks.add("%s: delete with %s back: %v, want a locked error", k, member, err)
+			}
+		}
+	})
+	locks.report(t, "locks")
+	stale := 0
+	for _, doc := range docs {
+		for _, k := range []string{archive.DocumentKey(doc), archive.RecordKey(doc)} {
+			b, err := os.ReadFile(filepath.Join(drive, filepath.FromSlash(k), "xl.meta"))
+			if err == nil && !bytes.Contains(bytes.ToLower(b), []byte("retain-until-date")) {
+				stale++
+			}
+		}
+	}
+	t.Logf("%s: cluster health 200, %d documents read through it; its drive lacked %d of %d objects when the checks began, %d after %v; "+
+		"deleting any of them refused; %d of its copies lack the retention set while it was down",
+		member, len(docs), first, 2*len(docs), len(left), healed, stale)
 }
 
 // TestClusterThroughput measures the cluster of scripts/cluster.sh without
