@@ -13,7 +13,8 @@
 #                                    after a half-failed up
 #   scripts/cluster.sh status        what runs, by member, and HAProxy's view
 #   scripts/cluster.sh start MEMBER  start one member again after it was killed
-#                                    (m1…m4, e1…e3, haproxy)
+#                                    (m1…m4, e1…e3, haproxy) and wait until it
+#                                    is healthy (MinIO) or ready (eseal)
 #
 # Root and iproute2 (ip netns), Debian's haproxy, curl and the MinIO binary
 # (scripts/minio.sh) are needed. Settings, from the environment:
@@ -394,6 +395,10 @@ cmd_start() {
 		die "$m is running (pid $(pid_of "$m"))"
 	fi
 	start_member "$m"
+	case "$m" in
+	m?) wait_http "http://$(ip_of "$m"):9000/minio/health/cluster" || die "MinIO node $m not healthy after 90 s; see $DIR/logs/$m.log" ;;
+	e?) wait_http "http://$(ip_of "$m"):8080/readyz" || die "replica $m not ready after 90 s; see $DIR/logs/$m.log" ;;
+	esac
 	echo "cluster: $m started (pid $(pid_of "$m"))"
 }
 
