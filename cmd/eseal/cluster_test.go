@@ -415,12 +415,11 @@ func TestClusterNodeLoss(t *testing.T) {
 // checkHealed shows that MinIO node member, started again after it was
 // killed, is back in the erasure set: its cluster health check answers 200,
 // it serves every document's PDF and record (S3 GET against that node's own
-// address), its
-// drive holds every document's PDF and record — those written while it was
-// down included, which only healing puts there — and no document's PDF or
-// record can be deleted. (MinIO's admin heal API needs mc; the drive's own
-// files need nothing: MinIO keeps an object as BUCKET/KEY/xl.meta on each
-// drive of its erasure set.)
+// address), its drive holds them all — those written while it was down
+// included, which only healing puts there — and none can be deleted.
+// (MinIO's admin heal API needs mc; the drive's own files need nothing:
+// MinIO keeps an object as BUCKET/KEY/xl.meta on each drive of its erasure
+// set.)
 func (c *cluster) checkHealed(ctx context.Context, member string, docs []string) {
 	t := c.t
 	t.Helper()
