@@ -53,8 +53,9 @@ type Options struct {
 
 // Store is an archive.Store on a local directory.
 type Store struct {
-	root string
-	now  func() time.Time
+	root  string
+	now   func() time.Time
+	syncs dirSyncs
 }
 
 var _ archive.Store = (*Store)(nil)
@@ -104,6 +105,25 @@ func (s *Store) dirPath(keyPrefix string) string {
 
 // PutIfAbsent implements archive.Store.
 func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	return s.put(ctx, key, r, size, time.Time{})
+}
+
+// PutRetained implements archive.RetainingStore: the lock sidecar is
+// written right after the link, and one directory fsync makes both
+// durable. A crash between the two leaves the object unlocked, as a crash
+// between PutIfAbsent and SetRetention would; a put that is retried
+// (Batch's Existing) locks it then.
+func (s *Store) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
+	until = ceilSecond(until)
+	if !until.After(s.now()) {
+		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: retention %s is not in the future", key, until.UTC().Format(time.RFC3339))
+	}
+	return s.put(ctx, key, r, size, until)
+}
+
+var _ archive.RetainingStore = (*Store)(nil)
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
 	if err := archive.ValidateKey(key); err != nil {
 		return archive.ObjectInfo{}, err
 	}
@@ -131,14 +151,30 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 		}
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
-	if err := syncDir(dir); err != nil {
+	var lockErr error
+	if !until.IsZero() {
+		// Under the object's flock, like SetRetention: a lock or hold
+		// another writer set an instant after the link is kept.
+		lockErr = s.update(ctx, "put", key, func(l *lockState) error {
+			if until.After(l.RetainUntil) {
+				l.RetainUntil = until
+			}
+			return nil
+		}, false)
+	}
+	if err := s.syncs.sync(dir); err != nil {
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
 	fi, err := os.Stat(file)
 	if err != nil {
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
-	return archive.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	info := archive.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}
+	if lockErr != nil {
+		return info, fmt.Errorf("%w: %w", archive.ErrStoredUnlocked, lockErr)
+	}
+	info.RetainUntil = until
+	return info, nil
 }
 
 // checkNesting refuses a key that is below an object or above one ("a"
@@ -233,7 +269,7 @@ func (s *Store) mkdirs(dir string) error {
 		if err := os.Mkdir(d, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("archive/fs: %w", err)
 		}
-		if err := syncDir(parent); err != nil {
+		if err := s.syncs.sync(parent); err != nil {
 			return fmt.Errorf("archive/fs: %w", err)
 		}
 		parent = d
@@ -413,7 +449,7 @@ func (s *Store) SetRetention(ctx context.Context, key string, until time.Time) e
 		}
 		l.RetainUntil = until
 		return nil
-	})
+	}, true)
 }
 
 // SetLegalHold implements archive.Store.
@@ -424,7 +460,7 @@ func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
 	return s.update(ctx, "set legal hold", key, func(l *lockState) error {
 		l.LegalHold = on
 		return nil
-	})
+	}, true)
 }
 
 // Delete implements archive.Store.
@@ -457,14 +493,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(file); err != nil {
 		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := s.syncs.sync(dir); err != nil {
 		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
 	}
 	return nil
 }
 
 // update changes an object's sidecar under the object's lock.
-func (s *Store) update(ctx context.Context, op, key string, change func(*lockState) error) error {
+func (s *Store) update(ctx context.Context, op, key string, change func(*lockState) error, durable bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -483,6 +519,11 @@ func (s *Store) update(ctx context.Context, op, key string, change func(*lockSta
 	}
 	if err := writeLock(dir, file, l); err != nil {
 		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
+	}
+	if durable {
+		if err := s.syncs.sync(dir); err != nil {
+			return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
+		}
 	}
 	return nil
 }
@@ -545,8 +586,8 @@ func readLock(file string) (lockState, error) {
 	return l, nil
 }
 
-// writeLock replaces the sidecar atomically: temporary file, fsync, rename,
-// fsync of the directory.
+// writeLock replaces the sidecar atomically: temporary file, fsync, rename.
+// The caller fsyncs the directory.
 func writeLock(dir, file string, l lockState) error {
 	b, err := json.Marshal(l)
 	if err != nil {
@@ -568,10 +609,7 @@ func writeLock(dir, file string, l lockState) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), file+lockSuffix); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return os.Rename(f.Name(), file+lockSuffix)
 }
 
 // ceilSecond rounds t up to a whole second, the precision S3 keeps.
