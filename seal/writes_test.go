@@ -164,3 +164,37 @@ var wantWrites = []string{
 
 // wantIdemWrites are the further writes of a request with an idempotency key.
 var wantIdemWrites = []string{"put idem/<key>"}
+
+// BenchmarkServiceStampFS is the whole durable path in process — authorize,
+// stamp, stage, commit, finish — on the filesystem store, with 16 stampings
+// in flight (go test -bench ServiceStamp -cpu 16 ./seal/ gives more).
+func BenchmarkServiceStampFS(b *testing.B) {
+	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	store, err := fs.New(b.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newServiceEnvOn(b, "items: {}\n", clock, store)
+	ctx := context.Background()
+	doc := pdftest.Document(pdftest.Options{Pages: 3})
+	authz := make(chan string, b.N)
+	for range b.N {
+		a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "B-1", GrantedBy: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		authz <- a.ID
+	}
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := e.svc.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: <-authz,
+				Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
+				Record:    seal.RecordInput{Title: "许可决定书", CaseNo: "B-1"}, PDF: doc}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
