@@ -14,7 +14,10 @@
 // PutIfAbsent writes a temporary file in the target directory, fsyncs it,
 // and link(2)s it to the object's name: link fails if the name exists, which
 // makes put-if-absent atomic across goroutines and processes. The directory
-// is then fsynced. Retention and legal hold are enforced by this package
+// is then fsynced — one fsync for every writer in the directory at the
+// time (group commit, groupsync.go). PutRetained places the lock sidecar
+// before that fsync, so an object final when written costs no second
+// write. Retention and legal hold are enforced by this package
 // (there is no object lock on a plain filesystem): Delete refuses while
 // either applies, and there is no overwrite operation. Changes to a
 // sidecar and deletes are serialized per object with flock(2) on the
@@ -109,10 +112,11 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 }
 
 // PutRetained implements archive.RetainingStore: the lock sidecar is
-// written right after the link, and one directory fsync makes both
-// durable. A crash between the two leaves the object unlocked, as a crash
-// between PutIfAbsent and SetRetention would; a put that is retried
-// (Batch's Existing) locks it then.
+// prepared (written, fsynced) beside the object's temporary file and
+// renamed into place right after the link, and one directory fsync makes
+// both durable. A crash between link and rename leaves the object unlocked,
+// as a crash between PutIfAbsent and SetRetention would; a put that is
+// retried (Batch's Existing) locks it then.
 func (s *Store) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
 	until = ceilSecond(until)
 	if !until.After(s.now()) {
@@ -140,8 +144,36 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, un
 	if err := s.mkdirs(dir); err != nil {
 		return archive.ObjectInfo{}, err
 	}
+	// With a retention, its side file is written and fsynced beside the
+	// object's temporary file, at the same time, and renamed into place
+	// after the link: one more fsync in parallel, none after.
+	type prepared struct {
+		path string
+		err  error
+	}
+	var lockTemp chan prepared
+	if !until.IsZero() {
+		lockTemp = make(chan prepared, 1)
+		go func() {
+			p, err := writeLockTemp(dir, lockState{RetainUntil: until})
+			lockTemp <- prepared{p, err}
+		}()
+	}
 	tmp, err := writeTemp(ctx, dir, r, size)
+	var side prepared
+	if lockTemp != nil {
+		side = <-lockTemp
+		if side.path != "" {
+			defer os.Remove(side.path) // gone once renamed into place
+		}
+		if err == nil {
+			err = side.err
+		}
+	}
 	if err != nil {
+		if tmp != "" {
+			os.Remove(tmp)
+		}
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
 	defer os.Remove(tmp)
@@ -152,15 +184,8 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, un
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
 	var lockErr error
-	if !until.IsZero() {
-		// Under the object's flock, like SetRetention: a lock or hold
-		// another writer set an instant after the link is kept.
-		lockErr = s.update(ctx, "put", key, func(l *lockState) error {
-			if until.After(l.RetainUntil) {
-				l.RetainUntil = until
-			}
-			return nil
-		}, false)
+	if side.path != "" {
+		lockErr = s.placeLock(key, file, side.path, until)
 	}
 	if err := s.syncs.sync(dir); err != nil {
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
@@ -449,7 +474,7 @@ func (s *Store) SetRetention(ctx context.Context, key string, until time.Time) e
 		}
 		l.RetainUntil = until
 		return nil
-	}, true)
+	})
 }
 
 // SetLegalHold implements archive.Store.
@@ -460,7 +485,7 @@ func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
 	return s.update(ctx, "set legal hold", key, func(l *lockState) error {
 		l.LegalHold = on
 		return nil
-	}, true)
+	})
 }
 
 // Delete implements archive.Store.
@@ -500,7 +525,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // update changes an object's sidecar under the object's lock.
-func (s *Store) update(ctx context.Context, op, key string, change func(*lockState) error, durable bool) error {
+func (s *Store) update(ctx context.Context, op, key string, change func(*lockState) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -520,10 +545,8 @@ func (s *Store) update(ctx context.Context, op, key string, change func(*lockSta
 	if err := writeLock(dir, file, l); err != nil {
 		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
 	}
-	if durable {
-		if err := s.syncs.sync(dir); err != nil {
-			return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
-		}
+	if err := s.syncs.sync(dir); err != nil {
+		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
 	}
 	return nil
 }
@@ -589,27 +612,59 @@ func readLock(file string) (lockState, error) {
 // writeLock replaces the sidecar atomically: temporary file, fsync, rename.
 // The caller fsyncs the directory.
 func writeLock(dir, file string, l lockState) error {
-	b, err := json.Marshal(l)
+	tmp, err := writeLockTemp(dir, l)
 	if err != nil {
 		return err
+	}
+	defer os.Remove(tmp)
+	return os.Rename(tmp, file+lockSuffix)
+}
+
+// writeLockTemp writes l to a new temporary file in dir, fsynced, and
+// returns its path.
+func writeLockTemp(dir string, l lockState) (string, error) {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return "", err
 	}
 	f, err := os.CreateTemp(dir, tmpPattern)
 	if err != nil {
+		return "", err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// placeLock puts a prepared side file (tmp) in place for an object just
+// linked, under the object's flock like every sidecar change: if another
+// writer set a lock or hold in the instant since the link, the two are
+// merged instead.
+func (s *Store) placeLock(key, file, tmp string, until time.Time) error {
+	f, err := lockObject(file)
+	if err != nil {
+		return s.pathErr("put", key, err)
+	}
+	defer f.Close()
+	if _, err := os.Lstat(file + lockSuffix); errors.Is(err, fs.ErrNotExist) {
+		return os.Rename(tmp, file+lockSuffix)
+	}
+	l, err := readLock(file)
+	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
+	if until.After(l.RetainUntil) {
+		l.RetainUntil = until
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), file+lockSuffix)
+	return writeLock(filepath.Dir(file), file, l)
 }
 
 // ceilSecond rounds t up to a whole second, the precision S3 keeps.
