@@ -2,16 +2,19 @@ package seal_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 	"eseal/archive/fs"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
@@ -197,4 +200,183 @@ func BenchmarkServiceStampFS(b *testing.B) {
 			}
 		}
 	})
+}
+
+// crashStore is a store whose process dies after a given number of writes:
+// from then on every write fails and nothing more is stored, as when the
+// replica is killed. Reads go on (they change nothing).
+type crashStore struct {
+	archive.Store
+	armed atomic.Bool
+	left  atomic.Int64
+}
+
+var errCrashed = errors.New("crashed")
+
+func (c *crashStore) write() error {
+	if c.armed.Load() && c.left.Add(-1) < 0 {
+		return errCrashed
+	}
+	return nil
+}
+
+func (c *crashStore) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	if err := c.write(); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	return c.Store.PutIfAbsent(ctx, key, r, size)
+}
+
+func (c *crashStore) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
+	if err := c.write(); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	return c.Store.(archive.RetainingStore).PutRetained(ctx, key, r, size, until)
+}
+
+func (c *crashStore) SetRetention(ctx context.Context, key string, until time.Time) error {
+	if err := c.write(); err != nil {
+		return err
+	}
+	return c.Store.SetRetention(ctx, key, until)
+}
+
+func (c *crashStore) SetLegalHold(ctx context.Context, key string, on bool) error {
+	if err := c.write(); err != nil {
+		return err
+	}
+	return c.Store.SetLegalHold(ctx, key, on)
+}
+
+func (c *crashStore) Delete(ctx context.Context, key string) error {
+	if err := c.write(); err != nil {
+		return err
+	}
+	return c.Store.Delete(ctx, key)
+}
+
+// TestCrashAtEveryWrite kills a stamping after each of its writes in turn
+// — in the middle of a phase's batch too, whichever of its writes comes
+// first — restarts (a new Service on the same store, past the grace
+// period) and runs the recovery sweep. Each time the stamping either left
+// no trace and its authorization still stamps, or its document is
+// complete: committed, logged, locked, findable by its code, numbered; and
+// fixity finds nothing wrong either way.
+func TestCrashAtEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	doc := pdftest.Document(pdftest.Options{})
+	req := func(sealID, authz string) seal.StampRequest {
+		return seal.StampRequest{SealID: sealID, AuthorizationID: authz, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
+			Record: seal.RecordInput{Title: "许可决定书", ItemCode: "330000-XK-01", CaseNo: "C-1"}, PDF: doc}
+	}
+	outcomes := map[string]int{}
+	for n := 0; ; n++ {
+		clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+		base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		crash := &crashStore{Store: base}
+		e := newServiceEnvOn(t, "items: {}\n", clock, crash)
+		e.svc.Fonds = "Z001"
+		a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "C-1", GrantedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		crash.left.Store(int64(n))
+		crash.armed.Store(true)
+		_, err = e.svc.Stamp(ctx, req(e.sealID, a.ID))
+		if crash.left.Load() >= 0 { // it never crashed
+			if err != nil || n < len(wantWrites) {
+				t.Fatalf("a stamping allowed %d writes: %v; it makes %d", n, err, len(wantWrites))
+			}
+			break
+		}
+		// A stamping killed after its audit entry has happened (its
+		// request may even have had its answer): finishing is the sweep's.
+		if err != nil && !errors.Is(err, errCrashed) {
+			t.Fatalf("crash after %d writes: %v", n, err)
+		}
+
+		// Restart on the same store, once the grace period has passed.
+		clock.Advance(time.Hour)
+		reg, err := seal.OpenRegistry(ctx, base, e.kek, seal.Options{Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := reg.AuditSigner(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alog, err := audit.Open(ctx, base, "test", audit.Options{Signer: signer, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.SetAuditor(seal.LogAuditor{Log: alog})
+		svc := &seal.Service{Registry: reg, Store: base, Schedule: e.svc.Schedule, Application: "test", Fonds: "Z001"}
+		if _, _, err := svc.Recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if keys := listKeys(t, base, "pending/"); len(keys) != 0 {
+			t.Errorf("crash after %d writes: pending after the sweep: %v", n, keys)
+		}
+		st, err := reg.Authorization(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch len(st.Uses) {
+		case 0:
+			outcomes["no trace"]++
+			if ids, err := archive.DocumentIDs(ctx, base, archive.AllUnits); err != nil || len(ids) != 0 {
+				t.Errorf("crash after %d writes: authorization unused, yet documents %v (%v)", n, ids, err)
+			}
+			if keys := listKeys(t, base, "docs/"); len(keys) != 0 {
+				t.Errorf("crash after %d writes: staged objects left: %v", n, keys)
+			}
+			if _, err := svc.Stamp(ctx, req(e.sealID, a.ID)); err != nil {
+				t.Errorf("crash after %d writes: the authorization no longer stamps: %v", n, err)
+			}
+		case 1:
+			outcomes["complete"]++
+			id := st.Uses[0].DocumentID
+			if _, err := svc.Record(ctx, id); err != nil {
+				t.Errorf("crash after %d writes: committed document %s: %v", n, id, err)
+			}
+			codes := listKeys(t, base, "codes/")
+			keys := append(codes, archive.DocumentKey(id), archive.RecordKey(id), archive.RefNumberKey(id))
+			for _, k := range keys {
+				if info, err := base.Head(ctx, k); err != nil || info.RetainUntil.IsZero() {
+					t.Errorf("crash after %d writes: %s: %+v, %v; want it stored and locked", n, k, info, err)
+				}
+			}
+			if len(codes) != 1 {
+				t.Errorf("crash after %d writes: code index %v", n, codes)
+			}
+		default:
+			t.Fatalf("crash after %d writes: %d uses", n, len(st.Uses))
+		}
+		rep, err := svc.Fixity(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Problems) != 0 {
+			t.Errorf("crash after %d writes: fixity: %+v", n, rep.Problems)
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
+	if outcomes["no trace"] == 0 || outcomes["complete"] == 0 {
+		t.Errorf("outcomes %v: want both kinds", outcomes)
+	}
+}
+
+func listKeys(t *testing.T, s archive.Store, prefix string) []string {
+	t.Helper()
+	var keys []string
+	if err := s.List(context.Background(), prefix, func(o archive.ObjectInfo) error {
+		keys = append(keys, o.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
