@@ -56,6 +56,16 @@ func PutRetained(ctx context.Context, s Store, key string, b []byte, until time.
 	return info, nil
 }
 
+// Versioned reports whether s keeps versions of objects, whose ids pin what
+// a commit stored (S3 does). On a store without (the filesystem: one object
+// per key, a version id always empty) a write that pins an object need not
+// wait for that object's put. A store that does not say is taken as
+// versioned.
+func Versioned(s Store) bool {
+	v, ok := s.(interface{ Versioned() bool })
+	return !ok || v.Versioned()
+}
+
 // Put is one object of a Batch.
 type Put struct {
 	Key  string

@@ -83,3 +83,6 @@ func (i *instrumented) PutRetained(ctx context.Context, key string, r io.Reader,
 	}
 	return info, nil
 }
+
+// Versioned passes on whether the store keeps versions (archive.Versioned).
+func (i *instrumented) Versioned() bool { return Versioned(i.s) }

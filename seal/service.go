@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -467,7 +466,8 @@ func (s *Service) timestampSource(ctx context.Context, asked bool) (TimestampSou
 // stage stores the stamped PDF and what goes with it, unlocked, in three
 // trips to the store that depend on each other: the pending marker first (so
 // the recovery sweep finds the leftovers of a crash), then the PDF with the
-// SES_Signatures, then the record, which pins the PDF's version. None of it
+// SES_Signatures, then the record, which pins the PDF's version (on a store
+// without versions, the record goes with the PDF: two trips). None of it
 // is served until the commit, and an abandoned stamping's objects can still
 // be deleted. The retrieval-code index is not staged: finish writes it,
 // locked, once the stamping is committed (the pending marker names it).
@@ -509,16 +509,22 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	for _, so := range job.sesObjects {
 		files.Puts = append(files.Puts, archive.Put{Key: so.key, Data: so.data})
 	}
+	// On a store without versions the record pins no PDF version, so it
+	// goes with the PDF instead of after it.
+	together := !archive.Versioned(s.Store)
+	if together {
+		files.Puts = append(files.Puts, archive.Put{Key: archive.RecordKey(job.docID), Data: jsonObject(rec)})
+	}
 	infos, err := files.Write(ctx, s.Store)
 	if err != nil {
 		return err
 	}
-	rec.PDFVersion = infos[0].VersionID
-	recBytes, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return err
+	if together {
+		job.recPin = archive.PinOf(infos[len(infos)-1].VersionID, files.Puts[len(infos)-1].Data)
+		return nil
 	}
-	recBytes = append(recBytes, '\n')
+	rec.PDFVersion = infos[0].VersionID
+	recBytes := jsonObject(rec)
 	recInfo, err := archive.PutBytesIfAbsent(ctx, s.Store, archive.RecordKey(job.docID), recBytes)
 	if err != nil {
 		return err

@@ -145,7 +145,8 @@ func TestDurableWritesPerStamping(t *testing.T) {
 // wantWrites are one stamping's writes, with a fonds code (so a reference
 // number) and without an idempotency key; docs/performance.md says why each.
 // They go to the store in seven trips, each waiting for the one before:
-// the pending marker; the PDF; the record (it pins the PDF's version); the
+// the pending marker; the PDF; the record (it pins the PDF's version; on the
+// filesystem, without versions, it goes with the PDF); the
 // use marker (the commit); the audit entry; the finishing batch (locks,
 // code index, receipt, reference number: made at once); the pending
 // marker's removal.

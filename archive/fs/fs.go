@@ -127,6 +127,9 @@ func (s *Store) PutRetained(ctx context.Context, key string, r io.Reader, size i
 
 var _ archive.RetainingStore = (*Store)(nil)
 
+// Versioned says that the store keeps one version per key (archive.Versioned).
+func (s *Store) Versioned() bool { return false }
+
 func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
 	if err := archive.ValidateKey(key); err != nil {
 		return archive.ObjectInfo{}, err
