@@ -54,9 +54,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pdf/ ./seal/ | tee bench.txt
 	$(GO) tool benchstat bench.txt
 
-## bench-http: bounded loopback load test of the REST stamping path (c = 1, 4, 16)
+## bench-http: bounded loopback load test, one run: REST on the filesystem store and on MinIO, the Service, the bare Stamper (c = 1, 4, 16, 160)
 bench-http:
-	ESEAL_BENCH_HTTP=1 $(GO) test -count=1 -run '^TestLoadHTTP$$' -v ./api/ | grep -v '^=== '
+	ESEAL_BENCH_HTTP=1 $(GO) test -count=1 -timeout 30m -run '^TestLoadHTTP$$' -v ./api/ | grep -v '^=== '
 
 ## bench-cluster: 300 stampings at c = 16 through HAProxy on scripts/cluster.sh's cluster (root; docs/deploy.md)
 bench-cluster:

@@ -71,14 +71,24 @@ func newEnv(t testing.TB) *env { return newEnvOn(t, "") }
 // the listener's address ("localhost": a secure context for WebAuthn).
 func newEnvOn(t testing.TB, host string) *env {
 	t.Helper()
-	ctx := context.Background()
 	root := t.TempDir()
 	fsStore, err := fs.New(root, fs.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := newEnvStore(t, host, fsStore)
+	e.root = root
+	return e
+}
+
+// newEnvStore is newEnvOn on a store of the caller's choosing (e.root is
+// then empty).
+func newEnvStore(t testing.TB, host string, base archive.Store) *env {
+	t.Helper()
+	ctx := context.Background()
+	root := ""
 	metrics := api.NewMetrics()
-	store := archive.Instrument(fsStore, metrics.ObserveStore)
+	store := archive.Instrument(base, metrics.ObserveStore)
 	kek, _, err := keys.NewKEK()
 	if err != nil {
 		t.Fatal(err)

@@ -9,82 +9,141 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"eseal/api"
+	"eseal/archive"
+	"eseal/archive/fs"
+	"eseal/archive/s3"
+	"eseal/archive/s3/miniotest"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
 )
 
-// TestLoadHTTP is the bounded loopback load test of `make bench-http`: a fixed
-// number of stamp requests at concurrency 1, 4 and 16 against a real server
-// on the filesystem store, reporting stamps/s and p50/p99 latency, next to the
-// in-process Stamper on the same document and concurrency. It runs only with
-// ESEAL_BENCH_HTTP=1; it asserts correctness (every request 201), not speed.
+// TestLoadHTTP is the bounded loopback load test of `make bench-http`: in one
+// run, a fixed number of stampings of a 3-page PDF at concurrency 1, 4, 16
+// and 160 through REST on the filesystem store, REST on a real MinIO
+// (archive/s3/miniotest, on loopback), the in-process Service on the
+// filesystem store (no HTTP) and the bare Stamper (no store), reporting
+// stampings/s, p50/p99 latency, the store's durable writes per stamping and
+// the ratios. It runs only with ESEAL_BENCH_HTTP=1; it asserts correctness
+// (every request 201), not speed.
 func TestLoadHTTP(t *testing.T) {
 	if os.Getenv("ESEAL_BENCH_HTTP") != "1" {
 		t.Skip("set ESEAL_BENCH_HTTP=1 (make bench-http)")
 	}
 	const perLevel = 160
-	e := newEnv(t)
-	doc := pdftest.Document(pdftest.Options{Title: "负载测试"})
-	fmt.Printf("document: %d bytes, %d requests per level\n", len(doc), perLevel)
-	fmt.Printf("%-5s | %-27s | %-27s | %-16s | %s\n", "", "REST (HTTP + store)", "in-process Service (store)", "in-process Stamper", "cost of")
-	fmt.Printf("%-5s | %8s %8s %8s | %8s %8s %8s | %8s %7s | %8s %8s\n", "conc", "st/s", "p50", "p99", "st/s", "p50", "p99", "st/s", "p50", "HTTP", "HTTP+store")
-	// "cost of HTTP" = Service st/s ÷ REST st/s − 1; "HTTP+store" = Stamper st/s ÷ REST st/s − 1.
-	stamper := e.key(api.RoleStamper, e.sealID)
-	for _, conc := range []int{1, 4, 16} {
-		// Authorizations are granted ahead so the run measures stamping only.
-		authz := make([]string, perLevel)
-		for i := range authz {
-			authz[i] = e.grant(e.sealID, map[string]any{"case_no": "LOAD-1"})
+	ctx := context.Background()
+	fsStore, err := fs.New(t.TempDir(), fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsWrites, minioWrites := &writeCounter{}, &writeCounter{}
+	fsEnv := newEnvStore(t, "", archive.Instrument(fsStore, fsWrites.observe))
+	endpoint, access, secret := miniotest.Start(t)
+	s3Store, err := s3.New(ctx, s3.Config{Endpoint: endpoint, Bucket: "eseal-bench", AccessKey: access, SecretKey: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	minioEnv := newEnvStore(t, "", archive.Instrument(s3Store, minioWrites.observe))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+
+	doc := pdftest.Document(pdftest.Options{Title: "负载测试", Pages: 3})
+	fmt.Printf("document: %d bytes, 3 pages; %d stampings per level and path; GOMAXPROCS from the machine\n", len(doc), perLevel)
+	fmt.Printf("%-4s | %-32s | %-32s | %-23s | %-16s | %s\n", "", "REST, filesystem store", "REST, MinIO", "Service, filesystem", "bare Stamper", "Stamper ÷")
+	fmt.Printf("%-4s | %7s %7s %7s %8s | %7s %7s %7s %8s | %7s %7s %7s | %7s %8s | %6s %6s %6s\n", "conc",
+		"st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "st/s", "p50", "REST", "MinIO", "Svc")
+	for _, conc := range []int{1, 4, 16, 160} {
+		rest := func(e *env, writes *writeCounter) result {
+			// Authorizations are granted ahead so the run measures stamping only.
+			authz := make([]string, perLevel)
+			for i := range authz {
+				authz[i] = e.grant(e.sealID, map[string]any{"case_no": "LOAD-1"})
+			}
+			stamper := e.key(api.RoleStamper, e.sealID)
+			before := writes.n.Load()
+			r := run(conc, perLevel, func(i int) error {
+				ct, body := stampBody(t, doc, stampReq(e.sealID, authz[i], "LOAD-1"))
+				req, _ := http.NewRequest("POST", e.url+"/v1/stamps", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+stamper)
+				req.Header.Set("Content-Type", ct)
+				resp, err := client.Do(req)
+				if err != nil {
+					return err
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 201 {
+					return fmt.Errorf("status %d", resp.StatusCode)
+				}
+				return nil
+			})
+			r.writes = float64(writes.n.Load()-before) / perLevel
+			return r
 		}
-		httpLat, httpWall := run(conc, perLevel, func(i int) error {
-			ct, body := stampBody(t, doc, stampReq(e.sealID, authz[i], "LOAD-1"))
-			req, _ := http.NewRequest("POST", e.url+"/v1/stamps", bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+stamper)
-			req.Header.Set("Content-Type", ct)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 201 {
-				return fmt.Errorf("status %d", resp.StatusCode)
-			}
-			return nil
-		})
+		restFS, restMinIO := rest(fsEnv, fsWrites), rest(minioEnv, minioWrites)
 		svcAuthz := make([]string, perLevel)
 		for i := range svcAuthz {
-			svcAuthz[i] = e.grant(e.sealID, map[string]any{"case_no": "LOAD-1"})
+			svcAuthz[i] = fsEnv.grant(fsEnv.sealID, map[string]any{"case_no": "LOAD-1"})
 		}
-		svcLat, svcWall := run(conc, perLevel, func(i int) error {
-			_, err := e.srv.Service.Stamp(context.Background(), seal.StampRequest{SealID: e.sealID, AuthorizationID: svcAuthz[i],
+		svc := run(conc, perLevel, func(i int) error {
+			_, err := fsEnv.srv.Service.Stamp(ctx, seal.StampRequest{SealID: fsEnv.sealID, AuthorizationID: svcAuthz[i],
 				Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180},
 				Record:    seal.RecordInput{Title: "负载测试", ItemCode: "330000-XK-001", CaseNo: "LOAD-1", Retention: "30y"}, PDF: doc})
 			return err
 		})
-		st := &seal.Stamper{Registry: e.reg}
-		inLat, inWall := run(conc, perLevel, func(int) error {
-			_, err := st.Stamp(context.Background(), bytes.NewReader(doc), int64(len(doc)), seal.SignRequest{
-				SealID: e.sealID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180}})
+		st := &seal.Stamper{Registry: fsEnv.reg}
+		bare := run(conc, perLevel, func(int) error {
+			_, err := st.Stamp(ctx, bytes.NewReader(doc), int64(len(doc)), seal.SignRequest{
+				SealID: fsEnv.sealID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180}})
 			return err
 		})
-		if httpLat == nil || inLat == nil || svcLat == nil {
-			t.Fatal("requests failed")
+		for _, r := range []result{restFS, restMinIO, svc, bare} {
+			if r.lat == nil {
+				t.Fatal("requests failed")
+			}
 		}
-		hr, sr, ir := float64(perLevel)/httpWall.Seconds(), float64(perLevel)/svcWall.Seconds(), float64(perLevel)/inWall.Seconds()
-		fmt.Printf("%-5d | %8.1f %8s %8s | %8.1f %8s %8s | %8.1f %7s | %7.0f%% %9.0f%%\n", conc,
-			hr, pct(httpLat, 50), pct(httpLat, 99), sr, pct(svcLat, 50), pct(svcLat, 99), ir, pct(inLat, 50),
-			(sr/hr-1)*100, (ir/hr-1)*100)
+		fmt.Printf("%-4d | %7.1f %7s %7s %8.1f | %7.1f %7s %7s %8.1f | %7.1f %7s %7s | %7.1f %8s | %5.1f× %5.1f× %5.1f×\n", conc,
+			restFS.rate(), restFS.pct(50), restFS.pct(99), restFS.writes,
+			restMinIO.rate(), restMinIO.pct(50), restMinIO.pct(99), restMinIO.writes,
+			svc.rate(), svc.pct(50), svc.pct(99), bare.rate(), bare.pct(50),
+			bare.rate()/restFS.rate(), bare.rate()/restMinIO.rate(), bare.rate()/svc.rate())
 	}
 }
 
-// run does n calls of f at the given concurrency and returns the sorted
-// latencies and the wall time, or nil on any error.
-func run(conc, n int, f func(i int) error) ([]time.Duration, time.Duration) {
+// writeCounter counts a store's durable writes: puts (with or without a
+// lock), retention and hold changes, deletes.
+type writeCounter struct{ n atomic.Int64 }
+
+func (w *writeCounter) observe(op string, _ error, _ time.Duration) {
+	switch op {
+	case "put_if_absent", "put_retained", "set_retention", "set_legal_hold", "delete":
+		w.n.Add(1)
+	}
+}
+
+// result is one load run: sorted latencies (nil on any error), wall time
+// and, for REST, durable writes per stamping.
+type result struct {
+	lat    []time.Duration
+	wall   time.Duration
+	writes float64
+}
+
+func (r result) rate() float64 { return float64(len(r.lat)) / r.wall.Seconds() }
+
+func (r result) pct(p int) time.Duration {
+	i := (len(r.lat)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return r.lat[i].Round(100 * time.Microsecond)
+}
+
+// run does n calls of f at the given concurrency.
+func run(conc, n int, f func(i int) error) result {
 	lat := make([]time.Duration, n)
 	var failed sync.Once
 	ok := true
@@ -111,16 +170,8 @@ func run(conc, n int, f func(i int) error) ([]time.Duration, time.Duration) {
 	wg.Wait()
 	wall := time.Since(start)
 	if !ok {
-		return nil, wall
+		return result{wall: wall}
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return lat, wall
-}
-
-func pct(sorted []time.Duration, p int) time.Duration {
-	i := (len(sorted)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return sorted[i].Round(10 * time.Microsecond)
+	return result{lat: lat, wall: wall}
 }

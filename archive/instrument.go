@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -66,3 +67,22 @@ func (i *instrumented) Delete(ctx context.Context, key string) (err error) {
 	defer func(t time.Time) { i.done("delete", t, err) }(time.Now())
 	return i.s.Delete(ctx, key)
 }
+
+// PutRetained passes a put with retention on as one operation; a store that
+// cannot lock in the put makes it two (archive.PutRetained).
+func (i *instrumented) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (info ObjectInfo, err error) {
+	defer func(t time.Time) { i.done("put_retained", t, err) }(time.Now())
+	if rs, ok := i.s.(RetainingStore); ok {
+		return rs.PutRetained(ctx, key, r, size, until)
+	}
+	if info, err = i.s.PutIfAbsent(ctx, key, r, size); err != nil {
+		return info, err
+	}
+	if err := i.s.SetRetention(ctx, key, until); err != nil {
+		return info, fmt.Errorf("%w: %s: %w", ErrStoredUnlocked, key, err)
+	}
+	return info, nil
+}
+
+// Versioned passes on whether the store keeps versions (archive.Versioned).
+func (i *instrumented) Versioned() bool { return Versioned(i.s) }

@@ -101,7 +101,11 @@ func AssignRefNumber(ctx context.Context, s Store, n RefNumber, until, now time.
 	if err != nil {
 		return nil, err
 	}
-	if mine > 0 {
+	// Claim and number are locked in their puts where the store can; a
+	// claim found again (resumed) or stored unlocked is locked here.
+	claimUntil := Permanent.Until(now)
+	relock := mine > 0
+	if relock {
 		n.Seq = mine
 	} else {
 		for n.Seq = count + 1; ; n.Seq++ {
@@ -109,8 +113,9 @@ func AssignRefNumber(ctx context.Context, s Store, n RefNumber, until, now time.
 				return nil, fmt.Errorf("reference-code series %s is full", prefix)
 			}
 			b, _ := json.Marshal(n)
-			_, err := PutBytesIfAbsent(ctx, s, claimKey(prefix, n.Seq), b)
-			if err == nil {
+			_, err := PutRetained(ctx, s, claimKey(prefix, n.Seq), b, claimUntil)
+			if err == nil || errors.Is(err, ErrStoredUnlocked) {
+				relock = err != nil
 				break
 			}
 			if !errors.Is(err, ErrExists) {
@@ -118,15 +123,19 @@ func AssignRefNumber(ctx context.Context, s Store, n RefNumber, until, now time.
 			}
 		}
 	}
-	if err := s.SetRetention(ctx, claimKey(prefix, n.Seq), Permanent.Until(now)); err != nil {
-		return nil, err
+	if relock {
+		if err := s.SetRetention(ctx, claimKey(prefix, n.Seq), claimUntil); err != nil {
+			return nil, err
+		}
 	}
 	b, _ := json.Marshal(n)
-	if _, err := PutBytesIfAbsent(ctx, s, RefNumberKey(n.DocumentID), b); err != nil && !errors.Is(err, ErrExists) {
-		return nil, err
-	}
-	if err := s.SetRetention(ctx, RefNumberKey(n.DocumentID), until); err != nil {
-		return nil, err
+	if _, err := PutRetained(ctx, s, RefNumberKey(n.DocumentID), b, until); err != nil {
+		if !errors.Is(err, ErrExists) && !errors.Is(err, ErrStoredUnlocked) {
+			return nil, err
+		}
+		if err := s.SetRetention(ctx, RefNumberKey(n.DocumentID), until); err != nil {
+			return nil, err
+		}
 	}
 	return ReadRefNumber(ctx, s, n.DocumentID)
 }

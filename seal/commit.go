@@ -112,8 +112,9 @@ func (c *closing) lists(n int, docID string) bool {
 
 func useKey(id string, n int) string { return authzKey(id, fmt.Sprintf("use/%04d.json", n)) }
 
-// spentKey is the receipt of a use: a second write-once object, put and
-// locked by finish once the stamping is committed and logged.
+// spentKey is the receipt of a use: a second write-once object, put (locked
+// in the put where the store can) by finish once the stamping is committed
+// and logged.
 //
 // "Already used" is decided by the use slots: a slot whose marker is gone
 // would be free again. The receipt keeps it taken: a slot counts as taken
@@ -191,16 +192,6 @@ func slotNumber(rest, dir string) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, n > 0
-}
-
-// putReceipt writes (or finds) the receipt of use n and locks it until
-// until; finish calls it after the stamping is logged.
-func (r *Registry) putReceipt(ctx context.Context, id string, n int, docID string, until time.Time) error {
-	k := spentKey(id, n)
-	if err := putJSON(ctx, r.store, k, usedSlot{N: n, DocumentID: docID}); err != nil && !errors.Is(err, archive.ErrExists) {
-		return err
-	}
-	return r.store.SetRetention(ctx, k, until)
 }
 
 // closer is the lowest closing marker among markers, or nil.

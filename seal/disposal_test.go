@@ -90,7 +90,7 @@ func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
 }
 
 // newServiceEnvOn is newServiceEnv on a store of the test's choosing.
-func newServiceEnvOn(t *testing.T, schedule string, clock *fakeClock, store archive.Store) *serviceEnv {
+func newServiceEnvOn(t testing.TB, schedule string, clock *fakeClock, store archive.Store) *serviceEnv {
 	t.Helper()
 	ctx := context.Background()
 	kek, _, err := keys.NewKEK()

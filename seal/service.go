@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -464,11 +463,14 @@ func (s *Service) timestampSource(ctx context.Context, asked bool) (TimestampSou
 	return EmbeddedTSA{Server: srv}, nil
 }
 
-// stage stores the stamped PDF and everything that goes with it, unlocked:
-// the pending marker first (so the recovery sweep finds leftovers of a crash),
-// then the PDF, the record, the retrieval-code index and the SES_Signatures.
-// None of it is served until the commit, and an abandoned stamping's objects
-// can still be deleted.
+// stage stores the stamped PDF and what goes with it, unlocked, in three
+// trips to the store that depend on each other: the pending marker first (so
+// the recovery sweep finds the leftovers of a crash), then the PDF with the
+// SES_Signatures, then the record, which pins the PDF's version (on a store
+// without versions, the record goes with the PDF: two trips). None of it
+// is served until the commit, and an abandoned stamping's objects can still
+// be deleted. The retrieval-code index is not staged: finish writes it,
+// locked, once the stamping is committed (the pending marker names it).
 func (s *Service) stage(ctx context.Context, job *stamping) error {
 	req := job.req
 	now := s.now().UTC()
@@ -503,29 +505,31 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	if err := putJSON(ctx, s.Store, pendingPrefix+job.docID+".json", job.pend); err != nil {
 		return err
 	}
-	pdfInfo, err := s.Store.PutIfAbsent(ctx, archive.DocumentKey(job.docID), bytes.NewReader(job.signed), int64(len(job.signed)))
+	files := archive.Batch{Puts: []archive.Put{{Key: archive.DocumentKey(job.docID), Data: job.signed}}}
+	for _, so := range job.sesObjects {
+		files.Puts = append(files.Puts, archive.Put{Key: so.key, Data: so.data})
+	}
+	// On a store without versions the record pins no PDF version, so it
+	// goes with the PDF instead of after it.
+	together := !archive.Versioned(s.Store)
+	if together {
+		files.Puts = append(files.Puts, archive.Put{Key: archive.RecordKey(job.docID), Data: jsonObject(rec)})
+	}
+	infos, err := files.Write(ctx, s.Store)
 	if err != nil {
 		return err
 	}
-	rec.PDFVersion = pdfInfo.VersionID
-	recBytes, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return err
+	if together {
+		job.recPin = archive.PinOf(infos[len(infos)-1].VersionID, files.Puts[len(infos)-1].Data)
+		return nil
 	}
-	recBytes = append(recBytes, '\n')
+	rec.PDFVersion = infos[0].VersionID
+	recBytes := jsonObject(rec)
 	recInfo, err := archive.PutBytesIfAbsent(ctx, s.Store, archive.RecordKey(job.docID), recBytes)
 	if err != nil {
 		return err
 	}
 	job.recPin = archive.PinOf(recInfo.VersionID, recBytes)
-	if err := putJSON(ctx, s.Store, job.pend.CodeKey, codeEntry{DocumentID: job.docID}); err != nil {
-		return err
-	}
-	for _, so := range job.sesObjects {
-		if _, err := archive.PutBytesIfAbsent(ctx, s.Store, so.key, so.data); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -621,35 +625,33 @@ func (s *Service) logStamped(ctx context.Context, p pendingEntry, rec *archive.R
 	return nil
 }
 
-// finish locks a committed, logged document's objects and the use markers
-// (uses: one per authorization, in the order of p.AuthorizationIDs) until
-// the document's retention ends, and removes its pending marker. The
-// recovery sweep calls it too, so a stamping interrupted after its commit
-// is still locked (resumed: it may have run part-way before). It also
-// numbers the record in its reference-code series (assignRefNumber).
+// finish makes a committed, logged stamping final in one batch of writes
+// that do not depend on each other (archive.Batch: made at once): it locks
+// the document's staged objects and the use markers (uses: one per
+// authorization, in the order of p.AuthorizationIDs) until the document's
+// retention ends; puts, locked as they are written, the retrieval-code index
+// and the receipts of the uses; numbers the record in its reference-code
+// series (assignRefNumber); and keeps the idempotency marker. Then it
+// removes the pending marker. The recovery sweep calls it too, so a
+// stamping interrupted after its commit is still finished (resumed: it may
+// have run part-way before, so what exists already is accepted and locked).
 func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, uses []int, resumed bool) error {
-	keys := append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID), p.CodeKey}, p.Extra...)
+	until := rec.RetainUntil
+	var b archive.Batch
+	for _, k := range append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID)}, p.Extra...) {
+		b.Locks = append(b.Locks, archive.Lock{Key: k, Until: until})
+	}
+	b.Puts = append(b.Puts, archive.Put{Key: p.CodeKey, Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
 	for i, id := range p.authorizationIDs() {
-		keys = append(keys, useKey(id, uses[i]))
-	}
-	for _, k := range keys {
-		if err := s.Store.SetRetention(ctx, k, rec.RetainUntil); err != nil {
-			return err
-		}
-	}
-	for i, id := range p.authorizationIDs() {
-		if err := s.Registry.putReceipt(ctx, id, uses[i], p.DocumentID, rec.RetainUntil); err != nil {
-			return err
-		}
-	}
-	if err := s.assignRefNumber(ctx, rec, resumed); err != nil {
-		return err
+		b.Locks = append(b.Locks, archive.Lock{Key: useKey(id, uses[i]), Until: until})
+		b.Puts = append(b.Puts, archive.Put{Key: spentKey(id, uses[i]), Data: jsonObject(usedSlot{N: uses[i], DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
 	}
 	if p.IdempotencyKey != "" {
-		err := putJSON(ctx, s.Store, idemPrefix+p.IdempotencyKey+".json", codeEntry{DocumentID: p.DocumentID})
-		if err != nil && !errors.Is(err, archive.ErrExists) {
-			return err
-		}
+		b.Puts = append(b.Puts, archive.Put{Key: idemPrefix + p.IdempotencyKey + ".json", Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), Existing: true})
+	}
+	b.Also = append(b.Also, func(ctx context.Context) error { return s.assignRefNumber(ctx, rec, resumed) })
+	if _, err := b.Write(ctx, s.Store); err != nil {
+		return err
 	}
 	return s.Store.Delete(ctx, pendingPrefix+p.DocumentID+".json")
 }

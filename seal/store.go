@@ -38,6 +38,15 @@ func getObject(ctx context.Context, s archive.Store, key string, max int64) ([]b
 	return b, err
 }
 
+// jsonObject is v as putJSON stores it: indented JSON and a newline.
+func jsonObject(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		panic("seal: a stored object does not marshal: " + err.Error()) // plain data: cannot happen
+	}
+	return append(b, '\n')
+}
+
 // putJSON writes v once as indented JSON, readable by people browsing the store.
 func putJSON(ctx context.Context, s archive.Store, key string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")

@@ -257,7 +257,8 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 			return Entry{}, fmt.Errorf("audit: entry of %d bytes is larger than %d", len(b), MaxEntrySize)
 		}
 		key := EntryKey(l.node, e.Seq)
-		_, err = archive.PutBytesIfAbsent(ctx, l.store, key, b)
+		// Locked in the put itself where the store can (one write, not two).
+		_, err = archive.PutRetained(ctx, l.store, key, b, l.now().Add(l.retention))
 		if errors.Is(err, archive.ErrExists) {
 			// Another process appended to this shard: catch up and retry.
 			seq, hash, err := readTail(ctx, l.store, l.node, l.seq, l.hash)
@@ -276,12 +277,12 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 			}
 			continue
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, archive.ErrStoredUnlocked) {
 			return Entry{}, fmt.Errorf("audit: append %s: %w", key, err)
 		}
 		l.seq, l.hash = e.Seq, w.Hash
 		e.Hash = w.Hash
-		if err := l.store.SetRetention(ctx, key, l.now().Add(l.retention)); err != nil {
+		if err != nil {
 			l.unlocked = append(l.unlocked, key)
 			return e, fmt.Errorf("audit: entry %s stored but not retention-locked: %w", key, err)
 		}

@@ -14,7 +14,10 @@
 // PutIfAbsent writes a temporary file in the target directory, fsyncs it,
 // and link(2)s it to the object's name: link fails if the name exists, which
 // makes put-if-absent atomic across goroutines and processes. The directory
-// is then fsynced. Retention and legal hold are enforced by this package
+// is then fsynced — one fsync for every writer in the directory at the
+// time (group commit, groupsync.go). PutRetained places the lock sidecar
+// before that fsync, so an object final when written costs no second
+// write. Retention and legal hold are enforced by this package
 // (there is no object lock on a plain filesystem): Delete refuses while
 // either applies, and there is no overwrite operation. Changes to a
 // sidecar and deletes are serialized per object with flock(2) on the
@@ -53,8 +56,9 @@ type Options struct {
 
 // Store is an archive.Store on a local directory.
 type Store struct {
-	root string
-	now  func() time.Time
+	root  string
+	now   func() time.Time
+	syncs dirSyncs
 }
 
 var _ archive.Store = (*Store)(nil)
@@ -104,6 +108,29 @@ func (s *Store) dirPath(keyPrefix string) string {
 
 // PutIfAbsent implements archive.Store.
 func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	return s.put(ctx, key, r, size, time.Time{})
+}
+
+// PutRetained implements archive.RetainingStore: the lock sidecar is
+// prepared (written, fsynced) beside the object's temporary file and
+// renamed into place right after the link, and one directory fsync makes
+// both durable. A crash between link and rename leaves the object unlocked,
+// as a crash between PutIfAbsent and SetRetention would; a put that is
+// retried (Batch's Existing) locks it then.
+func (s *Store) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
+	until = ceilSecond(until)
+	if !until.After(s.now()) {
+		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: retention %s is not in the future", key, until.UTC().Format(time.RFC3339))
+	}
+	return s.put(ctx, key, r, size, until)
+}
+
+var _ archive.RetainingStore = (*Store)(nil)
+
+// Versioned says that the store keeps one version per key (archive.Versioned).
+func (s *Store) Versioned() bool { return false }
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
 	if err := archive.ValidateKey(key); err != nil {
 		return archive.ObjectInfo{}, err
 	}
@@ -120,8 +147,36 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 	if err := s.mkdirs(dir); err != nil {
 		return archive.ObjectInfo{}, err
 	}
+	// With a retention, its side file is written and fsynced beside the
+	// object's temporary file, at the same time, and renamed into place
+	// after the link: one more fsync in parallel, none after.
+	type prepared struct {
+		path string
+		err  error
+	}
+	var lockTemp chan prepared
+	if !until.IsZero() {
+		lockTemp = make(chan prepared, 1)
+		go func() {
+			p, err := writeLockTemp(dir, lockState{RetainUntil: until})
+			lockTemp <- prepared{p, err}
+		}()
+	}
 	tmp, err := writeTemp(ctx, dir, r, size)
+	var side prepared
+	if lockTemp != nil {
+		side = <-lockTemp
+		if side.path != "" {
+			defer os.Remove(side.path) // gone once renamed into place
+		}
+		if err == nil {
+			err = side.err
+		}
+	}
 	if err != nil {
+		if tmp != "" {
+			os.Remove(tmp)
+		}
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
 	defer os.Remove(tmp)
@@ -131,14 +186,23 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 		}
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
-	if err := syncDir(dir); err != nil {
+	var lockErr error
+	if side.path != "" {
+		lockErr = s.placeLock(key, file, side.path, until)
+	}
+	if err := s.syncs.sync(dir); err != nil {
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
 	fi, err := os.Stat(file)
 	if err != nil {
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
-	return archive.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	info := archive.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}
+	if lockErr != nil {
+		return info, fmt.Errorf("%w: %w", archive.ErrStoredUnlocked, lockErr)
+	}
+	info.RetainUntil = until
+	return info, nil
 }
 
 // checkNesting refuses a key that is below an object or above one ("a"
@@ -233,7 +297,7 @@ func (s *Store) mkdirs(dir string) error {
 		if err := os.Mkdir(d, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("archive/fs: %w", err)
 		}
-		if err := syncDir(parent); err != nil {
+		if err := s.syncs.sync(parent); err != nil {
 			return fmt.Errorf("archive/fs: %w", err)
 		}
 		parent = d
@@ -457,7 +521,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(file); err != nil {
 		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := s.syncs.sync(dir); err != nil {
 		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
 	}
 	return nil
@@ -482,6 +546,9 @@ func (s *Store) update(ctx context.Context, op, key string, change func(*lockSta
 		return err
 	}
 	if err := writeLock(dir, file, l); err != nil {
+		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
+	}
+	if err := s.syncs.sync(dir); err != nil {
 		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
 	}
 	return nil
@@ -545,33 +612,62 @@ func readLock(file string) (lockState, error) {
 	return l, nil
 }
 
-// writeLock replaces the sidecar atomically: temporary file, fsync, rename,
-// fsync of the directory.
+// writeLock replaces the sidecar atomically: temporary file, fsync, rename.
+// The caller fsyncs the directory.
 func writeLock(dir, file string, l lockState) error {
-	b, err := json.Marshal(l)
+	tmp, err := writeLockTemp(dir, l)
 	if err != nil {
 		return err
+	}
+	defer os.Remove(tmp)
+	return os.Rename(tmp, file+lockSuffix)
+}
+
+// writeLockTemp writes l to a new temporary file in dir, fsynced, and
+// returns its path.
+func writeLockTemp(dir string, l lockState) (string, error) {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return "", err
 	}
 	f, err := os.CreateTemp(dir, tmpPattern)
 	if err != nil {
+		return "", err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// placeLock puts a prepared side file (tmp) in place for an object just
+// linked, under the object's flock like every sidecar change: if another
+// writer set a lock or hold in the instant since the link, the two are
+// merged instead.
+func (s *Store) placeLock(key, file, tmp string, until time.Time) error {
+	f, err := lockObject(file)
+	if err != nil {
+		return s.pathErr("put", key, err)
+	}
+	defer f.Close()
+	if _, err := os.Lstat(file + lockSuffix); errors.Is(err, fs.ErrNotExist) {
+		return os.Rename(tmp, file+lockSuffix)
+	}
+	l, err := readLock(file)
+	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
+	if until.After(l.RetainUntil) {
+		l.RetainUntil = until
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), file+lockSuffix); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return writeLock(filepath.Dir(file), file, l)
 }
 
 // ceilSecond rounds t up to a whole second, the precision S3 keeps.

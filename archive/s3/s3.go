@@ -98,12 +98,33 @@ func (s *Store) Bucket() string { return s.bucket }
 
 // PutIfAbsent implements archive.Store.
 func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	return s.put(ctx, key, r, size, time.Time{})
+}
+
+// PutRetained implements archive.RetainingStore: one PUT carrying the
+// Object Lock headers (COMPLIANCE until until) beside If-None-Match, so the
+// object is never stored unlocked.
+func (s *Store) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
+	until = ceilSecond(until).UTC()
+	if !until.After(time.Now()) {
+		return archive.ObjectInfo{}, fmt.Errorf("archive/s3: put %q: retention %s is not in the future", key, until.Format(time.RFC3339))
+	}
+	return s.put(ctx, key, r, size, until)
+}
+
+var _ archive.RetainingStore = (*Store)(nil)
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
 	if err := archive.ValidateKey(key); err != nil {
 		return archive.ObjectInfo{}, err
 	}
 	putID := rand.Text()
 	opts := minio.PutObjectOptions{UserMetadata: map[string]string{putIDMeta: putID}}
 	opts.SetMatchETagExcept("*") // If-None-Match: *
+	if !until.IsZero() {
+		// S3 wants a content checksum on a PUT with Object Lock headers.
+		opts.Mode, opts.RetainUntilDate, opts.SendContentMd5 = minio.Compliance, until, true
+	}
 	up, err := s.client.PutObject(ctx, s.bucket, key, r, size, opts)
 	if err != nil {
 		if isPreconditionFailed(err) {
@@ -114,7 +135,7 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader, size i
 	if size >= 0 && up.Size != size {
 		return archive.ObjectInfo{}, fmt.Errorf("archive/s3: put %q: stored %d bytes, size given as %d", key, up.Size, size)
 	}
-	return archive.ObjectInfo{Key: key, Size: up.Size, VersionID: up.VersionID, ModTime: up.LastModified}, nil
+	return archive.ObjectInfo{Key: key, Size: up.Size, VersionID: up.VersionID, ModTime: up.LastModified, RetainUntil: until}, nil
 }
 
 // putIDMeta names the user metadata carrying a random id for each put.

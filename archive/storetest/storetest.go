@@ -63,6 +63,8 @@ func Run(t *testing.T, newStore func(t *testing.T) archive.Store, opts Options) 
 		{"Retention", testRetention},
 		{"RetentionHoldAfterExpiry", testRetentionHoldAfterExpiry},
 		{"Versions", testVersions},
+		{"PutRetained", testPutRetained},
+		{"Batch", testBatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -501,6 +503,94 @@ func testRetentionHoldAfterExpiry(t *testing.T, s archive.Store, opts Options) {
 	}
 	if err := s.Delete(ctx, "rh/doc"); err != nil {
 		t.Fatalf("Delete after retention, hold released: %v", err)
+	}
+}
+
+// testPutRetained: an object put with retention is locked from the start,
+// whether the store locks in the put (archive.RetainingStore) or
+// archive.PutRetained makes two writes; it is still put-if-absent, and a
+// past date is refused.
+func testPutRetained(t *testing.T, s archive.Store, opts Options) {
+	ctx := context.Background()
+	until := time.Now().Add(opts.Retention)
+	info, err := archive.PutRetained(ctx, s, "pr/a", []byte("locked at put"), until)
+	if err != nil {
+		t.Fatalf("PutRetained: %v", err)
+	}
+	head, err := s.Head(ctx, "pr/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.RetainUntil.Before(until) || head.RetainUntil.After(until.Add(time.Second)) {
+		t.Errorf("RetainUntil = %v, want %v rounded up to the second", head.RetainUntil, until)
+	}
+	if head.VersionID != info.VersionID {
+		t.Errorf("version %q, put said %q", head.VersionID, info.VersionID)
+	}
+	wantLocked(t, "Delete of an object put with retention", s.Delete(ctx, "pr/a"), false)
+	if _, err := archive.PutRetained(ctx, s, "pr/a", []byte("second"), until); !errors.Is(err, archive.ErrExists) {
+		t.Errorf("second PutRetained: err = %v, want ErrExists", err)
+	}
+	if got, _ := get(t, s, "pr/a"); got != "locked at put" {
+		t.Errorf("content = %q", got)
+	}
+	if _, err := archive.PutRetained(ctx, s, "pr/past", []byte("x"), time.Now().Add(-time.Hour)); err == nil {
+		t.Error("PutRetained with a past date succeeded")
+	} else if errors.Is(err, archive.ErrStoredUnlocked) {
+		// The fallback stores first: the object exists, unlocked, and says so.
+		if info, herr := s.Head(ctx, "pr/past"); herr != nil || !info.RetainUntil.IsZero() {
+			t.Errorf("after a refused lock: %+v, %v", info, herr)
+		}
+	}
+	waitPast(t, s, "pr/a")
+	if err := s.Delete(ctx, "pr/a"); err != nil {
+		t.Fatalf("Delete after retention: %v", err)
+	}
+}
+
+// testBatch: a batch makes every put and lock, concurrently; a put with
+// Existing accepts and locks an object already there; a failed write is
+// reported by key while the others are made.
+func testBatch(t *testing.T, s archive.Store, opts Options) {
+	ctx := context.Background()
+	until := time.Now().Add(opts.Retention)
+	put(t, s, "b/staged", "staged")
+	put(t, s, "b/again", "earlier")
+	infos, err := archive.Batch{
+		Puts: []archive.Put{
+			{Key: "b/plain", Data: []byte("plain")},
+			{Key: "b/final", Data: []byte("final"), RetainUntil: until},
+			{Key: "b/again", Data: []byte("later"), RetainUntil: until, Existing: true},
+		},
+		Locks: []archive.Lock{{Key: "b/staged", Until: until}},
+	}.Write(ctx, s)
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	if len(infos) != 3 || infos[0].Key != "b/plain" || infos[1].Key != "b/final" || infos[2].Key != "b/again" {
+		t.Errorf("infos = %+v", infos)
+	}
+	for key, locked := range map[string]bool{"b/plain": false, "b/final": true, "b/again": true, "b/staged": true} {
+		info, err := s.Head(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := !info.RetainUntil.IsZero(); got != locked {
+			t.Errorf("%s: locked %v, want %v", key, got, locked)
+		}
+	}
+	if got, _ := get(t, s, "b/again"); got != "earlier" {
+		t.Errorf("an Existing put replaced the object: %q", got)
+	}
+	_, err = archive.Batch{Puts: []archive.Put{{Key: "b/plain", Data: []byte("x")}, {Key: "b/new", Data: []byte("new")}}}.Write(ctx, s)
+	if !errors.Is(err, archive.ErrExists) {
+		t.Errorf("Batch over an existing key: err = %v, want ErrExists", err)
+	}
+	if got, _ := get(t, s, "b/new"); got != "new" {
+		t.Errorf("the other put of a failed batch: %q", got)
+	}
+	for _, k := range []string{"b/final", "b/again", "b/staged"} {
+		waitPast(t, s, k)
 	}
 }
 

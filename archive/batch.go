@@ -1,0 +1,172 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// The durable path of a stamping hands the store its writes one phase at a
+// time — what it stages, what it locks once committed — and the store
+// decides how to make them: the writes of one batch are independent, so
+// they go out at once (a bounded number in flight), and an object that is
+// final when it is written carries its retention in the put itself where
+// the backend allows it (RetainingStore), which saves a round trip and a
+// second durable write per object.
+
+// RetainingStore is a Store that can lock an object in the same write that
+// stores it: S3 sends the Object Lock headers with the PUT; the filesystem
+// writes the lock sidecar beside the object before the one directory fsync
+// that makes both durable.
+type RetainingStore interface {
+	Store
+	// PutRetained is PutIfAbsent for an object retained until until from
+	// the moment it exists. If the object was stored but could not be
+	// locked, the error wraps ErrStoredUnlocked.
+	PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (ObjectInfo, error)
+}
+
+// ErrStoredUnlocked reports a put with retention whose object was stored
+// but not locked: the caller locks it with SetRetention, or leaves it to a
+// later sweep that does.
+var ErrStoredUnlocked = errors.New("archive: object stored but not retention-locked")
+
+// PutRetained stores b under key, locked until until, if no object with
+// that key exists: in one write where the store can (RetainingStore), else
+// PutIfAbsent then SetRetention.
+func PutRetained(ctx context.Context, s Store, key string, b []byte, until time.Time) (ObjectInfo, error) {
+	if len(b) > MaxBytes {
+		return ObjectInfo{}, fmt.Errorf("put %q (%d bytes): %w", key, len(b), ErrTooLarge)
+	}
+	if rs, ok := s.(RetainingStore); ok {
+		return rs.PutRetained(ctx, key, bytes.NewReader(b), int64(len(b)), until)
+	}
+	info, err := s.PutIfAbsent(ctx, key, bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return info, err
+	}
+	if err := s.SetRetention(ctx, key, until); err != nil {
+		return info, fmt.Errorf("%w: %s: %w", ErrStoredUnlocked, key, err)
+	}
+	info.RetainUntil = until
+	return info, nil
+}
+
+// Versioned reports whether s keeps versions of objects, whose ids pin what
+// a commit stored (S3 does). On a store without (the filesystem: one object
+// per key, a version id always empty) a write that pins an object need not
+// wait for that object's put. A store that does not say is taken as
+// versioned.
+func Versioned(s Store) bool {
+	v, ok := s.(interface{ Versioned() bool })
+	return !ok || v.Versioned()
+}
+
+// Put is one object of a Batch.
+type Put struct {
+	Key  string
+	Data []byte
+	// RetainUntil, when set, locks the object from the moment it exists.
+	RetainUntil time.Time
+	// Existing accepts an object already under Key (a resumed phase wrote
+	// it before): it is locked until RetainUntil if it is not yet, and its
+	// information is returned instead of ErrExists.
+	Existing bool
+}
+
+// Lock is one retention lock of a Batch, on an object stored before.
+type Lock struct {
+	Key   string
+	Until time.Time
+}
+
+// Batch is the writes of one phase of a stamping: they do not depend on
+// each other, so they are made concurrently, in any order.
+type Batch struct {
+	Puts  []Put
+	Locks []Lock
+	// Also are further writes of the phase that are not a plain put or lock
+	// (a reference-number claim), run beside the others.
+	Also []func(context.Context) error
+}
+
+// MaxConcurrentWrites bounds the writes of one batch in flight at once.
+const MaxConcurrentWrites = 8
+
+// Write makes every write of the batch and returns the puts' information,
+// index for index with b.Puts. Every write is attempted; the error joins
+// those that failed, each naming its key.
+func (b Batch) Write(ctx context.Context, s Store) ([]ObjectInfo, error) {
+	infos := make([]ObjectInfo, len(b.Puts))
+	var jobs []func() error
+	for i, p := range b.Puts {
+		jobs = append(jobs, func() error {
+			var err error
+			infos[i], err = put(ctx, s, p)
+			return err
+		})
+	}
+	for _, l := range b.Locks {
+		jobs = append(jobs, func() error { return s.SetRetention(ctx, l.Key, l.Until) })
+	}
+	for _, f := range b.Also {
+		jobs = append(jobs, func() error { return f(ctx) })
+	}
+	return infos, concurrently(jobs)
+}
+
+func put(ctx context.Context, s Store, p Put) (ObjectInfo, error) {
+	var info ObjectInfo
+	var err error
+	switch {
+	case !p.RetainUntil.IsZero() && len(p.Data) <= MaxBytes:
+		info, err = PutRetained(ctx, s, p.Key, p.Data, p.RetainUntil)
+		if errors.Is(err, ErrStoredUnlocked) {
+			err = s.SetRetention(ctx, p.Key, p.RetainUntil)
+		}
+	default:
+		info, err = s.PutIfAbsent(ctx, p.Key, bytes.NewReader(p.Data), int64(len(p.Data)))
+		if err == nil && !p.RetainUntil.IsZero() {
+			err = s.SetRetention(ctx, p.Key, p.RetainUntil)
+		}
+	}
+	if errors.Is(err, ErrExists) && p.Existing {
+		if info, err = s.Head(ctx, p.Key); err == nil && !p.RetainUntil.IsZero() && info.RetainUntil.Before(ceilSecond(p.RetainUntil)) {
+			err = s.SetRetention(ctx, p.Key, p.RetainUntil)
+		}
+	}
+	return info, err
+}
+
+// concurrently runs the jobs, at most MaxConcurrentWrites at once, and
+// joins their errors.
+func concurrently(jobs []func() error) error {
+	if len(jobs) == 1 {
+		return jobs[0]()
+	}
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, MaxConcurrentWrites)
+	var wg sync.WaitGroup
+	for i, job := range jobs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = job()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ceilSecond rounds t up to a whole second, the precision stores keep.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}

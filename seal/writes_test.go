@@ -1,0 +1,383 @@
+package seal_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"eseal/archive"
+	"eseal/archive/audit"
+	"eseal/archive/fs"
+	"eseal/pdf/pdftest"
+	"eseal/seal"
+)
+
+// writeLog is a Store that notes every write it passes on — its kind and the
+// kind of key it wrote — so a test can count a stamping's durable writes.
+type writeLog struct {
+	archive.Store
+	mu     sync.Mutex
+	writes []string
+}
+
+// keyKinds turn a key into its kind: ids and numbers replaced, so that
+// every stamping's writes read the same.
+var keyKinds = []struct {
+	re   *regexp.Regexp
+	kind string
+}{
+	{regexp.MustCompile(`^pending/.*`), "pending/<doc>"},
+	{regexp.MustCompile(`^docs/.*/document\.pdf$`), "docs/<doc>/document.pdf"},
+	{regexp.MustCompile(`^docs/.*/record\.json$`), "docs/<doc>/record.json"},
+	{regexp.MustCompile(`^docs/.*/refcode\.json$`), "docs/<doc>/refcode.json"},
+	{regexp.MustCompile(`^docs/.*/ses-\d+\.der$`), "docs/<doc>/ses-<n>.der"},
+	{regexp.MustCompile(`^(units/[^/]+/)?codes/.*`), "codes/<code>"},
+	{regexp.MustCompile(`^(units/[^/]+/)?idem/.*`), "idem/<key>"},
+	{regexp.MustCompile(`/use/\d+\.json$`), "authz/<id>/use/<n>"},
+	{regexp.MustCompile(`/spent/\d+\.json$`), "authz/<id>/spent/<n>"},
+	{regexp.MustCompile(`^audit/[^/]+/\d+\.json$`), "audit/<node>/<seq>"},
+	{regexp.MustCompile(`^refseq/.*`), "refseq/<series>/<n>"},
+}
+
+func keyKind(key string) string {
+	for _, k := range keyKinds {
+		if k.re.MatchString(key) {
+			return k.kind
+		}
+	}
+	return key
+}
+
+func (w *writeLog) note(op, key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes = append(w.writes, op+" "+keyKind(key))
+}
+
+func (w *writeLog) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	got := w.writes
+	w.writes = nil
+	sort.Strings(got)
+	return got
+}
+
+func (w *writeLog) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	w.note("put", key)
+	return w.Store.PutIfAbsent(ctx, key, r, size)
+}
+
+func (w *writeLog) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
+	w.note("put+lock", key)
+	return w.Store.(archive.RetainingStore).PutRetained(ctx, key, r, size, until)
+}
+
+func (w *writeLog) SetRetention(ctx context.Context, key string, until time.Time) error {
+	w.note("retain", key)
+	return w.Store.SetRetention(ctx, key, until)
+}
+
+func (w *writeLog) SetLegalHold(ctx context.Context, key string, on bool) error {
+	w.note("hold", key)
+	return w.Store.SetLegalHold(ctx, key, on)
+}
+
+func (w *writeLog) Delete(ctx context.Context, key string) error {
+	w.note("delete", key)
+	return w.Store.Delete(ctx, key)
+}
+
+// TestDurableWritesPerStamping counts the store writes of one stamping on
+// the filesystem backend, by kind: the number docs/performance.md gives
+// and explains. Counting is deterministic; speed is for make bench-http.
+func TestDurableWritesPerStamping(t *testing.T) {
+	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	fsStore, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &writeLog{Store: fsStore}
+	e := newServiceEnvOn(t, "items: {}\n", clock, w)
+	e.svc.Fonds = "Z001"
+	ctx := context.Background()
+	doc := pdftest.Document(pdftest.Options{})
+	stamp := func(idem string) []string {
+		t.Helper()
+		a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "W-1", GrantedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.take()
+		if _, err := e.svc.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: a.ID,
+			Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100}, IdempotencyKey: idem,
+			Record: seal.RecordInput{Title: "许可决定书", ItemCode: "330000-XK-01", CaseNo: "W-1"}, PDF: doc}); err != nil {
+			t.Fatal(err)
+		}
+		return w.take()
+	}
+	stamp("") // the series' first number and the shard's first entries cost more
+	for _, c := range []struct {
+		name, idem string
+		want       []string
+	}{
+		{"plain", "", wantWrites},
+		{"idempotency key", "client-1/req-1", append(append([]string(nil), wantWrites...), wantIdemWrites...)},
+	} {
+		got := stamp(c.idem)
+		want := append([]string(nil), c.want...)
+		sort.Strings(want)
+		t.Logf("%s: %d writes:\n  %s", c.name, len(got), strings.Join(got, "\n  "))
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: %d writes\n  %s\nwant %d\n  %s", c.name, len(got), strings.Join(got, "\n  "), len(want), strings.Join(want, "\n  "))
+		}
+	}
+}
+
+// wantWrites are one stamping's writes, with a fonds code (so a reference
+// number) and without an idempotency key; docs/performance.md says why each.
+// They go to the store in seven trips, each waiting for the one before:
+// the pending marker; the PDF; the record (it pins the PDF's version; on the
+// filesystem, without versions, it goes with the PDF); the
+// use marker (the commit); the audit entry; the finishing batch (locks,
+// code index, receipt, reference number: made at once); the pending
+// marker's removal.
+var wantWrites = []string{
+	"put pending/<doc>",
+	"put docs/<doc>/document.pdf",
+	"put docs/<doc>/record.json",
+	"put authz/<id>/use/<n>",
+	"put+lock audit/<node>/<seq>",
+	"retain docs/<doc>/document.pdf",
+	"retain docs/<doc>/record.json",
+	"retain authz/<id>/use/<n>",
+	"put+lock codes/<code>",
+	"put+lock authz/<id>/spent/<n>",
+	"put+lock refseq/<series>/<n>",
+	"put+lock docs/<doc>/refcode.json",
+	"delete pending/<doc>",
+}
+
+// wantIdemWrites are the further writes of a request with an idempotency key.
+var wantIdemWrites = []string{"put idem/<key>"}
+
+// BenchmarkServiceStampFS is the whole durable path in process — authorize,
+// stamp, stage, commit, finish — on the filesystem store, with 16 stampings
+// in flight (go test -bench ServiceStamp -cpu 16 ./seal/ gives more).
+func BenchmarkServiceStampFS(b *testing.B) {
+	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	store, err := fs.New(b.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newServiceEnvOn(b, "items: {}\n", clock, store)
+	ctx := context.Background()
+	doc := pdftest.Document(pdftest.Options{Pages: 3})
+	authz := make(chan string, b.N)
+	for range b.N {
+		a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "B-1", GrantedBy: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		authz <- a.ID
+	}
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := e.svc.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: <-authz,
+				Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
+				Record:    seal.RecordInput{Title: "许可决定书", CaseNo: "B-1"}, PDF: doc}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// crashStore is a store whose process dies after a given number of writes:
+// from then on every write fails and nothing more is stored, as when the
+// replica is killed. Reads go on (they change nothing).
+type crashStore struct {
+	archive.Store
+	armed atomic.Bool
+	left  atomic.Int64
+}
+
+var errCrashed = errors.New("crashed")
+
+func (c *crashStore) write() error {
+	if c.armed.Load() && c.left.Add(-1) < 0 {
+		return errCrashed
+	}
+	return nil
+}
+
+func (c *crashStore) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	if err := c.write(); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	return c.Store.PutIfAbsent(ctx, key, r, size)
+}
+
+func (c *crashStore) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
+	if err := c.write(); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	return c.Store.(archive.RetainingStore).PutRetained(ctx, key, r, size, until)
+}
+
+func (c *crashStore) SetRetention(ctx context.Context, key string, until time.Time) error {
+	if err := c.write(); err != nil {
+		return err
+	}
+	return c.Store.SetRetention(ctx, key, until)
+}
+
+func (c *crashStore) SetLegalHold(ctx context.Context, key string, on bool) error {
+	if err := c.write(); err != nil {
+		return err
+	}
+	return c.Store.SetLegalHold(ctx, key, on)
+}
+
+func (c *crashStore) Delete(ctx context.Context, key string) error {
+	if err := c.write(); err != nil {
+		return err
+	}
+	return c.Store.Delete(ctx, key)
+}
+
+// TestCrashAtEveryWrite kills a stamping after each of its writes in turn
+// — in the middle of a phase's batch too, whichever of its writes comes
+// first — restarts (a new Service on the same store, past the grace
+// period) and runs the recovery sweep. Each time the stamping either left
+// no trace and its authorization still stamps, or its document is
+// complete: committed, logged, locked, findable by its code, numbered; and
+// fixity finds nothing wrong either way.
+func TestCrashAtEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	doc := pdftest.Document(pdftest.Options{})
+	req := func(sealID, authz string) seal.StampRequest {
+		return seal.StampRequest{SealID: sealID, AuthorizationID: authz, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
+			Record: seal.RecordInput{Title: "许可决定书", ItemCode: "330000-XK-01", CaseNo: "C-1"}, PDF: doc}
+	}
+	outcomes := map[string]int{}
+	for n := 0; ; n++ {
+		clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+		base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		crash := &crashStore{Store: base}
+		e := newServiceEnvOn(t, "items: {}\n", clock, crash)
+		e.svc.Fonds = "Z001"
+		a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "C-1", GrantedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		crash.left.Store(int64(n))
+		crash.armed.Store(true)
+		_, err = e.svc.Stamp(ctx, req(e.sealID, a.ID))
+		if crash.left.Load() >= 0 { // it never crashed
+			if err != nil || n < len(wantWrites) {
+				t.Fatalf("a stamping allowed %d writes: %v; it makes %d", n, err, len(wantWrites))
+			}
+			break
+		}
+		// A stamping killed after its audit entry has happened (its
+		// request may even have had its answer): finishing is the sweep's.
+		if err != nil && !errors.Is(err, errCrashed) {
+			t.Fatalf("crash after %d writes: %v", n, err)
+		}
+
+		// Restart on the same store, once the grace period has passed.
+		clock.Advance(time.Hour)
+		reg, err := seal.OpenRegistry(ctx, base, e.kek, seal.Options{Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := reg.AuditSigner(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alog, err := audit.Open(ctx, base, "test", audit.Options{Signer: signer, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.SetAuditor(seal.LogAuditor{Log: alog})
+		svc := &seal.Service{Registry: reg, Store: base, Schedule: e.svc.Schedule, Application: "test", Fonds: "Z001"}
+		if _, _, err := svc.Recover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if keys := listKeys(t, base, "pending/"); len(keys) != 0 {
+			t.Errorf("crash after %d writes: pending after the sweep: %v", n, keys)
+		}
+		st, err := reg.Authorization(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch len(st.Uses) {
+		case 0:
+			outcomes["no trace"]++
+			if ids, err := archive.DocumentIDs(ctx, base, archive.AllUnits); err != nil || len(ids) != 0 {
+				t.Errorf("crash after %d writes: authorization unused, yet documents %v (%v)", n, ids, err)
+			}
+			if keys := listKeys(t, base, "docs/"); len(keys) != 0 {
+				t.Errorf("crash after %d writes: staged objects left: %v", n, keys)
+			}
+			if _, err := svc.Stamp(ctx, req(e.sealID, a.ID)); err != nil {
+				t.Errorf("crash after %d writes: the authorization no longer stamps: %v", n, err)
+			}
+		case 1:
+			outcomes["complete"]++
+			id := st.Uses[0].DocumentID
+			if _, err := svc.Record(ctx, id); err != nil {
+				t.Errorf("crash after %d writes: committed document %s: %v", n, id, err)
+			}
+			codes := listKeys(t, base, "codes/")
+			keys := append(codes, archive.DocumentKey(id), archive.RecordKey(id), archive.RefNumberKey(id))
+			for _, k := range keys {
+				if info, err := base.Head(ctx, k); err != nil || info.RetainUntil.IsZero() {
+					t.Errorf("crash after %d writes: %s: %+v, %v; want it stored and locked", n, k, info, err)
+				}
+			}
+			if len(codes) != 1 {
+				t.Errorf("crash after %d writes: code index %v", n, codes)
+			}
+		default:
+			t.Fatalf("crash after %d writes: %d uses", n, len(st.Uses))
+		}
+		rep, err := svc.Fixity(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Problems) != 0 {
+			t.Errorf("crash after %d writes: fixity: %+v", n, rep.Problems)
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
+	if outcomes["no trace"] == 0 || outcomes["complete"] == 0 {
+		t.Errorf("outcomes %v: want both kinds", outcomes)
+	}
+}
+
+func listKeys(t *testing.T, s archive.Store, prefix string) []string {
+	t.Helper()
+	var keys []string
+	if err := s.List(context.Background(), prefix, func(o archive.ObjectInfo) error {
+		keys = append(keys, o.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
