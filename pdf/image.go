@@ -3,9 +3,12 @@ package pdf
 import (
 	"bytes"
 	"compress/zlib"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
+	"io"
 	"strconv"
 )
 
@@ -25,7 +28,7 @@ func NewImage(img image.Image) (*Image, error) {
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	if w <= 0 || h <= 0 || w > 1<<14 || h > 1<<14 {
+	if w <= 0 || h <= 0 || w > maxImageSide || h > maxImageSide {
 		return nil, errors.New("pdf: seal image size out of range")
 	}
 	rgb := make([]byte, 0, w*h*3)
@@ -61,6 +64,91 @@ func deflate(b []byte) []byte {
 	zw.Write(b)
 	zw.Close()
 	return buf.Bytes()
+}
+
+// imageMagic begins the binary form of an Image (MarshalBinary).
+const imageMagic = "eseal-pdf-image/1\n"
+
+// maxImageSide bounds an image's width and height, in pixels.
+const maxImageSide = 1 << 14
+
+// An ImageError says why the binary form of an Image was refused.
+type ImageError struct{ Reason string }
+
+func (e *ImageError) Error() string { return "pdf: prepared image: " + e.Reason }
+
+// MarshalBinary returns the prepared image as UnmarshalBinary reads it back
+// without compressing anything again (docs/formats.md, "Prepared seal
+// image"): compressing the samples is almost all NewImage costs, so a seal
+// keeps this next to its picture, made once when the seal is made.
+func (im *Image) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, len(imageMagic)+4*binary.MaxVarintLen64+len(im.rgb)+len(im.alpha))
+	b = append(b, imageMagic...)
+	for _, v := range []int{im.Width, im.Height, len(im.rgb), len(im.alpha)} {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	b = append(b, im.rgb...)
+	return append(b, im.alpha...), nil
+}
+
+// UnmarshalBinary reads what MarshalBinary wrote. Each stream is inflated
+// once to check that it holds exactly the samples the size calls for and
+// that its checksum holds: a damaged picture would otherwise go unseen into
+// signed revisions, which are never rewritten.
+func (im *Image) UnmarshalBinary(data []byte) error {
+	rest, ok := bytes.CutPrefix(data, []byte(imageMagic))
+	if !ok {
+		return &ImageError{"no eseal-pdf-image/1 header"}
+	}
+	var v [4]uint64
+	for i := range v {
+		x, n := binary.Uvarint(rest)
+		if n <= 0 {
+			return &ImageError{"truncated header"}
+		}
+		if n != len(binary.AppendUvarint(nil, x)) {
+			return &ImageError{"header number not in its shortest form"}
+		}
+		v[i], rest = x, rest[n:]
+	}
+	w, h, nrgb, nalpha := v[0], v[1], v[2], v[3]
+	if w == 0 || h == 0 || w > maxImageSide || h > maxImageSide {
+		return &ImageError{fmt.Sprintf("size %d×%d out of range", w, h)}
+	}
+	if nrgb == 0 || nrgb > uint64(len(rest)) || nalpha != uint64(len(rest))-nrgb {
+		return &ImageError{fmt.Sprintf("stream lengths %d + %d for %d bytes", nrgb, nalpha, len(rest))}
+	}
+	rgb, alpha := rest[:nrgb:nrgb], rest[nrgb:]
+	if err := checkFlate(rgb, w*h*3); err != nil {
+		return &ImageError{"RGB samples: " + err.Error()}
+	}
+	if nalpha == 0 {
+		alpha = nil
+	} else if err := checkFlate(alpha, w*h); err != nil {
+		return &ImageError{"alpha samples: " + err.Error()}
+	}
+	*im = Image{Width: int(w), Height: int(h), rgb: rgb, alpha: alpha}
+	return nil
+}
+
+// checkFlate inflates a zlib stream, which must fill z, and checks that it
+// holds exactly want bytes.
+func checkFlate(z []byte, want uint64) error {
+	br := bytes.NewReader(z)
+	zr, err := zlib.NewReader(br)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(zr, int64(want)+1))
+	switch {
+	case err != nil:
+		return err
+	case uint64(n) != want:
+		return fmt.Errorf("%d bytes, want %d", n, want)
+	case br.Len() != 0:
+		return fmt.Errorf("%d bytes after the stream", br.Len())
+	}
+	return nil
 }
 
 // objects returns how many indirect objects the image needs.
