@@ -3,6 +3,7 @@ package pdf
 import (
 	"bytes"
 	"compress/zlib"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -52,36 +53,44 @@ func TestImageBinaryHostile(t *testing.T) {
 		zw.Close()
 		return buf.Bytes()
 	}
-	form := func(w, h uint64, rgb, alpha []byte) []byte {
+	sealed := func(b []byte) []byte { // b with its checksum
+		sum := sha256.Sum256(b)
+		return append(b, sum[:]...)
+	}
+	header := func(vs ...uint64) []byte {
 		b := []byte(imageMagic)
-		for _, v := range []uint64{w, h, uint64(len(rgb)), uint64(len(alpha))} {
+		for _, v := range vs {
 			b = binary.AppendUvarint(b, v)
 		}
-		return append(append(b, rgb...), alpha...)
+		return b
+	}
+	form := func(w, h uint64, rgb, alpha []byte) []byte {
+		b := header(w, h, uint64(len(rgb)), uint64(len(alpha)))
+		return sealed(append(append(b, rgb...), alpha...))
 	}
 	flipped := bytes.Clone(good)
-	flipped[len(flipped)-3] ^= 1 // inside the alpha stream's checksum
+	flipped[len(flipped)/2] ^= 0x10
 	for _, tc := range []struct {
 		name string
 		data []byte
 	}{
 		{"empty", nil},
-		{"other magic", append([]byte("eseal-pdf-image/2\n"), good[len(imageMagic):]...)},
-		{"header only", []byte(imageMagic)},
-		{"truncated header", good[:len(imageMagic)+2]},
-		{"truncated streams", good[:len(good)-1]},
+		{"other magic", sealed(append([]byte("eseal-pdf-image/2\n"), good[len(imageMagic):len(good)-sha256.Size]...))},
+		{"header only", sealed([]byte(imageMagic))},
+		{"truncated header", sealed(header(2, 2, 12))},
+		{"cut short", good[:len(good)-1]},
 		{"byte appended", append(bytes.Clone(good), 0)},
+		{"one bit flipped", flipped},
+		{"checksum missing", good[:len(good)-sha256.Size]},
 		{"zero width", form(0, 2, z(0), nil)},
 		{"too high", form(1, maxImageSide+1, z(3*(maxImageSide+1)), nil)},
 		{"no RGB stream", form(2, 2, nil, nil)},
-		{"RGB too short", form(2, 2, z(11), nil)},
-		{"RGB too long", form(2, 2, z(13), nil)},
-		{"alpha too short", form(2, 2, z(12), z(3))},
-		{"not zlib", form(2, 2, []byte("0123456789abcdef"), nil)},
-		{"bytes after the stream", form(2, 2, append(z(12), 0), nil)},
-		{"checksum broken", flipped},
-		{"huge RGB length", append(binary.AppendUvarint([]byte(imageMagic+"\x02\x02"), 1<<63), 0)},
-		{"long-form number", append([]byte(imageMagic+"\x82\x00"), form(2, 2, z(12), nil)[len(imageMagic)+1:]...)},
+		{"RGB not zlib", form(2, 2, []byte("0123456789abcdef"), nil)},
+		{"alpha not zlib", form(2, 2, z(12), []byte{0x78, 0x9d, 0})},
+		{"preset dictionary", form(2, 2, []byte{0x78, 0xbb, 0, 0, 0, 0}, nil)},
+		{"lengths disagree", sealed(append(header(2, 2, 100, 0), z(12)...))},
+		{"huge RGB length", sealed(append(header(2, 2, 1<<63, 0), z(12)...))},
+		{"long-form number", sealed(append(append([]byte(imageMagic), 0x82, 0x00), form(2, 2, z(12), nil)[len(imageMagic)+1:len(form(2, 2, z(12), nil))-sha256.Size]...))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			back := *im
