@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -393,6 +394,9 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	}
 
 	w, alloc := d.newUpdate()
+	// The update is mostly the image streams and /Contents: room for them
+	// at once, rather than the buffer doubling its way there.
+	w.buf = slices.Grow(w.buf, len(req.Image.rgb)+len(req.Image.alpha)+2*reserved+16<<10)
 	imgNum := alloc(req.Image.objects())
 	formNum := alloc(len(plans))
 	sigNum := alloc(1)
