@@ -480,8 +480,9 @@ func (r *Registry) signingSeal(ctx context.Context, s *Seal) (*signingSeal, erro
 
 // preparedImageName is the seal's picture as PDF image streams
 // (pdf.Image's binary form), made from picture.png when the seal is made.
-// Compressing the samples costs a hundred times a stamping's floor; with it
-// stored, a process that stamps once (the CLI) does not pay that.
+// Compressing the samples costs about twenty times the floor of stamping a
+// 3 MB file (docs/performance.md); stored, a process that stamps once (the
+// CLI) does not pay that.
 const preparedImageName = "picture.pdfimage"
 
 // maxPreparedImage bounds the prepared image read back: the samples of the
