@@ -49,9 +49,10 @@ fuzz:
 fuzz-short:
 	scripts/fuzz.sh short
 
-## bench: stamping and verification benchmarks into bench.txt, summarised by benchstat
+## bench: stamping and verification benchmarks (and `eseal stamp` as a process) into bench.txt, summarised by benchstat
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pdf/ ./seal/ | tee bench.txt
+	$(GO) test -run '^$$' -bench '^BenchmarkCLIStamp$$' -benchtime 20x -count 3 ./cmd/eseal/ | tee -a bench.txt
 	$(GO) tool benchstat bench.txt
 
 ## bench-http: bounded loopback load test, one run: REST on the filesystem store and on MinIO, the Service, the bare Stamper (c = 1, 4, 16, 160)

@@ -32,10 +32,12 @@ func GetBytes(ctx context.Context, s Store, key string) ([]byte, ObjectInfo, err
 	if info.Size > MaxBytes {
 		return nil, info, fmt.Errorf("get %q (%d bytes): %w", key, info.Size, ErrTooLarge)
 	}
-	b, err := io.ReadAll(io.LimitReader(rc, MaxBytes+1))
-	if err != nil {
+	// Sized from the start: io.ReadAll would grow its buffer from 512 bytes.
+	buf := bytes.NewBuffer(make([]byte, 0, max(info.Size, 0)+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(rc, MaxBytes+1)); err != nil {
 		return nil, info, fmt.Errorf("archive: read %q: %w", key, err)
 	}
+	b := buf.Bytes()
 	if len(b) > MaxBytes {
 		return nil, info, fmt.Errorf("get %q: %w", key, ErrTooLarge)
 	}

@@ -3,7 +3,10 @@ package pdf
 import (
 	"bytes"
 	"compress/zlib"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"strconv"
@@ -25,7 +28,7 @@ func NewImage(img image.Image) (*Image, error) {
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	if w <= 0 || h <= 0 || w > 1<<14 || h > 1<<14 {
+	if w <= 0 || h <= 0 || w > maxImageSide || h > maxImageSide {
 		return nil, errors.New("pdf: seal image size out of range")
 	}
 	rgb := make([]byte, 0, w*h*3)
@@ -61,6 +64,81 @@ func deflate(b []byte) []byte {
 	zw.Write(b)
 	zw.Close()
 	return buf.Bytes()
+}
+
+// imageMagic begins the binary form of an Image (MarshalBinary).
+const imageMagic = "eseal-pdf-image/1\n"
+
+// maxImageSide bounds an image's width and height, in pixels.
+const maxImageSide = 1 << 14
+
+// An ImageError says why the binary form of an Image was refused.
+type ImageError struct{ Reason string }
+
+func (e *ImageError) Error() string { return "pdf: prepared image: " + e.Reason }
+
+// MarshalBinary returns the prepared image as UnmarshalBinary reads it back
+// without compressing anything again (docs/formats.md, "Prepared seal
+// image"): compressing the samples is almost all NewImage costs, so a seal
+// keeps this next to its picture, made once when the seal is made.
+func (im *Image) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, len(imageMagic)+4*binary.MaxVarintLen64+len(im.rgb)+len(im.alpha)+sha256.Size)
+	b = append(b, imageMagic...)
+	for _, v := range []int{im.Width, im.Height, len(im.rgb), len(im.alpha)} {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	b = append(b, im.rgb...)
+	b = append(b, im.alpha...)
+	sum := sha256.Sum256(b)
+	return append(b, sum[:]...), nil
+}
+
+// UnmarshalBinary reads what MarshalBinary wrote. The trailing SHA-256
+// catches a damaged object, which would otherwise go unseen into signed
+// revisions (never rewritten); the streams are not inflated again, which
+// cost 4 ms in a profile of a process that stamps once.
+func (im *Image) UnmarshalBinary(data []byte) error {
+	if len(data) < len(imageMagic)+sha256.Size || !bytes.HasPrefix(data, []byte(imageMagic)) {
+		return &ImageError{"no eseal-pdf-image/1 header"}
+	}
+	body := data[:len(data)-sha256.Size]
+	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], data[len(body):]) {
+		return &ImageError{"checksum does not match: damaged"}
+	}
+	rest := body[len(imageMagic):]
+	var v [4]uint64
+	for i := range v {
+		x, n := binary.Uvarint(rest)
+		if n <= 0 {
+			return &ImageError{"truncated header"}
+		}
+		if n != len(binary.AppendUvarint(nil, x)) {
+			return &ImageError{"header number not in its shortest form"}
+		}
+		v[i], rest = x, rest[n:]
+	}
+	w, h, nrgb, nalpha := v[0], v[1], v[2], v[3]
+	if w == 0 || h == 0 || w > maxImageSide || h > maxImageSide {
+		return &ImageError{fmt.Sprintf("size %d×%d out of range", w, h)}
+	}
+	if nrgb > uint64(len(rest)) || nalpha != uint64(len(rest))-nrgb {
+		return &ImageError{fmt.Sprintf("stream lengths %d + %d for %d bytes", nrgb, nalpha, len(rest))}
+	}
+	rgb, alpha := rest[:nrgb:nrgb], rest[nrgb:]
+	if !zlibHeader(rgb) || nalpha != 0 && !zlibHeader(alpha) {
+		return &ImageError{"a sample stream is not a zlib stream"}
+	}
+	if nalpha == 0 {
+		alpha = nil
+	}
+	*im = Image{Width: int(w), Height: int(h), rgb: rgb, alpha: alpha}
+	return nil
+}
+
+// zlibHeader reports whether z begins with a zlib header (RFC 1950) that
+// PDF's FlateDecode reads: deflate, no preset dictionary.
+func zlibHeader(z []byte) bool {
+	return len(z) >= 2 && z[0]&0x0f == 8 && z[0]>>4 <= 7 && z[1]&0x20 == 0 && (uint16(z[0])<<8|uint16(z[1]))%31 == 0
 }
 
 // objects returns how many indirect objects the image needs.

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -393,6 +394,9 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 	}
 
 	w, alloc := d.newUpdate()
+	// The update is mostly the image streams and /Contents: room for them
+	// at once, rather than the buffer doubling its way there.
+	w.buf = slices.Grow(w.buf, len(req.Image.rgb)+len(req.Image.alpha)+2*reserved+16<<10)
 	imgNum := alloc(req.Image.objects())
 	formNum := alloc(len(plans))
 	sigNum := alloc(1)
@@ -435,11 +439,19 @@ func (d *Document) PrepareSignature(req SignatureRequest) (*Update, error) {
 		}
 		w.object(fieldRef, Dict{"FT": Name("Sig"), "T": textString(field), "V": Ref{sigNum, 0}, "Kids": kids})
 		// The widgets carry no /Parent, though ISO 32000-1 12.5.6.19 asks
-		// for it: poppler before 23.x (pdfsig 22.12 in Debian 12) takes
-		// every kid with a /Parent for a child field of its own, and
-		// reports the cross-page seal as "not signed" on every page
-		// (tried: four widgets, four unsigned fields). Readers find the
-		// widgets through the field's /Kids, as PDF 1.4 files have them.
+		// for it. Poppler 22.12 (Debian 12's pdfsig) cannot read a
+		// signature field whose widget kids name it: FormField::FormField
+		// (poppler/Form.cc 960-978) makes every kid with a /Parent a child
+		// field of its own, whatever it holds; the child inherits /FT /Sig
+		// and becomes a FormFieldSignature, whose parseInfo (Form.cc
+		// 2250-2260) reads /V from the kid itself, not inherited, and so
+		// finds it unsigned; PDFDoc::getSignatureFields (PDFDoc.cc 547-559)
+		// lists every such leaf. An N-page seal is then N "not signed"
+		// signatures; /V copied onto each kid would make N signed ones,
+		// never one. Later poppler (26.04's Form.cc) takes a kid with
+		// /Parent but no /T for a pure widget. Until Debian's pdfsig does,
+		// readers find the widgets through the field's /Kids, as PDF 1.4
+		// files have them.
 		for i, p := range plans {
 			w.object(widgetRefs[i], widget(p, i))
 		}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"eseal/archive"
@@ -150,7 +151,6 @@ const (
 
 var (
 	authzIDPattern = regexp.MustCompile(`^az-[a-z2-7]{16}$`)
-	caseNoPattern  = regexp.MustCompile(`^[\p{L}\p{N}〔〕()（）\-_/.#:]{1,64}$`)
 	sm3HexPattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
@@ -158,7 +158,23 @@ var (
 func ValidAuthorizationID(s string) bool { return authzIDPattern.MatchString(s) }
 
 // ValidCaseNo reports whether s is an acceptable case number (办件编号).
-func ValidCaseNo(s string) bool { return caseNoPattern.MatchString(s) }
+func ValidCaseNo(s string) bool { return validReference(s) }
+
+// validReference reports whether s is 1–64 letters, digits and the
+// punctuation of Chinese document numbers (〔〕()（）-_/.#:): a case number or
+// an approval's id. A loop, not a regular expression: compiling
+// [\p{L}\p{N}…]{1,64} copies the Unicode letter class 64 times and took
+// 12 ms at every start of the command-line tool.
+func validReference(s string) bool {
+	n := 0
+	for _, r := range s {
+		n++
+		if n > 64 || !unicode.IsLetter(r) && !unicode.IsNumber(r) && !strings.ContainsRune("〔〕()（）-_/.#:", r) {
+			return false
+		}
+	}
+	return n > 0
+}
 
 func authzKey(id, name string) string { return "authz/" + id + "/" + name }
 

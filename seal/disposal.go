@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -66,8 +65,6 @@ func (e *DisposalError) Error() string {
 	return fmt.Sprintf("document %s cannot be destroyed: %s", e.DocumentID, e.Reason)
 }
 
-var approvalPattern = regexp.MustCompile(`^[\p{L}\p{N}〔〕()（）\-_/.#:]{1,64}$`)
-
 // DueForDisposal lists committed documents whose retention has ended and that
 // are not on legal hold.
 func (s *Service) DueForDisposal(ctx context.Context) ([]*archive.Record, error) {
@@ -108,7 +105,7 @@ func (s *Service) DueForDisposal(ctx context.Context) ([]*archive.Record, error)
 func (s *Service) Dispose(ctx context.Context, req DisposalRequest) (*DisposalRegister, error) {
 	w0, w1 := strings.TrimSpace(req.Witnesses[0]), strings.TrimSpace(req.Witnesses[1])
 	switch {
-	case !approvalPattern.MatchString(req.ApprovalID):
+	case !validReference(req.ApprovalID):
 		return nil, &InputError{"approval_id", "the approval's id: 1–64 letters, digits and -_/.#:〔〕()"}
 	case w0 == "" || w1 == "" || utf8.RuneCountInString(w0) > 64 || utf8.RuneCountInString(w1) > 64:
 		return nil, &InputError{"witnesses", "two witnesses, 1–64 characters each"}

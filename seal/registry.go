@@ -24,8 +24,9 @@ import (
 )
 
 // sealPrefix is where the registry keeps seals: seals/<id>/ holds the signer
-// key and certificate, the picture, the SESeal, the descriptor (seal.json),
-// all written once, and status/<n>.json, one event per state change.
+// key and certificate, the picture (and its PDF image streams,
+// preparedImageName), the SESeal, the descriptor (seal.json), all written
+// once, and status/<n>.json, one event per state change.
 const sealPrefix = "seals/"
 
 // Registry keeps an organisation's seals, their lifecycle and their
@@ -186,7 +187,16 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 	if spec.Picture == nil {
 		spec.Picture, _ = DrawSealPicture(SealPictureSpec{Rim: unit.Name, Center: centreText(unit.Name, spec.Name)}, r.SealFont())
 	}
-	if _, err := DecodePicture(spec.Picture); err != nil {
+	img, err := DecodePicture(spec.Picture)
+	if err != nil {
+		return nil, err
+	}
+	pimg, err := pdf.NewImage(img)
+	if err != nil {
+		return nil, err
+	}
+	prepared, err := pimg.MarshalBinary()
+	if err != nil {
 		return nil, err
 	}
 	now := r.now().UTC().Truncate(time.Second)
@@ -231,6 +241,7 @@ func (r *Registry) CreateSeal(ctx context.Context, spec CreateSpec) (*Seal, erro
 	}{
 		{p + "signer.crt", certPEM(signerCert)},
 		{p + "picture.png", spec.Picture},
+		{p + preparedImageName, prepared},
 		{p + "seal.der", sesDER},
 	} {
 		if err := putObject(ctx, r.store, o.key, o.data); err != nil {
@@ -453,15 +464,7 @@ func (r *Registry) signingSeal(ctx context.Context, s *Seal) (*signingSeal, erro
 	if err != nil {
 		return nil, err
 	}
-	pic, err := getObject(ctx, r.store, p+"picture.png", MaxPictureBytes)
-	if err != nil {
-		return nil, err
-	}
-	img, err := DecodePicture(pic)
-	if err != nil {
-		return nil, err
-	}
-	pimg, err := pdf.NewImage(img)
+	pimg, err := r.preparedImage(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -473,6 +476,53 @@ func (r *Registry) signingSeal(ctx context.Context, s *Seal) (*signingSeal, erro
 	r.loaded[s.ID] = l
 	r.mu.Unlock()
 	return l, nil
+}
+
+// preparedImageName is the seal's picture as PDF image streams
+// (pdf.Image's binary form), made from picture.png when the seal is made.
+// Compressing the samples costs about twenty times the floor of stamping a
+// 3 MB file (docs/performance.md); stored, a process that stamps once (the
+// CLI) does not pay that.
+const preparedImageName = "picture.pdfimage"
+
+// maxPreparedImage bounds the prepared image read back: the samples of the
+// largest picture allowed (RGB and alpha) and deflate's few bytes per block.
+const maxPreparedImage = 4*MaxPicturePixels*MaxPicturePixels + 1<<16
+
+// preparedImage returns the seal's picture as PDF image streams: the
+// prepared form stored with the seal (prefix p), or, for a seal made before
+// it was stored, one built from picture.png and stored for the processes
+// after this one.
+func (r *Registry) preparedImage(ctx context.Context, p string) (*pdf.Image, error) {
+	im := new(pdf.Image)
+	b, err := getObject(ctx, r.store, p+preparedImageName, maxPreparedImage)
+	if err == nil {
+		if err := im.UnmarshalBinary(b); err != nil {
+			return nil, fmt.Errorf("%s%s: %w", p, preparedImageName, err)
+		}
+		return im, nil
+	}
+	if !errors.Is(err, archive.ErrNotFound) {
+		return nil, err
+	}
+	pic, err := getObject(ctx, r.store, p+"picture.png", MaxPictureBytes)
+	if err != nil {
+		return nil, err
+	}
+	img, err := DecodePicture(pic)
+	if err != nil {
+		return nil, err
+	}
+	if im, err = pdf.NewImage(img); err != nil {
+		return nil, err
+	}
+	// Derived from picture.png, so written without an audit entry; when the
+	// write fails (a read-only store, another process first with the same
+	// bytes) the next process builds it again, as this one did.
+	if b, err := im.MarshalBinary(); err == nil {
+		_ = putObject(ctx, r.store, p+preparedImageName, b)
+	}
+	return im, nil
 }
 
 // issueCRL publishes a new CRL listing the signer certificates of every
