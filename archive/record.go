@@ -253,6 +253,14 @@ func (r *Record) Authorizations() []AuthorizationElement {
 // units/u-<tag>/docs/<id>/. A unit mints ids doc-<tag>-<16 letters>, so a
 // document's place follows from its id alone.
 
+// A document id is doc-<16 letters> for the first unit (and every document
+// stamped before units), doc-<unit tag>-<16 letters> for another unit's
+// (seal mints them).
+var docIDPattern = regexp.MustCompile(`^doc-(?:[a-z2-7]{8}-)?[a-z2-7]{16}$`)
+
+// ValidDocumentID reports whether s has the form of a document id.
+func ValidDocumentID(s string) bool { return docIDPattern.MatchString(s) }
+
 // UnitsPrefix holds the units and the documents of every unit but the first.
 const UnitsPrefix = "units/"
 
