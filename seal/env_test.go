@@ -138,4 +138,3 @@ func (e *serviceEnv) stamp(t *testing.T, item string) *seal.Stamped {
 	}
 	return iss
 }
-
