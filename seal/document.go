@@ -15,7 +15,7 @@ import (
 // one is served only once its stamping committed. What happens to them
 // after the commit — committed reads, retrieval codes, legal hold, disposal —
 // is archive/lifecycle's; seal tells it which stampings committed
-// (Registry.CommittedUse).
+// (Registry.CommittedUses).
 
 // newDocumentID mints a document id (archive.ValidDocumentID): doc-<16
 // letters> for the first unit, doc-<unit tag>-<16 letters> for another
@@ -35,22 +35,24 @@ func newDocumentID(unitTag string) string {
 // Documents is the lifecycle of the service's archived documents, wired to
 // the registry's use markers, the service's clock and the audit log.
 func (s *Service) Documents() *lifecycle.Documents {
-	return &lifecycle.Documents{Store: s.Store, CommittedUse: s.Registry.CommittedUse, Now: s.now, Audit: s.Registry.auditEntry}
+	return &lifecycle.Documents{Store: s.Store, Uses: s.Registry.CommittedUses, Now: s.now, Audit: s.Registry.auditEntry}
 }
 
-// CommittedUse finds the committed use of an authorization that names a
-// document (its marker present), or nil: lifecycle.Documents' commit check.
-func (r *Registry) CommittedUse(ctx context.Context, authzID, docID string) (*lifecycle.Use, error) {
+// CommittedUses returns the committed uses of an authorization whose
+// markers are present, by the document each names: lifecycle.Documents'
+// commit check.
+func (r *Registry) CommittedUses(ctx context.Context, authzID string) (map[string]lifecycle.Use, error) {
 	st, err := r.Authorization(ctx, authzID)
 	if err != nil {
 		return nil, err
 	}
+	uses := make(map[string]lifecycle.Use, len(st.Uses))
 	for _, u := range st.Uses {
-		if u.DocumentID == docID && !u.MarkerMissing {
-			return &lifecycle.Use{N: u.N, Record: u.Record}, nil
+		if _, dup := uses[u.DocumentID]; !dup && !u.MarkerMissing {
+			uses[u.DocumentID] = lifecycle.Use{N: u.N, Record: u.Record}
 		}
 	}
-	return nil, nil
+	return uses, nil
 }
 
 // auditEntry appends an entry made in archive/lifecycle (a hold, a
@@ -62,11 +64,8 @@ func (r *Registry) auditEntry(ctx context.Context, e audit.Entry) {
 // useFor returns the number of the authorization's use that names the
 // document, or 0.
 func (s *Service) useFor(ctx context.Context, authzID, docID string) (int, error) {
-	u, err := s.Registry.CommittedUse(ctx, authzID, docID)
-	if u == nil {
-		return 0, err
-	}
-	return u.N, nil
+	uses, err := s.Registry.CommittedUses(ctx, authzID)
+	return uses[docID].N, err
 }
 
 // committedPDF reads a committed document's record and PDF, both pinned to

@@ -6,7 +6,7 @@
 //
 // Whether a stamping committed is decided by its authorization's use
 // markers, which are seal's (seal.Registry.CommittedUse); this package takes
-// that answer as a function, so that archive does not import seal. Every
+// that answer as a function (UsesFunc), so that archive does not import seal. Every
 // read of a record or PDF goes through the pins the commit kept
 // (archive.ReadPinned): a version put in front of a committed object, or an
 // object edited behind the store's back, is never returned.
@@ -32,16 +32,17 @@ type Use struct {
 	Record *archive.Pin
 }
 
-// CommittedUseFunc finds the committed use of authorization authzID that
-// names document docID: nil, and no error, when there is none (the stamping
-// never committed, a revoke ruled it out, or its use marker is gone).
-type CommittedUseFunc func(ctx context.Context, authzID, docID string) (*Use, error)
+// UsesFunc returns the committed uses of an authorization by the document
+// each names. A document it does not name did not commit under it: the
+// stamping never committed, a revoke ruled it out, or its use marker is
+// gone.
+type UsesFunc func(ctx context.Context, authzID string) (map[string]Use, error)
 
 // Documents is the lifecycle of the documents in one store.
 type Documents struct {
 	Store archive.Store
-	// CommittedUse answers whether a stamping committed; required.
-	CommittedUse CommittedUseFunc
+	// Uses answers whether a stamping committed; required.
+	Uses UsesFunc
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Audit appends an entry to the audit log for every hold and disposal;
@@ -88,11 +89,12 @@ func (d *Documents) CommittedRecord(ctx context.Context, docID string) (*archive
 	if err != nil {
 		return nil, err
 	}
-	use, err := d.CommittedUse(ctx, latest.Authorization.ID, docID)
+	uses, err := d.Uses(ctx, latest.Authorization.ID)
 	if err != nil {
 		return nil, err
 	}
-	if use == nil {
+	use, ok := uses[docID]
+	if !ok {
 		if err := d.checkVersions(ctx, docID, archive.RecordKey(docID)); err != nil {
 			return nil, err
 		}
@@ -104,7 +106,10 @@ func (d *Documents) CommittedRecord(ctx context.Context, docID string) (*archive
 			return nil, err
 		}
 	}
-	if ok, err := d.Committed(ctx, rec); err != nil {
+	if rec.Authorization.ID != latest.Authorization.ID {
+		return nil, fmt.Errorf("%s: the pinned record names another authorization: %w", archive.RecordKey(docID), archive.ErrAltered)
+	}
+	if ok, err := d.committed(ctx, rec, rec.Authorization.ID); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, archive.ErrNotFound
@@ -152,6 +157,11 @@ func (d *Documents) CommittedPDF(ctx context.Context, docID string) (*archive.Re
 // every seal it added has a use naming the document. Uncommitted documents
 // are never served.
 func (d *Documents) Committed(ctx context.Context, rec *archive.Record) (bool, error) {
+	return d.committed(ctx, rec, "")
+}
+
+// committed is Committed for the authorizations other than checked.
+func (d *Documents) committed(ctx context.Context, rec *archive.Record, checked string) (bool, error) {
 	ids := []string{rec.Authorization.ID}
 	for _, sg := range rec.Signatures {
 		if sg.Document == rec.DocumentID && sg.Authorization != nil && sg.Authorization.ID != rec.Authorization.ID {
@@ -159,8 +169,15 @@ func (d *Documents) Committed(ctx context.Context, rec *archive.Record) (bool, e
 		}
 	}
 	for _, id := range ids {
-		if u, err := d.CommittedUse(ctx, id, rec.DocumentID); err != nil || u == nil {
+		if id == checked {
+			continue
+		}
+		uses, err := d.Uses(ctx, id)
+		if err != nil {
 			return false, err
+		}
+		if _, ok := uses[rec.DocumentID]; !ok {
+			return false, nil
 		}
 	}
 	return true, nil
@@ -170,17 +187,31 @@ func (d *Documents) Committed(ctx context.Context, rec *archive.Record) (bool, e
 // every document of the unit with tag ("" the first unit, archive.AllUnits
 // every unit), in the order of archive.DocumentIDs. Documents that did not
 // commit are left out; one whose record cannot be read as committed stops
-// the walk with an error naming it, never a silent omission.
+// the walk with an error naming it, never a silent omission. The walk
+// reads each authorization's uses once: it lists the commits as they stood
+// when it read them.
 func (d *Documents) EachCommitted(ctx context.Context, tag string, fn func(*archive.Record) error) error {
 	ids, err := archive.DocumentIDs(ctx, d.Store, tag)
 	if err != nil {
 		return err
 	}
+	walk := *d
+	seen := map[string]map[string]Use{}
+	walk.Uses = func(ctx context.Context, authzID string) (map[string]Use, error) {
+		if uses, ok := seen[authzID]; ok {
+			return uses, nil
+		}
+		uses, err := d.Uses(ctx, authzID)
+		if err == nil {
+			seen[authzID] = uses
+		}
+		return uses, err
+	}
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rec, err := d.CommittedRecord(ctx, id)
+		rec, err := walk.CommittedRecord(ctx, id)
 		if errors.Is(err, archive.ErrNotFound) {
 			continue
 		}

@@ -625,3 +625,16 @@ func TestTamperingCaught(t *testing.T) {
 func inspectPDF(r io.ReaderAt, size int64) transfer.Inspection {
 	return transfer.Inspection(pdf.Inspect(r, size))
 }
+
+// BenchmarkSelect measures choosing the records of one transfer among 210
+// (10 match): every committed record read pinned to its commit.
+func BenchmarkSelect(b *testing.B) {
+	e := getEnv(b)
+	ctx := context.Background()
+	for b.Loop() {
+		recs, err := transfer.Select(ctx, e.svc.Documents(), transfer.Filter{CaseNo: "2026-CASE-2"})
+		if err != nil || len(recs) != records-200 {
+			b.Fatalf("%v: %d records", err, len(recs))
+		}
+	}
+}
