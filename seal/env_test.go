@@ -31,51 +31,14 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// recorder is an Auditor that keeps events in memory.
-type recorder struct {
-	mu     sync.Mutex
-	events []seal.AuditEvent
-}
-
-func (r *recorder) Append(_ context.Context, e seal.AuditEvent) error {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-	return nil
-}
-
-func (r *recorder) count(action audit.Action) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, e := range r.events {
-		if e.Action == action {
-			n++
-		}
-	}
-	return n
-}
-
 // serviceEnv is a Service on the filesystem store with one clock for all.
 type serviceEnv struct {
 	svc    *seal.Service
 	store  archive.Store
 	clock  *fakeClock
 	sealID string
-	audit  *recorder
 	log    *audit.Log
 	kek    *keys.KEK
-}
-
-// tee sends events to the audit log and to the recorder the tests count.
-type tee struct {
-	log seal.Auditor
-	rec *recorder
-}
-
-func (t tee) Append(ctx context.Context, e seal.AuditEvent) error {
-	t.rec.Append(ctx, e)
-	return t.log.Append(ctx, e)
 }
 
 func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
@@ -96,7 +59,6 @@ func newServiceEnvOn(t *testing.T, schedule string, clock *fakeClock, store arch
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
 	reg, err := seal.InitOrg(ctx, store, kek, "测试档案馆", seal.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +71,7 @@ func newServiceEnvOn(t *testing.T, schedule string, clock *fakeClock, store arch
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg.SetAuditor(tee{seal.LogAuditor{Log: alog}, rec})
+	reg.SetAuditor(seal.LogAuditor{Log: alog})
 	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试专用章", Policy: seal.PolicyKey})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +81,7 @@ func newServiceEnvOn(t *testing.T, schedule string, clock *fakeClock, store arch
 		t.Fatal(err)
 	}
 	return &serviceEnv{svc: &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "test"},
-		store: store, clock: clock, sealID: s.ID, audit: rec, log: alog, kek: kek}
+		store: store, clock: clock, sealID: s.ID, log: alog, kek: kek}
 }
 
 func (e *serviceEnv) stamp(t *testing.T, item string) *seal.Stamped {

@@ -5,11 +5,11 @@
 // tombstone.
 //
 // Whether a stamping committed is decided by its authorization's use
-// markers, which are seal's (seal.Registry.CommittedUse); this package takes
-// that answer as a function (UsesFunc), so that archive does not import seal. Every
-// read of a record or PDF goes through the pins the commit kept
-// (archive.ReadPinned): a version put in front of a committed object, or an
-// object edited behind the store's back, is never returned.
+// markers, which are seal's (seal.Registry.CommittedUses); this package
+// takes that answer as a function (UsesFunc), so that archive does not
+// import seal. Every read of a record or PDF goes through the pins the
+// commit kept (archive.ReadPinned): a version put in front of a committed
+// object, or an object edited behind the store's back, is never returned.
 package lifecycle
 
 import (
