@@ -150,13 +150,15 @@ func TestTransferOverREST(t *testing.T) {
 
 // TestDamagedDocumentsNotServed: a document whose use marker or record was
 // deleted on disk is 404 on the REST routes and the citizen's pages; one
-// whose PDF was edited is refused (document-altered), never the bytes.
+// whose PDF was edited is refused (document-altered), never the bytes; one
+// whose record was edited is refused by the REST routes and a legal hold
+// (document-altered), and its code opens nothing.
 func TestDamagedDocumentsNotServed(t *testing.T) {
 	e := newEnv(t)
 	reader := e.key(api.RoleArchivist)
 	type doc struct{ id, code, authz string }
 	var docs []doc
-	for range 3 {
+	for range 4 {
 		authz := e.grant(e.sealID, map[string]any{"case_no": "DM-1"})
 		r := e.stamp(testPDF("受损档案"), stampReq(e.sealID, authz, "DM-1"))
 		if r.status != 201 {
@@ -209,5 +211,29 @@ func TestDamagedDocumentsNotServed(t *testing.T) {
 		if r.status != 500 || problemType(t, r) != "/problems/document-altered" || bytes.Contains(r.body, []byte("%PDF")) {
 			t.Errorf("GET %s of an edited PDF: %d %s", path, r.status, r.body)
 		}
+	}
+
+	rec := onDisk(archive.RecordKey(docs[3].id))
+	os.Chmod(rec, 0o644)
+	if b, err = os.ReadFile(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rec, bytes.Replace(b, []byte("行政许可决定书"), []byte("伪造"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	archivist := e.key(api.RoleArchivist)
+	for _, r := range []response{
+		e.do("GET", "/v1/documents/"+docs[3].id, reader, "", nil),
+		e.do("POST", "/v1/documents/"+docs[3].id+"/hold", archivist, "application/json", jsonBody(map[string]any{"on": true, "reason": "诉讼"})),
+	} {
+		if r.status != 500 || problemType(t, r) != "/problems/document-altered" || bytes.Contains(r.body, []byte("伪造")) {
+			t.Errorf("an edited record: %d %s", r.status, r.body)
+		}
+	}
+	if r := e.do("GET", "/d/"+docs[3].code, "", "", nil); r.status != 404 || bytes.Contains(r.body, []byte("伪造")) {
+		t.Errorf("the code of an edited record: %d", r.status)
+	}
+	if r := e.do("POST", "/v1/documents/"+docs[0].id+"/hold", archivist, "application/json", jsonBody(map[string]any{"on": true, "reason": "诉讼"})); r.status != 404 {
+		t.Errorf("hold on a document whose use marker is gone: %d %s", r.status, r.body)
 	}
 }

@@ -113,7 +113,7 @@ func (s *Server) checkStampScope(r *http.Request, k *APIKey, uses []seal.SealUse
 	if baseDoc == "" {
 		return nil, nil
 	}
-	rec, err := s.Service.Record(r.Context(), baseDoc)
+	rec, err := s.Service.Documents().CommittedRecord(r.Context(), baseDoc)
 	if err != nil {
 		return nil, err
 	}

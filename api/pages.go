@@ -128,7 +128,7 @@ func renderPage(w http.ResponseWriter, status int, name string, data any) {
 // whether a document exists.
 func (s *Server) recordByCode(w http.ResponseWriter, r *http.Request) (*archive.Record, bool) {
 	code := mux.Vars(r)["code"]
-	rec, err := s.Service.ByRetrievalCode(r.Context(), code)
+	rec, err := s.Service.Documents().ByRetrievalCode(r.Context(), code)
 	if err == nil {
 		return rec, true
 	}
@@ -192,7 +192,7 @@ func (s *Server) downloadPDF(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
-	rec, err := s.Service.CommittedRecord(r.Context(), mux.Vars(r)["doc_id"])
+	rec, err := s.Service.Documents().CommittedRecord(r.Context(), mux.Vars(r)["doc_id"])
 	if err != nil {
 		renderPage(w, http.StatusNotFound, "notfound", nil)
 		return

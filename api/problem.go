@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"eseal/archive"
+	"eseal/archive/lifecycle"
 	"eseal/pdf"
 	"eseal/seal"
 )
@@ -128,6 +129,7 @@ func problemFor(err error) *Problem {
 		ae   *seal.AuthzError
 		late *seal.RevokeTooLateError
 		ie   *seal.InputError
+		lie  *lifecycle.InputError
 		idem *seal.IdempotencyError
 		fe   *pdf.FormatError
 		pre  *pdf.PageRangeError
@@ -187,6 +189,10 @@ func problemFor(err error) *Problem {
 	case errors.As(err, &ie):
 		q := newProblem("invalid-field", ie.Error())
 		q.Field = ie.Field
+		return q
+	case errors.As(err, &lie):
+		q := newProblem("invalid-field", lie.Error())
+		q.Field = lie.Field
 		return q
 	case errors.As(err, &idem):
 		return newProblem("idempotency-key-reused", idem.Error())

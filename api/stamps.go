@@ -77,7 +77,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem("malformed-request", "give either a file part or document_id, not both"))
 		return
 	case req.DocumentID != "":
-		if !seal.ValidDocumentID(req.DocumentID) {
+		if !archive.ValidDocumentID(req.DocumentID) {
 			writeProblem(w, r, newProblem("not-found", fmt.Sprintf("%q is not a document id", req.DocumentID)))
 			return
 		}
@@ -175,7 +175,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 // committedRecord returns the record of a committed document, or a 404
 // problem for anything else (including staged, uncommitted documents).
 func (s *Server) committedRecord(w http.ResponseWriter, r *http.Request, id string) (*archive.Record, bool) {
-	rec, err := s.Service.CommittedRecord(r.Context(), id)
+	rec, err := s.Service.Documents().CommittedRecord(r.Context(), id)
 	if errors.Is(err, archive.ErrNotFound) {
 		writeProblem(w, r, newProblem("not-found", "no such document"))
 		return nil, false
@@ -325,7 +325,7 @@ func (s *Server) holdDocument(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
-	ev, err := s.Service.SetLegalHold(r.Context(), mux.Vars(r)["doc_id"], req.On, req.Reason, apiKeyFrom(r).Name)
+	ev, err := s.Service.Documents().SetLegalHold(r.Context(), mux.Vars(r)["doc_id"], req.On, req.Reason, apiKeyFrom(r).Name)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -96,7 +96,7 @@ func (s *Server) createTransfer(cfg *TransferConfig) http.HandlerFunc {
 			return
 		}
 		ctx := r.Context()
-		recs, err := transfer.Select(ctx, s.Store, f, s.Service.Committed)
+		recs, err := transfer.Select(ctx, s.Service.Documents(), f)
 		if err != nil {
 			s.fail(w, r, err)
 			return

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -93,6 +94,22 @@ type scheduleFile struct {
 }
 
 var itemCodePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidReference reports whether s is 1–64 letters, digits and the
+// punctuation of Chinese document numbers (〔〕()（）-_/.#:): a case number or
+// an approval's id. A loop, not a regular expression: compiling
+// [\p{L}\p{N}…]{1,64} copies the Unicode letter class 64 times and took
+// 12 ms at every start of the command-line tool.
+func ValidReference(s string) bool {
+	n := 0
+	for _, r := range s {
+		n++
+		if n > 64 || !unicode.IsLetter(r) && !unicode.IsNumber(r) && !strings.ContainsRune("〔〕()（）-_/.#:", r) {
+			return false
+		}
+	}
+	return n > 0
+}
 
 // ValidItemCode reports whether s is an acceptable item code.
 func ValidItemCode(s string) bool { return itemCodePattern.MatchString(s) }
@@ -252,6 +269,14 @@ func (r *Record) Authorizations() []AuthorizationElement {
 // store written before units) under docs/<id>/, another unit's under
 // units/u-<tag>/docs/<id>/. A unit mints ids doc-<tag>-<16 letters>, so a
 // document's place follows from its id alone.
+
+// A document id is doc-<16 letters> for the first unit (and every document
+// stamped before units), doc-<unit tag>-<16 letters> for another unit's
+// (seal mints them).
+var docIDPattern = regexp.MustCompile(`^doc-(?:[a-z2-7]{8}-)?[a-z2-7]{16}$`)
+
+// ValidDocumentID reports whether s has the form of a document id.
+func ValidDocumentID(s string) bool { return docIDPattern.MatchString(s) }
 
 // UnitsPrefix holds the units and the documents of every unit but the first.
 const UnitsPrefix = "units/"

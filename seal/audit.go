@@ -40,8 +40,6 @@ func (r *Registry) audit(ctx context.Context, e AuditEvent) {
 	}
 }
 
-func (s *Service) audit(ctx context.Context, e AuditEvent) { s.Registry.audit(ctx, e) }
-
 // LogEvent appends an event for a state change made outside the registry,
 // such as a local stamping on the command line.
 func (r *Registry) LogEvent(ctx context.Context, e AuditEvent) { r.audit(ctx, e) }

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"eseal/archive"
@@ -158,23 +157,7 @@ var (
 func ValidAuthorizationID(s string) bool { return authzIDPattern.MatchString(s) }
 
 // ValidCaseNo reports whether s is an acceptable case number (办件编号).
-func ValidCaseNo(s string) bool { return validReference(s) }
-
-// validReference reports whether s is 1–64 letters, digits and the
-// punctuation of Chinese document numbers (〔〕()（）-_/.#:): a case number or
-// an approval's id. A loop, not a regular expression: compiling
-// [\p{L}\p{N}…]{1,64} copies the Unicode letter class 64 times and took
-// 12 ms at every start of the command-line tool.
-func validReference(s string) bool {
-	n := 0
-	for _, r := range s {
-		n++
-		if n > 64 || !unicode.IsLetter(r) && !unicode.IsNumber(r) && !strings.ContainsRune("〔〕()（）-_/.#:", r) {
-			return false
-		}
-	}
-	return n > 0
-}
+func ValidCaseNo(s string) bool { return archive.ValidReference(s) }
 
 func authzKey(id, name string) string { return "authz/" + id + "/" + name }
 

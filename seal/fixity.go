@@ -9,6 +9,7 @@ import (
 
 	"eseal/archive"
 	"eseal/archive/audit"
+	"eseal/archive/lifecycle"
 )
 
 // Fixity checks the archive three ways and reports whatever is missing,
@@ -81,7 +82,7 @@ func (c *reconciler) run(ctx context.Context) error {
 		entries++
 		switch e.Action {
 		case audit.DocumentStamped:
-			if ValidDocumentID(e.Subject) {
+			if archive.ValidDocumentID(e.Subject) {
 				n, _ := strconv.Atoi(e.Details["use"])
 				stamped[e.Subject] = stampedEntry{authorization: e.Details["authorization"], use: n, key: audit.EntryKey(e.Node, e.Seq)}
 			}
@@ -167,7 +168,7 @@ func (c *reconciler) stampedDocument(ctx context.Context, id string, e stampedEn
 }
 
 func (c *reconciler) tombstoned(ctx context.Context, id string) (bool, error) {
-	_, err := c.s.Store.Head(ctx, tombstonePrefix+id+".json")
+	_, err := c.s.Store.Head(ctx, lifecycle.TombstoneKey(id))
 	if errors.Is(err, archive.ErrNotFound) {
 		return false, nil
 	}

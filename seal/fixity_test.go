@@ -142,18 +142,11 @@ func TestFixityReconcilesStoreRecordsAndLog(t *testing.T) {
 
 	// None of the damaged documents is served.
 	for i, d := range docs[:4] {
-		rec, err := fresh.Record(ctx, d.DocumentID)
-		if err != nil {
-			if !errors.Is(err, archive.ErrNotFound) {
-				t.Errorf("document %d: record: %v", i, err)
-			}
-			continue
-		}
-		if ok, err := fresh.Committed(ctx, rec); ok {
-			t.Errorf("document %d is served after its damage (err %v)", i, err)
+		if rec, err := fresh.Documents().CommittedRecord(ctx, d.DocumentID); err == nil {
+			t.Errorf("document %d is served after its damage: %+v", i, rec)
 		}
 	}
-	if _, err := fresh.CommittedRecord(ctx, docs[4].DocumentID); err != nil {
+	if _, err := fresh.Documents().CommittedRecord(ctx, docs[4].DocumentID); err != nil {
 		t.Errorf("the document with an extra object beside it is not served: %v", err)
 	}
 
@@ -232,7 +225,7 @@ func TestForeignVersionNotServedMinIO(t *testing.T) {
 	}
 	wantProblem(t, rep, archive.FixityForeignVersion, archive.DocumentKey(d.DocumentID))
 
-	rec, err := e.svc.CommittedRecord(ctx, d.DocumentID)
+	rec, err := e.svc.Documents().CommittedRecord(ctx, d.DocumentID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +270,7 @@ func TestEditedPDFNotServed(t *testing.T) {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rec, err := e.svc.CommittedRecord(ctx, d.DocumentID)
+	rec, err := e.svc.Documents().CommittedRecord(ctx, d.DocumentID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +284,7 @@ func TestEditedPDFNotServed(t *testing.T) {
 	if err := os.WriteFile(rp, bytes.Replace(rb, []byte(d.Record.Title), []byte("伪造"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.CommittedRecord(ctx, d.DocumentID); !errors.Is(err, archive.ErrAltered) {
+	if _, err := e.svc.Documents().CommittedRecord(ctx, d.DocumentID); !errors.Is(err, archive.ErrAltered) {
 		t.Fatalf("edited record: %v, want ErrAltered", err)
 	}
 }

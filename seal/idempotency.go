@@ -76,7 +76,7 @@ func (s *Service) replay(ctx context.Context, idemKey, authzID, fingerprint stri
 	case use.RequestSM3 != "" && use.RequestSM3 != fingerprint:
 		return nil, &IdempotencyError{fmt.Sprintf("already used for another request (document %s was made from a request with SM3 %s; this one has %s): send a new key for a new request", use.DocumentID, use.RequestSM3, fingerprint)}
 	}
-	rec, err := s.Record(ctx, use.DocumentID)
+	rec, err := s.Documents().PinnedRecord(ctx, use.DocumentID, use.Record)
 	if err != nil {
 		return nil, err
 	}

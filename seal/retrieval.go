@@ -1,22 +1,18 @@
 package seal
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
 	"strings"
 
-	"eseal/archive"
+	"eseal/archive/lifecycle"
 )
 
 // Retrieval codes let a citizen download their document (/d/{code}) without
-// an account. The store keeps only a hash of each code: codes/<sha256>.json
-// names the document.
-
-// codePrefix holds the retrieval-code index.
-const codePrefix = "codes/"
+// an account. The service issues them; the store keeps only their hash
+// (lifecycle.CodeKey), where lifecycle.Documents.ByRetrievalCode looks them up.
 
 // codeEntry is an index object naming a document: the retrieval-code index
 // and the idempotency markers.
@@ -24,32 +20,12 @@ type codeEntry struct {
 	DocumentID string `json:"document_id"`
 }
 
-// ByRetrievalCode finds the committed document a citizen's code opens.
-func (s *Service) ByRetrievalCode(ctx context.Context, code string) (*archive.Record, error) {
-	n := normalizeCode(code)
-	if len(n) != retrievalCodeLen {
-		return nil, archive.ErrNotFound
-	}
-	var ce codeEntry
-	if err := getJSON(ctx, s.Store, codePrefix+hashHex(n)+".json", &ce); err != nil {
-		return nil, err
-	}
-	if !ValidDocumentID(ce.DocumentID) {
-		return nil, archive.ErrNotFound
-	}
-	return s.CommittedRecord(ctx, ce.DocumentID)
-}
-
-// retrievalCodeLen is the length of a normalised retrieval code: 20 base32
-// characters, 100 random bits, printed as five groups of four.
-const retrievalCodeLen = 20
-
 func newRetrievalCode() string {
 	var b [13]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err)
 	}
-	s := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])[:retrievalCodeLen]
+	s := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])[:lifecycle.RetrievalCodeLen]
 	var out strings.Builder
 	for i := 0; i < len(s); i += 4 {
 		if i > 0 {
@@ -60,22 +36,11 @@ func newRetrievalCode() string {
 	return out.String()
 }
 
-// normalizeCode drops separators and case so people can type codes loosely.
-func normalizeCode(code string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(code) {
-		switch {
-		case r == '-' || r == ' ':
-		case (r >= 'A' && r <= 'Z') || (r >= '2' && r <= '7'):
-			b.WriteRune(r)
-		default:
-			return ""
-		}
-	}
-	return b.String()
-}
-
-func codeKey(code string) string { return codePrefix + hashHex(normalizeCode(code)) + ".json" }
+// The stamping stores a code where the lookup finds it.
+var (
+	normalizeCode = lifecycle.NormalizeCode
+	codeKey       = lifecycle.CodeKey
+)
 
 func hashHex(s string) string {
 	sum := sha256.Sum256([]byte(s))

@@ -190,7 +190,7 @@ func checkOutcome(t *testing.T, e *serviceEnv, authzID string, s stampResult, r 
 		if len(st.Uses) != 1 || st.Uses[0].DocumentID != s.stamped.DocumentID {
 			t.Fatalf("uses %+v, want one naming %s", st.Uses, s.stamped.DocumentID)
 		}
-		if ok, err := e.svc.Committed(ctx, s.stamped.Record); err != nil || !ok {
+		if ok, err := e.svc.Documents().Committed(ctx, s.stamped.Record); err != nil || !ok {
 			t.Fatalf("the stamped document is not committed: %v %v", ok, err)
 		}
 	} else if len(st.Uses) != 0 {

@@ -340,7 +340,7 @@ func TestCrashAtEveryWrite(t *testing.T) {
 		case 1:
 			outcomes["complete"]++
 			id := st.Uses[0].DocumentID
-			if _, err := svc.Record(ctx, id); err != nil {
+			if _, err := svc.Documents().CommittedRecord(ctx, id); err != nil {
 				t.Errorf("crash after %d writes: committed document %s: %v", n, id, err)
 			}
 			codes := listKeys(t, base, "codes/")

@@ -103,7 +103,7 @@ func newEvidenceEnv(t *testing.T) *evidenceEnv {
 		}
 	}
 	e := &evidenceEnv{root: root, store: store, reg: reg, personAz: personAz.ID, keyAz: keyAz.ID, personID: p.ID, key: key}
-	recs, err := transfer.Select(ctx, store, transfer.Filter{Year: time.Now().In(transfer.China).Year()}, svc.Committed)
+	recs, err := transfer.Select(ctx, svc.Documents(), transfer.Filter{Year: time.Now().In(transfer.China).Year()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func TestTransfersCarryKeptNumbers(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &env{store: store, reg: reg, svc: svc, kek: kek, signer: signer, ts: ts}
-	recs, err := transfer.Select(ctx, store, transfer.Filter{Year: time.Now().In(transfer.China).Year()}, svc.Committed)
+	recs, err := transfer.Select(ctx, svc.Documents(), transfer.Filter{Year: time.Now().In(transfer.China).Year()})
 	if err != nil || len(recs) != 6 {
 		t.Fatalf("select: %d records, %v", len(recs), err)
 	}

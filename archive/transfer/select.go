@@ -2,12 +2,12 @@ package transfer
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
 
 	"eseal/archive"
+	"eseal/archive/lifecycle"
 )
 
 // Filter selects the records of one transfer. Zero fields match everything.
@@ -39,45 +39,23 @@ func (f Filter) match(r *archive.Record) bool {
 		(f.CaseNo == "" || r.CaseNo == f.CaseNo)
 }
 
-// CommittedFunc reports whether a record's stamping committed (seal's
-// Service.Committed has this type). Uncommitted records are never transferred.
-type CommittedFunc func(ctx context.Context, rec *archive.Record) (bool, error)
-
-// Select reads every record in the store and returns those the filter
-// matches whose stamping committed, ordered by date, then document id — the
-// order in which Assign numbers them. A record that cannot be read is an
-// error, not a silent omission. committed must not be nil.
-func Select(ctx context.Context, s archive.Store, f Filter, committed CommittedFunc) ([]archive.Record, error) {
-	if committed == nil {
-		return nil, fmt.Errorf("transfer: Select needs a committed function")
-	}
-	ids, err := archive.DocumentIDs(ctx, s, f.UnitTag)
-	if err != nil {
-		return nil, err
-	}
+// Select reads the record of every committed document of the filter's
+// unit, as its commit stored it (lifecycle.Documents.EachCommitted: pinned,
+// so a foreign version in front of a record neither changes what is
+// selected nor is transferred), and returns those the filter matches,
+// ordered by date, then document id — the order in which Assign numbers
+// them. A record that cannot be read as committed is an error, not a
+// silent omission.
+func Select(ctx context.Context, docs *lifecycle.Documents, f Filter) ([]archive.Record, error) {
 	var out []archive.Record
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	err := docs.EachCommitted(ctx, f.UnitTag, func(rec *archive.Record) error {
+		if f.match(rec) {
+			out = append(out, *rec)
 		}
-		b, _, err := archive.GetBytes(ctx, s, archive.RecordKey(id))
-		if err != nil {
-			return nil, fmt.Errorf("transfer: record of %s: %w", id, err)
-		}
-		var rec archive.Record
-		if err := json.Unmarshal(b, &rec); err != nil || rec.DocumentID != id {
-			return nil, &ItemError{DocumentID: id, Reason: "the stored record is not a well-formed record of this document"}
-		}
-		if !f.match(&rec) {
-			continue
-		}
-		ok, err := committed(ctx, &rec)
-		if err != nil {
-			return nil, fmt.Errorf("transfer: commit state of %s: %w", id, err)
-		}
-		if ok {
-			out = append(out, rec)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Date.Equal(out[j].Date) {

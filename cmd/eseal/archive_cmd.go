@@ -13,6 +13,7 @@ import (
 
 	"eseal/archive"
 	"eseal/archive/audit"
+	"eseal/archive/lifecycle"
 	"eseal/seal"
 )
 
@@ -85,7 +86,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				ev, err := svc.SetLegalHold(cmd.Context(), args[0], on, reason, "cli")
+				ev, err := svc.Documents().SetLegalHold(cmd.Context(), args[0], on, reason, "cli")
 				if err != nil {
 					return err
 				}
@@ -107,7 +108,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			recs, err := svc.DueForDisposal(cmd.Context())
+			recs, err := svc.Documents().DueForDisposal(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -120,7 +121,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	var req seal.DisposalRequest
+	var req lifecycle.DisposalRequest
 	var witnesses []string
 	dispose := &cobra.Command{
 		Use:   "dispose DOCUMENT_ID... --approval ID --witness NAME --witness NAME",
@@ -135,7 +136,7 @@ func newArchiveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			req.DocumentIDs, req.Witnesses, req.By = args, [2]string{witnesses[0], witnesses[1]}, "cli"
-			reg, err := svc.Dispose(cmd.Context(), req)
+			reg, err := svc.Documents().Dispose(cmd.Context(), req)
 			if err != nil {
 				return err
 			}

@@ -134,7 +134,7 @@ func stampForBackup(t *testing.T, g *globals) []string {
 		}
 		docs = append(docs, st.DocumentID)
 	}
-	if _, err := svc.SetLegalHold(ctx, docs[0], true, "诉讼", "test"); err != nil {
+	if _, err := svc.Documents().SetLegalHold(ctx, docs[0], true, "诉讼", "test"); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.checkpoint(ctx); err != nil {

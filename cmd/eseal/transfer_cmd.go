@@ -74,7 +74,7 @@ existing --out is never overwritten.`,
 			if u.Fonds != "" && fonds == "" {
 				fonds = u.Fonds
 			}
-			recs, err := transfer.Select(ctx, svc.Store, f, svc.Committed)
+			recs, err := transfer.Select(ctx, svc.Documents(), f)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,9 @@
-package seal
+package lifecycle
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,6 +25,9 @@ const (
 	// registerRetention keeps tombstones and disposal registers for good.
 	registerRetention = archive.Permanent
 )
+
+// TombstoneKey is where the tombstone of a destroyed document is kept.
+func TombstoneKey(docID string) string { return tombstonePrefix + docID + ".json" }
 
 // DisposalRequest asks to destroy documents.
 type DisposalRequest struct {
@@ -66,46 +71,37 @@ func (e *DisposalError) Error() string {
 }
 
 // DueForDisposal lists committed documents whose retention has ended and that
-// are not on legal hold.
-func (s *Service) DueForDisposal(ctx context.Context) ([]*archive.Record, error) {
-	now := s.now()
+// are not on legal hold, each as its commit stored it.
+func (d *Documents) DueForDisposal(ctx context.Context) ([]*archive.Record, error) {
+	now := d.now()
 	var due []*archive.Record
-	ids, err := archive.DocumentIDs(ctx, s.Store, archive.AllUnits)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		rec, err := s.Record(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	err := d.EachCommitted(ctx, archive.AllUnits, func(rec *archive.Record) error {
 		if rec.RetainUntil.After(now) {
-			continue
+			return nil
 		}
-		if ok, err := s.Committed(ctx, rec); err != nil {
-			return nil, err
-		} else if !ok {
-			continue
-		}
-		info, err := s.Store.Head(ctx, archive.DocumentKey(id))
+		info, err := d.Store.Head(ctx, archive.DocumentKey(rec.DocumentID))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !info.LegalHold {
 			due = append(due, rec)
 		}
-	}
-	return due, nil
+		return nil
+	})
+	return due, err
 }
 
 // Dispose destroys the requested documents after checking every one of them
 // first: all or none are eligible. The stored PDF, record and retrieval-code
-// objects are deleted; a tombstone per document and the disposal register
-// remain, retention-locked for good, and the audit log gets an entry each.
-func (s *Service) Dispose(ctx context.Context, req DisposalRequest) (*DisposalRegister, error) {
+// objects are deleted; a tombstone per document, holding the record as its
+// commit stored it, and the disposal register remain, retention-locked for
+// good, and the audit log gets an entry each. A document with a foreign
+// version in front of one of its objects is refused: deleting the current
+// version would remove that one and leave the committed one.
+func (d *Documents) Dispose(ctx context.Context, req DisposalRequest) (*DisposalRegister, error) {
 	w0, w1 := strings.TrimSpace(req.Witnesses[0]), strings.TrimSpace(req.Witnesses[1])
 	switch {
-	case !validReference(req.ApprovalID):
+	case !archive.ValidReference(req.ApprovalID):
 		return nil, &InputError{"approval_id", "the approval's id: 1–64 letters, digits and -_/.#:〔〕()"}
 	case w0 == "" || w1 == "" || utf8.RuneCountInString(w0) > 64 || utf8.RuneCountInString(w1) > 64:
 		return nil, &InputError{"witnesses", "two witnesses, 1–64 characters each"}
@@ -114,26 +110,36 @@ func (s *Service) Dispose(ctx context.Context, req DisposalRequest) (*DisposalRe
 	case len(req.DocumentIDs) == 0 || len(req.DocumentIDs) > 10000:
 		return nil, &InputError{"documents", "1–10000 documents"}
 	}
-	now := s.now().UTC()
-	recs := make([]*archive.Record, 0, len(req.DocumentIDs))
 	seen := map[string]bool{}
 	for _, id := range req.DocumentIDs {
 		if seen[id] {
 			return nil, &InputError{"documents", "document " + id + " is listed twice"}
 		}
 		seen[id] = true
-		rec, err := s.Record(ctx, id)
-		if errors.Is(err, archive.ErrNotFound) {
+	}
+	now := d.now().UTC()
+	recs := make([]*archive.Record, 0, len(req.DocumentIDs))
+	for _, id := range req.DocumentIDs {
+		rec, err := d.CommittedRecord(ctx, id)
+		switch {
+		case errors.Is(err, archive.ErrNotFound):
 			return nil, &DisposalError{id, "no such document"}
-		}
-		if err != nil {
+		case errors.Is(err, archive.ErrAltered):
+			return nil, &DisposalError{id, err.Error()}
+		case err != nil:
 			return nil, err
 		}
 		if rec.RetainUntil.After(now) {
 			return nil, &DisposalError{id, "retained until " + rec.RetainUntil.Format(time.RFC3339)}
 		}
+		if err := d.checkVersions(ctx, id); err != nil {
+			if errors.Is(err, archive.ErrAltered) {
+				return nil, &DisposalError{id, err.Error()}
+			}
+			return nil, err
+		}
 		for _, k := range []string{archive.DocumentKey(id), archive.RecordKey(id)} {
-			info, err := s.Store.Head(ctx, k)
+			info, err := d.Store.Head(ctx, k)
 			if err != nil {
 				return nil, err
 			}
@@ -147,39 +153,46 @@ func (s *Service) Dispose(ctx context.Context, req DisposalRequest) (*DisposalRe
 		recs = append(recs, rec)
 	}
 
-	reg := &DisposalRegister{
-		ID: "dsp-" + strings.TrimPrefix(newDocumentID(""), "doc-"), ApprovalID: req.ApprovalID,
-		Witnesses: [2]string{w0, w1}, By: req.By, Time: now,
-	}
+	reg := &DisposalRegister{ID: "dsp-" + randomID(), ApprovalID: req.ApprovalID,
+		Witnesses: [2]string{w0, w1}, By: req.By, Time: now}
 	until := registerRetention.Until(now)
 	for _, rec := range recs {
 		// The tombstone first: if the deletion is interrupted, the tombstone
 		// already says what happened, and a retry finishes the deletion.
 		ts := Tombstone{DocumentID: rec.DocumentID, Record: *rec, DisposalID: reg.ID, ApprovalID: req.ApprovalID,
 			Witnesses: reg.Witnesses, By: req.By, Time: now}
-		key := tombstonePrefix + rec.DocumentID + ".json"
-		if err := putJSON(ctx, s.Store, key, ts); err != nil && !errors.Is(err, archive.ErrExists) {
+		key := TombstoneKey(rec.DocumentID)
+		if err := putJSON(ctx, d.Store, key, ts); err != nil && !errors.Is(err, archive.ErrExists) {
 			return nil, err
 		}
-		if err := s.Store.SetRetention(ctx, key, until); err != nil {
+		if err := d.Store.SetRetention(ctx, key, until); err != nil {
 			return nil, err
 		}
-		for _, k := range []string{codePrefix + rec.RetrievalCodeHash + ".json", archive.RefNumberKey(rec.DocumentID), archive.RecordKey(rec.DocumentID), archive.DocumentKey(rec.DocumentID)} {
-			if err := s.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
+		for _, k := range []string{codesPrefix + rec.RetrievalCodeHash + ".json", archive.RefNumberKey(rec.DocumentID), archive.RecordKey(rec.DocumentID), archive.DocumentKey(rec.DocumentID)} {
+			if err := d.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
 				return nil, fmt.Errorf("destroying %s: %w", k, err)
 			}
 		}
 		reg.Documents = append(reg.Documents, rec.DocumentID)
 		reg.Bytes += rec.Size
-		s.audit(ctx, AuditEvent{Action: audit.RecordDisposed, Subject: rec.DocumentID, Actor: req.By,
-			Details: map[string]string{"disposal": reg.ID, "approval": req.ApprovalID, "witnesses": w0 + ", " + w1, "sm3": rec.SM3}})
+		d.audit(ctx, audit.RecordDisposed, rec.DocumentID, req.By,
+			map[string]string{"disposal": reg.ID, "approval": req.ApprovalID, "witnesses": w0 + ", " + w1, "sm3": rec.SM3})
 	}
 	key := disposalPrefix + now.Format("20060102T150405Z") + "-" + reg.ID + ".json"
-	if err := putJSON(ctx, s.Store, key, reg); err != nil {
+	if err := putJSON(ctx, d.Store, key, reg); err != nil {
 		return nil, err
 	}
-	if err := s.Store.SetRetention(ctx, key, until); err != nil {
+	if err := d.Store.SetRetention(ctx, key, until); err != nil {
 		return nil, err
 	}
 	return reg, nil
+}
+
+// randomID is 16 random lower-case base32 letters, as in document ids.
+func randomID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }

@@ -1,4 +1,4 @@
-package seal
+package lifecycle
 
 import (
 	"context"
@@ -22,40 +22,41 @@ type HoldEvent struct {
 
 // SetLegalHold puts a committed document (its PDF and record) on legal hold
 // or releases it. While held nothing can delete it, whatever its retention.
-// Each change is kept as a hold event beside the document.
-func (s *Service) SetLegalHold(ctx context.Context, docID string, on bool, reason, by string) (*HoldEvent, error) {
+// Each change is kept as a hold event beside the document. A document with
+// a foreign version in front of its PDF or record is refused
+// (archive.ErrAltered): the store would hold that version, not the
+// committed one.
+func (d *Documents) SetLegalHold(ctx context.Context, docID string, on bool, reason, by string) (*HoldEvent, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || utf8.RuneCountInString(reason) > 512 {
 		return nil, &InputError{"reason", "a legal hold needs a reason of 1–512 characters"}
 	}
-	rec, err := s.Record(ctx, docID)
-	if err != nil {
+	if _, err := d.CommittedRecord(ctx, docID); err != nil {
 		return nil, err
 	}
-	if ok, err := s.Committed(ctx, rec); err != nil {
+	keys := []string{archive.DocumentKey(docID), archive.RecordKey(docID)}
+	if err := d.checkVersions(ctx, docID, keys...); err != nil {
 		return nil, err
-	} else if !ok {
-		return nil, archive.ErrNotFound
 	}
-	for _, k := range []string{archive.DocumentKey(docID), archive.RecordKey(docID)} {
-		if err := s.Store.SetLegalHold(ctx, k, on); err != nil {
+	for _, k := range keys {
+		if err := d.Store.SetLegalHold(ctx, k, on); err != nil {
 			return nil, err
 		}
 	}
-	ev := &HoldEvent{On: on, Reason: reason, By: by, Time: s.now().UTC()}
+	ev := &HoldEvent{On: on, Reason: reason, By: by, Time: d.now().UTC()}
 	action := audit.LegalHoldCleared
 	if on {
 		action = audit.LegalHoldSet
 	}
 
 	n := 0
-	if err := s.Store.List(ctx, archive.DocumentPrefix(docID)+"holds/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
+	if err := d.Store.List(ctx, archive.DocumentPrefix(docID)+"holds/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
 		return nil, err
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		err := putJSON(ctx, s.Store, fmt.Sprintf("%sholds/%06d.json", archive.DocumentPrefix(docID), n+1+attempt), ev)
+		err := putJSON(ctx, d.Store, fmt.Sprintf("%sholds/%06d.json", archive.DocumentPrefix(docID), n+1+attempt), ev)
 		if err == nil {
-			s.audit(ctx, AuditEvent{Action: action, Subject: docID, Actor: by, Details: map[string]string{"reason": reason}})
+			d.audit(ctx, action, docID, by, map[string]string{"reason": reason})
 		}
 		if !errors.Is(err, archive.ErrExists) {
 			return ev, err
