@@ -281,9 +281,9 @@ func TestHostileQueries(t *testing.T) {
 		{index.Query{Limit: -1}, "limit"},
 		{index.Query{Limit: index.MaxLimit + 1}, "limit"},
 		{index.Query{Cursor: "x"}, "cursor"},
-		{index.Query{Cursor: "YzEuMTIzLmRvYy0x"}, ""}, // c1.123.doc-1: well formed
-		{index.Query{Cursor: "YzEuMTIzLi4vZXRj"}, "cursor"}, // c1.123../etc
-		{index.Query{Cursor: "YzIuMTIzLmRvYy0x"}, "cursor"}, // c2.…
+		{index.Query{Cursor: "YzEuMTIzLmRvYy0x"}, ""},         // c1.123.doc-1: well formed
+		{index.Query{Cursor: "YzEuMTIzLi4vZXRj"}, "cursor"},   // c1.123../etc
+		{index.Query{Cursor: "YzIuMTIzLmRvYy0x"}, "cursor"},   // c2.…
 		{index.Query{Cursor: "YzEuMDEyMy5kb2MtMQ"}, "cursor"}, // c1.0123.doc-1
 		{index.Query{Retention: "forever"}, "retention"},
 		{index.Query{Q: "a\x00b"}, "q"},
