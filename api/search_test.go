@@ -141,7 +141,7 @@ func copyValues(v url.Values) url.Values {
 // checked against.
 type stampedDoc struct {
 	id, title, applicant, caseNo, itemCode, retention, seal string
-	date                                                   time.Time
+	date                                                    time.Time
 }
 
 var (
@@ -296,7 +296,9 @@ func TestSearchDocuments(t *testing.T) {
 		{"to", url.Values{"to": {month1}}, func(d stampedDoc) bool { return china(d) <= month1 }},
 		{"from and to", url.Values{"from": {month1}, "to": {month3}}, func(d stampedDoc) bool { return china(d) >= month1 && china(d) <= month3 }},
 		{"applicant and retention", url.Values{"applicant": {"宁波甬江信息科技有限公司"}, "retention": {"30y"}},
-			func(d stampedDoc) bool { return d.applicant == "宁波甬江信息科技有限公司" && d.retention == "30y" }},
+			func(d stampedDoc) bool {
+				return d.applicant == "宁波甬江信息科技有限公司" && d.retention == "30y"
+			}},
 		{"q, item_code, from", url.Values{"q": {"科技"}, "item_code": {"330000-XK-001"}, "from": {month3}},
 			func(d stampedDoc) bool {
 				return strings.Contains(d.applicant, "科技") && d.itemCode == "330000-XK-001" && china(d) >= month3
