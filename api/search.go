@@ -75,7 +75,11 @@ func parseSearchQuery(v url.Values) (index.Query, *Problem) {
 	}
 	for name, vals := range v {
 		if !searchParams[name] {
-			return bad(name, "not a parameter of this search (q, case_no, applicant, item_code, retention, from, to, limit, cursor)")
+			field := name
+			if field == "" {
+				field = "query" // "?=x": a parameter without a name
+			}
+			return bad(field, fmt.Sprintf("%q is not a parameter of this search (q, case_no, applicant, item_code, retention, from, to, limit, cursor)", name))
 		}
 		if len(vals) != 1 {
 			return bad(name, "given more than once")

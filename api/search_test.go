@@ -457,6 +457,7 @@ func TestSearchHostileParameters(t *testing.T) {
 		{"q=a+b+c+d+e+f+g+h+i", "q"},
 		{"caseno=XK-1", "caseno"},
 		{"q=1&q=2", "q"},
+		{"=x", "query"},
 	} {
 		r := rp.get(t, archivist, c.query)
 		if r.status != 400 || problemType(t, r) != "/problems/invalid-query" || r.json(t)["field"] != c.field {

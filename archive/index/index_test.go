@@ -22,13 +22,13 @@ import (
 // which records are written as the seal service writes them: the record,
 // then the document.stamped entry.
 type archiveEnv struct {
-	t     *testing.T
+	t     testing.TB
 	store archive.Store
 	log   *audit.Log
 	dir   string
 }
 
-func newArchiveEnv(t *testing.T, node string) *archiveEnv {
+func newArchiveEnv(t testing.TB, node string) *archiveEnv {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := fs.New(filepath.Join(dir, "store"), fs.Options{})
