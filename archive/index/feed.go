@@ -24,9 +24,26 @@ const nodesPrefix = "audit/nodes/"
 // stopped to its end, once, and brings the documents its entries name up to
 // date. An entry that cannot be read stops the shard there until the next
 // call; one that does not parse is skipped (audit verify reports it).
+//
+// Calls made together share the work: a call that waited while a run that
+// started after it completed returns at once, since that run read whatever
+// was logged before the call.
 func (ix *Index) CatchUp(ctx context.Context) error {
+	asked := ix.runs.Load()
 	ix.feed.Lock()
 	defer ix.feed.Unlock()
+	if ix.runs.Load() > asked && ix.lastOK == ix.runs.Load() {
+		return nil
+	}
+	run := ix.runs.Add(1)
+	if err := ix.catchUp(ctx); err != nil {
+		return err
+	}
+	ix.lastOK = run
+	return nil
+}
+
+func (ix *Index) catchUp(ctx context.Context) error {
 	nodes, err := ix.nodes(ctx)
 	if err != nil {
 		return err

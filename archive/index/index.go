@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -123,6 +124,10 @@ type Index struct {
 
 	// feed serialises following the log and rebuilding.
 	feed sync.Mutex
+	// runs counts the runs of CatchUp begun; lastOK is the last that read
+	// every shard to its end (under feed).
+	runs   atomic.Int64
+	lastOK int64
 }
 
 // schemaVersion changes whenever the tables change; an index of another

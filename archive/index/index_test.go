@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -359,4 +360,44 @@ func repeat(s string, n int) string {
 		out += s
 	}
 	return out
+}
+
+// TestConcurrentCatchUp: searches catching up while records arrive each
+// find at least what was logged before they began, and at the end all.
+func TestConcurrentCatchUp(t *testing.T) {
+	ctx := context.Background()
+	e := newArchiveEnv(t, "node-a")
+	ix, err := index.Open(ctx, filepath.Join(e.dir, "index.db"), e.store, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	const n = 40
+	added := make(chan int, n)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(added)
+		for i := 1; i <= n; i++ {
+			e.add(record(i, "食品经营许可证", "杭州某某科技有限公司", fmt.Sprintf("XK-%d", i)))
+			added <- i
+		}
+	})
+	for range 4 {
+		wg.Go(func() {
+			for i := range added {
+				if err := ix.CatchUp(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+				p, err := ix.Search(ctx, index.Query{CaseNo: fmt.Sprintf("XK-%d", i)})
+				if err != nil || len(p.Records) != 1 {
+					t.Errorf("record %d after CatchUp: %v %v", i, ids(p), err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if c, err := ix.Count(ctx); err != nil || c != n {
+		t.Fatalf("count %d %v", c, err)
+	}
 }
