@@ -44,6 +44,9 @@ func (ix *Index) CatchUp(ctx context.Context) error {
 }
 
 func (ix *Index) catchUp(ctx context.Context) error {
+	if err := ix.retryFailed(ctx); err != nil {
+		return err
+	}
 	nodes, err := ix.nodes(ctx)
 	if err != nil {
 		return err
@@ -191,8 +194,14 @@ func (ix *Index) readRecord(ctx context.Context, docID string) (*archive.Record,
 }
 
 // refresh makes the index hold what the store holds of one document: its
-// record and its legal hold, or nothing once it is gone.
+// record and its legal hold, or nothing once it is gone. A document that
+// cannot be read now (the store failing, a record altered behind the
+// service's back) is left out and noted for retry by the next CatchUp, so
+// one bad record neither stops the feed nor a rebuild.
 func (ix *Index) refresh(ctx context.Context, tx *sql.Tx, docID string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM retry WHERE doc_id = ?`, docID); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM records_fts WHERE rowid IN (SELECT id FROM records WHERE doc_id = ?)`, docID); err != nil {
 		return err
 	}
@@ -202,24 +211,86 @@ func (ix *Index) refresh(ctx context.Context, tx *sql.Tx, docID string) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM records WHERE doc_id = ?`, docID); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	rec, err := ix.readRecord(ctx, docID)
 	if errors.Is(err, archive.ErrNotFound) {
 		return nil // disposed, or never committed
 	}
+	if err == nil && rec.DocumentID != docID {
+		err = fmt.Errorf("the record read for %s is that of %s", docID, rec.DocumentID)
+	}
+	var info archive.ObjectInfo
+	if err == nil {
+		info, err = ix.store.Head(ctx, archive.RecordKey(docID))
+		if errors.Is(err, archive.ErrNotFound) {
+			return nil
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("index: record of %s: %w", docID, err)
-	}
-	if rec.DocumentID != docID {
-		return fmt.Errorf("index: the record read for %s is that of %s", docID, rec.DocumentID)
-	}
-	info, err := ix.store.Head(ctx, archive.RecordKey(docID))
-	if errors.Is(err, archive.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("index: state of %s: %w", docID, err)
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		ix.opt.Log.Warn("search index: a document cannot be read now; retried on the next catch-up", "document", docID, "err", err)
+		_, xerr := tx.ExecContext(ctx, `INSERT INTO retry (doc_id, error) VALUES (?, ?)`, docID, err.Error())
+		return xerr
 	}
 	return insert(ctx, tx, rec, info.LegalHold)
+}
+
+// retryFailed refreshes the documents that could not be read before.
+func (ix *Index) retryFailed(ctx context.Context) error {
+	rows, err := ix.db.QueryContext(ctx, `SELECT doc_id FROM retry ORDER BY doc_id`)
+	if err != nil {
+		return err
+	}
+	var docs []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			rows.Close()
+			return err
+		}
+		docs = append(docs, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		tx, err := ix.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := ix.refresh(ctx, tx, d); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unreadable lists the documents the index left out because they could
+// not be read, with the reason; each CatchUp tries them again.
+func (ix *Index) Unreadable(ctx context.Context) (map[string]string, error) {
+	rows, err := ix.db.QueryContext(ctx, `SELECT doc_id, error FROM retry`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var d, e string
+		if err := rows.Scan(&d, &e); err != nil {
+			return nil, err
+		}
+		out[d] = e
+	}
+	return out, rows.Err()
 }
 
 // insert adds one record; no row for its document exists.
@@ -288,7 +359,7 @@ func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) er
 		return err
 	}
 	defer tx.Rollback()
-	for _, stmt := range []string{`DELETE FROM records_fts`, `DELETE FROM record_seals`, `DELETE FROM records`, `DELETE FROM shards`} {
+	for _, stmt := range []string{`DELETE FROM records_fts`, `DELETE FROM record_seals`, `DELETE FROM records`, `DELETE FROM shards`, `DELETE FROM retry`} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}

@@ -158,6 +158,7 @@ CREATE INDEX records_applicant ON records (applicant);
 CREATE INDEX records_item ON records (item_code);
 CREATE TABLE record_seals (seal_id TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (seal_id, id)) WITHOUT ROWID;
 CREATE INDEX record_seals_id ON record_seals (id);
+CREATE TABLE retry (doc_id TEXT PRIMARY KEY, error TEXT NOT NULL);
 CREATE VIRTUAL TABLE records_fts USING fts5 (title, applicant, case_no, document_no, tokenize = 'trigram');
 `
 

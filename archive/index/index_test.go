@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -399,5 +400,59 @@ func TestConcurrentCatchUp(t *testing.T) {
 	wg.Wait()
 	if c, err := ix.Count(ctx); err != nil || c != n {
 		t.Fatalf("count %d %v", c, err)
+	}
+}
+
+// TestUnreadableRecordRetried: a record that cannot be read neither stops
+// the feed nor a rebuild; it is left out, listed, and indexed once it can
+// be read again.
+func TestUnreadableRecordRetried(t *testing.T) {
+	ctx := context.Background()
+	e := newArchiveEnv(t, "node-a")
+	e.add(record(1, "食品经营许可证", "杭州某某科技有限公司", "XK-1"))
+	var broken sync.Map
+	broken.Store(docID(2), true)
+	read := func(ctx context.Context, id string) (*archive.Record, error) {
+		if _, ok := broken.Load(id); ok {
+			return nil, fmt.Errorf("%s: %w", id, archive.ErrAltered)
+		}
+		b, _, err := archive.GetBytes(ctx, e.store, archive.RecordKey(id))
+		if err != nil {
+			return nil, err
+		}
+		var rec archive.Record
+		return &rec, json.Unmarshal(b, &rec)
+	}
+	e.add(record(2, "排污许可决定书", "温州某某化工科技有限公司", "XK-2"))
+	// A rebuild goes past it.
+	ix, err := index.Open(ctx, filepath.Join(e.dir, "index.db"), e.store, index.Options{ReadRecord: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if got := mustSearch(t, ix, index.Query{}); !slices.Equal(got, []string{docID(1)}) {
+		t.Fatalf("after the rebuild: %v", got)
+	}
+	// So does following the log.
+	e.add(record(3, "药品经营许可证", "杭州某某医药科技有限公司", "XK-3"))
+	e.append(audit.LegalHoldSet, docID(2))
+	if err := ix.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustSearch(t, ix, index.Query{}); !slices.Equal(got, []string{docID(3), docID(1)}) {
+		t.Fatalf("after following: %v", got)
+	}
+	if u, err := ix.Unreadable(ctx); err != nil || len(u) != 1 || !strings.Contains(u[docID(2)], "differs") {
+		t.Fatalf("unreadable: %v %v", u, err)
+	}
+	broken.Delete(docID(2))
+	if err := ix.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustSearch(t, ix, index.Query{}); !slices.Equal(got, []string{docID(3), docID(2), docID(1)}) {
+		t.Fatalf("once readable: %v", got)
+	}
+	if u, _ := ix.Unreadable(ctx); len(u) != 0 {
+		t.Fatalf("still unreadable: %v", u)
 	}
 }
