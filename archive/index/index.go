@@ -131,13 +131,14 @@ type Index struct {
 }
 
 // schemaVersion changes whenever the tables change; an index of another
-// version is rebuilt.
+// version is rebuilt. The statements are idempotent: two processes that
+// find the file missing at once both make it without failing.
 const schemaVersion = "1"
 
 const schema = `
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE shards (node TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-CREATE TABLE records (
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shards (node TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
 	id INTEGER PRIMARY KEY,
 	doc_id TEXT NOT NULL UNIQUE,
 	unit_tag TEXT NOT NULL,
@@ -152,14 +153,14 @@ CREATE TABLE records (
 	held INTEGER NOT NULL,
 	record BLOB NOT NULL
 );
-CREATE INDEX records_order ON records (date DESC, doc_id DESC);
-CREATE INDEX records_case ON records (case_no);
-CREATE INDEX records_applicant ON records (applicant);
-CREATE INDEX records_item ON records (item_code);
-CREATE TABLE record_seals (seal_id TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (seal_id, id)) WITHOUT ROWID;
-CREATE INDEX record_seals_id ON record_seals (id);
-CREATE TABLE retry (doc_id TEXT PRIMARY KEY, error TEXT NOT NULL);
-CREATE VIRTUAL TABLE records_fts USING fts5 (title, applicant, case_no, document_no, tokenize = 'trigram');
+CREATE INDEX IF NOT EXISTS records_order ON records (date DESC, doc_id DESC);
+CREATE INDEX IF NOT EXISTS records_case ON records (case_no);
+CREATE INDEX IF NOT EXISTS records_applicant ON records (applicant);
+CREATE INDEX IF NOT EXISTS records_item ON records (item_code);
+CREATE TABLE IF NOT EXISTS record_seals (seal_id TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (seal_id, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS record_seals_id ON record_seals (id);
+CREATE TABLE IF NOT EXISTS retry (doc_id TEXT PRIMARY KEY, error TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (title, applicant, case_no, document_no, tokenize = 'trigram');
 `
 
 // Open opens the index file at path, made for the store s, and rebuilds it
@@ -244,7 +245,7 @@ func (ix *Index) open() (fresh bool, err error) {
 			db.Close()
 			return false, fmt.Errorf("index: make %s: %w", ix.path, err)
 		}
-		if _, err := db.Exec(`INSERT INTO meta (key, value) VALUES ('schema', ?)`, schemaVersion); err != nil {
+		if _, err := db.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)`, schemaVersion); err != nil {
 			db.Close()
 			return false, err
 		}

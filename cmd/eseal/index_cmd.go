@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -31,12 +32,12 @@ func (g *globals) indexPath(configured string) string {
 
 // openIndex opens the search index at path, rebuilding it from the store
 // when it is missing or unreadable, with progress on w.
-func openIndex(ctx context.Context, path string, store archive.Store, readRecord func(context.Context, string) (*archive.Record, error), w io.Writer) (*index.Index, error) {
+func openIndex(ctx context.Context, path string, store archive.Store, readRecord func(context.Context, string) (*archive.Record, error), w io.Writer, log *slog.Logger) (*index.Index, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
 	p := newIndexProgress(w)
-	ix, err := index.Open(ctx, path, store, index.Options{ReadRecord: readRecord, Progress: p.report})
+	ix, err := index.Open(ctx, path, store, index.Options{ReadRecord: readRecord, Progress: p.report, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("search index %s: %w", path, err)
 	}
@@ -113,7 +114,7 @@ old index until the rebuild commits.`,
 			}
 			svc := &seal.Service{Registry: reg, Store: store, Application: "eseal"}
 			p := g.indexPath(path)
-			ix, err := openIndex(ctx, p, store, svc.CommittedRecord, cmd.ErrOrStderr())
+			ix, err := openIndex(ctx, p, store, svc.CommittedRecord, cmd.ErrOrStderr(), nil)
 			if err != nil {
 				return err
 			}

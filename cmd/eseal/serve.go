@@ -408,7 +408,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 	// The search index: a view of the store this replica keeps, rebuilt
 	// when missing, following the audit log for other replicas' changes
 	// (a search first catches up, so this replica's own are found at once).
-	ix, err := openIndex(ctx, g.indexPath(cfg.Index), store, svc.CommittedRecord, cmd.ErrOrStderr())
+	ix, err := openIndex(ctx, g.indexPath(cfg.Index), store, svc.CommittedRecord, cmd.ErrOrStderr(), log)
 	if err != nil {
 		return err
 	}
