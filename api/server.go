@@ -51,6 +51,8 @@ type Options struct {
 	// Posture lists what an operator must know about how the service runs
 	// (demo mode, no TLS): /readyz shows each, and it is logged at start.
 	Posture map[string]string
+	// Now is the clock of the console's sessions; nil means time.Now.
+	Now func() time.Time
 }
 
 // OptionsError is an Options value New refuses: Field names the option.
@@ -75,6 +77,11 @@ type Server struct {
 	uploads, stored slots
 	verified        *verifyCache
 	router          *mux.Router
+	// The archivist console's sessions, transfer jobs and limit on wrong
+	// sign-ins per client (console.go): kept in this replica's memory.
+	consoleSessions *consoleSessions
+	transferJobs    *transferJobs
+	signIns         *keyLimiter
 }
 
 // New checks opt, fills in the defaults and builds the routes.
@@ -102,7 +109,8 @@ func New(opt Options) (*Server, error) {
 		codes: newKeyLimiter(l.CodeAttemptsPerMinute), codePrefixes: newKeyLimiter(l.CodePrefixAttemptsPerMinute),
 		approvals: newKeyLimiter(l.ApprovalRequestsPerMinute),
 		uploads:   make(slots, l.VerifyUploads), stored: make(slots, l.VerifyStored),
-		verified: newVerifyCache(l.VerifyCacheEntries, l.VerifyCacheTTL),
+		verified:        newVerifyCache(l.VerifyCacheEntries, l.VerifyCacheTTL),
+		consoleSessions: newConsoleSessions(), transferJobs: &transferJobs{}, signIns: newKeyLimiter(l.CodeAttemptsPerMinute),
 	}
 	if err := s.metrics.reg.Register(newFixityCollector(s)); err != nil {
 		return nil, &OptionsError{"Metrics", "already serve another server: " + err.Error()}
@@ -141,7 +149,7 @@ type route struct {
 }
 
 func (s *Server) routes() []route {
-	return []route{
+	return append([]route{
 		{[]string{"GET"}, "/healthz", nil, "healthz", s.healthz},
 		{[]string{"GET"}, "/readyz", nil, "readyz", s.readyz},
 		{[]string{"GET"}, "/metrics", nil, "metrics", s.metricsHandler},
@@ -201,7 +209,7 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/approve/{request_id}", nil, "approve_page", s.limitPerClient(s.approvePage)},
 		{[]string{"GET"}, "/approve/{request_id}/document.pdf", nil, "approve_document", s.limitPerClient(s.requestDocumentPDF)},
 		{[]string{"GET"}, "/approve/{request_id}/page-1.svg", nil, "approve_page_preview", s.limitPerClient(s.requestPagePreview)},
-	}
+	}, s.consoleRoutes()...)
 }
 
 type ctxKey int

@@ -1,0 +1,494 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"eseal/api"
+	"eseal/archive"
+	"eseal/archive/audit"
+)
+
+// consoleClient is a browser's worth of the console: a cookie jar, no
+// redirects followed (tests look at them), and the CSRF token of the last
+// page read.
+type consoleClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+	csrf string
+}
+
+func newConsoleClient(t *testing.T, base string) *consoleClient {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &consoleClient{t: t, base: base, c: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (c *consoleClient) do(req *http.Request) response {
+	c.t.Helper()
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if m := csrfField.FindSubmatch(b); m != nil {
+		c.csrf = string(m[1])
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func (c *consoleClient) get(path string) response {
+	c.t.Helper()
+	req, err := http.NewRequest("GET", c.base+path, nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.do(req)
+}
+
+// post sends a form with the last CSRF token seen, unless form sets one.
+func (c *consoleClient) post(path string, form url.Values) response {
+	c.t.Helper()
+	if _, ok := form["csrf"]; !ok {
+		form.Set("csrf", c.csrf)
+	}
+	req, err := http.NewRequest("POST", c.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+// signIn signs in with key and expects the redirect to the search page.
+func (c *consoleClient) signIn(key string) {
+	c.t.Helper()
+	c.get("/console/sign-in")
+	r := c.post("/console/sign-in", url.Values{"key": {key}})
+	if r.status != 303 || r.header.Get("Location") != "/console/" {
+		c.t.Fatalf("sign-in: %d %s %s", r.status, r.header.Get("Location"), r.body)
+	}
+	if r = c.get("/console/"); r.status != 200 {
+		c.t.Fatalf("search page after sign-in: %d %s", r.status, r.body)
+	}
+}
+
+// openRecord states a purpose for a record and returns its page.
+func (c *consoleClient) openRecord(docID, purpose string) response {
+	c.t.Helper()
+	if r := c.get("/console/records/" + docID); r.status != 200 || !bytes.Contains(r.body, []byte(`id="purpose"`)) {
+		c.t.Fatalf("record before a purpose: %d %s", r.status, r.body)
+	}
+	r := c.post("/console/records/"+docID+"/purpose", url.Values{"purpose": {purpose}})
+	if r.status != 303 {
+		c.t.Fatalf("stating a purpose: %d %s", r.status, r.body)
+	}
+	return c.get("/console/records/" + docID)
+}
+
+func (e *env) stampTitled(t *testing.T, title, caseNo string, applicant ...string) string {
+	t.Helper()
+	authz := e.grant(e.sealID, map[string]any{"case_no": caseNo})
+	req := stampReq(e.sealID, authz, caseNo)
+	req["record"].(map[string]any)["title"] = title
+	if len(applicant) > 0 {
+		req["record"].(map[string]any)["applicant"] = applicant[0]
+	}
+	r := e.stamp(testPDF("console"), req)
+	if r.status != 201 {
+		t.Fatalf("stamp: %d %s", r.status, r.body)
+	}
+	return r.json(t)["document_id"].(string)
+}
+
+// TestConsoleRecordUse opens a record, downloads it and holds it from the
+// console: the page shows the seals verified and who authorized them, and
+// every view and download is in the record's trail and the audit log with
+// the purpose stated (利用登记).
+func TestConsoleRecordUse(t *testing.T) {
+	e := newEnv(t)
+	docID := e.stampTitled(t, "准予行政许可决定书", "ZJ-CON-1")
+	c := newConsoleClient(t, e.url)
+	c.signIn(e.key(api.RoleArchivist))
+
+	r := c.openRecord(docID, "答复申请人查询")
+	if r.status != 200 {
+		t.Fatalf("record page: %d %s", r.status, r.body)
+	}
+	page := string(r.body)
+	for _, want := range []string{"准予行政许可决定书", "ZJ-CON-1", "有效 VALID", "接口授权 API key", "北京时间",
+		"盖章归档 document.stamped", "查阅（利用） record.viewed", "purpose: 答复申请人查询", "定期 30 年"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("record page lacks %q", want)
+		}
+	}
+
+	// A download needs a purpose; with one it is the stored PDF, logged.
+	if r := c.post("/console/records/"+docID+"/pdf", url.Values{"purpose": {" "}}); r.status != 422 {
+		t.Fatalf("download without a purpose: %d", r.status)
+	}
+	if n := len(e.audited(string(audit.RecordDownloaded))); n != 0 {
+		t.Fatalf("a refused download was logged (%d)", n)
+	}
+	r = c.post("/console/records/"+docID+"/pdf", url.Values{"purpose": {"移交前核对"}})
+	stored, _, err := archive.GetBytes(context.Background(), e.store, archive.DocumentKey(docID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.status != 200 || r.header.Get("Content-Type") != "application/pdf" || !bytes.Equal(r.body, stored) {
+		t.Fatalf("download: %d %s, %d bytes", r.status, r.header.Get("Content-Type"), len(r.body))
+	}
+	en, ok := e.audited(string(audit.RecordDownloaded))[docID]
+	if !ok || en.Details["purpose"] != "移交前核对" || en.Details["via"] != "console" || !strings.HasPrefix(en.Details["key"], "k-") || en.Actor == "" {
+		t.Fatalf("download entry %+v", en)
+	}
+	if r = c.get("/console/records/" + docID); !strings.Contains(string(r.body), "下载（利用） record.downloaded") {
+		t.Fatalf("the download is not on the record's trail")
+	}
+
+	// Legal hold: a reason is required; on, then off.
+	if r = c.post("/console/records/"+docID+"/hold", url.Values{"on": {"1"}, "reason": {""}}); r.status != 422 {
+		t.Fatalf("hold without a reason: %d", r.status)
+	}
+	if r = c.post("/console/records/"+docID+"/hold", url.Values{"on": {"1"}, "reason": {"行政复议"}}); r.status != 303 {
+		t.Fatalf("hold: %d %s", r.status, r.body)
+	}
+	if !held(t, e, docID) || !strings.Contains(string(c.get("/console/records/"+docID).body), "保全中 ON HOLD") {
+		t.Fatal("not held after the hold")
+	}
+	if r = c.post("/console/records/"+docID+"/hold", url.Values{"on": {"0"}, "reason": {"复议结束"}}); r.status != 303 {
+		t.Fatalf("release: %d %s", r.status, r.body)
+	}
+	if held(t, e, docID) {
+		t.Fatal("still held after the release")
+	}
+	page = string(c.get("/console/records/" + docID).body)
+	for _, want := range []string{"行政复议", "复议结束", "设置法律保全 legalhold.set", "解除法律保全 legalhold.cleared"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("record page after hold and release lacks %q", want)
+		}
+	}
+
+	// Sign-out ends the session.
+	if r = c.post("/console/sign-out", url.Values{}); r.status != 303 {
+		t.Fatalf("sign-out: %d", r.status)
+	}
+	if r = c.get("/console/"); r.status != 303 || r.header.Get("Location") != "/console/sign-in" {
+		t.Fatalf("after sign-out: %d %s", r.status, r.header.Get("Location"))
+	}
+}
+
+func held(t *testing.T, e *env, docID string) bool {
+	t.Helper()
+	info, err := e.store.Head(context.Background(), archive.DocumentKey(docID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.LegalHold
+}
+
+// TestConsoleRESTUseLogged: an archivist's REST reads of a record are in the
+// log like the console's; a stamper reading back what it stamped is not 利用.
+func TestConsoleRESTUseLogged(t *testing.T) {
+	e := newEnv(t)
+	docID := e.stampTitled(t, "行政许可决定书", "ZJ-CON-2")
+	if r := e.do("GET", "/v1/documents/"+docID+"/pdf", e.key(api.RoleStamper, e.sealID), "", nil); r.status != 200 {
+		t.Fatalf("stamper read: %d", r.status)
+	}
+	if n := len(e.audited(string(audit.RecordDownloaded))); n != 0 {
+		t.Fatalf("a stamper's read was logged as 利用 (%d)", n)
+	}
+	if r := e.do("GET", "/v1/documents/"+docID+"/pdf?purpose="+url.QueryEscape("审计抽查"), e.key(api.RoleArchivist), "", nil); r.status != 200 {
+		t.Fatalf("archivist download: %d", r.status)
+	}
+	if r := e.do("GET", "/v1/documents/"+docID, e.key(api.RoleArchivist), "", nil); r.status != 200 {
+		t.Fatalf("archivist read: %d", r.status)
+	}
+	d := e.audited(string(audit.RecordDownloaded))[docID]
+	v := e.audited(string(audit.RecordViewed))[docID]
+	if d.Details["purpose"] != "审计抽查" || d.Details["via"] != "api" || v.Details["via"] != "api" || v.Details["purpose"] != "" {
+		t.Fatalf("REST use entries: %+v %+v", d, v)
+	}
+}
+
+// TestConsoleHostile: what a console must refuse.
+func TestConsoleHostile(t *testing.T) {
+	e := newEnv(t)
+	docID := e.stampTitled(t, `<script>alert("t")</script>许可证`, "ZJ-CON-3", `<img src=x onerror=alert(1)>`)
+
+	t.Run("no session", func(t *testing.T) {
+		c := newConsoleClient(t, e.url)
+		for _, p := range []string{"/console/", "/console/records/" + docID, "/console/transfers", "/console/transfers/t-aaaaaaaaaaaaaaaa",
+			"/console/transfers/t-aaaaaaaaaaaaaaaa/package", "/console/disposal", "/console/?q=x"} {
+			if r := c.get(p); r.status != 303 || r.header.Get("Location") != "/console/sign-in" {
+				t.Errorf("GET %s without a session: %d %s", p, r.status, r.header.Get("Location"))
+			}
+		}
+		before := e.objects()
+		for _, p := range []string{"/console/records/" + docID + "/hold", "/console/records/" + docID + "/pdf", "/console/transfers", "/console/sign-out"} {
+			r := c.post(p, url.Values{"on": {"1"}, "reason": {"x"}, "purpose": {"x"}, "csrf": {"anything"}})
+			if r.status != 303 || r.header.Get("Location") != "/console/sign-in" || len(r.body) > 200 {
+				t.Errorf("POST %s without a session: %d %s", p, r.status, r.header.Get("Location"))
+			}
+		}
+		// A forged session cookie is no session.
+		u, _ := url.Parse(e.url + "/console/")
+		c.c.Jar.SetCookies(u, []*http.Cookie{{Name: "eseal_console", Value: "forged", Path: "/console/"}})
+		if r := c.get("/console/"); r.status != 303 {
+			t.Errorf("forged session: %d", r.status)
+		}
+		if e.objects() != before {
+			t.Error("requests without a session changed the store")
+		}
+	})
+
+	t.Run("sign-in refusals", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, key string
+			status    int
+		}{
+			{"stamper key", e.key(api.RoleStamper, e.sealID), 403},
+			{"admin key", e.admin, 403},
+			{"unknown key", "esk_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 401},
+			{"not a key", "<script>", 401},
+			{"empty", "", 401},
+		} {
+			c := newConsoleClient(t, e.url)
+			c.get("/console/sign-in")
+			r := c.post("/console/sign-in", url.Values{"key": {tc.key}})
+			if r.status != tc.status || !bytes.Contains(r.body, []byte(`id="problem"`)) {
+				t.Errorf("%s: %d %s", tc.name, r.status, r.body)
+			}
+			if r = c.get("/console/"); r.status != 303 {
+				t.Errorf("%s: a session was opened (%d)", tc.name, r.status)
+			}
+		}
+		// The sign-in form's own token is required: another site's form
+		// cannot sign a browser in.
+		c := newConsoleClient(t, e.url)
+		r := c.post("/console/sign-in", url.Values{"key": {e.key(api.RoleArchivist)}, "csrf": {"guessed"}})
+		if r.status != 403 {
+			t.Errorf("sign-in without the form's token: %d", r.status)
+		}
+	})
+
+	t.Run("CSRF", func(t *testing.T) {
+		c := newConsoleClient(t, e.url)
+		c.signIn(e.key(api.RoleArchivist))
+		good := c.csrf
+		before := e.objects()
+		for _, tok := range []string{"", "wrong", good[:len(good)-1], strings.ToUpper(good)} {
+			for _, p := range []string{"/console/records/" + docID + "/hold", "/console/records/" + docID + "/purpose", "/console/transfers", "/console/sign-out"} {
+				r := c.post(p, url.Values{"csrf": {tok}, "on": {"1"}, "reason": {"x"}, "purpose": {"x"}})
+				if r.status != 403 || !strings.Contains(string(r.body), "CSRF") {
+					t.Errorf("POST %s with token %q: %d", p, tok, r.status)
+				}
+			}
+		}
+		if r := c.post("/console/records/"+docID+"/pdf", url.Values{"csrf": {"wrong"}, "purpose": {"x"}}); r.status != 403 || bytes.HasPrefix(r.body, []byte("%PDF")) {
+			t.Errorf("download with a wrong token: %d", r.status)
+		}
+		if held(t, e, docID) || e.objects() != before || len(e.audited(string(audit.RecordDownloaded))) != 0 {
+			t.Error("a refused form changed something")
+		}
+		// The session survived (sign-out was refused too).
+		if r := c.get("/console/"); r.status != 200 {
+			t.Errorf("session after refused forms: %d", r.status)
+		}
+	})
+
+	t.Run("expired session", func(t *testing.T) {
+		srv := e.serverWith(t, func(o *api.Options) { o.Now = e.clock.now; o.Limits = api.Limits{CodeAttemptsPerMinute: 1000} })
+		hs := httptest.NewServer(srv.Handler())
+		defer hs.Close()
+		c := newConsoleClient(t, hs.URL)
+		c.signIn(e.key(api.RoleArchivist))
+		e.clock.advance(29 * time.Minute)
+		if r := c.get("/console/"); r.status != 200 {
+			t.Fatalf("after 29 idle minutes: %d", r.status)
+		}
+		e.clock.advance(31 * time.Minute)
+		if r := c.get("/console/"); r.status != 303 || r.header.Get("Location") != "/console/sign-in" {
+			t.Fatalf("after 31 idle minutes: %d", r.status)
+		}
+		// However busy, a session ends 8 hours after sign-in.
+		c.signIn(e.key(api.RoleArchivist))
+		for i := 0; i < 17; i++ {
+			e.clock.advance(29 * time.Minute)
+			c.get("/console/")
+		}
+		if r := c.get("/console/"); r.status != 303 {
+			t.Fatalf("after 8 hours of use: %d", r.status)
+		}
+	})
+
+	t.Run("revoked key", func(t *testing.T) {
+		_, secret, err := api.Keyring{Store: e.store, Registry: e.reg}.Create(context.Background(), api.KeySpec{Name: "临时档案员", Role: api.RoleArchivist, By: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newConsoleClient(t, e.url)
+		c.signIn(secret)
+		keys, _ := api.Keyring{Store: e.store, Registry: e.reg}.List(context.Background())
+		for _, k := range keys {
+			if k.Name == "临时档案员" {
+				if _, err := (api.Keyring{Store: e.store, Registry: e.reg}).Revoke(context.Background(), k.ID, "left", "test"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if r := c.get("/console/"); r.status != 303 {
+			t.Fatalf("session of a revoked key: %d", r.status)
+		}
+	})
+
+	t.Run("other unit", func(t *testing.T) {
+		_, platform, err := api.Keyring{Store: e.store, Registry: e.reg}.Create(context.Background(), api.KeySpec{Name: "平台", Role: api.RolePlatform, By: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.postJSON("/v1/units", platform, map[string]any{"name": "测试市气象局", "code": "11330200MB7654321B", "fonds": "B001"})
+		if r.status != 201 {
+			t.Fatalf("unit: %d %s", r.status, r.body)
+		}
+		r = e.postJSON("/v1/keys", platform, map[string]any{"name": "气象局档案室", "role": "archivist", "unit": r.json(t)["id"]})
+		if r.status != 201 {
+			t.Fatalf("key: %d %s", r.status, r.body)
+		}
+		c := newConsoleClient(t, e.url)
+		c.signIn(r.json(t)["key"].(string))
+		if r := c.get("/console/records/" + docID); r.status != 403 || bytes.Contains(r.body, []byte("许可证")) {
+			t.Errorf("another unit's record: %d", r.status)
+		}
+		for _, p := range []string{"/purpose", "/pdf", "/hold"} {
+			if r := c.post("/console/records/"+docID+p, url.Values{"purpose": {"x"}, "on": {"1"}, "reason": {"x"}}); r.status != 403 {
+				t.Errorf("POST %s on another unit's record: %d", p, r.status)
+			}
+		}
+		if held(t, e, docID) || len(e.audited(string(audit.RecordDownloaded))) != 0 || len(e.audited(string(audit.RecordViewed))) != 0 {
+			t.Error("another unit's archivist used the record")
+		}
+		for _, id := range []string{"doc-zzzzzzzz-aaaaaaaaaaaaaaaa", "doc-aaaaaaaaaaaaaaaa", "doc-<b>", "doc-aaaaaaaaaaaaaaa%2F"} {
+			if r := c.get("/console/records/" + url.PathEscape(id)); r.status != 404 && r.status != 403 {
+				t.Errorf("record %q: %d", id, r.status)
+			}
+		}
+	})
+
+	t.Run("markup in records is escaped", func(t *testing.T) {
+		c := newConsoleClient(t, e.url)
+		c.signIn(e.key(api.RoleArchivist))
+		page := string(c.openRecord(docID, `<b>目的</b>`).body)
+		for _, bad := range []string{"<script>alert", "<img src=x", "<b>目的"} {
+			if strings.Contains(page, bad) {
+				t.Errorf("record page carries %q unescaped", bad)
+			}
+		}
+		if !strings.Contains(html.UnescapeString(page), `<script>alert("t")</script>许可证`) {
+			t.Error("record page lacks the escaped title")
+		}
+	})
+}
+
+// TestConsoleTransfer makes a transfer package from the console: a bad
+// filter is shown on the form, a good one is written in the background,
+// its page shows the progress, and the package downloads when done — to
+// its unit only.
+func TestConsoleTransfer(t *testing.T) {
+	e := newEnv(t)
+	other := e.stampTitled(t, "行政许可决定书", "ZJ-TR-1")
+	docID := e.stampTitled(t, "行政许可决定书", "ZJ-TR-2")
+	c := newConsoleClient(t, e.url)
+	c.signIn(e.key(api.RoleArchivist))
+	before := e.objects()
+	for _, tc := range []struct {
+		form url.Values
+		want string
+	}{
+		{url.Values{"year": {"twenty"}}, "四位数"},
+		{url.Values{"year": {"-1"}}, "四位数"},
+		{url.Values{"retention": {"forever"}}, "retention"},
+		{url.Values{"case_no": {"ZJ-NONE"}}, "no committed record matches"},
+	} {
+		if r := c.post("/console/transfers", tc.form); r.status != 422 || !strings.Contains(string(r.body), tc.want) {
+			t.Errorf("transfer %v: %d, want a problem with %q", tc.form, r.status, tc.want)
+		}
+	}
+	if e.objects() != before {
+		t.Error("refused transfers changed the store")
+	}
+	r := c.post("/console/transfers", url.Values{"case_no": {"ZJ-TR-2"}})
+	if r.status != 303 || !strings.HasPrefix(r.header.Get("Location"), "/console/transfers/t-") {
+		t.Fatalf("transfer: %d %s", r.status, r.body)
+	}
+	job := r.header.Get("Location")
+	// The job runs in the background; its page says when it is done.
+	var page string
+	for i := 0; i < 600 && !strings.Contains(page, `id="download-package"`); i++ {
+		if i > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		r = c.get(job)
+		page = string(r.body)
+		if strings.Contains(page, "失败") {
+			t.Fatalf("transfer failed: %s", page)
+		}
+	}
+	if !strings.Contains(page, `id="package-items">1<`) || !strings.Contains(page, "1 / 1") {
+		t.Fatalf("finished job page: %s", page)
+	}
+	r = c.get(job + "/package")
+	if r.status != 200 || r.header.Get("Content-Type") != "application/zip" || !bytes.HasPrefix(r.body, []byte("PK")) {
+		t.Fatalf("package: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	if text := zipText(t, r.body); !strings.Contains(text, docID) || strings.Contains(text, other) {
+		t.Fatalf("the package does not hold exactly the record selected")
+	}
+	if _, ok := e.audited(string(audit.RecordTransferred))[docID]; !ok {
+		t.Error("the transfer is not in the audit log")
+	}
+	if !strings.Contains(string(c.get("/console/transfers").body), job) {
+		t.Error("the job is not listed")
+	}
+
+	// Another session of the same unit sees it; one of another unit does not.
+	c2 := newConsoleClient(t, e.url)
+	c2.signIn(e.key(api.RoleArchivist))
+	if r := c2.get(job + "/package"); r.status != 200 {
+		t.Errorf("same unit, other session: %d", r.status)
+	}
+	_, platform, err := api.Keyring{Store: e.store, Registry: e.reg}.Create(context.Background(), api.KeySpec{Name: "平台", Role: api.RolePlatform, By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.postJSON("/v1/units", platform, map[string]any{"name": "测试市气象局", "code": "11330200MB7654321B", "fonds": "B001"})
+	r = e.postJSON("/v1/keys", platform, map[string]any{"name": "气象局档案室", "role": "archivist", "unit": r.json(t)["id"]})
+	c3 := newConsoleClient(t, e.url)
+	c3.signIn(r.json(t)["key"].(string))
+	if r := c3.get(job + "/package"); r.status != 404 {
+		t.Errorf("other unit's package: %d", r.status)
+	}
+	if strings.Contains(string(c3.get("/console/transfers").body), job) {
+		t.Error("another unit lists the job")
+	}
+}
