@@ -1,0 +1,340 @@
+package index
+
+// Keeping the index current: following the audit log's shards, and
+// rebuilding from the store.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"eseal/archive"
+	"eseal/archive/audit"
+)
+
+// nodesPrefix holds one registration object per shard of the audit log
+// (audit.Open writes it before the shard's first entry).
+const nodesPrefix = "audit/nodes/"
+
+// CatchUp reads every shard of the audit log from where the index last
+// stopped to its end, once, and brings the documents its entries name up to
+// date. An entry that cannot be read stops the shard there until the next
+// call; one that does not parse is skipped (audit verify reports it).
+func (ix *Index) CatchUp(ctx context.Context) error {
+	ix.feed.Lock()
+	defer ix.feed.Unlock()
+	nodes, err := ix.nodes(ctx)
+	if err != nil {
+		return err
+	}
+	pos, err := ix.positions(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, node := range nodes {
+		if err := ix.follow(ctx, node, pos[node]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Follow calls CatchUp every interval until ctx ends. Failures are logged
+// and retried on the next round.
+func (ix *Index) Follow(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := ix.CatchUp(ctx); err != nil && ctx.Err() == nil {
+			ix.opt.Log.Warn("search index: following the audit log", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// nodes lists the shards of the audit log.
+func (ix *Index) nodes(ctx context.Context) ([]string, error) {
+	var nodes []string
+	err := ix.store.List(ctx, nodesPrefix, func(o archive.ObjectInfo) error {
+		if n, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, nodesPrefix), ".json"); ok && audit.ValidNode(n) {
+			nodes = append(nodes, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index: listing the audit log's shards: %w", err)
+	}
+	return nodes, nil
+}
+
+// positions returns the last seq read of every shard.
+func (ix *Index) positions(ctx context.Context) (map[string]uint64, error) {
+	rows, err := ix.db.QueryContext(ctx, `SELECT node, seq FROM shards`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	pos := map[string]uint64{}
+	for rows.Next() {
+		var n string
+		var seq int64
+		if err := rows.Scan(&n, &seq); err != nil {
+			return nil, err
+		}
+		pos[n] = uint64(seq)
+	}
+	return pos, rows.Err()
+}
+
+// follow reads node's shard from entry seq+1 on, applying each entry and
+// remembering the position with it.
+func (ix *Index) follow(ctx context.Context, node string, seq uint64) error {
+	for seq < audit.MaxSeq {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		key := audit.EntryKey(node, seq+1)
+		b, _, err := archive.GetBytes(ctx, ix.store, key)
+		if errors.Is(err, archive.ErrNotFound) {
+			return nil // the shard's end
+		}
+		if err != nil && !errors.Is(err, archive.ErrTooLarge) {
+			return fmt.Errorf("index: reading %s: %w", key, err)
+		}
+		var doc string
+		if err == nil {
+			e, perr := audit.ParseEntry(b)
+			switch {
+			case perr != nil:
+				ix.opt.Log.Warn("search index: skipping an audit entry that does not parse (run audit verify)", "key", key, "err", perr)
+			case e.Seq != seq+1 || e.Node != node:
+				ix.opt.Log.Warn("search index: skipping an audit entry stored under another key (run audit verify)", "key", key)
+			case affectsDocument(e.Action) && validDocID(e.Subject):
+				doc = e.Subject
+			}
+		} else {
+			ix.opt.Log.Warn("search index: skipping an oversized audit entry (run audit verify)", "key", key)
+		}
+		tx, err := ix.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if doc != "" {
+			if err := ix.refresh(ctx, tx, doc); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, seq) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET seq = excluded.seq`, node, int64(seq+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		seq++
+	}
+	return nil
+}
+
+// affectsDocument reports whether entries of the action change what the
+// index holds of the document they name.
+func affectsDocument(a audit.Action) bool {
+	switch a {
+	case audit.DocumentStamped, audit.LegalHoldSet, audit.LegalHoldCleared, audit.RecordDisposed:
+		return true
+	}
+	return false
+}
+
+// readRecord reads a document's record through Options.ReadRecord, or as
+// the store holds it.
+func (ix *Index) readRecord(ctx context.Context, docID string) (*archive.Record, error) {
+	if ix.opt.ReadRecord != nil {
+		return ix.opt.ReadRecord(ctx, docID)
+	}
+	b, _, err := archive.GetBytes(ctx, ix.store, archive.RecordKey(docID))
+	if err != nil {
+		return nil, err
+	}
+	var rec archive.Record
+	if err := json.Unmarshal(b, &rec); err != nil || rec.DocumentID != docID {
+		return nil, fmt.Errorf("index: %s is not a record of %s", archive.RecordKey(docID), docID)
+	}
+	return &rec, nil
+}
+
+// refresh makes the index hold what the store holds of one document: its
+// record and its legal hold, or nothing once it is gone.
+func (ix *Index) refresh(ctx context.Context, tx *sql.Tx, docID string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM records_fts WHERE rowid IN (SELECT id FROM records WHERE doc_id = ?)`, docID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM record_seals WHERE id IN (SELECT id FROM records WHERE doc_id = ?)`, docID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM records WHERE doc_id = ?`, docID); err != nil {
+		return err
+	}
+	rec, err := ix.readRecord(ctx, docID)
+	if errors.Is(err, archive.ErrNotFound) {
+		return nil // disposed, or never committed
+	}
+	if err != nil {
+		return fmt.Errorf("index: record of %s: %w", docID, err)
+	}
+	if rec.DocumentID != docID {
+		return fmt.Errorf("index: the record read for %s is that of %s", docID, rec.DocumentID)
+	}
+	info, err := ix.store.Head(ctx, archive.RecordKey(docID))
+	if errors.Is(err, archive.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("index: state of %s: %w", docID, err)
+	}
+	return insert(ctx, tx, rec, info.LegalHold)
+}
+
+// insert adds one record; no row for its document exists.
+func insert(ctx context.Context, tx *sql.Tx, rec *archive.Record, held bool) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	h := 0
+	if held {
+		h = 1
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO records (doc_id, unit_tag, date, title, applicant, case_no, document_no, item_code, retention, retain_until, held, record)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rec.DocumentID, archive.UnitTag(rec.DocumentID), rec.Date.UnixNano(), rec.Title, rec.Applicant, rec.CaseNo, rec.DocumentNo,
+		rec.ItemCode, string(rec.Retention), rec.RetainUntil.UnixNano(), h, b)
+	if err != nil {
+		return fmt.Errorf("index: insert %s: %w", rec.DocumentID, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO records_fts (rowid, title, applicant, case_no, document_no) VALUES (?, ?, ?, ?, ?)`,
+		id, rec.Title, rec.Applicant, rec.CaseNo, rec.DocumentNo); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, s := range rec.Signatures {
+		if s.SealID == "" || seen[s.SealID] {
+			continue
+		}
+		seen[s.SealID] = true
+		if _, err := tx.ExecContext(ctx, `INSERT INTO record_seals (seal_id, id) VALUES (?, ?)`, s.SealID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Rebuild empties the index and fills it again from the store: every
+// document's record and state, and as the position of every shard of the
+// audit log its end as found before the documents were listed, so that
+// following the log from there misses nothing. progress, when set, is told
+// after each document. Searches go on meanwhile and see the old index until
+// the rebuild is done.
+func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) error {
+	ix.feed.Lock()
+	defer ix.feed.Unlock()
+	nodes, err := ix.nodes(ctx)
+	if err != nil {
+		return err
+	}
+	tails := map[string]uint64{}
+	for _, n := range nodes {
+		if tails[n], err = shardEnd(ctx, ix.store, n); err != nil {
+			return err
+		}
+	}
+	ids, err := archive.DocumentIDs(ctx, ix.store, archive.AllUnits)
+	if err != nil {
+		return fmt.Errorf("index: listing the documents: %w", err)
+	}
+	tx, err := ix.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, stmt := range []string{`DELETE FROM records_fts`, `DELETE FROM record_seals`, `DELETE FROM records`, `DELETE FROM shards`} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if progress != nil {
+		progress(0, len(ids))
+	}
+	for i, id := range ids {
+		if err := ix.refresh(ctx, tx, id); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(i+1, len(ids))
+		}
+	}
+	for n, seq := range tails {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, seq) VALUES (?, ?)`, n, int64(seq)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// shardEnd finds the last seq of node's shard (0 if it has none) by
+// galloping, then bisecting, with Head: a shard's entries are dense.
+func shardEnd(ctx context.Context, s archive.Store, node string) (uint64, error) {
+	exists := func(seq uint64) (bool, error) {
+		_, err := s.Head(ctx, audit.EntryKey(node, seq))
+		if errors.Is(err, archive.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("index: end of audit shard %q: %w", node, err)
+		}
+		return true, nil
+	}
+	lo, hi := uint64(0), uint64(1)
+	for {
+		ok, err := exists(hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		lo = hi
+		if hi >= audit.MaxSeq/2 {
+			hi = audit.MaxSeq + 1
+			break
+		}
+		hi *= 2
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := exists(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}

@@ -1,0 +1,317 @@
+package index_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"eseal/archive"
+	"eseal/archive/audit"
+	"eseal/archive/fs"
+	"eseal/archive/index"
+)
+
+// archiveEnv is a filesystem store with a shard of the audit log, into
+// which records are written as the seal service writes them: the record,
+// then the document.stamped entry.
+type archiveEnv struct {
+	t     *testing.T
+	store archive.Store
+	log   *audit.Log
+	dir   string
+}
+
+func newArchiveEnv(t *testing.T, node string) *archiveEnv {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := fs.New(filepath.Join(dir, "store"), fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.Open(context.Background(), st, node, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &archiveEnv{t: t, store: st, log: l, dir: dir}
+}
+
+// add stores a record and logs its stamping.
+func (e *archiveEnv) add(rec archive.Record) {
+	e.t.Helper()
+	ctx := context.Background()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := archive.PutBytesIfAbsent(ctx, e.store, archive.RecordKey(rec.DocumentID), b); err != nil {
+		e.t.Fatal(err)
+	}
+	e.append(audit.DocumentStamped, rec.DocumentID)
+}
+
+func (e *archiveEnv) append(a audit.Action, subject string) {
+	e.t.Helper()
+	if _, err := e.log.Append(context.Background(), audit.Entry{Action: a, Subject: subject, Actor: "test"}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func docID(i int) string { return fmt.Sprintf("doc-%016d", i) }
+
+var base = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func record(i int, title, applicant, caseNo string) archive.Record {
+	return archive.Record{DocumentID: docID(i), Title: title, Applicant: applicant, CaseNo: caseNo, ItemCode: "330000-XK-001",
+		DocumentNo: fmt.Sprintf("浙审批〔2026〕%d号", i), Date: base.Add(time.Duration(i) * time.Hour), Retention: archive.Years30,
+		RetainUntil: base.AddDate(30, 0, 0), Signatures: []archive.SignatureElement{{SealID: fmt.Sprintf("seal-%d", i%2)}}}
+}
+
+func ids(p *index.Page) []string {
+	var out []string
+	for _, r := range p.Records {
+		out = append(out, r.DocumentID)
+	}
+	return out
+}
+
+func mustSearch(t *testing.T, ix *index.Index, q index.Query) []string {
+	t.Helper()
+	p, err := ix.Search(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%+v: %v", q, err)
+	}
+	return ids(p)
+}
+
+// TestFollowSearchRebuild follows the log, searches short and long CJK
+// substrings, pages, reacts to hold and disposal, and answers the same
+// after the file is deleted and rebuilt.
+func TestFollowSearchRebuild(t *testing.T) {
+	ctx := context.Background()
+	e := newArchiveEnv(t, "node-a")
+	path := filepath.Join(e.dir, "index.db")
+	ix, err := index.Open(ctx, path, e.store, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ix.Close() }()
+	e.add(record(1, "食品经营许可证", "杭州某某科技有限公司", "XK-2026-0001"))
+	e.add(record(2, "建设工程规划许可证", "宁波某某建设集团", "XK-2026-0002"))
+	e.add(record(3, "排污许可决定书", "温州某某化工科技有限公司", "XK-2026-0003"))
+	if got := mustSearch(t, ix, index.Query{}); len(got) != 0 {
+		t.Fatalf("before CatchUp: %v", got)
+	}
+	if err := ix.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		q    index.Query
+		want []string
+	}{
+		{index.Query{}, []string{docID(3), docID(2), docID(1)}},
+		{index.Query{Q: "科技"}, []string{docID(3), docID(1)}},
+		{index.Query{Q: "科技有限"}, []string{docID(3), docID(1)}},
+		{index.Query{Q: "许可证"}, []string{docID(2), docID(1)}},
+		{index.Query{Q: "xk-2026-0002"}, []string{docID(2)}},
+		{index.Query{Q: "〔2026〕3号"}, []string{docID(3)}},
+		{index.Query{Q: "科技 食品"}, []string{docID(1)}},
+		{index.Query{Q: "许可 温州"}, []string{docID(3)}},
+		{index.Query{CaseNo: "XK-2026-0002"}, []string{docID(2)}},
+		{index.Query{CaseNo: "XK-2026"}, nil},
+		{index.Query{Applicant: "宁波某某建设集团"}, []string{docID(2)}},
+		{index.Query{Retention: "定期30年"}, []string{docID(3), docID(2), docID(1)}},
+		{index.Query{Retention: "permanent"}, nil},
+		{index.Query{From: base.Add(2 * time.Hour)}, []string{docID(3), docID(2)}},
+		{index.Query{To: base.Add(2 * time.Hour)}, []string{docID(1)}},
+		{index.Query{Seals: []string{"seal-1"}}, []string{docID(3), docID(1)}},
+		{index.Query{Seals: []string{}}, nil},
+		{index.Query{Units: []string{""}}, []string{docID(3), docID(2), docID(1)}},
+		{index.Query{Units: []string{"abcdefgh"}}, nil},
+	}
+	check := func(stage string) {
+		t.Helper()
+		for _, c := range cases {
+			if got := mustSearch(t, ix, c.q); !slices.Equal(got, c.want) {
+				t.Errorf("%s: %+v: got %v, want %v", stage, c.q, got, c.want)
+			}
+		}
+	}
+	check("followed")
+
+	// Paging visits each record once.
+	var seen []string
+	q := index.Query{Limit: 2}
+	for {
+		p, err := ix.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, ids(p)...)
+		if p.NextCursor == "" {
+			break
+		}
+		q.Cursor = p.NextCursor
+	}
+	if !slices.Equal(seen, []string{docID(3), docID(2), docID(1)}) {
+		t.Fatalf("paged: %v", seen)
+	}
+
+	// A legal hold takes the record off the disposal-due list.
+	if got := mustSearch(t, ix, index.Query{DueBy: base.AddDate(31, 0, 0)}); len(got) != 3 {
+		t.Fatalf("due: %v", got)
+	}
+	if got := mustSearch(t, ix, index.Query{DueBy: base.AddDate(29, 0, 0)}); len(got) != 0 {
+		t.Fatalf("due too early: %v", got)
+	}
+	if err := e.store.SetLegalHold(ctx, archive.RecordKey(docID(2)), true); err != nil {
+		t.Fatal(err)
+	}
+	e.append(audit.LegalHoldSet, docID(2))
+	if err := ix.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustSearch(t, ix, index.Query{DueBy: base.AddDate(31, 0, 0)}); !slices.Equal(got, []string{docID(3), docID(1)}) {
+		t.Fatalf("due with doc 2 held: %v", got)
+	}
+
+	// Rebuilt from a deleted file: the same answers.
+	ix.Close()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	var steps []int
+	ix, err = index.Open(ctx, path, e.store, index.Options{Progress: func(done, total int) {
+		if total != 3 {
+			t.Errorf("progress total %d", total)
+		}
+		steps = append(steps, done)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(steps, []int{0, 1, 2, 3}) {
+		t.Fatalf("progress %v", steps)
+	}
+	check("rebuilt")
+	if got := mustSearch(t, ix, index.Query{DueBy: base.AddDate(31, 0, 0)}); !slices.Equal(got, []string{docID(3), docID(1)}) {
+		t.Fatalf("due after rebuild: %v", got)
+	}
+	// The rebuild remembered the log's end: nothing is applied twice, and
+	// a new stamping still arrives.
+	e.add(record(4, "药品经营许可证", "杭州某某医药科技有限公司", "XK-2026-0004"))
+	if err := ix.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustSearch(t, ix, index.Query{Q: "科技"}); !slices.Equal(got, []string{docID(4), docID(3), docID(1)}) {
+		t.Fatalf("after the rebuild and a new stamping: %v", got)
+	}
+}
+
+// TestUnreadableIndexRebuilt: a file that is not an index, or is of another
+// schema, costs a rebuild.
+func TestUnreadableIndexRebuilt(t *testing.T) {
+	ctx := context.Background()
+	e := newArchiveEnv(t, "node-a")
+	e.add(record(1, "食品经营许可证", "杭州某某科技有限公司", "XK-1"))
+	path := filepath.Join(e.dir, "index.db")
+	if err := os.WriteFile(path, []byte("not an index at all, just some bytes that are long enough to look like a page"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := index.Open(ctx, path, e.store, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustSearch(t, ix, index.Query{Q: "科技"}); !slices.Equal(got, []string{docID(1)}) {
+		t.Fatalf("rebuilt from garbage: %v", got)
+	}
+	ix.Close()
+}
+
+// TestDisposalAcrossShards: a record disposed on one replica leaves the
+// index whichever shard is read first.
+func TestDisposalAcrossShards(t *testing.T) {
+	ctx := context.Background()
+	e := newArchiveEnv(t, "node-b")
+	e.add(record(1, "食品经营许可证", "杭州某某科技有限公司", "XK-1"))
+	e.add(record(2, "食品经营许可证", "杭州某某科技有限公司", "XK-2"))
+	ix, err := index.Open(ctx, filepath.Join(e.dir, "index.db"), e.store, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	// The disposal is logged on another shard ("node-a", read first).
+	other, err := audit.Open(ctx, e.store, "node-a", audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Delete(ctx, archive.RecordKey(docID(1))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Append(ctx, audit.Entry{Action: audit.RecordDisposed, Subject: docID(1), Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustSearch(t, ix, index.Query{}); !slices.Equal(got, []string{docID(2)}) {
+		t.Fatalf("after disposal: %v", got)
+	}
+}
+
+// TestHostileQueries: every malformed query is a *QueryError naming its
+// field.
+func TestHostileQueries(t *testing.T) {
+	ctx := context.Background()
+	e := newArchiveEnv(t, "node-a")
+	ix, err := index.Open(ctx, filepath.Join(e.dir, "index.db"), e.store, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	cases := []struct {
+		q     index.Query
+		field string
+	}{
+		{index.Query{Limit: -1}, "limit"},
+		{index.Query{Limit: index.MaxLimit + 1}, "limit"},
+		{index.Query{Cursor: "x"}, "cursor"},
+		{index.Query{Cursor: "YzEuMTIzLmRvYy0x"}, ""},         // c1.123.doc-1: well formed
+		{index.Query{Cursor: "YzEuMTIzLi4vZXRj"}, "cursor"},   // c1.123../etc
+		{index.Query{Cursor: "YzIuMTIzLmRvYy0x"}, "cursor"},   // c2.…
+		{index.Query{Cursor: "YzEuMDEyMy5kb2MtMQ"}, "cursor"}, // c1.0123.doc-1
+		{index.Query{Retention: "forever"}, "retention"},
+		{index.Query{Q: "a\x00b"}, "q"},
+		{index.Query{Q: "\xff\xfe"}, "q"},
+		{index.Query{CaseNo: "XK\n1"}, "case_no"},
+		{index.Query{Applicant: repeat("科", index.MaxQueryRunes+1)}, "applicant"},
+		{index.Query{Q: "a b c d e f g h i"}, "q"},
+		{index.Query{From: base, To: base}, "to"},
+		{index.Query{Q: `"科技" OR NOT *`}, ""}, // FTS syntax is only text
+		{index.Query{Q: `"""`}, ""},
+		{index.Query{Q: "%_"}, ""},
+	}
+	for _, c := range cases {
+		_, err := ix.Search(ctx, c.q)
+		var qe *index.QueryError
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%+v: %v", c.q, err)
+		case c.field != "" && (!errors.As(err, &qe) || qe.Field != c.field):
+			t.Errorf("%+v: got %v, want a QueryError on %s", c.q, err, c.field)
+		}
+	}
+}
+
+func repeat(s string, n int) string {
+	out := ""
+	for range n {
+		out += s
+	}
+	return out
+}
