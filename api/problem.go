@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"eseal/archive"
+	"eseal/archive/index"
 	"eseal/pdf"
 	"eseal/seal"
 )
@@ -48,6 +49,7 @@ var problemKinds = map[string]struct {
 	"unsupported-media-type":       {415, "Unsupported content type"},
 	"malformed-request":            {400, "Malformed request"},
 	"invalid-field":                {422, "A request field is invalid"},
+	"invalid-query":                {400, "A query parameter is invalid"},
 	"not-a-pdf":                    {422, "The file is not a PDF"},
 	"broken-pdf":                   {422, "The PDF is damaged"},
 	"encrypted-pdf":                {422, "Encrypted PDFs cannot be stamped"},
@@ -143,6 +145,7 @@ func problemFor(err error) *Problem {
 		uex  *seal.UnitExistsError
 		use  *UnitScopeError
 		aue  *seal.AuditError
+		qe   *index.QueryError
 	)
 	if dp := asDecisionProblem(err); dp != nil {
 		return dp
@@ -204,6 +207,10 @@ func problemFor(err error) *Problem {
 		return q
 	case errors.As(err, &knf):
 		return newProblem("key-not-found", knf.Error())
+	case errors.As(err, &qe):
+		q := newProblem("invalid-query", qe.Field+": "+qe.Reason)
+		q.Field = qe.Field
+		return q
 	case errors.As(err, &ke):
 		return newProblem("not-found", err.Error())
 	case errors.Is(err, archive.ErrAltered):

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"eseal/archive"
+	"eseal/archive/index"
 	"eseal/seal"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	// Posture lists what an operator must know about how the service runs
 	// (demo mode, no TLS): /readyz shows each, and it is logged at start.
 	Posture map[string]string
+	// Index is the search index GET /v1/documents answers from; nil
+	// answers 404 "not configured". The caller opens, follows and closes it.
+	Index *index.Index
 	// Now is the clock of the console's sessions; nil means time.Now.
 	Now func() time.Time
 }
@@ -188,6 +192,7 @@ func (s *Server) routes() []route {
 		{[]string{"POST"}, "/v1/authorization-requests/{request_id}/passkey-refuse", nil, "requests_passkey_refuse", s.limitPerClient(s.refusePasskey)},
 		{[]string{"POST"}, "/v1/enrolments/{token}", nil, "enrolments_register", s.limitPerClient(s.registerPasskey)},
 		{[]string{"POST"}, "/v1/stamps", onlyStamper, "stamp", s.stamp},
+		{[]string{"GET"}, "/v1/documents", documentReaders, "documents_search", s.searchDocuments},
 		{[]string{"GET"}, "/v1/documents/{doc_id}", documentReaders, "documents_show", s.showDocument},
 		{[]string{"GET"}, "/v1/documents/{doc_id}/pdf", documentReaders, "documents_pdf", s.documentPDF},
 		{[]string{"GET"}, "/v1/documents/{doc_id}/ses-signatures/{n}", documentReaders, "documents_ses", s.documentSESignature},

@@ -376,6 +376,14 @@ func (q Query) sql() (string, []any, error) {
 		conds = append(conds, "r.retention = ?")
 		args = append(args, string(c))
 	}
+	for _, t := range []struct {
+		field string
+		t     time.Time
+	}{{"from", q.From}, {"to", q.To}, {"due_by", q.DueBy}} {
+		if !t.t.IsZero() && (t.t.Before(earliest) || !t.t.Before(latest)) {
+			return "", nil, &QueryError{t.field, "outside 1970–2261"}
+		}
+	}
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return "", nil, &QueryError{"to", "must be after from"}
 	}
@@ -413,6 +421,12 @@ func (q Query) sql() (string, []any, error) {
 	}
 	return strings.Join(conds, " AND "), args, nil
 }
+
+// The times the index can hold: nanoseconds since 1970 in an int64.
+var (
+	earliest = time.Unix(0, 0)
+	latest   = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // placeholders returns n question marks separated by commas; for n = 0 an
 // expression that matches nothing (IN (NULL)).
