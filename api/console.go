@@ -161,9 +161,9 @@ func (t *consoleSessions) setPurpose(id, docID, purpose string) {
 }
 
 // consoleRequest is what a console handler knows of its request: the
-// session and its id.
+// session, its id and the name of its key's unit.
 type consoleRequest struct {
-	id string
+	id, unitName string
 	consoleSession
 }
 
@@ -226,7 +226,12 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 				return
 			}
 		}
-		h(w, r, &consoleRequest{id: id, consoleSession: cs})
+		unit, err := s.Registry.Unit(r.Context(), cs.key.Unit)
+		if err != nil {
+			s.consoleFail(w, r, err)
+			return
+		}
+		h(w, r, &consoleRequest{id: id, unitName: unit.Name, consoleSession: cs})
 	}
 }
 

@@ -212,7 +212,7 @@ func (s *Server) consolePage(w http.ResponseWriter, status int, name string, cr 
 	if cr != nil {
 		v.CSRF = cr.csrf
 		if cr.key != nil {
-			v.Who, v.Unit = cr.key.Name, cr.key.Unit
+			v.Who, v.Unit = cr.key.Name, cr.unitName
 		}
 	}
 	if tv, ok := data.(*consoleTransferView); ok && tv.Job != nil && tv.Job.State == transferRunning {

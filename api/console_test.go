@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +18,8 @@ import (
 	"eseal/api"
 	"eseal/archive"
 	"eseal/archive/audit"
+	"eseal/archive/index"
+	"eseal/archive/transfer"
 )
 
 // consoleClient is a browser's worth of the console: a cookie jar, no
@@ -119,6 +122,27 @@ func (e *env) stampTitled(t *testing.T, title, caseNo string, applicant ...strin
 		t.Fatalf("stamp: %d %s", r.status, r.body)
 	}
 	return r.json(t)["document_id"].(string)
+}
+
+// consoleServer serves the env's store and registry with a search index
+// (a fresh file, built from the store) and the env's clock, on loopback;
+// it returns its URL.
+func (e *env) consoleServer(t *testing.T) string {
+	t.Helper()
+	ix, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"), e.store,
+		index.Options{ReadRecord: e.srv.Service.CommittedRecord})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	srv := e.serverWith(t, func(o *api.Options) {
+		o.Index, o.Now = ix, e.clock.now
+		o.Transfer = &api.TransferConfig{Rule: transfer.Rule{Fonds: "Z001"}, TempDir: t.TempDir()}
+		o.Limits = api.Limits{CodeAttemptsPerMinute: 1000}
+	})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL
 }
 
 // TestConsoleRecordUse opens a record, downloads it and holds it from the
@@ -318,10 +342,7 @@ func TestConsoleHostile(t *testing.T) {
 	})
 
 	t.Run("expired session", func(t *testing.T) {
-		srv := e.serverWith(t, func(o *api.Options) { o.Now = e.clock.now; o.Limits = api.Limits{CodeAttemptsPerMinute: 1000} })
-		hs := httptest.NewServer(srv.Handler())
-		defer hs.Close()
-		c := newConsoleClient(t, hs.URL)
+		c := newConsoleClient(t, e.consoleServer(t))
 		c.signIn(e.key(api.RoleArchivist))
 		e.clock.advance(29 * time.Minute)
 		if r := c.get("/console/"); r.status != 200 {
@@ -490,5 +511,95 @@ func TestConsoleTransfer(t *testing.T) {
 	}
 	if strings.Contains(string(c3.get("/console/transfers").body), job) {
 		t.Error("another unit lists the job")
+	}
+}
+
+// TestConsoleSearch: the search page finds by each field, newest first, a
+// page at a time, only in the session's unit, and says what is wrong with
+// a bad query.
+func TestConsoleSearch(t *testing.T) {
+	e := newEnv(t)
+	var ids []string
+	for i := 0; i < 23; i++ {
+		applicant := "某某餐饮店"
+		if i%2 == 0 {
+			applicant = "测试市某某科技有限公司"
+		}
+		ids = append(ids, e.stampTitled(t, "食品经营许可证", "ZJ-S-"+string(rune('A'+i)), applicant))
+	}
+	xss := e.stampTitled(t, `<script>alert(1)</script>决定书`, "ZJ-S-X", `<img src=x onerror=alert(1)>`)
+	base := e.consoleServer(t)
+	c := newConsoleClient(t, base)
+	c.signIn(e.key(api.RoleArchivist))
+	found := func(r response) []string {
+		t.Helper()
+		if r.status != 200 {
+			t.Fatalf("search: %d %s", r.status, r.body)
+		}
+		var out []string
+		for _, m := range regexp.MustCompile(`/console/records/(doc-[a-z0-9-]+)"`).FindAllStringSubmatch(string(r.body), -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	if got := found(c.get("/console/?case_no=ZJ-S-C")); len(got) != 1 || got[0] != ids[2] {
+		t.Errorf("case_no: %v", got)
+	}
+	if got := found(c.get("/console/?q=" + url.QueryEscape("科技") + "&case_no=&applicant=&item_code=&retention=&from=&to=")); len(got) != 12 {
+		t.Errorf("q=科技 (empty fields too): %d records", len(got))
+	}
+	if got := found(c.get("/console/?applicant=" + url.QueryEscape("某某餐饮店"))); len(got) != 11 {
+		t.Errorf("applicant: %d records", len(got))
+	}
+	// Paging through everything visits each record once, newest first.
+	seen := map[string]bool{}
+	next := "/console/?retention=30y"
+	pages := 0
+	for next != "" && pages < 5 {
+		r := c.get(next)
+		got := found(r)
+		for _, id := range got {
+			if seen[id] {
+				t.Fatalf("%s seen twice", id)
+			}
+			seen[id] = true
+		}
+		pages++
+		next = ""
+		if m := regexp.MustCompile(`id="next" class="btn" href="([^"]+)"`).FindSubmatch(r.body); m != nil {
+			next = html.UnescapeString(string(m[1]))
+		}
+		if pages == 1 && (len(got) != 20 || got[0] != xss) {
+			t.Fatalf("first page: %d records, first %v", len(got), got[:1])
+		}
+	}
+	if len(seen) != 24 || pages != 2 {
+		t.Errorf("paging: %d records in %d pages", len(seen), pages)
+	}
+	// Markup in titles and applicants is shown, not run.
+	r := c.get("/console/?case_no=ZJ-S-X")
+	if strings.Contains(string(r.body), "<script>alert") || strings.Contains(string(r.body), "<img src=x") || !strings.Contains(string(r.body), "&lt;script&gt;") {
+		t.Error("search results carry markup unescaped")
+	}
+	for _, tc := range []struct{ query, field string }{
+		{"from=yesterday", "from"}, {"from=2026-03-01&to=2026-01-01", "to"}, {"retention=forever", "retention"},
+		{"cursor=xyz", "cursor"}, {"bogus=1", "bogus"}, {"case_no=a&case_no=b", "case_no"},
+	} {
+		r := c.get("/console/?" + tc.query)
+		if r.status != 400 || !strings.Contains(string(r.body), `id="problem"`) || !strings.Contains(string(r.body), tc.field) {
+			t.Errorf("%s: %d", tc.query, r.status)
+		}
+	}
+	// Another unit's archivist finds none of them.
+	_, platform, err := api.Keyring{Store: e.store, Registry: e.reg}.Create(context.Background(), api.KeySpec{Name: "平台", Role: api.RolePlatform, By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.postJSON("/v1/units", platform, map[string]any{"name": "测试市气象局", "code": "11330200MB7654321B", "fonds": "B001"})
+	r = e.postJSON("/v1/keys", platform, map[string]any{"name": "气象局档案室", "role": "archivist", "unit": r.json(t)["id"]})
+	c2 := newConsoleClient(t, base)
+	c2.signIn(r.json(t)["key"].(string))
+	if got := found(c2.get("/console/?retention=30y")); len(got) != 0 {
+		t.Errorf("another unit finds %d records", len(got))
 	}
 }
