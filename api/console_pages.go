@@ -12,6 +12,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"eseal/archive"
 	"eseal/archive/audit"
+	"eseal/archive/index"
 	"eseal/seal"
 )
 
@@ -186,8 +188,9 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}dt{color:#666}dd{mar
 {{define "disposal"}}{{template "chead" .}}<h1>保管期满待鉴定 Due for disposal</h1>
 <p class="muted">保管期限已满且未处于法律保全的档案。销毁须经鉴定审批并有两名监销人（eseal archive dispose）。</p>
 <div class="scroll"><table id="due"><tr><th>日期</th><th>题名</th><th>办件编号</th><th>保管期限</th><th>保管至</th></tr>
-{{range .Data}}<tr><td>{{day .Date}}</td><td><a href="/console/records/{{.DocumentID}}">{{.Title}}</a></td><td>{{.CaseNo}}</td><td>{{retentionText .Retention}}</td><td>{{at .RetainUntil}}</td></tr>
-{{else}}<tr><td colspan="5">没有到期的档案。</td></tr>{{end}}</table></div>{{template "cfoot" .}}{{end}}
+{{range .Data.Records}}<tr><td>{{day .Date}}</td><td><a class="record" href="/console/records/{{.DocumentID}}">{{.Title}}</a></td><td>{{.CaseNo}}</td><td>{{retentionText .Retention}}</td><td>{{at .RetainUntil}}</td></tr>
+{{else}}<tr><td colspan="5">没有到期的档案。</td></tr>{{end}}</table></div>
+{{with .Data.Next}}<p><a class="btn" id="next" href="{{.}}">下一页</a></p>{{end}}{{template "cfoot" .}}{{end}}
 `))
 
 // consoleView is what every console template gets.
@@ -406,25 +409,50 @@ func (s *Server) consoleHold(w http.ResponseWriter, r *http.Request, cr *console
 }
 
 // consoleDisposal lists the unit's records whose retention has ended and
-// that are not on legal hold.
+// that are not on legal hold: from the search index when the server has
+// one (a page of at most index.MaxLimit, with a link to the next), else by
+// reading every record (Service.DueForDisposal).
 func (s *Server) consoleDisposal(w http.ResponseWriter, r *http.Request, cr *consoleRequest) {
-	unit, err := s.Registry.Unit(r.Context(), cr.key.Unit)
+	ctx := r.Context()
+	unit, err := s.Registry.Unit(ctx, cr.key.Unit)
 	if err != nil {
 		s.consoleFail(w, r, err)
 		return
 	}
-	due, err := s.Service.DueForDisposal(r.Context())
+	var v consoleDisposalView
+	if s.Index != nil {
+		if err := s.Index.CatchUp(ctx); err != nil {
+			s.Log.Warn("search index: catching up before the disposal list", "err", err)
+		}
+		page, err := s.Index.Search(ctx, index.Query{DueBy: s.now(), Units: []string{unit.Tag()}, Limit: index.MaxLimit,
+			Cursor: r.URL.Query().Get("cursor")})
+		if err != nil {
+			s.consoleFail(w, r, err)
+			return
+		}
+		v.Records = page.Records
+		if page.NextCursor != "" {
+			v.Next = "/console/disposal?" + url.Values{"cursor": {page.NextCursor}}.Encode()
+		}
+		s.consolePage(w, http.StatusOK, "disposal", cr, v)
+		return
+	}
+	due, err := s.Service.DueForDisposal(ctx)
 	if err != nil {
 		s.consoleFail(w, r, err)
 		return
 	}
-	mine := due[:0]
 	for _, rec := range due {
 		if archive.UnitTag(rec.DocumentID) == unit.Tag() {
-			mine = append(mine, rec)
+			v.Records = append(v.Records, rec)
 		}
 	}
-	s.consolePage(w, http.StatusOK, "disposal", cr, mine)
+	s.consolePage(w, http.StatusOK, "disposal", cr, v)
+}
+
+type consoleDisposalView struct {
+	Records []*archive.Record
+	Next    string
 }
 
 // actionText names an audit action for the trail, in Chinese with the

@@ -603,3 +603,43 @@ func TestConsoleSearch(t *testing.T) {
 		t.Errorf("another unit finds %d records", len(got))
 	}
 }
+
+// TestConsoleDisposal lists the unit's records past retention and not on
+// hold — from the index, and by reading the store on a server without one.
+func TestConsoleDisposal(t *testing.T) {
+	e := newEnv(t)
+	authz := e.grant(e.sealID, map[string]any{"case_no": "ZJ-D-10"})
+	req := stampReq(e.sealID, authz, "ZJ-D-10")
+	req["record"].(map[string]any)["retention"] = "10y"
+	r := e.stamp(testPDF("十年"), req)
+	if r.status != 201 {
+		t.Fatalf("stamp: %d %s", r.status, r.body)
+	}
+	ten := r.json(t)["document_id"].(string)
+	thirty := e.stampTitled(t, "三十年", "ZJ-D-30")
+	held10 := func() string {
+		authz := e.grant(e.sealID, map[string]any{"case_no": "ZJ-D-H"})
+		req := stampReq(e.sealID, authz, "ZJ-D-H")
+		req["record"].(map[string]any)["retention"] = "10y"
+		r := e.stamp(testPDF("保全"), req)
+		if r.status != 201 {
+			t.Fatalf("stamp: %d %s", r.status, r.body)
+		}
+		return r.json(t)["document_id"].(string)
+	}()
+	if r := e.postJSON("/v1/documents/"+held10+"/hold", e.key(api.RoleArchivist), map[string]any{"on": true, "reason": "诉讼"}); r.status != 200 {
+		t.Fatalf("hold: %d %s", r.status, r.body)
+	}
+	withIndex := e.consoleServer(t)
+	e.clock.advance(11 * 365 * 24 * time.Hour)
+	for name, base := range map[string]string{"index": withIndex, "store": e.url} {
+		c := newConsoleClient(t, base)
+		c.signIn(e.key(api.RoleArchivist))
+		r := c.get("/console/disposal")
+		page := string(r.body)
+		if r.status != 200 || !strings.Contains(page, ten) || strings.Contains(page, thirty) || strings.Contains(page, held10) {
+			t.Errorf("%s: disposal list %d: 10y %v, 30y %v, held %v", name, r.status,
+				strings.Contains(page, ten), strings.Contains(page, thirty), strings.Contains(page, held10))
+		}
+	}
+}
