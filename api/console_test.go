@@ -2,15 +2,18 @@ package api_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"context"
 	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -642,4 +645,88 @@ func TestConsoleDisposal(t *testing.T) {
 				strings.Contains(page, ten), strings.Contains(page, thirty), strings.Contains(page, held10))
 		}
 	}
+}
+
+// TestConsoleCookie: the session cookie is HttpOnly, SameSite=Strict, for
+// /console/ only, and Secure when the request came over TLS — directly or
+// through a trusted proxy that says so; an untrusted peer cannot claim it.
+func TestConsoleCookie(t *testing.T) {
+	e := newEnv(t)
+	srv := e.serverWith(t, func(o *api.Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
+	h := srv.Handler()
+	signIn := func(peer string, tls bool, hdr ...string) *http.Cookie {
+		t.Helper()
+		get := call(h, "GET", "/console/sign-in", peer, "", nil, hdr...)
+		var form *http.Cookie
+		for _, c := range get.Result().Cookies() {
+			if c.Name == "eseal_console_signin" {
+				form = c
+			}
+		}
+		m := csrfField.FindSubmatch(get.Body.Bytes())
+		if form == nil || m == nil || !form.HttpOnly || form.SameSite != http.SameSiteStrictMode {
+			t.Fatalf("sign-in form cookie %+v", form)
+		}
+		body := url.Values{"key": {e.key(api.RoleArchivist)}, "csrf": {string(m[1])}}.Encode()
+		req := httptest.NewRequest("POST", "/console/sign-in", strings.NewReader(body))
+		req.RemoteAddr = peer + ":40000"
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(form)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		if tls {
+			req.TLS = &tlsState
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 303 {
+			t.Fatalf("sign-in: %d %s", rec.Code, rec.Body)
+		}
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == "eseal_console" {
+				return c
+			}
+		}
+		t.Fatal("no session cookie")
+		return nil
+	}
+	for _, tc := range []struct {
+		name   string
+		peer   string
+		tls    bool
+		hdr    []string
+		secure bool
+	}{
+		{"plain HTTP", "192.0.2.1", false, nil, false},
+		{"TLS", "192.0.2.1", true, nil, true},
+		{"trusted proxy says https", "10.1.2.3", false, []string{"X-Forwarded-Proto", "https"}, true},
+		{"untrusted peer says https", "192.0.2.1", false, []string{"X-Forwarded-Proto", "https"}, false},
+	} {
+		c := signIn(tc.peer, tc.tls, tc.hdr...)
+		if c.Secure != tc.secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/console/" || len(c.Value) < 50 {
+			t.Errorf("%s: cookie %+v", tc.name, c)
+		}
+	}
+}
+
+var tlsState = tls.ConnectionState{}
+
+// TestConsoleSignInLimit: wrong keys are limited per client; the right key
+// still opens (its 100 random bits protect it, not the limit).
+func TestConsoleSignInLimit(t *testing.T) {
+	e := newEnv(t)
+	srv := e.serverWith(t, func(o *api.Options) { o.Limits = api.Limits{CodeAttemptsPerMinute: 3} })
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	c := newConsoleClient(t, hs.URL)
+	var got []int
+	for i := 0; i < 5; i++ {
+		c.get("/console/sign-in")
+		got = append(got, c.post("/console/sign-in", url.Values{"key": {"esk_wrong"}}).status)
+	}
+	if want := []int{401, 401, 401, 429, 429}; !slices.Equal(got, want) {
+		t.Errorf("wrong keys: %v, want %v", got, want)
+	}
+	c.signIn(e.key(api.RoleArchivist))
 }
