@@ -2,8 +2,8 @@ package api_test
 
 import (
 	"bytes"
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"html"
 	"io"
 	"net/http"
