@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"eseal/archive"
 )
 
@@ -53,6 +55,8 @@ type consoleSession struct {
 	// purposes holds the purpose stated for each record opened (利用目的),
 	// by document id: the record's page is shown once one is stated.
 	purposes map[string]string
+	// registration is the passkey registration begun on the passkey page.
+	registration *webauthn.SessionData
 }
 
 // consoleSessions is the session table of one replica, keyed by the SHA-256
@@ -60,10 +64,71 @@ type consoleSession struct {
 type consoleSessions struct {
 	mu   sync.Mutex
 	byID map[string]*consoleSession
+	// logins are the passkey sign-ins begun, by the sign-in form's token.
+	logins map[string]passkeyLogin
+}
+
+type passkeyLogin struct {
+	sd      *webauthn.SessionData
+	expires time.Time
 }
 
 func newConsoleSessions() *consoleSessions {
-	return &consoleSessions{byID: map[string]*consoleSession{}}
+	return &consoleSessions{byID: map[string]*consoleSession{}, logins: map[string]passkeyLogin{}}
+}
+
+// setLogin keeps the passkey sign-in begun for a sign-in form, as long as
+// the form's cookie lives; past consoleMaxSessions the expired ones go,
+// then all.
+func (t *consoleSessions) setLogin(tok string, sd *webauthn.SessionData, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.logins) >= consoleMaxSessions {
+		for k, l := range t.logins {
+			if now.After(l.expires) {
+				delete(t.logins, k)
+			}
+		}
+		if len(t.logins) >= consoleMaxSessions {
+			clear(t.logins)
+		}
+	}
+	t.logins[tok] = passkeyLogin{sd: sd, expires: now.Add(consoleIdle)}
+}
+
+// takeLogin returns and forgets the passkey sign-in of a form: each is
+// answered once.
+func (t *consoleSessions) takeLogin(tok string, now time.Time) *webauthn.SessionData {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l, ok := t.logins[tok]
+	delete(t.logins, tok)
+	if !ok || now.After(l.expires) {
+		return nil
+	}
+	return l.sd
+}
+
+// setRegistration keeps the passkey registration a session began.
+func (t *consoleSessions) setRegistration(id string, sd *webauthn.SessionData) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cs, ok := t.byID[sessionHash(id)]; ok {
+		cs.registration = sd
+	}
+}
+
+// takeRegistration returns and forgets the registration a session began.
+func (t *consoleSessions) takeRegistration(id string) *webauthn.SessionData {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cs, ok := t.byID[sessionHash(id)]
+	if !ok {
+		return nil
+	}
+	sd := cs.registration
+	cs.registration = nil
+	return sd
 }
 
 func sessionHash(id string) string {
@@ -112,7 +177,7 @@ func (t *consoleSessions) get(id string, now time.Time) (consoleSession, bool) {
 	}
 	cs.seen = now
 	c := *cs
-	c.purposes = nil // read through purpose, under the lock
+	c.purposes, c.registration = nil, nil // read under the lock
 	return c, true
 }
 
@@ -216,12 +281,18 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, consoleMaxForm)
-			if err := r.ParseForm(); err != nil {
-				s.consolePage(w, http.StatusBadRequest, "error", nil, consoleMessage{"表单无效", "表单无法读取：" + err.Error()})
-				return
+			// A form carries the token as a field, a script's JSON post
+			// (the passkey page) in the header X-Csrf-Token.
+			tok := r.Header.Get("X-Csrf-Token")
+			if tok == "" {
+				r.Body = http.MaxBytesReader(w, r.Body, consoleMaxForm)
+				if err := r.ParseForm(); err != nil {
+					s.consolePage(w, http.StatusBadRequest, "error", nil, consoleMessage{"表单无效", "表单无法读取：" + err.Error()})
+					return
+				}
+				tok = r.PostForm.Get("csrf")
 			}
-			if !sameToken(r.PostForm.Get("csrf"), cs.csrf) {
+			if !sameToken(tok, cs.csrf) {
 				s.consolePage(w, http.StatusForbidden, "error", nil, consoleMessage{"表单已失效", "表单缺少有效的安全令牌（CSRF），未执行任何操作。请返回页面重新提交。"})
 				return
 			}
@@ -259,7 +330,16 @@ func (s *Server) signInForm(w http.ResponseWriter, r *http.Request, status int, 
 	tok := randomBase32(20)
 	http.SetCookie(w, &http.Cookie{Name: consoleSignInCookie, Value: tok, Path: "/console/", HttpOnly: true,
 		Secure: s.overTLS(r), SameSite: http.SameSiteStrictMode, MaxAge: int(consoleIdle / time.Second)})
-	s.consolePage(w, status, "sign-in", &consoleRequest{consoleSession: consoleSession{csrf: tok}}, problem)
+	s.consolePage(w, status, "sign-in", &consoleRequest{consoleSession: consoleSession{csrf: tok}},
+		&consoleSignInView{Problem: problem, Options: s.consoleLoginOptions(tok), Nonce: newNonce()})
+}
+
+// consoleSignInView is the data of the sign-in page: Options, when set,
+// let its script sign in with a passkey.
+type consoleSignInView struct {
+	Problem string
+	Options any
+	Nonce   string
 }
 
 // consoleSignIn checks the archivist key of the sign-in form and opens a
@@ -326,6 +406,9 @@ func (s *Server) consoleRoutes() []route {
 		{[]string{"GET"}, "/console/", nil, "console_search", s.console(s.consoleSearch)},
 		{[]string{"GET"}, "/console/sign-in", nil, "console_sign_in_page", s.consoleSignInPage},
 		{[]string{"POST"}, "/console/sign-in", nil, "console_sign_in", s.consoleSignIn},
+		{[]string{"POST"}, "/console/sign-in/passkey", nil, "console_sign_in_passkey", s.consoleSignInPasskey},
+		{[]string{"GET"}, "/console/passkey", nil, "console_passkey", s.console(s.consolePasskeyPage)},
+		{[]string{"POST"}, "/console/passkey", nil, "console_passkey_register", s.console(s.consolePasskeyRegister)},
 		{[]string{"POST"}, "/console/sign-out", nil, "console_sign_out", s.console(s.consoleSignOut)},
 		{[]string{"GET"}, "/console/records/{doc_id}", nil, "console_record", s.console(s.consoleRecord)},
 		{[]string{"POST"}, "/console/records/{doc_id}/purpose", nil, "console_purpose", s.console(s.consolePurpose)},

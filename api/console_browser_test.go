@@ -157,3 +157,50 @@ func TestConsoleInChromium(t *testing.T) {
 	screenshot(t, ctx, filepath.Join(art, "console-record-laptop.png"))
 	run("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#key")))
 }
+
+// TestConsolePasskeyInChromium: an archivist signed in with their key
+// registers a passkey (the DevTools virtual authenticator standing in for
+// their phone), signs out, and signs in again with the passkey alone; once
+// the key is revoked, the passkey opens nothing.
+func TestConsolePasskeyInChromium(t *testing.T) {
+	chrome := chromiumPath(t)
+	e := newEnvOn(t, "localhost")
+	base := e.consoleServer(t)
+	_, secret, err := api.Keyring{Store: e.store, Registry: e.reg}.Create(context.Background(), api.KeySpec{Name: "王档案员", Role: api.RoleArchivist, By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := passkeyBrowser(t, chrome)
+	art := artifactDir(t)
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	run("sign in with the key", chromedp.Navigate(base+"/console/sign-in"), chromedp.SendKeys(chromedp.CSS("#key"), secret),
+		chromedp.Click(chromedp.CSS("#sign-in")), chromedp.WaitVisible(chromedp.CSS("#search")))
+	run("passkey page", chromedp.Navigate(base+"/console/passkey"), chromedp.WaitVisible(chromedp.CSS("#register")))
+	run("register", chromedp.Click(chromedp.CSS("#register")))
+	if res := pageResult(t, ctx); !strings.Contains(res, "已登记") {
+		t.Fatalf("registration: %q", res)
+	}
+	screenshot(t, ctx, filepath.Join(art, "console-passkey.png"))
+	if _, ok := e.audited(string(api.KeyPasskeyRegistered))[keyID(t, e, secret)]; !ok {
+		t.Error("the registration is not in the audit log")
+	}
+	run("sign out", chromedp.Navigate(base+"/console/"), chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#passkey")))
+	run("sign in with the passkey", chromedp.Click(chromedp.CSS("#passkey")), chromedp.WaitVisible(chromedp.CSS("#search")))
+	if who := text(t, ctx, ".who"); !strings.Contains(who, "王档案员") {
+		t.Fatalf("signed in as %q", who)
+	}
+	// Revoking the key ends the session and the passkey.
+	if _, err := (api.Keyring{Store: e.store, Registry: e.reg}).Revoke(context.Background(), keyID(t, e, secret), "调离", "test"); err != nil {
+		t.Fatal(err)
+	}
+	run("after the revocation", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS("#passkey")))
+	run("the passkey again", chromedp.Click(chromedp.CSS("#passkey")))
+	if res := pageResult(t, ctx); !strings.Contains(res, "未登录") {
+		t.Fatalf("passkey of a revoked key: %q", res)
+	}
+}

@@ -25,7 +25,7 @@ import (
 	"eseal/seal"
 )
 
-var consoleTemplates = template.Must(template.Must(pages.Clone()).Funcs(template.FuncMap{
+var consoleTemplates = template.Must(template.Must(passkeyPages.Clone()).Funcs(template.FuncMap{
 	"actionText": actionText,
 	// details lists an audit entry's details as "key: value", sorted.
 	"details": func(d map[string]string) []string {
@@ -79,7 +79,7 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}dt{color:#666}dd{mar
 .muted{color:#777;font-size:.9em}
 @media (max-width:40em){main{padding:.5em}dl{grid-template-columns:1fr}dt{margin-top:.4em}}
 </style></head><body>
-{{if .Who}}<header><a href="/console/"><b>档案利用</b></a><a href="/console/">检索</a><a href="/console/transfers">移交</a><a href="/console/disposal">到期鉴定</a>
+{{if .Who}}<header><a href="/console/"><b>档案利用</b></a><a href="/console/">检索</a><a href="/console/transfers">移交</a><a href="/console/disposal">到期鉴定</a><a href="/console/passkey">通行密钥</a>
 <span class="who">{{.Who}}（{{.Unit}}）<form method="post" action="/console/sign-out"><input type="hidden" name="csrf" value="{{.CSRF}}"> <button id="sign-out">退出</button></form></span></header>{{end}}
 <main>{{end}}
 {{define "cfoot"}}<p class="muted">时间均为北京时间 (UTC+8)。</p></main></body></html>{{end}}
@@ -90,10 +90,51 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}dt{color:#666}dd{mar
 {{define "sign-in"}}{{template "chead" .}}<h1>档案利用 · 登录</h1>
 <div class="card"><form method="post" action="/console/sign-in">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
-{{with .Data}}<p class="problem" id="problem">{{.}}</p>{{end}}
+{{with .Data.Problem}}<p class="problem" id="problem">{{.}}</p>{{end}}
 <label>档案员 API 密钥 Archivist key<input type="password" name="key" id="key" autocomplete="off" required></label>
 <p><button id="sign-in">登录</button></p></form>
-<p class="muted">只有本单位的档案员密钥可以登录。每次查阅和下载都记入审计日志（利用登记）。</p></div>{{template "cfoot" .}}{{end}}
+{{if .Data.Options}}<p><button id="passkey" class="quiet" type="button">用通行密钥登录 Sign in with a passkey</button></p><p id="result"></p>
+<script nonce="{{.Data.Nonce}}">
+{{template "passkey-js"}}
+const opts = {{.Data.Options}};
+document.getElementById('passkey').addEventListener('click', async () => {
+  try {
+    const body = await assertion(opts);
+    const r = await fetch('/console/sign-in/passkey', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-Csrf-Token': {{$.CSRF}}}, body: JSON.stringify(body)});
+    const j = await r.json();
+    if (!r.ok) throw new Error(j.detail || j.title || r.status);
+    location.href = j.location;
+  } catch (e) { show('未登录：' + e.message, false); }
+});
+</script>{{end}}
+<p class="muted">只有本单位的档案员密钥（或为它登记的通行密钥）可以登录。每次查阅和下载都记入审计日志（利用登记）。</p></div>{{template "cfoot" .}}{{end}}
+
+{{define "passkey"}}{{template "chead" .}}<h1>通行密钥 Passkey</h1>{{with .Data}}
+<div class="card">{{if .Registered}}<p id="registered">此密钥已登记通行密钥（{{at .Registered.Created}}），可在登录页用它登录。</p>
+{{else if .Problem}}<p class="problem" id="problem">{{.Problem}}</p>
+{{else}}<p>为当前档案员密钥登记一个通行密钥（指纹、面容或锁屏密码），以后可在登录页用它登录。吊销此密钥，通行密钥随之失效。</p>
+<p><button id="register" type="button">登记通行密钥 Register</button></p><p id="result"></p>
+<script nonce="{{.Nonce}}">
+{{template "passkey-js"}}
+const opts = {{.Options}};
+document.getElementById('register').addEventListener('click', async () => {
+  try {
+    const pk = opts.publicKey;
+    pk.challenge = b64u(pk.challenge);
+    pk.user.id = b64u(pk.user.id);
+    (pk.excludeCredentials || []).forEach(c => { c.id = b64u(c.id); });
+    const c = await navigator.credentials.create({publicKey: pk});
+    const r = await fetch('/console/passkey', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-Csrf-Token': {{$.CSRF}}},
+      body: JSON.stringify({id: c.id, rawId: enc(c.rawId), type: c.type,
+        response: {attestationObject: enc(c.response.attestationObject), clientDataJSON: enc(c.response.clientDataJSON), transports: c.response.getTransports ? c.response.getTransports() : []},
+        clientExtensionResults: c.getClientExtensionResults()})});
+    const j = await r.json();
+    if (!r.ok) throw new Error(j.detail || j.title || r.status);
+    document.getElementById('register').remove();
+    show('已登记 Registered', true);
+  } catch (e) { show('未登记：' + e.message, false); }
+});
+</script>{{end}}</div>{{end}}{{template "cfoot" .}}{{end}}
 
 {{define "search"}}{{template "chead" .}}<h1>检索档案</h1>
 {{with .Data}}<div class="card"><form class="grid" method="get" action="/console/" id="search">
@@ -200,6 +241,8 @@ type consoleView struct {
 	// transfer in progress).
 	Refresh int
 	Data    any
+	// nonce, when set, is the nonce of the page's one script (passkeys).
+	nonce string
 }
 
 // consoleMessage is the data of the error page.
@@ -218,8 +261,19 @@ func (s *Server) consolePage(w http.ResponseWriter, status int, name string, cr 
 			v.Who, v.Unit = cr.key.Name, cr.unitName
 		}
 	}
-	if tv, ok := data.(*consoleTransferView); ok && tv.Job != nil && tv.Job.State == transferRunning {
-		v.Refresh = 1
+	switch d := data.(type) {
+	case *consoleTransferView:
+		if d.Job != nil && d.Job.State == transferRunning {
+			v.Refresh = 1
+		}
+	case *consoleSignInView:
+		if d.Options != nil {
+			v.nonce = d.Nonce
+		}
+	case *consolePasskeyView:
+		if d.Options != nil {
+			v.nonce = d.Nonce
+		}
 	}
 	var buf bytes.Buffer
 	if err := consoleTemplates.ExecuteTemplate(&buf, name, v); err != nil {
@@ -228,14 +282,18 @@ func (s *Server) consolePage(w http.ResponseWriter, status int, name string, cr 
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	csp := "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+	if v.nonce != "" {
+		csp += "; connect-src 'self'; script-src 'nonce-" + v.nonce + "'"
+	}
+	w.Header().Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
 var consoleTitles = map[string]string{
 	"sign-in": "登录", "search": "检索", "purpose": "利用目的", "record": "档案",
-	"disposal": "到期鉴定", "transfers": "移交", "transfer": "移交进度",
+	"disposal": "到期鉴定", "transfers": "移交", "transfer": "移交进度", "passkey": "通行密钥",
 }
 
 // consoleFail answers a console request that failed with an error page:

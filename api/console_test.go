@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,14 +140,23 @@ func (e *env) consoleServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ix.Close() })
+	// Its public URL names its own address, by the env's host name
+	// ("localhost" for passkeys).
+	hs := httptest.NewUnstartedServer(nil)
+	t.Cleanup(hs.Close)
+	u, err := url.Parse(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + net.JoinHostPort(u.Hostname(), strconv.Itoa(hs.Listener.Addr().(*net.TCPAddr).Port))
 	srv := e.serverWith(t, func(o *api.Options) {
-		o.Index, o.Now = ix, e.clock.now
+		o.Index, o.Now, o.PublicURL = ix, e.clock.now, base
 		o.Transfer = &api.TransferConfig{Rule: transfer.Rule{Fonds: "Z001"}, TempDir: t.TempDir()}
 		o.Limits = api.Limits{CodeAttemptsPerMinute: 1000}
 	})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	return hs.URL
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
+	return base
 }
 
 // TestConsoleRecordUse opens a record, downloads it and holds it from the
@@ -729,4 +740,81 @@ func TestConsoleSignInLimit(t *testing.T) {
 		t.Errorf("wrong keys: %v, want %v", got, want)
 	}
 	c.signIn(e.key(api.RoleArchivist))
+}
+
+// TestConsolePasskeyHostile: what the passkey routes refuse, and that a
+// refusal changes nothing.
+func TestConsolePasskeyHostile(t *testing.T) {
+	e := newEnvOn(t, "localhost")
+	base := e.consoleServer(t)
+	postJSON := func(c *consoleClient, path, tok string, body []byte) response {
+		t.Helper()
+		req, err := http.NewRequest("POST", base+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("X-Csrf-Token", tok)
+		}
+		return c.do(req)
+	}
+	before := e.objects()
+
+	// Sign-in: the form's token and a sign-in begun on that form are needed.
+	c := newConsoleClient(t, base)
+	if r := postJSON(c, "/console/sign-in/passkey", "x", []byte(`{}`)); r.status != 403 {
+		t.Errorf("without the form's cookie: %d %s", r.status, r.body)
+	}
+	r := c.get("/console/sign-in")
+	if !bytes.Contains(r.body, []byte(`id="passkey"`)) || !strings.Contains(r.header.Get("Content-Security-Policy"), "script-src 'nonce-") {
+		t.Fatalf("sign-in page on localhost offers no passkey: %s", r.header.Get("Content-Security-Policy"))
+	}
+	if r := postJSON(c, "/console/sign-in/passkey", "wrong", []byte(`{}`)); r.status != 403 {
+		t.Errorf("with another token: %d", r.status)
+	}
+	for _, body := range []string{`{}`, `not json`, `{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"authenticatorData":"AAAA","clientDataJSON":"AAAA","signature":"AAAA","userHandle":"ay1hYWFhYWFhYWFhYWFhYWFh"}}`} {
+		c.get("/console/sign-in")
+		if r := postJSON(c, "/console/sign-in/passkey", c.csrf, []byte(body)); r.status != 401 || problemType(t, r) != "/problems/unauthenticated" {
+			t.Errorf("assertion %.20q: %d %s", body, r.status, r.body)
+		}
+	}
+	// Each begun sign-in is answered once.
+	if r := postJSON(c, "/console/sign-in/passkey", c.csrf, []byte(`{}`)); r.status != 401 || !strings.Contains(string(r.body), "no passkey sign-in was begun") {
+		t.Errorf("the same sign-in again: %d %s", r.status, r.body)
+	}
+	if r := c.get("/console/"); r.status != 303 {
+		t.Errorf("a refused passkey opened a session: %d", r.status)
+	}
+
+	// Registration: a session, its token, and a registration begun in it.
+	c2 := newConsoleClient(t, base)
+	if r := postJSON(c2, "/console/passkey", "x", []byte(`{}`)); r.status != 303 {
+		t.Errorf("registration without a session: %d", r.status)
+	}
+	c2.signIn(e.key(api.RoleArchivist))
+	good := c2.csrf
+	if r := postJSON(c2, "/console/passkey", "", []byte(`{}`)); r.status != 403 {
+		t.Errorf("registration without the token: %d", r.status)
+	}
+	if r := postJSON(c2, "/console/passkey", good, []byte(`{}`)); r.status != 403 || problemType(t, r) != "/problems/passkey-invalid" {
+		t.Errorf("registration never begun: %d %s", r.status, r.body)
+	}
+	c2.get("/console/passkey")
+	if r := postJSON(c2, "/console/passkey", good, []byte(`{"id":"x"}`)); r.status != 403 || problemType(t, r) != "/problems/passkey-invalid" {
+		t.Errorf("a broken registration: %d %s", r.status, r.body)
+	}
+	if r := postJSON(c2, "/console/passkey", good, bytes.Repeat([]byte("x"), 20<<10)); r.status != 413 {
+		t.Errorf("an oversize registration: %d", r.status)
+	}
+	if e.objects() != before {
+		t.Error("refused passkey requests changed the store")
+	}
+
+	// A server whose public URL names an IP address offers no passkey.
+	ip := e.serverWith(t, func(o *api.Options) { o.PublicURL = "http://127.0.0.1:8080" })
+	if r := call(ip.Handler(), "GET", "/console/sign-in", "127.0.0.1", "", nil); bytes.Contains(r.Body.Bytes(), []byte(`id="passkey"`)) ||
+		strings.Contains(r.Header().Get("Content-Security-Policy"), "script-src") {
+		t.Error("passkey sign-in offered on an IP address")
+	}
 }
