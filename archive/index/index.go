@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -117,6 +118,9 @@ type Index struct {
 	store archive.Store
 	opt   Options
 
+	// fresh: Open made the index from the store.
+	fresh bool
+
 	// feed serialises following the log and rebuilding.
 	feed sync.Mutex
 }
@@ -154,13 +158,17 @@ CREATE VIRTUAL TABLE records_fts USING fts5 (title, applicant, case_no, document
 
 // Open opens the index file at path, made for the store s, and rebuilds it
 // from the store when it is missing, of another schema version or cannot be
-// read. Without a rebuild it is as current as when it was last closed: call
+// read. A path holding anything but an SQLite file is refused, never
+// overwritten. Without a rebuild it is as current as when it was last closed: call
 // CatchUp (or Follow) to read what the log gained since.
 func Open(ctx context.Context, path string, s archive.Store, opt Options) (*Index, error) {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
 	ix := &Index{path: path, store: s, opt: opt}
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
 	fresh, err := ix.open()
 	if err != nil {
 		opt.Log.Warn("search index unreadable; rebuilding it from the store", "path", path, "err", err)
@@ -177,7 +185,42 @@ func Open(ctx context.Context, path string, s archive.Store, opt Options) (*Inde
 			return nil, err
 		}
 	}
+	ix.fresh = fresh
 	return ix, nil
+}
+
+// Fresh reports whether Open made the index from the store (it was missing,
+// of another schema version, or unreadable).
+func (ix *Index) Fresh() bool { return ix.fresh }
+
+// sqliteHeader starts every SQLite database file.
+const sqliteHeader = "SQLite format 3\x00"
+
+// checkFile refuses a path that holds something other than an SQLite file
+// (or nothing): an index that cannot be read is deleted and rebuilt, and a
+// mistyped path must not delete someone's file.
+func checkFile(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("index: %s is not a file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("index: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteHeader))
+	n, _ := io.ReadFull(f, head)
+	if n > 0 && string(head[:n]) != sqliteHeader {
+		return fmt.Errorf("index: %s is not an SQLite file; move it away or give another path, and the index is rebuilt there", path)
+	}
+	return nil
 }
 
 // open opens the file, making the tables in a new one (fresh) and refusing

@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -213,24 +214,68 @@ func TestFollowSearchRebuild(t *testing.T) {
 	}
 }
 
-// TestUnreadableIndexRebuilt: a file that is not an index, or is of another
-// schema, costs a rebuild.
+// TestUnreadableIndexRebuilt: a damaged index file, or one of another
+// schema version, costs a rebuild; a path holding something else than an
+// SQLite file is refused and left alone.
 func TestUnreadableIndexRebuilt(t *testing.T) {
 	ctx := context.Background()
 	e := newArchiveEnv(t, "node-a")
 	e.add(record(1, "食品经营许可证", "杭州某某科技有限公司", "XK-1"))
 	path := filepath.Join(e.dir, "index.db")
-	if err := os.WriteFile(path, []byte("not an index at all, just some bytes that are long enough to look like a page"), 0o600); err != nil {
-		t.Fatal(err)
+	reopen := func(stage string) {
+		t.Helper()
+		ix, err := index.Open(ctx, path, e.store, index.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", stage, err)
+		}
+		defer ix.Close()
+		if !ix.Fresh() {
+			t.Errorf("%s: not rebuilt", stage)
+		}
+		if got := mustSearch(t, ix, index.Query{Q: "科技"}); !slices.Equal(got, []string{docID(1)}) {
+			t.Fatalf("%s: %v", stage, got)
+		}
 	}
-	ix, err := index.Open(ctx, path, e.store, index.Options{})
+	reopen("missing")
+
+	// Another schema version.
+	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := mustSearch(t, ix, index.Query{Q: "科技"}); !slices.Equal(got, []string{docID(1)}) {
-		t.Fatalf("rebuilt from garbage: %v", got)
+	if _, err := db.Exec(`UPDATE meta SET value = '0' WHERE key = 'schema'`); err != nil {
+		t.Fatal(err)
 	}
-	ix.Close()
+	db.Close()
+	reopen("old schema")
+
+	// Damaged pages behind an intact header.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 100; i < len(b); i += 7 {
+		b[i] ^= 0x5a
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reopen("damaged")
+
+	// Not an index at all: refused, kept.
+	other := filepath.Join(e.dir, "notes.txt")
+	if err := os.WriteFile(other, []byte("会议纪要"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := index.Open(ctx, other, e.store, index.Options{}); err == nil {
+		t.Fatal("opened a text file as an index")
+	}
+	if b, err := os.ReadFile(other); err != nil || string(b) != "会议纪要" {
+		t.Fatalf("the text file after the refusal: %q %v", b, err)
+	}
+	if _, err := index.Open(ctx, e.dir, e.store, index.Options{}); err == nil {
+		t.Fatal("opened a directory as an index")
+	}
 }
 
 // TestDisposalAcrossShards: a record disposed on one replica leaves the

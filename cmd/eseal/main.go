@@ -119,7 +119,7 @@ ESEAL_MASTER_KEY (32 hex digits) or --master-key-file instead.`,
 	root.PersistentFlags().StringVar(&g.store, "store", os.Getenv("ESEAL_STORE"), "object store: a directory or s3://HOST:PORT/BUCKET[?tls=false] (default DIR/store; env ESEAL_STORE; S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	root.PersistentFlags().StringVar(&g.node, "node", os.Getenv("ESEAL_NODE"), "this replica's audit-log shard name, [a-z0-9-] (env ESEAL_NODE; default: the host name)")
 	root.PersistentFlags().StringVar(&g.masterKeyFile, "master-key-file", "", "file holding the key-encryption key (default: env ESEAL_MASTER_KEY, else DIR/master.key)")
-	root.AddCommand(newInitCmd(g), newSealCmd(g), newStampCmd(g), newVerifyCmd(g), newLTVCmd(g), newDemoCmd(g), newServeCmd(g), newArchiveCmd(g), newKeyCmd(g), newPersonCmd(g), newApproveCmd(), newUnitCmd(g))
+	root.AddCommand(newInitCmd(g), newSealCmd(g), newStampCmd(g), newVerifyCmd(g), newLTVCmd(g), newDemoCmd(g), newServeCmd(g), newArchiveCmd(g), newKeyCmd(g), newPersonCmd(g), newApproveCmd(), newUnitCmd(g), newIndexCmd(g))
 	return root, g
 }
 

@@ -52,6 +52,11 @@ type serveConfig struct {
 	// SpoolDir holds the temporary files of large request bodies.
 	SpoolDir string      `yaml:"spool_dir"`
 	Limits   serveLimits `yaml:"limits"`
+	// Index is this replica's search index file (default DIR/index.db);
+	// IndexEvery is how often it follows the audit log for what other
+	// replicas changed.
+	Index      string        `yaml:"index"`
+	IndexEvery time.Duration `yaml:"index_every"`
 
 	trusted []netip.Prefix // TrustedProxies, parsed by validate
 }
@@ -91,7 +96,7 @@ func defaultServeConfig() serveConfig {
 			MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 30 * time.Second,
 		},
-		RecoveryGrace: 10 * time.Minute,
+		RecoveryGrace: 10 * time.Minute, IndexEvery: 3 * time.Second,
 	}
 }
 
@@ -126,6 +131,7 @@ func applyEnv(c *serveConfig, getenv func(string) string) error {
 		"ESEAL_ADDR": &c.Addr, "ESEAL_PUBLIC_URL": &c.PublicURL, "ESEAL_TLS_CERT": &c.TLSCert,
 		"ESEAL_TLS_KEY": &c.TLSKey, "ESEAL_RETENTION_SCHEDULE": &c.Schedule, "ESEAL_ORG": &c.Org, "ESEAL_TSA_URL": &c.TSAURL, "ESEAL_FONDS": &c.Fonds,
 		"ESEAL_METRICS_ADDR": &c.MetricsAddr, "ESEAL_METRICS_TOKEN": &c.MetricsToken, "ESEAL_SPOOL_DIR": &c.SpoolDir,
+		"ESEAL_INDEX": &c.Index,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -146,7 +152,7 @@ func applyEnv(c *serveConfig, getenv func(string) string) error {
 		}
 	}
 	durs := map[string]*time.Duration{"ESEAL_READ_TIMEOUT": &c.Limits.ReadTimeout, "ESEAL_WRITE_TIMEOUT": &c.Limits.WriteTimeout, "ESEAL_IDLE_TIMEOUT": &c.Limits.IdleTimeout,
-		"ESEAL_RECOVERY_GRACE": &c.RecoveryGrace}
+		"ESEAL_RECOVERY_GRACE": &c.RecoveryGrace, "ESEAL_INDEX_EVERY": &c.IndexEvery}
 	for k, p := range durs {
 		if v := getenv(k); v != "" {
 			d, err := time.ParseDuration(v)
@@ -181,6 +187,8 @@ func (c *serveConfig) validate() error {
 		return errors.New("limits: timeouts must be positive")
 	case c.RecoveryGrace < time.Second || c.RecoveryGrace > 24*time.Hour:
 		return errors.New("recovery_grace must be between 1s and 24h")
+	case c.IndexEvery < 100*time.Millisecond || c.IndexEvery > time.Hour:
+		return errors.New("index_every must be between 100ms and 1h")
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("addr %q: %w", c.Addr, err)
@@ -397,6 +405,16 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 		}
 	}
 
+	// The search index: a view of the store this replica keeps, rebuilt
+	// when missing, following the audit log for other replicas' changes
+	// (a search first catches up, so this replica's own are found at once).
+	ix, err := openIndex(ctx, g.indexPath(cfg.Index), store, svc.CommittedRecord, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	go ix.Follow(ctx, cfg.IndexEvery)
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -418,7 +436,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 		Transfer: transferCfg,
 		Metrics:  metrics, Registry: reg, Service: svc, Store: store, PublicURL: cfg.PublicURL, Log: log,
 		Limits: cfg.Limits.api(), TrustedProxies: cfg.trusted, SpoolDir: cfg.SpoolDir, Posture: notes,
-		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "", Index: ix,
 	})
 	if err != nil {
 		ln.Close()
