@@ -37,6 +37,9 @@ var consoleTemplates = template.Must(template.Must(passkeyPages.Clone()).Funcs(t
 		return out
 	},
 	"retentionText": retentionText,
+	"retentionClasses": func() []archive.RetentionClass {
+		return []archive.RetentionClass{archive.Permanent, archive.Years30, archive.Years10}
+	},
 	"methodText": func(m string) string {
 		switch m {
 		case string(seal.MethodPasskey):
@@ -143,7 +146,7 @@ document.getElementById('register').addEventListener('click', async () => {
 <label>申请人<input name="applicant" value="{{.Form.Applicant}}"></label>
 <label>事项编码<input name="item_code" value="{{.Form.ItemCode}}"></label>
 <label>保管期限<select name="retention"><option value="">全部</option>
-{{range .Retentions}}<option value="{{.}}"{{if eq . $.Data.Form.Retention}} selected{{end}}>{{retentionText .}}</option>{{end}}</select></label>
+{{range $c := retentionClasses}}<option value="{{$c}}"{{if eq (print $c) $.Data.Form.Retention}} selected{{end}}>{{retentionText $c}}</option>{{end}}</select></label>
 <label>日期自<input type="date" name="from" value="{{.Form.From}}"></label>
 <label>日期至<input type="date" name="to" value="{{.Form.To}}"></label>
 <label>&nbsp;<button id="search-button">检索</button></label></form></div>
@@ -207,7 +210,7 @@ document.getElementById('register').addEventListener('click', async () => {
 {{with .Problem}}<p class="problem" id="problem">{{.}}</p>{{end}}
 <form class="grid" method="post" action="/console/transfers" id="transfer-form"><input type="hidden" name="csrf" value="{{$.CSRF}}">
 <label>年度<input name="year" id="transfer-year" inputmode="numeric" value="{{.Form.Year}}" placeholder="全部"></label>
-<label>保管期限<select name="retention"><option value="">全部</option><option value="permanent">永久</option><option value="30y">定期 30 年</option><option value="10y">定期 10 年</option></select></label>
+<label>保管期限<select name="retention"><option value="">全部</option>{{range $c := retentionClasses}}<option value="{{$c}}"{{if eq (print $c) $.Data.Form.Retention}} selected{{end}}>{{retentionText $c}}</option>{{end}}</select></label>
 <label>事项编码<input name="item_code" value="{{.Form.ItemCode}}"></label>
 <label>办件编号<input name="case_no" id="transfer-case-no" value="{{.Form.CaseNo}}"></label>
 <label>&nbsp;<button id="create-transfer">生成移交包</button></label></form></div>

@@ -39,11 +39,10 @@ func (f searchForm) link(cursor string) string {
 }
 
 type consoleSearchView struct {
-	Form       searchForm
-	Retentions []archive.RetentionClass
-	Searched   bool
-	Records    []*archive.Record
-	Problem    string
+	Form     searchForm
+	Searched bool
+	Records  []*archive.Record
+	Problem  string
 	// Cursor is the page shown's; First and Next link to the first and
 	// the next page ("" when there is none).
 	Cursor, First, Next string
@@ -56,7 +55,7 @@ const consoleSearchPage = 20
 // (any parameter given), a page of its results.
 func (s *Server) consoleSearch(w http.ResponseWriter, r *http.Request, cr *consoleRequest) {
 	params := r.URL.Query()
-	v := consoleSearchView{Form: searchFormOf(params), Retentions: []archive.RetentionClass{archive.Permanent, archive.Years30, archive.Years10}}
+	v := consoleSearchView{Form: searchFormOf(params)}
 	if len(params) == 0 {
 		s.consolePage(w, http.StatusOK, "search", cr, v)
 		return
