@@ -84,6 +84,7 @@ var problemKinds = map[string]struct {
 	"enrolment-not-found":          {404, "Unknown enrolment link"},
 	"enrolment-expired":            {410, "The enrolment link has expired"},
 	"enrolment-used":               {409, "The enrolment link was used already"},
+	"passkey-exists":               {409, "The API key has a passkey already"},
 	"passkey-invalid":              {403, "The passkey response does not verify for this request, origin and relying party"},
 	"passkey-unknown":              {403, "The passkey is not one enrolled for the seal"},
 	"passkey-replayed":             {403, "The passkey's signature counter did not advance: a replay or a cloned passkey"},

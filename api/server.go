@@ -55,6 +55,8 @@ type Options struct {
 	// Index is the search index GET /v1/documents answers from; nil
 	// answers 404 "not configured". The caller opens, follows and closes it.
 	Index *index.Index
+	// Now is the clock of the console's sessions; nil means time.Now.
+	Now func() time.Time
 }
 
 // OptionsError is an Options value New refuses: Field names the option.
@@ -79,6 +81,11 @@ type Server struct {
 	uploads, stored slots
 	verified        *verifyCache
 	router          *mux.Router
+	// The archivist console's sessions, transfer jobs and limit on wrong
+	// sign-ins per client (console.go): kept in this replica's memory.
+	consoleSessions *consoleSessions
+	transferJobs    *transferJobs
+	signIns         *keyLimiter
 }
 
 // New checks opt, fills in the defaults and builds the routes.
@@ -106,7 +113,8 @@ func New(opt Options) (*Server, error) {
 		codes: newKeyLimiter(l.CodeAttemptsPerMinute), codePrefixes: newKeyLimiter(l.CodePrefixAttemptsPerMinute),
 		approvals: newKeyLimiter(l.ApprovalRequestsPerMinute),
 		uploads:   make(slots, l.VerifyUploads), stored: make(slots, l.VerifyStored),
-		verified: newVerifyCache(l.VerifyCacheEntries, l.VerifyCacheTTL),
+		verified:        newVerifyCache(l.VerifyCacheEntries, l.VerifyCacheTTL),
+		consoleSessions: newConsoleSessions(), transferJobs: &transferJobs{}, signIns: newKeyLimiter(l.CodeAttemptsPerMinute),
 	}
 	if err := s.metrics.reg.Register(newFixityCollector(s)); err != nil {
 		return nil, &OptionsError{"Metrics", "already serve another server: " + err.Error()}
@@ -145,7 +153,7 @@ type route struct {
 }
 
 func (s *Server) routes() []route {
-	return []route{
+	return append([]route{
 		{[]string{"GET"}, "/healthz", nil, "healthz", s.healthz},
 		{[]string{"GET"}, "/readyz", nil, "readyz", s.readyz},
 		{[]string{"GET"}, "/metrics", nil, "metrics", s.metricsHandler},
@@ -206,7 +214,7 @@ func (s *Server) routes() []route {
 		{[]string{"GET"}, "/approve/{request_id}", nil, "approve_page", s.limitPerClient(s.approvePage)},
 		{[]string{"GET"}, "/approve/{request_id}/document.pdf", nil, "approve_document", s.limitPerClient(s.requestDocumentPDF)},
 		{[]string{"GET"}, "/approve/{request_id}/page-1.svg", nil, "approve_page_preview", s.limitPerClient(s.requestPagePreview)},
-	}
+	}, s.consoleRoutes()...)
 }
 
 type ctxKey int

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 	"eseal/seal"
 )
 
@@ -189,12 +190,14 @@ func (s *Server) committedRecord(w http.ResponseWriter, r *http.Request, id stri
 
 func (s *Server) showDocument(w http.ResponseWriter, r *http.Request) {
 	if rec, ok := s.readableRecord(w, r); ok {
+		s.logAPIUse(r, audit.RecordViewed, rec.DocumentID)
 		writeJSON(w, http.StatusOK, rec)
 	}
 }
 
 func (s *Server) documentPDF(w http.ResponseWriter, r *http.Request) {
 	if rec, ok := s.readableRecord(w, r); ok {
+		s.logAPIUse(r, audit.RecordDownloaded, rec.DocumentID)
 		s.sendPDF(w, r, rec)
 	}
 }

@@ -81,6 +81,12 @@ const (
 	LegalHoldCleared      Action = "legalhold.cleared"
 	RecordTransferred     Action = "record.transferred"
 	RecordDisposed        Action = "record.disposed"
+	// RecordViewed and RecordDownloaded are 利用登记: a member of staff
+	// read a record's page or took its PDF, with the purpose they stated.
+	// They change no state but are logged like changes, so every use of a
+	// record can be answered for.
+	RecordViewed     Action = "record.viewed"
+	RecordDownloaded Action = "record.downloaded"
 )
 
 // Entry is one state change in a shard of the log.
