@@ -588,6 +588,24 @@ func TestPagesOneClock(t *testing.T) {
 	if v.status != 200 || !strings.Contains(string(v.body), "北京时间") || strings.Contains(string(v.body), " UTC<") {
 		t.Fatalf("verify page times are not Beijing time, labelled:\n%s", v.body)
 	}
+
+	// A deployment elsewhere (serve's time_zone) reads every time in its
+	// zone, labelled with the zone's name and offset.
+	for _, bad := range []string{"Mars/Olympus", "Local", "../../etc/passwd", "+08:00"} {
+		if err := api.SetTimeZone(bad); err == nil {
+			t.Errorf("SetTimeZone(%q) accepted", bad)
+		}
+	}
+	if err := api.SetTimeZone("Asia/Urumqi"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = api.SetTimeZone("") })
+	urumqi := signed.In(time.FixedZone("", 6*3600))
+	d = e.do("GET", "/d/"+m["retrieval_code"].(string), "", "", nil)
+	if d.status != 200 || !strings.Contains(string(d.body), `<dd id="date">`+urumqi.Format("2006-01-02")+`</dd>`) ||
+		!strings.Contains(string(d.body), urumqi.Format("2006-01-02 15:04:05")+" Asia/Urumqi (UTC&#43;06:00)") || strings.Contains(string(d.body), "北京时间") {
+		t.Fatalf("download page in Asia/Urumqi: want %s, labelled:\n%s", urumqi.Format("2006-01-02 15:04:05"), d.body)
+	}
 }
 
 // TestPKIPublished: the root's CRL and certificate are served where the

@@ -86,7 +86,7 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}dt{color:#666}dd{mar
 {{if .Who}}<header><a href="/console/"><b>档案利用</b></a><a href="/console/">检索</a><a href="/console/transfers">移交</a><a href="/console/disposal">到期鉴定</a><a href="/console/passkey">通行密钥</a>
 <span class="who">{{.Who}}（{{.Unit}}）<form method="post" action="/console/sign-out"><input type="hidden" name="csrf" value="{{.CSRF}}"> <button id="sign-out">退出</button></form></span></header>{{end}}
 <main>{{end}}
-{{define "cfoot"}}<p class="muted">时间均为北京时间 (UTC+8)。</p></main></body></html>{{end}}
+{{define "cfoot"}}<p class="muted">时间均为{{zoneLabel}}。</p></main></body></html>{{end}}
 
 {{define "error"}}{{template "chead" .}}<h1>{{.Data.Title}}</h1><p class="problem" id="problem">{{.Data.Text}}</p>
 <p><a href="/console/">返回检索</a></p>{{template "cfoot" .}}{{end}}

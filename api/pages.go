@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -45,15 +46,17 @@ var pages = template.Must(template.New("base").Funcs(template.FuncMap{
 		}
 		return "接口授权 API key: " + a.GrantedBy
 	},
-	// One clock on every page people read: China time (UTC+8), labelled.
-	"at":  func(t time.Time) string { return t.In(chinaTime).Format("2006-01-02 15:04:05") + " 北京时间" },
-	"day": func(t time.Time) string { return t.In(chinaTime).Format("2006-01-02") },
+	// One clock on every page people read: China time (UTC+8) unless serve's
+	// time_zone names another zone, labelled.
+	"at":  func(t time.Time) string { return clockText(t) },
+	"day": func(t time.Time) string { return t.In(pageZone().loc).Format("2006-01-02") },
 	"when": func(t *time.Time) string {
 		if t == nil {
 			return "—"
 		}
-		return t.In(chinaTime).Format("2006-01-02 15:04:05") + " 北京时间"
+		return clockText(*t)
 	},
+	"zoneLabel": func() string { return pageZone().label },
 }).Parse(`{{define "head"}}<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.}}</title>
@@ -99,6 +102,52 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 {{define "limited"}}{{template "head" "请稍后再试"}}<h1>尝试次数过多</h1><p>请一分钟后再试。</p></body></html>{{end}}`))
 
 var chinaTime = time.FixedZone("CST", 8*3600)
+
+// zone is where pages read the time: a location and what the pages call it.
+type zone struct {
+	loc   *time.Location
+	label string
+}
+
+// clock is the process's page zone: one deployment shows one clock.
+var clock atomic.Pointer[zone]
+
+// pageZone is the zone pages show times in: China time unless set.
+func pageZone() *zone {
+	if z := clock.Load(); z != nil {
+		return z
+	}
+	return &zone{chinaTime, "北京时间"}
+}
+
+// clockText is t as pages show it: date, time and the zone's label (with
+// the offset at t, for a zone other than China's).
+func clockText(t time.Time) string {
+	z := pageZone()
+	t = t.In(z.loc)
+	if z.loc == chinaTime {
+		return t.Format("2006-01-02 15:04:05") + " " + z.label
+	}
+	return t.Format("2006-01-02 15:04:05") + " " + z.label + " (UTC" + t.Format("-07:00") + ")"
+}
+
+// SetTimeZone makes every page show times in the IANA zone name (serve's
+// time_zone): "" or a zone of China's time (Asia/Shanghai, PRC, …) is
+// 北京时间; another zone is labelled with its name and, beside a time, its
+// UTC offset then. It applies to the whole process.
+func SetTimeZone(name string) error {
+	switch name {
+	case "", "Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC":
+		clock.Store(nil)
+		return nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return fmt.Errorf("time_zone %q: not an IANA time zone name (such as Asia/Shanghai or Asia/Urumqi)", name)
+	}
+	clock.Store(&zone{loc, name})
+	return nil
+}
 
 type pageData struct {
 	Code   string

@@ -190,7 +190,7 @@ func (s *Server) enrolPage(w http.ResponseWriter, r *http.Request) {
 			d.SealName = sl.Name
 		}
 		if p.EnrolmentExpires != nil {
-			d.Expires = p.EnrolmentExpires.In(chinaTime).Format("2006-01-02 15:04")
+			d.Expires = p.EnrolmentExpires.In(pageZone().loc).Format("2006-01-02 15:04")
 		}
 		cc, _, err := rp.CreationOptions(p, token)
 		if err != nil {
@@ -261,7 +261,7 @@ func (s *Server) approvePage(w http.ResponseWriter, r *http.Request) {
 	st, err := s.Registry.AuthorizationRequest(r.Context(), id)
 	if err == nil {
 		d.Req = st
-		d.Expires = st.ExpiresAt.In(chinaTime).Format("2006-01-02 15:04:05")
+		d.Expires = st.ExpiresAt.In(pageZone().loc).Format("2006-01-02 15:04:05")
 		if has, herr := s.Registry.HasRequestDocument(r.Context(), id); herr == nil && has {
 			d.Document = "/approve/" + id
 		}

@@ -82,7 +82,8 @@ func newEnvWith(t *testing.T, wrap func(archive.Store) archive.Store, grace time
 // audit-unavailable problem and nothing of them is left in the store: no
 // grant, no document, no use of the authorization, no pending entry. The
 // metric counts both failures. Made writable again, the log verifies (no
-// entry was half-written) and the same authorization still stamps.
+// entry was half-written) and the same authorization still stamps. A legal
+// hold the log cannot record is set back.
 func TestAuditUnwritable(t *testing.T) {
 	e, _ := newEnvWith(t, nil, 0)
 	ctx := context.Background()
@@ -124,8 +125,34 @@ func TestAuditUnwritable(t *testing.T) {
 	if st, err := e.reg.Authorization(ctx, authz); err != nil || len(st.Uses) != 0 {
 		t.Fatalf("authorization after the refused stamping: %+v, %v", st, err)
 	}
-	if r := e.stamp(pdftest.Document(pdftest.Options{}), stampReq(e.sealID, authz, "AU-1")); r.status != http.StatusCreated {
+	r = e.stamp(pdftest.Document(pdftest.Options{}), stampReq(e.sealID, authz, "AU-1"))
+	if r.status != http.StatusCreated {
 		t.Fatalf("stamp with the audit log writable again: %d %s", r.status, r.body)
+	}
+
+	// A legal hold the log cannot record is set back: 503, and neither the
+	// PDF nor the record is held.
+	docID := r.json(t)["document_id"].(string)
+	if err := os.Rename(shard, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shard, nil, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	r = e.postJSON("/v1/documents/"+docID+"/hold", e.key(api.RoleArchivist), map[string]any{"on": true, "reason": "诉讼保全"})
+	if r.status != http.StatusServiceUnavailable || !strings.HasSuffix(problemType(t, r), "/audit-unavailable") {
+		t.Fatalf("hold with the audit log unwritable: %d %s", r.status, r.body)
+	}
+	for _, k := range []string{archive.DocumentKey(docID), archive.RecordKey(docID)} {
+		if info, err := e.store.Head(ctx, k); err != nil || info.LegalHold {
+			t.Fatalf("%s after the refused hold: %+v, %v", k, info, err)
+		}
+	}
+	if err := os.Remove(shard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(aside, shard); err != nil {
+		t.Fatal(err)
 	}
 	cert, err := e.reg.AuditCertificate(ctx)
 	if err != nil {

@@ -56,9 +56,16 @@ func (r *Registry) CommittedUses(ctx context.Context, authzID string) (map[strin
 }
 
 // auditEntry appends an entry made in archive/lifecycle (a hold, a
-// disposal); a failure is logged, as for every change already made.
-func (r *Registry) auditEntry(ctx context.Context, e audit.Entry) {
-	r.audit(ctx, AuditEvent{Action: e.Action, Subject: e.Subject, Actor: e.Actor, Details: e.Details})
+// disposal); a failure is an *AuditError, and the lifecycle does not make
+// (or sets back) the change.
+func (r *Registry) auditEntry(ctx context.Context, e audit.Entry) error {
+	if r.auditor == nil {
+		return nil
+	}
+	if err := r.auditor.Append(ctx, AuditEvent{Action: e.Action, Subject: e.Subject, Actor: e.Actor, Details: e.Details}); err != nil {
+		return &AuditError{Action: e.Action, Subject: e.Subject, Err: err}
+	}
+	return nil
 }
 
 // useFor returns the number of the authorization's use that names the

@@ -21,9 +21,9 @@ import (
 // Service is the stamping desk of the REST path: it checks the authorization,
 // stamps, archives the signed PDF and its record, and commits the use of the
 // authorization exactly once. What it does for archived documents
-// afterwards has files of its own: document.go (reading them), retrieval.go
-// (citizens' codes), idempotency.go (retried requests), recovery.go (the
-// start-up sweep), hold.go (legal hold) and disposal.go.
+// afterwards has files of its own: document.go (wiring archive/lifecycle,
+// which reads them, holds and disposes of them), retrieval.go (citizens'
+// codes), idempotency.go (retried requests) and recovery.go (the sweep).
 type Service struct {
 	Registry *Registry
 	// Timestamps is the TSA used when a request asks for a timestamp (nil:

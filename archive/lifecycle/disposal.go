@@ -157,8 +157,14 @@ func (d *Documents) Dispose(ctx context.Context, req DisposalRequest) (*Disposal
 		Witnesses: [2]string{w0, w1}, By: req.By, Time: now}
 	until := registerRetention.Until(now)
 	for _, rec := range recs {
-		// The tombstone first: if the deletion is interrupted, the tombstone
-		// already says what happened, and a retry finishes the deletion.
+		// The audit entry first: a disposal the log cannot record is not
+		// begun. Then the tombstone: if the deletion is interrupted, the
+		// tombstone already says what happened, and a retry finishes the
+		// deletion (and logs it again).
+		if err := d.audit(ctx, audit.RecordDisposed, rec.DocumentID, req.By,
+			map[string]string{"disposal": reg.ID, "approval": req.ApprovalID, "witnesses": w0 + ", " + w1, "sm3": rec.SM3}); err != nil {
+			return nil, err
+		}
 		ts := Tombstone{DocumentID: rec.DocumentID, Record: *rec, DisposalID: reg.ID, ApprovalID: req.ApprovalID,
 			Witnesses: reg.Witnesses, By: req.By, Time: now}
 		key := TombstoneKey(rec.DocumentID)
@@ -175,8 +181,6 @@ func (d *Documents) Dispose(ctx context.Context, req DisposalRequest) (*Disposal
 		}
 		reg.Documents = append(reg.Documents, rec.DocumentID)
 		reg.Bytes += rec.Size
-		d.audit(ctx, audit.RecordDisposed, rec.DocumentID, req.By,
-			map[string]string{"disposal": reg.ID, "approval": req.ApprovalID, "witnesses": w0 + ", " + w1, "sm3": rec.SM3})
 	}
 	key := disposalPrefix + now.Format("20060102T150405Z") + "-" + reg.ID + ".json"
 	if err := putJSON(ctx, d.Store, key, reg); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,8 +39,26 @@ func (d *Documents) SetLegalHold(ctx context.Context, docID string, on bool, rea
 	if err := d.checkVersions(ctx, docID, keys...); err != nil {
 		return nil, err
 	}
+	// What each object held before, so a change the audit log cannot
+	// record is set back.
+	before := make([]bool, len(keys))
+	for i, k := range keys {
+		info, err := d.Store.Head(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		before[i] = info.LegalHold
+	}
+	undo := func() {
+		for i, k := range keys {
+			if err := d.Store.SetLegalHold(ctx, k, before[i]); err != nil {
+				slog.Error("setting back a legal hold the audit log did not record", "key", k, "err", err)
+			}
+		}
+	}
 	for _, k := range keys {
 		if err := d.Store.SetLegalHold(ctx, k, on); err != nil {
+			undo()
 			return nil, err
 		}
 	}
@@ -48,6 +67,10 @@ func (d *Documents) SetLegalHold(ctx context.Context, docID string, on bool, rea
 	if on {
 		action = audit.LegalHoldSet
 	}
+	if err := d.audit(ctx, action, docID, by, map[string]string{"reason": reason}); err != nil {
+		undo()
+		return nil, err
+	}
 
 	n := 0
 	if err := d.Store.List(ctx, archive.DocumentPrefix(docID)+"holds/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
@@ -55,9 +78,6 @@ func (d *Documents) SetLegalHold(ctx context.Context, docID string, on bool, rea
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		err := putJSON(ctx, d.Store, fmt.Sprintf("%sholds/%06d.json", archive.DocumentPrefix(docID), n+1+attempt), ev)
-		if err == nil {
-			d.audit(ctx, action, docID, by, map[string]string{"reason": reason})
-		}
 		if !errors.Is(err, archive.ErrExists) {
 			return ev, err
 		}

@@ -46,9 +46,9 @@ type Documents struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Audit appends an entry to the audit log for every hold and disposal;
-	// nil records nothing. The change has been made when it is called:
-	// a failure is the appender's to report.
-	Audit func(ctx context.Context, e audit.Entry)
+	// nil records nothing. A change the log could not record is not made:
+	// a hold is set back, a disposal not begun, and Audit's error returned.
+	Audit func(ctx context.Context, e audit.Entry) error
 }
 
 // InputError is a malformed request (a reason, witnesses, document list):
@@ -67,10 +67,11 @@ func (d *Documents) now() time.Time {
 	return time.Now()
 }
 
-func (d *Documents) audit(ctx context.Context, action audit.Action, subject, actor string, details map[string]string) {
-	if d.Audit != nil {
-		d.Audit(ctx, audit.Entry{Action: action, Subject: subject, Actor: actor, Details: details})
+func (d *Documents) audit(ctx context.Context, action audit.Action, subject, actor string, details map[string]string) error {
+	if d.Audit == nil {
+		return nil
 	}
+	return d.Audit(ctx, audit.Entry{Action: action, Subject: subject, Actor: actor, Details: details})
 }
 
 // CommittedRecord reads the record of a committed document as its commit

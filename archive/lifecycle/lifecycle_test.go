@@ -3,6 +3,8 @@ package lifecycle_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +12,11 @@ import (
 	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/archive/lifecycle"
+	"eseal/seal"
 )
 
 func TestDisposal(t *testing.T) {
-	e, _ := newFsEnv(t, "items:\n  SHORT-1: 1h\n")
+	e, root := newFsEnv(t, "items:\n  SHORT-1: 1h\n")
 	ctx := context.Background()
 	short := e.stamp(t, "SHORT-1", "D-1")
 	keep := e.stamp(t, "UNLISTED", "D-1") // not in the schedule: permanent
@@ -60,6 +63,46 @@ func TestDisposal(t *testing.T) {
 	}
 	if _, err := e.store.Head(ctx, archive.DocumentKey(short.DocumentID)); err != nil {
 		t.Fatalf("a refused disposal deleted something: %v", err)
+	}
+
+	// A disposal the audit log cannot record (its shards made unwritable:
+	// each directory replaced by a file) is not begun.
+	shards, err := filepath.Glob(filepath.Join(root, "audit~", "*~"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moved []string
+	for _, sh := range shards {
+		if b := filepath.Base(sh); b == "nodes~" || b == "checkpoints~" {
+			continue
+		}
+		if err := os.Rename(sh, sh+".aside"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(sh, nil, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		moved = append(moved, sh)
+	}
+	if len(moved) == 0 {
+		t.Fatalf("no audit shard under %s", root)
+	}
+	var ae *seal.AuditError
+	if _, err := e.docs.Dispose(ctx, req); !errors.As(err, &ae) {
+		t.Fatalf("disposal with the audit log unwritable: %v", err)
+	}
+	for _, k := range []string{archive.DocumentKey(short.DocumentID), archive.RecordKey(short.DocumentID), lifecycle.TombstoneKey(short.DocumentID)} {
+		if _, err := e.store.Head(ctx, k); (k == lifecycle.TombstoneKey(short.DocumentID)) != errors.Is(err, archive.ErrNotFound) {
+			t.Fatalf("%s after a disposal the log could not record: %v", k, err)
+		}
+	}
+	for _, sh := range moved {
+		if err := os.Remove(sh); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(sh+".aside", sh); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	reg, err := e.docs.Dispose(ctx, req)

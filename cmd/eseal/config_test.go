@@ -41,6 +41,8 @@ func TestConfigHostile(t *testing.T) {
 		{"negative timeout", "limits:\n  read_timeout: -1s\n", "timeouts"},
 		{"zero recovery grace", "recovery_grace: 0s\n", "recovery_grace"},
 		{"recovery grace of days", "recovery_grace: 72h\n", "recovery_grace"},
+		{"unknown time zone", "time_zone: Mars/Olympus\n", "time_zone"},
+		{"the host's zone", "time_zone: Local\n", "time_zone"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,6 +6,10 @@
 package main
 
 import (
+	// Zone data inside the binary: time_zone works on hosts without
+	// /usr/share/zoneinfo.
+	_ "time/tzdata"
+
 	"context"
 	"encoding/json"
 	"errors"

@@ -57,6 +57,9 @@ type serveConfig struct {
 	// replicas changed.
 	Index      string        `yaml:"index"`
 	IndexEvery time.Duration `yaml:"index_every"`
+	// TimeZone is the IANA zone the pages show times in ("" is China time,
+	// labelled 北京时间).
+	TimeZone string `yaml:"time_zone"`
 
 	trusted []netip.Prefix // TrustedProxies, parsed by validate
 }
@@ -131,7 +134,7 @@ func applyEnv(c *serveConfig, getenv func(string) string) error {
 		"ESEAL_ADDR": &c.Addr, "ESEAL_PUBLIC_URL": &c.PublicURL, "ESEAL_TLS_CERT": &c.TLSCert,
 		"ESEAL_TLS_KEY": &c.TLSKey, "ESEAL_RETENTION_SCHEDULE": &c.Schedule, "ESEAL_ORG": &c.Org, "ESEAL_TSA_URL": &c.TSAURL, "ESEAL_FONDS": &c.Fonds,
 		"ESEAL_METRICS_ADDR": &c.MetricsAddr, "ESEAL_METRICS_TOKEN": &c.MetricsToken, "ESEAL_SPOOL_DIR": &c.SpoolDir,
-		"ESEAL_INDEX": &c.Index,
+		"ESEAL_INDEX": &c.Index, "ESEAL_TIME_ZONE": &c.TimeZone,
 	}
 	for k, p := range str {
 		if v := getenv(k); v != "" {
@@ -192,6 +195,11 @@ func (c *serveConfig) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("addr %q: %w", c.Addr, err)
+	}
+	if c.TimeZone != "" {
+		if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "Local" {
+			return fmt.Errorf("time_zone %q: not an IANA time zone name (such as Asia/Shanghai)", c.TimeZone)
+		}
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
@@ -431,6 +439,10 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 	var transferCfg *api.TransferConfig
 	if cfg.Fonds != "" {
 		transferCfg = &api.TransferConfig{Rule: transfer.Rule{Fonds: cfg.Fonds}}
+	}
+	if err := api.SetTimeZone(cfg.TimeZone); err != nil {
+		ln.Close()
+		return err
 	}
 	srv, err := api.New(api.Options{
 		Transfer: transferCfg,
