@@ -318,7 +318,7 @@ cmd_up() {
 	cat <<EOF
 cluster up: eseal at $ENDPOINT (HAProxy → ${REPLICAS[*]} on $NET.21-23:8080)
   MinIO:       ${MINIO_NODES[*]} on $NET.11-14:9000, bucket $BUCKET (Object Lock), via $HOST_IP:9000
-  API keys:    $DIR/init.json (admin_key, authorizer_key, stamper_key; seal_id)
+  API keys:    $DIR/init.json (admin_key, authorizer_key, stamper_key, archivist_key; seal_id)
   master key:  $DIR/master.key;  MinIO credentials: $DIR/minio.env
   logs, pids:  $DIR/logs, $DIR/pids;  stop with: scripts/cluster.sh down
 EOF

@@ -28,6 +28,7 @@ type initResult struct {
 	AdminKey      string `json:"admin_key"`
 	AuthorizerKey string `json:"authorizer_key"`
 	StamperKey    string `json:"stamper_key"`
+	ArchivistKey  string `json:"archivist_key"`
 	PersonID      string `json:"person_id,omitempty"`
 	PersonKey     string `json:"person_key,omitempty"`
 	MasterKeyFile string `json:"master_key_file,omitempty"`
@@ -38,6 +39,7 @@ func (res *initResult) printKeys(w io.Writer) {
 	fmt.Fprintf(w, "Admin key:       %s  (seals, persons and keys)\n", res.AdminKey)
 	fmt.Fprintf(w, "Authorizer key:  %s  (shows and revokes the demo seal's authorizations)\n", res.AuthorizerKey)
 	fmt.Fprintf(w, "Stamper key:     %s  (asks for authorizations and stamps with the demo seal)\n", res.StamperKey)
+	fmt.Fprintf(w, "Archivist key:   %s  (searches, reads, holds and transfers records; signs in to /console/)\n", res.ArchivistKey)
 	fmt.Fprintln(w, "The keys are shown only this once; keep them.")
 	if res.PersonID != "" {
 		fmt.Fprintf(w, "Demo responsible person: %s, SM2 key %s (eseal approve --person %s --key %s …)\n", res.PersonID, res.PersonKey, res.PersonID, res.PersonKey)
@@ -131,6 +133,7 @@ func initDataDir(cmd *cobra.Command, g *globals, org, fonds string) (*initResult
 		{&res.AdminKey, api.RoleAdmin, nil},
 		{&res.AuthorizerKey, api.RoleAuthorizer, []string{s.ID}},
 		{&res.StamperKey, api.RoleStamper, []string{s.ID}},
+		{&res.ArchivistKey, api.RoleArchivist, nil},
 	} {
 		spec := api.KeySpec{Name: string(k.role) + " (eseal init)", Role: k.role, Seals: k.seals, By: "eseal init"}
 		if _, *k.out, err = kr.Create(ctx, spec); err != nil {

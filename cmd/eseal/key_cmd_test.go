@@ -41,6 +41,7 @@ func TestKeyCLI(t *testing.T) {
 		{org.AdminKey, api.RoleAdmin, []string{}},
 		{org.AuthorizerKey, api.RoleAuthorizer, []string{org.SealID}},
 		{org.StamperKey, api.RoleStamper, []string{org.SealID}},
+		{org.ArchivistKey, api.RoleArchivist, []string{}},
 	} {
 		k, err := kr.Lookup(ctx, c.secret)
 		if err != nil || k.Role != c.role || !slices.Equal(k.Seals, c.seals) || k.Revoked != nil {
@@ -94,7 +95,7 @@ func TestKeyCLI(t *testing.T) {
 
 	out, code = cli("key", "list", "--json")
 	var keys []api.APIKey
-	if err := json.Unmarshal([]byte(out), &keys); code != 0 || err != nil || len(keys) != 4 {
+	if err := json.Unmarshal([]byte(out), &keys); code != 0 || err != nil || len(keys) != 5 {
 		t.Fatalf("key list --json: exit %d, %v\n%s", code, err, out)
 	}
 	for _, k := range keys {
@@ -103,7 +104,7 @@ func TestKeyCLI(t *testing.T) {
 		}
 	}
 	out, code = cli("key", "list")
-	if code != 0 || strings.Count(out, "\n") != 5 || strings.Contains(out, secret) || !strings.Contains(out, "authorizer") {
+	if code != 0 || strings.Count(out, "\n") != 6 || strings.Contains(out, secret) || !strings.Contains(out, "authorizer") {
 		t.Fatalf("key list:\n%s", out)
 	}
 }
@@ -129,6 +130,7 @@ func TestServeQuickStart(t *testing.T) {
 		{&org.AdminKey, `Admin key: +(esk_\w+)`},
 		{&org.AuthorizerKey, `Authorizer key: +(esk_\w+)`},
 		{&org.StamperKey, `Stamper key: +(esk_\w+)`},
+		{&org.ArchivistKey, `Archivist key: +(esk_\w+)`},
 		{&org.PersonID, `Demo responsible person: (p-[a-z2-7]+)`},
 		{&org.PersonKey, `Demo responsible person: p-[a-z2-7]+, SM2 key (\S+demo-person\.key)`},
 	} {
@@ -182,5 +184,15 @@ func TestServeQuickStart(t *testing.T) {
 	json.Unmarshal(r.body, &rec)
 	if rec.Authorization.Method != "sm2" || rec.Authorization.PersonID != org.PersonID {
 		t.Fatalf("the record does not name the person who approved:\n%s", r.body)
+	}
+	// The archivist key finds the document in the search index; it cannot
+	// stamp.
+	archivist := newRESTClient(initResult{StamperKey: org.ArchivistKey, AuthorizerKey: org.ArchivistKey})
+	r, err = archivist.do(ctx, "GET", p.url+"/v1/documents?case_no=QS-1", "", nil)
+	if err != nil || r.status != 200 || !strings.Contains(string(r.body), st.DocumentID) {
+		t.Fatalf("the archivist key searches for QS-1: %v %s", err, r)
+	}
+	if _, r, err := archivist.stamp(ctx, p.url, org.SealID, newStampJob(authz, "QS-1", 2)); err != nil || r.status != 403 {
+		t.Fatalf("the archivist key stamps: %v %s", err, r)
 	}
 }
