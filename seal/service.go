@@ -658,10 +658,24 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 
 // discard removes the staged objects of a stamping that did not commit.
 func (s *Service) discard(ctx context.Context, p pendingEntry) {
-	for _, k := range append(append([]string{p.CodeKey}, p.Extra...), archive.RecordKey(p.DocumentID), archive.DocumentKey(p.DocumentID), pendingPrefix+p.DocumentID+".json") {
+	staged := append(append([]string{p.CodeKey}, p.Extra...), archive.RecordKey(p.DocumentID), archive.DocumentKey(p.DocumentID))
+	for _, k := range staged {
 		if err := s.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
 			s.log().Warn("discarding an uncommitted stamping", "key", k, "err", err)
 		}
+	}
+	// The pending marker goes only once every staged object is gone: a
+	// delete that failed (a store node lost mid-way), or a put that landed
+	// after it, is then found by the next sweep instead of staying behind
+	// with nothing left to name it.
+	for _, k := range staged {
+		if _, err := s.Store.Head(ctx, k); !errors.Is(err, archive.ErrNotFound) {
+			s.log().Warn("an uncommitted stamping's object is still there; the next sweep discards it", "key", k, "err", err)
+			return
+		}
+	}
+	if err := s.Store.Delete(ctx, pendingPrefix+p.DocumentID+".json"); err != nil && !errors.Is(err, archive.ErrNotFound) {
+		s.log().Warn("discarding an uncommitted stamping", "key", pendingPrefix+p.DocumentID+".json", "err", err)
 	}
 }
 
