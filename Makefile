@@ -11,7 +11,7 @@ GO       ?= go
 FUZZTIME ?= 5m
 CORPUS   := cmd/eseal/testdata/corpus
 
-.PHONY: build test check deps vet unit fuzz fuzz-short bench bench-http bench-cluster lint fmt demo corpus seeds clean
+.PHONY: build test check deps vet unit fuzz fuzz-short bench bench-http bench-cluster test-cluster lint fmt demo corpus seeds clean
 
 ## build: the eseal binary in bin/
 build:
@@ -58,6 +58,10 @@ bench:
 ## bench-http: bounded loopback load test, one run: REST on the filesystem store and on MinIO, the Service, the bare Stamper (c = 1, 4, 16, 160)
 bench-http:
 	ESEAL_BENCH_HTTP=1 $(GO) test -count=1 -timeout 30m -run '^TestLoadHTTP$$' -v ./api/ | grep -v '^=== '
+
+## test-cluster: the node-loss test on scripts/cluster.sh's cluster (root): 300 stampings, a MinIO node and a replica killed
+test-cluster:
+	ESEAL_CLUSTER_TEST=1 ESEAL_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 25m -run '^TestClusterNodeLoss$$' -v ./cmd/eseal/
 
 ## bench-cluster: 300 stampings at c = 16 through HAProxy on scripts/cluster.sh's cluster (root; docs/deploy.md)
 bench-cluster:
