@@ -36,12 +36,6 @@ func newRetrievalCode() string {
 	return out.String()
 }
 
-// The stamping stores a code where the lookup finds it.
-var (
-	normalizeCode = lifecycle.NormalizeCode
-	codeKey       = lifecycle.CodeKey
-)
-
 func hashHex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])

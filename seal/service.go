@@ -16,6 +16,7 @@ import (
 
 	"eseal/archive"
 	"eseal/archive/audit"
+	"eseal/archive/lifecycle"
 )
 
 // Service is the stamping desk of the REST path: it checks the authorization,
@@ -493,14 +494,14 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 		InputSize: int64(len(req.PDF)), InputSM3: hex.EncodeToString(job.inSM3[:]),
 		Revision: job.revision, Signatures: job.sigs,
 		Authorization:     first.element(),
-		RetrievalCodeHash: hashHex(normalizeCode(job.code)),
+		RetrievalCodeHash: lifecycle.CodeHash(job.code),
 	}
 	if job.base != nil {
 		rec.Previous = job.base.DocumentID
 	}
 	job.rec = rec
 	job.pend = pendingEntry{DocumentID: job.docID, AuthorizationID: first.ID, AuthorizationIDs: authzIDs, Extra: stagedKeys(job.sesObjects),
-		CodeKey: codeKey(job.code), IdempotencyKey: job.idem, Started: now}
+		CodeKey: lifecycle.CodeKey(job.code), IdempotencyKey: job.idem, Started: now}
 
 	if err := putJSON(ctx, s.Store, pendingPrefix+job.docID+".json", job.pend); err != nil {
 		return err
