@@ -354,12 +354,22 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 		err := putJSON(ctx, r.store, useKey(st.ID, n), u)
 		if errors.Is(err, archive.ErrExists) {
 			var m useMarker
-			if gerr := getJSON(ctx, r.store, useKey(st.ID, n), &m); gerr == nil && m.Closes != nil {
+			switch gerr := getJSON(ctx, r.store, useKey(st.ID, n), &m); {
+			case errors.Is(gerr, archive.ErrNotFound):
+				continue // given back meanwhile: the next slot, or this one on the next pass
+			case gerr != nil:
+				// Whose marker it is cannot be read: the outcome is
+				// unknown, and the caller must not discard (see commit).
+				return nil, gerr
+			case m.Closes != nil:
 				return nil, r.revokedNow(ctx, st.ID)
+			case m.DocumentID != u.DocumentID:
+				continue
 			}
-			continue
-		}
-		if err != nil {
+			// This stamping's own marker: a put the store stored but
+			// answered with an error, then refused when retried. It is
+			// this stamping's use, as if the put had succeeded.
+		} else if err != nil {
 			return nil, err
 		}
 		if committed, err := r.useCommits(ctx, st.ID, u); err != nil || committed {

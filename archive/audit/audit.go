@@ -284,7 +284,14 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 			continue
 		}
 		if err != nil && !errors.Is(err, archive.ErrStoredUnlocked) {
-			return Entry{}, fmt.Errorf("audit: append %s: %w", key, err)
+			if !l.landed(ctx, key, b) {
+				return Entry{}, fmt.Errorf("audit: append %s: %w", key, err)
+			}
+			// Stored all the same, only the answer was lost: the entry is
+			// in the log, and the change it records must stand. Its lock
+			// is checked at the next append.
+			err = nil
+			l.unlocked = append(l.unlocked, key)
 		}
 		l.seq, l.hash = e.Seq, w.Hash
 		e.Hash = w.Hash
@@ -296,6 +303,38 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 	return Entry{}, fmt.Errorf("audit: append to shard %q: lost the race %d times to another writer of the same node", l.node, appendAttempts)
 }
+
+// landed tells, after a put of an entry that failed, whether the entry was
+// stored all the same: a store node that dies after storing and before
+// answering leaves the put's outcome unknown, and an entry in the log whose
+// change the caller then undoes would record what did not happen. It reads
+// the key back a few times, briefly, while the store keeps failing; it
+// answers false when the key is absent, holds other bytes, or cannot be
+// read at all (the caller then undoes its change as for any failed append;
+// if the entry was stored after all, fixity reports the entry without its
+// change).
+func (l *Log) landed(ctx context.Context, key string, want []byte) bool {
+	for try := range landedReads {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			}
+		}
+		got, _, err := archive.GetBytes(ctx, l.store, key)
+		switch {
+		case errors.Is(err, archive.ErrNotFound):
+			return false
+		case err == nil:
+			return bytes.Equal(got, want)
+		}
+	}
+	return false
+}
+
+// landedReads bounds landed's reads (about a second and a half in all).
+const landedReads = 4
 
 // relock retries the retention locks that failed; l.mu is held.
 func (l *Log) relock(ctx context.Context) {

@@ -145,9 +145,20 @@ const putIDMeta = "eseal-put-id"
 // minio-go retries a request whose response was lost; if the first attempt
 // had stored the object, the retry meets it and gets 412, and without this
 // check the winner of an authorization commit would think it had lost.
+// When the object cannot be read (the node that answered is gone), the
+// outcome is unknown and said so with an error: ErrExists would tell the
+// caller it lost, and a stamping that lost discards what it staged.
 func (s *Store) ownPut(ctx context.Context, key, putID string) (archive.ObjectInfo, error) {
 	oi, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
-	if err != nil || oi.Metadata.Get("X-Amz-Meta-"+putIDMeta) != putID {
+	if err != nil {
+		if code(err) == "NoSuchKey" {
+			// Gone again (deleted since): not this put's, which the 412
+			// shows did not store it.
+			return archive.ObjectInfo{}, archive.ErrExists
+		}
+		return archive.ObjectInfo{}, fmt.Errorf("archive/s3: put %q: 412, and whose object it is cannot be read: %w", key, err)
+	}
+	if oi.Metadata.Get("X-Amz-Meta-"+putIDMeta) != putID {
 		return archive.ObjectInfo{}, archive.ErrExists
 	}
 	return toInfo(key, oi)

@@ -1,0 +1,205 @@
+package seal_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"eseal/archive"
+	"eseal/archive/audit"
+	"eseal/archive/fs"
+	"eseal/pdf/pdftest"
+	"eseal/seal"
+)
+
+// ambiguousStore makes one write, the n-th after it is armed, ambiguous:
+// the write is stored, but its caller hears otherwise — as when a store
+// node dies after storing and before answering. With retried set, a put
+// answers ErrExists, as a client that resends the request and meets its own
+// object would; otherwise every kind of write answers errLostAnswer.
+type ambiguousStore struct {
+	archive.Store
+	retried bool
+	armed   atomic.Bool
+	left    atomic.Int64
+	hit     atomic.Value // the key of the ambiguous write
+}
+
+var errLostAnswer = errors.New("connection reset by peer (the write may have been stored)")
+
+// after runs a write that has been made and says what its caller hears.
+func (a *ambiguousStore) after(key string, put bool, err error) error {
+	if err != nil || !a.armed.Load() || a.left.Add(-1) != -1 {
+		return err
+	}
+	a.hit.Store(key)
+	if put && a.retried {
+		return archive.ErrExists
+	}
+	return errLostAnswer
+}
+
+func (a *ambiguousStore) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	info, err := a.Store.PutIfAbsent(ctx, key, r, size)
+	if err = a.after(key, true, err); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	return info, nil
+}
+
+func (a *ambiguousStore) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
+	info, err := a.Store.(archive.RetainingStore).PutRetained(ctx, key, r, size, until)
+	if err = a.after(key, true, err); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	return info, nil
+}
+
+func (a *ambiguousStore) SetRetention(ctx context.Context, key string, until time.Time) error {
+	return a.after(key, false, a.Store.SetRetention(ctx, key, until))
+}
+
+func (a *ambiguousStore) SetLegalHold(ctx context.Context, key string, on bool) error {
+	return a.after(key, false, a.Store.SetLegalHold(ctx, key, on))
+}
+
+func (a *ambiguousStore) Delete(ctx context.Context, key string) error {
+	return a.after(key, false, a.Store.Delete(ctx, key))
+}
+
+// TestAmbiguousWriteAtEveryStep makes each write of a stamping in turn
+// ambiguous — stored, but answered with an error, or with "exists" as a
+// retrying client hears it — then has the client retry under the same
+// Idempotency-Key on another replica, and lets the recovery sweep run past
+// its grace. Whatever the stamping answered: the authorization is used at
+// most once; a document any answer named is committed, complete and
+// locked, and both answers name the same one; a document exists only for a
+// use; nothing is pending; fixity is clean. (TestClusterNodeLoss found a
+// committed document discarded this way: its use-marker put was stored,
+// the retried put refused, and the stamping took that as a lost race.)
+func TestAmbiguousWriteAtEveryStep(t *testing.T) {
+	ctx := context.Background()
+	doc := pdftest.Document(pdftest.Options{})
+	req := func(sealID, authz string) seal.StampRequest {
+		return seal.StampRequest{SealID: sealID, AuthorizationID: authz, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
+			Record:         seal.RecordInput{Title: "许可决定书", ItemCode: "330000-XK-01", CaseNo: "C-1"},
+			IdempotencyKey: "order-4711", PDF: doc}
+	}
+	for _, retried := range []bool{false, true} {
+		mode := map[bool]string{false: "answer lost", true: "put retried"}[retried]
+		for n := 0; ; n++ {
+			clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+			base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			amb := &ambiguousStore{Store: base, retried: retried}
+			e := newServiceEnvOn(t, "items: {}\n", clock, amb)
+			e.svc.Fonds = "Z001"
+			a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "C-1", GrantedBy: "test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			amb.left.Store(int64(n))
+			amb.armed.Store(true)
+			first, err1 := e.svc.Stamp(ctx, req(e.sealID, a.ID))
+			amb.armed.Store(false)
+			hit, _ := amb.hit.Load().(string)
+			if hit == "" { // the stamping made fewer than n+1 writes
+				if n == 0 || err1 != nil {
+					t.Fatalf("%s: no ambiguous write at n = %d: %v", mode, n, err1)
+				}
+				break
+			}
+			at := mode + " at " + hit
+
+			// The client retries on another replica, at once.
+			other := replica(t, e, base, clock, "retry")
+			second, err2 := other.Stamp(ctx, req(e.sealID, a.ID))
+
+			// Later, past the grace period, a sweep.
+			clock.Advance(time.Hour)
+			svc := replica(t, e, base, clock, "sweep")
+			if _, _, err := svc.Recover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if keys := listKeys(t, base, "pending/"); len(keys) != 0 {
+				t.Errorf("%s: pending after the sweep: %v", at, keys)
+			}
+			st, err := svc.Registry.Authorization(ctx, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(st.Uses) > 1 {
+				t.Fatalf("%s: authorization used %d times", at, len(st.Uses))
+			}
+			used := ""
+			if len(st.Uses) == 1 {
+				used = st.Uses[0].DocumentID
+			}
+			for i, s := range []*seal.Stamped{first, second} {
+				if s != nil && s.DocumentID != used {
+					t.Errorf("%s: answer %d names %s; the authorization's use is %q", at, i+1, s.DocumentID, used)
+				}
+			}
+			if err2 != nil && used != "" {
+				t.Errorf("%s: the retry failed (%v) though %s is committed", at, err2, used)
+			}
+			ids, err := archive.DocumentIDs(ctx, base, archive.AllUnits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (used == "" && len(ids) != 0) || (used != "" && (len(ids) != 1 || ids[0] != used)) {
+				t.Errorf("%s: documents %v, use %q", at, ids, used)
+			}
+			if used != "" {
+				if _, err := svc.Documents().CommittedRecord(ctx, used); err != nil {
+					t.Errorf("%s: committed document %s: %v", at, used, err)
+				}
+				for _, k := range []string{archive.DocumentKey(used), archive.RecordKey(used), archive.RefNumberKey(used)} {
+					if info, err := base.Head(ctx, k); err != nil || info.RetainUntil.IsZero() {
+						t.Errorf("%s: %s: %+v, %v; want it stored and locked", at, k, info, err)
+					}
+				}
+			} else if keys := listKeys(t, base, "docs/"); len(keys) != 0 {
+				t.Errorf("%s: no use, yet objects %v", at, keys)
+			}
+			rep, err := svc.Fixity(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) != 0 {
+				t.Errorf("%s: fixity: %+v", at, rep.Problems)
+			}
+			t.Logf("%s: first %v, retry %v, use %q", at, err1, err2, used)
+		}
+	}
+}
+
+// replica is another replica on the same store: its own registry and its
+// own audit shard.
+func replica(t *testing.T, e *serviceEnv, store archive.Store, clock *fakeClock, node string) *seal.Service {
+	t.Helper()
+	ctx := context.Background()
+	reg, err := seal.OpenRegistry(ctx, store, e.kek, seal.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := reg.AuditSigner(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alog, err := audit.Open(ctx, store, node, audit.Options{Signer: signer, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.SetAuditor(seal.LogAuditor{Log: alog})
+	sched, err := archive.ParseSchedule([]byte("items: {}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "test", Fonds: "Z001"}
+}
