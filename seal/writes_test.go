@@ -173,8 +173,19 @@ var wantIdemWrites = []string{"put idem/<key>"}
 // stamp, stage, commit, finish — on the filesystem store, with 16 stampings
 // in flight (go test -bench ServiceStamp -cpu 16 ./seal/ gives more).
 func BenchmarkServiceStampFS(b *testing.B) {
+	// syncfs: the filesystem store's default on Linux (one syncfs shared by
+	// concurrent writers); each: every file and directory fsynced.
+	for _, each := range []bool{false, true} {
+		b.Run(map[bool]string{false: "sync=syncfs", true: "sync=each"}[each], func(b *testing.B) {
+			benchServiceStampFS(b, fs.Options{SyncEachFile: each})
+		})
+	}
+}
+
+func benchServiceStampFS(b *testing.B, opts fs.Options) {
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
-	store, err := fs.New(b.TempDir(), fs.Options{Now: clock.Now})
+	opts.Now = clock.Now
+	store, err := fs.New(b.TempDir(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}

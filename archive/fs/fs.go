@@ -11,11 +11,12 @@
 // key "docs" and the key "docs/x" can both exist, and temporary files and
 // sidecars can never be mistaken for objects.
 //
-// PutIfAbsent writes a temporary file in the target directory, fsyncs it,
+// PutIfAbsent writes a temporary file in the target directory, flushes it,
 // and link(2)s it to the object's name: link fails if the name exists, which
 // makes put-if-absent atomic across goroutines and processes. The directory
-// is then fsynced — one fsync for every writer in the directory at the
-// time (group commit, groupsync.go). PutRetained places the lock sidecar
+// is then flushed. Flushes are shared by every writer at the time (group
+// commit, groupsync.go): on Linux one syncfs(2) of the store's filesystem
+// covers them all, elsewhere one fsync per file and per directory. PutRetained places the lock sidecar
 // before that fsync, so an object final when written costs no second
 // write. Retention and legal hold are enforced by this package
 // (there is no object lock on a plain filesystem): Delete refuses while
@@ -52,6 +53,12 @@ type Options struct {
 	// Now returns the current time, against which retention is checked.
 	// Defaults to time.Now; tests inject a clock.
 	Now func() time.Time
+	// SyncEachFile fsyncs each file and directory instead of sharing one
+	// syncfs(2) of the whole filesystem between concurrent writers (see
+	// groupsync.go). A syncfs also flushes what other programs wrote to the
+	// same filesystem: set it when the store shares a busy filesystem.
+	// Systems without syncfs always sync each file.
+	SyncEachFile bool
 }
 
 // Store is an archive.Store on a local directory.
@@ -59,6 +66,9 @@ type Store struct {
 	root  string
 	now   func() time.Time
 	syncs dirSyncs
+	// whole is set when one syncfs flushes everything (groupsync.go):
+	// files are then not fsynced one by one.
+	whole bool
 }
 
 var _ archive.Store = (*Store)(nil)
@@ -79,7 +89,19 @@ func New(dir string, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if !opts.SyncEachFile && canSyncfs(abs) {
+		s.whole, s.syncs.do = true, syncfs
+	}
 	return s, nil
+}
+
+// durable returns once what was written in dir before the call is on disk:
+// a shared flush of the whole filesystem, or of dir alone.
+func (s *Store) durable(dir string) error {
+	if s.whole {
+		return s.syncs.sync(s.root)
+	}
+	return s.syncs.sync(dir)
 }
 
 // Root returns the store's directory.
@@ -158,11 +180,11 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, un
 	if !until.IsZero() {
 		lockTemp = make(chan prepared, 1)
 		go func() {
-			p, err := writeLockTemp(dir, lockState{RetainUntil: until})
+			p, err := writeLockTemp(dir, lockState{RetainUntil: until}, !s.whole)
 			lockTemp <- prepared{p, err}
 		}()
 	}
-	tmp, err := writeTemp(ctx, dir, r, size)
+	tmp, err := writeTemp(ctx, dir, r, size, !s.whole)
 	var side prepared
 	if lockTemp != nil {
 		side = <-lockTemp
@@ -180,6 +202,12 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, un
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
 	defer os.Remove(tmp)
+	if s.whole {
+		// The data first (the temporary files were not fsynced one by one).
+		if err := s.durable(dir); err != nil {
+			return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
+		}
+	}
 	if err := os.Link(tmp, file); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return archive.ObjectInfo{}, archive.ErrExists
@@ -190,7 +218,7 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, un
 	if side.path != "" {
 		lockErr = s.placeLock(key, file, side.path, until)
 	}
-	if err := s.syncs.sync(dir); err != nil {
+	if err := s.durable(dir); err != nil {
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
 	fi, err := os.Stat(file)
@@ -232,8 +260,8 @@ func (s *Store) checkNesting(ctx context.Context, key string) error {
 }
 
 // writeTemp copies r into a new temporary file in dir, checks its length
-// against size (unless -1), fsyncs it and returns its path.
-func writeTemp(ctx context.Context, dir string, r io.Reader, size int64) (path string, err error) {
+// against size (unless -1), fsyncs it if sync is set and returns its path.
+func writeTemp(ctx context.Context, dir string, r io.Reader, size int64, sync bool) (path string, err error) {
 	f, err := os.CreateTemp(dir, tmpPattern)
 	if err != nil {
 		return "", err
@@ -254,8 +282,10 @@ func writeTemp(ctx context.Context, dir string, r io.Reader, size int64) (path s
 	if err := f.Chmod(0o440); err != nil {
 		return "", err
 	}
-	if err := f.Sync(); err != nil {
-		return "", err
+	if sync {
+		if err := f.Sync(); err != nil {
+			return "", err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return "", err
@@ -297,7 +327,7 @@ func (s *Store) mkdirs(dir string) error {
 		if err := os.Mkdir(d, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("archive/fs: %w", err)
 		}
-		if err := s.syncs.sync(parent); err != nil {
+		if err := s.durable(parent); err != nil {
 			return fmt.Errorf("archive/fs: %w", err)
 		}
 		parent = d
@@ -521,7 +551,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(file); err != nil {
 		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
 	}
-	if err := s.syncs.sync(dir); err != nil {
+	if err := s.durable(dir); err != nil {
 		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
 	}
 	return nil
@@ -545,10 +575,10 @@ func (s *Store) update(ctx context.Context, op, key string, change func(*lockSta
 	if err := change(&l); err != nil {
 		return err
 	}
-	if err := writeLock(dir, file, l); err != nil {
+	if err := s.writeLock(dir, file, l); err != nil {
 		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
 	}
-	if err := s.syncs.sync(dir); err != nil {
+	if err := s.durable(dir); err != nil {
 		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
 	}
 	return nil
@@ -614,18 +644,23 @@ func readLock(file string) (lockState, error) {
 
 // writeLock replaces the sidecar atomically: temporary file, fsync, rename.
 // The caller fsyncs the directory.
-func writeLock(dir, file string, l lockState) error {
-	tmp, err := writeLockTemp(dir, l)
+func (s *Store) writeLock(dir, file string, l lockState) error {
+	tmp, err := writeLockTemp(dir, l, !s.whole)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp)
+	if s.whole {
+		if err := s.durable(dir); err != nil {
+			return err
+		}
+	}
 	return os.Rename(tmp, file+lockSuffix)
 }
 
-// writeLockTemp writes l to a new temporary file in dir, fsynced, and
-// returns its path.
-func writeLockTemp(dir string, l lockState) (string, error) {
+// writeLockTemp writes l to a new temporary file in dir, fsynced if sync
+// is set, and returns its path.
+func writeLockTemp(dir string, l lockState, sync bool) (string, error) {
 	b, err := json.Marshal(l)
 	if err != nil {
 		return "", err
@@ -634,7 +669,7 @@ func writeLockTemp(dir string, l lockState) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err = f.Write(b); err == nil {
+	if _, err = f.Write(b); err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -667,7 +702,7 @@ func (s *Store) placeLock(key, file, tmp string, until time.Time) error {
 	if until.After(l.RetainUntil) {
 		l.RetainUntil = until
 	}
-	return writeLock(filepath.Dir(file), file, l)
+	return s.writeLock(filepath.Dir(file), file, l)
 }
 
 // ceilSecond rounds t up to a whole second, the precision S3 keeps.

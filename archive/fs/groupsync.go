@@ -2,16 +2,33 @@ package fs
 
 import "sync"
 
-// Group commit: a put is durable once its directory is fsynced after its
-// link, and one fsync covers every link made in the directory before it
-// starts. Concurrent puts into one directory (pending/, codes/, an audit
-// shard, a document's folder) therefore share fsyncs: while one runs, the
-// puts that arrive join the next, which starts when it ends.
+// Group commit: a put is durable once its file's data is flushed before
+// its link, and its directory after. One flush covers every write made
+// before it starts, so concurrent writers share them: while one runs, the
+// writers that arrive join the next, which starts when it ends.
+//
+// Where the system has syncfs(2) (Linux), one flush is a syncfs of the
+// store's filesystem: it covers the files' data and every directory at
+// once, so all concurrent puts — in any directory, a stamping's PDF and
+// its audit entry alike — share two flushes each round (data, then links).
+// Elsewhere, or with Options.SyncEachFile, each file is fsynced itself and
+// the rounds are per directory: concurrent puts into one directory
+// (pending/, codes/, an audit shard) share its fsyncs.
 
-// dirSyncs coalesces the directory fsyncs of concurrent writers.
+// dirSyncs coalesces the flushes of concurrent writers, per key: a
+// directory, or the store's root for a syncfs.
 type dirSyncs struct {
 	mu   sync.Mutex
 	dirs map[string]*dirSync
+	// do is the flush; syncDir when nil.
+	do func(string) error
+}
+
+func (g *dirSyncs) flush(dir string) error {
+	if g.do != nil {
+		return g.do(dir)
+	}
+	return syncDir(dir)
 }
 
 // dirSync is one directory's state: whether an fsync is running, and the
@@ -53,7 +70,7 @@ func (g *dirSyncs) sync(dir string) error {
 	// meanwhile, until none is waiting.
 	d.running = true
 	g.mu.Unlock()
-	err := syncDir(dir)
+	err := g.flush(dir)
 	for {
 		g.mu.Lock()
 		r := d.next
@@ -65,7 +82,7 @@ func (g *dirSyncs) sync(dir string) error {
 			return err
 		}
 		g.mu.Unlock()
-		r.err = syncDir(dir)
+		r.err = g.flush(dir)
 		close(r.done)
 	}
 }
