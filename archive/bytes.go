@@ -24,21 +24,29 @@ func PutBytesIfAbsent(ctx context.Context, s Store, key string, b []byte) (Objec
 // GetBytes reads a whole object into memory. It returns ErrTooLarge,
 // without reading the content, if the object is longer than MaxBytes.
 func GetBytes(ctx context.Context, s Store, key string) ([]byte, ObjectInfo, error) {
+	return GetBytesMax(ctx, s, key, MaxBytes)
+}
+
+// GetBytesMax is GetBytes for objects of at most limit bytes (at most
+// MaxBytes): a longer one is ErrTooLarge, its content never read. One
+// request: the size comes with the object, not from a Head before it.
+func GetBytesMax(ctx context.Context, s Store, key string, limit int64) ([]byte, ObjectInfo, error) {
+	limit = min(limit, MaxBytes)
 	rc, info, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, info, err
 	}
 	defer rc.Close()
-	if info.Size > MaxBytes {
-		return nil, info, fmt.Errorf("get %q (%d bytes): %w", key, info.Size, ErrTooLarge)
+	if info.Size > limit {
+		return nil, info, fmt.Errorf("get %q (%d bytes, more than the %d expected): %w", key, info.Size, limit, ErrTooLarge)
 	}
 	// Sized from the start: io.ReadAll would grow its buffer from 512 bytes.
 	buf := bytes.NewBuffer(make([]byte, 0, max(info.Size, 0)+bytes.MinRead))
-	if _, err := buf.ReadFrom(io.LimitReader(rc, MaxBytes+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(rc, limit+1)); err != nil {
 		return nil, info, fmt.Errorf("archive: read %q: %w", key, err)
 	}
 	b := buf.Bytes()
-	if len(b) > MaxBytes {
+	if int64(len(b)) > limit {
 		return nil, info, fmt.Errorf("get %q: %w", key, ErrTooLarge)
 	}
 	if int64(len(b)) != info.Size {

@@ -129,14 +129,17 @@ func AssignRefNumber(ctx context.Context, s Store, n RefNumber, until, now time.
 		}
 	}
 	b, _ := json.Marshal(n)
-	if _, err := PutRetained(ctx, s, RefNumberKey(n.DocumentID), b, until); err != nil {
-		if !errors.Is(err, ErrExists) && !errors.Is(err, ErrStoredUnlocked) {
-			return nil, err
-		}
-		if err := s.SetRetention(ctx, RefNumberKey(n.DocumentID), until); err != nil {
-			return nil, err
-		}
+	_, err = PutRetained(ctx, s, RefNumberKey(n.DocumentID), b, until)
+	if err == nil {
+		return &n, nil
 	}
+	if !errors.Is(err, ErrExists) && !errors.Is(err, ErrStoredUnlocked) {
+		return nil, err
+	}
+	if err := s.SetRetention(ctx, RefNumberKey(n.DocumentID), until); err != nil {
+		return nil, err
+	}
+	// Stored before (a finish that ran twice): the number is the one kept.
 	return ReadRefNumber(ctx, s, n.DocumentID)
 }
 

@@ -311,7 +311,8 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 	if st.Method != MethodSM2 && st.Method != MethodPasskey {
 		// Only a person-approved grant stamps with a seal whose policy is
 		// person, whenever the grant was made.
-		if pol, err := r.Policy(ctx, st.SealID); err != nil {
+		// The caller read the seal (sc.SealID): its policy events alone.
+		if pol, err := r.policyOf(ctx, st.SealID); err != nil {
 			return nil, err
 		} else if pol != PolicyKey {
 			return nil, &AuthzError{ID: id, Reason: AuthzPolicy, Detail: "seal " + st.SealID + " needs a responsible person's approval; this grant is an API key's"}

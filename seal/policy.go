@@ -60,6 +60,11 @@ func (r *Registry) Policy(ctx context.Context, sealID string) (Policy, error) {
 	if _, err := r.Get(ctx, sealID); err != nil {
 		return "", err
 	}
+	return r.policyOf(ctx, sealID)
+}
+
+// policyOf is Policy for a seal known to exist: its policy events alone.
+func (r *Registry) policyOf(ctx context.Context, sealID string) (Policy, error) {
 	ev, _, err := r.lastPolicy(ctx, sealID)
 	if err != nil || ev == nil {
 		return PolicyKey, err

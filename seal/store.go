@@ -27,14 +27,7 @@ func putObject(ctx context.Context, s archive.Store, key string, data []byte) er
 
 // getObject reads a small object, refusing one larger than max.
 func getObject(ctx context.Context, s archive.Store, key string, max int64) ([]byte, error) {
-	info, err := s.Head(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if info.Size > max {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d expected", key, info.Size, max)
-	}
-	b, _, err := archive.GetBytes(ctx, s, key)
+	b, _, err := archive.GetBytesMax(ctx, s, key, max)
 	return b, err
 }
 

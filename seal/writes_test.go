@@ -26,6 +26,8 @@ type writeLog struct {
 	archive.Store
 	mu     sync.Mutex
 	writes []string
+	// reads are the reads, noted the same way.
+	reads []string
 }
 
 // keyKinds turn a key into its kind: ids and numbers replaced, so that
@@ -45,6 +47,8 @@ var keyKinds = []struct {
 	{regexp.MustCompile(`/spent/\d+\.json$`), "authz/<id>/spent/<n>"},
 	{regexp.MustCompile(`^audit/[^/]+/\d+\.json$`), "audit/<node>/<seq>"},
 	{regexp.MustCompile(`^refseq/.*`), "refseq/<series>/<n>"},
+	{regexp.MustCompile(`^seals/[^/]+/`), "seals/<id>/"},
+	{regexp.MustCompile(`^authz/[^/]+/`), "authz/<id>/"},
 }
 
 func keyKind(key string) string {
@@ -66,9 +70,30 @@ func (w *writeLog) take() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	got := w.writes
-	w.writes = nil
+	w.writes, w.reads = nil, nil
 	sort.Strings(got)
 	return got
+}
+
+func (w *writeLog) read(op, key string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.reads = append(w.reads, op+" "+keyKind(key))
+}
+
+func (w *writeLog) Get(ctx context.Context, key string) (io.ReadCloser, archive.ObjectInfo, error) {
+	w.read("get", key)
+	return w.Store.Get(ctx, key)
+}
+
+func (w *writeLog) Head(ctx context.Context, key string) (archive.ObjectInfo, error) {
+	w.read("head", key)
+	return w.Store.Head(ctx, key)
+}
+
+func (w *writeLog) List(ctx context.Context, prefix string, fn func(archive.ObjectInfo) error) error {
+	w.read("list", prefix)
+	return w.Store.List(ctx, prefix, fn)
 }
 
 func (w *writeLog) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
@@ -110,6 +135,7 @@ func TestDurableWritesPerStamping(t *testing.T) {
 	e.svc.Fonds = "Z001"
 	ctx := context.Background()
 	doc := pdftest.Document(pdftest.Options{})
+	var reads []string
 	stamp := func(idem string) []string {
 		t.Helper()
 		a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "W-1", GrantedBy: "test"})
@@ -122,6 +148,9 @@ func TestDurableWritesPerStamping(t *testing.T) {
 			Record: seal.RecordInput{Title: "许可决定书", ItemCode: "330000-XK-01", CaseNo: "W-1"}, PDF: doc}); err != nil {
 			t.Fatal(err)
 		}
+		w.mu.Lock()
+		reads = append([]string(nil), w.reads...)
+		w.mu.Unlock()
 		return w.take()
 	}
 	stamp("") // the series' first number and the shard's first entries cost more
@@ -136,6 +165,10 @@ func TestDurableWritesPerStamping(t *testing.T) {
 		want := append([]string(nil), c.want...)
 		sort.Strings(want)
 		t.Logf("%s: %d writes:\n  %s", c.name, len(got), strings.Join(got, "\n  "))
+		t.Logf("%s: %d reads, in order:\n  %s", c.name, len(reads), strings.Join(reads, "\n  "))
+		if want := maxReads + 3*(len(c.want)-len(wantWrites)); len(reads) > want {
+			t.Errorf("%s: %d reads, docs/performance.md gives %d", c.name, len(reads), want)
+		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s: %d writes\n  %s\nwant %d\n  %s", c.name, len(got), strings.Join(got, "\n  "), len(want), strings.Join(want, "\n  "))
 		}
@@ -168,6 +201,12 @@ var wantWrites = []string{
 
 // wantIdemWrites are the further writes of a request with an idempotency key.
 var wantIdemWrites = []string{"put idem/<key>"}
+
+// maxReads bounds one stamping's reads (with a fonds code, no idempotency
+// key; such a key adds three: its marker and the authorization's use
+// slots, read for a replay): docs/performance.md lists them. On S3
+// each is a request, so they count like writes.
+const maxReads = 14
 
 // BenchmarkServiceStampFS is the whole durable path in process — authorize,
 // stamp, stage, commit, finish — on the filesystem store, with 16 stampings

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"eseal/archive"
@@ -258,19 +257,8 @@ func (d *Documents) checkVersions(ctx context.Context, docID string, keys ...str
 // readSmall reads a small object (a record, an index entry), refusing one
 // larger than maxRecord.
 func readSmall(ctx context.Context, s archive.Store, key string) ([]byte, error) {
-	rc, info, err := s.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	if info.Size > maxRecord {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d expected", key, info.Size, maxRecord)
-	}
-	b, err := io.ReadAll(io.LimitReader(rc, maxRecord))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	return b, nil
+	b, _, err := archive.GetBytesMax(ctx, s, key, maxRecord)
+	return b, err
 }
 
 // putJSON writes v once as indented JSON, readable by people browsing the
