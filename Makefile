@@ -59,9 +59,9 @@ bench:
 bench-http:
 	ESEAL_BENCH_HTTP=1 $(GO) test -count=1 -timeout 30m -run '^TestLoadHTTP$$' -v ./api/ | grep -v '^=== '
 
-## test-cluster: the node-loss test on scripts/cluster.sh's cluster (root): 300 stampings, a MinIO node and a replica killed
+## test-cluster: the node-loss test alone (also part of make test) on scripts/cluster.sh's cluster (root): 300 stampings, a MinIO node and a replica killed
 test-cluster:
-	ESEAL_CLUSTER_TEST=1 ESEAL_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 25m -run '^TestClusterNodeLoss$$' -v ./cmd/eseal/
+	ESEAL_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 25m -run '^TestClusterNodeLoss$$' -v ./cmd/eseal/
 
 ## bench-cluster: 300 stampings at c = 16 through HAProxy on scripts/cluster.sh's cluster (root; docs/deploy.md)
 bench-cluster:
