@@ -103,10 +103,7 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}dt{color:#666}dd{mar
 const opts = {{.Data.Options}};
 document.getElementById('passkey').addEventListener('click', async () => {
   try {
-    const body = await assertion(opts);
-    const r = await fetch('/console/sign-in/passkey', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-Csrf-Token': {{$.CSRF}}}, body: JSON.stringify(body)});
-    const j = await r.json();
-    if (!r.ok) throw new Error(j.detail || j.title || r.status);
+    const j = await post('/console/sign-in/passkey', await assertion(opts), {'X-Csrf-Token': {{$.CSRF}}});
     location.href = j.location;
   } catch (e) { show('未登录：' + e.message, false); }
 });
@@ -123,17 +120,7 @@ document.getElementById('passkey').addEventListener('click', async () => {
 const opts = {{.Options}};
 document.getElementById('register').addEventListener('click', async () => {
   try {
-    const pk = opts.publicKey;
-    pk.challenge = b64u(pk.challenge);
-    pk.user.id = b64u(pk.user.id);
-    (pk.excludeCredentials || []).forEach(c => { c.id = b64u(c.id); });
-    const c = await navigator.credentials.create({publicKey: pk});
-    const r = await fetch('/console/passkey', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-Csrf-Token': {{$.CSRF}}},
-      body: JSON.stringify({id: c.id, rawId: enc(c.rawId), type: c.type,
-        response: {attestationObject: enc(c.response.attestationObject), clientDataJSON: enc(c.response.clientDataJSON), transports: c.response.getTransports ? c.response.getTransports() : []},
-        clientExtensionResults: c.getClientExtensionResults()})});
-    const j = await r.json();
-    if (!r.ok) throw new Error(j.detail || j.title || r.status);
+    await post('/console/passkey', await registration(opts), {'X-Csrf-Token': {{$.CSRF}}});
     document.getElementById('register').remove();
     show('已登记 Registered', true);
   } catch (e) { show('未登记：' + e.message, false); }

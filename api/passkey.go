@@ -22,17 +22,28 @@ import (
 
 // The two pages carry one small inline script each, allowed by a per-page
 // nonce: it converts the options to what navigator.credentials expects and
-// posts the authenticator's answer back.
+// posts the authenticator's answer back. "passkey-js" holds what they share
+// with the console's sign-in and passkey pages (console_pages.go).
 var passkeyPages = template.Must(template.Must(pages.Clone()).Parse(`
 {{define "passkey-js"}}
 const b64u = s => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), c => c.charCodeAt(0));
 const enc = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 const show = (text, ok) => { const r = document.getElementById('result'); r.textContent = text; r.className = 'verdict ' + (ok ? 'VALID' : 'INVALID'); };
-async function post(url, body) {
-  const r = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+async function post(url, body, headers) {
+  const r = await fetch(url, {method: 'POST', headers: Object.assign({'Content-Type': 'application/json'}, headers || {}), body: JSON.stringify(body)});
   const j = await r.json();
   if (!r.ok) throw new Error(j.detail || j.title || r.status);
   return j;
+}
+async function registration(opts) {
+  const pk = opts.publicKey;
+  pk.challenge = b64u(pk.challenge);
+  pk.user.id = b64u(pk.user.id);
+  (pk.excludeCredentials || []).forEach(c => { c.id = b64u(c.id); });
+  const c = await navigator.credentials.create({publicKey: pk});
+  return {id: c.id, rawId: enc(c.rawId), type: c.type,
+    response: {attestationObject: enc(c.response.attestationObject), clientDataJSON: enc(c.response.clientDataJSON), transports: c.response.getTransports ? c.response.getTransports() : []},
+    clientExtensionResults: c.getClientExtensionResults()};
 }
 async function assertion(opts) {
   const pk = opts.publicKey;
@@ -57,14 +68,7 @@ async function assertion(opts) {
 const opts = {{.Options}};
 document.getElementById('register').addEventListener('click', async () => {
   try {
-    const pk = opts.publicKey;
-    pk.challenge = b64u(pk.challenge);
-    pk.user.id = b64u(pk.user.id);
-    (pk.excludeCredentials || []).forEach(c => { c.id = b64u(c.id); });
-    const c = await navigator.credentials.create({publicKey: pk});
-    await post({{.PostURL}}, {id: c.id, rawId: enc(c.rawId), type: c.type,
-      response: {attestationObject: enc(c.response.attestationObject), clientDataJSON: enc(c.response.clientDataJSON), transports: c.response.getTransports ? c.response.getTransports() : []},
-      clientExtensionResults: c.getClientExtensionResults()});
+    await post({{.PostURL}}, await registration(opts));
     document.getElementById('register').remove();
     show('已登记 Registered', true);
   } catch (e) { show('未登记：' + e.message, false); }
