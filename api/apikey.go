@@ -253,8 +253,12 @@ func (kr Keyring) Create(ctx context.Context, spec KeySpec) (*APIKey, string, er
 	if _, err := archive.PutBytesIfAbsent(ctx, kr.Store, descriptionKey(secret), desc); err != nil {
 		return nil, "", err
 	}
-	kr.Registry.LogEvent(ctx, seal.AuditEvent{Action: KeyCreated, Subject: k.ID, Actor: spec.By,
-		Details: map[string]string{"name": k.Name, "role": string(k.Role), "unit": k.Unit, "seals": strings.Join(k.Seals, " ")}})
+	// A key the log does not hold does not exist: its description goes.
+	if err := kr.Registry.LogChange(ctx, seal.AuditEvent{Action: KeyCreated, Subject: k.ID, Actor: spec.By,
+		Details: map[string]string{"name": k.Name, "role": string(k.Role), "unit": k.Unit, "seals": strings.Join(k.Seals, " ")}},
+		descriptionKey(secret)); err != nil {
+		return nil, "", err
+	}
 	return k, secret, nil
 }
 
@@ -321,9 +325,13 @@ func (kr Keyring) Revoke(ctx context.Context, id, reason, by string) (*APIKey, e
 	case err != nil:
 		return nil, err
 	}
+	// A revocation the log does not hold is not made: the key stays valid.
+	if err := kr.Registry.LogChange(ctx, seal.AuditEvent{Action: KeyRevoked, Subject: id, Actor: by,
+		Details: map[string]string{"name": k.Name, "role": string(k.Role), "reason": reason}},
+		revocationPrefix+id+".json"); err != nil {
+		return nil, err
+	}
 	k.Revoked = &rev
-	kr.Registry.LogEvent(ctx, seal.AuditEvent{Action: KeyRevoked, Subject: id, Actor: by,
-		Details: map[string]string{"name": k.Name, "role": string(k.Role), "reason": reason}})
 	return k, nil
 }
 

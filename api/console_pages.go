@@ -365,7 +365,10 @@ func (s *Server) consoleRecord(w http.ResponseWriter, r *http.Request, cr *conso
 	if !ok {
 		return
 	}
-	s.logUse(ctx, audit.RecordViewed, rec.DocumentID, cr.key, purpose, "console")
+	if err := s.logUse(ctx, audit.RecordViewed, rec.DocumentID, cr.key, purpose, "console"); err != nil {
+		s.consoleFail(w, r, err)
+		return
+	}
 	v := consoleRecordView{Record: rec, Report: rep, Purpose: purpose}
 	info, err := s.Store.Head(ctx, archive.DocumentKey(rec.DocumentID))
 	if err != nil {
@@ -434,7 +437,10 @@ func (s *Server) consolePDF(w http.ResponseWriter, r *http.Request, cr *consoleR
 		s.consolePage(w, http.StatusUnprocessableEntity, "error", cr, consoleMessage{"请说明利用目的", "下载档案须说明利用目的（1 至 200 字）。"})
 		return
 	}
-	s.logUse(r.Context(), audit.RecordDownloaded, rec.DocumentID, cr.key, purpose, "console")
+	if err := s.logUse(r.Context(), audit.RecordDownloaded, rec.DocumentID, cr.key, purpose, "console"); err != nil {
+		s.consoleFail(w, r, err)
+		return
+	}
 	s.sendPDF(w, r, rec)
 }
 

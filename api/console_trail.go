@@ -29,29 +29,30 @@ func cleanPurpose(p string) (string, bool) {
 
 // logUse appends the 利用登记 entry of a read by a member of staff: the
 // key's name is the actor, its id and the purpose are details, via says
-// where (console, api).
-func (s *Server) logUse(ctx context.Context, action audit.Action, docID string, k *APIKey, purpose, via string) {
+// where (console, api). A read the log cannot record is not served: the
+// error (*seal.AuditError) is the answer.
+func (s *Server) logUse(ctx context.Context, action audit.Action, docID string, k *APIKey, purpose, via string) error {
 	d := map[string]string{"key": k.ID, "via": via}
 	if purpose != "" {
 		d["purpose"] = purpose
 	}
-	s.Registry.LogEvent(ctx, seal.AuditEvent{Action: action, Subject: docID, Actor: k.Name, Details: d})
+	return s.Registry.LogChange(ctx, seal.AuditEvent{Action: action, Subject: docID, Actor: k.Name, Details: d})
 }
 
 // logAPIUse logs a REST read of a record by an archivist key, with the
 // purpose the caller gave in ?purpose= (optional over REST, where the
 // caller is a system acting for a person it knows). Stamper keys are the
 // approval systems reading back what they stamped, not 利用: not logged.
-func (s *Server) logAPIUse(r *http.Request, action audit.Action, docID string) {
+func (s *Server) logAPIUse(r *http.Request, action audit.Action, docID string) error {
 	k := apiKeyFrom(r)
 	if k == nil || k.Role != RoleArchivist {
-		return
+		return nil
 	}
 	purpose, ok := cleanPurpose(r.URL.Query().Get("purpose"))
 	if !ok {
 		purpose = ""
 	}
-	s.logUse(r.Context(), action, docID, k, purpose, "api")
+	return s.logUse(r.Context(), action, docID, k, purpose, "api")
 }
 
 // documentTrail returns the audit entries naming a document, oldest first.

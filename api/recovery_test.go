@@ -133,13 +133,14 @@ func TestAuditUnwritable(t *testing.T) {
 	// A legal hold the log cannot record is set back: 503, and neither the
 	// PDF nor the record is held.
 	docID := r.json(t)["document_id"].(string)
+	archivist := e.key(api.RoleArchivist) // a key too is made only while the log records it
 	if err := os.Rename(shard, aside); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(shard, nil, 0o400); err != nil {
 		t.Fatal(err)
 	}
-	r = e.postJSON("/v1/documents/"+docID+"/hold", e.key(api.RoleArchivist), map[string]any{"on": true, "reason": "诉讼保全"})
+	r = e.postJSON("/v1/documents/"+docID+"/hold", archivist, map[string]any{"on": true, "reason": "诉讼保全"})
 	if r.status != http.StatusServiceUnavailable || !strings.HasSuffix(problemType(t, r), "/audit-unavailable") {
 		t.Fatalf("hold with the audit log unwritable: %d %s", r.status, r.body)
 	}
@@ -270,5 +271,83 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestChangesNeedTheAuditLog: with the audit log unwritable, every change
+// an administrator or archivist makes over REST, and every archivist read
+// of a record (利用登记), is refused 503 audit-unavailable and leaves the
+// store as it was: the seal stays active, its policy unchanged, no key or
+// unit appears, no key is revoked, no schedule is set, nothing is served.
+func TestChangesNeedTheAuditLog(t *testing.T) {
+	e, _ := newEnvWith(t, nil, 0)
+	ctx := context.Background()
+	admin := e.key(api.RoleAdmin)
+	_, platform, err := api.Keyring{Store: e.store, Registry: e.reg}.Create(ctx, api.KeySpec{Name: "平台", Role: api.RolePlatform, By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.postJSON("/v1/keys", admin, map[string]any{"name": "将被吊销", "role": "stamper", "seals": []string{e.sealID}})
+	if r.status != http.StatusCreated {
+		t.Fatalf("key: %d %s", r.status, r.body)
+	}
+	victim := r.json(t)["id"].(string)
+	archivist := e.key(api.RoleArchivist)
+	authz := e.grant(e.sealID, map[string]any{"case_no": "AL-1"})
+	r = e.stamp(pdftest.Document(pdftest.Options{}), stampReq(e.sealID, authz, "AL-1"))
+	if r.status != http.StatusCreated {
+		t.Fatalf("stamp: %d %s", r.status, r.body)
+	}
+	docID := r.json(t)["document_id"].(string)
+	firstUnit, err := e.reg.FirstUnit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.objects()
+
+	shard := filepath.Join(e.root, "audit~", "test~")
+	aside := shard + ".aside"
+	if err := os.Rename(shard, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shard, nil, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		r    response
+	}{
+		{"suspend the seal", e.postJSON("/v1/seals/"+e.sealID+"/suspend", admin, map[string]any{"reason": "保管人变更"})},
+		{"revoke the seal", e.postJSON("/v1/seals/"+e.sealID+"/revoke", admin, map[string]any{"reason": "印章遗失"})},
+		{"set its policy", e.postJSON("/v1/seals/"+e.sealID+"/policy", admin, map[string]any{"policy": "person"})},
+		{"create a key", e.postJSON("/v1/keys", admin, map[string]any{"name": "新系统", "role": "stamper", "seals": []string{e.sealID}})},
+		{"revoke a key", e.postJSON("/v1/keys/"+victim+"/revoke", admin, map[string]any{"reason": "系统下线"})},
+		{"create a unit", e.postJSON("/v1/units", platform, map[string]any{"name": "测试市气象局", "code": "11330200MB7654321B", "fonds": "B001"})},
+		{"set a schedule", e.do("POST", "/v1/units/"+firstUnit.ID+"/schedule", admin, "application/yaml", strings.NewReader("items:\n  \"330000-XK-001\": 30y\n"))},
+		{"archivist reads a record", e.do("GET", "/v1/documents/"+docID+"?purpose=查档", archivist, "", nil)},
+		{"archivist downloads a PDF", e.do("GET", "/v1/documents/"+docID+"/pdf?purpose=查档", archivist, "", nil)},
+	} {
+		if c.r.status != http.StatusServiceUnavailable || !strings.HasSuffix(problemType(t, c.r), "/audit-unavailable") {
+			t.Errorf("%s with the audit log unwritable: %d %s", c.name, c.r.status, c.r.body)
+		}
+	}
+	if err := os.Remove(shard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(aside, shard); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.objects(); n != before {
+		t.Errorf("%d objects after the refused changes, %d before", n, before)
+	}
+	s, err := e.reg.Get(ctx, e.sealID)
+	if err != nil || s.Status != seal.Active {
+		t.Errorf("seal after the refused changes: %+v, %v", s, err)
+	}
+	if p, err := e.reg.Policy(ctx, e.sealID); err != nil || p != seal.PolicyKey {
+		t.Errorf("policy after the refused change: %q, %v", p, err)
+	}
+	if r := e.postJSON("/v1/keys/"+victim+"/revoke", admin, map[string]any{"reason": "系统下线"}); r.status != http.StatusOK {
+		t.Errorf("revoking the key with the log writable again: %d %s", r.status, r.body)
 	}
 }

@@ -190,14 +190,20 @@ func (s *Server) committedRecord(w http.ResponseWriter, r *http.Request, id stri
 
 func (s *Server) showDocument(w http.ResponseWriter, r *http.Request) {
 	if rec, ok := s.readableRecord(w, r); ok {
-		s.logAPIUse(r, audit.RecordViewed, rec.DocumentID)
+		if err := s.logAPIUse(r, audit.RecordViewed, rec.DocumentID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		writeJSON(w, http.StatusOK, rec)
 	}
 }
 
 func (s *Server) documentPDF(w http.ResponseWriter, r *http.Request) {
 	if rec, ok := s.readableRecord(w, r); ok {
-		s.logAPIUse(r, audit.RecordDownloaded, rec.DocumentID)
+		if err := s.logAPIUse(r, audit.RecordDownloaded, rec.DocumentID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		s.sendPDF(w, r, rec)
 	}
 }

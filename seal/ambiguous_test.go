@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"eseal/archive"
-	"eseal/archive/audit"
 	"eseal/archive/fs"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
+	"eseal/seal/sealtest"
 )
 
 // ambiguousStore makes one write, the n-th after it is armed, ambiguous:
@@ -91,7 +91,7 @@ func TestAmbiguousWriteAtEveryStep(t *testing.T) {
 	for _, retried := range []bool{false, true} {
 		mode := map[bool]string{false: "answer lost", true: "put retried"}[retried]
 		for n := 0; ; n++ {
-			clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+			clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 			base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
 			if err != nil {
 				t.Fatal(err)
@@ -177,29 +177,4 @@ func TestAmbiguousWriteAtEveryStep(t *testing.T) {
 			t.Logf("%s: first %v, retry %v, use %q", at, err1, err2, used)
 		}
 	}
-}
-
-// replica is another replica on the same store: its own registry and its
-// own audit shard.
-func replica(t *testing.T, e *serviceEnv, store archive.Store, clock *fakeClock, node string) *seal.Service {
-	t.Helper()
-	ctx := context.Background()
-	reg, err := seal.OpenRegistry(ctx, store, e.kek, seal.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := reg.AuditSigner(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alog, err := audit.Open(ctx, store, node, audit.Options{Signer: signer, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.SetAuditor(seal.LogAuditor{Log: alog})
-	sched, err := archive.ParseSchedule([]byte("items: {}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "test", Fonds: "Z001"}
 }

@@ -82,22 +82,35 @@ func (e *AuditError) Unwrap() error { return e.Err }
 
 // logged appends the event of a change whose objects (keys) are written but
 // not yet locked, and only then locks them: so a change is either in the log
-// or undone. When the append fails the objects are deleted and the answer
-// is an *AuditError. The objects are kept as long as the longest retention
-// class: their loss would change what the log and the records mean.
+// or undone (LogChange). The objects are kept as long as the longest
+// retention class: their loss would change what the log and the records
+// mean.
 func (r *Registry) logged(ctx context.Context, e AuditEvent, keys ...string) error {
-	if r.auditor != nil {
-		if err := r.auditor.Append(ctx, e); err != nil {
-			for _, k := range keys {
-				if derr := r.store.Delete(ctx, k); derr != nil && !errors.Is(derr, archive.ErrNotFound) {
-					slog.Error("undoing a change the audit log did not record", "key", k, "err", derr)
-				}
-			}
-			return &AuditError{Action: e.Action, Subject: e.Subject, Err: err}
-		}
+	if err := r.LogChange(ctx, e, keys...); err != nil {
+		return err
 	}
 	r.keep(ctx, keys...)
 	return nil
+}
+
+// LogChange appends the event of a change whose objects (keys) were just
+// written, unlocked. When the append fails the change is undone — the
+// objects deleted — and the answer is an *AuditError: a change the log does
+// not hold must not have happened.
+func (r *Registry) LogChange(ctx context.Context, e AuditEvent, keys ...string) error {
+	if r.auditor == nil {
+		return nil
+	}
+	err := r.auditor.Append(ctx, e)
+	if err == nil {
+		return nil
+	}
+	for _, k := range keys {
+		if derr := r.store.Delete(ctx, k); derr != nil && !errors.Is(derr, archive.ErrNotFound) {
+			slog.Error("undoing a change the audit log did not record", "key", k, "err", derr)
+		}
+	}
+	return &AuditError{Action: e.Action, Subject: e.Subject, Err: err}
 }
 
 // keep retention-locks objects whose loss would change meaning — grants,

@@ -2,7 +2,6 @@ package seal_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -10,26 +9,12 @@ import (
 	"eseal/archive/audit"
 	"eseal/archive/fs"
 	"eseal/keys"
-	"eseal/pdf/pdftest"
 	"eseal/seal"
+	"eseal/seal/sealtest"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// fakeClock is the clock every part of a test's service reads.
+type fakeClock = sealtest.Clock
 
 // serviceEnv is a Service on the filesystem store with one clock for all.
 type serviceEnv struct {
@@ -39,11 +24,12 @@ type serviceEnv struct {
 	sealID string
 	log    *audit.Log
 	kek    *keys.KEK
+	x      *sealtest.Env
 }
 
 func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
 	t.Helper()
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -54,12 +40,21 @@ func newServiceEnv(t *testing.T, schedule string) *serviceEnv {
 // newServiceEnvOn is newServiceEnv on a store of the test's choosing.
 func newServiceEnvOn(t testing.TB, schedule string, clock *fakeClock, store archive.Store) *serviceEnv {
 	t.Helper()
+	x := sealtest.New(t, schedule, clock, store)
+	return &serviceEnv{svc: x.Service, store: x.Store, clock: x.Clock, sealID: x.SealID, log: x.Log, kek: x.KEK, x: x}
+}
+
+func (e *serviceEnv) stamp(t *testing.T, item string) *seal.Stamped {
+	t.Helper()
+	return e.x.Stamp(t, item, "D-1")
+}
+
+// replica is another replica of e's service on store (e's, or the store
+// under a wrapper): its own registry and its own audit shard (node).
+func replica(t *testing.T, e *serviceEnv, store archive.Store, clock *fakeClock, node string) *seal.Service {
+	t.Helper()
 	ctx := context.Background()
-	kek, _, err := keys.NewKEK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := seal.InitOrg(ctx, store, kek, "测试档案馆", seal.Options{Now: clock.Now})
+	reg, err := seal.OpenRegistry(ctx, store, e.kek, seal.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,36 +62,10 @@ func newServiceEnvOn(t testing.TB, schedule string, clock *fakeClock, store arch
 	if err != nil {
 		t.Fatal(err)
 	}
-	alog, err := audit.Open(ctx, store, "test", audit.Options{Signer: signer, Now: clock.Now})
+	alog, err := audit.Open(ctx, store, node, audit.Options{Signer: signer, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg.SetAuditor(seal.LogAuditor{Log: alog})
-	s, err := reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试专用章", Policy: seal.PolicyKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sched, err := archive.ParseSchedule([]byte(schedule))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &serviceEnv{svc: &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "test"},
-		store: store, clock: clock, sealID: s.ID, log: alog, kek: kek}
-}
-
-func (e *serviceEnv) stamp(t *testing.T, item string) *seal.Stamped {
-	t.Helper()
-	ctx := context.Background()
-	a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "D-1", GrantedBy: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss, err := e.svc.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: a.ID,
-		Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
-		Record:    seal.RecordInput{Title: "临时许可", ItemCode: item, CaseNo: "D-1"},
-		PDF:       pdftest.Document(pdftest.Options{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return iss
+	return &seal.Service{Registry: reg, Store: store, Schedule: e.svc.Schedule, Application: "test", Fonds: e.svc.Fonds}
 }

@@ -17,6 +17,7 @@ import (
 	"eseal/archive/s3/miniotest"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
+	"eseal/seal/sealtest"
 
 	"github.com/minio/minio-go/v7"
 )
@@ -44,7 +45,7 @@ func rmObject(t *testing.T, root, key string) {
 
 func newFsServiceEnv(t *testing.T) (*serviceEnv, string) {
 	t.Helper()
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	root := t.TempDir()
 	store, err := fs.New(root, fs.Options{Now: clock.Now})
 	if err != nil {
@@ -191,7 +192,7 @@ func TestForeignVersionNotServedMinIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newServiceEnvOn(t, "items: {}\n", &fakeClock{t: time.Now().UTC().Truncate(time.Second)}, store)
+	e := newServiceEnvOn(t, "items: {}\n", sealtest.NewClock(time.Now().UTC().Truncate(time.Second)), store)
 	d := e.stamp(t, "")
 	if d.Record.PDFVersion == "" {
 		t.Fatal("the record keeps no version id of its PDF on S3")
@@ -293,7 +294,7 @@ func TestEditedPDFNotServed(t *testing.T) {
 // log and the use markers reconciled, the log verified — over 50 documents
 // on the filesystem backend.
 func BenchmarkFixity(b *testing.B) {
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	store, err := fs.New(b.TempDir(), fs.Options{Now: clock.Now})
 	if err != nil {
 		b.Fatal(err)

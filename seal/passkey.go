@@ -258,10 +258,13 @@ func (r *Registry) RegisterPasskey(ctx context.Context, rp *RelyingParty, token 
 	} else if err != nil {
 		return nil, err
 	}
-	r.keep(ctx, personKey(p.ID, "passkey.json"))
+	// Undone when the log cannot hold it: the enrolment link works again.
+	if err := r.logged(ctx, AuditEvent{Action: PersonPasskeyRegistered, Subject: p.ID, Actor: p.ID, Details: map[string]string{
+		"seal": p.SealID, "name": p.Name, "credential_id": base64.RawURLEncoding.EncodeToString(cred.ID), "rp_id": rp.ID}},
+		personKey(p.ID, "passkey.json")); err != nil {
+		return nil, err
+	}
 	p.State = PersonActive
-	r.audit(ctx, AuditEvent{Action: PersonPasskeyRegistered, Subject: p.ID, Actor: p.ID, Details: map[string]string{
-		"seal": p.SealID, "name": p.Name, "credential_id": base64.RawURLEncoding.EncodeToString(cred.ID), "rp_id": rp.ID}})
 	return p, nil
 }
 

@@ -285,9 +285,11 @@ func (r *Registry) RemovePerson(ctx context.Context, id, reason, by string) (*Pe
 		}
 		return nil, err
 	}
-	r.keep(ctx, personKey(id, "removed.json"))
+	if err := r.logged(ctx, AuditEvent{Action: PersonRemovedA, Subject: id, Actor: by, Details: map[string]string{"seal": p.SealID, "name": p.Name, "reason": reason}},
+		personKey(id, "removed.json")); err != nil {
+		return nil, err
+	}
 	p.Removed = &ev
-	r.audit(ctx, AuditEvent{Action: PersonRemovedA, Subject: id, Actor: by, Details: map[string]string{"seal": p.SealID, "name": p.Name, "reason": reason}})
 	return p, nil
 }
 

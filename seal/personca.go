@@ -107,7 +107,10 @@ func (r *Registry) AddPersonCA(ctx context.Context, pemBytes []byte, by string) 
 	case err != nil:
 		return nil, err
 	default:
-		r.audit(ctx, AuditEvent{Action: PersonCAAdded, Subject: id, Actor: by, Details: map[string]string{"subject": c.Subject.String()}})
+		if err := r.LogChange(ctx, AuditEvent{Action: PersonCAAdded, Subject: id, Actor: by, Details: map[string]string{"subject": c.Subject.String()}},
+			personCAPrefix+id+".pem"); err != nil {
+			return nil, err
+		}
 	}
 	cas, err := r.PersonCAs(ctx)
 	if err != nil {
@@ -148,8 +151,11 @@ func (r *Registry) AddPersonCRL(ctx context.Context, der []byte, by string) (*Pe
 	case err != nil:
 		return nil, err
 	default:
-		r.audit(ctx, AuditEvent{Action: PersonCRLAdded, Subject: id, Actor: by, Details: map[string]string{
-			"issuer": rl.Issuer.String(), "number": numberText(rl.Number), "this_update": rl.ThisUpdate.UTC().Format(time.RFC3339)}})
+		if err := r.LogChange(ctx, AuditEvent{Action: PersonCRLAdded, Subject: id, Actor: by, Details: map[string]string{
+			"issuer": rl.Issuer.String(), "number": numberText(rl.Number), "this_update": rl.ThisUpdate.UTC().Format(time.RFC3339)}},
+			personCRLPrefix+id+".der"); err != nil {
+			return nil, err
+		}
 	}
 	return crlInfo(rl), nil
 }

@@ -99,7 +99,8 @@ func (r *Registry) SetPolicy(ctx context.Context, sealID string, p Policy, by st
 			continue // another replica set it at the same moment: re-read
 		}
 		if err == nil {
-			r.audit(ctx, AuditEvent{Action: PolicyChanged, Subject: sealID, Actor: by, Details: map[string]string{"policy": string(p)}})
+			err = r.LogChange(ctx, AuditEvent{Action: PolicyChanged, Subject: sealID, Actor: by, Details: map[string]string{"policy": string(p)}},
+				policyKey(sealID, n+1))
 		}
 		return err
 	}

@@ -400,6 +400,9 @@ func (r *Registry) SetStatus(ctx context.Context, id string, to Status, reason, 
 		if err != nil {
 			return nil, err
 		}
+		if err := r.LogChange(ctx, AuditEvent{Action: statusAction[to], Subject: id, Actor: by, Details: map[string]string{"reason": reason}}, statusKey(id, n+1)); err != nil {
+			return nil, err
+		}
 		r.mu.Lock()
 		delete(r.loaded, id)
 		r.mu.Unlock()
@@ -409,7 +412,6 @@ func (r *Registry) SetStatus(ctx context.Context, id string, to Status, reason, 
 			}
 		}
 		s.Status, s.StatusReason, s.StatusTime = ev.Status, ev.Reason, ev.Time
-		r.audit(ctx, AuditEvent{Action: statusAction[to], Subject: id, Actor: by, Details: map[string]string{"reason": reason}})
 		return s, nil
 	}
 	return nil, fmt.Errorf("seal %s: status changed concurrently too often", id)

@@ -17,6 +17,7 @@ import (
 	"eseal/archive/s3/miniotest"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
+	"eseal/seal/sealtest"
 )
 
 // gatedStore holds chosen writes until the test lets them go, so that a
@@ -90,7 +91,7 @@ type raceEnv struct {
 
 func newRaceEnv(t *testing.T) *raceEnv {
 	t.Helper()
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +393,7 @@ func TestRecoveryFinishesCutShortRevoke(t *testing.T) {
 // at the same time, many times over, on the filesystem store: never both
 // win, never both lose.
 func TestRevokeRaceConcurrent(t *testing.T) {
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -411,7 +412,7 @@ func TestRevokeRaceConcurrentMinIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raceRounds(t, newServiceEnvOn(t, "items: {}\n", &fakeClock{t: time.Now().UTC().Truncate(time.Second)}, store), 10)
+	raceRounds(t, newServiceEnvOn(t, "items: {}\n", sealtest.NewClock(time.Now().UTC().Truncate(time.Second)), store), 10)
 }
 
 func raceRounds(t *testing.T, e *serviceEnv, rounds int) {

@@ -138,8 +138,11 @@ func (r *Registry) CreateUnit(ctx context.Context, spec UnitSpec) (*Unit, error)
 	if err := putJSON(ctx, r.store, unitKey(u.ID), u); err != nil {
 		return nil, err
 	}
-	r.audit(ctx, AuditEvent{Action: UnitCreated, Subject: u.ID, Actor: spec.By,
-		Details: map[string]string{"name": u.Name, "code": u.Code, "fonds": u.Fonds}})
+	// Undone, unit and code claim, when the log cannot hold it.
+	if err := r.LogChange(ctx, AuditEvent{Action: UnitCreated, Subject: u.ID, Actor: spec.By,
+		Details: map[string]string{"name": u.Name, "code": u.Code, "fonds": u.Fonds}}, unitKey(u.ID), unitCodeKey(u.Code)); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 

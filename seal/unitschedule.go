@@ -58,12 +58,16 @@ func (r *Registry) SetUnitSchedule(ctx context.Context, unitID string, yamlBytes
 		if err := r.store.List(ctx, unitSchedulePrefix(u.ID), func(archive.ObjectInfo) error { n++; return nil }); err != nil {
 			return 0, err
 		}
-		err := putObject(ctx, r.store, fmt.Sprintf("%s%08d.yaml", unitSchedulePrefix(u.ID), n+1), yamlBytes)
+		key := fmt.Sprintf("%s%08d.yaml", unitSchedulePrefix(u.ID), n+1)
+		err := putObject(ctx, r.store, key, yamlBytes)
 		if err == nil {
+			err = r.LogChange(ctx, AuditEvent{Action: UnitScheduleSet, Subject: u.ID, Actor: by, Details: map[string]string{"version": fmt.Sprint(n + 1), "sm3": sm3Hex(yamlBytes)}}, key)
 			r.schedules.mu.Lock()
 			delete(r.schedules.m, u.ID)
 			r.schedules.mu.Unlock()
-			r.audit(ctx, AuditEvent{Action: UnitScheduleSet, Subject: u.ID, Actor: by, Details: map[string]string{"version": fmt.Sprint(n + 1), "sm3": sm3Hex(yamlBytes)}})
+			if err != nil {
+				return 0, err
+			}
 			return n + 1, nil
 		}
 		if !errors.Is(err, archive.ErrExists) {

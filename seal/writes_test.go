@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"eseal/archive"
-	"eseal/archive/audit"
 	"eseal/archive/fs"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
+	"eseal/seal/sealtest"
 )
 
 // writeLog is a Store that notes every write it passes on — its kind and the
@@ -125,7 +125,7 @@ func (w *writeLog) Delete(ctx context.Context, key string) error {
 // the filesystem backend, by kind: the number docs/performance.md gives
 // and explains. Counting is deterministic; speed is for make bench-http.
 func TestDurableWritesPerStamping(t *testing.T) {
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	fsStore, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func BenchmarkServiceStampFS(b *testing.B) {
 }
 
 func benchServiceStampFS(b *testing.B, opts fs.Options) {
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	opts.Now = clock.Now
 	store, err := fs.New(b.TempDir(), opts)
 	if err != nil {
@@ -322,7 +322,7 @@ func TestCrashAtEveryWrite(t *testing.T) {
 	}
 	outcomes := map[string]int{}
 	for n := 0; ; n++ {
-		clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+		clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 		base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
@@ -351,20 +351,8 @@ func TestCrashAtEveryWrite(t *testing.T) {
 
 		// Restart on the same store, once the grace period has passed.
 		clock.Advance(time.Hour)
-		reg, err := seal.OpenRegistry(ctx, base, e.kek, seal.Options{Now: clock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		signer, err := reg.AuditSigner(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		alog, err := audit.Open(ctx, base, "test", audit.Options{Signer: signer, Now: clock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		reg.SetAuditor(seal.LogAuditor{Log: alog})
-		svc := &seal.Service{Registry: reg, Store: base, Schedule: e.svc.Schedule, Application: "test", Fonds: "Z001"}
+		svc := replica(t, e, base, clock, "test")
+		reg := svc.Registry
 		if _, _, err := svc.Recover(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 	"eseal/archive/transfer"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
+	"eseal/seal/sealtest"
 )
 
 // forged is a record as someone with the store's credentials would put it
@@ -116,7 +117,7 @@ func TestForeignVersionNotServedMinIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, "items:\n  SHORT-1: 1h\n", &clock{t: time.Now().UTC().Truncate(time.Second)}, store)
+	e := newEnv(t, "items:\n  SHORT-1: 1h\n", sealtest.NewClock(time.Now().UTC().Truncate(time.Second)), store)
 	a := e.stamp(t, "SHORT-1", "F-1")
 	b := e.stamp(t, "", "F-2")
 	c := e.stamp(t, "", "F-3")
