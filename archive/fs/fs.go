@@ -53,13 +53,29 @@ type Options struct {
 	// Now returns the current time, against which retention is checked.
 	// Defaults to time.Now; tests inject a clock.
 	Now func() time.Time
-	// SyncEachFile fsyncs each file and directory instead of sharing one
-	// syncfs(2) of the whole filesystem between concurrent writers (see
-	// groupsync.go). A syncfs also flushes what other programs wrote to the
-	// same filesystem: set it when the store shares a busy filesystem.
-	// Systems without syncfs always sync each file.
-	SyncEachFile bool
+	// Sync chooses how writes are made durable (groupsync.go); SyncAuto
+	// by default.
+	Sync SyncMode
 }
+
+// SyncMode is how the store makes its writes durable.
+type SyncMode int
+
+const (
+	// SyncAuto is SyncWholeFS when the store's directory is on a
+	// filesystem of its own (another device than the one "/" is on) and
+	// the system has syncfs(2), else SyncEachFile.
+	SyncAuto SyncMode = iota
+	// SyncEachFile fsyncs each file, and each directory (shared by the
+	// writers of one directory).
+	SyncEachFile
+	// SyncWholeFS makes concurrent writers share one syncfs(2) of the
+	// store's filesystem, whatever their directory. A syncfs also flushes
+	// what other programs wrote to that filesystem, so on a busy shared
+	// filesystem it can cost more than it saves. Where the system has no
+	// syncfs, it is SyncEachFile.
+	SyncWholeFS
+)
 
 // Store is an archive.Store on a local directory.
 type Store struct {
@@ -89,8 +105,14 @@ func New(dir string, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if !opts.SyncEachFile && canSyncfs(abs) {
-		s.whole, s.syncs.do = true, syncfs
+	switch opts.Sync {
+	case SyncWholeFS:
+		s.whole = canSyncfs(abs)
+	case SyncAuto:
+		s.whole = ownFilesystem(abs) && canSyncfs(abs)
+	}
+	if s.whole {
+		s.syncs.do = syncfs
 	}
 	return s, nil
 }

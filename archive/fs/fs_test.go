@@ -27,7 +27,14 @@ func newStore(t *testing.T, opts fs.Options) *fs.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) archive.Store { return newStore(t, fs.Options{}) }, storetest.Options{})
+	for _, mode := range []struct {
+		name string
+		sync fs.SyncMode
+	}{{"each file", fs.SyncEachFile}, {"syncfs", fs.SyncWholeFS}} {
+		t.Run(mode.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) archive.Store { return newStore(t, fs.Options{Sync: mode.sync}) }, storetest.Options{})
+		})
+	}
 }
 
 // TestKeysStayInside checks that refused keys touch nothing, inside or

@@ -7,13 +7,13 @@ import "sync"
 // before it starts, so concurrent writers share them: while one runs, the
 // writers that arrive join the next, which starts when it ends.
 //
-// Where the system has syncfs(2) (Linux), one flush is a syncfs of the
-// store's filesystem: it covers the files' data and every directory at
-// once, so all concurrent puts — in any directory, a stamping's PDF and
-// its audit entry alike — share two flushes each round (data, then links).
-// Elsewhere, or with Options.SyncEachFile, each file is fsynced itself and
-// the rounds are per directory: concurrent puts into one directory
-// (pending/, codes/, an audit shard) share its fsyncs.
+// With SyncWholeFS (the default when the store has a filesystem of its
+// own, on Linux), one flush is a syncfs(2) of the store's filesystem: it
+// covers the files' data and every directory at once, so all concurrent
+// puts — in any directory, a stamping's PDF and its audit entry alike —
+// share two flushes each round (data, then links). With SyncEachFile each
+// file is fsynced itself and the rounds are per directory: concurrent puts
+// into one directory (pending/, codes/, an audit shard) share its fsyncs.
 
 // dirSyncs coalesces the flushes of concurrent writers, per key: a
 // directory, or the store's root for a syncfs.

@@ -13,7 +13,15 @@ import (
 // fsyncs (group commit); every one of them is stored, the locks hold, and
 // no directory is left registered once they are done.
 func TestGroupSync(t *testing.T) {
-	s, err := New(t.TempDir(), Options{})
+	for _, mode := range []SyncMode{SyncEachFile, SyncWholeFS} {
+		t.Run(map[SyncMode]string{SyncEachFile: "each file", SyncWholeFS: "syncfs"}[mode], func(t *testing.T) {
+			testGroupSync(t, mode)
+		})
+	}
+}
+
+func testGroupSync(t *testing.T, mode SyncMode) {
+	s, err := New(t.TempDir(), Options{Sync: mode})
 	if err != nil {
 		t.Fatal(err)
 	}

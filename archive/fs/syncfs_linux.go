@@ -30,3 +30,10 @@ func syncfs(dir string) error {
 
 // canSyncfs tells whether syncfs works on dir's filesystem.
 func canSyncfs(dir string) bool { return syncfs(dir) == nil }
+
+// ownFilesystem tells whether dir is on another filesystem than "/": a
+// volume of its own, whose syncfs flushes nothing but the store.
+func ownFilesystem(dir string) bool {
+	var d, root unix.Stat_t
+	return unix.Stat(dir, &d) == nil && unix.Stat("/", &root) == nil && d.Dev != root.Dev
+}
