@@ -101,8 +101,9 @@ func New(opt Options) (*Server, error) {
 		return nil, &OptionsError{"Limits." + opt.Limits.negative(), "negative"}
 	}
 	opt.Limits = opt.Limits.withDefaults()
-	// Parse the pages now: a broken template stops the server at start,
-	// not at its first visitor.
+	// Parse the pages now (the console's set is cloned from the passkey
+	// and public pages, so this parses all three): a broken template
+	// stops the server at start, not at its first visitor.
 	consoleTemplates()
 	problemsPage()
 	opt.PublicURL = strings.TrimSuffix(opt.PublicURL, "/")
