@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -113,13 +114,17 @@ const (
 // keyPrefix makes eseal keys recognisable in logs and secret scanners.
 const keyPrefix = "esk_"
 
+// The patterns are compiled on first use, not at start-up: most commands of
+// the binary never look at an API key.
 var (
-	keyIDPattern       = regexp.MustCompile(`^k-[a-z0-9]{16}$`)
-	descriptionPattern = regexp.MustCompile(`^` + apiKeyPrefix + `([0-9a-f]{64})\.json$`)
+	keyIDPattern       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^k-[a-z0-9]{16}$`) })
+	descriptionPattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^` + apiKeyPrefix + `([0-9a-f]{64})\.json$`)
+	})
 )
 
 // ValidKeyID reports whether s has the form of an API key id.
-func ValidKeyID(s string) bool { return keyIDPattern.MatchString(s) }
+func ValidKeyID(s string) bool { return keyIDPattern().MatchString(s) }
 
 // KeySpecError says why a key cannot be created; Field names the part of
 // the request at fault.
@@ -275,7 +280,7 @@ func (kr Keyring) Lookup(ctx context.Context, secret string) (*APIKey, error) {
 func (kr Keyring) List(ctx context.Context) ([]*APIKey, error) {
 	var objs []string
 	err := kr.Store.List(ctx, apiKeyPrefix, func(o archive.ObjectInfo) error {
-		if descriptionPattern.MatchString(o.Key) {
+		if descriptionPattern().MatchString(o.Key) {
 			objs = append(objs, o.Key)
 		}
 		return nil
@@ -352,7 +357,7 @@ func (kr Keyring) read(ctx context.Context, object string) (*APIKey, error) {
 	k := stored.APIKey
 	if k.ID == "" {
 		// The hash names the key for good, so its id can come from it.
-		k.ID = "k-" + descriptionPattern.FindStringSubmatch(object)[1][:16]
+		k.ID = "k-" + descriptionPattern().FindStringSubmatch(object)[1][:16]
 	}
 	if k.Role == "" {
 		k.Role = legacyRole(stored.Roles)

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/mux"
 
@@ -26,33 +27,34 @@ import (
 	"eseal/seal"
 )
 
-var consoleTemplates = template.Must(template.Must(passkeyPages.Clone()).Funcs(template.FuncMap{
-	"actionText": actionText,
-	// details lists an audit entry's details as "key: value", sorted.
-	"details": func(d map[string]string) []string {
-		out := make([]string, 0, len(d))
-		for k, v := range d {
-			out = append(out, k+": "+v)
-		}
-		sort.Strings(out)
-		return out
-	},
-	"retentionText": retentionText,
-	"retentionClasses": func() []archive.RetentionClass {
-		return []archive.RetentionClass{archive.Permanent, archive.Years30, archive.Years10}
-	},
-	"methodText": func(m string) string {
-		switch m {
-		case string(seal.MethodPasskey):
-			return "通行密钥 passkey"
-		case string(seal.MethodSM2):
-			return "个人 SM2 证书签名"
-		case "api-key", "":
-			return "接口授权 API key"
-		}
-		return m
-	},
-}).Parse(`{{define "chead"}}<!doctype html>
+var consoleTemplates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.Must(passkeyPages().Clone()).Funcs(template.FuncMap{
+		"actionText": actionText,
+		// details lists an audit entry's details as "key: value", sorted.
+		"details": func(d map[string]string) []string {
+			out := make([]string, 0, len(d))
+			for k, v := range d {
+				out = append(out, k+": "+v)
+			}
+			sort.Strings(out)
+			return out
+		},
+		"retentionText": retentionText,
+		"retentionClasses": func() []archive.RetentionClass {
+			return []archive.RetentionClass{archive.Permanent, archive.Years30, archive.Years10}
+		},
+		"methodText": func(m string) string {
+			switch m {
+			case string(seal.MethodPasskey):
+				return "通行密钥 passkey"
+			case string(seal.MethodSM2):
+				return "个人 SM2 证书签名"
+			case "api-key", "":
+				return "接口授权 API key"
+			}
+			return m
+		},
+	}).Parse(`{{define "chead"}}<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 {{if .Refresh}}<meta http-equiv="refresh" content="{{.Refresh}}">{{end}}
 <title>{{.Title}} · 档案利用</title>
@@ -224,6 +226,7 @@ document.getElementById('register').addEventListener('click', async () => {
 {{else}}<tr><td colspan="5">没有到期的档案。</td></tr>{{end}}</table></div>
 {{with .Data.Next}}<p><a class="btn" id="next" href="{{.}}">下一页</a></p>{{end}}{{template "cfoot" .}}{{end}}
 `))
+})
 
 // consoleView is what every console template gets.
 type consoleView struct {
@@ -267,7 +270,7 @@ func (s *Server) consolePage(w http.ResponseWriter, status int, name string, cr 
 		}
 	}
 	var buf bytes.Buffer
-	if err := consoleTemplates.ExecuteTemplate(&buf, name, v); err != nil {
+	if err := consoleTemplates().ExecuteTemplate(&buf, name, v); err != nil {
 		s.Log.Error("rendering a console page", "page", name, "err", err)
 		http.Error(w, "rendering failed", http.StatusInternalServerError)
 		return

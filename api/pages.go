@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,40 +25,44 @@ import (
 
 // The public pages are plain server-rendered HTML, readable on a phone, with
 // no scripts: a citizen downloading a licence at home, a clerk checking one.
-var pages = template.Must(template.New("base").Funcs(template.FuncMap{
-	"verdictText": func(v seal.Verdict) string {
-		switch v {
-		case seal.Valid:
-			return "有效 VALID"
-		case seal.Invalid:
-			return "无效 INVALID"
-		}
-		return "无法确定 INDETERMINATE"
-	},
-	// changed: VALID, with changes after signing.
-	"changed": func(r *seal.Report) bool { return r.Verdict == seal.Valid && r.Summary != string(seal.Valid) },
-	// authorizedBy says who authorized a use of a seal (一章一授权) and how.
-	"authorizedBy": func(a archive.AuthorizationElement) string {
-		switch {
-		case a.PersonName != "" && a.Method == string(seal.MethodPasskey):
-			return a.PersonName + "（通行密钥 passkey）"
-		case a.PersonName != "":
-			return a.PersonName + "（个人 SM2 证书签名）"
-		}
-		return "接口授权 API key: " + a.GrantedBy
-	},
-	// One clock on every page people read: China time (UTC+8) unless serve's
-	// time_zone names another zone, labelled.
-	"at":  func(t time.Time) string { return clockText(t) },
-	"day": func(t time.Time) string { return t.In(pageZone().loc).Format("2006-01-02") },
-	"when": func(t *time.Time) string {
-		if t == nil {
-			return "—"
-		}
-		return clockText(*t)
-	},
-	"zoneLabel": func() string { return pageZone().label },
-}).Parse(`{{define "head"}}<!doctype html>
+// Every template set of this package is parsed on first use (New parses
+// them all, so a broken template stops the server at start): a CLI command
+// linked into the same binary does not pay for them at start-up.
+var pages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("base").Funcs(template.FuncMap{
+		"verdictText": func(v seal.Verdict) string {
+			switch v {
+			case seal.Valid:
+				return "有效 VALID"
+			case seal.Invalid:
+				return "无效 INVALID"
+			}
+			return "无法确定 INDETERMINATE"
+		},
+		// changed: VALID, with changes after signing.
+		"changed": func(r *seal.Report) bool { return r.Verdict == seal.Valid && r.Summary != string(seal.Valid) },
+		// authorizedBy says who authorized a use of a seal (一章一授权) and how.
+		"authorizedBy": func(a archive.AuthorizationElement) string {
+			switch {
+			case a.PersonName != "" && a.Method == string(seal.MethodPasskey):
+				return a.PersonName + "（通行密钥 passkey）"
+			case a.PersonName != "":
+				return a.PersonName + "（个人 SM2 证书签名）"
+			}
+			return "接口授权 API key: " + a.GrantedBy
+		},
+		// One clock on every page people read: China time (UTC+8) unless serve's
+		// time_zone names another zone, labelled.
+		"at":  func(t time.Time) string { return clockText(t) },
+		"day": func(t time.Time) string { return t.In(pageZone().loc).Format("2006-01-02") },
+		"when": func(t *time.Time) string {
+			if t == nil {
+				return "—"
+			}
+			return clockText(*t)
+		},
+		"zoneLabel": func() string { return pageZone().label },
+	}).Parse(`{{define "head"}}<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.}}</title>
 <style>
@@ -100,6 +105,7 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 <p>没有找到与此取件码对应的文件。请核对取件码（不区分大小写，可省略连字符）。</p></body></html>{{end}}
 {{define "busy"}}{{template "head" "请稍后再试"}}<h1>系统繁忙</h1><p>正在验证的文件较多，请几秒后刷新。</p></body></html>{{end}}
 {{define "limited"}}{{template "head" "请稍后再试"}}<h1>尝试次数过多</h1><p>请一分钟后再试。</p></body></html>{{end}}`))
+})
 
 var chinaTime = time.FixedZone("CST", 8*3600)
 
@@ -157,7 +163,7 @@ type pageData struct {
 
 func renderPage(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := pages().ExecuteTemplate(&buf, name, data); err != nil {
 		http.Error(w, "rendering failed", http.StatusInternalServerError)
 		return
 	}

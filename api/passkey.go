@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/gorilla/mux"
 
@@ -24,7 +25,8 @@ import (
 // nonce: it converts the options to what navigator.credentials expects and
 // posts the authenticator's answer back. "passkey-js" holds what they share
 // with the console's sign-in and passkey pages (console_pages.go).
-var passkeyPages = template.Must(template.Must(pages.Clone()).Parse(`
+var passkeyPages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.Must(pages().Clone()).Parse(`
 {{define "passkey-js"}}
 const b64u = s => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), c => c.charCodeAt(0));
 const enc = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -110,11 +112,12 @@ document.getElementById('refuse').addEventListener('click', async () => {
   } catch (e) { show('未拒绝：' + e.message, false); }
 });
 </script>{{end}}</body></html>{{end}}`))
+})
 
 // renderScriptPage renders a passkey page whose one inline script carries nonce.
 func renderScriptPage(w http.ResponseWriter, status int, name, nonce string, data any) {
 	var buf bytes.Buffer
-	if err := passkeyPages.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := passkeyPages().ExecuteTemplate(&buf, name, data); err != nil {
 		http.Error(w, "rendering failed", http.StatusInternalServerError)
 		return
 	}

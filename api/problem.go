@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"sort"
+	"sync"
 
 	"eseal/archive"
 	"eseal/archive/index"
@@ -228,7 +229,8 @@ func problemFor(err error) *Problem {
 	return newProblem("internal", "the request failed; the error is in the server log")
 }
 
-var problemsPage = template.Must(template.New("problems").Parse(`<!doctype html>
+var problemsPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("problems").Parse(`<!doctype html>
 <html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>eseal problem types</title>
 <style>body{font-family:system-ui,sans-serif;max-width:46em;margin:1em auto;padding:0 1em}td{padding:.2em .6em}</style>
@@ -236,6 +238,7 @@ var problemsPage = template.Must(template.New("problems").Parse(`<!doctype html>
 <p>Errors are <code>application/problem+json</code> (RFC 9457); <code>type</code> is one of these.</p>
 <table>{{range .}}<tr id="{{.Slug}}"><td><code>/problems/{{.Slug}}</code><td>{{.Status}}<td>{{.Title}}</tr>
 {{end}}</table>`))
+})
 
 type problemDoc struct {
 	Slug   string

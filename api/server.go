@@ -101,6 +101,11 @@ func New(opt Options) (*Server, error) {
 		return nil, &OptionsError{"Limits." + opt.Limits.negative(), "negative"}
 	}
 	opt.Limits = opt.Limits.withDefaults()
+	// Parse the pages now (the console's set is cloned from the passkey
+	// and public pages, so this parses all three): a broken template
+	// stops the server at start, not at its first visitor.
+	consoleTemplates()
+	problemsPage()
 	opt.PublicURL = strings.TrimSuffix(opt.PublicURL, "/")
 	if opt.Log == nil {
 		opt.Log = slog.Default()
@@ -338,7 +343,7 @@ func (s *Server) problemDoc(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = problemsPage.Execute(w, problemDocs())
+	_ = problemsPage().Execute(w, problemDocs())
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 problem, so one

@@ -10,6 +10,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -129,7 +130,9 @@ func checkDocument(ctx context.Context, s Store, id string, rep *FixityReport) (
 
 // documentObject matches the objects a document's folder holds: its PDF,
 // record, reference number, SES_Signatures and legal-hold events.
-var documentObject = regexp.MustCompile(`^(document\.pdf|record\.json|refcode\.json|ses-[0-9]+\.der|holds/[0-9]{6}\.json)$`)
+var documentObject = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(document\.pdf|record\.json|refcode\.json|ses-[0-9]+\.der|holds/[0-9]{6}\.json)$`)
+})
 
 // foreignVersion reports an object of the document that has more than one
 // version: each is written once, so any other version was put around the
@@ -138,7 +141,7 @@ var documentObject = regexp.MustCompile(`^(document\.pdf|record\.json|refcode\.j
 func foreignVersion(ctx context.Context, s Store, id string) *FixityProblem {
 	var p *FixityProblem
 	err := s.ListVersions(ctx, DocumentPrefix(id), func(o ObjectInfo) error {
-		if !documentObject.MatchString(strings.TrimPrefix(o.Key, DocumentPrefix(id))) && p == nil {
+		if !documentObject().MatchString(strings.TrimPrefix(o.Key, DocumentPrefix(id))) && p == nil {
 			p = &FixityProblem{Kind: FixityUnexpectedObject, DocumentID: id, Key: o.Key,
 				Reason: "an object the service never writes in a document's folder"}
 		}

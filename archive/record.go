@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -93,7 +94,7 @@ type scheduleFile struct {
 	Items map[string]string `yaml:"items"`
 }
 
-var itemCodePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var itemCodePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // ValidReference reports whether s is 1–64 letters, digits and the
 // punctuation of Chinese document numbers (〔〕()（）-_/.#:): a case number or
@@ -112,7 +113,7 @@ func ValidReference(s string) bool {
 }
 
 // ValidItemCode reports whether s is an acceptable item code.
-func ValidItemCode(s string) bool { return itemCodePattern.MatchString(s) }
+func ValidItemCode(s string) bool { return itemCodePattern().MatchString(s) }
 
 // LoadSchedule reads a retention schedule from a YAML file.
 func LoadSchedule(path string) (*Schedule, error) {
@@ -273,10 +274,10 @@ func (r *Record) Authorizations() []AuthorizationElement {
 // A document id is doc-<16 letters> for the first unit (and every document
 // stamped before units), doc-<unit tag>-<16 letters> for another unit's
 // (seal mints them).
-var docIDPattern = regexp.MustCompile(`^doc-(?:[a-z2-7]{8}-)?[a-z2-7]{16}$`)
+var docIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^doc-(?:[a-z2-7]{8}-)?[a-z2-7]{16}$`) })
 
 // ValidDocumentID reports whether s has the form of a document id.
-func ValidDocumentID(s string) bool { return docIDPattern.MatchString(s) }
+func ValidDocumentID(s string) bool { return docIDPattern().MatchString(s) }
 
 // UnitsPrefix holds the units and the documents of every unit but the first.
 const UnitsPrefix = "units/"

@@ -9,18 +9,36 @@ package pdf
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
+// textTables are the tables below that need building. They are built on
+// first use — only text extraction (placing a seal by keyword) reads them —
+// so that a command which never looks at text does not pay for them at
+// start-up.
+type textTables struct {
+	glyphNames                                          map[string]rune
+	standardEncoding, winAnsiEncoding, macRomanEncoding [256]rune
+	fallbackFont                                        *font
+}
+
+var tables = sync.OnceValue(func() *textTables {
+	t := &textTables{glyphNames: glyphNames()}
+	t.standardEncoding, t.winAnsiEncoding, t.macRomanEncoding = baseEncodings()
+	t.fallbackFont = newFallbackFont(&t.standardEncoding)
+	return t
+})
+
 // asciiNames are the glyph names of codes 0x20–0x7E in WinAnsiEncoding.
-var asciiNames = strings.Fields(`space exclam quotedbl numbersign dollar percent ampersand quotesingle
+const asciiNames = `space exclam quotedbl numbersign dollar percent ampersand quotesingle
 parenleft parenright asterisk plus comma hyphen period slash zero one two three four five six seven
 eight nine colon semicolon less equal greater question at A B C D E F G H I J K L M N O P Q R S T U V
 W X Y Z bracketleft backslash bracketright asciicircum underscore grave a b c d e f g h i j k l m n o
-p q r s t u v w x y z braceleft bar braceright asciitilde`)
+p q r s t u v w x y z braceleft bar braceright asciitilde`
 
 // latin1Names are the glyph names of U+00A1–U+00FF.
-var latin1Names = strings.Fields(`exclamdown cent sterling currency yen brokenbar section dieresis
+const latin1Names = `exclamdown cent sterling currency yen brokenbar section dieresis
 copyright ordfeminine guillemotleft logicalnot hyphen registered macron degree plusminus twosuperior
 threesuperior acute mu paragraph periodcentered cedilla onesuperior ordmasculine guillemotright
 onequarter onehalf threequarters questiondown Agrave Aacute Acircumflex Atilde Adieresis Aring AE
@@ -28,38 +46,38 @@ Ccedilla Egrave Eacute Ecircumflex Edieresis Igrave Iacute Icircumflex Idieresis
 Oacute Ocircumflex Otilde Odieresis multiply Oslash Ugrave Uacute Ucircumflex Udieresis Yacute Thorn
 germandbls agrave aacute acircumflex atilde adieresis aring ae ccedilla egrave eacute ecircumflex
 edieresis igrave iacute icircumflex idieresis eth ntilde ograve oacute ocircumflex otilde odieresis
-divide oslash ugrave uacute ucircumflex udieresis yacute thorn ydieresis`)
+divide oslash ugrave uacute ucircumflex udieresis yacute thorn ydieresis`
 
-// otherNames are the remaining glyph names of the Latin text encodings.
-var otherNames = map[string]rune{
-	"quoteleft": '‘', "quoteright": '’', "quotedblleft": '“', "quotedblright": '”',
-	"quotesinglbase": '‚', "quotedblbase": '„', "guilsinglleft": '‹', "guilsinglright": '›',
-	"endash": '–', "emdash": '—', "bullet": '•', "ellipsis": '…', "dagger": '†', "daggerdbl": '‡',
-	"perthousand": '‰', "Euro": '€', "florin": 'ƒ', "circumflex": 'ˆ', "tilde": '˜', "trademark": '™',
-	"Scaron": 'Š', "scaron": 'š', "Zcaron": 'Ž', "zcaron": 'ž', "OE": 'Œ', "oe": 'œ', "Ydieresis": 'Ÿ',
-	"minus": '−', "fraction": '⁄', "dotlessi": 'ı', "Lslash": 'Ł', "lslash": 'ł', "breve": '˘',
-	"dotaccent": '˙', "ring": '˚', "hungarumlaut": '˝', "ogonek": '˛', "caron": 'ˇ', "nbspace": '\u00a0',
-	"fi": 'ﬁ', "fl": 'ﬂ', "notequal": '≠', "infinity": '∞', "lessequal": '≤', "greaterequal": '≥',
-	"partialdiff": '∂', "summation": '∑', "product": '∏', "pi": 'π', "integral": '∫', "Omega": 'Ω',
-	"radical": '√', "approxequal": '≈', "Delta": '∆', "lozenge": '◊', "apple": '\uf8ff',
-	"sfthyphen": '\u00ad', "middot": '·', "periodcentered": '·', "quotereversed": '‛',
-}
-
-var glyphNames = func() map[string]rune {
+// glyphNames maps the glyph names of the Latin text encodings to their
+// runes: asciiNames, latin1Names and the others below.
+func glyphNames() map[string]rune {
 	m := make(map[string]rune, 260)
-	for i, n := range asciiNames {
+	for i, n := range strings.Fields(asciiNames) {
 		m[n] = rune(0x20 + i)
 	}
-	for i, n := range latin1Names {
+	for i, n := range strings.Fields(latin1Names) {
 		if _, ok := m[n]; !ok { // "hyphen" stays U+002D
 			m[n] = rune(0xa1 + i)
 		}
 	}
-	for n, r := range otherNames {
+	others := map[string]rune{
+		"quoteleft": '‘', "quoteright": '’', "quotedblleft": '“', "quotedblright": '”',
+		"quotesinglbase": '‚', "quotedblbase": '„', "guilsinglleft": '‹', "guilsinglright": '›',
+		"endash": '–', "emdash": '—', "bullet": '•', "ellipsis": '…', "dagger": '†', "daggerdbl": '‡',
+		"perthousand": '‰', "Euro": '€', "florin": 'ƒ', "circumflex": 'ˆ', "tilde": '˜', "trademark": '™',
+		"Scaron": 'Š', "scaron": 'š', "Zcaron": 'Ž', "zcaron": 'ž', "OE": 'Œ', "oe": 'œ', "Ydieresis": 'Ÿ',
+		"minus": '−', "fraction": '⁄', "dotlessi": 'ı', "Lslash": 'Ł', "lslash": 'ł', "breve": '˘',
+		"dotaccent": '˙', "ring": '˚', "hungarumlaut": '˝', "ogonek": '˛', "caron": 'ˇ', "nbspace": '\u00a0',
+		"fi": 'ﬁ', "fl": 'ﬂ', "notequal": '≠', "infinity": '∞', "lessequal": '≤', "greaterequal": '≥',
+		"partialdiff": '∂', "summation": '∑', "product": '∏', "pi": 'π', "integral": '∫', "Omega": 'Ω',
+		"radical": '√', "approxequal": '≈', "Delta": '∆', "lozenge": '◊', "apple": '\uf8ff',
+		"sfthyphen": '\u00ad', "middot": '·', "periodcentered": '·', "quotereversed": '‛',
+	}
+	for n, r := range others {
 		m[n] = r
 	}
 	return m
-}()
+}
 
 // glyphText maps a glyph name to its text: the table above, uniXXXX[XXXX…],
 // uXXXX[XX], ligatures joined with "_" and variants suffixed with ".xxx".
@@ -78,7 +96,7 @@ func glyphText(name string) (string, bool) {
 		}
 		return b.String(), true
 	}
-	if r, ok := glyphNames[name]; ok {
+	if r, ok := tables().glyphNames[name]; ok {
 		return string(r), true
 	}
 	if h, ok := strings.CutPrefix(name, "uni"); ok && len(h) >= 4 && len(h)%4 == 0 {
@@ -101,14 +119,8 @@ func glyphText(name string) (string, bool) {
 	return "", false
 }
 
-// Base encodings, code → rune (0 = undefined).
-var (
-	standardEncoding [256]rune
-	winAnsiEncoding  [256]rune
-	macRomanEncoding [256]rune
-)
-
-func init() {
+// baseEncodings returns the base encodings, code → rune (0 = undefined).
+func baseEncodings() (standardEncoding, winAnsiEncoding, macRomanEncoding [256]rune) {
 	for c := 0x20; c < 0x7f; c++ {
 		standardEncoding[c] = rune(c)
 		winAnsiEncoding[c] = rune(c)
@@ -138,6 +150,7 @@ func init() {
 		"¿¡¬√ƒ≈∆«»…\u00a0ÀÃÕŒœ–—“”‘’÷◊ÿŸ⁄¤‹›ﬁﬂ‡·‚„‰ÂÊÁËÈÍÎÏÌÓÔ\uf8ffÒÚÛÙıˆ˜¯˘˙˚¸˝˛ˇ") {
 		macRomanEncoding[0x80+i] = r
 	}
+	return
 }
 
 // Widths of codes 0x20–0x7E in the standard 14 fonts, for the files that

@@ -53,8 +53,9 @@ type glyphCode struct {
 	n    int // bytes
 }
 
-// fallbackFont is used when a text operator runs without a usable font.
-var fallbackFont = func() *font {
+// newFallbackFont makes the font used when a text operator runs without a
+// usable one.
+func newFallbackFont(standardEncoding *[256]rune) *font {
 	f := &font{scale: 0.001, ascent: 0.8, descent: -0.2, missingW: 500}
 	for c := range 256 {
 		f.simpleW[c] = -1
@@ -63,7 +64,7 @@ var fallbackFont = func() *font {
 		}
 	}
 	return f
-}()
+}
 
 // loadFont builds the font described by dict. It never fails: missing or
 // broken parts fall back to defaults.
@@ -122,9 +123,9 @@ func (in *interp) loadFont(dict Dict) *font {
 	}
 
 	// Text through the encoding: base table, then /Differences.
-	table := &standardEncoding
+	table := &tables().standardEncoding
 	if subtype == "TrueType" {
-		table = &winAnsiEncoding
+		table = &tables().winAnsiEncoding
 	}
 	enc, _ := d.Resolve(dict["Encoding"])
 	var diffs Array
@@ -165,11 +166,11 @@ func (in *interp) loadFont(dict Dict) *font {
 func baseEncoding(n Name, def *[256]rune) *[256]rune {
 	switch n {
 	case "WinAnsiEncoding":
-		return &winAnsiEncoding
+		return &tables().winAnsiEncoding
 	case "MacRomanEncoding":
-		return &macRomanEncoding
+		return &tables().macRomanEncoding
 	case "StandardEncoding":
-		return &standardEncoding
+		return &tables().standardEncoding
 	}
 	return def
 }

@@ -423,7 +423,7 @@ func operands(ops []Object, k int) ([6]float64, bool) {
 func (in *interp) show(s String, gs *gstate, tm *matrix) error {
 	f := gs.font
 	if f == nil {
-		f = fallbackFont
+		f = tables().fallbackFont
 	}
 	for len(s) > 0 {
 		if in.ops++; in.ops > maxTextOps {

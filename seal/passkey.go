@@ -32,6 +32,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -64,7 +65,7 @@ const MaxPasskeyResponse = 16 << 10
 
 const enrolmentPrefix = "enrolments/"
 
-var enrolmentTokenPattern = regexp.MustCompile(`^[a-z2-7]{32}$`)
+var enrolmentTokenPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z2-7]{32}$`) })
 
 // PasskeyReason says why a passkey enrolment or assertion was refused.
 type PasskeyReason string
@@ -179,7 +180,7 @@ func (r *Registry) passkeyState(ctx context.Context, p *Person) error {
 // token is unused and unexpired.
 func (r *Registry) PasskeyEnrolment(ctx context.Context, token string) (*Person, error) {
 	notFound := &PasskeyError{Reason: EnrolmentNotFound, Detail: "no such enrolment; ask the administrator for a new link"}
-	if !enrolmentTokenPattern.MatchString(token) {
+	if !enrolmentTokenPattern().MatchString(token) {
 		return nil, notFound
 	}
 	var e enrolment

@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -112,10 +113,10 @@ const (
 	PersonRemovedA audit.Action = "person.removed"
 )
 
-var personIDPattern = regexp.MustCompile(`^p-[a-z2-7]{16}$`)
+var personIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^p-[a-z2-7]{16}$`) })
 
 // ValidPersonID reports whether s has the form of a person id.
-func ValidPersonID(s string) bool { return personIDPattern.MatchString(s) }
+func ValidPersonID(s string) bool { return personIDPattern().MatchString(s) }
 
 func personKey(id, name string) string { return personPrefix + id + "/" + name }
 

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -127,10 +128,10 @@ func (e *RequestError) Error() string {
 	return fmt.Sprintf("authorization request %s: %s: %s", e.ID, e.Reason, e.Detail)
 }
 
-var requestIDPattern = regexp.MustCompile(`^ar-[a-z2-7]{16}$`)
+var requestIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^ar-[a-z2-7]{16}$`) })
 
 // ValidRequestID reports whether s has the form of a request id.
-func ValidRequestID(s string) bool { return requestIDPattern.MatchString(s) }
+func ValidRequestID(s string) bool { return requestIDPattern().MatchString(s) }
 
 func requestKey(id, name string) string { return requestPrefix + id + "/" + name }
 

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -105,11 +106,11 @@ type InvalidError struct{ Reason string }
 
 func (e *InvalidError) Error() string { return "invalid seal request: " + e.Reason }
 
-var idPattern = regexp.MustCompile(`^seal-[a-z2-7]{13}$`)
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^seal-[a-z2-7]{13}$`) })
 
 // ValidID reports whether s has the form of a seal id. Ids are checked before
 // they reach the store, so path tricks never get that far.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+func ValidID(s string) bool { return idPattern().MatchString(s) }
 
 func newID() string {
 	var b [8]byte

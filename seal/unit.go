@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -66,13 +67,13 @@ type UnitSpec struct {
 const UnitCreated audit.Action = "unit.created"
 
 var (
-	unitIDPattern   = regexp.MustCompile(`^u-[a-z2-7]{8}$`)
-	unitCodePattern = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z-]{0,31}$`)
-	fondsPattern    = regexp.MustCompile(`^[0-9A-Za-z]{1,16}$`)
+	unitIDPattern   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^u-[a-z2-7]{8}$`) })
+	unitCodePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z-]{0,31}$`) })
+	fondsPattern    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Za-z]{1,16}$`) })
 )
 
 // ValidUnitID reports whether s has the form of a unit id.
-func ValidUnitID(s string) bool { return unitIDPattern.MatchString(s) }
+func ValidUnitID(s string) bool { return unitIDPattern().MatchString(s) }
 
 // UnitNotFoundError says that no unit has the id.
 type UnitNotFoundError struct{ ID string }
@@ -97,7 +98,7 @@ func newUnitID(b [5]byte) string {
 }
 
 // ValidFonds reports whether s is a fonds code (全宗号): 1–16 letters and digits.
-func ValidFonds(s string) bool { return fondsPattern.MatchString(s) }
+func ValidFonds(s string) bool { return fondsPattern().MatchString(s) }
 
 func (r *Registry) unitCacheGet(id string) *Unit {
 	r.mu.Lock()
@@ -111,7 +112,7 @@ func (r *Registry) CreateUnit(ctx context.Context, spec UnitSpec) (*Unit, error)
 	switch {
 	case !validName(spec.Name, 64):
 		return nil, &InputError{"name", "1–64 characters, no control characters"}
-	case !unitCodePattern.MatchString(spec.Code):
+	case !unitCodePattern().MatchString(spec.Code):
 		return nil, &InputError{"code", "the 统一社会信用代码 (18 characters) or the platform's code: 1–32 letters, digits and -"}
 	case !ValidFonds(spec.Fonds):
 		return nil, &InputError{"fonds", "the fonds code (全宗号): 1–16 letters and digits"}

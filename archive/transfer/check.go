@@ -235,7 +235,7 @@ func (k *checker) index(zr *zip.Reader) bool {
 			}
 		}
 	}
-	if safe && !packageIDPattern.MatchString(k.root) {
+	if safe && !packageIDPattern().MatchString(k.root) {
 		bad(k.root, "the bag's top directory must be named by the package id (1–64 of [A-Za-z0-9._-])")
 	}
 	k.report.Package = k.root

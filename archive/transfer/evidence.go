@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -142,7 +143,7 @@ func evidenceXML(method, dir string) EvidenceXML {
 	return x
 }
 
-var authzIDPattern = regexp.MustCompile(`^az-[a-z2-7]{16}$`)
+var authzIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^az-[a-z2-7]{16}$`) })
 
 // evidenceDir is an authorization's folder inside its item's folder.
 func evidenceDir(authzID string) string { return "evidence/" + authzID + "/" }
@@ -209,7 +210,7 @@ func readGrant(method string, b []byte) (*grantFacts, error) {
 	default:
 		return nil, fmt.Errorf("unknown method %q", method)
 	}
-	if !authzIDPattern.MatchString(g.AuthorizationID) {
+	if !authzIDPattern().MatchString(g.AuthorizationID) {
 		return nil, fmt.Errorf("the authorization id %q is malformed", clipLine(g.AuthorizationID))
 	}
 	if g.SealID == "" {
@@ -274,7 +275,7 @@ func (k *checker) evidence(docRef, ref string, m *Metadata) []string {
 	}
 	for i, ev := range m.Evidence {
 		what := fmt.Sprintf("%s 授权凭证[%d]", docRef, i+1)
-		if !authzIDPattern.MatchString(ev.AuthzID) {
+		if !authzIDPattern().MatchString(ev.AuthzID) {
 			k.c.add(CheckAuthorization, Fail, what, "授权标识 malformed")
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -31,7 +32,7 @@ const (
 	maxDetailRunes = 500
 )
 
-var documentIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var documentIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // buildMetadata describes one item with DA/T 46 element names.
 func buildMetadata(it Item, rule Rule, unit string, size int64, sm3Hex, shaHex string) Metadata {
@@ -146,7 +147,7 @@ func malformedMetadata(m *Metadata) []string {
 	text("原始文件名", m.OriginalName, maxNameRunes)
 	text("办件编号", m.CaseNo, maxShortRunes)
 	text("申请人", m.Applicant, maxNameRunes)
-	if m.DocumentID != "" && !documentIDPattern.MatchString(m.DocumentID) {
+	if m.DocumentID != "" && !documentIDPattern().MatchString(m.DocumentID) {
 		bad = append(bad, "电子文件号: 1–64 letters, digits and ._-")
 	}
 	if m.ItemCode != "" && !archive.ValidItemCode(m.ItemCode) {

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -97,7 +98,7 @@ type Package struct {
 	Checks []RegisterCheck `json:"checks"`
 }
 
-var packageIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var packageIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // Write writes a transfer package of the records, in the order given, to w
 // as a ZIP file (layout in the package comment). It streams: each PDF is
@@ -124,7 +125,7 @@ func Write(ctx context.Context, w io.Writer, records []archive.Record, opts Opti
 	if id == "" {
 		id = opts.Rule.Fonds + "-" + t.Format("20060102T150405Z")
 	}
-	if !packageIDPattern.MatchString(id) {
+	if !packageIDPattern().MatchString(id) {
 		return nil, fmt.Errorf("transfer: package id %q: want 1–64 of [A-Za-z0-9._-]", id)
 	}
 	items, err := Assign(records, opts.Rule)

@@ -27,6 +27,7 @@ const cliBenchSize = 3 << 20
 // directory made by `eseal init` and the input.
 var cliBench struct {
 	once            sync.Once
+	tmp             string // removed by TestMain
 	bin, dir, input string
 	seal            string
 	doc             []byte
@@ -49,6 +50,7 @@ func BenchmarkCLIStamp(b *testing.B) {
 			cliBench.err = err
 			return
 		}
+		cliBench.tmp = tmp
 		cliBench.bin = buildEseal(b, tmp)
 		cliBench.dir = filepath.Join(tmp, "data")
 		cliBench.doc = pdftest.Document(pdftest.Options{Pages: 3, Size: cliBenchSize})

@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 	if systemBin.dir != "" {
 		os.RemoveAll(systemBin.dir)
 	}
+	if cliBench.tmp != "" {
+		os.RemoveAll(cliBench.tmp) // the binary, data directory and input of BenchmarkCLIStamp
+	}
 	os.Exit(code)
 }
 
