@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -148,13 +149,14 @@ const (
 	DefaultAuthorizationTTL = time.Hour
 )
 
+// Compiled on first use: package initialisation does nothing heavy.
 var (
-	authzIDPattern = regexp.MustCompile(`^az-[a-z2-7]{16}$`)
-	sm3HexPattern  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	authzIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^az-[a-z2-7]{16}$`) })
+	sm3HexPattern  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 )
 
 // ValidAuthorizationID reports whether s has the form of an authorization id.
-func ValidAuthorizationID(s string) bool { return authzIDPattern.MatchString(s) }
+func ValidAuthorizationID(s string) bool { return authzIDPattern().MatchString(s) }
 
 // ValidCaseNo reports whether s is an acceptable case number (办件编号).
 func ValidCaseNo(s string) bool { return archive.ValidReference(s) }
@@ -183,7 +185,7 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 	if req.CaseNo != "" && !ValidCaseNo(req.CaseNo) {
 		return nil, &InvalidError{"case_no: 1–64 letters, digits and -_/.#:〔〕()"}
 	}
-	if req.DocumentSM3 != "" && !sm3HexPattern.MatchString(req.DocumentSM3) {
+	if req.DocumentSM3 != "" && !sm3HexPattern().MatchString(req.DocumentSM3) {
 		return nil, &InvalidError{"document_sm3: 64 hexadecimal digits"}
 	}
 	if utf8.RuneCountInString(req.Purpose) > 256 {

@@ -149,7 +149,7 @@ func ParseGrant(b []byte) (*Grant, error) {
 		return nil, &GrantError{"seal id malformed"}
 	case g.MaxUses < 1 || g.MaxUses > MaxAuthorizationUses:
 		return nil, &GrantError{"max_uses out of range"}
-	case g.DocumentSM3 != "" && !sm3HexPattern.MatchString(g.DocumentSM3):
+	case g.DocumentSM3 != "" && !sm3HexPattern().MatchString(g.DocumentSM3):
 		return nil, &GrantError{"document_sm3 malformed"}
 	case g.Nonce == "":
 		return nil, &GrantError{"no nonce"}

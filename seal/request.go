@@ -157,7 +157,7 @@ func (r *Registry) RequestAuthorization(ctx context.Context, spec RequestSpec) (
 		return nil, &InputError{"case_no", "1–64 letters, digits and -_/.#:〔〕()"}
 	case !validName(spec.Title, 200):
 		return nil, &InputError{"title", "1–200 characters, no control characters"}
-	case spec.DocumentSM3 != "" && !sm3HexPattern.MatchString(spec.DocumentSM3):
+	case spec.DocumentSM3 != "" && !sm3HexPattern().MatchString(spec.DocumentSM3):
 		return nil, &InputError{"document_sm3", "64 hexadecimal digits"}
 	}
 	if len(spec.PDF) > 0 {
