@@ -90,14 +90,7 @@ func TestAuditUnwritable(t *testing.T) {
 	authz := e.grant(e.sealID, map[string]any{"case_no": "AU-1"})
 	before := e.objects()
 
-	shard := filepath.Join(e.root, "audit~", "test~")
-	aside := shard + ".aside"
-	if err := os.Rename(shard, aside); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(shard, nil, 0o400); err != nil {
-		t.Fatal(err)
-	}
+	restore := auditOutage(t, e)
 	r := e.postJSON("/v1/seals/"+e.sealID+"/authorizations", e.key(api.RoleAuthorizer, e.sealID), map[string]any{"case_no": "AU-2"})
 	if r.status != http.StatusServiceUnavailable || !strings.HasSuffix(problemType(t, r), "/audit-unavailable") {
 		t.Fatalf("grant with the audit log unwritable: %d %s", r.status, r.body)
@@ -111,12 +104,7 @@ func TestAuditUnwritable(t *testing.T) {
 		t.Errorf("metrics do not count the two failed appends:\n%s", grepLines(string(m.body), "eseal_audit"))
 	}
 
-	if err := os.Remove(shard); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(aside, shard); err != nil {
-		t.Fatal(err)
-	}
+	restore()
 	if n := e.objects(); n != before {
 		var keys []string
 		_ = e.store.List(ctx, "", func(o archive.ObjectInfo) error { keys = append(keys, o.Key); return nil })
@@ -134,12 +122,7 @@ func TestAuditUnwritable(t *testing.T) {
 	// PDF nor the record is held.
 	docID := r.json(t)["document_id"].(string)
 	archivist := e.key(api.RoleArchivist) // a key too is made only while the log records it
-	if err := os.Rename(shard, aside); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(shard, nil, 0o400); err != nil {
-		t.Fatal(err)
-	}
+	restore = auditOutage(t, e)
 	r = e.postJSON("/v1/documents/"+docID+"/hold", archivist, map[string]any{"on": true, "reason": "诉讼保全"})
 	if r.status != http.StatusServiceUnavailable || !strings.HasSuffix(problemType(t, r), "/audit-unavailable") {
 		t.Fatalf("hold with the audit log unwritable: %d %s", r.status, r.body)
@@ -149,12 +132,7 @@ func TestAuditUnwritable(t *testing.T) {
 			t.Fatalf("%s after the refused hold: %+v, %v", k, info, err)
 		}
 	}
-	if err := os.Remove(shard); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(aside, shard); err != nil {
-		t.Fatal(err)
-	}
+	restore()
 	cert, err := e.reg.AuditCertificate(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -305,14 +283,7 @@ func TestChangesNeedTheAuditLog(t *testing.T) {
 	}
 	before := e.objects()
 
-	shard := filepath.Join(e.root, "audit~", "test~")
-	aside := shard + ".aside"
-	if err := os.Rename(shard, aside); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(shard, nil, 0o400); err != nil {
-		t.Fatal(err)
-	}
+	restore := auditOutage(t, e)
 	for _, c := range []struct {
 		name string
 		r    response
@@ -331,12 +302,7 @@ func TestChangesNeedTheAuditLog(t *testing.T) {
 			t.Errorf("%s with the audit log unwritable: %d %s", c.name, c.r.status, c.r.body)
 		}
 	}
-	if err := os.Remove(shard); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(aside, shard); err != nil {
-		t.Fatal(err)
-	}
+	restore()
 	if n := e.objects(); n != before {
 		t.Errorf("%d objects after the refused changes, %d before", n, before)
 	}
@@ -349,5 +315,28 @@ func TestChangesNeedTheAuditLog(t *testing.T) {
 	}
 	if r := e.postJSON("/v1/keys/"+victim+"/revoke", admin, map[string]any{"reason": "系统下线"}); r.status != http.StatusOK {
 		t.Errorf("revoking the key with the log writable again: %d %s", r.status, r.body)
+	}
+}
+
+// auditOutage makes the audit log's shard unwritable — a file where its
+// directory was — until the returned function puts the shard back.
+func auditOutage(t *testing.T, e *env) (restore func()) {
+	t.Helper()
+	shard := filepath.Join(e.root, "audit~", "test~")
+	aside := shard + ".aside"
+	if err := os.Rename(shard, aside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shard, nil, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if err := os.Remove(shard); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(aside, shard); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
