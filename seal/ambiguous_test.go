@@ -3,7 +3,7 @@ package seal_test
 import (
 	"context"
 	"errors"
-	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,53 +21,31 @@ import (
 // answers ErrExists, as a client that resends the request and meets its own
 // object would; otherwise every kind of write answers errLostAnswer.
 type ambiguousStore struct {
-	archive.Store
+	writeHook
 	retried bool
 	armed   atomic.Bool
 	left    atomic.Int64
 	hit     atomic.Value // the key of the ambiguous write
 }
 
+func newAmbiguousStore(s archive.Store, retried bool) *ambiguousStore {
+	a := &ambiguousStore{writeHook: writeHook{Store: s}, retried: retried}
+	a.after = a.answer
+	return a
+}
+
 var errLostAnswer = errors.New("connection reset by peer (the write may have been stored)")
 
-// after runs a write that has been made and says what its caller hears.
-func (a *ambiguousStore) after(key string, put bool, err error) error {
+// answer is what the caller of a write that has been made hears.
+func (a *ambiguousStore) answer(op, key string, err error) error {
 	if err != nil || !a.armed.Load() || a.left.Add(-1) != -1 {
 		return err
 	}
 	a.hit.Store(key)
-	if put && a.retried {
+	if strings.HasPrefix(op, "put") && a.retried {
 		return archive.ErrExists
 	}
 	return errLostAnswer
-}
-
-func (a *ambiguousStore) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
-	info, err := a.Store.PutIfAbsent(ctx, key, r, size)
-	if err = a.after(key, true, err); err != nil {
-		return archive.ObjectInfo{}, err
-	}
-	return info, nil
-}
-
-func (a *ambiguousStore) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
-	info, err := a.Store.(archive.RetainingStore).PutRetained(ctx, key, r, size, until)
-	if err = a.after(key, true, err); err != nil {
-		return archive.ObjectInfo{}, err
-	}
-	return info, nil
-}
-
-func (a *ambiguousStore) SetRetention(ctx context.Context, key string, until time.Time) error {
-	return a.after(key, false, a.Store.SetRetention(ctx, key, until))
-}
-
-func (a *ambiguousStore) SetLegalHold(ctx context.Context, key string, on bool) error {
-	return a.after(key, false, a.Store.SetLegalHold(ctx, key, on))
-}
-
-func (a *ambiguousStore) Delete(ctx context.Context, key string) error {
-	return a.after(key, false, a.Store.Delete(ctx, key))
 }
 
 // TestAmbiguousWriteAtEveryStep makes each write of a stamping in turn
@@ -96,7 +74,7 @@ func TestAmbiguousWriteAtEveryStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			amb := &ambiguousStore{Store: base, retried: retried}
+			amb := newAmbiguousStore(base, retried)
 			e := newServiceEnvOn(t, "items: {}\n", clock, amb)
 			e.svc.Fonds = "Z001"
 			a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "C-1", GrantedBy: "test"})

@@ -2,6 +2,7 @@ package seal_test
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
 
@@ -68,4 +69,71 @@ func replica(t *testing.T, e *serviceEnv, store archive.Store, clock *fakeClock,
 	}
 	reg.SetAuditor(seal.LogAuditor{Log: alog})
 	return &seal.Service{Registry: reg, Store: store, Schedule: e.svc.Schedule, Application: "test", Fonds: e.svc.Fonds}
+}
+
+// writeHook is a Store whose writes pass through before, which may refuse
+// one before it is made, and after, which may change what its caller hears
+// of one made. op is the kind of write: put, put+lock, retain, hold,
+// delete. Either hook may be nil.
+type writeHook struct {
+	archive.Store
+	before func(op, key string) error
+	after  func(op, key string, err error) error
+}
+
+func (w *writeHook) pre(op, key string) error {
+	if w.before == nil {
+		return nil
+	}
+	return w.before(op, key)
+}
+
+func (w *writeHook) post(op, key string, err error) error {
+	if w.after == nil {
+		return err
+	}
+	return w.after(op, key, err)
+}
+
+func (w *writeHook) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
+	if err := w.pre("put", key); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	info, err := w.Store.PutIfAbsent(ctx, key, r, size)
+	if err = w.post("put", key, err); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	return info, nil
+}
+
+func (w *writeHook) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
+	if err := w.pre("put+lock", key); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	info, err := w.Store.(archive.RetainingStore).PutRetained(ctx, key, r, size, until)
+	if err = w.post("put+lock", key, err); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	return info, nil
+}
+
+func (w *writeHook) SetRetention(ctx context.Context, key string, until time.Time) error {
+	if err := w.pre("retain", key); err != nil {
+		return err
+	}
+	return w.post("retain", key, w.Store.SetRetention(ctx, key, until))
+}
+
+func (w *writeHook) SetLegalHold(ctx context.Context, key string, on bool) error {
+	if err := w.pre("hold", key); err != nil {
+		return err
+	}
+	return w.post("hold", key, w.Store.SetLegalHold(ctx, key, on))
+}
+
+func (w *writeHook) Delete(ctx context.Context, key string) error {
+	if err := w.pre("delete", key); err != nil {
+		return err
+	}
+	return w.post("delete", key, w.Store.Delete(ctx, key))
 }

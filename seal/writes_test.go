@@ -23,11 +23,17 @@ import (
 // writeLog is a Store that notes every write it passes on — its kind and the
 // kind of key it wrote — so a test can count a stamping's durable writes.
 type writeLog struct {
-	archive.Store
+	writeHook
 	mu     sync.Mutex
 	writes []string
 	// reads are the reads, noted the same way.
 	reads []string
+}
+
+func newWriteLog(s archive.Store) *writeLog {
+	w := &writeLog{writeHook: writeHook{Store: s}}
+	w.before = func(op, key string) error { w.note(op, key); return nil }
+	return w
 }
 
 // keyKinds turn a key into its kind: ids and numbers replaced, so that
@@ -96,31 +102,6 @@ func (w *writeLog) List(ctx context.Context, prefix string, fn func(archive.Obje
 	return w.Store.List(ctx, prefix, fn)
 }
 
-func (w *writeLog) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
-	w.note("put", key)
-	return w.Store.PutIfAbsent(ctx, key, r, size)
-}
-
-func (w *writeLog) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
-	w.note("put+lock", key)
-	return w.Store.(archive.RetainingStore).PutRetained(ctx, key, r, size, until)
-}
-
-func (w *writeLog) SetRetention(ctx context.Context, key string, until time.Time) error {
-	w.note("retain", key)
-	return w.Store.SetRetention(ctx, key, until)
-}
-
-func (w *writeLog) SetLegalHold(ctx context.Context, key string, on bool) error {
-	w.note("hold", key)
-	return w.Store.SetLegalHold(ctx, key, on)
-}
-
-func (w *writeLog) Delete(ctx context.Context, key string) error {
-	w.note("delete", key)
-	return w.Store.Delete(ctx, key)
-}
-
 // TestDurableWritesPerStamping counts the store writes of one stamping on
 // the filesystem backend, by kind: the number docs/performance.md gives
 // and explains. Counting is deterministic; speed is for make bench-http.
@@ -130,7 +111,7 @@ func TestDurableWritesPerStamping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &writeLog{Store: fsStore}
+	w := newWriteLog(fsStore)
 	e := newServiceEnvOn(t, "items: {}\n", clock, w)
 	e.svc.Fonds = "Z001"
 	ctx := context.Background()
@@ -258,9 +239,15 @@ func benchServiceStampFS(b *testing.B, opts fs.Options) {
 // from then on every write fails and nothing more is stored, as when the
 // replica is killed. Reads go on (they change nothing).
 type crashStore struct {
-	archive.Store
+	writeHook
 	armed atomic.Bool
 	left  atomic.Int64
+}
+
+func newCrashStore(s archive.Store) *crashStore {
+	c := &crashStore{writeHook: writeHook{Store: s}}
+	c.before = func(string, string) error { return c.write() }
+	return c
 }
 
 var errCrashed = errors.New("crashed")
@@ -270,41 +257,6 @@ func (c *crashStore) write() error {
 		return errCrashed
 	}
 	return nil
-}
-
-func (c *crashStore) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
-	if err := c.write(); err != nil {
-		return archive.ObjectInfo{}, err
-	}
-	return c.Store.PutIfAbsent(ctx, key, r, size)
-}
-
-func (c *crashStore) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
-	if err := c.write(); err != nil {
-		return archive.ObjectInfo{}, err
-	}
-	return c.Store.(archive.RetainingStore).PutRetained(ctx, key, r, size, until)
-}
-
-func (c *crashStore) SetRetention(ctx context.Context, key string, until time.Time) error {
-	if err := c.write(); err != nil {
-		return err
-	}
-	return c.Store.SetRetention(ctx, key, until)
-}
-
-func (c *crashStore) SetLegalHold(ctx context.Context, key string, on bool) error {
-	if err := c.write(); err != nil {
-		return err
-	}
-	return c.Store.SetLegalHold(ctx, key, on)
-}
-
-func (c *crashStore) Delete(ctx context.Context, key string) error {
-	if err := c.write(); err != nil {
-		return err
-	}
-	return c.Store.Delete(ctx, key)
 }
 
 // TestCrashAtEveryWrite kills a stamping after each of its writes in turn
@@ -328,7 +280,7 @@ func TestCrashAtEveryWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		crash := &crashStore{Store: base}
+		crash := newCrashStore(base)
 		e := newServiceEnvOn(t, "items: {}\n", clock, crash)
 		e.svc.Fonds = "Z001"
 		a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "C-1", GrantedBy: "test"})
