@@ -281,6 +281,15 @@ func TestChangesNeedTheAuditLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pk, err := keys.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := keys.SelfSignedPersonCertificate("王五", pk, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	personCert := keys.EncodeCertificatesPEM(pc)
 	before := e.objects()
 
 	restore := auditOutage(t, e)
@@ -291,6 +300,7 @@ func TestChangesNeedTheAuditLog(t *testing.T) {
 		{"suspend the seal", e.postJSON("/v1/seals/"+e.sealID+"/suspend", admin, map[string]any{"reason": "保管人变更"})},
 		{"revoke the seal", e.postJSON("/v1/seals/"+e.sealID+"/revoke", admin, map[string]any{"reason": "印章遗失"})},
 		{"set its policy", e.postJSON("/v1/seals/"+e.sealID+"/policy", admin, map[string]any{"policy": "person"})},
+		{"enrol a person", e.postJSON("/v1/seals/"+e.sealID+"/persons", admin, map[string]any{"name": "王五", "certificate": string(personCert)})},
 		{"create a key", e.postJSON("/v1/keys", admin, map[string]any{"name": "新系统", "role": "stamper", "seals": []string{e.sealID}})},
 		{"revoke a key", e.postJSON("/v1/keys/"+victim+"/revoke", admin, map[string]any{"reason": "系统下线"})},
 		{"create a unit", e.postJSON("/v1/units", platform, map[string]any{"name": "测试市气象局", "code": "11330200MB7654321B", "fonds": "B001"})},

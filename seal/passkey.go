@@ -156,10 +156,14 @@ func (r *Registry) EnrolPasskeyPerson(ctx context.Context, spec PersonSpec, ttl 
 	if err := putJSON(ctx, r.store, personKey(p.ID, "person.json"), p); err != nil {
 		return nil, "", err
 	}
-	r.keep(ctx, personKey(p.ID, "person.json"))
 	p.State = PersonEnrolling
-	r.audit(ctx, AuditEvent{Action: PersonEnrolled, Subject: p.ID, Actor: spec.By, Details: map[string]string{
-		"seal": p.SealID, "name": p.Name, "method": string(p.Method), "state": p.State, "enrolment_expires": exp.Format(time.RFC3339)}})
+	// Not in the log, not enrolled: the person and the token go.
+	if err := r.LogChange(ctx, AuditEvent{Action: PersonEnrolled, Subject: p.ID, Actor: spec.By, Details: map[string]string{
+		"seal": p.SealID, "name": p.Name, "method": string(p.Method), "state": p.State, "enrolment_expires": exp.Format(time.RFC3339)}},
+		personKey(p.ID, "person.json"), enrolmentPrefix+sm3Hex([]byte(token))+".json"); err != nil {
+		return nil, "", err
+	}
+	r.keep(ctx, personKey(p.ID, "person.json"))
 	return p, token, nil
 }
 

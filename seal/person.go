@@ -186,10 +186,12 @@ func (r *Registry) EnrolPerson(ctx context.Context, spec PersonSpec) (*Person, e
 	if err := putJSON(ctx, r.store, personKey(p.ID, "person.json"), p); err != nil {
 		return nil, err
 	}
-	r.keep(ctx, personKey(p.ID, "certificate.pem"), personKey(p.ID, "person.json"))
+	if err := r.logged(ctx, AuditEvent{Action: PersonEnrolled, Subject: p.ID, Actor: spec.By, Details: map[string]string{
+		"seal": p.SealID, "name": p.Name, "method": string(p.Method), "cert_sm3": p.CertSM3, "cert_subject": p.CertSubject}},
+		personKey(p.ID, "certificate.pem"), personKey(p.ID, "person.json")); err != nil {
+		return nil, err
+	}
 	p.State = PersonActive
-	r.audit(ctx, AuditEvent{Action: PersonEnrolled, Subject: p.ID, Actor: spec.By, Details: map[string]string{
-		"seal": p.SealID, "name": p.Name, "method": string(p.Method), "cert_sm3": p.CertSM3, "cert_subject": p.CertSubject}})
 	return p, nil
 }
 
