@@ -104,20 +104,7 @@ func TestAmbiguousWriteAtEveryStep(t *testing.T) {
 			if _, _, err := svc.Recover(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if keys := listKeys(t, base, "pending/"); len(keys) != 0 {
-				t.Errorf("%s: pending after the sweep: %v", at, keys)
-			}
-			st, err := svc.Registry.Authorization(ctx, a.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(st.Uses) > 1 {
-				t.Fatalf("%s: authorization used %d times", at, len(st.Uses))
-			}
-			used := ""
-			if len(st.Uses) == 1 {
-				used = st.Uses[0].DocumentID
-			}
+			used := settled(t, at, svc, base, a.ID)
 			for i, s := range []*seal.Stamped{first, second} {
 				if s != nil && s.DocumentID != used {
 					t.Errorf("%s: answer %d names %s; the authorization's use is %q", at, i+1, s.DocumentID, used)
@@ -125,32 +112,6 @@ func TestAmbiguousWriteAtEveryStep(t *testing.T) {
 			}
 			if err2 != nil && used != "" {
 				t.Errorf("%s: the retry failed (%v) though %s is committed", at, err2, used)
-			}
-			ids, err := archive.DocumentIDs(ctx, base, archive.AllUnits)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (used == "" && len(ids) != 0) || (used != "" && (len(ids) != 1 || ids[0] != used)) {
-				t.Errorf("%s: documents %v, use %q", at, ids, used)
-			}
-			if used != "" {
-				if _, err := svc.Documents().CommittedRecord(ctx, used); err != nil {
-					t.Errorf("%s: committed document %s: %v", at, used, err)
-				}
-				for _, k := range []string{archive.DocumentKey(used), archive.RecordKey(used), archive.RefNumberKey(used)} {
-					if info, err := base.Head(ctx, k); err != nil || info.RetainUntil.IsZero() {
-						t.Errorf("%s: %s: %+v, %v; want it stored and locked", at, k, info, err)
-					}
-				}
-			} else if keys := listKeys(t, base, "docs/"); len(keys) != 0 {
-				t.Errorf("%s: no use, yet objects %v", at, keys)
-			}
-			rep, err := svc.Fixity(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(rep.Problems) != 0 {
-				t.Errorf("%s: fixity: %+v", at, rep.Problems)
 			}
 			t.Logf("%s: first %v, retry %v, use %q", at, err1, err2, used)
 		}

@@ -305,60 +305,83 @@ func TestCrashAtEveryWrite(t *testing.T) {
 		// Restart on the same store, once the grace period has passed.
 		clock.Advance(time.Hour)
 		svc := replica(t, e, base, clock, "test")
-		reg := svc.Registry
 		if _, _, err := svc.Recover(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if keys := listKeys(t, base, "pending/"); len(keys) != 0 {
-			t.Errorf("crash after %d writes: pending after the sweep: %v", n, keys)
-		}
-		st, err := reg.Authorization(ctx, a.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch len(st.Uses) {
-		case 0:
+		at := fmt.Sprintf("crash after %d writes", n)
+		switch id := settled(t, at, svc, base, a.ID); id {
+		case "":
 			outcomes["no trace"]++
-			if ids, err := archive.DocumentIDs(ctx, base, archive.AllUnits); err != nil || len(ids) != 0 {
-				t.Errorf("crash after %d writes: authorization unused, yet documents %v (%v)", n, ids, err)
-			}
-			if keys := listKeys(t, base, "docs/"); len(keys) != 0 {
-				t.Errorf("crash after %d writes: staged objects left: %v", n, keys)
-			}
 			if _, err := svc.Stamp(ctx, req(e.sealID, a.ID)); err != nil {
-				t.Errorf("crash after %d writes: the authorization no longer stamps: %v", n, err)
-			}
-		case 1:
-			outcomes["complete"]++
-			id := st.Uses[0].DocumentID
-			if _, err := svc.Documents().CommittedRecord(ctx, id); err != nil {
-				t.Errorf("crash after %d writes: committed document %s: %v", n, id, err)
-			}
-			codes := listKeys(t, base, "codes/")
-			keys := append(codes, archive.DocumentKey(id), archive.RecordKey(id), archive.RefNumberKey(id))
-			for _, k := range keys {
-				if info, err := base.Head(ctx, k); err != nil || info.RetainUntil.IsZero() {
-					t.Errorf("crash after %d writes: %s: %+v, %v; want it stored and locked", n, k, info, err)
-				}
-			}
-			if len(codes) != 1 {
-				t.Errorf("crash after %d writes: code index %v", n, codes)
+				t.Errorf("%s: the authorization no longer stamps: %v", at, err)
 			}
 		default:
-			t.Fatalf("crash after %d writes: %d uses", n, len(st.Uses))
-		}
-		rep, err := svc.Fixity(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(rep.Problems) != 0 {
-			t.Errorf("crash after %d writes: fixity: %+v", n, rep.Problems)
+			outcomes["complete"]++
 		}
 	}
 	t.Logf("outcomes: %v", outcomes)
 	if outcomes["no trace"] == 0 || outcomes["complete"] == 0 {
 		t.Errorf("outcomes %v: want both kinds", outcomes)
 	}
+}
+
+// settled checks a store after a stamping that went wrong and the recovery
+// sweep that followed (at says which case): nothing is pending; the
+// authorization authz has at most one use; without one there is no
+// document and nothing under docs/; with one, its document is committed,
+// and its PDF, record, 档号 number and code index are stored and locked;
+// fixity is clean. It returns the used document's id, or "".
+func settled(t *testing.T, at string, svc *seal.Service, store archive.Store, authz string) string {
+	t.Helper()
+	ctx := context.Background()
+	if keys := listKeys(t, store, "pending/"); len(keys) != 0 {
+		t.Errorf("%s: pending after the sweep: %v", at, keys)
+	}
+	st, err := svc.Registry.Authorization(ctx, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := archive.DocumentIDs(ctx, store, archive.AllUnits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := ""
+	switch len(st.Uses) {
+	case 0:
+		if len(ids) != 0 {
+			t.Errorf("%s: authorization unused, yet documents %v", at, ids)
+		}
+		if keys := listKeys(t, store, "docs/"); len(keys) != 0 {
+			t.Errorf("%s: staged objects left: %v", at, keys)
+		}
+	case 1:
+		used = st.Uses[0].DocumentID
+		if len(ids) != 1 || ids[0] != used {
+			t.Errorf("%s: documents %v, use %s", at, ids, used)
+		}
+		if _, err := svc.Documents().CommittedRecord(ctx, used); err != nil {
+			t.Errorf("%s: committed document %s: %v", at, used, err)
+		}
+		codes := listKeys(t, store, "codes/")
+		for _, k := range append(codes, archive.DocumentKey(used), archive.RecordKey(used), archive.RefNumberKey(used)) {
+			if info, err := store.Head(ctx, k); err != nil || info.RetainUntil.IsZero() {
+				t.Errorf("%s: %s: %+v, %v; want it stored and locked", at, k, info, err)
+			}
+		}
+		if len(codes) != 1 {
+			t.Errorf("%s: code index %v", at, codes)
+		}
+	default:
+		t.Fatalf("%s: authorization used %d times", at, len(st.Uses))
+	}
+	rep, err := svc.Fixity(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 0 {
+		t.Errorf("%s: fixity: %+v", at, rep.Problems)
+	}
+	return used
 }
 
 func listKeys(t *testing.T, s archive.Store, prefix string) []string {
