@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"eseal/archive"
-	"eseal/archive/fs"
 	"eseal/pdf/pdftest"
 	"eseal/seal"
-	"eseal/seal/sealtest"
 )
 
 // ambiguousStore makes one write, the n-th after it is armed, ambiguous:
@@ -61,29 +59,15 @@ func (a *ambiguousStore) answer(op, key string, err error) error {
 func TestAmbiguousWriteAtEveryStep(t *testing.T) {
 	ctx := context.Background()
 	doc := pdftest.Document(pdftest.Options{})
-	req := func(sealID, authz string) seal.StampRequest {
-		return seal.StampRequest{SealID: sealID, AuthorizationID: authz, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
-			Record:         seal.RecordInput{Title: "许可决定书", ItemCode: "330000-XK-01", CaseNo: "C-1"},
-			IdempotencyKey: "order-4711", PDF: doc}
-	}
 	for _, retried := range []bool{false, true} {
 		mode := map[bool]string{false: "answer lost", true: "put retried"}[retried]
 		for n := 0; ; n++ {
-			clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
-			base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			amb := newAmbiguousStore(base, retried)
-			e := newServiceEnvOn(t, "items: {}\n", clock, amb)
-			e.svc.Fonds = "Z001"
-			a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "C-1", GrantedBy: "test"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			var amb *ambiguousStore
+			c := newFaultCase(t, doc, "order-4711", func(s archive.Store) archive.Store { amb = newAmbiguousStore(s, retried); return amb })
+			e, base, clock, a := c.e, c.base, c.clock, c.authz
 			amb.left.Store(int64(n))
 			amb.armed.Store(true)
-			first, err1 := e.svc.Stamp(ctx, req(e.sealID, a.ID))
+			first, err1 := e.svc.Stamp(ctx, c.req)
 			amb.armed.Store(false)
 			hit, _ := amb.hit.Load().(string)
 			if hit == "" { // the stamping made fewer than n+1 writes
@@ -96,7 +80,7 @@ func TestAmbiguousWriteAtEveryStep(t *testing.T) {
 
 			// The client retries on another replica, at once.
 			other := replica(t, e, base, clock, "retry")
-			second, err2 := other.Stamp(ctx, req(e.sealID, a.ID))
+			second, err2 := other.Stamp(ctx, c.req)
 
 			// Later, past the grace period, a sweep.
 			clock.Advance(time.Hour)
@@ -104,7 +88,7 @@ func TestAmbiguousWriteAtEveryStep(t *testing.T) {
 			if _, _, err := svc.Recover(ctx); err != nil {
 				t.Fatal(err)
 			}
-			used := settled(t, at, svc, base, a.ID)
+			used := settled(t, at, svc, base, a)
 			for i, s := range []*seal.Stamped{first, second} {
 				if s != nil && s.DocumentID != used {
 					t.Errorf("%s: answer %d names %s; the authorization's use is %q", at, i+1, s.DocumentID, used)

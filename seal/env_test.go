@@ -137,3 +137,33 @@ func (w *writeHook) Delete(ctx context.Context, key string) error {
 	}
 	return w.post("delete", key, w.Store.Delete(ctx, key))
 }
+
+// faultCase is one run of a fault test: a fresh filesystem store under the
+// wrapper wrap makes (the fault), a service on it numbering its records
+// (fonds Z001), and a one-use authorization for case C-1; req is that
+// case's stamping, with the Idempotency-Key idem if not "".
+type faultCase struct {
+	e     *serviceEnv
+	base  archive.Store
+	clock *fakeClock
+	authz string
+	req   seal.StampRequest
+}
+
+func newFaultCase(t *testing.T, doc []byte, idem string, wrap func(archive.Store) archive.Store) *faultCase {
+	t.Helper()
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
+	base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newServiceEnvOn(t, "items: {}\n", clock, wrap(base))
+	e.svc.Fonds = "Z001"
+	a, err := e.svc.Registry.Grant(context.Background(), seal.GrantRequest{SealID: e.sealID, CaseNo: "C-1", GrantedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &faultCase{e: e, base: base, clock: clock, authz: a.ID, req: seal.StampRequest{SealID: e.sealID, AuthorizationID: a.ID,
+		Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100}, IdempotencyKey: idem, PDF: doc,
+		Record: seal.RecordInput{Title: "许可决定书", ItemCode: "330000-XK-01", CaseNo: "C-1"}}}
+}

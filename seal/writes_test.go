@@ -269,27 +269,14 @@ func (c *crashStore) write() error {
 func TestCrashAtEveryWrite(t *testing.T) {
 	ctx := context.Background()
 	doc := pdftest.Document(pdftest.Options{})
-	req := func(sealID, authz string) seal.StampRequest {
-		return seal.StampRequest{SealID: sealID, AuthorizationID: authz, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
-			Record: seal.RecordInput{Title: "许可决定书", ItemCode: "330000-XK-01", CaseNo: "C-1"}, PDF: doc}
-	}
 	outcomes := map[string]int{}
 	for n := 0; ; n++ {
-		clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
-		base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		crash := newCrashStore(base)
-		e := newServiceEnvOn(t, "items: {}\n", clock, crash)
-		e.svc.Fonds = "Z001"
-		a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "C-1", GrantedBy: "test"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		var crash *crashStore
+		c := newFaultCase(t, doc, "", func(s archive.Store) archive.Store { crash = newCrashStore(s); return crash })
+		e, base, clock := c.e, c.base, c.clock
 		crash.left.Store(int64(n))
 		crash.armed.Store(true)
-		_, err = e.svc.Stamp(ctx, req(e.sealID, a.ID))
+		_, err := e.svc.Stamp(ctx, c.req)
 		if crash.left.Load() >= 0 { // it never crashed
 			if err != nil || n < len(wantWrites) {
 				t.Fatalf("a stamping allowed %d writes: %v; it makes %d", n, err, len(wantWrites))
@@ -309,10 +296,10 @@ func TestCrashAtEveryWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		at := fmt.Sprintf("crash after %d writes", n)
-		switch id := settled(t, at, svc, base, a.ID); id {
+		switch settled(t, at, svc, base, c.authz) {
 		case "":
 			outcomes["no trace"]++
-			if _, err := svc.Stamp(ctx, req(e.sealID, a.ID)); err != nil {
+			if _, err := svc.Stamp(ctx, c.req); err != nil {
 				t.Errorf("%s: the authorization no longer stamps: %v", at, err)
 			}
 		default:
