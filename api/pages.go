@@ -290,38 +290,54 @@ func (s *Server) verifyStored(w http.ResponseWriter, r *http.Request, rec *archi
 // errBusy is a verification that found no free slot.
 var errBusy = errors.New("every verification slot is taken")
 
-// verifyArchived verifies the stored bytes of a record, read in place or
-// from a spooled copy, after checking they are the bytes the record's SM3
-// names — what is verified is what was committed.
-func (s *Server) verifyArchived(ctx context.Context, rec *archive.Record) (*seal.Report, error) {
-	// The version its commit stored (archive.OpenPinned), checked by SM3 below.
+// openArchived opens the stored bytes of a record — the version its commit
+// stored (archive.OpenPinned) — read in place (a file of the filesystem
+// store) or spooled (an S3 object, whose every out-of-order read is a
+// request; kept in memory up to Limits.SpoolBytes, in a temporary file
+// past that), once they are checked to be the bytes the record's SM3
+// names: what is verified or served is what was committed. Memory stays
+// bounded whatever the document's size. done releases them.
+func (s *Server) openArchived(ctx context.Context, rec *archive.Record) (ra io.ReaderAt, size int64, done func(), err error) {
 	rc, info, err := archive.OpenPinned(ctx, s.Store, archive.DocumentKey(rec.DocumentID), rec.PDFVersion)
 	if err != nil {
-		return nil, err
+		return nil, 0, nil, err
 	}
-	defer rc.Close()
-	var ra io.ReaderAt
+	if info.Size != rec.Size {
+		rc.Close()
+		return nil, 0, nil, fmt.Errorf("document %s: %d bytes stored, its record names %d: %w", rec.DocumentID, info.Size, rec.Size, archive.ErrAltered)
+	}
 	var sum []byte
-	// A file (the filesystem store) is read in place; anything else (an S3
-	// object, whose every out-of-order read is a request) is spooled.
+	done = func() { rc.Close() }
 	if f, ok := rc.(*os.File); ok {
 		h := sm3.New()
 		if _, err := io.Copy(h, io.NewSectionReader(f, 0, info.Size)); err != nil {
-			return nil, err
+			done()
+			return nil, 0, nil, err
 		}
-		ra, sum = f, h.Sum(nil)
+		ra, size, sum = f, info.Size, h.Sum(nil)
 	} else {
-		sp, err := spool(rc, s.SpoolDir, s.Limits.SpoolBytes)
+		sp, err := spool(io.LimitReader(rc, info.Size), s.SpoolDir, s.Limits.SpoolBytes)
+		rc.Close()
 		if err != nil {
-			return nil, err
+			return nil, 0, nil, err
 		}
-		defer sp.Close()
-		ra, sum = sp, sp.sm3
+		ra, size, sum, done = sp, sp.size, sp.sm3, func() { sp.Close() }
 	}
 	if hex.EncodeToString(sum) != rec.SM3 {
-		return nil, fmt.Errorf("document %s: the stored bytes (SM3 %x) are not those its record names (%s): %w", rec.DocumentID, sum, rec.SM3, archive.ErrAltered)
+		done()
+		return nil, 0, nil, fmt.Errorf("document %s: the stored bytes (SM3 %x) are not those its record names (%s): %w", rec.DocumentID, sum, rec.SM3, archive.ErrAltered)
 	}
-	rep, err := s.verifier(ctx).VerifyPDF(ctx, ra, info.Size)
+	return ra, size, done, nil
+}
+
+// verifyArchived verifies the stored bytes of a record (openArchived).
+func (s *Server) verifyArchived(ctx context.Context, rec *archive.Record) (*seal.Report, error) {
+	ra, size, done, err := s.openArchived(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	rep, err := s.verifier(ctx).VerifyPDF(ctx, ra, size)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -245,16 +246,17 @@ func (s *Server) documentSESignature(w http.ResponseWriter, r *http.Request) {
 
 // sendPDF sends a stored document, pinned to what its commit stored.
 func (s *Server) sendPDF(w http.ResponseWriter, r *http.Request, rec *archive.Record) {
-	b, _, err := archive.ReadDocument(r.Context(), s.Store, rec)
+	ra, size, done, err := s.openArchived(r.Context(), rec)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	defer done()
 	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+	w.Header().Set("Content-Length", fmt.Sprint(size))
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rec.FileName}))
 	w.Header().Set("Cache-Control", "private, no-store")
-	if _, err := w.Write(b); err != nil {
+	if _, err := io.Copy(w, io.NewSectionReader(ra, 0, size)); err != nil {
 		s.Log.Warn("sending a document", "document", rec.DocumentID, "err", err)
 	}
 }
