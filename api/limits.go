@@ -45,6 +45,15 @@ type Limits struct {
 	// BusyWait is how long a request waits for a verification slot (an
 	// upload's body still unread) before it is answered 503.
 	BusyWait time.Duration
+	// Stampings is how many POST /v1/stamps are read and stamped at once:
+	// each holds its PDF in memory (up to MaxPDFBytes), so this bounds the
+	// memory stampings take. Another waits StampWait, its body unread,
+	// then is answered 503 with Retry-After.
+	Stampings int
+	// StampWait is how long a stamping waits for a slot. Approval systems
+	// send in bursts and retry; a long wait queues a burst instead of
+	// refusing it.
+	StampWait time.Duration
 }
 
 // DefaultLimits are the limits of the embedded default, for a 2-core node.
@@ -53,6 +62,7 @@ var DefaultLimits = Limits{
 	CodeAttemptsPerMinute: 20, CodePrefixAttemptsPerMinute: 10, ApprovalRequestsPerMinute: 60,
 	VerifyUploads: 2, VerifyStored: 2, SpoolBytes: 256 << 10,
 	VerifyCacheEntries: 1024, VerifyCacheTTL: 10 * time.Minute, BusyWait: 10 * time.Second,
+	Stampings: 16, StampWait: time.Minute,
 }
 
 // withDefaults fills each zero field from DefaultLimits and keeps the others.
@@ -77,6 +87,10 @@ func (l Limits) withDefaults() Limits {
 	seti(&l.VerifyUploads, d.VerifyUploads)
 	seti(&l.VerifyStored, d.VerifyStored)
 	seti(&l.VerifyCacheEntries, d.VerifyCacheEntries)
+	seti(&l.Stampings, d.Stampings)
+	if l.StampWait == 0 {
+		l.StampWait = d.StampWait
+	}
 	if l.VerifyCacheTTL == 0 {
 		l.VerifyCacheTTL = d.VerifyCacheTTL
 	}
@@ -94,6 +108,7 @@ func (l Limits) negative() string {
 		"ApprovalRequestsPerMinute": int64(l.ApprovalRequestsPerMinute), "VerifyUploads": int64(l.VerifyUploads),
 		"VerifyStored": int64(l.VerifyStored), "VerifyCacheEntries": int64(l.VerifyCacheEntries),
 		"VerifyCacheTTL": int64(l.VerifyCacheTTL), "BusyWait": int64(l.BusyWait),
+		"Stampings": int64(l.Stampings), "StampWait": int64(l.StampWait),
 	} {
 		if v < 0 {
 			return name

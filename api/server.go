@@ -77,10 +77,11 @@ type Server struct {
 	// codes and codePrefixes limit wrong retrieval codes per client and
 	// per code prefix; approvals limits the public approval routes.
 	codes, codePrefixes, approvals *keyLimiter
-	// uploads and stored bound the verifications running at once.
-	uploads, stored slots
-	verified        *verifyCache
-	router          *mux.Router
+	// uploads and stored bound the verifications running at once,
+	// stampings the stampings.
+	uploads, stored, stampings slots
+	verified                   *verifyCache
+	router                     *mux.Router
 	// The archivist console's sessions, transfer jobs and limit on wrong
 	// sign-ins per client (console.go): kept in this replica's memory.
 	consoleSessions *consoleSessions
@@ -117,7 +118,7 @@ func New(opt Options) (*Server, error) {
 	s := &Server{Options: opt, metrics: opt.Metrics,
 		codes: newKeyLimiter(l.CodeAttemptsPerMinute), codePrefixes: newKeyLimiter(l.CodePrefixAttemptsPerMinute),
 		approvals: newKeyLimiter(l.ApprovalRequestsPerMinute),
-		uploads:   make(slots, l.VerifyUploads), stored: make(slots, l.VerifyStored),
+		uploads:   make(slots, l.VerifyUploads), stored: make(slots, l.VerifyStored), stampings: make(slots, l.Stampings),
 		verified:        newVerifyCache(l.VerifyCacheEntries, l.VerifyCacheTTL),
 		consoleSessions: newConsoleSessions(), transferJobs: &transferJobs{}, signIns: newKeyLimiter(l.CodeAttemptsPerMinute),
 	}

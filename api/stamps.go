@@ -59,6 +59,16 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem("unsupported-media-type", "send multipart/form-data with parts file (the PDF) and request (JSON)"))
 		return
 	}
+	// At most Limits.Stampings hold their PDFs at once; another waits,
+	// its body unread.
+	if !s.stampings.acquire(r.Context(), s.Limits.StampWait) {
+		s.metrics.busy.WithLabelValues("stamp").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		w.Header().Set("Connection", "close")
+		writeProblem(w, r, busyProblem("stampings", s.Limits.Stampings))
+		return
+	}
+	defer s.stampings.release()
 	parts, p := s.readMultipart(w, r, map[string]int64{"request": s.Limits.MaxJSONBytes, "file": s.Limits.MaxPDFBytes})
 	if p != nil {
 		writeProblem(w, r, p)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"eseal/api"
+	"eseal/pdf/pdftest"
 	"eseal/seal"
 )
 
@@ -392,5 +394,46 @@ func TestVerifyPageChecksStoredBytes(t *testing.T) {
 	r := call(e.srv.Handler(), "GET", "/v/"+docID, "192.0.2.1", "", nil)
 	if r.Code != 500 || strings.Contains(r.Body.String(), "VALID") {
 		t.Fatalf("a replaced document: %d %s", r.Code, r.Body)
+	}
+}
+
+// TestStampingSlots: with limits.stampings at 1, a stamping whose body is
+// still arriving holds the one slot; another waits StampWait, its body
+// unread, and is answered 503 server-busy with Retry-After, changing
+// nothing; once the first ends, the next stamping gets the slot and 201.
+func TestStampingSlots(t *testing.T) {
+	e := newEnv(t)
+	h := e.serverWith(t, func(o *api.Options) {
+		o.Limits = api.Limits{MaxPDFBytes: 2 << 20, Stampings: 1, StampWait: 200 * time.Millisecond}
+	}).Handler()
+	stamper := e.key(api.RoleStamper, e.sealID)
+	authz := e.grant(e.sealID, map[string]any{"case_no": "SL-1"})
+	ct, body := stampBody(t, pdftest.Document(pdftest.Options{}), stampReq(e.sealID, authz, "SL-1"))
+
+	// The first request's body stops half-way until the pipe is closed.
+	pr, pw := io.Pipe()
+	first := make(chan int)
+	go func() {
+		rec := call(h, "POST", "/v1/stamps", "10.1.1.1", "", pr, "Content-Type", ct, "Authorization", "Bearer "+stamper)
+		first <- rec.Code
+	}()
+	if _, err := pw.Write(body[:len(body)/2]); err != nil { // read by the handler: it holds the slot
+		t.Fatal(err)
+	}
+	before := e.objects()
+	rec := call(h, "POST", "/v1/stamps", "10.1.1.2", "", bytes.NewReader(body), "Content-Type", ct, "Authorization", "Bearer "+stamper)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "/problems/server-busy") {
+		t.Fatalf("second stamping while the slot is held: %d %s %s", rec.Code, rec.Header(), rec.Body)
+	}
+	if n := e.objects(); n != before {
+		t.Errorf("%d objects after the refused stamping, %d before", n, before)
+	}
+	pw.CloseWithError(errors.New("client gone"))
+	if code := <-first; code < 400 {
+		t.Errorf("first stamping, its body cut: %d", code)
+	}
+	rec = call(h, "POST", "/v1/stamps", "10.1.1.2", "", bytes.NewReader(body), "Content-Type", ct, "Authorization", "Bearer "+stamper)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("stamping once the slot is free: %d %s", rec.Code, rec.Body)
 	}
 }

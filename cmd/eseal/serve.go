@@ -79,6 +79,8 @@ type serveLimits struct {
 	VerifyCacheEntries int           `yaml:"verify_cache_entries"`
 	VerifyCacheTTL     time.Duration `yaml:"verify_cache_ttl"`
 	BusyWait           time.Duration `yaml:"busy_wait"`
+	Stampings          int           `yaml:"stampings"`
+	StampWait          time.Duration `yaml:"stamp_wait"`
 	MaxHeaderBytes     int           `yaml:"max_header_bytes"`
 	ReadHeaderTimeout  time.Duration `yaml:"read_header_timeout"`
 	ReadTimeout        time.Duration `yaml:"read_timeout"`
@@ -96,6 +98,7 @@ func defaultServeConfig() serveConfig {
 			CodeAttempts: d.CodeAttemptsPerMinute, CodePrefixAttempts: d.CodePrefixAttemptsPerMinute,
 			ApprovalRequests: d.ApprovalRequestsPerMinute, VerifyUploads: d.VerifyUploads, VerifyStored: d.VerifyStored,
 			SpoolBytes: d.SpoolBytes, VerifyCacheEntries: d.VerifyCacheEntries, VerifyCacheTTL: d.VerifyCacheTTL, BusyWait: d.BusyWait,
+			Stampings: d.Stampings, StampWait: d.StampWait,
 			MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 30 * time.Second,
 		},
@@ -110,6 +113,7 @@ func (l serveLimits) api() api.Limits {
 		CodeAttemptsPerMinute: l.CodeAttempts, CodePrefixAttemptsPerMinute: l.CodePrefixAttempts,
 		ApprovalRequestsPerMinute: l.ApprovalRequests, VerifyUploads: l.VerifyUploads, VerifyStored: l.VerifyStored,
 		SpoolBytes: l.SpoolBytes, VerifyCacheEntries: l.VerifyCacheEntries, VerifyCacheTTL: l.VerifyCacheTTL, BusyWait: l.BusyWait,
+		Stampings: l.Stampings, StampWait: l.StampWait,
 	}
 }
 
@@ -181,12 +185,14 @@ func (c *serveConfig) validate() error {
 		return errors.New("limits: the per-minute limits must be at least 1")
 	case l.VerifyUploads < 1 || l.VerifyStored < 1 || l.VerifyCacheEntries < 1:
 		return errors.New("limits.verify_uploads, verify_stored and verify_cache_entries must be at least 1")
+	case l.Stampings < 1 || l.Stampings > 4096:
+		return errors.New("limits.stampings must be between 1 and 4096")
 	case l.MaxHeaderBytes < 4096:
 		return errors.New("limits.max_header_bytes must be at least 4096")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("tls_cert and tls_key go together")
 	case l.ReadTimeout <= 0 || l.WriteTimeout <= 0 || l.IdleTimeout <= 0 || l.ReadHeaderTimeout <= 0 ||
-		l.ShutdownTimeout <= 0 || l.VerifyCacheTTL <= 0 || l.BusyWait <= 0:
+		l.ShutdownTimeout <= 0 || l.VerifyCacheTTL <= 0 || l.BusyWait <= 0 || l.StampWait <= 0:
 		return errors.New("limits: timeouts must be positive")
 	case c.RecoveryGrace < time.Second || c.RecoveryGrace > 24*time.Hour:
 		return errors.New("recovery_grace must be between 1s and 24h")
