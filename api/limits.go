@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 )
@@ -119,6 +120,21 @@ func (l Limits) negative() string {
 
 // busyRetryAfter is the Retry-After, in seconds, of a 503 server-busy answer.
 const busyRetryAfter = 2
+
+// takeSlot takes one of slots for a request whose body is not read yet,
+// waiting up to wait. When none frees up it answers 503 server-busy with
+// Retry-After, counted under kind (what names the work in the problem), and
+// closes the connection — the body stays unread — and returns false.
+func (s *Server) takeSlot(w http.ResponseWriter, r *http.Request, sl slots, wait time.Duration, kind, what string) bool {
+	if sl.acquire(r.Context(), wait) {
+		return true
+	}
+	s.metrics.busy.WithLabelValues(kind).Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+	w.Header().Set("Connection", "close")
+	writeProblem(w, r, busyProblem(what, cap(sl)))
+	return false
+}
 
 // slots is a counting semaphore: at most cap(slots) holders at once.
 type slots chan struct{}

@@ -61,11 +61,7 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 	}
 	// At most Limits.Stampings hold their PDFs at once; another waits,
 	// its body unread.
-	if !s.stampings.acquire(r.Context(), s.Limits.StampWait) {
-		s.metrics.busy.WithLabelValues("stamp").Inc()
-		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
-		w.Header().Set("Connection", "close")
-		writeProblem(w, r, busyProblem("stampings", s.Limits.Stampings))
+	if !s.takeSlot(w, r, s.stampings, s.Limits.StampWait, "stamp", "stampings") {
 		return
 	}
 	defer s.stampings.release()
@@ -287,12 +283,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem("body-too-large", fmt.Sprintf("the body is limited to %d bytes", s.Limits.MaxPDFBytes)))
 		return
 	}
-	if !s.uploads.acquire(r.Context(), s.Limits.BusyWait) {
-		s.metrics.busy.WithLabelValues("verify_upload").Inc()
-		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
-		// The body is not read: tell the client the connection ends here.
-		w.Header().Set("Connection", "close")
-		writeProblem(w, r, busyProblem("verifications of uploaded PDFs", s.Limits.VerifyUploads))
+	if !s.takeSlot(w, r, s.uploads, s.Limits.BusyWait, "verify_upload", "verifications of uploaded PDFs") {
 		return
 	}
 	defer s.uploads.release()
