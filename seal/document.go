@@ -59,13 +59,7 @@ func (r *Registry) CommittedUses(ctx context.Context, authzID string) (map[strin
 // disposal); a failure is an *AuditError, and the lifecycle does not make
 // (or sets back) the change.
 func (r *Registry) auditEntry(ctx context.Context, e audit.Entry) error {
-	if r.auditor == nil {
-		return nil
-	}
-	if err := r.auditor.Append(ctx, AuditEvent{Action: e.Action, Subject: e.Subject, Actor: e.Actor, Details: e.Details}); err != nil {
-		return &AuditError{Action: e.Action, Subject: e.Subject, Err: err}
-	}
-	return nil
+	return r.LogChange(ctx, AuditEvent{Action: e.Action, Subject: e.Subject, Actor: e.Actor, Details: e.Details})
 }
 
 // useFor returns the number of the authorization's use that names the

@@ -618,12 +618,7 @@ func (s *Service) logStamped(ctx context.Context, p pendingEntry, rec *archive.R
 	e := AuditEvent{Action: audit.DocumentStamped, Subject: p.DocumentID, Actor: "service", Details: map[string]string{
 		"authorization": rec.Authorization.ID, "use": fmt.Sprint(use), "seal": rec.Signatures[len(rec.Signatures)-1].SealID, "sm3": rec.SM3,
 		"size": fmt.Sprint(rec.Size), "retention": string(rec.Retention), "retain_until": rec.RetainUntil.Format(time.RFC3339)}}
-	if a := s.Registry.auditor; a != nil {
-		if err := a.Append(ctx, e); err != nil {
-			return &AuditError{Action: e.Action, Subject: e.Subject, Err: err}
-		}
-	}
-	return nil
+	return s.Registry.LogChange(ctx, e)
 }
 
 // finish makes a committed, logged stamping final in one batch of writes
@@ -659,21 +654,18 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 
 // discard removes the staged objects of a stamping that did not commit.
 func (s *Service) discard(ctx context.Context, p pendingEntry) {
-	staged := append(append([]string{p.CodeKey}, p.Extra...), archive.RecordKey(p.DocumentID), archive.DocumentKey(p.DocumentID))
-	for _, k := range staged {
+	// The pending marker goes only once every staged object is gone: one
+	// whose delete failed (a store node lost mid-way) is then found by the
+	// next sweep instead of staying behind with nothing left to name it.
+	gone := true
+	for _, k := range append(append([]string{p.CodeKey}, p.Extra...), archive.RecordKey(p.DocumentID), archive.DocumentKey(p.DocumentID)) {
 		if err := s.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
-			s.log().Warn("discarding an uncommitted stamping", "key", k, "err", err)
+			s.log().Warn("discarding an uncommitted stamping; the next sweep tries again", "key", k, "err", err)
+			gone = false
 		}
 	}
-	// The pending marker goes only once every staged object is gone: a
-	// delete that failed (a store node lost mid-way), or a put that landed
-	// after it, is then found by the next sweep instead of staying behind
-	// with nothing left to name it.
-	for _, k := range staged {
-		if _, err := s.Store.Head(ctx, k); !errors.Is(err, archive.ErrNotFound) {
-			s.log().Warn("an uncommitted stamping's object is still there; the next sweep discards it", "key", k, "err", err)
-			return
-		}
+	if !gone {
+		return
 	}
 	if err := s.Store.Delete(ctx, pendingPrefix+p.DocumentID+".json"); err != nil && !errors.Is(err, archive.ErrNotFound) {
 		s.log().Warn("discarding an uncommitted stamping", "key", pendingPrefix+p.DocumentID+".json", "err", err)
