@@ -3,26 +3,32 @@
 //
 // Layout under the root directory, for the key "docs/2025/a.pdf":
 //
-//	docs~/2025~/a.pdf        the object's bytes, written once, mode 0440
-//	docs~/2025~/a.pdf~lock   retention and legal hold (JSON), if ever set
-//	docs~/2025~/~tmp-123     a put or sidecar write in progress
+//	docs~/2025~/a.pdf        the object's bytes, written once, mode 0440;
+//	                         its retention and legal hold (JSON) in the
+//	                         extended attribute user.eseal.lock, if ever set
+//	docs~/2025~/a.pdf~lock   the same, as a side file, where the filesystem
+//	                         keeps no user attributes (and in stores written
+//	                         before they were used)
+//	docs~/2025~/~tmp-123     a put or side-file write in progress, where
+//	                         the system has no unnamed files (O_TMPFILE)
 //
 // Directories carry a "~" suffix and no key segment can contain "~", so the
 // key "docs" and the key "docs/x" can both exist, and temporary files and
-// sidecars can never be mistaken for objects.
+// side files can never be mistaken for objects.
 //
-// PutIfAbsent writes a temporary file in the target directory, flushes it,
-// and link(2)s it to the object's name: link fails if the name exists, which
-// makes put-if-absent atomic across goroutines and processes. The directory
-// is then flushed. Flushes are shared by every writer at the time (group
+// PutIfAbsent writes a file that has no name yet (O_TMPFILE; elsewhere a
+// temporary name in the target directory), flushes it, and link(2)s it to
+// the object's name: link fails if the name exists, which makes
+// put-if-absent atomic across goroutines and processes. The directory is
+// then flushed. Flushes are shared by every writer at the time (group
 // commit, groupsync.go): on Linux one syncfs(2) of the store's filesystem
-// covers them all, elsewhere one fsync per file and per directory. PutRetained places the lock sidecar
-// before that fsync, so an object final when written costs no second
-// write. Retention and legal hold are enforced by this package
-// (there is no object lock on a plain filesystem): Delete refuses while
-// either applies, and there is no overwrite operation. Changes to a
-// sidecar and deletes are serialized per object with flock(2) on the
-// object's file.
+// covers them all, elsewhere one fsync per file and per directory.
+// PutRetained sets the lock attribute on the file before it is linked, so
+// an object final when written appears with its lock, in one write.
+// Retention and legal hold are enforced by this package (there is no
+// object lock on a plain filesystem): Delete refuses while either applies,
+// and there is no overwrite operation. Changes to a lock and deletes are
+// serialized per object with flock(2) on the object's file.
 package fs
 
 import (
@@ -56,6 +62,12 @@ type Options struct {
 	// Sync chooses how writes are made durable (groupsync.go); SyncAuto
 	// by default.
 	Sync SyncMode
+	// Portable keeps locks in side files and writes through named
+	// temporary files even where the filesystem offers user extended
+	// attributes and unnamed files: what the store does anyway on one
+	// that does not. For tests of that path; locks already set in
+	// attributes are still read.
+	Portable bool
 }
 
 // SyncMode is how the store makes its writes durable.
@@ -85,6 +97,10 @@ type Store struct {
 	// whole is set when one syncfs flushes everything (groupsync.go):
 	// files are then not fsynced one by one.
 	whole bool
+	// unnamed: puts write unnamed files (O_TMPFILE) and link them.
+	// attrs: locks are kept in the user.eseal.lock attribute, not in side
+	// files.
+	unnamed, attrs bool
 }
 
 var _ archive.Store = (*Store)(nil)
@@ -113,6 +129,9 @@ func New(dir string, opts Options) (*Store, error) {
 	}
 	if s.whole {
 		s.syncs.do = syncfs
+	}
+	if !opts.Portable {
+		s.unnamed, s.attrs = fileFeatures(abs)
 	}
 	return s, nil
 }
@@ -191,7 +210,8 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, un
 	if err := s.mkdirs(dir); err != nil {
 		return archive.ObjectInfo{}, err
 	}
-	// With a retention, its side file is written and fsynced beside the
+	// With attributes, the lock is set on the file before it has its
+	// name. Without, its side file is written and fsynced beside the
 	// object's temporary file, at the same time, and renamed into place
 	// after the link: one more fsync in parallel, none after.
 	type prepared struct {
@@ -199,14 +219,19 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, un
 		err  error
 	}
 	var lockTemp chan prepared
-	if !until.IsZero() {
+	var lockAttr []byte
+	switch {
+	case until.IsZero():
+	case s.attrs:
+		lockAttr = lockJSON(lockState{RetainUntil: until})
+	default:
 		lockTemp = make(chan prepared, 1)
 		go func() {
 			p, err := writeLockTemp(dir, lockState{RetainUntil: until}, !s.whole)
 			lockTemp <- prepared{p, err}
 		}()
 	}
-	tmp, err := writeTemp(ctx, dir, r, size, !s.whole)
+	tmp, err := s.writeTemp(ctx, dir, r, size, lockAttr)
 	var side prepared
 	if lockTemp != nil {
 		side = <-lockTemp
@@ -218,19 +243,17 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, size int64, un
 		}
 	}
 	if err != nil {
-		if tmp != "" {
-			os.Remove(tmp)
-		}
+		tmp.discard()
 		return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 	}
-	defer os.Remove(tmp)
+	defer tmp.discard()
 	if s.whole {
 		// The data first (the temporary files were not fsynced one by one).
 		if err := s.durable(dir); err != nil {
 			return archive.ObjectInfo{}, fmt.Errorf("archive/fs: put %q: %w", key, err)
 		}
 	}
-	if err := os.Link(tmp, file); err != nil {
+	if err := tmp.link(file); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return archive.ObjectInfo{}, archive.ErrExists
 		}
@@ -281,38 +304,82 @@ func (s *Store) checkNesting(ctx context.Context, key string) error {
 	return err
 }
 
-// writeTemp copies r into a new temporary file in dir, checks its length
-// against size (unless -1), fsyncs it if sync is set and returns its path.
-func writeTemp(ctx context.Context, dir string, r io.Reader, size int64, sync bool) (path string, err error) {
-	f, err := os.CreateTemp(dir, tmpPattern)
+// tempFile is an object's file before it has its name: open and unnamed
+// (O_TMPFILE), or closed under a temporary name.
+type tempFile struct {
+	f    *os.File
+	path string
+}
+
+// link gives the file the object's name, failing if the name exists.
+func (t *tempFile) link(name string) error {
+	if t.f != nil {
+		return linkUnnamed(t.f, name)
+	}
+	return os.Link(t.path, name)
+}
+
+// discard closes the file, and removes its temporary name if it has one
+// (once linked, the object's name keeps it). Nil does nothing.
+func (t *tempFile) discard() {
+	switch {
+	case t == nil:
+	case t.f != nil:
+		t.f.Close()
+	case t.path != "":
+		os.Remove(t.path)
+	}
+}
+
+// writeTemp copies r into a new file in dir that has no name yet (or a
+// temporary one), checks its length against size (unless -1), sets lock
+// as its lock attribute if given, makes it read-only and fsyncs it unless
+// one syncfs will.
+func (s *Store) writeTemp(ctx context.Context, dir string, r io.Reader, size int64, lock []byte) (t *tempFile, err error) {
+	var f *os.File
+	if s.unnamed {
+		f, err = openUnnamed(dir)
+	} else {
+		f, err = os.CreateTemp(dir, tmpPattern)
+	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(f.Name())
+			if !s.unnamed {
+				os.Remove(f.Name())
+			}
 		}
 	}()
 	n, err := io.Copy(f, ctxReader{ctx, r})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if size >= 0 && n != size {
-		return "", fmt.Errorf("read %d bytes, size given as %d", n, size)
+		return nil, fmt.Errorf("read %d bytes, size given as %d", n, size)
 	}
-	if err := f.Chmod(0o440); err != nil {
-		return "", err
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			return "", err
+	if lock != nil {
+		if err := setLockAttr(f, lock); err != nil {
+			return nil, err
 		}
 	}
-	if err := f.Close(); err != nil {
-		return "", err
+	if err := f.Chmod(0o440); err != nil {
+		return nil, err
 	}
-	return f.Name(), nil
+	if !s.whole {
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+	}
+	if s.unnamed {
+		return &tempFile{f: f}, nil
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return &tempFile{path: f.Name()}, nil
 }
 
 // ctxReader stops a copy when its context is done.
@@ -597,13 +664,50 @@ func (s *Store) update(ctx context.Context, op, key string, change func(*lockSta
 	if err := change(&l); err != nil {
 		return err
 	}
-	if err := s.writeLock(dir, file, l); err != nil {
-		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
+	if s.attrs {
+		err = s.writeLockAttr(f, dir, file, l)
+	} else {
+		err = s.writeLockSide(f, dir, file, l)
 	}
-	if err := s.durable(dir); err != nil {
+	if err != nil {
 		return fmt.Errorf("archive/fs: %s %q: %w", op, key, err)
 	}
 	return nil
+}
+
+// writeLockAttr sets an object's lock attribute and flushes it — the
+// file's own metadata: no directory changes — then removes a side file
+// left from before, whose state l already includes.
+func (s *Store) writeLockAttr(f *os.File, dir, file string, l lockState) error {
+	if err := setLockAttr(f, lockJSON(l)); err != nil {
+		return err
+	}
+	if s.whole {
+		if err := s.durable(dir); err != nil {
+			return err
+		}
+	} else if err := f.Sync(); err != nil {
+		return err
+	}
+	switch err := os.Remove(file + lockSuffix); {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	}
+	return s.durable(dir)
+}
+
+// writeLockSide replaces an object's side file, and drops a lock
+// attribute set before (Options.Portable), which would take precedence.
+func (s *Store) writeLockSide(f *os.File, dir, file string, l lockState) error {
+	if err := s.writeLock(dir, file, l); err != nil {
+		return err
+	}
+	if err := s.durable(dir); err != nil {
+		return err
+	}
+	return dropLockAttr(f)
 }
 
 // lockObject opens the object's file and takes an exclusive flock on it,
@@ -649,19 +753,34 @@ type lockState struct {
 	LegalHold   bool      `json:"legalHold,omitempty"`
 }
 
+// readLock reads an object's lock: its attribute, or else its side file.
 func readLock(file string) (lockState, error) {
 	var l lockState
-	b, err := os.ReadFile(file + lockSuffix)
-	if errors.Is(err, fs.ErrNotExist) {
-		return l, nil
-	}
+	b, ok, err := getLockAttr(file)
 	if err != nil {
 		return l, err
 	}
+	if !ok {
+		b, err = os.ReadFile(file + lockSuffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			return l, nil
+		}
+		if err != nil {
+			return l, err
+		}
+	}
 	if err := json.Unmarshal(b, &l); err != nil {
-		return l, fmt.Errorf("corrupt retention sidecar: %w", err)
+		return l, fmt.Errorf("corrupt retention lock: %w", err)
 	}
 	return l, nil
+}
+
+func lockJSON(l lockState) []byte {
+	b, err := json.Marshal(l)
+	if err != nil {
+		panic(err) // a time and a bool always encode
+	}
+	return b
 }
 
 // writeLock replaces the sidecar atomically: temporary file, fsync, rename.
@@ -683,10 +802,7 @@ func (s *Store) writeLock(dir, file string, l lockState) error {
 // writeLockTemp writes l to a new temporary file in dir, fsynced if sync
 // is set, and returns its path.
 func writeLockTemp(dir string, l lockState, sync bool) (string, error) {
-	b, err := json.Marshal(l)
-	if err != nil {
-		return "", err
-	}
+	b := lockJSON(l)
 	f, err := os.CreateTemp(dir, tmpPattern)
 	if err != nil {
 		return "", err

@@ -29,10 +29,14 @@ func newStore(t *testing.T, opts fs.Options) *fs.Store {
 func TestConformance(t *testing.T) {
 	for _, mode := range []struct {
 		name string
-		sync fs.SyncMode
-	}{{"each file", fs.SyncEachFile}, {"syncfs", fs.SyncWholeFS}} {
+		opts fs.Options
+	}{
+		{"each file", fs.Options{Sync: fs.SyncEachFile}},
+		{"syncfs", fs.Options{Sync: fs.SyncWholeFS}},
+		{"portable", fs.Options{Sync: fs.SyncEachFile, Portable: true}},
+	} {
 		t.Run(mode.name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) archive.Store { return newStore(t, fs.Options{Sync: mode.sync}) }, storetest.Options{})
+			storetest.Run(t, func(t *testing.T) archive.Store { return newStore(t, mode.opts) }, storetest.Options{})
 		})
 	}
 }
