@@ -20,7 +20,6 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 
 	"eseal/api"
-	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/keys"
 	"eseal/keys/keystest"
@@ -123,12 +122,8 @@ func (e *env) askAuthorization(sealID, caseNo string) (id string, challenge []by
 func (e *env) audited(action string) map[string]audit.Entry {
 	e.t.Helper()
 	out := map[string]audit.Entry{}
-	err := e.store.List(context.Background(), "audit/test/", func(o archive.ObjectInfo) error {
-		b, _, err := archive.GetBytes(context.Background(), e.store, o.Key)
-		if err != nil {
-			return err
-		}
-		if en, err := audit.ParseEntry(b); err == nil && string(en.Action) == action {
+	err := audit.Entries(context.Background(), e.store, func(en audit.Entry) error {
+		if en.Node == "test" && string(en.Action) == action {
 			out[en.Subject] = en
 		}
 		return nil

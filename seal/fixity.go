@@ -84,7 +84,7 @@ func (c *reconciler) run(ctx context.Context) error {
 		case audit.DocumentStamped:
 			if archive.ValidDocumentID(e.Subject) {
 				n, _ := strconv.Atoi(e.Details["use"])
-				stamped[e.Subject] = stampedEntry{authorization: e.Details["authorization"], use: n, key: audit.EntryKey(e.Node, e.Seq)}
+				stamped[e.Subject] = stampedEntry{authorization: e.Details["authorization"], use: n, key: audit.BlockKey(e.Node, e.Block)}
 			}
 		case audit.RecordDisposed:
 			disposed[e.Subject] = true

@@ -3,12 +3,20 @@
 // revoked, documents stamped, legal holds, transfers and disposals.
 //
 // The log lives in the archive.Store like everything else. Each replica
-// (node) appends to its own shard, a hash chain of write-once,
-// retention-locked objects:
+// (node) appends to its own shard, a hash chain of entries stored in
+// write-once, retention-locked blocks:
 //
-//	audit/<node>/<seq %012d>.json          one Entry, seq 1, 2, 3 … without gaps
+//	audit/<node>/<n %012d>.json            block n (1, 2, 3 … without gaps): one or more entries
 //	audit/nodes/<node>.json                the node's registration, written by Open
 //	audit/checkpoints/<time>-<node>.json   a signed Checkpoint over all shards
+//
+// Entries are numbered by seq, 1, 2, 3 … without gaps across the blocks of
+// a shard. Concurrent appends share one block (group commit): while one
+// block is being stored, the entries that arrive wait and go together into
+// the next, so a busy replica writes one object for many changes, and a
+// quiet one one per change. A block is the entries' stored forms one after
+// the other; a shard written before blocks holds one entry per block, so
+// there block n holds entry n.
 //
 // An entry's hash is
 //
@@ -109,13 +117,21 @@ type Entry struct {
 	Prev string
 	// Hash is the entry's hash (see the package comment).
 	Hash string
+	// Block is the number of the block holding the entry (BlockKey). It
+	// is where the entry is, not part of it: not stored, not hashed.
+	Block uint64
 }
 
 // Limits on what an entry holds.
 const (
 	// MaxEntrySize is the largest stored entry, in bytes.
 	MaxEntrySize = 64 << 10
-	// MaxSeq is the largest sequence number: keys have 12 digits.
+	// MaxBlockEntries is the most entries one block holds.
+	MaxBlockEntries = 64
+	// MaxBlockSize is the largest block, in bytes.
+	MaxBlockSize = MaxBlockEntries * MaxEntrySize
+	// MaxSeq is the largest sequence number, of an entry or a block:
+	// keys have 12 digits.
 	MaxSeq = 999_999_999_999
 	// DefaultRetention is how long entries and checkpoints are retained
 	// when Options.Retention is zero: 100 years of 365 days.
@@ -127,6 +143,9 @@ const (
 	checkpointPrefix = prefix + "checkpoints/"
 	nodePrefix       = prefix + "nodes/"
 	hashDomain       = "eseal-audit-v1\n"
+	// blockTimeout bounds the storing of one block, whichever appends'
+	// callers gave up meanwhile.
+	blockTimeout = time.Minute
 	// appendAttempts bounds the retries of Append when another process
 	// writes the same shard (replicas should have shards of their own; this
 	// is for the ones that share one).
@@ -151,9 +170,9 @@ func ValidNode(name string) bool {
 	return true
 }
 
-// EntryKey returns the store key of entry seq of node's shard.
-func EntryKey(node string, seq uint64) string {
-	return fmt.Sprintf("%s%s/%012d.json", prefix, node, seq)
+// BlockKey returns the store key of block n of node's shard.
+func BlockKey(node string, n uint64) string {
+	return fmt.Sprintf("%s%s/%012d.json", prefix, node, n)
 }
 
 func nodeKey(node string) string { return nodePrefix + node + ".json" }
@@ -183,11 +202,24 @@ type Log struct {
 	retention time.Duration
 	signer    crypto.Signer
 
+	// mu is held while a block is written, and guards what follows.
 	mu       sync.Mutex
-	seq      uint64              // tail of this node's shard
+	block    uint64              // the shard's last block
+	seq      uint64              // its last entry
 	hash     string              // hash of entry seq
 	unlocked []string            // stored keys whose retention lock failed, retried by Append
 	hints    map[string]Position // tails seen by the last checkpoint, where readTail starts
+
+	// queue holds the appends waiting for the next block, in order.
+	qmu   sync.Mutex
+	queue []*appending
+}
+
+// appending is one Append waiting for its entry to be stored.
+type appending struct {
+	e    Entry
+	done bool
+	err  error
 }
 
 // Open opens node's shard of the log in store: it registers the node and
@@ -218,13 +250,13 @@ func Open(ctx context.Context, store archive.Store, node string, opts Options) (
 	if err := l.lockIfUnlocked(ctx, nodeKey(node)); err != nil {
 		return nil, err
 	}
-	seq, hash, err := readTail(ctx, store, node, 0, "")
+	tail, err := readTail(ctx, store, node, Position{})
 	if err != nil {
 		return nil, err
 	}
-	l.seq, l.hash = seq, hash
-	if seq > 0 {
-		if err := l.lockIfUnlocked(ctx, EntryKey(node, seq)); err != nil {
+	l.block, l.seq, l.hash = tail.Block, tail.Seq, tail.Hash
+	if tail.Block > 0 {
+		if err := l.lockIfUnlocked(ctx, BlockKey(node, tail.Block)); err != nil {
 			return nil, err
 		}
 	}
@@ -235,9 +267,11 @@ func Open(ctx context.Context, store archive.Store, node string, opts Options) (
 func (l *Log) Node() string { return l.node }
 
 // Append adds e to the shard and returns it as stored. Append sets Seq,
-// Time (from Options.Now), Node, Prev and Hash; the caller sets Action,
-// Subject, Actor and Details. Strings must be valid UTF-8 and the entry at
-// most MaxEntrySize bytes.
+// Time (from Options.Now), Node, Prev, Hash and Block; the caller sets
+// Action, Subject, Actor and Details. Strings must be valid UTF-8 and the
+// entry at most MaxEntrySize bytes. Appends made at the same time are
+// stored in one block: each returns once the block holding its entry is
+// stored (or failed, which fails them all).
 //
 // If the entry was stored but could not be retention-locked, Append
 // returns the stored entry and an error; the next Append retries the lock.
@@ -245,66 +279,125 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	if err := checkContent(e); err != nil {
 		return Entry{}, err
 	}
+	a := &appending{e: e}
+	l.qmu.Lock()
+	l.queue = append(l.queue, a)
+	l.qmu.Unlock()
+	// Whoever holds mu is storing a block; meanwhile the queue fills. The
+	// next to get mu stores what the queue holds then — its own entry, and
+	// those of everyone waiting behind it, who find theirs done.
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for !a.done {
+		l.qmu.Lock()
+		n := min(len(l.queue), MaxBlockEntries)
+		batch := l.queue[:n:n]
+		l.queue = l.queue[n:]
+		l.qmu.Unlock()
+		// The block carries others' entries too: the caller giving up
+		// must not fail them. A store that hangs fails them all, later.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), blockTimeout)
+		l.writeBlock(bctx, batch)
+		cancel()
+	}
+	return a.e, a.err
+}
+
+// writeBlock stores the entries of batch as the shard's next block and
+// marks each done, with its error if it failed; l.mu is held.
+func (l *Log) writeBlock(ctx context.Context, batch []*appending) {
+	// A failed append returns no entry: a returned entry with an error
+	// means stored but not locked.
+	fail := func(err error) {
+		for _, a := range batch {
+			if !a.done {
+				a.e, a.err, a.done = Entry{}, err, true
+			}
+		}
+	}
 	l.relock(ctx)
 	for range appendAttempts {
-		if l.seq >= MaxSeq {
-			return Entry{}, fmt.Errorf("audit: shard %q is full (%d entries)", l.node, l.seq)
+		if l.block >= MaxSeq || l.seq+uint64(len(batch)) > MaxSeq {
+			fail(fmt.Errorf("audit: shard %q is full (%d entries in %d blocks)", l.node, l.seq, l.block))
+			return
 		}
-		e.Seq, e.Time, e.Node, e.Prev = l.seq+1, l.now().UTC(), l.node, l.hash
-		w := toWire(e)
-		w.Hash = entryHash(w)
-		b, err := marshalEntry(w)
-		if err != nil {
-			return Entry{}, err
+		now := l.now().UTC()
+		seq, hash := l.seq, l.hash
+		var block []byte
+		var in []*appending
+		for _, a := range batch {
+			if a.done {
+				continue
+			}
+			e := a.e
+			e.Seq, e.Time, e.Node, e.Prev, e.Block = seq+1, now, l.node, hash, l.block+1
+			w := toWire(e)
+			w.Hash = entryHash(w)
+			b, err := marshalEntry(w)
+			if err == nil && len(b) > MaxEntrySize {
+				err = fmt.Errorf("audit: entry of %d bytes is larger than %d", len(b), MaxEntrySize)
+			}
+			if err != nil {
+				a.e, a.err, a.done = Entry{}, err, true
+				continue
+			}
+			e.Hash = w.Hash
+			a.e = e
+			seq, hash = e.Seq, e.Hash
+			block = append(block, b...)
+			in = append(in, a)
 		}
-		if len(b) > MaxEntrySize {
-			return Entry{}, fmt.Errorf("audit: entry of %d bytes is larger than %d", len(b), MaxEntrySize)
+		if len(in) == 0 {
+			return
 		}
-		key := EntryKey(l.node, e.Seq)
+		key := BlockKey(l.node, l.block+1)
 		// Locked in the put itself where the store can (one write, not two).
-		_, err = archive.PutRetained(ctx, l.store, key, b, l.now().Add(l.retention))
+		_, err := archive.PutRetained(ctx, l.store, key, block, now.Add(l.retention))
 		if errors.Is(err, archive.ErrExists) {
 			// Another process appended to this shard: catch up and retry.
-			seq, hash, err := readTail(ctx, l.store, l.node, l.seq, l.hash)
+			tail, err := readTail(ctx, l.store, l.node, Position{Block: l.block, Seq: l.seq, Hash: l.hash})
 			if err != nil {
-				return Entry{}, err
+				fail(err)
+				return
 			}
-			// The other writer locks its own entries; one that died before
+			// The other writer locks its own blocks; one that died before
 			// doing so is re-locked when the shard is next opened.
-			l.seq, l.hash = seq, hash
+			l.block, l.seq, l.hash = tail.Block, tail.Seq, tail.Hash
 			// Back off a little, at random, so two writers of one shard
 			// do not keep colliding.
 			select {
 			case <-ctx.Done():
-				return Entry{}, ctx.Err()
+				fail(ctx.Err())
+				return
 			case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond)))):
 			}
 			continue
 		}
 		if err != nil && !errors.Is(err, archive.ErrStoredUnlocked) {
-			if !l.landed(ctx, key, b) {
-				return Entry{}, fmt.Errorf("audit: append %s: %w", key, err)
+			if !l.landed(ctx, key, block) {
+				fail(fmt.Errorf("audit: append %s: %w", key, err))
+				return
 			}
-			// Stored all the same, only the answer was lost: the entry is
-			// in the log, and the change it records must stand. Its lock
-			// is checked at the next append.
+			// Stored all the same, only the answer was lost: the entries
+			// are in the log, and the changes they record must stand. The
+			// lock is checked at the next append.
 			err = nil
 			l.unlocked = append(l.unlocked, key)
 		}
-		l.seq, l.hash = e.Seq, w.Hash
-		e.Hash = w.Hash
+		l.block, l.seq, l.hash = l.block+1, seq, hash
 		if err != nil {
 			l.unlocked = append(l.unlocked, key)
-			return e, fmt.Errorf("audit: entry %s stored but not retention-locked: %w", key, err)
+			err = fmt.Errorf("audit: block %s stored but not retention-locked: %w", key, err)
 		}
-		return e, nil
+		for _, a := range in {
+			a.err, a.done = err, true
+		}
+		return
 	}
-	return Entry{}, fmt.Errorf("audit: append to shard %q: lost the race %d times to another writer of the same node", l.node, appendAttempts)
+	fail(fmt.Errorf("audit: append to shard %q: lost the race %d times to another writer of the same node", l.node, appendAttempts))
 }
 
-// landed tells, after a put of an entry that failed, whether the entry was
+// landed tells, after a put of a block that failed, whether the block was
 // stored all the same: a store node that dies after storing and before
 // answering leaves the put's outcome unknown, and an entry in the log whose
 // change the caller then undoes would record what did not happen. It reads
@@ -364,13 +457,14 @@ func (l *Log) lockIfUnlocked(ctx context.Context, key string) error {
 	return nil
 }
 
-// readTail finds the last entry of node's shard, starting from entry from
-// (0, or a known entry whose hash is fromHash), by galloping then bisecting
-// with Head: entries are dense, so this costs O(log n) requests. It returns
-// the tail's seq and hash, and refuses a damaged tail.
-func readTail(ctx context.Context, store archive.Store, node string, from uint64, fromHash string) (uint64, string, error) {
-	exists := func(seq uint64) (bool, error) {
-		_, err := store.Head(ctx, EntryKey(node, seq))
+// readTail finds the last block of node's shard, starting from a known
+// position (the zero Position, or one whose block holds entry Seq with
+// Hash as its last), by galloping then bisecting with Head: blocks are
+// dense, so this costs O(log n) requests. It returns the last block, its
+// last entry and that entry's hash, and refuses a damaged tail.
+func readTail(ctx context.Context, store archive.Store, node string, from Position) (Position, error) {
+	exists := func(n uint64) (bool, error) {
+		_, err := store.Head(ctx, BlockKey(node, n))
 		if errors.Is(err, archive.ErrNotFound) {
 			return false, nil
 		}
@@ -379,12 +473,13 @@ func readTail(ctx context.Context, store archive.Store, node string, from uint64
 		}
 		return true, nil
 	}
-	lo, step := from, uint64(1)
+	start := from.block()
+	lo, step := start, uint64(1)
 	hi := lo + step
 	for hi <= MaxSeq {
 		ok, err := exists(hi)
 		if err != nil {
-			return 0, "", err
+			return Position{}, err
 		}
 		if !ok {
 			break
@@ -396,7 +491,7 @@ func readTail(ctx context.Context, store archive.Store, node string, from uint64
 		mid := lo + (hi-lo)/2
 		ok, err := exists(mid)
 		if err != nil {
-			return 0, "", err
+			return Position{}, err
 		}
 		if ok {
 			lo = mid
@@ -404,22 +499,23 @@ func readTail(ctx context.Context, store archive.Store, node string, from uint64
 			hi = mid
 		}
 	}
-	if lo == from {
-		return from, fromHash, nil
+	if lo == start {
+		return Position{Block: start, Seq: from.Seq, Hash: from.Hash}, nil
 	}
-	key := EntryKey(node, lo)
-	b, _, err := archive.GetBytes(ctx, store, key)
+	key := BlockKey(node, lo)
+	b, _, err := archive.GetBytesMax(ctx, store, key, MaxBlockSize)
 	if err != nil {
-		return 0, "", fmt.Errorf("audit: read tail of shard %q: %w", node, err)
+		return Position{}, fmt.Errorf("audit: read tail of shard %q: %w", node, err)
 	}
-	e, err := ParseEntry(b)
+	entries, err := ParseBlock(b)
 	if err != nil {
-		return 0, "", fmt.Errorf("audit: tail %s of shard %q is damaged (run audit verify): %w", key, node, err)
+		return Position{}, fmt.Errorf("audit: tail %s of shard %q is damaged (run audit verify): %w", key, node, err)
 	}
-	if e.Seq != lo || e.Node != node || e.Hash != entryHash(toWire(e)) {
-		return 0, "", fmt.Errorf("audit: tail %s of shard %q is damaged (run audit verify)", key, node)
+	e := entries[len(entries)-1]
+	if e.Node != node || e.Hash != entryHash(toWire(e)) || e.Seq < lo {
+		return Position{}, fmt.Errorf("audit: tail %s of shard %q is damaged (run audit verify)", key, node)
 	}
-	return lo, e.Hash, nil
+	return Position{Block: lo, Seq: e.Seq, Hash: e.Hash}, nil
 }
 
 // checkContent checks what the caller of Append sets.
@@ -529,6 +625,38 @@ func ParseEntry(b []byte) (Entry, error) {
 		Actor: w.Actor, Details: w.Details, Prev: w.Prev, Hash: w.Hash}, nil
 }
 
+// ParseBlock parses a stored block: one or more entries, each as ParseEntry
+// reads it, of one node, with consecutive seqs. Like ParseEntry it checks
+// the form, not the hashes and links.
+func ParseBlock(b []byte) ([]Entry, error) {
+	if len(b) > MaxBlockSize {
+		return nil, fmt.Errorf("audit: block of %d bytes is larger than %d", len(b), MaxBlockSize)
+	}
+	if len(b) == 0 {
+		return nil, errors.New("audit: empty block")
+	}
+	var entries []Entry
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return nil, errors.New("audit: block does not end with a newline")
+		}
+		if len(entries) == MaxBlockEntries {
+			return nil, fmt.Errorf("audit: block of more than %d entries", MaxBlockEntries)
+		}
+		e, err := ParseEntry(b[:i+1])
+		if err != nil {
+			return nil, fmt.Errorf("audit: block entry %d: %w", len(entries)+1, err)
+		}
+		if n := len(entries); n > 0 && (e.Seq != entries[n-1].Seq+1 || e.Node != entries[n-1].Node) {
+			return nil, fmt.Errorf("audit: block entry %d is entry %d of %q after entry %d of %q", n+1, e.Seq, e.Node, entries[n-1].Seq, entries[n-1].Node)
+		}
+		entries = append(entries, e)
+		b = b[i+1:]
+	}
+	return entries, nil
+}
+
 // decodeStrict decodes one JSON value with no unknown fields and nothing
 // after it but the final newline (the canonical check catches the rest:
 // duplicate keys, white space, escapes).
@@ -567,9 +695,9 @@ func isHash(s string) bool {
 	return true
 }
 
-// parseEntryKey splits "audit/<node>/<seq>.json"; ok is false for any
+// parseBlockKey splits "audit/<node>/<n>.json"; ok is false for any
 // other key.
-func parseEntryKey(key string) (node string, seq uint64, ok bool) {
+func parseBlockKey(key string) (node string, n uint64, ok bool) {
 	rest, found := strings.CutPrefix(key, prefix)
 	if !found {
 		return "", 0, false

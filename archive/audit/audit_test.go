@@ -143,14 +143,32 @@ func TestAppendCheckpointVerify(t *testing.T) {
 					t.Errorf("seq %d lost", seq)
 				}
 			}
-			n := 0
-			if err := s.List(ctx, "audit/node-a/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
+			// Concurrent appends share blocks: fewer objects than entries,
+			// and every entry in the block it names.
+			blocks, stored := 0, map[uint64]uint64{}
+			if err := s.List(ctx, "audit/node-a/", func(archive.ObjectInfo) error { blocks++; return nil }); err != nil {
 				t.Fatal(err)
 			}
-			if n != goroutines*perG {
-				t.Errorf("node-a has %d stored entries, want %d", n, goroutines*perG)
+			if err := Entries(ctx, s, func(e Entry) error {
+				if e.Node == "node-a" {
+					stored[e.Seq] = e.Block
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
-			info, err := s.Head(ctx, EntryKey("node-a", 7))
+			if len(stored) != goroutines*perG || blocks > goroutines*perG {
+				t.Errorf("node-a has %d stored entries in %d blocks, want %d entries", len(stored), blocks, goroutines*perG)
+			}
+			for _, rs := range results {
+				for _, e := range rs {
+					if stored[e.Seq] != e.Block {
+						t.Errorf("entry %d: Append said block %d, it is in block %d", e.Seq, e.Block, stored[e.Seq])
+					}
+				}
+			}
+			t.Logf("node-a: %d entries in %d blocks", len(stored), blocks)
+			info, err := s.Head(ctx, BlockKey("node-a", 1))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +224,7 @@ func TestMinIORefusesRewrite(t *testing.T) {
 	if _, err := l.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	k := EntryKey("n1", 2)
+	k := BlockKey("n1", 2)
 	orig, info, err := archive.GetBytes(ctx, s, k)
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,18 @@ type Position struct {
 	// (zero) and are read as before; Verify reports a shard holding fewer
 	// entries than a checkpoint counted as ShardShort.
 	Count uint64 `json:"count,omitempty"`
+	// Block is the number of the block holding entry Seq (its last entry).
+	// Checkpoints made before blocks have none (zero): there the block
+	// is Seq.
+	Block uint64 `json:"block,omitempty"`
+}
+
+// block is the number of the block holding entry Seq.
+func (p Position) block() uint64 {
+	if p.Block == 0 {
+		return p.Seq
+	}
+	return p.Block
 }
 
 // Checkpoint is a signed statement of every shard's tail at one moment.
@@ -89,18 +101,18 @@ func (l *Log) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	}
 	l.mu.Lock()
 	hints := maps.Clone(l.hints)
-	hints[l.node] = Position{Seq: l.seq, Hash: l.hash}
+	hints[l.node] = Position{Seq: l.seq, Hash: l.hash, Block: l.block}
 	l.mu.Unlock()
 
 	shards := make(map[string]Position, len(nodes))
 	for _, n := range nodes {
-		h := hints[n]
-		seq, hash, err := readTail(ctx, l.store, n, h.Seq, h.Hash)
+		tail, err := readTail(ctx, l.store, n, hints[n])
 		if err != nil {
 			return nil, fmt.Errorf("audit: checkpoint: %w", err)
 		}
-		if seq > 0 {
-			shards[n] = Position{Seq: seq, Hash: hash, Count: seq}
+		if tail.Seq > 0 {
+			tail.Count = tail.Seq
+			shards[n] = tail
 		}
 	}
 
@@ -180,8 +192,8 @@ func ParseCheckpoint(b []byte) (*Checkpoint, error) {
 	}
 	for _, n := range slices.Sorted(maps.Keys(w.Shards)) {
 		p := w.Shards[n]
-		if !ValidNode(n) || p.Seq < 1 || p.Seq > MaxSeq || !isHash(p.Hash) || p.Count > MaxSeq {
-			return nil, fmt.Errorf("audit: checkpoint: invalid shard %q position %d %q count %d", n, p.Seq, p.Hash, p.Count)
+		if !ValidNode(n) || p.Seq < 1 || p.Seq > MaxSeq || !isHash(p.Hash) || p.Count > MaxSeq || p.Block > MaxSeq {
+			return nil, fmt.Errorf("audit: checkpoint: invalid shard %q position %d %q count %d block %d", n, p.Seq, p.Hash, p.Count, p.Block)
 		}
 	}
 	sig, err := base64.StdEncoding.DecodeString(w.Signature)

@@ -38,7 +38,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(audit.EntryKey(e.Node, e.Seq), e.Action)
+	fmt.Println(audit.BlockKey(e.Node, e.Block), e.Seq, e.Action)
 	if _, err := l.Checkpoint(ctx); err != nil {
 		log.Fatal(err)
 	}
@@ -49,6 +49,6 @@ func Example() {
 	}
 	fmt.Println("ok:", report.OK(), "entries:", report.Entries, "checkpoints:", report.Checkpoints)
 	// Output:
-	// audit/replica-1/000000000001.json document.stamped
+	// audit/replica-1/000000000001.json 1 document.stamped
 	// ok: true entries: 1 checkpoints: 1
 }

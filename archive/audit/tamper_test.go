@@ -81,7 +81,7 @@ func rewrite(t *testing.T, s *fs.Store, key, prev string, edit func(*Entry)) str
 // reported with its reason, at the first broken key. The log: n1 with
 // entries 1–5 and n2 with 1–3, a checkpoint over both, then n1 entry 6.
 func TestTamper(t *testing.T) {
-	k := EntryKey
+	k := BlockKey
 	subject := func(e *Entry) { e.Subject = "doc/forged" }
 	tests := []struct {
 		name    string
@@ -208,7 +208,7 @@ func TestTruncationPastCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, l, 1, "b")
-	removeFile(t, s, EntryKey("n1", 3))
+	removeFile(t, s, BlockKey("n1", 3))
 	r, err := Verify(ctx, s, &key.PublicKey)
 	if err != nil || !r.OK() || r.Entries != 2 {
 		t.Fatalf("Verify: %v %v, %d entries", r.First(), err, r.Entries)
@@ -257,16 +257,16 @@ func TestCheckpointCounts(t *testing.T) {
 		t.Fatalf("Verify with an old-form checkpoint: %v %v (%d checkpoints)", r.First(), err, r.Checkpoints)
 	}
 
-	removeFile(t, s, EntryKey("n1", 3))
+	removeFile(t, s, BlockKey("n1", 3))
 	r, err := Verify(ctx, s, &key.PublicKey)
-	if err != nil || r.OK() || r.First().Reason != ShardShort || r.First().Key != EntryKey("n1", 3) {
+	if err != nil || r.OK() || r.First().Reason != ShardShort || r.First().Key != BlockKey("n1", 3) {
 		t.Fatalf("Verify after the last entry was cut: %v %v", r.First(), err)
 	}
 }
 
 func readTailHash(t *testing.T, s *fs.Store, seq uint64) string {
 	t.Helper()
-	e, err := ParseEntry(readFile(t, s, EntryKey("n1", seq)))
+	e, err := ParseEntry(readFile(t, s, BlockKey("n1", seq)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,7 +155,8 @@ type verifier struct {
 
 	// The shard being walked.
 	node     string
-	seq      uint64 // last position seen
+	block    uint64 // last block seen
+	seq      uint64 // last entry seen
 	hash     string // hash field of entry seq
 	linkKnow bool   // hash is the predecessor to check the next prev against
 
@@ -175,59 +176,78 @@ func (v *verifier) visit(oi archive.ObjectInfo) error {
 		}
 		return nil
 	}
-	node, seq, ok := parseEntryKey(k)
+	node, n, ok := parseBlockKey(k)
 	if !ok {
-		v.r.add(Problem{Key: k, Node: node, Reason: Unreadable, Detail: "not an audit entry key"})
+		v.r.add(Problem{Key: k, Node: node, Reason: Unreadable, Detail: "not an audit block key"})
 		return nil
 	}
 	if node != v.node {
 		v.endShard()
-		v.node, v.seq, v.hash, v.linkKnow, v.count = node, 0, "", true, 0
+		v.node, v.block, v.seq, v.hash, v.linkKnow, v.count = node, 0, 0, "", true, 0
 		v.r.Shards++
 	}
-	if seq != v.seq+1 {
-		detail := fmt.Sprintf("entry %d is missing", v.seq+1)
-		if seq-v.seq > 2 {
-			detail = fmt.Sprintf("entries %d to %d are missing", v.seq+1, seq-1)
+	// After missing blocks, how many entries they held is unknown: the
+	// next block's first entry is taken as it is.
+	seqKnown := true
+	if n != v.block+1 {
+		detail := fmt.Sprintf("block %d is missing", v.block+1)
+		if n-v.block > 2 {
+			detail = fmt.Sprintf("blocks %d to %d are missing", v.block+1, n-1)
 		}
-		v.r.add(Problem{Key: EntryKey(node, v.seq+1), Seq: v.seq + 1, Node: node, Reason: Gap, Detail: detail})
-		v.linkKnow = false
+		v.r.add(Problem{Key: BlockKey(node, v.block+1), Seq: v.seq + 1, Node: node, Reason: Gap, Detail: detail})
+		v.linkKnow, seqKnown = false, false
 	}
-	v.seq = seq
-	b, _, err := archive.GetBytes(v.ctx, v.store, k)
+	v.block = n
+	b, _, err := archive.GetBytesMax(v.ctx, v.store, k, MaxBlockSize)
 	if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrTooLarge) {
-		v.r.add(Problem{Key: k, Seq: seq, Node: node, Reason: Unreadable, Detail: err.Error()})
+		v.r.add(Problem{Key: k, Seq: v.seq + 1, Node: node, Reason: Unreadable, Detail: err.Error()})
 		v.linkKnow = false
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	e, err := ParseEntry(b)
+	entries, err := ParseBlock(b)
 	if err != nil {
-		v.r.add(Problem{Key: k, Seq: seq, Node: node, Reason: Unreadable, Detail: err.Error()})
+		v.r.add(Problem{Key: k, Seq: v.seq + 1, Node: node, Reason: Unreadable, Detail: err.Error()})
 		v.linkKnow = false
 		return nil
 	}
+	// Blocks tile the shard's entries (ParseBlock: a block's entries are
+	// consecutive), so a block that does not begin where the one before
+	// ended was moved, swapped or edited.
+	first := entries[0]
+	if seqKnown && first.Seq != v.seq+1 {
+		v.r.add(Problem{Key: k, Seq: v.seq + 1, Node: node, Reason: BrokenLink,
+			Detail: fmt.Sprintf("block %d begins with entry %d of shard %q, not entry %d", n, first.Seq, first.Node, v.seq+1)})
+		v.linkKnow = false
+	}
+	for _, e := range entries {
+		v.entry(k, node, e)
+	}
+	return nil
+}
+
+// entry checks one entry of block k of node's shard.
+func (v *verifier) entry(k, node string, e Entry) {
 	v.r.Entries++
 	v.count++
 	switch {
 	case entryHash(toWire(e)) != e.Hash:
-		v.r.add(Problem{Key: k, Seq: seq, Node: node, Reason: HashMismatch, Detail: "content does not hash to the stored hash"})
-	case e.Seq != seq || e.Node != node:
-		v.r.add(Problem{Key: k, Seq: seq, Node: node, Reason: BrokenLink,
+		v.r.add(Problem{Key: k, Seq: e.Seq, Node: node, Reason: HashMismatch, Detail: "content does not hash to the stored hash"})
+	case e.Node != node:
+		v.r.add(Problem{Key: k, Seq: e.Seq, Node: node, Reason: BrokenLink,
 			Detail: fmt.Sprintf("holds entry %d of shard %q", e.Seq, e.Node)})
 	case v.linkKnow && e.Prev != v.hash:
-		v.r.add(Problem{Key: k, Seq: seq, Node: node, Reason: BrokenLink, Detail: "prev is not the hash of the previous entry"})
+		v.r.add(Problem{Key: k, Seq: e.Seq, Node: node, Reason: BrokenLink, Detail: "prev is not the hash of the previous entry"})
 	}
 	// Go on from the stored hash: what the successor must link to.
-	v.hash, v.linkKnow = e.Hash, true
-	return nil
+	v.seq, v.hash, v.linkKnow = e.Seq, e.Hash, true
 }
 
 func (v *verifier) endShard() {
 	if v.node != "" {
-		v.tips[v.node] = Position{Seq: v.seq, Hash: v.hash, Count: v.count}
+		v.tips[v.node] = Position{Seq: v.seq, Hash: v.hash, Count: v.count, Block: v.block}
 	}
 }
 
@@ -263,42 +283,42 @@ func (v *verifier) checkpoint(oi archive.ObjectInfo) error {
 	return nil
 }
 
-// checkPosition checks that entry pos.Seq of shard n exists with pos.Hash.
+// checkPosition checks that entry pos.Seq of shard n exists with pos.Hash,
+// in block pos.Block.
 func (v *verifier) checkPosition(cpKey, n string, pos Position) error {
 	if v.confirmed[n] == pos {
 		return nil
 	}
-	mismatch := func(seq uint64, detail string) {
-		v.r.add(Problem{Key: EntryKey(n, seq), Seq: seq, Node: n, Reason: CheckpointMismatch, Checkpoint: cpKey, Detail: detail})
+	mismatch := func(detail string) {
+		v.r.add(Problem{Key: BlockKey(n, pos.block()), Seq: pos.Seq, Node: n, Reason: CheckpointMismatch, Checkpoint: cpKey, Detail: detail})
 	}
 	tip := v.tips[n]
 	switch {
-	case pos.Seq > tip.Seq:
-		v.r.add(Problem{Key: EntryKey(n, tip.Seq+1), Seq: tip.Seq + 1, Node: n, Reason: ShardShort, Checkpoint: cpKey,
-			Detail: fmt.Sprintf("checkpoint names entry %d but the shard ends at %d", pos.Seq, tip.Seq)})
+	case pos.Seq > tip.Seq || pos.block() > tip.Block:
+		v.r.add(Problem{Key: BlockKey(n, tip.Block+1), Seq: tip.Seq + 1, Node: n, Reason: ShardShort, Checkpoint: cpKey,
+			Detail: fmt.Sprintf("checkpoint names entry %d in block %d but the shard ends at entry %d in block %d", pos.Seq, pos.block(), tip.Seq, tip.Block)})
 		return nil
 	case pos.Count > tip.Count:
-		v.r.add(Problem{Key: EntryKey(n, pos.Seq), Seq: pos.Seq, Node: n, Reason: ShardShort, Checkpoint: cpKey,
+		v.r.add(Problem{Key: BlockKey(n, pos.block()), Seq: pos.Seq, Node: n, Reason: ShardShort, Checkpoint: cpKey,
 			Detail: fmt.Sprintf("checkpoint counted %d entries, the shard holds %d readable", pos.Count, tip.Count)})
 		return nil
-	case pos.Seq == tip.Seq:
+	case pos.Seq == tip.Seq && pos.block() == tip.Block:
 		if tip.Hash != pos.Hash {
-			mismatch(pos.Seq, "entry's hash differs from the checkpoint's")
+			mismatch("entry's hash differs from the checkpoint's")
 			return nil
 		}
 	default:
-		k := EntryKey(n, pos.Seq)
-		b, _, err := archive.GetBytes(v.ctx, v.store, k)
+		b, _, err := archive.GetBytesMax(v.ctx, v.store, BlockKey(n, pos.block()), MaxBlockSize)
 		if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrTooLarge) {
-			mismatch(pos.Seq, err.Error())
+			mismatch(err.Error())
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		e, err := ParseEntry(b)
-		if err != nil || e.Hash != pos.Hash {
-			mismatch(pos.Seq, "entry's hash differs from the checkpoint's")
+		entries, err := ParseBlock(b)
+		if err != nil || entries[len(entries)-1].Seq != pos.Seq || entries[len(entries)-1].Hash != pos.Hash {
+			mismatch("the block's last entry differs from the checkpoint's")
 			return nil
 		}
 	}
@@ -307,28 +327,35 @@ func (v *verifier) checkPosition(cpKey, n string, pos Position) error {
 }
 
 // Entries calls fn for every well-formed entry of every shard, shards in
-// key order and each shard by seq. Entries that do not parse are skipped:
-// Verify reports them. Fixity reads the log this way to reconcile it with
-// the store.
+// key order and each shard by seq, with Entry.Block set. Blocks that do
+// not parse are skipped: Verify reports them. Fixity reads the log this
+// way to reconcile it with the store.
 func Entries(ctx context.Context, store archive.Store, fn func(Entry) error) error {
 	return store.List(ctx, prefix, func(oi archive.ObjectInfo) error {
 		if strings.HasPrefix(oi.Key, checkpointPrefix) || strings.HasPrefix(oi.Key, nodePrefix) {
 			return nil
 		}
-		if _, _, ok := parseEntryKey(oi.Key); !ok {
+		_, n, ok := parseBlockKey(oi.Key)
+		if !ok {
 			return nil
 		}
-		b, _, err := archive.GetBytes(ctx, store, oi.Key)
+		b, _, err := archive.GetBytesMax(ctx, store, oi.Key, MaxBlockSize)
 		if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrTooLarge) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		e, err := ParseEntry(b)
+		entries, err := ParseBlock(b)
 		if err != nil {
 			return nil
 		}
-		return fn(e)
+		for _, e := range entries {
+			e.Block = n
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

@@ -96,9 +96,9 @@ func (ix *Index) nodes(ctx context.Context) ([]string, error) {
 	return nodes, nil
 }
 
-// positions returns the last seq read of every shard.
+// positions returns the last block read of every shard.
 func (ix *Index) positions(ctx context.Context) (map[string]uint64, error) {
-	rows, err := ix.db.QueryContext(ctx, `SELECT node, seq FROM shards`)
+	rows, err := ix.db.QueryContext(ctx, `SELECT node, block FROM shards`)
 	if err != nil {
 		return nil, err
 	}
@@ -106,62 +106,65 @@ func (ix *Index) positions(ctx context.Context) (map[string]uint64, error) {
 	pos := map[string]uint64{}
 	for rows.Next() {
 		var n string
-		var seq int64
-		if err := rows.Scan(&n, &seq); err != nil {
+		var block int64
+		if err := rows.Scan(&n, &block); err != nil {
 			return nil, err
 		}
-		pos[n] = uint64(seq)
+		pos[n] = uint64(block)
 	}
 	return pos, rows.Err()
 }
 
-// follow reads node's shard from entry seq+1 on, applying each entry and
-// remembering the position with it.
-func (ix *Index) follow(ctx context.Context, node string, seq uint64) error {
-	for seq < audit.MaxSeq {
+// follow reads node's shard from block n+1 on, applying each entry and
+// remembering the position with it, block by block.
+func (ix *Index) follow(ctx context.Context, node string, n uint64) error {
+	for n < audit.MaxSeq {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		key := audit.EntryKey(node, seq+1)
-		b, _, err := archive.GetBytes(ctx, ix.store, key)
+		key := audit.BlockKey(node, n+1)
+		b, _, err := archive.GetBytesMax(ctx, ix.store, key, audit.MaxBlockSize)
 		if errors.Is(err, archive.ErrNotFound) {
 			return nil // the shard's end
 		}
 		if err != nil && !errors.Is(err, archive.ErrTooLarge) {
 			return fmt.Errorf("index: reading %s: %w", key, err)
 		}
-		var doc string
+		var docs []string
 		if err == nil {
-			e, perr := audit.ParseEntry(b)
-			switch {
-			case perr != nil:
-				ix.opt.Log.Warn("search index: skipping an audit entry that does not parse (run audit verify)", "key", key, "err", perr)
-			case e.Seq != seq+1 || e.Node != node:
-				ix.opt.Log.Warn("search index: skipping an audit entry stored under another key (run audit verify)", "key", key)
-			case affectsDocument(e.Action) && validDocID(e.Subject):
-				doc = e.Subject
+			entries, perr := audit.ParseBlock(b)
+			if perr != nil {
+				ix.opt.Log.Warn("search index: skipping an audit block that does not parse (run audit verify)", "key", key, "err", perr)
+			}
+			for _, e := range entries {
+				switch {
+				case e.Node != node:
+					ix.opt.Log.Warn("search index: skipping an audit entry stored in another shard (run audit verify)", "key", key)
+				case affectsDocument(e.Action) && validDocID(e.Subject):
+					docs = append(docs, e.Subject)
+				}
 			}
 		} else {
-			ix.opt.Log.Warn("search index: skipping an oversized audit entry (run audit verify)", "key", key)
+			ix.opt.Log.Warn("search index: skipping an oversized audit block (run audit verify)", "key", key)
 		}
 		tx, err := ix.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if doc != "" {
+		for _, doc := range docs {
 			if err := ix.refresh(ctx, tx, doc); err != nil {
 				tx.Rollback()
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, seq) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET seq = excluded.seq`, node, int64(seq+1)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, block) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET block = excluded.block`, node, int64(n+1)); err != nil {
 			tx.Rollback()
 			return err
 		}
 		if err := tx.Commit(); err != nil {
 			return err
 		}
-		seq++
+		n++
 	}
 	return nil
 }
@@ -375,19 +378,19 @@ func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) er
 			progress(i+1, len(ids))
 		}
 	}
-	for n, seq := range tails {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, seq) VALUES (?, ?)`, n, int64(seq)); err != nil {
+	for n, block := range tails {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, block) VALUES (?, ?)`, n, int64(block)); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-// shardEnd finds the last seq of node's shard (0 if it has none) by
-// galloping, then bisecting, with Head: a shard's entries are dense.
+// shardEnd finds the last block of node's shard (0 if it has none) by
+// galloping, then bisecting, with Head: a shard's blocks are dense.
 func shardEnd(ctx context.Context, s archive.Store, node string) (uint64, error) {
-	exists := func(seq uint64) (bool, error) {
-		_, err := s.Head(ctx, audit.EntryKey(node, seq))
+	exists := func(n uint64) (bool, error) {
+		_, err := s.Head(ctx, audit.BlockKey(node, n))
 		if errors.Is(err, archive.ErrNotFound) {
 			return false, nil
 		}

@@ -133,11 +133,11 @@ type Index struct {
 // schemaVersion changes whenever the tables change; an index of another
 // version is rebuilt. The statements are idempotent: two processes that
 // find the file missing at once both make it without failing.
-const schemaVersion = "1"
+const schemaVersion = "2"
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS shards (node TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shards (node TEXT PRIMARY KEY, block INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
 	id INTEGER PRIMARY KEY,
 	doc_id TEXT NOT NULL UNIQUE,

@@ -302,16 +302,8 @@ func logTransfer(ctx context.Context, reg *seal.Registry, recs []archive.Record,
 func auditLookup(store archive.Store) func(ctx context.Context, id, digest string) (bool, string, error) {
 	return func(ctx context.Context, id, digest string) (bool, string, error) {
 		n := 0
-		err := store.List(ctx, "audit/", func(o archive.ObjectInfo) error {
-			if strings.HasPrefix(o.Key, "audit/checkpoints/") || strings.HasPrefix(o.Key, "audit/nodes/") {
-				return nil
-			}
-			b, _, err := archive.GetBytes(ctx, store, o.Key)
-			if err != nil {
-				return err
-			}
-			e, err := audit.ParseEntry(b)
-			if err == nil && e.Action == audit.RecordTransferred && e.Details["package"] == id && e.Details["digest_sm3"] == digest {
+		err := audit.Entries(ctx, store, func(e audit.Entry) error {
+			if e.Action == audit.RecordTransferred && e.Details["package"] == id && e.Details["digest_sm3"] == digest {
 				n++
 			}
 			return nil
