@@ -256,29 +256,40 @@ func newAuthzID() string {
 
 // Authorization returns the grant and its uses.
 func (r *Registry) Authorization(ctx context.Context, id string) (*AuthorizationState, error) {
+	st, _, err := r.authorization(ctx, id)
+	return st, err
+}
+
+// authorization is Authorization, with the listing of authz/<id>/ it was
+// read from. One listing shows revoked.json, the use markers and their
+// receipts: revoked.json is read only when it is listed (a listing is as
+// fresh as a read on every store: S3, MinIO, the filesystem).
+func (r *Registry) authorization(ctx context.Context, id string) (*AuthorizationState, *authzSlots, error) {
 	if !ValidAuthorizationID(id) {
-		return nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
+		return nil, nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
 	}
 	var st AuthorizationState
 	g, err := r.grant(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st.Authorization = *g
-	var rev StatusEvent
-	switch err := getJSON(ctx, r.store, authzKey(id, "revoked.json"), &rev); {
-	case err == nil:
-		st.Revoked = &rev
-	case !errors.Is(err, archive.ErrNotFound):
-		return nil, err
-	}
-	markers, err := r.useMarkers(ctx, id)
+	slots, err := r.slots(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	st.Uses = committedUses(markers)
+	if slots.revoked {
+		var rev StatusEvent
+		switch err := getJSON(ctx, r.store, authzKey(id, "revoked.json"), &rev); {
+		case err == nil:
+			st.Revoked = &rev
+		case !errors.Is(err, archive.ErrNotFound):
+			return nil, nil, err
+		}
+	}
+	st.Uses = committedUses(slots.markers)
 	st.Remaining = st.MaxUses - len(st.Uses)
-	return &st, nil
+	return &st, slots, nil
 }
 
 // Scope is what a stamping presents to an authorization.
@@ -291,6 +302,12 @@ type Scope struct {
 // CheckAuthorization says whether the authorization may be used now for this
 // scope. It reads; the use itself is committed by ConsumeAuthorization.
 func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) (*AuthorizationState, error) {
+	return r.checkAuthorization(ctx, id, sc, nil)
+}
+
+// checkAuthorization is CheckAuthorization; seal is what the caller's
+// getSeal of sc.SealID said of the seal's policy, nil to read it here.
+func (r *Registry) checkAuthorization(ctx context.Context, id string, sc Scope, seal *sealEvents) (*AuthorizationState, error) {
 	st, err := r.Authorization(ctx, id)
 	if err != nil {
 		return nil, err
@@ -313,10 +330,12 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 	if st.Method != MethodSM2 && st.Method != MethodPasskey {
 		// Only a person-approved grant stamps with a seal whose policy is
 		// person, whenever the grant was made.
-		// The caller read the seal (sc.SealID): its policy events alone.
-		if pol, err := r.policyOf(ctx, st.SealID); err != nil {
-			return nil, err
-		} else if pol != PolicyKey {
+		if seal == nil {
+			if _, seal, err = r.getSeal(ctx, st.SealID); err != nil {
+				return nil, err
+			}
+		}
+		if seal.policyNow() != PolicyKey {
 			return nil, &AuthzError{ID: id, Reason: AuthzPolicy, Detail: "seal " + st.SealID + " needs a responsible person's approval; this grant is an API key's"}
 		}
 	}

@@ -334,7 +334,9 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 	job.grants = make([]*AuthorizationState, len(uses))
 	job.sealUnits = make([]*Unit, len(uses))
 	for i, u := range uses {
-		sl, err := s.Registry.Get(ctx, u.SealID)
+		// One listing gives the seal's status and its policy, checked with
+		// the authorization below.
+		sl, events, err := s.Registry.getSeal(ctx, u.SealID)
 		if err != nil {
 			return nil, err
 		}
@@ -344,7 +346,7 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 		if err := usable(sl, s.now()); err != nil {
 			return nil, err
 		}
-		az, err := s.Registry.CheckAuthorization(ctx, u.AuthorizationID, Scope{SealID: u.SealID, DocumentSM3: job.inSM3[:], CaseNo: req.Record.CaseNo})
+		az, err := s.Registry.checkAuthorization(ctx, u.AuthorizationID, Scope{SealID: u.SealID, DocumentSM3: job.inSM3[:], CaseNo: req.Record.CaseNo}, events)
 		if err != nil {
 			return nil, err
 		}
