@@ -224,6 +224,7 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 		"expires_at": a.ExpiresAt.Format(time.RFC3339)}}, authzKey(a.ID, "grant.json")); err != nil {
 		return nil, err
 	}
+	r.rememberGrant(a)
 	return a, nil
 }
 
@@ -391,13 +392,23 @@ func (r *Registry) grant(ctx context.Context, id string) (*Authorization, error)
 	if g.ID != id || !r.grantSignatureValid(g.signedBytes(), g.Signature) {
 		return nil, &AuthzError{ID: id, Reason: AuthzBadSignature, Detail: "the stored grant's signature does not verify"}
 	}
+	r.rememberGrant(g)
+	return g, nil
+}
+
+// rememberGrant keeps a verified grant: one read back, or one this registry
+// signed and has just stored for good (its put-if-absent stored exactly
+// these bytes, and no undo of the change can delete them any more), which
+// then costs a stamping under it on this replica no read. It keeps a copy:
+// the caller's may change.
+func (r *Registry) rememberGrant(g *Authorization) {
+	c := *g
 	r.mu.Lock()
 	if len(r.grants) >= maxCachedGrants {
 		clear(r.grants)
 	}
-	r.grants[id] = g
+	r.grants[g.ID] = &c
 	r.mu.Unlock()
-	return g, nil
 }
 
 func ptr[T any](v T) *T { return &v }
