@@ -306,9 +306,9 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 	return r.checkAuthorization(ctx, id, sc, nil)
 }
 
-// checkAuthorization is CheckAuthorization; seal is what the caller's
-// getSeal of sc.SealID said of the seal's policy, nil to read it here.
-func (r *Registry) checkAuthorization(ctx context.Context, id string, sc Scope, seal *sealEvents) (*AuthorizationState, error) {
+// checkAuthorization is CheckAuthorization; events are what the caller's
+// getSeal of sc.SealID read of the seal's policy, nil to read it here.
+func (r *Registry) checkAuthorization(ctx context.Context, id string, sc Scope, events *sealEvents) (*AuthorizationState, error) {
 	st, err := r.Authorization(ctx, id)
 	if err != nil {
 		return nil, err
@@ -331,12 +331,12 @@ func (r *Registry) checkAuthorization(ctx context.Context, id string, sc Scope, 
 	if st.Method != MethodSM2 && st.Method != MethodPasskey {
 		// Only a person-approved grant stamps with a seal whose policy is
 		// person, whenever the grant was made.
-		if seal == nil {
-			if _, seal, err = r.getSeal(ctx, st.SealID); err != nil {
+		if events == nil {
+			if _, events, err = r.getSeal(ctx, st.SealID); err != nil {
 				return nil, err
 			}
 		}
-		if seal.policyNow() != PolicyKey {
+		if events.policyNow() != PolicyKey {
 			return nil, &AuthzError{ID: id, Reason: AuthzPolicy, Detail: "seal " + st.SealID + " needs a responsible person's approval; this grant is an API key's"}
 		}
 	}

@@ -301,7 +301,8 @@ func (r *Registry) Get(ctx context.Context, id string) (*Seal, error) {
 	return s, err
 }
 
-// getSeal is Get, with what the same listing says of the seal's policy.
+// getSeal is Get, with what its listing of the seal's events found
+// (sealEvents): the policy, and how many events each series has.
 func (r *Registry) getSeal(ctx context.Context, id string) (*Seal, *sealEvents, error) {
 	if !ValidID(id) {
 		return nil, nil, &NotFoundError{id}
@@ -376,11 +377,11 @@ func (r *Registry) sealEvents(ctx context.Context, id string) (*sealEvents, erro
 		ev.status = &s
 	}
 	if ev.policyN > 0 {
-		p, err := r.policies.getJSON(ctx, r.store, policy)
+		pe, err := r.policies.getJSON(ctx, r.store, policy)
 		if err != nil {
 			return nil, err
 		}
-		ev.policy = &p
+		ev.policy = &pe
 	}
 	return &ev, nil
 }

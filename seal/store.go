@@ -63,22 +63,6 @@ func getJSON(ctx context.Context, s archive.Store, key string, v any) error {
 	return nil
 }
 
-// lastJSON reads into v the last of the objects under prefix (keys that sort
-// in the order they were appended) and returns how many there are; none is
-// n == 0 and v untouched.
-func lastJSON(ctx context.Context, s archive.Store, prefix string, v any) (n int, err error) {
-	var last string
-	err = s.List(ctx, prefix, func(o archive.ObjectInfo) error {
-		last = o.Key
-		n++
-		return nil
-	})
-	if err != nil || last == "" {
-		return 0, err
-	}
-	return n, getJSON(ctx, s, last, v)
-}
-
 // listedCache holds decoded copies of small objects that are written once,
 // by key, so that a listing showing the same object as the last one needs no
 // GET: the newest event of a seal's status/ or policy/ series. The listing
