@@ -303,15 +303,19 @@ type Scope struct {
 // CheckAuthorization says whether the authorization may be used now for this
 // scope. It reads; the use itself is committed by ConsumeAuthorization.
 func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) (*AuthorizationState, error) {
-	return r.checkAuthorization(ctx, id, sc, nil)
+	return r.checkAuthorization(ctx, id, sc, nil, nil)
 }
 
 // checkAuthorization is CheckAuthorization; events are what the caller's
-// getSeal of sc.SealID read of the seal's policy, nil to read it here.
-func (r *Registry) checkAuthorization(ctx context.Context, id string, sc Scope, events *sealEvents) (*AuthorizationState, error) {
-	st, err := r.Authorization(ctx, id)
-	if err != nil {
-		return nil, err
+// getSeal of sc.SealID read of the seal's policy, and st the authorization
+// as the caller read it (Authorization) a moment before: each nil is read
+// here.
+func (r *Registry) checkAuthorization(ctx context.Context, id string, sc Scope, events *sealEvents, st *AuthorizationState) (*AuthorizationState, error) {
+	var err error
+	if st == nil {
+		if st, err = r.Authorization(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	now := r.now()
 	switch {

@@ -129,7 +129,7 @@ func TestDurableWritesPerStamping(t *testing.T) {
 		sort.Strings(want)
 		t.Logf("%s: %d writes:\n  %s", c.name, len(got), strings.Join(got, "\n  "))
 		t.Logf("%s: %d reads, in order:\n  %s", c.name, len(reads), strings.Join(reads, "\n  "))
-		if want := maxReads + 2*(len(c.want)-len(wantWrites)); len(reads) > want {
+		if want := maxReads + len(c.want) - len(wantWrites); len(reads) > want {
 			t.Errorf("%s: %d reads, docs/performance.md gives %d", c.name, len(reads), want)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -209,10 +209,9 @@ var wantWrites = []string{
 var wantIdemWrites = []string{"put idem/<key>"}
 
 // maxReads bounds one stamping's reads (with a fonds code, no idempotency
-// key; such a key adds two: its marker and the listing of the
-// authorization's use slots, read for a replay), on the replica that made
-// the grant (another reads the grant once more): docs/performance.md lists
-// them. On S3 each is a request, so they count like writes.
+// key; such a key adds one, its marker), on the replica that made the grant
+// (another reads the grant once more): docs/performance.md lists them. On
+// S3 each is a request, so they count like writes.
 const maxReads = 7
 
 // BenchmarkServiceStampFS is the whole durable path in process — authorize,
