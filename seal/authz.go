@@ -224,6 +224,7 @@ func (r *Registry) Grant(ctx context.Context, req GrantRequest) (*Authorization,
 		"expires_at": a.ExpiresAt.Format(time.RFC3339)}}, authzKey(a.ID, "grant.json")); err != nil {
 		return nil, err
 	}
+	r.rememberGrant(a)
 	return a, nil
 }
 
@@ -256,29 +257,40 @@ func newAuthzID() string {
 
 // Authorization returns the grant and its uses.
 func (r *Registry) Authorization(ctx context.Context, id string) (*AuthorizationState, error) {
+	st, _, err := r.authorization(ctx, id)
+	return st, err
+}
+
+// authorization is Authorization, with the listing of authz/<id>/ it was
+// read from. One listing shows revoked.json, the use markers and their
+// receipts: revoked.json is read only when it is listed (a listing is as
+// fresh as a read on every store: S3, MinIO, the filesystem).
+func (r *Registry) authorization(ctx context.Context, id string) (*AuthorizationState, *authzSlots, error) {
 	if !ValidAuthorizationID(id) {
-		return nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
+		return nil, nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
 	}
 	var st AuthorizationState
 	g, err := r.grant(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st.Authorization = *g
-	var rev StatusEvent
-	switch err := getJSON(ctx, r.store, authzKey(id, "revoked.json"), &rev); {
-	case err == nil:
-		st.Revoked = &rev
-	case !errors.Is(err, archive.ErrNotFound):
-		return nil, err
-	}
-	markers, err := r.useMarkers(ctx, id)
+	slots, err := r.slots(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	st.Uses = committedUses(markers)
+	if slots.revoked {
+		var rev StatusEvent
+		switch err := getJSON(ctx, r.store, authzKey(id, "revoked.json"), &rev); {
+		case err == nil:
+			st.Revoked = &rev
+		case !errors.Is(err, archive.ErrNotFound):
+			return nil, nil, err
+		}
+	}
+	st.Uses = committedUses(slots.markers)
 	st.Remaining = st.MaxUses - len(st.Uses)
-	return &st, nil
+	return &st, slots, nil
 }
 
 // Scope is what a stamping presents to an authorization.
@@ -291,9 +303,19 @@ type Scope struct {
 // CheckAuthorization says whether the authorization may be used now for this
 // scope. It reads; the use itself is committed by ConsumeAuthorization.
 func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) (*AuthorizationState, error) {
-	st, err := r.Authorization(ctx, id)
-	if err != nil {
-		return nil, err
+	return r.checkAuthorization(ctx, id, sc, nil, nil)
+}
+
+// checkAuthorization is CheckAuthorization; events are what the caller's
+// getSeal of sc.SealID read of the seal's policy, and st the authorization
+// as the caller read it (Authorization) a moment before: each nil is read
+// here.
+func (r *Registry) checkAuthorization(ctx context.Context, id string, sc Scope, events *sealEvents, st *AuthorizationState) (*AuthorizationState, error) {
+	var err error
+	if st == nil {
+		if st, err = r.Authorization(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	now := r.now()
 	switch {
@@ -313,10 +335,12 @@ func (r *Registry) CheckAuthorization(ctx context.Context, id string, sc Scope) 
 	if st.Method != MethodSM2 && st.Method != MethodPasskey {
 		// Only a person-approved grant stamps with a seal whose policy is
 		// person, whenever the grant was made.
-		// The caller read the seal (sc.SealID): its policy events alone.
-		if pol, err := r.policyOf(ctx, st.SealID); err != nil {
-			return nil, err
-		} else if pol != PolicyKey {
+		if events == nil {
+			if _, events, err = r.getSeal(ctx, st.SealID); err != nil {
+				return nil, err
+			}
+		}
+		if events.policyNow() != PolicyKey {
 			return nil, &AuthzError{ID: id, Reason: AuthzPolicy, Detail: "seal " + st.SealID + " needs a responsible person's approval; this grant is an API key's"}
 		}
 	}
@@ -372,13 +396,23 @@ func (r *Registry) grant(ctx context.Context, id string) (*Authorization, error)
 	if g.ID != id || !r.grantSignatureValid(g.signedBytes(), g.Signature) {
 		return nil, &AuthzError{ID: id, Reason: AuthzBadSignature, Detail: "the stored grant's signature does not verify"}
 	}
+	r.rememberGrant(g)
+	return g, nil
+}
+
+// rememberGrant keeps a verified grant: one read back, or one this registry
+// signed and has just stored for good (its put-if-absent stored exactly
+// these bytes, and no undo of the change can delete them any more), which
+// then costs a stamping under it on this replica no read. It keeps a copy:
+// the caller's may change.
+func (r *Registry) rememberGrant(g *Authorization) {
+	c := *g
 	r.mu.Lock()
 	if len(r.grants) >= maxCachedGrants {
 		clear(r.grants)
 	}
-	r.grants[id] = g
+	r.grants[g.ID] = &c
 	r.mu.Unlock()
-	return g, nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -128,16 +128,42 @@ func useKey(id string, n int) string { return authzKey(id, fmt.Sprintf("use/%04d
 // receipt keeps a use spent, it does not stand in for the commit.
 func spentKey(id string, n int) string { return authzKey(id, fmt.Sprintf("spent/%04d.json", n)) }
 
-// useMarkers reads every marker in the authorization's use slots, by slot.
-// A slot whose marker is missing but whose receipt exists yields a marker
-// made from the receipt, with Missing set.
+// authzSlots is what one listing of authz/<id>/ shows of an authorization:
+// whether it is revoked, the markers in its use slots and their receipts.
+type authzSlots struct {
+	// revoked: revoked.json is listed.
+	revoked bool
+	// markers are the markers in the use slots, read, by slot. A slot whose
+	// marker is missing but whose receipt exists yields a marker made from
+	// the receipt, with Missing set.
+	markers []useMarker
+	// receipts are the slots whose receipt (spentKey) is listed.
+	receipts map[int]bool
+}
+
+// useMarkers reads every marker in the authorization's use slots, by slot
+// (authzSlots.markers).
 func (r *Registry) useMarkers(ctx context.Context, id string) ([]useMarker, error) {
-	var markers []useMarker
+	l, err := r.slots(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return l.markers, nil
+}
+
+// slots lists authz/<id>/ and reads the use markers it holds.
+func (r *Registry) slots(ctx context.Context, id string) (*authzSlots, error) {
+	l := &authzSlots{receipts: map[int]bool{}}
 	spent := map[int]string{}
 	err := r.store.List(ctx, authzKey(id, ""), func(o archive.ObjectInfo) error {
 		rest := strings.TrimPrefix(o.Key, authzKey(id, ""))
+		if rest == "revoked.json" {
+			l.revoked = true
+			return nil
+		}
 		if n, ok := slotNumber(rest, "spent/"); ok {
 			spent[n] = o.Key
+			l.receipts[n] = true
 			return nil
 		}
 		if _, ok := slotNumber(rest, "use/"); !ok {
@@ -150,14 +176,14 @@ func (r *Registry) useMarkers(ctx context.Context, id string) ([]useMarker, erro
 			}
 			return err
 		}
-		markers = append(markers, m)
+		l.markers = append(l.markers, m)
 		delete(spent, m.N)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range markers {
+	for _, m := range l.markers {
 		delete(spent, m.N)
 	}
 	for _, k := range spent {
@@ -168,10 +194,10 @@ func (r *Registry) useMarkers(ctx context.Context, id string) ([]useMarker, erro
 			}
 			return nil, err
 		}
-		markers = append(markers, useMarker{AuthorizationUse: AuthorizationUse{N: u.N, DocumentID: u.DocumentID, MarkerMissing: true}})
+		l.markers = append(l.markers, useMarker{AuthorizationUse: AuthorizationUse{N: u.N, DocumentID: u.DocumentID, MarkerMissing: true}})
 	}
-	sort.Slice(markers, func(i, j int) bool { return markers[i].N < markers[j].N })
-	return markers, nil
+	sort.Slice(l.markers, func(i, j int) bool { return l.markers[i].N < l.markers[j].N })
+	return l, nil
 }
 
 // slotNumber parses "<dir>NNNN.json".
@@ -334,7 +360,9 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 // AuthzError: consumed, or revoked or expired when that happened since the
 // stamping was authorized. A caller that loses to a revoke leaves no marker.
 func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationState, u AuthorizationUse) (*AuthorizationUse, error) {
-	cur, err := r.Authorization(ctx, st.ID)
+	// One listing of authz/<id>/, made now: revocation, the uses, and the
+	// receipts of the slots.
+	cur, slots, err := r.authorization(ctx, st.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -344,15 +372,20 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 	case r.now().After(cur.ExpiresAt):
 		return nil, &AuthzError{ID: st.ID, Reason: AuthzExpired, Detail: "expired at " + cur.ExpiresAt.Format(time.RFC3339) + ", before the stamping could commit"}
 	}
+	// A slot with a receipt is spent, though its marker is gone (see
+	// spentKey). Whether it has one is read just before the put: from the
+	// listing just made until a put is refused, then by a HEAD of each slot.
+	receipts := slots.receipts
 	for n := len(cur.Uses) + 1; n <= cur.MaxUses; n++ {
 		u.N = n
-		if _, err := r.store.Head(ctx, spentKey(st.ID, n)); err == nil {
-			continue // spent, though its marker is gone (see spentKey)
-		} else if !errors.Is(err, archive.ErrNotFound) {
+		if spent, err := r.receiptExists(ctx, st.ID, n, receipts); err != nil {
 			return nil, err
+		} else if spent {
+			continue
 		}
 		err := putJSON(ctx, r.store, useKey(st.ID, n), u)
 		if errors.Is(err, archive.ErrExists) {
+			receipts = nil // the slots changed since the listing
 			var m useMarker
 			switch gerr := getJSON(ctx, r.store, useKey(st.ID, n), &m); {
 			case errors.Is(gerr, archive.ErrNotFound):
@@ -386,6 +419,19 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 		return nil, revokedError(cur)
 	}
 	return nil, &AuthzError{ID: st.ID, Reason: AuthzConsumed, Detail: "already used"}
+}
+
+// receiptExists says whether use slot n has a receipt: as listed, or, with
+// listed nil, as a HEAD finds it now.
+func (r *Registry) receiptExists(ctx context.Context, id string, n int, listed map[int]bool) (bool, error) {
+	if listed != nil {
+		return listed[n], nil
+	}
+	_, err := r.store.Head(ctx, spentKey(id, n))
+	if errors.Is(err, archive.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // useCommits says whether a use marker just written commits: it does unless

@@ -50,17 +50,21 @@ func (req *StampRequest) fingerprint() string {
 // made, through the idempotency marker or through the authorization's use
 // markers (the marker may not be written yet if that request is still
 // finishing). An earlier request that asked for something else (another
-// fingerprint) is an IdempotencyError.
-func (s *Service) replay(ctx context.Context, idemKey, authzID, fingerprint string) (*Stamped, error) {
+// fingerprint) is an IdempotencyError. Nothing to replay is (nil, st, nil),
+// st the authorization as it was read to find out (nil when it could not
+// be read), for the check that follows (Service.authorize).
+func (s *Service) replay(ctx context.Context, idemKey, authzID, fingerprint string) (*Stamped, *AuthorizationState, error) {
 	idem := hashHex(idemKey)
 	var ce codeEntry
 	err := getJSON(ctx, s.Store, idemPrefix+idem+".json", &ce)
 	if err != nil && !errors.Is(err, archive.ErrNotFound) {
-		return nil, err
+		return nil, nil, err
 	}
 	var use *AuthorizationUse
+	var st *AuthorizationState
 	if ValidAuthorizationID(authzID) {
-		if st, aerr := s.Registry.Authorization(ctx, authzID); aerr == nil {
+		var aerr error
+		if st, aerr = s.Registry.Authorization(ctx, authzID); aerr == nil {
 			for i, u := range st.Uses {
 				if u.IdempotencyKey == idem {
 					use = &st.Uses[i]
@@ -70,21 +74,21 @@ func (s *Service) replay(ctx context.Context, idemKey, authzID, fingerprint stri
 	}
 	switch {
 	case use == nil && ce.DocumentID == "":
-		return nil, nil
+		return nil, st, nil
 	case use == nil:
-		return nil, &IdempotencyError{"already used for a request with another authorization"}
+		return nil, nil, &IdempotencyError{"already used for a request with another authorization"}
 	case use.RequestSM3 != "" && use.RequestSM3 != fingerprint:
-		return nil, &IdempotencyError{fmt.Sprintf("already used for another request (document %s was made from a request with SM3 %s; this one has %s): send a new key for a new request", use.DocumentID, use.RequestSM3, fingerprint)}
+		return nil, nil, &IdempotencyError{fmt.Sprintf("already used for another request (document %s was made from a request with SM3 %s; this one has %s): send a new key for a new request", use.DocumentID, use.RequestSM3, fingerprint)}
 	}
 	rec, err := s.Documents().PinnedRecord(ctx, use.DocumentID, use.Record)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	code, err := openCode(idemKey, use.SealedCode)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &Stamped{DocumentID: rec.DocumentID, RetrievalCode: code, Record: rec, Replayed: true}, nil
+	return &Stamped{DocumentID: rec.DocumentID, RetrievalCode: code, Record: rec, Replayed: true}, nil, nil
 }
 
 // sealCode encrypts a retrieval code (SM4-GCM) under a key derived from the

@@ -57,28 +57,20 @@ func policyKey(id string, seq int) string {
 
 // Policy returns the seal's authorization policy.
 func (r *Registry) Policy(ctx context.Context, sealID string) (Policy, error) {
-	if _, err := r.Get(ctx, sealID); err != nil {
+	_, ev, err := r.getSeal(ctx, sealID)
+	if err != nil {
 		return "", err
 	}
-	return r.policyOf(ctx, sealID)
+	return ev.policyNow(), nil
 }
 
-// policyOf is Policy for a seal known to exist: its policy events alone.
-func (r *Registry) policyOf(ctx context.Context, sealID string) (Policy, error) {
-	ev, _, err := r.lastPolicy(ctx, sealID)
-	if err != nil || ev == nil {
-		return PolicyKey, err
+// policyNow is the policy in force: the newest event's, PolicyKey for a seal
+// without events.
+func (ev *sealEvents) policyNow() Policy {
+	if ev.policy == nil {
+		return PolicyKey
 	}
-	return ev.Policy, nil
-}
-
-func (r *Registry) lastPolicy(ctx context.Context, id string) (*PolicyEvent, int, error) {
-	var ev PolicyEvent
-	n, err := lastJSON(ctx, r.store, sealPrefix+id+"/policy/", &ev)
-	if err != nil || n == 0 {
-		return nil, 0, err
-	}
-	return &ev, n, nil
+	return ev.policy.Policy
 }
 
 // SetPolicy appends a policy event for the seal.
@@ -86,14 +78,12 @@ func (r *Registry) SetPolicy(ctx context.Context, sealID string, p Policy, by st
 	if p != PolicyPerson && p != PolicyKey {
 		return &InvalidError{fmt.Sprintf("policy %q: want person or key", p)}
 	}
-	if _, err := r.Get(ctx, sealID); err != nil {
-		return err
-	}
 	for attempt := 0; attempt < 5; attempt++ {
-		_, n, err := r.lastPolicy(ctx, sealID)
+		_, ev, err := r.getSeal(ctx, sealID)
 		if err != nil {
 			return err
 		}
+		n := ev.policyN
 		err = r.putPolicy(ctx, sealID, n+1, p, by)
 		if errors.Is(err, archive.ErrExists) {
 			continue // another replica set it at the same moment: re-read

@@ -43,6 +43,8 @@ type Registry struct {
 	loaded      map[string]*signingSeal
 	grants      map[string]*Authorization // verified grants (write-once)
 	descriptors map[string]Seal           // seal.json of each seal (write-once)
+	statuses    listedCache[StatusEvent]  // the newest status events read
+	policies    listedCache[PolicyEvent]  // the newest policy events read
 
 	personTrust personTrust // the persons' CAs and CRLs (personca.go)
 
@@ -295,8 +297,15 @@ func statusKey(id string, seq int) string {
 
 // Get returns the seal with the given id and its current status.
 func (r *Registry) Get(ctx context.Context, id string) (*Seal, error) {
+	s, _, err := r.getSeal(ctx, id)
+	return s, err
+}
+
+// getSeal is Get, with what its listing of the seal's events found
+// (sealEvents): the policy, and how many events each series has.
+func (r *Registry) getSeal(ctx context.Context, id string) (*Seal, *sealEvents, error) {
 	if !ValidID(id) {
-		return nil, &NotFoundError{id}
+		return nil, nil, &NotFoundError{id}
 	}
 	// The descriptor is written once and never changes: read it once. The
 	// status is read every time, since any replica may change it.
@@ -306,33 +315,75 @@ func (r *Registry) Get(ctx context.Context, id string) (*Seal, error) {
 	if !ok {
 		if err := getJSON(ctx, r.store, sealPrefix+id+"/seal.json", &d); err != nil {
 			if errors.Is(err, archive.ErrNotFound) {
-				return nil, &NotFoundError{id}
+				return nil, nil, &NotFoundError{id}
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		r.mu.Lock()
 		r.descriptors[id] = d
 		r.mu.Unlock()
 	}
 	s := d
-	ev, _, err := r.lastStatus(ctx, id)
+	ev, err := r.sealEvents(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ev.status == nil {
+		return nil, nil, &NotFoundError{id}
+	}
+	s.Status, s.StatusReason, s.StatusTime = ev.status.Status, ev.status.Reason, ev.status.Time
+	return &s, ev, nil
+}
+
+// sealEvents is the newest event of each of a seal's two series, status/
+// and policy/, and how many events each has.
+type sealEvents struct {
+	status  *StatusEvent // nil: none
+	statusN int
+	policy  *PolicyEvent // nil: none (a seal made before policies)
+	policyN int
+}
+
+// sealEvents reads the seal's status and policy in one listing of
+// seals/<id>/ — a handful of write-once objects besides the two series —
+// made every time, so a change another replica made is seen at once. The
+// newest event of each series is read from the store only when it is not
+// the one this registry read last (listedCache).
+func (r *Registry) sealEvents(ctx context.Context, id string) (*sealEvents, error) {
+	p := sealPrefix + id + "/"
+	var ev sealEvents
+	var status, policy archive.ObjectInfo
+	// Keys list in order, and each series' keys sort in the order they
+	// were appended: the last listed is the newest.
+	err := r.store.List(ctx, p, func(o archive.ObjectInfo) error {
+		switch rest := strings.TrimPrefix(o.Key, p); {
+		case strings.HasPrefix(rest, "status/"):
+			status = o
+			ev.statusN++
+		case strings.HasPrefix(rest, "policy/"):
+			policy = o
+			ev.policyN++
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if ev == nil {
-		return nil, &NotFoundError{id}
+	if ev.statusN > 0 {
+		s, err := r.statuses.getJSON(ctx, r.store, status)
+		if err != nil {
+			return nil, err
+		}
+		ev.status = &s
 	}
-	s.Status, s.StatusReason, s.StatusTime = ev.Status, ev.Reason, ev.Time
-	return &s, nil
-}
-
-func (r *Registry) lastStatus(ctx context.Context, id string) (*StatusEvent, int, error) {
-	var ev StatusEvent
-	n, err := lastJSON(ctx, r.store, sealPrefix+id+"/status/", &ev)
-	if err != nil || n == 0 {
-		return nil, 0, err
+	if ev.policyN > 0 {
+		pe, err := r.policies.getJSON(ctx, r.store, policy)
+		if err != nil {
+			return nil, err
+		}
+		ev.policy = &pe
 	}
-	return &ev, n, nil
+	return &ev, nil
 }
 
 // List returns every seal, ordered by name then id.
@@ -378,7 +429,7 @@ func (r *Registry) SetStatus(ctx context.Context, id string, to Status, reason, 
 		return nil, &InvalidError{"reason is longer than 512 characters"}
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := r.Get(ctx, id)
+		s, events, err := r.getSeal(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -388,10 +439,7 @@ func (r *Registry) SetStatus(ctx context.Context, id string, to Status, reason, 
 		if s.Status == to {
 			return nil, &StateError{ID: id, Status: s.Status, Reason: "already " + string(to)}
 		}
-		_, n, err := r.lastStatus(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+		n := events.statusN
 		ev := StatusEvent{Status: to, Reason: reason, Time: r.now().UTC().Truncate(time.Second), By: by}
 		err = putJSON(ctx, r.store, statusKey(id, n+1), ev)
 		if errors.Is(err, archive.ErrExists) {

@@ -481,6 +481,7 @@ func (r *Registry) writeApprovedGrant(ctx context.Context, st *RequestState) (*A
 		return nil, err
 	}
 	r.keep(ctx, authzKey(a.ID, "grant.json"))
+	r.rememberGrant(a)
 	return a, nil
 }
 

@@ -195,13 +195,15 @@ func (s *Service) Stamp(ctx context.Context, req StampRequest) (*Stamped, error)
 		return nil, err
 	}
 	var fingerprint string
+	var first *AuthorizationState
 	if req.IdempotencyKey != "" {
 		fingerprint = req.fingerprint()
-		if stamped, err := s.replay(ctx, req.IdempotencyKey, uses[0].AuthorizationID, fingerprint); stamped != nil || err != nil {
+		var stamped *Stamped
+		if stamped, first, err = s.replay(ctx, req.IdempotencyKey, uses[0].AuthorizationID, fingerprint); stamped != nil || err != nil {
 			return stamped, err
 		}
 	}
-	job, err := s.authorize(ctx, req, uses)
+	job, err := s.authorize(ctx, req, uses, first)
 	if err != nil {
 		return nil, err
 	}
@@ -282,8 +284,10 @@ func (req *StampRequest) checkedUses() ([]SealUse, error) {
 // record metadata and retention, and for every seal that it may stamp now and
 // that its authorization covers this document and case — so that a refused
 // request changes no state. Authorizations are only checked here; they are
-// consumed at commit, once the document is staged.
-func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUse) (*stamping, error) {
+// consumed at commit, once the document is staged. first, if not nil, is
+// the first seal's authorization as the replay check read it a moment ago:
+// it is checked as read, not read again (the commit reads it again anyway).
+func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUse, first *AuthorizationState) (*stamping, error) {
 	job := &stamping{uses: uses}
 	if req.IdempotencyKey != "" {
 		job.idem = hashHex(req.IdempotencyKey)
@@ -334,7 +338,9 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 	job.grants = make([]*AuthorizationState, len(uses))
 	job.sealUnits = make([]*Unit, len(uses))
 	for i, u := range uses {
-		sl, err := s.Registry.Get(ctx, u.SealID)
+		// One listing gives the seal's status and its policy, checked with
+		// the authorization below.
+		sl, events, err := s.Registry.getSeal(ctx, u.SealID)
 		if err != nil {
 			return nil, err
 		}
@@ -344,7 +350,11 @@ func (s *Service) authorize(ctx context.Context, req StampRequest, uses []SealUs
 		if err := usable(sl, s.now()); err != nil {
 			return nil, err
 		}
-		az, err := s.Registry.CheckAuthorization(ctx, u.AuthorizationID, Scope{SealID: u.SealID, DocumentSM3: job.inSM3[:], CaseNo: req.Record.CaseNo})
+		var read *AuthorizationState
+		if i == 0 && first != nil && first.ID == u.AuthorizationID {
+			read = first
+		}
+		az, err := s.Registry.checkAuthorization(ctx, u.AuthorizationID, Scope{SealID: u.SealID, DocumentSM3: job.inSM3[:], CaseNo: req.Record.CaseNo}, events, read)
 		if err != nil {
 			return nil, err
 		}
@@ -580,7 +590,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		}
 		s.discard(ctx, job.pend)
 		if i == 0 && ae.Reason == AuthzConsumed && job.idem != "" {
-			if stamped, rerr := s.replay(ctx, job.req.IdempotencyKey, job.grants[0].ID, job.fingerprint); stamped != nil || rerr != nil {
+			if stamped, _, rerr := s.replay(ctx, job.req.IdempotencyKey, job.grants[0].ID, job.fingerprint); stamped != nil || rerr != nil {
 				return stamped, rerr
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/emmansun/gmsm/smx509"
 
@@ -61,20 +63,51 @@ func getJSON(ctx context.Context, s archive.Store, key string, v any) error {
 	return nil
 }
 
-// lastJSON reads into v the last of the objects under prefix (keys that sort
-// in the order they were appended) and returns how many there are; none is
-// n == 0 and v untouched.
-func lastJSON(ctx context.Context, s archive.Store, prefix string, v any) (n int, err error) {
-	var last string
-	err = s.List(ctx, prefix, func(o archive.ObjectInfo) error {
-		last = o.Key
-		n++
-		return nil
-	})
-	if err != nil || last == "" {
-		return 0, err
+// listedCache holds decoded copies of small objects that are written once,
+// by key, so that a listing showing the same object as the last one needs no
+// GET: the newest event of a seal's status/ or policy/ series. The listing
+// still runs every time; only the read of an object already read is saved.
+//
+// An entry serves only an object listed as it was when read: same size, time
+// and version (S3). An event whose audit append failed is deleted again
+// (LogChange) and its key may be written anew with other content; the
+// listing then shows another version or time, and the object is read again.
+// Bounded (emptied when full); safe for concurrent use.
+type listedCache[T any] struct {
+	mu sync.Mutex
+	m  map[string]listedEntry[T]
+}
+
+type listedEntry[T any] struct {
+	size    int64
+	modTime time.Time
+	version string
+	v       T
+}
+
+// maxListedCache bounds each listedCache: a few hundred bytes an entry.
+const maxListedCache = 10000
+
+// getJSON returns the object o (as a listing gave it), decoded: the cached
+// copy when o is unchanged, else read from the store and cached.
+func (c *listedCache[T]) getJSON(ctx context.Context, s archive.Store, o archive.ObjectInfo) (T, error) {
+	c.mu.Lock()
+	e, ok := c.m[o.Key]
+	c.mu.Unlock()
+	if ok && e.size == o.Size && e.modTime.Equal(o.ModTime) && e.version == o.VersionID {
+		return e.v, nil
 	}
-	return n, getJSON(ctx, s, last, v)
+	var v T
+	if err := getJSON(ctx, s, o.Key, &v); err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxListedCache {
+		c.m = map[string]listedEntry[T]{}
+	}
+	c.m[o.Key] = listedEntry[T]{size: o.Size, modTime: o.ModTime, version: o.VersionID, v: v}
+	c.mu.Unlock()
+	return v, nil
 }
 
 // getCert reads an object holding exactly one PEM certificate.
