@@ -24,7 +24,11 @@ import (
 
 // TestLoadHTTP is the bounded loopback load test of `make bench-http`: in one
 // run, a fixed number of stampings of a 3-page PDF at concurrency 1, 4, 16
-// and 160 through REST on the filesystem store, REST on a real MinIO
+// and 160 through REST on the filesystem store (as the embedded default
+// makes it on the filesystem "/" is on: an fsync per file), REST on the
+// filesystem store flushed by syncfs (what it does on a volume of its own,
+// docs/deploy.md; here on the same disk, which nothing else writes to
+// during the run), REST on a real MinIO
 // (archive/s3/miniotest, on loopback), the in-process Service on the
 // filesystem store (no HTTP) and the bare Stamper (no store), reporting
 // stampings/s, p50/p99 latency, the store's durable writes per stamping and
@@ -40,8 +44,13 @@ func TestLoadHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsWrites, minioWrites := &writeCounter{}, &writeCounter{}
+	syncfsStore, err := fs.New(t.TempDir(), fs.Options{Sync: fs.SyncWholeFS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsWrites, syncfsWrites, minioWrites := &writeCounter{}, &writeCounter{}, &writeCounter{}
 	fsEnv := newEnvStore(t, "", archive.Instrument(fsStore, fsWrites.observe))
+	syncfsEnv := newEnvStore(t, "", archive.Instrument(syncfsStore, syncfsWrites.observe))
 	endpoint, access, secret := miniotest.Start(t)
 	s3Store, err := s3.New(ctx, s3.Config{Endpoint: endpoint, Bucket: "eseal-bench", AccessKey: access, SecretKey: secret})
 	if err != nil {
@@ -52,9 +61,9 @@ func TestLoadHTTP(t *testing.T) {
 
 	doc := pdftest.Document(pdftest.Options{Title: "负载测试", Pages: 3})
 	fmt.Printf("document: %d bytes, 3 pages; %d stampings per level and path; GOMAXPROCS from the machine\n", len(doc), perLevel)
-	fmt.Printf("%-4s | %-32s | %-32s | %-23s | %-16s | %s\n", "", "REST, filesystem store", "REST, MinIO", "Service, filesystem", "bare Stamper", "Stamper ÷")
-	fmt.Printf("%-4s | %7s %7s %7s %8s | %7s %7s %7s %8s | %7s %7s %7s | %7s %8s | %6s %6s %6s\n", "conc",
-		"st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "st/s", "p50", "REST", "MinIO", "Svc")
+	fmt.Printf("%-4s | %-32s | %-32s | %-32s | %-23s | %-16s | %s\n", "", "REST, filesystem store", "REST, filesystem, syncfs", "REST, MinIO", "Service, filesystem", "bare Stamper", "Stamper ÷")
+	fmt.Printf("%-4s | %7s %7s %7s %8s | %7s %7s %7s %8s | %7s %7s %7s %8s | %7s %7s %7s | %7s %8s | %6s %6s %6s %6s\n", "conc",
+		"st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "st/s", "p50", "REST", "syncfs", "MinIO", "Svc")
 	for _, conc := range []int{1, 4, 16, 160} {
 		rest := func(e *env, writes *writeCounter) result {
 			// Authorizations are granted ahead so the run measures stamping only.
@@ -83,7 +92,7 @@ func TestLoadHTTP(t *testing.T) {
 			r.writes = float64(writes.n.Load()-before) / perLevel
 			return r
 		}
-		restFS, restMinIO := rest(fsEnv, fsWrites), rest(minioEnv, minioWrites)
+		restFS, restSyncfs, restMinIO := rest(fsEnv, fsWrites), rest(syncfsEnv, syncfsWrites), rest(minioEnv, minioWrites)
 		svcAuthz := make([]string, perLevel)
 		for i := range svcAuthz {
 			svcAuthz[i] = fsEnv.grant(fsEnv.sealID, map[string]any{"case_no": "LOAD-1"})
@@ -100,16 +109,17 @@ func TestLoadHTTP(t *testing.T) {
 				SealID: fsEnv.sealID, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 180}})
 			return err
 		})
-		for _, r := range []result{restFS, restMinIO, svc, bare} {
+		for _, r := range []result{restFS, restSyncfs, restMinIO, svc, bare} {
 			if r.lat == nil {
 				t.Fatal("requests failed")
 			}
 		}
-		fmt.Printf("%-4d | %7.1f %7s %7s %8.1f | %7.1f %7s %7s %8.1f | %7.1f %7s %7s | %7.1f %8s | %5.1f× %5.1f× %5.1f×\n", conc,
+		fmt.Printf("%-4d | %7.1f %7s %7s %8.1f | %7.1f %7s %7s %8.1f | %7.1f %7s %7s %8.1f | %7.1f %7s %7s | %7.1f %8s | %5.1f× %5.1f× %5.1f× %5.1f×\n", conc,
 			restFS.rate(), restFS.pct(50), restFS.pct(99), restFS.writes,
+			restSyncfs.rate(), restSyncfs.pct(50), restSyncfs.pct(99), restSyncfs.writes,
 			restMinIO.rate(), restMinIO.pct(50), restMinIO.pct(99), restMinIO.writes,
 			svc.rate(), svc.pct(50), svc.pct(99), bare.rate(), bare.pct(50),
-			bare.rate()/restFS.rate(), bare.rate()/restMinIO.rate(), bare.rate()/svc.rate())
+			bare.rate()/restFS.rate(), bare.rate()/restSyncfs.rate(), bare.rate()/restMinIO.rate(), bare.rate()/svc.rate())
 	}
 }
 
