@@ -457,12 +457,11 @@ func (l *Log) lockIfUnlocked(ctx context.Context, key string) error {
 	return nil
 }
 
-// readTail finds the last block of node's shard, starting from a known
-// position (the zero Position, or one whose block holds entry Seq with
-// Hash as its last), by galloping then bisecting with Head: blocks are
-// dense, so this costs O(log n) requests. It returns the last block, its
-// last entry and that entry's hash, and refuses a damaged tail.
-func readTail(ctx context.Context, store archive.Store, node string, from Position) (Position, error) {
+// LastBlock returns the number of the last block of node's shard (0 if it
+// has none), looking from block from on (0, or a block known to exist), by
+// galloping then bisecting with Head: blocks are dense, so this costs
+// O(log n) requests. It reads no block.
+func LastBlock(ctx context.Context, store archive.Store, node string, from uint64) (uint64, error) {
 	exists := func(n uint64) (bool, error) {
 		_, err := store.Head(ctx, BlockKey(node, n))
 		if errors.Is(err, archive.ErrNotFound) {
@@ -473,13 +472,12 @@ func readTail(ctx context.Context, store archive.Store, node string, from Positi
 		}
 		return true, nil
 	}
-	start := from.block()
-	lo, step := start, uint64(1)
+	lo, step := from, uint64(1)
 	hi := lo + step
 	for hi <= MaxSeq {
 		ok, err := exists(hi)
 		if err != nil {
-			return Position{}, err
+			return 0, err
 		}
 		if !ok {
 			break
@@ -491,13 +489,26 @@ func readTail(ctx context.Context, store archive.Store, node string, from Positi
 		mid := lo + (hi-lo)/2
 		ok, err := exists(mid)
 		if err != nil {
-			return Position{}, err
+			return 0, err
 		}
 		if ok {
 			lo = mid
 		} else {
 			hi = mid
 		}
+	}
+	return lo, nil
+}
+
+// readTail finds the last block of node's shard, starting from a known
+// position (the zero Position, or one whose block holds entry Seq with
+// Hash as its last; LastBlock). It returns the last block, its last entry
+// and that entry's hash, and refuses a damaged tail.
+func readTail(ctx context.Context, store archive.Store, node string, from Position) (Position, error) {
+	start := from.block()
+	lo, err := LastBlock(ctx, store, node, start)
+	if err != nil {
+		return Position{}, err
 	}
 	if lo == start {
 		return Position{Block: start, Seq: from.Seq, Hash: from.Hash}, nil

@@ -349,7 +349,7 @@ func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) er
 	}
 	tails := map[string]uint64{}
 	for _, n := range nodes {
-		if tails[n], err = shardEnd(ctx, ix.store, n); err != nil {
+		if tails[n], err = audit.LastBlock(ctx, ix.store, n, 0); err != nil {
 			return err
 		}
 	}
@@ -384,48 +384,4 @@ func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) er
 		}
 	}
 	return tx.Commit()
-}
-
-// shardEnd finds the last block of node's shard (0 if it has none) by
-// galloping, then bisecting, with Head: a shard's blocks are dense.
-func shardEnd(ctx context.Context, s archive.Store, node string) (uint64, error) {
-	exists := func(n uint64) (bool, error) {
-		_, err := s.Head(ctx, audit.BlockKey(node, n))
-		if errors.Is(err, archive.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("index: end of audit shard %q: %w", node, err)
-		}
-		return true, nil
-	}
-	lo, hi := uint64(0), uint64(1)
-	for {
-		ok, err := exists(hi)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			break
-		}
-		lo = hi
-		if hi >= audit.MaxSeq/2 {
-			hi = audit.MaxSeq + 1
-			break
-		}
-		hi *= 2
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		ok, err := exists(mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
 }
