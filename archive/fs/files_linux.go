@@ -46,13 +46,17 @@ func setLockAttr(f *os.File, b []byte) error {
 	return nil
 }
 
-// dropLockAttr removes the lock attribute from an open file, if it has one.
-func dropLockAttr(f *os.File) error {
+// dropLockAttr removes the lock attribute from an open file, if it has one,
+// and says whether it had.
+func dropLockAttr(f *os.File) (bool, error) {
 	err := asWriter(f, func(fd int) error { return unix.Fremovexattr(fd, lockAttr) })
-	if err == nil || errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
-		return nil
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.ENOTSUP):
+		return false, nil
 	}
-	return &os.PathError{Op: "fremovexattr", Path: f.Name(), Err: err}
+	return false, &os.PathError{Op: "fremovexattr", Path: f.Name(), Err: err}
 }
 
 // asWriter runs change, an attribute change on f. Changing a user

@@ -13,7 +13,7 @@ func getLockAttr(string) ([]byte, bool, error) { return nil, false, nil }
 
 func setLockAttr(*os.File, []byte) error { return errNoSupport }
 
-func dropLockAttr(*os.File) error { return nil }
+func dropLockAttr(*os.File) (bool, error) { return false, nil }
 
 func openUnnamed(string) (*os.File, error) { return nil, errNoSupport }
 

@@ -699,7 +699,8 @@ func (s *Store) writeLockAttr(f *os.File, dir, file string, l lockState) error {
 }
 
 // writeLockSide replaces an object's side file, and drops a lock
-// attribute set before (Options.Portable), which would take precedence.
+// attribute set before (Options.Portable), which would take precedence:
+// durably, or a crash could bring it back over the change.
 func (s *Store) writeLockSide(f *os.File, dir, file string, l lockState) error {
 	if err := s.writeLock(dir, file, l); err != nil {
 		return err
@@ -707,7 +708,10 @@ func (s *Store) writeLockSide(f *os.File, dir, file string, l lockState) error {
 	if err := s.durable(dir); err != nil {
 		return err
 	}
-	return dropLockAttr(f)
+	if dropped, err := dropLockAttr(f); err != nil || !dropped {
+		return err
+	}
+	return f.Sync()
 }
 
 // lockObject opens the object's file and takes an exclusive flock on it,
