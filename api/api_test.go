@@ -129,6 +129,7 @@ func newEnvStore(t testing.TB, host string, base archive.Store) *env {
 	}
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
+	t.Cleanup(func() { _ = srv.Service.FlushPending(context.Background()) })
 	e := &env{t: t, srv: srv, root: root, audit: alog, url: url, sealID: s.ID, store: store, reg: reg, clock: c, keys: map[string]string{}}
 	// The keys most tests use are made before any test counts objects.
 	e.admin = e.key(api.RoleAdmin)
@@ -417,6 +418,9 @@ func TestConcurrentStampsOneAuthorization(t *testing.T) {
 	})
 	if docs != 1 {
 		t.Fatalf("%d documents stored, want 1", docs)
+	}
+	if err := e.srv.Service.FlushPending(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	if n := countPrefix(e, "pending/"); n != 0 {
 		t.Fatalf("%d pending entries left behind", n)

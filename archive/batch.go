@@ -170,3 +170,44 @@ func ceilSecond(t time.Time) time.Time {
 	}
 	return t
 }
+
+// ManyDeleter is a Store that removes several objects in one operation: S3's
+// multi-object delete is one request for up to a thousand; the filesystem
+// unlinks them all and makes the removals durable with one flush per
+// directory. A stamping's pending markers go this way: concurrent stampings
+// share the removal instead of each paying a request (or a HEAD and a
+// DELETE) of its own.
+type ManyDeleter interface {
+	Store
+	// DeleteMany removes each object — the version named, where the object
+	// has one; else the current object, as Delete — unless a lock protects
+	// it. It returns one error per object, index for index: nil where it
+	// is gone (an object already absent included), a *LockedError where a
+	// lock kept it.
+	DeleteMany(ctx context.Context, objs []ObjectInfo) []error
+}
+
+// DeleteMany removes objs (their Key and VersionID): in one operation where
+// the store can (ManyDeleter), else one Delete each. Objects already gone
+// are not errors; the error joins the others, each naming its key.
+func DeleteMany(ctx context.Context, s Store, objs []ObjectInfo) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	var errs []error
+	if md, ok := s.(ManyDeleter); ok {
+		errs = md.DeleteMany(ctx, objs)
+	} else {
+		errs = make([]error, len(objs))
+		for i, o := range objs {
+			errs[i] = s.Delete(ctx, o.Key)
+		}
+	}
+	var failed []error
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			failed = append(failed, fmt.Errorf("delete %q: %w", objs[i].Key, err))
+		}
+	}
+	return errors.Join(failed...)
+}

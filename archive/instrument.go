@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -82,6 +83,28 @@ func (i *instrumented) PutRetained(ctx context.Context, key string, r io.Reader,
 		return info, fmt.Errorf("%w: %s: %w", ErrStoredUnlocked, key, err)
 	}
 	return info, nil
+}
+
+// DeleteMany passes a removal of many objects on as one operation; a store
+// that cannot make it one makes a Delete of each (archive.DeleteMany).
+func (i *instrumented) DeleteMany(ctx context.Context, objs []ObjectInfo) (errs []error) {
+	start := time.Now()
+	if md, ok := i.s.(ManyDeleter); ok {
+		errs = md.DeleteMany(ctx, objs)
+		var failed error
+		for _, err := range errs {
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				failed = err
+			}
+		}
+		i.done("delete_many", start, failed)
+		return errs
+	}
+	errs = make([]error, len(objs))
+	for n, o := range objs {
+		errs[n] = i.Delete(ctx, o.Key)
+	}
+	return errs
 }
 
 // Versioned passes on whether the store keeps versions (archive.Versioned).

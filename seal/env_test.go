@@ -68,7 +68,9 @@ func replica(t *testing.T, e *serviceEnv, store archive.Store, clock *fakeClock,
 		t.Fatal(err)
 	}
 	reg.SetAuditor(seal.LogAuditor{Log: alog})
-	return &seal.Service{Registry: reg, Store: store, Schedule: e.svc.Schedule, Application: "test", Fonds: e.svc.Fonds}
+	svc := &seal.Service{Registry: reg, Store: store, Schedule: e.svc.Schedule, Application: "test", Fonds: e.svc.Fonds}
+	t.Cleanup(func() { _ = svc.FlushPending(context.Background()) })
+	return svc
 }
 
 // writeHook is a Store whose writes pass through before, which may refuse

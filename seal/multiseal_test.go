@@ -152,6 +152,9 @@ func TestMultiSealCommitIsAllOrNothing(t *testing.T) {
 			t.Fatalf("round %d: %d committed; uses x=%d y=%d shared=%d", round, ok, len(sx.Uses), len(sy.Uses), len(ss.Uses))
 		}
 	}
+	if err := e.svc.FlushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := countPrefix(t, e.store, "pending/"); n != 0 {
 		t.Fatalf("%d pending entries left", n)
 	}

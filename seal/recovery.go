@@ -126,8 +126,18 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 		if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
 			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
 		}
-		if err := s.logStamped(ctx, p, &rec, uses[0]); err != nil {
-			return false, false, err
+		// A finish locks the record only after the audit entry is appended:
+		// a locked record is a stamping finished but for its pending
+		// marker's removal (queued when the process stopped), which the
+		// log holds already.
+		info, err := s.Store.Head(ctx, archive.RecordKey(p.DocumentID))
+		if err != nil {
+			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
+		}
+		if info.RetainUntil.IsZero() {
+			if err := s.logStamped(ctx, p, &rec, uses[0]); err != nil {
+				return false, false, err
+			}
 		}
 		return true, false, s.finish(ctx, p, &rec, uses, true)
 	case old:

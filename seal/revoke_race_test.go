@@ -197,6 +197,9 @@ func checkOutcome(t *testing.T, e *serviceEnv, authzID string, s stampResult, r 
 	} else if len(st.Uses) != 0 {
 		t.Fatalf("a lost stamping left uses %+v", st.Uses)
 	}
+	if err := e.svc.FlushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := countPrefix(t, e.store, "pending/"); n != 0 {
 		t.Fatalf("%d pending entries left", n)
 	}

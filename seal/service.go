@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -50,6 +51,11 @@ type Service struct {
 	// recovery sweep touches it (default 10 minutes); a stamping gives up
 	// before its commit when it has taken half of it.
 	RecoveryGrace time.Duration
+
+	// removals are the finished stampings' pending markers waiting for
+	// their removal (pending.go).
+	removalsMu sync.Mutex
+	removals   pendingRemovals
 }
 
 // RecordInput is what the approval system tells about the document.
@@ -139,6 +145,10 @@ type pendingEntry struct {
 	CodeKey        string    `json:"code_key"`
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	Started        time.Time `json:"started"`
+
+	// version is the marker's version id, where the store keeps versions,
+	// as its put returned it: the removal names it.
+	version string
 }
 
 // authorizationIDs are the stamping's authorizations, one per seal.
@@ -513,9 +523,11 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	job.pend = pendingEntry{DocumentID: job.docID, AuthorizationID: first.ID, AuthorizationIDs: authzIDs, Extra: stagedKeys(job.sesObjects),
 		CodeKey: lifecycle.CodeKey(job.code), IdempotencyKey: job.idem, Started: now}
 
-	if err := putJSON(ctx, s.Store, pendingPrefix+job.docID+".json", job.pend); err != nil {
+	marker, err := archive.PutBytesIfAbsent(ctx, s.Store, pendingPrefix+job.docID+".json", jsonObject(job.pend))
+	if err != nil {
 		return err
 	}
+	job.pend.version = marker.VersionID
 	files := archive.Batch{Puts: []archive.Put{{Key: archive.DocumentKey(job.docID), Data: job.signed}}}
 	for _, so := range job.sesObjects {
 		files.Puts = append(files.Puts, archive.Put{Key: so.key, Data: so.data})
@@ -641,6 +653,8 @@ func (s *Service) logStamped(ctx context.Context, p pendingEntry, rec *archive.R
 // removes the pending marker. The recovery sweep calls it too, so a
 // stamping interrupted after its commit is still finished (resumed: it may
 // have run part-way before, so what exists already is accepted and locked).
+// The sweep removes the pending marker before it goes on; a stamping's
+// own finish leaves the removal to the queue (removePending), off its reply.
 func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, uses []int, resumed bool) error {
 	until := rec.RetainUntil
 	var b archive.Batch
@@ -659,7 +673,15 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 	if _, err := b.Write(ctx, s.Store); err != nil {
 		return err
 	}
-	return s.Store.Delete(ctx, pendingPrefix+p.DocumentID+".json")
+	key := pendingPrefix + p.DocumentID + ".json"
+	if resumed || p.version == "" && archive.Versioned(s.Store) {
+		if err := s.Store.Delete(ctx, key); err != nil && !errors.Is(err, archive.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	s.removePending(archive.ObjectInfo{Key: key, VersionID: p.version})
+	return nil
 }
 
 // discard removes the staged objects of a stamping that did not commit.

@@ -154,6 +154,9 @@ func countedStamping(t *testing.T, e *serviceEnv, w *writeLog, idem string) (wri
 		Record: seal.RecordInput{Title: "许可决定书", ItemCode: "330000-XK-01", CaseNo: "W-1"}, PDF: pdftest.Document(pdftest.Options{})}); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.svc.FlushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
 	w.mu.Lock()
 	reads = append([]string(nil), w.reads...)
 	w.mu.Unlock()
@@ -346,6 +349,9 @@ func TestCrashAtEveryWrite(t *testing.T) {
 func settled(t *testing.T, at string, svc *seal.Service, store archive.Store, authz string) string {
 	t.Helper()
 	ctx := context.Background()
+	if err := svc.FlushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if keys := listKeys(t, store, "pending/"); len(keys) != 0 {
 		t.Errorf("%s: pending after the sweep: %v", at, keys)
 	}

@@ -612,38 +612,72 @@ func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
 
 // Delete implements archive.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := archive.ValidateKey(key); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	dir, file := s.paths(key)
-	f, err := lockObject(file)
+	dir, err := s.remove(ctx, key)
 	if err != nil {
-		return s.pathErr("delete", key, err)
-	}
-	defer f.Close()
-	l, err := readLock(file)
-	if err != nil {
-		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
-	}
-	if l.LegalHold || s.now().Before(l.RetainUntil) {
-		return &archive.LockedError{Key: key, Until: l.RetainUntil, Hold: l.LegalHold}
-	}
-	// The sidecar goes first: should we crash between the two removals, the
-	// object is left without retention (which had passed anyway) rather
-	// than a stale sidecar applying to a later object with the same key.
-	if err := os.Remove(file + lockSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
-	}
-	if err := os.Remove(file); err != nil {
-		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
+		return err
 	}
 	if err := s.durable(dir); err != nil {
 		return fmt.Errorf("archive/fs: delete %q: %w", key, err)
 	}
 	return nil
+}
+
+// DeleteMany implements archive.ManyDeleter: every object is removed, then
+// each directory they were in is flushed once (with SyncWholeFS, one flush
+// for them all). Version ids are ignored: a key has one version here.
+func (s *Store) DeleteMany(ctx context.Context, objs []archive.ObjectInfo) []error {
+	errs := make([]error, len(objs))
+	dirs := map[string][]int{}
+	for i, o := range objs {
+		dir, err := s.remove(ctx, o.Key)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		dirs[dir] = append(dirs[dir], i)
+	}
+	for dir, removed := range dirs {
+		if err := s.durable(dir); err != nil {
+			for _, i := range removed {
+				errs[i] = fmt.Errorf("archive/fs: delete %q: %w", objs[i].Key, err)
+			}
+		}
+	}
+	return errs
+}
+
+// remove unlinks an object no lock protects and returns its directory, to
+// be flushed before the removal is durable.
+func (s *Store) remove(ctx context.Context, key string) (dir string, err error) {
+	if err := archive.ValidateKey(key); err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	dir, file := s.paths(key)
+	f, err := lockObject(file)
+	if err != nil {
+		return "", s.pathErr("delete", key, err)
+	}
+	defer f.Close()
+	l, err := readLock(file)
+	if err != nil {
+		return "", fmt.Errorf("archive/fs: delete %q: %w", key, err)
+	}
+	if l.LegalHold || s.now().Before(l.RetainUntil) {
+		return "", &archive.LockedError{Key: key, Until: l.RetainUntil, Hold: l.LegalHold}
+	}
+	// The sidecar goes first: should we crash between the two removals, the
+	// object is left without retention (which had passed anyway) rather
+	// than a stale sidecar applying to a later object with the same key.
+	if err := os.Remove(file + lockSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("archive/fs: delete %q: %w", key, err)
+	}
+	if err := os.Remove(file); err != nil {
+		return "", fmt.Errorf("archive/fs: delete %q: %w", key, err)
+	}
+	return dir, nil
 }
 
 // update changes an object's sidecar under the object's lock.

@@ -364,6 +364,62 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// DeleteMany implements archive.ManyDeleter: the objects whose version is
+// named go in S3's multi-object delete (one request per thousand); one
+// without a version id is removed as Delete removes it.
+func (s *Store) DeleteMany(ctx context.Context, objs []archive.ObjectInfo) []error {
+	errs := make([]error, len(objs))
+	at := map[[2]string]int{}
+	ch := make(chan minio.ObjectInfo, len(objs))
+	for i, o := range objs {
+		if err := archive.ValidateKey(o.Key); err != nil {
+			errs[i] = err
+			continue
+		}
+		if o.VersionID == "" {
+			errs[i] = s.Delete(ctx, o.Key)
+			continue
+		}
+		at[[2]string{o.Key, o.VersionID}] = i
+		ch <- minio.ObjectInfo{Key: o.Key, VersionID: o.VersionID}
+	}
+	close(ch)
+	if len(at) == 0 {
+		return errs
+	}
+	// The answer names every object removed and every one refused, except
+	// a version that does not exist (gone already). An answer that could not
+	// be read names none: then no object it did not name is known gone.
+	unanswered := map[int]bool{}
+	for _, i := range at {
+		unanswered[i] = true
+	}
+	var whole error
+	for r := range s.client.RemoveObjectsWithResult(ctx, s.bucket, ch, minio.RemoveObjectsOptions{}) {
+		i, ok := at[[2]string{r.ObjectName, r.ObjectVersionID}]
+		if !ok {
+			if r.Err != nil {
+				whole = r.Err
+			}
+			continue
+		}
+		delete(unanswered, i)
+		switch {
+		case r.Err == nil:
+		case isLocked(r.Err):
+			errs[i] = s.lockedError(ctx, r.ObjectName)
+		default:
+			errs[i] = s.mapErr("delete", r.ObjectName, r.Err)
+		}
+	}
+	if whole != nil {
+		for i := range unanswered {
+			errs[i] = fmt.Errorf("archive/s3: delete %q: %w", objs[i].Key, whole)
+		}
+	}
+	return errs
+}
+
 // lockedError builds a *archive.LockedError with the object's current lock.
 func (s *Store) lockedError(ctx context.Context, key string) error {
 	e := &archive.LockedError{Key: key}

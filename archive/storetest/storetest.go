@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archive.Store, opts Options) 
 		{"Versions", testVersions},
 		{"PutRetained", testPutRetained},
 		{"Batch", testBatch},
+		{"DeleteMany", testDeleteMany},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -592,6 +593,51 @@ func testBatch(t *testing.T, s archive.Store, opts Options) {
 	for _, k := range []string{"b/final", "b/again", "b/staged"} {
 		waitPast(t, s, k)
 	}
+}
+
+// testDeleteMany removes several objects at once, named by key and (where
+// the store has them) version: those no lock protects go, a locked one and
+// its neighbours' outcomes are told apart, one already gone is no error.
+func testDeleteMany(t *testing.T, s archive.Store, opts Options) {
+	ctx := context.Background()
+	md, ok := s.(archive.ManyDeleter)
+	if !ok {
+		t.Fatalf("%T does not remove many objects at once (archive.ManyDeleter)", s)
+	}
+	a, b := put(t, s, "dm/a", "dm/a"), put(t, s, "dm/sub/b", "dm/sub/b")
+	locked := put(t, s, "dm/locked", "dm/locked")
+	if err := s.SetRetention(ctx, "dm/locked", time.Now().Add(opts.Retention)); err != nil {
+		t.Fatal(err)
+	}
+	gone := put(t, s, "dm/gone", "gone")
+	if err := s.Delete(ctx, "dm/gone"); err != nil {
+		t.Fatal(err)
+	}
+	plain := put(t, s, "dm/plain", "no version given")
+	plain.VersionID = ""
+	errs := md.DeleteMany(ctx, []archive.ObjectInfo{a, locked, b, gone, plain})
+	if len(errs) != 5 {
+		t.Fatalf("DeleteMany: %d errors for 5 objects", len(errs))
+	}
+	for i, want := range []string{"", "locked", "", "", ""} {
+		var le *archive.LockedError
+		switch {
+		case want == "locked" && !errors.As(errs[i], &le):
+			t.Errorf("object %d: err = %v, want a *LockedError", i, errs[i])
+		case want == "" && errs[i] != nil && !errors.Is(errs[i], archive.ErrNotFound):
+			t.Errorf("object %d: err = %v", i, errs[i])
+		}
+	}
+	if got := list(t, s, "dm/"); fmt.Sprint(got) != "[dm/locked]" {
+		t.Errorf("left after DeleteMany: %v, want [dm/locked]", got)
+	}
+	if got, _ := get(t, s, "dm/locked"); got != "dm/locked" {
+		t.Errorf("the locked object: %q", got)
+	}
+	if err := archive.DeleteMany(ctx, s, nil); err != nil {
+		t.Errorf("DeleteMany of nothing: %v", err)
+	}
+	waitPast(t, s, "dm/locked")
 }
 
 // waitPast sleeps until the object's retention has passed, with a margin.

@@ -518,5 +518,12 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 	if ms != nil {
 		_ = ms.Shutdown(sctx)
 	}
-	return hs.Shutdown(sctx)
+	err = hs.Shutdown(sctx)
+	// The stampings answered are finished; what may remain is the removal
+	// of their pending markers, which the next start's sweep would
+	// otherwise have to do.
+	if ferr := svc.FlushPending(sctx); ferr != nil {
+		log.Warn("pending markers left for the next recovery sweep", "err", ferr)
+	}
+	return err
 }

@@ -80,8 +80,11 @@ func New(t testing.TB, schedule string, clock *Clock, store archive.Store) *Env 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Service: &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "test"},
-		Store: store, Clock: clock, SealID: s.ID, Log: alog, KEK: kek}
+	svc := &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "test"}
+	// The removals of pending markers still queued end with the test,
+	// before the store it uses goes.
+	t.Cleanup(func() { _ = svc.FlushPending(context.Background()) })
+	return &Env{Service: svc, Store: store, Clock: clock, SealID: s.ID, Log: alog, KEK: kek}
 }
 
 // Stamp stamps a one-page document under a new one-use authorization for

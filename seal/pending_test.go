@@ -1,0 +1,103 @@
+package seal_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"eseal/archive"
+	"eseal/archive/audit"
+	"eseal/archive/fs"
+	"eseal/seal/sealtest"
+)
+
+// heldRemovals is the filesystem store with its DeleteMany held until
+// release is closed, noting the size of every removal.
+type heldRemovals struct {
+	*fs.Store
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	batches []int
+}
+
+func (h *heldRemovals) DeleteMany(ctx context.Context, objs []archive.ObjectInfo) []error {
+	h.mu.Lock()
+	h.batches = append(h.batches, len(objs))
+	h.mu.Unlock()
+	h.once.Do(func() { close(h.entered) })
+	<-h.release
+	return h.Store.DeleteMany(ctx, objs)
+}
+
+// TestPendingMarkersRemovedTogether shows that a stamping answers before its
+// pending marker is removed, and that the markers of stampings finished
+// while a removal is under way go together in the next one.
+func TestPendingMarkersRemovedTogether(t *testing.T) {
+	ctx := context.Background()
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
+	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &heldRemovals{Store: store, entered: make(chan struct{}), release: make(chan struct{})}
+	e := newServiceEnvOn(t, "items: {}\n", clock, h)
+	e.stamp(t, "330000-XK-01") // answered although its marker's removal is held
+	<-h.entered
+	for i := range 5 {
+		e.stamp(t, fmt.Sprintf("330000-XK-%02d", i+2))
+	}
+	if n := countPrefix(t, store, "pending/"); n != 6 {
+		t.Fatalf("%d pending markers while their removal is held, want 6", n)
+	}
+	close(h.release)
+	if err := e.svc.FlushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := countPrefix(t, store, "pending/"); n != 0 {
+		t.Fatalf("%d pending markers after FlushPending", n)
+	}
+	if fmt.Sprint(h.batches) != "[1 5]" {
+		t.Errorf("removals of %v markers, want [1 5]", h.batches)
+	}
+}
+
+// TestRecoverFinishedButPending: a stamping whose pending marker's removal
+// was still queued when its process stopped is finished again by the next
+// start's sweep — its marker removed — without a second audit entry.
+func TestRecoverFinishedButPending(t *testing.T) {
+	ctx := context.Background()
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
+	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &heldRemovals{Store: store, entered: make(chan struct{}), release: make(chan struct{})}
+	e := newServiceEnvOn(t, "items: {}\n", clock, h)
+	t.Cleanup(func() { close(h.release) })
+	st := e.stamp(t, "330000-XK-01")
+	<-h.entered // the process "stops" here: its removal never happens
+	next := replica(t, e, store, clock, "node-2")
+	done, dropped, err := next.Recover(ctx)
+	if err != nil || done != 1 || dropped != 0 {
+		t.Fatalf("Recover: completed %d, discarded %d, %v; want 1, 0", done, dropped, err)
+	}
+	if n := countPrefix(t, store, "pending/"); n != 0 {
+		t.Fatalf("%d pending markers after the sweep", n)
+	}
+	stamped := 0
+	if err := audit.Entries(ctx, store, func(en audit.Entry) error {
+		if en.Action == audit.DocumentStamped && en.Subject == st.DocumentID {
+			stamped++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if stamped != 1 {
+		t.Errorf("%d audit entries for the stamping, want 1", stamped)
+	}
+}
