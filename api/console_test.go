@@ -135,7 +135,7 @@ func (e *env) stampTitled(t *testing.T, title, caseNo string, applicant ...strin
 func (e *env) consoleServer(t *testing.T) string {
 	t.Helper()
 	ix, err := index.Open(context.Background(), filepath.Join(t.TempDir(), "index.db"), e.store,
-		index.Options{ReadRecord: e.srv.Service.Documents().CommittedRecord})
+		index.Options{ReadRecord: e.srv.Service.IndexedRecord})
 	if err != nil {
 		t.Fatal(err)
 	}

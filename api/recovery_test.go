@@ -157,9 +157,9 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// blockingPut holds the first put of a signed PDF until the request that
-// makes it is cancelled: a client that disconnects mid-stamping, after the
-// pending entry was written.
+// blockingPut holds the first put of a use marker (the commit) until the
+// request that makes it is cancelled: a client that disconnects
+// mid-stamping, after the stamping was staged and before it committed.
 type blockingPut struct {
 	archive.Store
 	once    sync.Once
@@ -168,7 +168,7 @@ type blockingPut struct {
 
 func (b *blockingPut) PutIfAbsent(ctx context.Context, key string, r io.Reader, size int64) (archive.ObjectInfo, error) {
 	hold := false
-	if strings.HasSuffix(key, "/document.pdf") {
+	if strings.Contains(key, "/use/") {
 		b.once.Do(func() { hold = true })
 	}
 	if !hold {

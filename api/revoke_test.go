@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"testing"
 
 	"eseal/api"
@@ -38,6 +39,9 @@ func TestRevokeTooLate(t *testing.T) {
 
 	one := e.grant(e.sealID, map[string]any{"case_no": "RT-1"})
 	doc = stampOnce(one)
+	if err := e.srv.Service.FlushPending(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	before := e.objects()
 	r = e.postJSON("/v1/authorizations/"+one+"/revoke", authorizer, map[string]any{"reason": "申请撤回"})
 	if r.status != 409 || problemType(t, r) != "/problems/revoke-too-late" {

@@ -32,7 +32,7 @@ type replica struct {
 
 func (e *env) replica(t *testing.T, path string) *replica {
 	t.Helper()
-	ix, err := index.Open(context.Background(), path, e.store, index.Options{ReadRecord: e.srv.Service.Documents().CommittedRecord})
+	ix, err := index.Open(context.Background(), path, e.store, index.Options{ReadRecord: e.srv.Service.IndexedRecord})
 	if err != nil {
 		t.Fatal(err)
 	}

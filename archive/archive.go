@@ -106,6 +106,12 @@ type ObjectInfo struct {
 // ErrNotFound is returned when the object does not exist.
 var ErrNotFound = errors.New("archive: object not found")
 
+// ErrUnfinished is a read of an object its commit has decided but not yet
+// written (a document whose stamping is still finishing): it will be
+// there in a moment, so a reader tries again rather than taking it for
+// gone.
+var ErrUnfinished = errors.New("archive: committed, not written yet")
+
 // ErrExists is returned by PutIfAbsent when an object with the key exists.
 var ErrExists = errors.New("archive: object already exists")
 

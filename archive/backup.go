@@ -6,12 +6,16 @@ package archive
 // A copy is made through the Store interface only, so it moves bytes and
 // nothing else: wrapped keys stay wrapped, records and the audit log are the
 // same objects, and no key-encryption key is needed to make or restore one.
-// Every version a backend keeps is copied. The current version of a key goes
-// to the same key; an older one (S3 keeps each version, and a PUT made
+// Every version a backend keeps is copied. The first version of a key goes
+// to the same key: the service writes every key once, put-if-absent, so the
+// first version is the one it wrote (and the one a pin without version id
+// names, OpenPinned). A later one (S3 keeps each version, and a PUT made
 // around the service can put a foreign version in front of a committed one)
 // goes to VersionKey(key, version id), an object of its own, so that no
 // backend has to write versions and the evidence survives a move to the
-// filesystem.
+// filesystem. Before 2026-12-02 the current version went to the key; a
+// backup made then, of a store with a foreign version, is read through the
+// version ids its records pin.
 
 import (
 	"bytes"
@@ -175,6 +179,12 @@ func copyStore(ctx context.Context, from, to Store, opts CopyOptions) (*CopyRepo
 	}); err != nil {
 		return nil, err
 	}
+	// Versions come newest first for each key: the last one listed is the
+	// key's first, which keeps the key in the copy.
+	later := make([]bool, len(versions))
+	for i := range versions {
+		later[i] = i+1 < len(versions) && versions[i+1].Key == versions[i].Key
+	}
 	rep.Versions = len(versions)
 	if opts.Progress != nil {
 		opts.Progress(0, len(versions))
@@ -196,7 +206,7 @@ func copyStore(ctx context.Context, from, to Store, opts CopyOptions) (*CopyRepo
 				if i >= len(versions) || ctx.Err() != nil {
 					return
 				}
-				res, err := copyVersion(ctx, from, to, versions[i], opts.Now())
+				res, err := copyVersion(ctx, from, to, versions[i], later[i], opts.Now())
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
@@ -245,13 +255,14 @@ func (r *CopyReport) add(c copied) {
 	}
 }
 
-// copyVersion copies one version unless it is there already, then brings
+// copyVersion copies one version unless it is there already — to its key,
+// or if it came later than the key's first, to VersionKey — then brings
 // the destination's retention and hold up to the source's: retention is
 // only ever extended, and one that has ended is not copied.
-func copyVersion(ctx context.Context, from, to Store, v ObjectInfo, now time.Time) (copied, error) {
+func copyVersion(ctx context.Context, from, to Store, v ObjectInfo, later bool, now time.Time) (copied, error) {
 	var res copied
 	key := v.Key
-	if v.Noncurrent {
+	if later {
 		key = VersionKey(v.Key, v.VersionID)
 	}
 	rc, src, err := from.GetVersion(ctx, v.Key, v.VersionID)

@@ -72,9 +72,11 @@ type Put struct {
 	Data []byte
 	// RetainUntil, when set, locks the object from the moment it exists.
 	RetainUntil time.Time
-	// Existing accepts an object already under Key (a resumed phase wrote
-	// it before): it is locked until RetainUntil if it is not yet, and its
-	// information is returned instead of ErrExists.
+	// Existing accepts an object already under Key whose bytes are Data (a
+	// resumed phase, or a put whose answer was lost, wrote it before): it
+	// is locked until RetainUntil if it is not yet, and its information is
+	// returned instead of ErrExists. One with other bytes is ErrAltered:
+	// what the caller meant to store is not there.
 	Existing bool
 }
 
@@ -135,11 +137,36 @@ func put(ctx context.Context, s Store, p Put) (ObjectInfo, error) {
 		}
 	}
 	if errors.Is(err, ErrExists) && p.Existing {
-		if info, err = s.Head(ctx, p.Key); err == nil && !p.RetainUntil.IsZero() && info.RetainUntil.Before(ceilSecond(p.RetainUntil)) {
+		if info, err = sameBytes(ctx, s, p.Key, p.Data); err == nil && !p.RetainUntil.IsZero() && info.RetainUntil.Before(ceilSecond(p.RetainUntil)) {
 			err = s.SetRetention(ctx, p.Key, p.RetainUntil)
 		}
 	}
 	return info, err
+}
+
+// sameBytes reads the object under key and returns its information if its
+// bytes are data, else ErrAltered.
+func sameBytes(ctx context.Context, s Store, key string, data []byte) (ObjectInfo, error) {
+	rc, info, err := s.Get(ctx, key)
+	if err != nil {
+		return info, err
+	}
+	defer rc.Close()
+	if info.Size != int64(len(data)) {
+		return info, fmt.Errorf("%s: %d bytes stored, %d to store: %w", key, info.Size, len(data), ErrAltered)
+	}
+	buf := make([]byte, min(len(data), 1<<20))
+	for rest := data; len(rest) > 0; {
+		n, err := io.ReadFull(rc, buf[:min(len(buf), len(rest))])
+		if err != nil {
+			return info, fmt.Errorf("%s: %w", key, err)
+		}
+		if !bytes.Equal(buf[:n], rest[:n]) {
+			return info, fmt.Errorf("%s: other bytes stored: %w", key, ErrAltered)
+		}
+		rest = rest[n:]
+	}
+	return info, nil
 }
 
 // concurrently runs the jobs, at most MaxConcurrentWrites at once, and

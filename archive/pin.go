@@ -35,10 +35,20 @@ func PinOf(version string, b []byte) Pin {
 // OpenPinned opens the pinned version of key: the version itself where the
 // backend has it; else the copy a backup kept of it (VersionKey); else the
 // current object — a store restored from a backup gives objects new version
-// ids, or none (the filesystem) — whose SM3 the caller checks.
+// ids, or none (the filesystem) — whose SM3 the caller checks. A pin
+// without a version on a store with versions (an object written after the
+// commit that pins it, whose version id nobody could know then) is the
+// key's first version: every key under a pin is written once, put-if-absent,
+// so a later version is one put around the service.
 func OpenPinned(ctx context.Context, s Store, key, version string) (io.ReadCloser, ObjectInfo, error) {
 	if version == "" {
-		return s.Get(ctx, key)
+		if !Versioned(s) {
+			return s.Get(ctx, key)
+		}
+		var err error
+		if version, err = firstVersion(ctx, s, key); err != nil {
+			return nil, ObjectInfo{}, err
+		}
 	}
 	rc, info, err := s.GetVersion(ctx, key, version)
 	if !errors.Is(err, ErrNotFound) {
@@ -48,6 +58,24 @@ func OpenPinned(ctx context.Context, s Store, key, version string) (io.ReadClose
 		return rc, info, err
 	}
 	return s.Get(ctx, key)
+}
+
+// firstVersion is the id of key's oldest stored version.
+func firstVersion(ctx context.Context, s Store, key string) (string, error) {
+	first, found := "", false
+	err := s.ListVersions(ctx, key, func(o ObjectInfo) error {
+		if o.Key == key {
+			first, found = o.VersionID, true // newest first: the last one listed is the oldest
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", fmt.Errorf("%s: no version stored: %w", key, ErrNotFound)
+	}
+	return first, nil
 }
 
 // ReadPinned reads the pinned version of key (OpenPinned), at most max

@@ -3,6 +3,7 @@ package seal
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"encoding/base32"
 	"strings"
 
@@ -73,4 +74,32 @@ func (s *Service) useFor(ctx context.Context, authzID, docID string) (int, error
 // what the commit stored.
 func (s *Service) committedPDF(ctx context.Context, docID string) (*archive.Record, []byte, error) {
 	return s.Documents().CommittedPDF(ctx, docID)
+}
+
+// UnfinishedError says a document's stamping is committed but not finished:
+// its record and PDF are still only in its staging object, written under
+// docs/ by the finish in a moment (or by the recovery sweep).
+type UnfinishedError struct{ DocumentID string }
+
+func (e *UnfinishedError) Error() string {
+	return "document " + e.DocumentID + ": its stamping is not finished yet"
+}
+
+// Unwrap makes an UnfinishedError an archive.ErrUnfinished.
+func (e *UnfinishedError) Unwrap() error { return archive.ErrUnfinished }
+
+// IndexedRecord is the record the search index keeps of a document
+// (index.Options.ReadRecord): the committed record, or an *UnfinishedError
+// while the stamping that the audit log already holds is still finishing
+// — the index tries again later instead of taking the document for one
+// never committed or disposed of.
+func (s *Service) IndexedRecord(ctx context.Context, docID string) (*archive.Record, error) {
+	rec, err := s.Documents().CommittedRecord(ctx, docID)
+	if !errors.Is(err, archive.ErrNotFound) {
+		return rec, err
+	}
+	if _, herr := s.Store.Head(ctx, stagingKey(docID)); herr == nil {
+		return nil, &UnfinishedError{DocumentID: docID}
+	}
+	return nil, err
 }

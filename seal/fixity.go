@@ -30,7 +30,8 @@ import (
 func (s *Service) Fixity(ctx context.Context, progress func(done, total int)) (*archive.FixityReport, error) {
 	pending := map[string]bool{}
 	if err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
-		pending[strings.TrimSuffix(strings.TrimPrefix(o.Key, pendingPrefix), ".json")] = true
+		id := strings.TrimPrefix(o.Key, pendingPrefix)
+		pending[strings.TrimSuffix(strings.TrimSuffix(id, markerSuffix), stagingSuffix)] = true
 		return nil
 	}); err != nil {
 		return nil, err
@@ -234,10 +235,13 @@ func (c *reconciler) orphan(ctx context.Context, authzID, key, docID string, sto
 	if gone, err := c.tombstoned(ctx, docID); err != nil || gone {
 		return err
 	}
-	// A marker of a stamping in flight may precede its pending entry's
-	// listing; read the record once more before reporting.
-	if _, err := c.s.Store.Head(ctx, archive.RecordKey(docID)); err == nil {
-		return nil
+	// A marker of a stamping in flight may precede its staging's listing:
+	// look for the staging, then for the record (which its finish writes
+	// before the staging goes), before reporting.
+	for _, k := range []string{stagingKey(docID), archive.RecordKey(docID)} {
+		if _, err := c.s.Store.Head(ctx, k); err == nil {
+			return nil
+		}
 	}
 	c.add(archive.FixityProblem{Kind: archive.FixityOrphanUseMarker, DocumentID: docID, AuthorizationID: authzID, Key: key,
 		Reason: "names a document that is not stored (" + archive.DocumentPrefix(docID) + " is gone)"})

@@ -80,7 +80,7 @@ func (s *Service) replay(ctx context.Context, idemKey, authzID, fingerprint stri
 	case use.RequestSM3 != "" && use.RequestSM3 != fingerprint:
 		return nil, nil, &IdempotencyError{fmt.Sprintf("already used for another request (document %s was made from a request with SM3 %s; this one has %s): send a new key for a new request", use.DocumentID, use.RequestSM3, fingerprint)}
 	}
-	rec, err := s.Documents().PinnedRecord(ctx, use.DocumentID, use.Record)
+	rec, err := s.replayedRecord(ctx, use)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -89,6 +89,34 @@ func (s *Service) replay(ctx context.Context, idemKey, authzID, fingerprint stri
 		return nil, nil, err
 	}
 	return &Stamped{DocumentID: rec.DocumentID, RetrievalCode: code, Record: rec, Replayed: true}, nil, nil
+}
+
+// replayedRecord is the record of the document an earlier request's use
+// names, pinned as its use marker pins it. The earlier request may be
+// committed and not yet finished (still under way, or cut short and
+// waiting for the sweep): then its record is still only in its staging
+// object, and is read from there, checked against the same pin.
+func (s *Service) replayedRecord(ctx context.Context, use *AuthorizationUse) (*archive.Record, error) {
+	rec, err := s.Documents().PinnedRecord(ctx, use.DocumentID, use.Record)
+	if !errors.Is(err, archive.ErrNotFound) {
+		return rec, err
+	}
+	p, staged, serr := s.readPending(ctx, stagingKey(use.DocumentID))
+	if errors.Is(serr, archive.ErrNotFound) {
+		// Finished meanwhile: the record is stored now.
+		return s.Documents().PinnedRecord(ctx, use.DocumentID, use.Record)
+	}
+	if serr != nil {
+		return nil, serr
+	}
+	rec, b, err := stagedRecord(p.DocumentID, staged)
+	if err != nil {
+		return nil, err
+	}
+	if use.Record != nil && archive.PinOf("", b).SM3 != use.Record.SM3 {
+		return nil, fmt.Errorf("staged record of %s: not the one its use pins: %w", use.DocumentID, archive.ErrAltered)
+	}
+	return rec, nil
 }
 
 // sealCode encrypts a retrieval code (SM4-GCM) under a key derived from the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"eseal/archive"
@@ -71,17 +73,17 @@ func (s *Service) StalePending(ctx context.Context) (int, error) {
 func (s *Service) Grace() time.Duration { return s.grace() }
 
 func (s *Service) sweep(ctx context.Context, onlyOld bool) (completed, discarded int, err error) {
-	var pending []string
+	var pending []archive.ObjectInfo
 	if err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
-		pending = append(pending, o.Key)
+		pending = append(pending, o)
 		return nil
 	}); err != nil {
 		return 0, 0, err
 	}
-	for _, k := range pending {
-		done, dropped, err := s.recoverOne(ctx, k, onlyOld)
+	for _, o := range pending {
+		done, dropped, err := s.recoverOne(ctx, o.Key, onlyOld)
 		if err != nil {
-			s.log().Error("recovery sweep: leaving a pending stamping for later", "key", k, "err", err)
+			s.log().Error("recovery sweep: leaving a pending stamping for later", "key", o.Key, "err", err)
 			continue
 		}
 		if done {
@@ -94,9 +96,41 @@ func (s *Service) sweep(ctx context.Context, onlyOld bool) (completed, discarded
 	return completed, discarded, nil
 }
 
+// maxStagingBytes bounds the staging object the sweep reads into memory: a
+// signed PDF of the largest size a deployment would accept, and its
+// SES_Signatures and record.
+const maxStagingBytes = 1 << 30
+
+// readPending reads a pending stamping: its entry and, when it is a staging
+// object, the objects staged in it (nil for a marker of the earlier layout,
+// whose objects were staged in place).
+func (s *Service) readPending(ctx context.Context, key string) (pendingEntry, []stagedObject, error) {
+	if strings.HasSuffix(key, markerSuffix) {
+		var p pendingEntry
+		err := getJSON(ctx, s.Store, key, &p)
+		p.key = key
+		return p, nil, err
+	}
+	rc, _, err := s.Store.Get(ctx, key)
+	if err != nil {
+		return pendingEntry{}, nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxStagingBytes+1))
+	if err != nil {
+		return pendingEntry{}, nil, err
+	}
+	if len(b) > maxStagingBytes {
+		return pendingEntry{}, nil, fmt.Errorf("%s: more than %d bytes: %w", key, maxStagingBytes, archive.ErrTooLarge)
+	}
+	p, objs, err := parseStaging(key, b)
+	p.key = key
+	return p, objs, err
+}
+
 func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (completed, discarded bool, err error) {
-	var p pendingEntry
-	if err := getJSON(ctx, s.Store, key, &p); err != nil {
+	p, staged, err := s.readPending(ctx, key)
+	if err != nil {
 		if errors.Is(err, archive.ErrNotFound) {
 			return false, false, nil // finished meanwhile
 		}
@@ -122,24 +156,24 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 	}
 	switch {
 	case all:
-		var rec archive.Record
-		if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
-			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
-		}
-		// A finish locks the record only after the audit entry is appended:
-		// a locked record is a stamping finished but for its pending
-		// marker's removal (queued when the process stopped), which the
-		// log holds already.
-		info, err := s.Store.Head(ctx, archive.RecordKey(p.DocumentID))
+		rec, err := s.pendingRecord(ctx, p, staged)
 		if err != nil {
 			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
 		}
+		// A finish writes or locks the record only after the audit entry
+		// is appended: a locked record is a stamping finished but for its
+		// pending marker's removal (queued when the process stopped), which
+		// the log holds already.
+		info, err := s.Store.Head(ctx, archive.RecordKey(p.DocumentID))
+		if err != nil && !errors.Is(err, archive.ErrNotFound) {
+			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
+		}
 		if info.RetainUntil.IsZero() {
-			if err := s.logStamped(ctx, p, &rec, uses[0]); err != nil {
+			if err := s.logStamped(ctx, p, rec, uses[0]); err != nil {
 				return false, false, err
 			}
 		}
-		return true, false, s.finish(ctx, p, &rec, uses, true)
+		return true, false, s.finish(ctx, p, rec, staged, uses, true)
 	case old:
 		// A multi-seal commit cut half-way: give the uses it took back.
 		for i, id := range ids {
@@ -153,4 +187,18 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 		return false, true, nil
 	}
 	return false, false, nil
+}
+
+// pendingRecord is a pending stamping's record: the one staged with it, or
+// for a stamping staged in place, the record under docs/.
+func (s *Service) pendingRecord(ctx context.Context, p pendingEntry, staged []stagedObject) (*archive.Record, error) {
+	if staged != nil {
+		rec, _, err := stagedRecord(p.DocumentID, staged)
+		return rec, err
+	}
+	var rec archive.Record
+	if err := getJSON(ctx, s.Store, archive.RecordKey(p.DocumentID), &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
 }

@@ -146,8 +146,11 @@ type pendingEntry struct {
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	Started        time.Time `json:"started"`
 
-	// version is the marker's version id, where the store keeps versions,
-	// as its put returned it: the removal names it.
+	// key is where the entry is kept: a staging object (stagingKey), or a
+	// pending marker of the earlier layout (markerSuffix).
+	key string
+	// version is its version id, where the store keeps versions, as its
+	// put returned it: the removal names it.
 	version string
 }
 
@@ -256,6 +259,8 @@ type stamping struct {
 	sigs       []archive.SignatureElement
 	warnings   []string
 	sesObjects []stagedObject
+	// staged are the objects the staging holds, written at the finish.
+	staged []stagedObject
 
 	// rec and pend are what stage stored: the record and the pending marker.
 	rec  *archive.Record
@@ -484,14 +489,15 @@ func (s *Service) timestampSource(ctx context.Context, asked bool) (TimestampSou
 	return EmbeddedTSA{Server: srv}, nil
 }
 
-// stage stores the stamped PDF and what goes with it, unlocked, in three
-// trips to the store that depend on each other: the pending marker first (so
-// the recovery sweep finds the leftovers of a crash), then the PDF with the
-// SES_Signatures, then the record, which pins the PDF's version (on a store
-// without versions, the record goes with the PDF: two trips). None of it
-// is served until the commit, and an abandoned stamping's objects can still
-// be deleted. The retrieval-code index is not staged: finish writes it,
-// locked, once the stamping is committed (the pending marker names it).
+// stage stores the stamping's staging object (staging.go) in one write:
+// the pending entry with the signed PDF, its SES_Signatures and its record,
+// none of it under docs/ yet. The recovery sweep finds a stamping a crash
+// cut short through it; a stamping that does not commit removes it and
+// leaves no other trace. The record carries no PDF version: the PDF is
+// written after the commit, so the record pins it by its SM3 alone (on S3
+// a version put in front of it is passed over for the one whose bytes
+// match, archive.ReadPinned). The retrieval-code index is not staged:
+// finish writes it, locked, once the stamping is committed.
 func (s *Service) stage(ctx context.Context, job *stamping) error {
 	req := job.req
 	now := s.now().UTC()
@@ -523,36 +529,17 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	job.pend = pendingEntry{DocumentID: job.docID, AuthorizationID: first.ID, AuthorizationIDs: authzIDs, Extra: stagedKeys(job.sesObjects),
 		CodeKey: lifecycle.CodeKey(job.code), IdempotencyKey: job.idem, Started: now}
 
-	marker, err := archive.PutBytesIfAbsent(ctx, s.Store, pendingPrefix+job.docID+".json", jsonObject(job.pend))
+	recBytes := jsonObject(rec)
+	job.staged = append(append([]stagedObject{{archive.DocumentKey(job.docID), job.signed}}, job.sesObjects...),
+		stagedObject{archive.RecordKey(job.docID), recBytes})
+	b := encodeStaging(job.pend, job.staged)
+	job.pend.key = stagingKey(job.docID)
+	marker, err := s.Store.PutIfAbsent(ctx, job.pend.key, bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return err
 	}
 	job.pend.version = marker.VersionID
-	files := archive.Batch{Puts: []archive.Put{{Key: archive.DocumentKey(job.docID), Data: job.signed}}}
-	for _, so := range job.sesObjects {
-		files.Puts = append(files.Puts, archive.Put{Key: so.key, Data: so.data})
-	}
-	// On a store without versions the record pins no PDF version, so it
-	// goes with the PDF instead of after it.
-	together := !archive.Versioned(s.Store)
-	if together {
-		files.Puts = append(files.Puts, archive.Put{Key: archive.RecordKey(job.docID), Data: jsonObject(rec)})
-	}
-	infos, err := files.Write(ctx, s.Store)
-	if err != nil {
-		return err
-	}
-	if together {
-		job.recPin = archive.PinOf(infos[len(infos)-1].VersionID, files.Puts[len(infos)-1].Data)
-		return nil
-	}
-	rec.PDFVersion = infos[0].VersionID
-	recBytes := jsonObject(rec)
-	recInfo, err := archive.PutBytesIfAbsent(ctx, s.Store, archive.RecordKey(job.docID), recBytes)
-	if err != nil {
-		return err
-	}
-	job.recPin = archive.PinOf(recInfo.VersionID, recBytes)
+	job.recPin = archive.PinOf("", recBytes)
 	return nil
 }
 
@@ -625,7 +612,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		s.discard(ctx, job.pend)
 		return nil, err
 	}
-	if err := s.finish(ctx, job.pend, job.rec, uses, false); err != nil {
+	if err := s.finish(ctx, job.pend, job.rec, job.staged, uses, false); err != nil {
 		// Committed and logged: the document exists. The sweep finishes
 		// the locking.
 		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", job.docID, "err", err)
@@ -644,22 +631,30 @@ func (s *Service) logStamped(ctx context.Context, p pendingEntry, rec *archive.R
 }
 
 // finish makes a committed, logged stamping final in one batch of writes
-// that do not depend on each other (archive.Batch: made at once): it locks
-// the document's staged objects and the use markers (uses: one per
-// authorization, in the order of p.AuthorizationIDs) until the document's
-// retention ends; puts, locked as they are written, the retrieval-code index
-// and the receipts of the uses; numbers the record in its reference-code
-// series (assignRefNumber); and keeps the idempotency marker. Then it
-// removes the pending marker. The recovery sweep calls it too, so a
+// that do not depend on each other (archive.Batch: made at once): it puts
+// the staged objects (staged: the PDF, its SES_Signatures, its record),
+// each locked in its put until the document's retention ends — or, for a
+// stamping staged in place before the staging object existed (staged nil),
+// locks them where they are; locks the use markers (uses: one per
+// authorization, in the order of p.AuthorizationIDs); puts, locked as they
+// are written, the retrieval-code index and the receipts of the uses;
+// numbers the record in its reference-code series (assignRefNumber); and
+// keeps the idempotency marker. The recovery sweep calls it too, so a
 // stamping interrupted after its commit is still finished (resumed: it may
-// have run part-way before, so what exists already is accepted and locked).
-// The sweep removes the pending marker before it goes on; a stamping's
-// own finish leaves the removal to the queue (removePending), off its reply.
-func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, uses []int, resumed bool) error {
+// have run part-way before, so what exists already is accepted, if it holds
+// the same bytes, and locked). The sweep removes the pending marker before
+// it goes on; a stamping's own finish leaves the removal to the queue
+// (removePending), off its reply.
+func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, staged []stagedObject, uses []int, resumed bool) error {
 	until := rec.RetainUntil
 	var b archive.Batch
-	for _, k := range append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID)}, p.Extra...) {
-		b.Locks = append(b.Locks, archive.Lock{Key: k, Until: until})
+	for _, o := range staged {
+		b.Puts = append(b.Puts, archive.Put{Key: o.key, Data: o.data, RetainUntil: until, Existing: true})
+	}
+	if staged == nil {
+		for _, k := range append([]string{archive.DocumentKey(p.DocumentID), archive.RecordKey(p.DocumentID)}, p.Extra...) {
+			b.Locks = append(b.Locks, archive.Lock{Key: k, Until: until})
+		}
 	}
 	b.Puts = append(b.Puts, archive.Put{Key: p.CodeKey, Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
 	for i, id := range p.authorizationIDs() {
@@ -673,34 +668,37 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 	if _, err := b.Write(ctx, s.Store); err != nil {
 		return err
 	}
-	key := pendingPrefix + p.DocumentID + ".json"
 	if resumed || p.version == "" && archive.Versioned(s.Store) {
-		if err := s.Store.Delete(ctx, key); err != nil && !errors.Is(err, archive.ErrNotFound) {
+		if err := s.Store.Delete(ctx, p.key); err != nil && !errors.Is(err, archive.ErrNotFound) {
 			return err
 		}
 		return nil
 	}
-	s.removePending(archive.ObjectInfo{Key: key, VersionID: p.version})
+	s.removePending(archive.ObjectInfo{Key: p.key, VersionID: p.version})
 	return nil
 }
 
-// discard removes the staged objects of a stamping that did not commit.
+// discard removes what a stamping that did not commit stored: its staging
+// object — or, for a stamping staged in place before the staging object
+// existed, the staged objects and then its pending marker.
 func (s *Service) discard(ctx context.Context, p pendingEntry) {
 	// The pending marker goes only once every staged object is gone: one
 	// whose delete failed (a store node lost mid-way) is then found by the
 	// next sweep instead of staying behind with nothing left to name it.
 	gone := true
-	for _, k := range append(append([]string{p.CodeKey}, p.Extra...), archive.RecordKey(p.DocumentID), archive.DocumentKey(p.DocumentID)) {
-		if err := s.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
-			s.log().Warn("discarding an uncommitted stamping; the next sweep tries again", "key", k, "err", err)
-			gone = false
+	if strings.HasSuffix(p.key, markerSuffix) {
+		for _, k := range append(append([]string{p.CodeKey}, p.Extra...), archive.RecordKey(p.DocumentID), archive.DocumentKey(p.DocumentID)) {
+			if err := s.Store.Delete(ctx, k); err != nil && !errors.Is(err, archive.ErrNotFound) {
+				s.log().Warn("discarding an uncommitted stamping; the next sweep tries again", "key", k, "err", err)
+				gone = false
+			}
 		}
 	}
 	if !gone {
 		return
 	}
-	if err := s.Store.Delete(ctx, pendingPrefix+p.DocumentID+".json"); err != nil && !errors.Is(err, archive.ErrNotFound) {
-		s.log().Warn("discarding an uncommitted stamping", "key", pendingPrefix+p.DocumentID+".json", "err", err)
+	if err := s.Store.Delete(ctx, p.key); err != nil && !errors.Is(err, archive.ErrNotFound) {
+		s.log().Warn("discarding an uncommitted stamping", "key", p.key, "err", err)
 	}
 }
 

@@ -194,12 +194,10 @@ func TestReadsPerStampingS3(t *testing.T) {
 // marker's removal.
 var wantWrites = []string{
 	"put pending/<doc>",
-	"put docs/<doc>/document.pdf",
-	"put docs/<doc>/record.json",
 	"put authz/<id>/use/<n>",
 	"put+lock audit/<node>/<seq>",
-	"retain docs/<doc>/document.pdf",
-	"retain docs/<doc>/record.json",
+	"put+lock docs/<doc>/document.pdf",
+	"put+lock docs/<doc>/record.json",
 	"retain authz/<id>/use/<n>",
 	"put+lock codes/<code>",
 	"put+lock authz/<id>/spent/<n>",

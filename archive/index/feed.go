@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -235,7 +236,11 @@ func (ix *Index) refresh(ctx context.Context, tx *sql.Tx, docID string) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
-		ix.opt.Log.Warn("search index: a document cannot be read now; retried on the next catch-up", "document", docID, "err", err)
+		level := slog.LevelWarn
+		if errors.Is(err, archive.ErrUnfinished) {
+			level = slog.LevelDebug // its stamping is finishing: the usual case under load
+		}
+		ix.opt.Log.Log(ctx, level, "search index: a document cannot be read now; retried on the next catch-up", "document", docID, "err", err)
 		_, xerr := tx.ExecContext(ctx, `INSERT INTO retry (doc_id, error) VALUES (?, ?)`, docID, err.Error())
 		return xerr
 	}

@@ -298,9 +298,10 @@ func TestPutResponseLost(t *testing.T) {
 
 // TestBackupKeepsEveryVersion: a version PUT around the store in front of a
 // retained one (what the service's own credentials can do) is listed
-// together with it; a backup to the filesystem keeps the current version
-// under the key and the older one, with its retention, under VersionKey;
-// restoring that into a new bucket locks both again.
+// together with it; a backup to the filesystem keeps the first version —
+// the one the service wrote — under the key, with its retention, and the
+// later one under VersionKey; restoring that into a new bucket locks the
+// committed one again.
 func TestBackupKeepsEveryVersion(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
@@ -328,6 +329,11 @@ func TestBackupKeepsEveryVersion(t *testing.T) {
 		versions[1].VersionID != orig.VersionID || !versions[1].Noncurrent {
 		t.Fatalf("ListVersions = %+v; want the foreign version (current), then the committed one", versions)
 	}
+	// A pin without version id (an object written after the commit that
+	// pins it) is the key's first version, not the one in front.
+	if b, _, err := archive.ReadPinned(ctx, s, key, archive.PinOf("", []byte("committed")), 100); err != nil || string(b) != "committed" {
+		t.Errorf("pinned read without version id: %q, %v; want the committed version", b, err)
+	}
 
 	bak, err := fs.New(t.TempDir(), fs.Options{})
 	if err != nil {
@@ -337,15 +343,19 @@ func TestBackupKeepsEveryVersion(t *testing.T) {
 	if err != nil || rep.Versions != 2 || rep.Copied != 2 || rep.Retained != 1 {
 		t.Fatalf("backup: %+v, %v", rep, err)
 	}
-	old := archive.VersionKey(key, orig.VersionID)
-	for k, want := range map[string]string{key: "foreign", old: "committed"} {
+	later := archive.VersionKey(key, foreign.VersionID)
+	for k, want := range map[string]string{key: "committed", later: "foreign"} {
 		b, info, err := archive.GetBytes(ctx, bak, k)
 		if err != nil || string(b) != want {
 			t.Fatalf("backup %s = %q, %v; want %q", k, b, err, want)
 		}
-		if (k == old) != info.RetainUntil.Equal(until) {
+		if (k == key) != info.RetainUntil.Equal(until) {
 			t.Errorf("backup %s retained until %v (source: committed version until %v)", k, info.RetainUntil, until)
 		}
+	}
+	// A pin naming the committed version finds it in the backup too.
+	if b, _, err := archive.ReadPinned(ctx, bak, key, archive.PinOf(orig.VersionID, []byte("committed")), 100); err != nil || string(b) != "committed" {
+		t.Errorf("pinned read of the backup: %q, %v", b, err)
 	}
 
 	restored := newStore(t)
@@ -353,7 +363,7 @@ func TestBackupKeepsEveryVersion(t *testing.T) {
 		t.Fatalf("restore: %+v, %v", rep, err)
 	}
 	var le *archive.LockedError
-	if err := restored.Delete(ctx, old); !errors.As(err, &le) {
+	if err := restored.Delete(ctx, key); !errors.As(err, &le) {
 		t.Errorf("restored committed version: delete err = %v, want LockedError", err)
 	}
 	if _, err := archive.Restore(ctx, bak, restored, archive.CopyOptions{}); err == nil {

@@ -561,7 +561,7 @@ func testBatch(t *testing.T, s archive.Store, opts Options) {
 		Puts: []archive.Put{
 			{Key: "b/plain", Data: []byte("plain")},
 			{Key: "b/final", Data: []byte("final"), RetainUntil: until},
-			{Key: "b/again", Data: []byte("later"), RetainUntil: until, Existing: true},
+			{Key: "b/again", Data: []byte("earlier"), RetainUntil: until, Existing: true},
 		},
 		Locks: []archive.Lock{{Key: "b/staged", Until: until}},
 	}.Write(ctx, s)
@@ -582,6 +582,10 @@ func testBatch(t *testing.T, s archive.Store, opts Options) {
 	}
 	if got, _ := get(t, s, "b/again"); got != "earlier" {
 		t.Errorf("an Existing put replaced the object: %q", got)
+	}
+	_, err = archive.Batch{Puts: []archive.Put{{Key: "b/again", Data: []byte("other"), Existing: true}}}.Write(ctx, s)
+	if !errors.Is(err, archive.ErrAltered) {
+		t.Errorf("an Existing put over other bytes: err = %v, want ErrAltered", err)
 	}
 	_, err = archive.Batch{Puts: []archive.Put{{Key: "b/plain", Data: []byte("x")}, {Key: "b/new", Data: []byte("new")}}}.Write(ctx, s)
 	if !errors.Is(err, archive.ErrExists) {

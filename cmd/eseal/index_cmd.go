@@ -114,7 +114,7 @@ old index until the rebuild commits.`,
 			}
 			svc := &seal.Service{Registry: reg, Store: store, Application: "eseal"}
 			p := g.indexPath(path)
-			ix, err := openIndex(ctx, p, store, svc.Documents().CommittedRecord, cmd.ErrOrStderr(), nil)
+			ix, err := openIndex(ctx, p, store, svc.IndexedRecord, cmd.ErrOrStderr(), nil)
 			if err != nil {
 				return err
 			}

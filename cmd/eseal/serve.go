@@ -422,7 +422,7 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 	// The search index: a view of the store this replica keeps, rebuilt
 	// when missing, following the audit log for other replicas' changes
 	// (a search first catches up, so this replica's own are found at once).
-	ix, err := openIndex(ctx, g.indexPath(cfg.Index), store, svc.Documents().CommittedRecord, cmd.ErrOrStderr(), log)
+	ix, err := openIndex(ctx, g.indexPath(cfg.Index), store, svc.IndexedRecord, cmd.ErrOrStderr(), log)
 	if err != nil {
 		return err
 	}

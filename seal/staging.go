@@ -1,0 +1,154 @@
+package seal
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"eseal/archive"
+)
+
+// A stamping's staging: one object, pending/<doc>.stage, holding the
+// pending entry and every object the stamping will store once it commits —
+// the signed PDF, its SES_Signatures, its record — byte for byte. Nothing
+// is written under docs/ before the commit: an uncommitted stamping leaves
+// one object, which the recovery sweep (or the stamping itself) removes;
+// a committed one is finished by writing each object once, locked in its
+// put, from these bytes (Service.finish). Before 2026-12-02 the PDF and
+// the record were staged in place, unlocked, and locked after the commit
+// (two writes each); stampings staged that way have a pending/<doc>.json
+// marker, which the sweep still finishes. The format is in
+// docs/formats.md.
+
+// stagingMagic opens a staging object; its header follows on one line.
+const stagingMagic = "eseal staging 1\n"
+
+// stagingSuffix ends the key of a staging object; markerSuffix the key of
+// a pending marker of the earlier layout, with nothing staged in it.
+const (
+	stagingSuffix = ".stage"
+	markerSuffix  = ".json"
+)
+
+// maxStagingHeader bounds the header line of a staging object.
+const maxStagingHeader = 1 << 20
+
+// stagingKey is where a stamping's staging object is kept.
+func stagingKey(docID string) string { return pendingPrefix + docID + stagingSuffix }
+
+// stagingHeader is the first line of a staging object after the magic.
+type stagingHeader struct {
+	Entry   pendingEntry    `json:"entry"`
+	Objects []stagedSummary `json:"objects"`
+}
+
+// stagedSummary describes one staged object: its key, size and SM3, in the
+// order the bytes follow the header.
+type stagedSummary struct {
+	Key  string `json:"key"`
+	Size int    `json:"size"`
+	SM3  string `json:"sm3"`
+}
+
+// StagingError says a staging object cannot be read: it is not one, or its
+// bytes are not those its header describes (changed in the store).
+type StagingError struct {
+	Key    string
+	Reason string
+}
+
+func (e *StagingError) Error() string { return e.Key + ": not a staging object: " + e.Reason }
+
+// encodeStaging builds the staging object of entry and objs.
+func encodeStaging(entry pendingEntry, objs []stagedObject) []byte {
+	h := stagingHeader{Entry: entry}
+	size := 0
+	for _, o := range objs {
+		sum := sm3.Sum(o.data)
+		h.Objects = append(h.Objects, stagedSummary{Key: o.key, Size: len(o.data), SM3: hex.EncodeToString(sum[:])})
+		size += len(o.data)
+	}
+	head, err := json.Marshal(h)
+	if err != nil {
+		panic("seal: a staging header does not marshal: " + err.Error()) // plain data: cannot happen
+	}
+	b := make([]byte, 0, len(stagingMagic)+len(head)+1+size)
+	b = append(b, stagingMagic...)
+	b = append(b, head...)
+	b = append(b, '\n')
+	for _, o := range objs {
+		b = append(b, o.data...)
+	}
+	return b
+}
+
+// parseStaging reads a staging object stored under key: its entry and its
+// objects, each checked against the size and SM3 the header gives, and each
+// a key of the entry's document.
+func parseStaging(key string, b []byte) (pendingEntry, []stagedObject, error) {
+	fail := func(format string, args ...any) (pendingEntry, []stagedObject, error) {
+		return pendingEntry{}, nil, &StagingError{Key: key, Reason: fmt.Sprintf(format, args...)}
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(stagingMagic))
+	if !ok {
+		return fail("no %q line", strings.TrimSpace(stagingMagic))
+	}
+	i := bytes.IndexByte(rest[:min(len(rest), maxStagingHeader)], '\n')
+	if i < 0 {
+		return fail("no header line within %d bytes", maxStagingHeader)
+	}
+	var h stagingHeader
+	dec := json.NewDecoder(bytes.NewReader(rest[:i]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return fail("header: %v", err)
+	}
+	if !archive.ValidDocumentID(h.Entry.DocumentID) || stagingKey(h.Entry.DocumentID) != key {
+		return fail("header names document %q", h.Entry.DocumentID)
+	}
+	prefix := archive.DocumentPrefix(h.Entry.DocumentID)
+	body := rest[i+1:]
+	var objs []stagedObject
+	seen := map[string]bool{}
+	for _, s := range h.Objects {
+		switch {
+		case !strings.HasPrefix(s.Key, prefix) || archive.ValidateKey(s.Key) != nil || seen[s.Key]:
+			return fail("object key %q", s.Key)
+		case s.Size < 0 || s.Size > len(body):
+			return fail("%s: %d bytes, %d left", s.Key, s.Size, len(body))
+		}
+		seen[s.Key] = true
+		data := body[:s.Size:s.Size]
+		body = body[s.Size:]
+		if sum := sm3.Sum(data); hex.EncodeToString(sum[:]) != s.SM3 {
+			return fail("%s: SM3 %x, header %s", s.Key, sum, s.SM3)
+		}
+		objs = append(objs, stagedObject{key: s.Key, data: data})
+	}
+	if len(body) != 0 {
+		return fail("%d bytes after the last object", len(body))
+	}
+	if !seen[archive.DocumentKey(h.Entry.DocumentID)] || !seen[archive.RecordKey(h.Entry.DocumentID)] {
+		return fail("no PDF or no record of %s", h.Entry.DocumentID)
+	}
+	return h.Entry, objs, nil
+}
+
+// stagedRecord is the record among a staging's objects.
+func stagedRecord(docID string, objs []stagedObject) (*archive.Record, []byte, error) {
+	for _, o := range objs {
+		if o.key == archive.RecordKey(docID) {
+			var rec archive.Record
+			if err := json.Unmarshal(o.data, &rec); err != nil || rec.DocumentID != docID {
+				return nil, nil, fmt.Errorf("staged record of %s: %w", docID, errors.Join(err, archive.ErrAltered))
+			}
+			return &rec, o.data, nil
+		}
+	}
+	return nil, nil, fmt.Errorf("staged record of %s: %w", docID, archive.ErrNotFound)
+}
