@@ -3,8 +3,8 @@ package seal
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"encoding/base32"
+	"errors"
 	"strings"
 
 	"eseal/archive"
