@@ -557,7 +557,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		s.discard(ctx, job.pend)
 		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", s.grace()/2)
 	}
-	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem, Record: &job.recPin}
+	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem, Record: &job.recPin, RetainUntil: job.rec.RetainUntil}
 	if job.idem != "" {
 		u.RequestSM3 = job.fingerprint
 		var err error
@@ -583,7 +583,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		// or expired meanwhile: give back the uses this one took, then its
 		// staged objects.
 		for j, m := range made {
-			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, m.N, job.docID); rerr != nil {
+			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, m.N, job.docID, releaseLostCommit); rerr != nil {
 				s.log().Error("releasing an authorization use after a lost commit; the recovery sweep will", "authorization", job.grants[j].ID, "err", rerr)
 				return nil, err
 			}
@@ -602,10 +602,11 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 	}
 	if err := s.logStamped(ctx, job.pend, job.rec, uses[0]); err != nil {
 		// A stamping the audit log does not hold must not have happened:
-		// give the uses back and discard it. Nothing is locked yet, and the
-		// recovery sweep leaves stampings younger than its grace alone.
+		// give the uses back and discard it. Nothing but the use markers is
+		// locked yet, and the recovery sweep leaves stampings younger than
+		// its grace alone.
 		for j, n := range uses {
-			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, n, job.docID); rerr != nil {
+			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, n, job.docID, releaseAuditFailed); rerr != nil {
 				s.log().Error("giving back a use the audit log did not record; the recovery sweep will finish the stamping", "authorization", job.grants[j].ID, "err", rerr)
 				return nil, err
 			}
@@ -633,14 +634,15 @@ func (s *Service) logStamped(ctx context.Context, p pendingEntry, rec *archive.R
 
 // finish makes a committed, logged stamping final in one batch of writes
 // that do not depend on each other (archive.Batch: made at once): it locks
-// the document's staged objects and the use markers (uses: one per
-// authorization, in the order of p.AuthorizationIDs) until the document's
-// retention ends; puts, locked as they are written, the retrieval-code index
-// and the receipts of the uses; numbers the record in its reference-code
-// series (assignRefNumber); and keeps the idempotency marker. Then it
-// removes the pending marker. The recovery sweep calls it too, so a
-// stamping interrupted after its commit is still finished (resumed: it may
-// have run part-way before, so what exists already is accepted and locked).
+// the document's staged objects until the document's retention ends; puts,
+// locked as it is written, the retrieval-code index; numbers the record in
+// its reference-code series (assignRefNumber); and keeps the idempotency
+// marker. Then it removes the pending marker. The use markers (uses: one
+// per authorization, in the order of p.AuthorizationIDs) were locked in
+// their put. The recovery sweep calls it too, so a stamping interrupted
+// after its commit is still finished (resumed: it may have run part-way
+// before, so what exists already is accepted and locked — and so is a use
+// marker put unlocked, by a version before markers were locked at put).
 func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, uses []int, resumed bool) error {
 	until := rec.RetainUntil
 	var b archive.Batch
@@ -649,8 +651,10 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 	}
 	b.Puts = append(b.Puts, archive.Put{Key: p.CodeKey, Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
 	for i, id := range p.authorizationIDs() {
-		b.Locks = append(b.Locks, archive.Lock{Key: useKey(id, uses[i]), Until: until})
-		b.Puts = append(b.Puts, archive.Put{Key: spentKey(id, uses[i]), Data: jsonObject(usedSlot{N: uses[i], DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
+		if resumed {
+			key := useKey(id, uses[i])
+			b.Also = append(b.Also, func(ctx context.Context) error { return lockUnlocked(ctx, s.Store, key, until) })
+		}
 	}
 	if p.IdempotencyKey != "" {
 		b.Puts = append(b.Puts, archive.Put{Key: idemPrefix + p.IdempotencyKey + ".json", Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), Existing: true})
