@@ -1,9 +1,11 @@
 package seal_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -163,4 +165,70 @@ func stampRequest(sealID, authz string) seal.StampRequest {
 	return seal.StampRequest{SealID: sealID, AuthorizationID: authz,
 		Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
 		Record:    seal.RecordInput{Title: "许可决定书", CaseNo: "R-1"}, PDF: pdftest.Document(pdftest.Options{})}
+}
+
+// oldMarkerStore puts use markers as a version before markers were locked
+// at put did — unlocked, without retain_until — and then dies once the
+// stamping's audit entry is stored (its own writes go on): the stamping is
+// committed and logged, and its finish never runs.
+type oldMarkerStore struct {
+	writeHook
+	armed, logged atomic.Bool
+}
+
+func (s *oldMarkerStore) PutRetained(ctx context.Context, key string, r io.Reader, size int64, until time.Time) (archive.ObjectInfo, error) {
+	if !strings.Contains(key, "/use/") {
+		info, err := s.writeHook.PutRetained(ctx, key, r, size, until)
+		if err == nil && s.armed.Load() && strings.HasPrefix(key, "audit/") {
+			s.logged.Store(true)
+		}
+		return info, err
+	}
+	var m map[string]any
+	if err := json.NewDecoder(r).Decode(&m); err != nil {
+		return archive.ObjectInfo{}, err
+	}
+	delete(m, "retain_until")
+	b, _ := json.Marshal(m)
+	return s.PutIfAbsent(ctx, key, bytes.NewReader(b), int64(len(b)))
+}
+
+// TestSweepLocksMarkerPutUnlocked: the recovery sweep finishing a stamping
+// whose use marker was put unlocked (by a version before markers were
+// locked at put) locks the marker until the document's retention ends, as
+// finish did then.
+func TestSweepLocksMarkerPutUnlocked(t *testing.T) {
+	ctx := context.Background()
+	var old *oldMarkerStore
+	c := newFaultCase(t, pdftest.Document(pdftest.Options{}), "", func(s archive.Store) archive.Store {
+		old = &oldMarkerStore{writeHook: writeHook{Store: s}}
+		old.before = func(_, key string) error {
+			if old.logged.Load() && !strings.HasPrefix(key, "audit/") {
+				return errCrashed
+			}
+			return nil
+		}
+		return old
+	})
+	old.armed.Store(true)
+	if _, err := c.e.svc.Stamp(ctx, c.req); err != nil {
+		t.Fatalf("the stamping, committed and logged: %v", err)
+	}
+	key := "authz/" + c.authz + "/use/0001.json"
+	if info, err := c.base.Head(ctx, key); err != nil || !info.RetainUntil.IsZero() {
+		t.Fatalf("the marker before the sweep: %+v, %v; want it stored unlocked", info, err)
+	}
+	c.clock.Advance(time.Hour)
+	svc := replica(t, c.e, c.base, c.clock, "test")
+	if done, _, err := svc.Recover(ctx); err != nil || done != 1 {
+		t.Fatalf("sweep: %d completed, %v", done, err)
+	}
+	doc := settled(t, "after the sweep", svc, c.base, c.authz)
+	rec, err := svc.Documents().CommittedRecord(ctx, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := c.base.Head(ctx, key); err != nil || !info.RetainUntil.Equal(rec.RetainUntil) {
+		t.Fatalf("the marker after the sweep: retained until %v (%v), want the document's %v", info.RetainUntil, err, rec.RetainUntil)
+	}
 }
