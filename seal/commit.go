@@ -194,16 +194,6 @@ type authzSlots struct {
 	top int
 }
 
-// useMarkers reads every marker in the authorization's use slots that was
-// not given back, by slot (authzSlots.markers).
-func (r *Registry) useMarkers(ctx context.Context, id string) ([]useMarker, error) {
-	l, err := r.slots(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return l.markers, nil
-}
-
 // slots lists authz/<id>/ and reads the use markers it holds.
 //
 // It lists versions, not objects: each slot object is written once, so the
