@@ -190,14 +190,12 @@ func (c *reconciler) stampedDocument(ctx context.Context, id string, e stampedEn
 		return nil
 	}
 	key := useKey(e.authorization, e.use)
-	so := c.slots[key]
-	if so == nil {
-		c.add(archive.FixityProblem{Kind: archive.FixityMissingUseMarker, DocumentID: id, AuthorizationID: e.authorization, Key: key,
-			Reason: "the use marker of a logged stamping is missing (" + e.key + ")"})
-		return nil
-	}
 	var m useMarker
-	info, err := getJSONVersion(ctx, c.s.Store, key, so.version, &m)
+	var info archive.ObjectInfo
+	err := archive.ErrNotFound
+	if so := c.slots[key]; so != nil {
+		info, err = getJSONVersion(ctx, c.s.Store, key, so.version, &m)
+	}
 	switch {
 	case errors.Is(err, archive.ErrNotFound):
 		c.add(archive.FixityProblem{Kind: archive.FixityMissingUseMarker, DocumentID: id, AuthorizationID: e.authorization, Key: key,

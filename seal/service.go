@@ -651,7 +651,7 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 	}
 	b.Puts = append(b.Puts, archive.Put{Key: p.CodeKey, Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
 	for i, id := range p.authorizationIDs() {
-		if resumed {
+		if resumed { // a marker put unlocked, before markers were locked at put
 			key := useKey(id, uses[i])
 			b.Also = append(b.Also, func(ctx context.Context) error { return lockUnlocked(ctx, s.Store, key, until) })
 		}
