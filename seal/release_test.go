@@ -153,6 +153,11 @@ func TestGivenBackUseLeavesMarkerAndRelease(t *testing.T) {
 			if _, err := e.svc.Documents().CommittedRecord(ctx, st.Uses[0].DocumentID); err != nil {
 				t.Errorf("the next stamping's document: %v", err)
 			}
+			// The slot given back is no use more than the grant's one.
+			err = stampWith(ctx, e.svc, e.sealID, authz)
+			if ae := (*seal.AuthzError)(nil); !errors.As(err, &ae) || ae.Reason != seal.AuthzConsumed {
+				t.Errorf("a third stamping under the one-use authorization: %v, want consumed", err)
+			}
 			rep, err := e.svc.Fixity(ctx, nil)
 			if err != nil || !rep.OK() {
 				t.Errorf("fixity: %v %+v", err, rep)
@@ -230,5 +235,29 @@ func TestSweepLocksMarkerPutUnlocked(t *testing.T) {
 	}
 	if info, err := c.base.Head(ctx, key); err != nil || !info.RetainUntil.Equal(rec.RetainUntil) {
 		t.Fatalf("the marker after the sweep: retained until %v (%v), want the document's %v", info.RetainUntil, err, rec.RetainUntil)
+	}
+}
+
+// TestUseSlotsEnd: slots have four digits and a slot given back is never
+// taken again, so an authorization whose slot 9999 is taken stamps no more,
+// however many uses it has left, and says why.
+func TestUseSlotsEnd(t *testing.T) {
+	ctx := context.Background()
+	e, _ := newFsServiceEnv(t)
+	g, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "R-1", MaxUses: 2, GrantedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := `{"n": 9999, "document_id": "doc-aaaaaaaaaaaaaaaa", "reason": "lost-commit", "time": "2026-01-01T00:00:00Z"}`
+	if _, err := archive.PutBytesIfAbsent(ctx, e.store, "authz/"+g.ID+"/release/9999.json", []byte(release)); err != nil {
+		t.Fatal(err)
+	}
+	err = stampWith(ctx, e.svc, e.sealID, g.ID)
+	var ae *seal.AuthzError
+	if !errors.As(err, &ae) || ae.Reason != seal.AuthzConsumed || !strings.Contains(ae.Detail, "9999 use slots") {
+		t.Fatalf("stamping with every slot taken: %v, want consumed, every slot taken", err)
+	}
+	if n := countPrefix(t, e.store, "authz/"+g.ID+"/use/"); n != 0 {
+		t.Fatalf("%d use markers written", n)
 	}
 }
