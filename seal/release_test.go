@@ -261,3 +261,75 @@ func TestUseSlotsEnd(t *testing.T) {
 		t.Fatalf("%d use markers written", n)
 	}
 }
+
+// TestConcurrentUsesWithGiveBacks: stampings race for a three-use
+// authorization while joint approvals that take one of its uses lose their
+// second seal's (one use, shared) and give theirs back. However the race
+// goes, at most three stampings commit under the authorization and exactly
+// those are its uses, at most one under the shared one, every use given
+// back is a released slot, and fixity finds nothing wrong.
+func TestConcurrentUsesWithGiveBacks(t *testing.T) {
+	ctx := context.Background()
+	e := newServiceEnv(t, "items: {}\n")
+	other, err := e.svc.Registry.CreateSeal(ctx, seal.CreateSpec{Name: "第二枚章", Policy: seal.PolicyKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		main, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "R-1", MaxUses: 3, GrantedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: other.ID, CaseNo: "R-1", GrantedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make(chan error, n)
+		for i := range n {
+			req := stampRequest(e.sealID, main.ID)
+			if i%2 == 1 {
+				req.SealID, req.AuthorizationID = "", ""
+				req.Seals = []seal.SealUse{
+					{SealID: e.sealID, AuthorizationID: main.ID, Placement: seal.Placement{Page: 1, XMM: 20, YMM: 20}},
+					{SealID: other.ID, AuthorizationID: shared.ID, Placement: seal.Placement{Page: 1, XMM: 90, YMM: 20}},
+				}
+			}
+			go func() { _, err := e.svc.Stamp(ctx, req); errs <- err }()
+		}
+		ok := 0
+		for range n {
+			err := <-errs
+			var ae *seal.AuthzError
+			switch {
+			case err == nil:
+				ok++
+			case !errors.As(err, &ae) || ae.Reason != seal.AuthzConsumed:
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		st, err := e.svc.Registry.Authorization(ctx, main.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, err := e.svc.Registry.Authorization(ctx, shared.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok == 0 || ok > 3 || len(st.Uses) != ok || st.Remaining != 3-ok || len(ss.Uses) > 1 {
+			t.Fatalf("round %d: %d stampings committed; the authorization has %d uses, %d left; the shared one %d", round, ok, len(st.Uses), st.Remaining, len(ss.Uses))
+		}
+		markers := countPrefix(t, e.store, "authz/"+main.ID+"/use/")
+		released := countPrefix(t, e.store, "authz/"+main.ID+"/release/")
+		if markers != ok+released {
+			t.Fatalf("round %d: %d markers, %d released, %d uses", round, markers, released, ok)
+		}
+		t.Logf("round %d: %d committed, %d given back", round, ok, released)
+	}
+	if n := countPrefix(t, e.store, "pending/"); n != 0 {
+		t.Fatalf("%d pending entries left", n)
+	}
+	if rep, err := e.svc.Fixity(ctx, nil); err != nil || !rep.OK() {
+		t.Fatalf("fixity: %v %+v", err, rep)
+	}
+}
