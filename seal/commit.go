@@ -132,9 +132,9 @@ func (c *closing) lists(n int, docID string) bool {
 	return false
 }
 
-// maxSlot is the highest use slot: NNNN has four digits. A slot given back
-// is not taken again, so an authorization has maxSlot slots for its
-// stampings to take, of which at most MaxUses hold uses.
+// maxSlot is the highest use slot: NNNN has four digits. A use given back
+// keeps its slot, so an authorization has maxSlot slots for its stampings
+// to take, of which at most MaxUses hold uses.
 const maxSlot = 9999
 
 func useKey(id string, n int) string { return authzKey(id, fmt.Sprintf("use/%04d.json", n)) }
@@ -183,11 +183,11 @@ type authzSlots struct {
 	// revoked: revoked.json is listed; revokedVersion is the version read.
 	revoked        bool
 	revokedVersion string
-	// markers are the markers in the use slots that were not given back,
-	// read, by slot. A slot whose marker is missing but whose receipt
+	// markers are the markers in the use slots whose use was not given
+	// back, read, by slot. A slot whose marker is missing but whose receipt
 	// exists yields a marker made from the receipt, with MarkerMissing set.
 	markers []useMarker
-	// released are the slots given back (releaseKey).
+	// released are the slots whose use was given back (releaseKey).
 	released map[int]bool
 	// top is the highest slot taken: by its marker, its release or its
 	// receipt, any version of them.
@@ -246,7 +246,7 @@ func (r *Registry) slots(ctx context.Context, id string) (*authzSlots, error) {
 	for n := 1; n <= l.top; n++ {
 		v, ok := markers[n]
 		if !ok || l.released[n] {
-			continue // a slot given back counts no use: neither it nor its release is read
+			continue // a use given back counts for nothing: neither its marker nor its release is read
 		}
 		var m useMarker
 		if _, err := getJSONVersion(ctx, r.store, useKey(id, n), v, &m); err != nil {
@@ -432,7 +432,7 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 // callers, on any number of replicas, at most as many succeed as the grant
 // has uses; the others get an AuthzError: consumed, or revoked or expired
 // when that happened since the stamping was authorized. A caller that loses
-// to a revoke gives back the slot it took (releaseUse).
+// to a revoke gives back the use it took (releaseUse); its slot stays taken.
 func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationState, u AuthorizationUse) (*AuthorizationUse, error) {
 	// One listing of authz/<id>/, made now: revocation, the uses, the
 	// highest slot taken.
