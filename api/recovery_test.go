@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -80,16 +82,24 @@ func newEnvWith(t *testing.T, wrap func(archive.Store) archive.Store, grace time
 
 // TestAuditUnwritable: with the audit log's shard made unwritable (its
 // directory replaced by a file), a grant and a stamping are refused with the
-// audit-unavailable problem and nothing of them is left in the store: no
+// audit-unavailable problem and nothing of them is left in the store but
+// the stamping's use marker and its release, which gives the use back: no
 // grant, no document, no use of the authorization, no pending entry. The
 // metric counts both failures. Made writable again, the log verifies (no
-// entry was half-written) and the same authorization still stamps. A legal
-// hold the log cannot record is set back.
+// entry was half-written) and the same authorization still stamps, in the
+// next slot. A legal hold the log cannot record is set back.
 func TestAuditUnwritable(t *testing.T) {
 	e, _ := newEnvWith(t, nil, 0)
 	ctx := context.Background()
 	authz := e.grant(e.sealID, map[string]any{"case_no": "AU-1"})
-	before := e.objects()
+	keys := func() map[string]bool {
+		m := map[string]bool{}
+		if err := e.store.List(ctx, "", func(o archive.ObjectInfo) error { m[o.Key] = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	before := keys()
 
 	restore := auditOutage(t, e)
 	r := e.postJSON("/v1/seals/"+e.sealID+"/authorizations", e.key(api.RoleAuthorizer, e.sealID), map[string]any{"case_no": "AU-2"})
@@ -106,17 +116,25 @@ func TestAuditUnwritable(t *testing.T) {
 	}
 
 	restore()
-	if n := e.objects(); n != before {
-		var keys []string
-		_ = e.store.List(ctx, "", func(o archive.ObjectInfo) error { keys = append(keys, o.Key); return nil })
-		t.Fatalf("%d objects after the refused grant and stamping, %d before:\n%s", n, before, strings.Join(keys, "\n"))
+	var added []string
+	for k := range keys() {
+		if !before[k] {
+			added = append(added, k)
+		}
 	}
-	if st, err := e.reg.Authorization(ctx, authz); err != nil || len(st.Uses) != 0 {
+	sort.Strings(added)
+	if want := []string{"authz/" + authz + "/release/0001.json", "authz/" + authz + "/use/0001.json"}; !slices.Equal(added, want) {
+		t.Fatalf("objects added by the refused grant and stamping: %v; want only %v", added, want)
+	}
+	if st, err := e.reg.Authorization(ctx, authz); err != nil || len(st.Uses) != 0 || st.Remaining != 1 {
 		t.Fatalf("authorization after the refused stamping: %+v, %v", st, err)
 	}
 	r = e.stamp(pdftest.Document(pdftest.Options{}), stampReq(e.sealID, authz, "AU-1"))
 	if r.status != http.StatusCreated {
 		t.Fatalf("stamp with the audit log writable again: %d %s", r.status, r.body)
+	}
+	if st, err := e.reg.Authorization(ctx, authz); err != nil || len(st.Uses) != 1 || st.Uses[0].N != 2 {
+		t.Fatalf("authorization after the stamping: %+v, %v; want its use in slot 2", st, err)
 	}
 
 	// A legal hold the log cannot record is set back: 503, and neither the

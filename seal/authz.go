@@ -26,10 +26,12 @@ import (
 //
 // In the store: authz/<id>/grant.json (the signed grant), authz/<id>/revoked.json,
 // and one authz/<id>/use/<n>.json per use — the commit marker of a stamping,
-// created put-if-absent, which is what makes each use happen exactly once
-// across replicas. A revocation also takes a use slot (its closing marker,
-// see commit.go), so that a revoke and a stamping racing for the same use
-// are decided by one put-if-absent.
+// created put-if-absent and locked in the put, which is what makes each use
+// happen exactly once across replicas. A use given back keeps its marker
+// and gets a release beside it, authz/<id>/release/<n>.json. A revocation
+// also takes a use slot (its closing marker, see commit.go), so that a
+// revoke and a stamping racing for the same use are decided by one
+// put-if-absent.
 type Authorization struct {
 	ID          string    `json:"id"`
 	SealID      string    `json:"seal_id"`
@@ -85,6 +87,10 @@ type AuthorizationUse struct {
 	// RequestSM3 is the fingerprint of the request that made the document
 	// (StampRequest.fingerprint), so the key cannot be reused for another.
 	RequestSM3 string `json:"request_sm3,omitempty"`
+	// RetainUntil is the end of the marker's retention, set in its put:
+	// the document's. Markers put before they were locked at put have
+	// none (finish locked them once the stamping was logged).
+	RetainUntil time.Time `json:"retain_until,omitzero"`
 	// MarkerMissing: the use's marker is gone and only its receipt says
 	// the use was spent (see spentKey). The use stays spent; its document
 	// is not served.
@@ -262,9 +268,10 @@ func (r *Registry) Authorization(ctx context.Context, id string) (*Authorization
 }
 
 // authorization is Authorization, with the listing of authz/<id>/ it was
-// read from. One listing shows revoked.json, the use markers and their
-// receipts: revoked.json is read only when it is listed (a listing is as
-// fresh as a read on every store: S3, MinIO, the filesystem).
+// read from. One listing shows revoked.json and the use slots (markers,
+// releases, receipts of before): revoked.json is read only when it is
+// listed (a listing is as fresh as a read on every store: S3, MinIO, the
+// filesystem).
 func (r *Registry) authorization(ctx context.Context, id string) (*AuthorizationState, *authzSlots, error) {
 	if !ValidAuthorizationID(id) {
 		return nil, nil, &AuthzError{ID: id, Reason: AuthzNotFound, Detail: "no such authorization"}
@@ -281,7 +288,7 @@ func (r *Registry) authorization(ctx context.Context, id string) (*Authorization
 	}
 	if slots.revoked {
 		var rev StatusEvent
-		switch err := getJSON(ctx, r.store, authzKey(id, "revoked.json"), &rev); {
+		switch _, err := getJSONVersion(ctx, r.store, authzKey(id, "revoked.json"), slots.revokedVersion, &rev); {
 		case err == nil:
 			st.Revoked = &rev
 		case !errors.Is(err, archive.ErrNotFound):
@@ -356,22 +363,43 @@ func (r *Registry) UseOf(ctx context.Context, id string, n int) (*AuthorizationU
 	return &u, nil
 }
 
-// releaseUse deletes the n-th use marker of an authorization, if it names
-// docID: the roll-back of a multi-seal commit that lost a race on another of
-// its authorizations. Use markers are retention-locked only once their
-// stamping is in the audit log (finish), after any give-back.
-func (r *Registry) releaseUse(ctx context.Context, id string, n int, docID string) error {
-	u, err := r.UseOf(ctx, id, n)
-	if errors.Is(err, archive.ErrNotFound) {
+// releaseUse gives back the n-th use of an authorization, taken by the
+// stamping of docID, which does not commit: a joint approval that lost on
+// another of its authorizations, a stamping whose audit entry failed or
+// that a revoke's closing marker leaves out, one the recovery sweep
+// abandons half-way. The marker stays (it is locked from its put, and its
+// slot is never taken again); a release beside it, put once and locked as
+// long as the marker, says the use does not count, and why.
+func (r *Registry) releaseUse(ctx context.Context, id string, n int, docID string, why releaseReason) error {
+	until := archive.Permanent.Until(r.now())
+	switch u, err := r.UseOf(ctx, id, n); {
+	case errors.Is(err, archive.ErrNotFound):
+		// Removed or hidden since this stamping put it: the release still
+		// keeps the slot taken and says whose it was.
+	case err != nil:
+		return err
+	case u.DocumentID != docID:
+		return fmt.Errorf("authorization %s use %d names %s, not %s", id, n, u.DocumentID, docID)
+	case !u.RetainUntil.IsZero():
+		until = u.RetainUntil
+	}
+	key := releaseKey(id, n)
+	_, err := archive.PutRetained(ctx, r.store, key, jsonObject(useRelease{N: n, DocumentID: docID, Reason: why, Time: r.now().UTC()}), until)
+	switch {
+	case errors.Is(err, archive.ErrStoredUnlocked):
+		return r.store.SetRetention(ctx, key, until)
+	case errors.Is(err, archive.ErrExists):
+		// Released before (a sweep, or a retry after an answer was lost).
+		var prev useRelease
+		if err := getJSON(ctx, r.store, key, &prev); err != nil {
+			return err
+		}
+		if prev.DocumentID != docID {
+			return fmt.Errorf("authorization %s use %d was given back by %s, not %s", id, n, prev.DocumentID, docID)
+		}
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	if u.DocumentID != docID {
-		return fmt.Errorf("authorization %s use %d names %s, not %s", id, n, u.DocumentID, docID)
-	}
-	return r.store.Delete(ctx, useKey(id, n))
+	return err
 }
 
 // maxCachedGrants bounds the cache of verified grants.

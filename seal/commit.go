@@ -21,29 +21,49 @@ import (
 //
 //   - A stamping, just before its commit, reads revoked.json and the clock
 //     again (a revoked or expired grant does not commit), then puts its use
-//     marker into the next free slot.
+//     marker into the next free slot, locked in the put until its
+//     document's retention ends.
 //   - A revoke writes revoked.json (from then on no stamping starts its
 //     commit), then closes the authorization: it puts a closing marker into
-//     the first free slot, listing the stamping markers it found below it.
+//     the next free slot, listing the stamping markers it found below it.
 //     Every slot below the closing marker was taken before it — those uses
 //     came first, and the revoke answers that it came too late for them —
 //     and no stamping commits at or above it: one that finds the closing
 //     marker in its slot has lost to the revoke.
 //
+// Slots are taken in order and never given back. The next free slot is the
+// one above the highest taken (each put goes one slot higher when it finds
+// its slot taken), so the taken slots are always 1 to some n. A stamping
+// that takes a slot and then does not commit (a joint approval that lost
+// on another seal, an audit entry that failed: releaseUse) leaves its
+// marker and puts a release beside it, authz/<id>/release/<NNNN>.json: the
+// slot stays taken, the use no longer counts, and the stamping that comes
+// next takes the slot above. A slot is taken while any version of its
+// marker, release or (before markers were locked at put) receipt exists:
+// the listing that reads the slots lists versions, so a marker hidden by a
+// delete marker (an S3 DELETE without version id) keeps its slot, and is
+// read by its version. The uses of an authorization are its stamping
+// markers without a release; at most MaxUses of them: a stamping puts only
+// while fewer than MaxUses are taken in its view — what it listed, and every
+// slot above that it found taken on its way up, counted as a use although
+// it may yet be given back — and since every slot below its own was taken
+// first and is in that view, no stamping marker beyond MaxUses stands.
+//
 // A stamping marker commits if there is no closing marker, or if the closing
-// marker lists it (same slot, same document). The second clause covers a
-// slot given back after the closing marker listed what was there (a joint
-// approval that lost on another seal releases its markers) and then taken
-// again: the new marker is not listed and does not commit.
+// marker lists it (same slot, same document), and no release gives it back.
+// The closing marker lists every stamping marker below it that was not
+// given back when it was put; a marker listed then given back (a joint
+// approval that lost on another seal afterwards) does not commit.
 //
 // Why never both — the stamping commits and the revoke says it was in time.
 // A stamping commits in one of two ways, and each makes the revoke name it:
 //
 //   - After its put it reads no revoked.json. Then its marker was written
 //     before revoked.json, so before the revoke's close, which therefore
-//     lists it (the closing marker lands above it) or finds no free slot;
-//     either way the revoke's read-back holds the marker and its answer
-//     names the document (TooLateFor, or RevokeTooLateError).
+//     lists it (the closing marker lands above it) or finds no free slot
+//     (all 9999 taken, when no stamping can take one either); either way
+//     the revoke's read-back holds the marker and its answer names the
+//     document (TooLateFor, or RevokeTooLateError).
 //   - After its put it reads revoked.json, finishes the close itself (the
 //     same put-if-absent as the revoke's, so the two cannot disagree:
 //     whichever puts first, the other finds its closing marker), and the
@@ -52,15 +72,17 @@ import (
 //
 // And never neither: a stamping fails at its commit only if it read
 // revoked.json before its put (the revoke began first and closes with the
-// slot still free), or found the closing marker in its slot, or is not
-// listed by it — in each case the revoke's close came first and its answer
-// leaves the stamping out. The interleavings, one by one: marker before
-// revoked.json — the first case above; revoked.json before the stamping's
-// re-read — the stamping fails having written nothing; re-read before
-// revoked.json and marker after it — whichever put on the contested slot
-// wins decides. A crashed revoke leaves revoked.json and no closing marker:
-// stampings, the recovery sweep and a retried revoke finish the close the
-// same way, so nothing is decided differently.
+// slot still free), or found the closing marker in its slot or its listing,
+// or is not listed by it — in each case the revoke's close came first and
+// its answer leaves the stamping out. The interleavings, one by one: marker
+// before revoked.json — the first case above; revoked.json before the
+// stamping's re-read — the stamping fails having written nothing; re-read
+// before revoked.json and marker after it — whichever put on the contested
+// slot wins decides. A crashed revoke leaves revoked.json and no closing
+// marker: stampings, the recovery sweep and a retried revoke finish the
+// close the same way, so nothing is decided differently. A revoke closes
+// even an authorization whose uses are all taken: a use given back
+// afterwards must not become a use after the revoke.
 //
 // The revoke's answer is read back after its close: the documents of the
 // uses that commit, which it came too late for. It is wrong in one way
@@ -110,85 +132,138 @@ func (c *closing) lists(n int, docID string) bool {
 	return false
 }
 
+// maxSlot is the highest use slot: NNNN has four digits. A use given back
+// keeps its slot, so an authorization has maxSlot slots for its stampings
+// to take, of which at most MaxUses hold uses.
+const maxSlot = 9999
+
 func useKey(id string, n int) string { return authzKey(id, fmt.Sprintf("use/%04d.json", n)) }
 
-// spentKey is the receipt of a use: a second write-once object, put (locked
-// in the put where the store can) by finish once the stamping is committed
-// and logged.
-//
-// "Already used" is decided by the use slots: a slot whose marker is gone
-// would be free again. The receipt keeps it taken: a slot counts as taken
-// when its marker or its receipt exists, so deleting one of the two objects
-// (an rm on the filesystem backend, which bypasses its locks) neither frees
-// the use nor goes unnoticed — fixity reports the missing one. The audit
-// log holds the same fact (document.stamped names the authorization and the
-// use), but reading it on every stamping means reading every shard; two
-// objects side by side cost one listing, the one the slots already need.
-// A document is served only while its marker exists (Committed): the
+// releaseKey is the release of use slot n (useRelease): put once beside the
+// slot's marker, it gives the use back; the slot stays taken.
+func releaseKey(id string, n int) string { return authzKey(id, fmt.Sprintf("release/%04d.json", n)) }
+
+// spentKey is the receipt of a use: before use markers were locked in their
+// put, finish put one beside each marker (locked) once the stamping was
+// committed and logged, so that a use stayed spent when its marker was
+// deleted. Nothing writes receipts any more; those written are honoured: a
+// slot with a receipt is taken, and its use counts, though its marker is
+// gone. A document is served only while its marker exists (Committed): the
 // receipt keeps a use spent, it does not stand in for the commit.
 func spentKey(id string, n int) string { return authzKey(id, fmt.Sprintf("spent/%04d.json", n)) }
 
-// authzSlots is what one listing of authz/<id>/ shows of an authorization:
-// whether it is revoked, the markers in its use slots and their receipts.
-type authzSlots struct {
-	// revoked: revoked.json is listed.
-	revoked bool
-	// markers are the markers in the use slots, read, by slot. A slot whose
-	// marker is missing but whose receipt exists yields a marker made from
-	// the receipt, with Missing set.
-	markers []useMarker
-	// receipts are the slots whose receipt (spentKey) is listed.
-	receipts map[int]bool
+// useRelease is what a release holds: the slot, the document of the
+// stamping that gave it back, and why.
+type useRelease struct {
+	N          int           `json:"n"`
+	DocumentID string        `json:"document_id"`
+	Reason     releaseReason `json:"reason"`
+	Time       time.Time     `json:"time"`
 }
 
-// useMarkers reads every marker in the authorization's use slots, by slot
-// (authzSlots.markers).
-func (r *Registry) useMarkers(ctx context.Context, id string) ([]useMarker, error) {
-	l, err := r.slots(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return l.markers, nil
+// releaseReason says why a stamping gave its use back.
+type releaseReason string
+
+const (
+	// releaseLostCommit: another authorization of the same joint approval
+	// was used, revoked or expired before this stamping could commit it.
+	releaseLostCommit releaseReason = "lost-commit"
+	// releaseRevoked: a revoke's closing marker does not list the use.
+	releaseRevoked releaseReason = "revoked"
+	// releaseAuditFailed: the stamping's audit entry could not be appended.
+	releaseAuditFailed releaseReason = "audit-failed"
+	// releaseAbandoned: the recovery sweep found a joint approval's commit
+	// cut half-way and discarded it.
+	releaseAbandoned releaseReason = "abandoned"
+)
+
+// authzSlots is what one listing of authz/<id>/ shows of an authorization:
+// whether it is revoked, and its use slots.
+type authzSlots struct {
+	// revoked: revoked.json is listed; revokedVersion is the version read.
+	revoked        bool
+	revokedVersion string
+	// markers are the markers in the use slots whose use was not given
+	// back, read, by slot. A slot whose marker is missing but whose receipt
+	// exists yields a marker made from the receipt, with MarkerMissing set.
+	markers []useMarker
+	// released are the slots whose use was given back (releaseKey).
+	released map[int]bool
+	// top is the highest slot taken: by its marker, its release or its
+	// receipt, any version of them.
+	top int
 }
 
 // slots lists authz/<id>/ and reads the use markers it holds.
+//
+// It lists versions, not objects: each slot object is written once, so the
+// first version written (the last listed: versions come newest first) is
+// the one that counts, and a delete marker in front of it (S3: a DELETE
+// without version id, which hides even a locked version from a plain
+// listing) neither frees the slot nor keeps the marker from being read, by
+// its version. On a store without versions this is the plain listing, and
+// a marker removed (an rm on the filesystem, which bypasses its locks) is
+// gone: its slot is free again, unless a receipt of before keeps it.
 func (r *Registry) slots(ctx context.Context, id string) (*authzSlots, error) {
-	l := &authzSlots{receipts: map[int]bool{}}
-	spent := map[int]string{}
-	err := r.store.List(ctx, authzKey(id, ""), func(o archive.ObjectInfo) error {
-		rest := strings.TrimPrefix(o.Key, authzKey(id, ""))
+	prefix := authzKey(id, "")
+	l := &authzSlots{released: map[int]bool{}}
+	markers, receipts := map[int]string{}, map[int]string{} // slot → version that counts
+	err := r.store.ListVersions(ctx, prefix, func(o archive.ObjectInfo) error {
+		rest := strings.TrimPrefix(o.Key, prefix)
 		if rest == "revoked.json" {
-			l.revoked = true
+			l.revoked, l.revokedVersion = true, o.VersionID
 			return nil
 		}
-		if n, ok := slotNumber(rest, "spent/"); ok {
-			spent[n] = o.Key
-			l.receipts[n] = true
+		var n int
+		switch {
+		case isSlot(rest, "use/", &n):
+			markers[n] = o.VersionID
+		case isSlot(rest, "release/", &n):
+			l.released[n] = true
+		case isSlot(rest, "spent/", &n):
+			receipts[n] = o.VersionID
+		default:
 			return nil
 		}
-		if _, ok := slotNumber(rest, "use/"); !ok {
-			return nil
-		}
-		var m useMarker
-		if err := getJSON(ctx, r.store, o.Key, &m); err != nil {
-			if errors.Is(err, archive.ErrNotFound) {
-				return nil // given back meanwhile
-			}
-			return err
-		}
-		l.markers = append(l.markers, m)
-		delete(spent, m.N)
+		l.top = max(l.top, n)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range l.markers {
-		delete(spent, m.N)
+	// A slot below the highest that the listing did not show: given back by
+	// deletion (before releases), removed behind the store's back, or taken
+	// while the listing passed it (slots are taken in order: it was taken
+	// before the highest). It is read, so that no use is missed.
+	for n := 1; n < l.top; n++ {
+		if _, ok := markers[n]; !ok && !l.released[n] {
+			if _, ok := receipts[n]; !ok {
+				markers[n] = ""
+			}
+		}
 	}
-	for _, k := range spent {
+	found := map[int]bool{}
+	for n := 1; n <= l.top; n++ {
+		v, ok := markers[n]
+		if !ok || l.released[n] {
+			continue // a use given back counts for nothing: neither its marker nor its release is read
+		}
+		var m useMarker
+		if _, err := getJSONVersion(ctx, r.store, useKey(id, n), v, &m); err != nil {
+			if errors.Is(err, archive.ErrNotFound) {
+				continue // never there, or removed since the listing
+			}
+			return nil, err
+		}
+		l.markers = append(l.markers, m)
+		found[n] = true
+	}
+	for n, v := range receipts {
+		if found[n] || l.released[n] {
+			continue
+		}
 		var u usedSlot
-		if err := getJSON(ctx, r.store, k, &u); err != nil {
+		if _, err := getJSONVersion(ctx, r.store, spentKey(id, n), v, &u); err != nil {
 			if errors.Is(err, archive.ErrNotFound) {
 				continue
 			}
@@ -198,6 +273,16 @@ func (r *Registry) slots(ctx context.Context, id string) (*authzSlots, error) {
 	}
 	sort.Slice(l.markers, func(i, j int) bool { return l.markers[i].N < l.markers[j].N })
 	return l, nil
+}
+
+// isSlot is slotNumber for a switch: it reports whether rest is
+// "<dir>NNNN.json", setting *n.
+func isSlot(rest, dir string, n *int) bool {
+	k, ok := slotNumber(rest, dir)
+	if ok {
+		*n = k
+	}
+	return ok
 }
 
 // slotNumber parses "<dir>NNNN.json".
@@ -243,36 +328,27 @@ func committedUses(markers []useMarker) []AuthorizationUse {
 	return uses
 }
 
-// closeUses puts a closing marker into the first free use slot, unless one
+// closeUses puts a closing marker into the next free use slot, unless one
 // is there already; a revoke does it, and so does every stamping or recovery
 // sweep that finds revoked.json, so that a revoke cut short is finished. It
-// returns without writing when no slot is free: every use was taken first.
-func (r *Registry) closeUses(ctx context.Context, id string, maxUses int) error {
+// closes an authorization whose uses are all taken too (one given back
+// afterwards must not be taken after the revoke), and returns without
+// writing only when every slot is taken: nothing can commit any more.
+func (r *Registry) closeUses(ctx context.Context, id string) error {
 	// Each failed put means another slot was taken meanwhile; there are
-	// maxUses of them.
-	for range maxUses + 1 {
-		markers, err := r.useMarkers(ctx, id)
-		if err != nil || closer(markers) != nil {
+	// maxSlot of them.
+	for range maxSlot {
+		l, err := r.slots(ctx, id)
+		if err != nil || closer(l.markers) != nil {
 			return err
 		}
-		taken := map[int]bool{}
-		var after []usedSlot
-		free := 0
-		for _, m := range markers {
-			taken[m.N] = true
-		}
-		for n := 1; n <= maxUses && free == 0; n++ {
-			if !taken[n] {
-				free = n
-			}
-		}
-		if free == 0 {
+		free := l.top + 1
+		if free > maxSlot {
 			return nil
 		}
-		for _, m := range markers {
-			if m.N < free {
-				after = append(after, usedSlot{m.N, m.DocumentID})
-			}
+		var after []usedSlot
+		for _, m := range l.markers {
+			after = append(after, usedSlot{m.N, m.DocumentID})
 		}
 		c := useMarker{AuthorizationUse: AuthorizationUse{N: free, Time: r.now().UTC()}, Closes: &closing{Time: r.now().UTC(), After: after}}
 		if err := putJSON(ctx, r.store, useKey(id, free), c); !errors.Is(err, archive.ErrExists) {
@@ -295,11 +371,7 @@ func (r *Registry) closeIfRevoked(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	g, err := r.grant(ctx, id)
-	if err != nil {
-		return err
-	}
-	return r.closeUses(ctx, id, g.MaxUses)
+	return r.closeUses(ctx, id)
 }
 
 func documentsOf(uses []AuthorizationUse) []string {
@@ -326,7 +398,7 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 	if err := putJSON(ctx, r.store, authzKey(id, "revoked.json"), ev); err != nil {
 		if errors.Is(err, archive.ErrExists) {
 			// Finish the close in case the first revoke was cut short.
-			if err := r.closeUses(ctx, id, before.MaxUses); err != nil {
+			if err := r.closeUses(ctx, id); err != nil {
 				return nil, err
 			}
 			return nil, &AuthzError{ID: id, Reason: AuthzRevoked, Detail: "already revoked"}
@@ -334,7 +406,7 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 		return nil, err
 	}
 	r.keep(ctx, authzKey(id, "revoked.json"))
-	if err := r.closeUses(ctx, id, before.MaxUses); err != nil {
+	if err := r.closeUses(ctx, id); err != nil {
 		return nil, err
 	}
 	st, err := r.Authorization(ctx, id)
@@ -355,13 +427,15 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 
 // ConsumeAuthorization commits one use of the authorization for a stored
 // document: having read revocation and expiry again, the put-if-absent of
-// the next use marker. Of any number of concurrent callers, on any number of
-// replicas, at most as many succeed as the grant has uses; the others get an
-// AuthzError: consumed, or revoked or expired when that happened since the
-// stamping was authorized. A caller that loses to a revoke leaves no marker.
+// the next use marker, locked in the put until u.RetainUntil (the
+// document's retention end) when that is set. Of any number of concurrent
+// callers, on any number of replicas, at most as many succeed as the grant
+// has uses; the others get an AuthzError: consumed, or revoked or expired
+// when that happened since the stamping was authorized. A caller that loses
+// to a revoke gives back the use it took (releaseUse); its slot stays taken.
 func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationState, u AuthorizationUse) (*AuthorizationUse, error) {
-	// One listing of authz/<id>/, made now: revocation, the uses, and the
-	// receipts of the slots.
+	// One listing of authz/<id>/, made now: revocation, the uses, the
+	// highest slot taken.
 	cur, slots, err := r.authorization(ctx, st.ID)
 	if err != nil {
 		return nil, err
@@ -371,25 +445,24 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 		return nil, revokedError(cur)
 	case r.now().After(cur.ExpiresAt):
 		return nil, &AuthzError{ID: st.ID, Reason: AuthzExpired, Detail: "expired at " + cur.ExpiresAt.Format(time.RFC3339) + ", before the stamping could commit"}
+	case closer(slots.markers) != nil:
+		return nil, r.revokedNow(ctx, st.ID)
 	}
-	// A slot with a receipt is spent, though its marker is gone (see
-	// spentKey). Whether it has one is read just before the put: from the
-	// listing just made until a put is refused, then by a HEAD of each slot.
-	receipts := slots.receipts
-	for n := len(cur.Uses) + 1; n <= cur.MaxUses; n++ {
+	// The next free slot is above the highest taken. A slot above it that
+	// the put finds taken is another stamping's, and counts as a use (it
+	// may yet be given back) while this one goes up: so no put is made
+	// once MaxUses are taken in this stamping's view (see the top of this
+	// file).
+	used := len(cur.Uses)
+	for n := slots.top + 1; n <= maxSlot && used < cur.MaxUses; n++ {
 		u.N = n
-		if spent, err := r.receiptExists(ctx, st.ID, n, receipts); err != nil {
-			return nil, err
-		} else if spent {
-			continue
-		}
-		err := putJSON(ctx, r.store, useKey(st.ID, n), u)
+		err := r.putUse(ctx, st.ID, u)
 		if errors.Is(err, archive.ErrExists) {
-			receipts = nil // the slots changed since the listing
 			var m useMarker
 			switch gerr := getJSON(ctx, r.store, useKey(st.ID, n), &m); {
 			case errors.Is(gerr, archive.ErrNotFound):
-				continue // given back meanwhile: the next slot, or this one on the next pass
+				used++ // taken, and hidden or removed since: counted as a use that may stand
+				continue
 			case gerr != nil:
 				// Whose marker it is cannot be read: the outcome is
 				// unknown, and the caller must not discard (see commit).
@@ -397,6 +470,7 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 			case m.Closes != nil:
 				return nil, r.revokedNow(ctx, st.ID)
 			case m.DocumentID != u.DocumentID:
+				used++
 				continue
 			}
 			// This stamping's own marker: a put the store stored but
@@ -410,7 +484,7 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 			// sweep decides later, as for any interrupted commit.
 			return &u, err
 		}
-		if err := r.releaseUse(ctx, st.ID, n, u.DocumentID); err != nil {
+		if err := r.releaseUse(ctx, st.ID, n, u.DocumentID, releaseRevoked); err != nil {
 			return nil, err
 		}
 		return nil, r.revokedNow(ctx, st.ID)
@@ -418,20 +492,37 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 	if cur, err = r.Authorization(ctx, st.ID); err == nil && cur.Revoked != nil {
 		return nil, revokedError(cur)
 	}
-	return nil, &AuthzError{ID: st.ID, Reason: AuthzConsumed, Detail: "already used"}
+	detail := "already used"
+	if slots.top >= maxSlot {
+		detail = fmt.Sprintf("every one of its %d use slots is taken", maxSlot)
+	}
+	return nil, &AuthzError{ID: st.ID, Reason: AuthzConsumed, Detail: detail}
 }
 
-// receiptExists says whether use slot n has a receipt: as listed, or, with
-// listed nil, as a HEAD finds it now.
-func (r *Registry) receiptExists(ctx context.Context, id string, n int, listed map[int]bool) (bool, error) {
-	if listed != nil {
-		return listed[n], nil
+// putUse puts a stamping's use marker into slot u.N, locked until
+// u.RetainUntil when that is set. A marker the store stored but could not
+// lock is locked here; if that fails too the error says so, and the
+// stamping is left to the recovery sweep, whose finish locks it.
+func (r *Registry) putUse(ctx context.Context, id string, u AuthorizationUse) error {
+	key := useKey(id, u.N)
+	if u.RetainUntil.IsZero() {
+		return putJSON(ctx, r.store, key, u)
 	}
-	_, err := r.store.Head(ctx, spentKey(id, n))
-	if errors.Is(err, archive.ErrNotFound) {
-		return false, nil
+	_, err := archive.PutRetained(ctx, r.store, key, jsonObject(u), u.RetainUntil)
+	if errors.Is(err, archive.ErrStoredUnlocked) {
+		err = r.store.SetRetention(ctx, key, u.RetainUntil)
 	}
-	return err == nil, err
+	return err
+}
+
+// lockUnlocked locks an object until until unless it is retained that long
+// already: one read instead of a write for a use marker locked in its put.
+func lockUnlocked(ctx context.Context, s archive.Store, key string, until time.Time) error {
+	info, err := s.Head(ctx, key)
+	if err != nil || !info.RetainUntil.Before(until.Truncate(time.Second)) {
+		return err
+	}
+	return s.SetRetention(ctx, key, until)
 }
 
 // useCommits says whether a use marker just written commits: it does unless

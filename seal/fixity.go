@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -22,8 +23,11 @@ import (
 //   - the audit log against the store: every document.stamped entry has its
 //     record, PDF, use marker and locks, unless the document was disposed
 //     of (a tombstone); and every committed document has its entry;
-//   - the use markers against the records: every stamping marker (and every
-//     receipt, spentKey) names a stored document.
+//   - the use markers against the records: every stamping marker not given
+//     back (and every receipt of before, spentKey) names a stored document,
+//     a release names its marker's document, and no slot object has a
+//     version in front of the one written (on S3, a delete marker hides a
+//     marker from a plain listing; the slot stays taken all the same).
 //
 // Finally the log itself is verified (audit.Verify), so a shard cut short
 // after a checkpoint is reported. Stampings still pending are left out.
@@ -54,6 +58,42 @@ type reconciler struct {
 	rep      *archive.FixityReport
 	pending  map[string]bool
 	reported map[string]bool // kind + key, so no problem is listed twice
+	// slots are the objects of every authorization's use slots, by key.
+	slots map[string]*slotObject
+}
+
+// slotObject is what a listing of versions shows of one object of a use
+// slot: a marker, a release, or a receipt of before.
+type slotObject struct {
+	authz string
+	n     int
+	// version is the first version written, the one that counts.
+	version string
+	// versions counts the versions; current says whether one of them is
+	// (none is when a delete marker stands in front).
+	versions int
+	current  bool
+}
+
+// listSlots lists the versions of every use slot's objects.
+func (c *reconciler) listSlots(ctx context.Context) error {
+	c.slots = map[string]*slotObject{}
+	return c.s.Store.ListVersions(ctx, "authz/", func(o archive.ObjectInfo) error {
+		id, rest, ok := strings.Cut(strings.TrimPrefix(o.Key, "authz/"), "/")
+		var n int
+		if !ok || !isSlot(rest, "use/", &n) && !isSlot(rest, "release/", &n) && !isSlot(rest, "spent/", &n) {
+			return nil
+		}
+		so := c.slots[o.Key]
+		if so == nil {
+			so = &slotObject{authz: id, n: n}
+			c.slots[o.Key] = so
+		}
+		so.version = o.VersionID // newest first: the last is the first written
+		so.versions++
+		so.current = so.current || !o.Noncurrent
+		return nil
+	})
 }
 
 func (c *reconciler) add(p archive.FixityProblem) {
@@ -94,6 +134,9 @@ func (c *reconciler) run(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("fixity: reading the audit log: %w", err)
+	}
+	if err := c.listSlots(ctx); err != nil {
+		return err
 	}
 	for id, e := range stamped {
 		if disposed[id] || c.pending[id] {
@@ -147,9 +190,14 @@ func (c *reconciler) stampedDocument(ctx context.Context, id string, e stampedEn
 	if !ValidAuthorizationID(e.authorization) || e.use < 1 {
 		return nil
 	}
-	var m useMarker
 	key := useKey(e.authorization, e.use)
-	switch err := getJSON(ctx, c.s.Store, key, &m); {
+	var m useMarker
+	var info archive.ObjectInfo
+	err := archive.ErrNotFound
+	if so := c.slots[key]; so != nil {
+		info, err = getJSONVersion(ctx, c.s.Store, key, so.version, &m)
+	}
+	switch {
 	case errors.Is(err, archive.ErrNotFound):
 		c.add(archive.FixityProblem{Kind: archive.FixityMissingUseMarker, DocumentID: id, AuthorizationID: e.authorization, Key: key,
 			Reason: "the use marker of a logged stamping is missing (" + e.key + ")"})
@@ -158,12 +206,14 @@ func (c *reconciler) stampedDocument(ctx context.Context, id string, e stampedEn
 	case m.DocumentID != id:
 		c.add(archive.FixityProblem{Kind: archive.FixityUseMismatch, DocumentID: id, AuthorizationID: e.authorization, Key: key,
 			Reason: "the use marker names " + m.DocumentID + "; the audit log says " + id})
-	default:
-		// Markers are locked by finish since receipts exist (stores made
-		// before have unlocked ones): check the lock where the receipt is.
-		if _, err := c.s.Store.Head(ctx, spentKey(e.authorization, e.use)); err == nil {
-			return locked(key, archive.FixityMissingUseMarker, "the use marker")
-		}
+	case c.slots[releaseKey(e.authorization, e.use)] != nil:
+		c.add(archive.FixityProblem{Kind: archive.FixityUseMismatch, DocumentID: id, AuthorizationID: e.authorization, Key: releaseKey(e.authorization, e.use),
+			Reason: "the use of a logged stamping (" + e.key + ") is given back"})
+	case info.RetainUntil.IsZero() && !info.LegalHold && (!m.RetainUntil.IsZero() || c.slots[spentKey(e.authorization, e.use)] != nil):
+		// A marker is locked in its put (retain_until); before, finish
+		// locked it where it wrote a receipt, and stores made before
+		// receipts have unlocked ones.
+		c.add(archive.FixityProblem{Kind: archive.FixityMissingLock, DocumentID: id, AuthorizationID: e.authorization, Key: key, Reason: "the use marker is not retention-locked"})
 	}
 	return nil
 }
@@ -176,56 +226,80 @@ func (c *reconciler) tombstoned(ctx context.Context, id string) (bool, error) {
 	return err == nil, err
 }
 
-// useMarkers checks that every stamping marker and receipt names a stored
-// (or pending, or disposed) document, and that every receipt has its marker.
+// useMarkers checks the objects of the use slots: no version in front of
+// the one written; every stamping marker not given back, and every receipt,
+// names a stored (or pending, or disposed) document; a release names its
+// marker's document; every receipt has its marker.
 func (c *reconciler) useMarkers(ctx context.Context, stored map[string]bool) error {
-	markers := map[string]bool{} // use keys seen
-	type receipt struct{ id, key string }
-	var receipts []receipt
-	err := c.s.Store.List(ctx, "authz/", func(o archive.ObjectInfo) error {
-		id, rest, ok := strings.Cut(strings.TrimPrefix(o.Key, "authz/"), "/")
-		if !ok {
-			return nil
-		}
-		if _, ok := slotNumber(rest, "spent/"); ok {
-			receipts = append(receipts, receipt{id, o.Key})
-			return nil
-		}
-		if _, ok := slotNumber(rest, "use/"); !ok {
-			return nil
-		}
-		markers[o.Key] = true
-		var m useMarker
-		if err := getJSON(ctx, c.s.Store, o.Key, &m); err != nil {
-			if errors.Is(err, archive.ErrNotFound) {
-				return nil
-			}
-			c.add(archive.FixityProblem{Kind: archive.FixityUnreadable, AuthorizationID: id, Key: o.Key, Reason: err.Error()})
-			return nil
-		}
-		if m.Closes == nil {
-			return c.orphan(ctx, id, o.Key, m.DocumentID, stored)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	keys := make([]string, 0, len(c.slots))
+	for k := range c.slots {
+		keys = append(keys, k)
 	}
-	for _, r := range receipts {
-		var u usedSlot
-		if err := getJSON(ctx, c.s.Store, r.key, &u); err != nil {
-			c.add(archive.FixityProblem{Kind: archive.FixityUnreadable, AuthorizationID: r.id, Key: r.key, Reason: err.Error()})
-			continue
-		}
-		if mk := useKey(r.id, u.N); !markers[mk] {
-			c.add(archive.FixityProblem{Kind: archive.FixityMissingUseMarker, DocumentID: u.DocumentID, AuthorizationID: r.id, Key: mk,
-				Reason: fmt.Sprintf("use %d is spent (%s) but its marker is missing", u.N, r.key)})
-		}
-		if err := c.orphan(ctx, r.id, r.key, u.DocumentID, stored); err != nil {
-			return err
+	sort.Strings(keys)
+	for _, key := range keys {
+		so := c.slots[key]
+		rest := strings.TrimPrefix(key, authzKey(so.authz, ""))
+		c.versions(key, so)
+		switch {
+		case strings.HasPrefix(rest, "use/"):
+			var m useMarker
+			if !c.read(ctx, key, so, &m) || m.Closes != nil {
+				continue
+			}
+			if rel := c.slots[releaseKey(so.authz, so.n)]; rel != nil {
+				// A use given back expects no document: its stamping was
+				// discarded. The release must be this marker's.
+				var r useRelease
+				if c.read(ctx, releaseKey(so.authz, so.n), rel, &r) && r.DocumentID != m.DocumentID {
+					c.add(archive.FixityProblem{Kind: archive.FixityUseMismatch, DocumentID: m.DocumentID, AuthorizationID: so.authz, Key: releaseKey(so.authz, so.n),
+						Reason: "the release names " + r.DocumentID + "; its use marker names " + m.DocumentID})
+				}
+				continue
+			}
+			if err := c.orphan(ctx, so.authz, key, m.DocumentID, stored); err != nil {
+				return err
+			}
+		case strings.HasPrefix(rest, "spent/"):
+			var u usedSlot
+			if !c.read(ctx, key, so, &u) {
+				continue
+			}
+			if mk := useKey(so.authz, u.N); c.slots[mk] == nil {
+				c.add(archive.FixityProblem{Kind: archive.FixityMissingUseMarker, DocumentID: u.DocumentID, AuthorizationID: so.authz, Key: mk,
+					Reason: fmt.Sprintf("use %d is spent (%s) but its marker is missing", u.N, key)})
+			}
+			if err := c.orphan(ctx, so.authz, key, u.DocumentID, stored); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// versions reports a slot object with a version in front of the one
+// written: each is written once, so a later version was put around the
+// service, and a delete marker (S3: a DELETE without version id) hides it
+// from a plain listing — the slot stays taken, and the object is read by
+// its version, but what hid it is reported.
+func (c *reconciler) versions(key string, so *slotObject) {
+	switch {
+	case !so.current:
+		c.add(archive.FixityProblem{Kind: archive.FixityForeignVersion, AuthorizationID: so.authz, Key: key,
+			Reason: "a delete marker hides version " + so.version + " (a DELETE without version id); the slot stays taken"})
+	case so.versions > 1:
+		c.add(archive.FixityProblem{Kind: archive.FixityForeignVersion, AuthorizationID: so.authz, Key: key,
+			Reason: "another version stands in front of version " + so.version + " (written once: the others are foreign)"})
+	}
+}
+
+// read reads a slot object's version that counts into v; one that cannot
+// be read is reported (unless gone since the listing) and read is false.
+func (c *reconciler) read(ctx context.Context, key string, so *slotObject, v any) bool {
+	_, err := getJSONVersion(ctx, c.s.Store, key, so.version, v)
+	if err != nil && !errors.Is(err, archive.ErrNotFound) {
+		c.add(archive.FixityProblem{Kind: archive.FixityUnreadable, AuthorizationID: so.authz, Key: key, Reason: err.Error()})
+	}
+	return err == nil
 }
 
 func (c *reconciler) orphan(ctx context.Context, authzID, key, docID string, stored map[string]bool) error {

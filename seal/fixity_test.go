@@ -69,9 +69,11 @@ func wantProblem(t *testing.T, rep *archive.FixityReport, kind, key string) {
 // each way an rm or an editor can — a use marker deleted, a document's
 // directory deleted, a record deleted, a grant edited, an object added to a
 // document's folder, the audit log's last entry deleted after a checkpoint —
-// and shows that fixity reports each by
-// kind, that none of the damaged documents is served, and that the
-// authorization whose use marker is gone cannot stamp again.
+// and shows that fixity reports each by kind and that none of the damaged
+// documents is served. The authorization whose use marker is gone has its
+// use back (an rm bypasses the filesystem's locks: docs/architecture.md,
+// weaknesses), and fixity still reports the stamping's marker once the slot
+// is taken again.
 func TestFixityReconcilesStoreRecordsAndLog(t *testing.T) {
 	e, root := newFsServiceEnv(t)
 	ctx := context.Background()
@@ -151,19 +153,22 @@ func TestFixityReconcilesStoreRecordsAndLog(t *testing.T) {
 		t.Errorf("the document with an extra object beside it is not served: %v", err)
 	}
 
-	// The authorization whose use marker is gone does not stamp again.
-	_, err = fresh.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: docs[0].Record.Authorization.ID,
+	// The authorization whose use marker is gone stamps again, into the
+	// same slot; the audit log still says whose the slot was.
+	st, err := fresh.Registry.Authorization(ctx, docs[0].Record.Authorization.ID)
+	if err != nil || st.Remaining != 1 {
+		t.Fatalf("authorization after its marker was deleted: %+v, %v; want its use back", st, err)
+	}
+	if _, err = fresh.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: docs[0].Record.Authorization.ID,
 		Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
 		Record:    seal.RecordInput{Title: "再次使用", CaseNo: "D-1"},
-		PDF:       pdftest.Document(pdftest.Options{})})
-	var ae *seal.AuthzError
-	if !errors.As(err, &ae) || ae.Reason != seal.AuthzConsumed {
-		t.Fatalf("stamping again with the authorization whose marker is gone: %v, want consumed", err)
+		PDF:       pdftest.Document(pdftest.Options{})}); err != nil {
+		t.Fatalf("stamping again with the authorization whose marker is gone: %v", err)
 	}
-	st, err := fresh.Registry.Authorization(ctx, docs[0].Record.Authorization.ID)
-	if err != nil || st.Remaining != 0 {
-		t.Fatalf("authorization after its marker was deleted: %+v, %v", st, err)
+	if rep, err = fresh.Fixity(ctx, nil); err != nil {
+		t.Fatal(err)
 	}
+	wantProblem(t, rep, archive.FixityUseMismatch, useMarker(docs[0]))
 }
 
 // reopen opens the env's registry afresh (no cached grants), with its audit log.
@@ -251,6 +256,77 @@ func TestForeignVersionNotServedMinIO(t *testing.T) {
 	}
 	if b, _, err := archive.ReadDocument(ctx, bak, rec); err != nil || !bytes.Equal(b, orig) {
 		t.Fatalf("the PDF read from the backup is not the committed one (%d bytes, %v)", len(b), err)
+	}
+}
+
+// TestHiddenUseMarkerMinIO: on a real MinIO, a DELETE without version id
+// on a committed use marker — what a client with the service's credentials
+// can always do, COMPLIANCE lock or not — adds a delete marker that hides
+// the locked version from a plain listing and read. The use stays spent: a
+// second stamping under the single-use authorization is refused and puts
+// no marker; the document is still served (the marker is read by its
+// version); fixity reports the delete marker.
+func TestHiddenUseMarkerMinIO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("MinIO")
+	}
+	endpoint, access, secret := miniotest.Start(t)
+	ctx := context.Background()
+	store, err := s3.New(ctx, s3.Config{Endpoint: endpoint, Bucket: "eseal-hidden-marker", AccessKey: access, SecretKey: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newServiceEnvOn(t, "items: {}\n", sealtest.NewClock(time.Now().UTC().Truncate(time.Second)), store)
+	g, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "R-1", GrantedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stampWith(ctx, e.svc, e.sealID, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.svc.Registry.UseOf(ctx, g.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "authz/" + g.ID + "/use/0001.json"
+	if err := store.Client().RemoveObject(ctx, store.Bucket(), key, minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Head(ctx, key); !errors.Is(err, archive.ErrNotFound) {
+		t.Fatalf("the marker after a DELETE without version id: %v; want it hidden", err)
+	}
+
+	st, err := e.svc.Registry.Authorization(ctx, g.ID)
+	if err != nil || st.Remaining != 0 || len(st.Uses) != 1 || st.Uses[0].DocumentID != u.DocumentID {
+		t.Fatalf("authorization with its marker hidden: %+v, %v; want its one use spent by %s", st, err, u.DocumentID)
+	}
+	err = stampWith(ctx, e.svc, e.sealID, g.ID)
+	var ae *seal.AuthzError
+	if !errors.As(err, &ae) || ae.Reason != seal.AuthzConsumed {
+		t.Fatalf("a second stamping under the single-use authorization: %v, want consumed", err)
+	}
+	versions := 0
+	if err := store.ListVersions(ctx, "authz/"+g.ID+"/use/", func(archive.ObjectInfo) error { versions++; return nil }); err != nil || versions != 1 {
+		t.Fatalf("%d versions in the use slots (%v); want the hidden marker alone", versions, err)
+	}
+
+	rec, err := e.svc.Documents().CommittedRecord(ctx, u.DocumentID)
+	if err != nil {
+		t.Fatalf("the document whose marker is hidden: %v", err)
+	}
+	if _, _, err := archive.ReadDocument(ctx, store, rec); err != nil {
+		t.Fatalf("its PDF: %v", err)
+	}
+
+	rep, err := e.svc.Fixity(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, rep, archive.FixityForeignVersion, key)
+	for _, p := range rep.Problems {
+		if p.Key != key {
+			t.Errorf("a problem besides the hidden marker: %+v", p)
+		}
 	}
 }
 

@@ -3,7 +3,7 @@ package seal_test
 import (
 	"context"
 	"errors"
-	"strings"
+	"fmt"
 	"testing"
 
 	"eseal/archive"
@@ -14,8 +14,8 @@ import (
 // The stamping reads less than it did (docs/performance.md, "Reads per
 // stamping"): a seal's status and policy come from one listing, their newest
 // events from memory when the listing shows the ones read before; an
-// authorization's revocation and its slots' receipts come from the listing
-// of its slots. These tests show that nothing a replica remembers hides a
+// authorization's revocation and its slots come from the listing of its
+// slots. These tests show that nothing a replica remembers hides a
 // change from it.
 
 func stampWith(ctx context.Context, svc *seal.Service, sealID, authz string) error {
@@ -121,12 +121,14 @@ func TestStatusEventWrittenAgainIsReadAgain(t *testing.T) {
 	}
 }
 
-// TestReceiptKeepsSlotSpentAtCommit: a slot whose marker is gone but whose
-// receipt is listed is not taken again by the commit. The authorization has
-// two uses, both stamped; slot 1 is then erased entirely (marker and
+// TestReceiptKeepsSlotSpentAtCommit: receipts written before use markers
+// were locked at put (authz/<id>/spent/<n>) are honoured: a slot whose
+// marker is gone but whose receipt is listed stays taken, and its use
+// spent. The authorization has two uses, both stamped, each given the
+// receipt finish used to write; slot 1 is then erased entirely (marker and
 // receipt) and slot 2 loses its marker, so the check sees one use left; the
-// commit tries slot 2 first, finds its receipt in the listing it just made,
-// and refuses, writing no marker.
+// commit takes slot 3, above the receipt, never slot 2, and after it the
+// authorization is used up.
 func TestReceiptKeepsSlotSpentAtCommit(t *testing.T) {
 	ctx := context.Background()
 	e, root := newFsServiceEnv(t)
@@ -134,12 +136,20 @@ func TestReceiptKeepsSlotSpentAtCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
+	p := "authz/" + g.ID + "/"
+	for n := 1; n <= 2; n++ {
 		if err := stampWith(ctx, e.svc, e.sealID, g.ID); err != nil {
 			t.Fatal(err)
 		}
+		u, err := e.svc.Registry.UseOf(ctx, g.ID, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		receipt := fmt.Sprintf(`{"n": %d, "document_id": %q}`, n, u.DocumentID)
+		if _, err := archive.PutRetained(ctx, e.store, fmt.Sprintf("%sspent/%04d.json", p, n), []byte(receipt), u.RetainUntil); err != nil {
+			t.Fatal(err)
+		}
 	}
-	p := "authz/" + g.ID + "/"
 	for _, k := range []string{"use/0001.json", "spent/0001.json", "use/0002.json"} {
 		rmObject(t, root, p+k)
 	}
@@ -147,14 +157,18 @@ func TestReceiptKeepsSlotSpentAtCommit(t *testing.T) {
 	if err != nil || st.Remaining != 1 || len(st.Uses) != 1 || st.Uses[0].N != 2 || !st.Uses[0].MarkerMissing {
 		t.Fatalf("after the damage: %+v, %v; want slot 2 spent by its receipt, one use left", st, err)
 	}
+	if err := stampWith(ctx, e.svc, e.sealID, g.ID); err != nil {
+		t.Fatalf("stamping the use left: %v", err)
+	}
+	if _, err := e.store.Head(ctx, p+"use/0002.json"); !errors.Is(err, archive.ErrNotFound) {
+		t.Errorf("slot 2, kept by its receipt, was taken again: %v", err)
+	}
+	if _, err := e.store.Head(ctx, p+"use/0003.json"); err != nil {
+		t.Errorf("the stamping's marker is not in slot 3: %v", err)
+	}
 	err = stampWith(ctx, e.svc, e.sealID, g.ID)
 	var ae *seal.AuthzError
 	if !errors.As(err, &ae) || ae.Reason != seal.AuthzConsumed {
-		t.Fatalf("stamping into the slot kept by its receipt: %v, want consumed", err)
-	}
-	for _, k := range listKeys(t, e.store, p) {
-		if strings.Contains(k, "/use/") {
-			t.Errorf("a use marker was written: %s", k)
-		}
+		t.Fatalf("stamping a third time under two uses: %v, want consumed", err)
 	}
 }

@@ -178,7 +178,7 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 		// A multi-seal commit cut half-way: give the uses it took back.
 		for i, id := range ids {
 			if uses[i] > 0 {
-				if err := s.Registry.releaseUse(ctx, id, uses[i], p.DocumentID); err != nil {
+				if err := s.Registry.releaseUse(ctx, id, uses[i], p.DocumentID, releaseAbandoned); err != nil {
 					return false, false, err
 				}
 			}

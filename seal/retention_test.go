@@ -99,8 +99,8 @@ func TestMeaningfulObjectsLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := wantLocked(t, e.store, "authz/"+a.ID+"/")
-	if len(keys) != 5 { // grant, revoked, the stamping's use and its receipt, the closing marker
-		t.Errorf("authorization objects: %v; want grant, revocation, use, its receipt and closing marker", keys)
+	if len(keys) != 4 { // grant, revoked, the stamping's use, the closing marker
+		t.Errorf("authorization objects: %v; want grant, revocation, use and closing marker", keys)
 	}
 	use, err := e.store.Head(ctx, "authz/"+a.ID+"/use/0001.json")
 	if err != nil || !use.RetainUntil.Equal(st.Record.RetainUntil) {

@@ -297,9 +297,10 @@ func TestRevokeTooLateForOneOfTwoUses(t *testing.T) {
 }
 
 // TestSlotGivenBackUnderRevoke: a use marker that the revoke's closing marker
-// listed is given back (a joint approval that lost on another seal) and its
-// slot taken by another stamping; that stamping does not commit, for the
-// revoke did not name it.
+// listed is given back (a joint approval that lost on another seal: a
+// release beside it). A stamping that aimed at its slot does not take the
+// slot again, nor the use given back: it meets the closing marker above
+// and does not commit, for the revoke did not name it.
 func TestSlotGivenBackUnderRevoke(t *testing.T) {
 	e := newRaceEnv(t)
 	ctx := context.Background()
@@ -316,7 +317,8 @@ func TestSlotGivenBackUnderRevoke(t *testing.T) {
 	if r.err != nil || len(r.st.TooLateFor) != 1 || r.st.TooLateFor[0] != "doc-aaaaaaaaaaaaaaaa" {
 		t.Fatalf("revoke: %+v", r)
 	}
-	if err := e.store.Delete(ctx, key); err != nil {
+	release := `{"n": 1, "document_id": "doc-aaaaaaaaaaaaaaaa", "reason": "lost-commit", "time": "2026-01-01T00:00:00Z"}`
+	if _, err := archive.PutBytesIfAbsent(ctx, e.store, "authz/"+id+"/release/0001.json", []byte(release)); err != nil {
 		t.Fatal(err)
 	}
 	use.open()
@@ -329,6 +331,9 @@ func TestSlotGivenBackUnderRevoke(t *testing.T) {
 	}
 	if len(st.Uses) != 0 || countPrefix(t, e.store, "docs/") != 0 || countPrefix(t, e.store, "pending/") != 0 {
 		t.Fatalf("uses %+v; something of the lost stamping is left", st.Uses)
+	}
+	if n := countPrefix(t, e.store, "authz/"+id+"/use/"); n != 2 {
+		t.Fatalf("%d use markers; want the one given back and the closing marker", n)
 	}
 }
 

@@ -556,7 +556,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		s.discard(ctx, job.pend)
 		return nil, fmt.Errorf("stamping took longer than %s; abandoned before commit", s.grace()/2)
 	}
-	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem, Record: &job.recPin}
+	u := AuthorizationUse{DocumentID: job.docID, Time: job.pend.Started, IdempotencyKey: job.idem, Record: &job.recPin, RetainUntil: job.rec.RetainUntil}
 	if job.idem != "" {
 		u.RequestSM3 = job.fingerprint
 		var err error
@@ -582,7 +582,7 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		// or expired meanwhile: give back the uses this one took, then its
 		// staged objects.
 		for j, m := range made {
-			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, m.N, job.docID); rerr != nil {
+			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, m.N, job.docID, releaseLostCommit); rerr != nil {
 				s.log().Error("releasing an authorization use after a lost commit; the recovery sweep will", "authorization", job.grants[j].ID, "err", rerr)
 				return nil, err
 			}
@@ -601,10 +601,11 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 	}
 	if err := s.logStamped(ctx, job.pend, job.rec, uses[0]); err != nil {
 		// A stamping the audit log does not hold must not have happened:
-		// give the uses back and discard it. Nothing is locked yet, and the
-		// recovery sweep leaves stampings younger than its grace alone.
+		// give the uses back and discard it. Nothing but the use markers is
+		// locked yet, and the recovery sweep leaves stampings younger than
+		// its grace alone.
 		for j, n := range uses {
-			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, n, job.docID); rerr != nil {
+			if rerr := s.Registry.releaseUse(ctx, job.grants[j].ID, n, job.docID, releaseAuditFailed); rerr != nil {
 				s.log().Error("giving back a use the audit log did not record; the recovery sweep will finish the stamping", "authorization", job.grants[j].ID, "err", rerr)
 				return nil, err
 			}
@@ -635,16 +636,17 @@ func (s *Service) logStamped(ctx context.Context, p pendingEntry, rec *archive.R
 // the staged objects (staged: the PDF, its SES_Signatures, its record),
 // each locked in its put until the document's retention ends — or, for a
 // stamping staged in place before the staging object existed (staged nil),
-// locks them where they are; locks the use markers (uses: one per
-// authorization, in the order of p.AuthorizationIDs); puts, locked as they
-// are written, the retrieval-code index and the receipts of the uses;
-// numbers the record in its reference-code series (assignRefNumber); and
-// keeps the idempotency marker. The recovery sweep calls it too, so a
-// stamping interrupted after its commit is still finished (resumed: it may
-// have run part-way before, so what exists already is accepted, if it holds
-// the same bytes, and locked). The sweep removes the pending marker before
-// it goes on; a stamping's own finish leaves the removal to the queue
-// (removePending), off its reply.
+// locks them where they are; puts, locked as it is written, the
+// retrieval-code index; numbers the record in its reference-code series
+// (assignRefNumber); and keeps the idempotency marker. The use markers
+// (uses: one per authorization, in the order of p.AuthorizationIDs) were
+// locked in their put. The recovery sweep calls it too, so a stamping
+// interrupted after its commit is still finished (resumed: it may have run
+// part-way before, so what exists already is accepted, if it holds the
+// same bytes, and locked — and so is a use marker put unlocked, by a
+// version before markers were locked at put). The sweep removes the
+// pending marker before it goes on; a stamping's own finish leaves the
+// removal to the queue (removePending), off its reply.
 func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Record, staged []stagedObject, uses []int, resumed bool) error {
 	until := rec.RetainUntil
 	var b archive.Batch
@@ -658,8 +660,10 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 	}
 	b.Puts = append(b.Puts, archive.Put{Key: p.CodeKey, Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
 	for i, id := range p.authorizationIDs() {
-		b.Locks = append(b.Locks, archive.Lock{Key: useKey(id, uses[i]), Until: until})
-		b.Puts = append(b.Puts, archive.Put{Key: spentKey(id, uses[i]), Data: jsonObject(usedSlot{N: uses[i], DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
+		if resumed { // a marker put unlocked, before markers were locked at put
+			key := useKey(id, uses[i])
+			b.Also = append(b.Also, func(ctx context.Context) error { return lockUnlocked(ctx, s.Store, key, until) })
+		}
 	}
 	if p.IdempotencyKey != "" {
 		b.Puts = append(b.Puts, archive.Put{Key: idemPrefix + p.IdempotencyKey + ".json", Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), Existing: true})

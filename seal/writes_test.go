@@ -53,6 +53,7 @@ var keyKinds = []struct {
 	{regexp.MustCompile(`^(units/[^/]+/)?idem/.*`), "idem/<key>"},
 	{regexp.MustCompile(`/use/\d+\.json$`), "authz/<id>/use/<n>"},
 	{regexp.MustCompile(`/spent/\d+\.json$`), "authz/<id>/spent/<n>"},
+	{regexp.MustCompile(`/release/\d+\.json$`), "authz/<id>/release/<n>"},
 	{regexp.MustCompile(`^audit/[^/]+/\d+\.json$`), "audit/<node>/<seq>"},
 	{regexp.MustCompile(`^refseq/.*`), "refseq/<series>/<n>"},
 	{regexp.MustCompile(`^seals/[^/]+/`), "seals/<id>/"},
@@ -102,6 +103,16 @@ func (w *writeLog) Head(ctx context.Context, key string) (archive.ObjectInfo, er
 func (w *writeLog) List(ctx context.Context, prefix string, fn func(archive.ObjectInfo) error) error {
 	w.read("list", prefix)
 	return w.Store.List(ctx, prefix, fn)
+}
+
+func (w *writeLog) ListVersions(ctx context.Context, prefix string, fn func(archive.ObjectInfo) error) error {
+	w.read("list versions", prefix)
+	return w.Store.ListVersions(ctx, prefix, fn)
+}
+
+func (w *writeLog) GetVersion(ctx context.Context, key, versionID string) (io.ReadCloser, archive.ObjectInfo, error) {
+	w.read("get version", key)
+	return w.Store.GetVersion(ctx, key, versionID)
 }
 
 // TestDurableWritesPerStamping counts the store writes of one stamping on
@@ -186,21 +197,18 @@ func TestReadsPerStampingS3(t *testing.T) {
 
 // wantWrites are one stamping's writes, with a fonds code (so a reference
 // number) and without an idempotency key; docs/performance.md says why each.
-// They go to the store in seven trips, each waiting for the one before:
-// the pending marker; the PDF; the record (it pins the PDF's version; on the
-// filesystem, without versions, it goes with the PDF); the
-// use marker (the commit); the audit entry; the finishing batch (locks,
-// code index, receipt, reference number: made at once); the pending
-// marker's removal.
+// They go to the store in four trips before the answer, each waiting for
+// the one before: the staging object; the use marker (the commit, locked
+// in its put); the audit entry; the finishing batch (the PDF and record
+// written from the staging, code index, reference number: made at once).
+// The staging object's removal comes after the answer (seal/pending.go).
 var wantWrites = []string{
 	"put pending/<doc>",
-	"put authz/<id>/use/<n>",
+	"put+lock authz/<id>/use/<n>",
 	"put+lock audit/<node>/<seq>",
 	"put+lock docs/<doc>/document.pdf",
 	"put+lock docs/<doc>/record.json",
-	"retain authz/<id>/use/<n>",
 	"put+lock codes/<code>",
-	"put+lock authz/<id>/spent/<n>",
 	"put+lock refseq/<series>/<n>",
 	"put+lock docs/<doc>/refcode.json",
 	"delete pending/<doc>",

@@ -408,7 +408,8 @@ func (c *restClient) verdict(ctx context.Context, base string, pdf []byte) (stri
 
 // storeState is what the object store holds, read from the outside.
 type storeState struct {
-	// uses maps each consumed authorization to its use markers.
+	// uses maps each consumed authorization to its use markers, but those
+	// given back (a release beside them).
 	uses map[string][]seal.AuthorizationUse
 	// docs maps each document id under docs/ to the names of its objects.
 	docs map[string]map[string]bool
@@ -418,7 +419,8 @@ type storeState struct {
 	codes map[string]string
 }
 
-// committedDocs maps each document named by a use marker to its authorization.
+// committedDocs maps each document named by a use marker not given back to
+// its authorization.
 func (s *storeState) committedDocs() map[string]string {
 	m := map[string]string{}
 	for az, us := range s.uses {
@@ -431,12 +433,13 @@ func (s *storeState) committedDocs() map[string]string {
 
 var (
 	useKeyRE  = regexp.MustCompile(`^authz/(az-[a-z2-7]{16})/use/\d{4}\.json$`)
+	releaseRE = regexp.MustCompile(`^authz/(az-[a-z2-7]{16})/release/(\d{4}\.json)$`)
 	docKeyRE  = regexp.MustCompile(`^docs/(doc-[a-z2-7]{16})/(.+)$`)
 	pendKeyRE = regexp.MustCompile(`^pending/(doc-[a-z2-7]{16})\.json$`)
 )
 
 // readStore lists authz/, docs/, pending/ and codes/ and reads the use
-// markers and code entries.
+// markers not given back and the code entries.
 func readStore(ctx context.Context, t *testing.T, st archive.Store) *storeState {
 	t.Helper()
 	s := &storeState{uses: map[string][]seal.AuthorizationUse{}, docs: map[string]map[string]bool{}, pending: map[string]bool{}, codes: map[string]string{}}
@@ -446,8 +449,12 @@ func readStore(ctx context.Context, t *testing.T, st archive.Store) *storeState 
 			t.Fatalf("reading the store: %v", err)
 		}
 	}
+	released := map[string]bool{}
 	must(st.List(ctx, "authz/", func(o archive.ObjectInfo) error {
-		if useKeyRE.MatchString(o.Key) {
+		if m := releaseRE.FindStringSubmatch(o.Key); m != nil {
+			released["authz/"+m[1]+"/use/"+m[2]] = true // listed before the markers: release/ < use/
+		}
+		if useKeyRE.MatchString(o.Key) && !released[o.Key] {
 			useKeys = append(useKeys, o.Key)
 		}
 		return nil
