@@ -306,7 +306,7 @@ func TestStampDownloadVerify(t *testing.T) {
 	res := r.json(t)
 	code := res["retrieval_code"].(string)
 	if len(strings.ReplaceAll(code, "-", "")) != 20 {
-		t.Errorf("retrieval code %q: want 20 characters (100 bits) in groups", code)
+		t.Errorf("retrieval code %q: want 20 characters (a unit hint and 80 random bits) in groups", code)
 	}
 	for _, k := range []string{"document_id", "download_url", "verify_url"} {
 		if res[k] == "" || res[k] == nil {

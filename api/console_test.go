@@ -724,7 +724,7 @@ func TestConsoleCookie(t *testing.T) {
 var tlsState = tls.ConnectionState{}
 
 // TestConsoleSignInLimit: wrong keys are limited per client; the right key
-// still opens (its 100 random bits protect it, not the limit).
+// still opens (its 80 random bits protect it, not the limit).
 func TestConsoleSignInLimit(t *testing.T) {
 	e := newEnv(t)
 	srv := e.serverWith(t, func(o *api.Options) { o.Limits = api.Limits{CodeAttemptsPerMinute: 3} })

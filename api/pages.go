@@ -177,7 +177,7 @@ func renderPage(w http.ResponseWriter, status int, name string, data any) {
 // recordByCode resolves a retrieval code. A correct code is always
 // answered, however many wrong ones came from the same address (a town's
 // carrier NAT or the office's proxy is one address for many citizens): the
-// code's 100 random bits are what protects a document, not the limit. Wrong
+// code's 80 random bits are what protect a document, not the limit. Wrong
 // codes are limited per client and per code prefix, and answered 429 past
 // the limit. Wrong and unknown codes look the same, so nothing tells
 // whether a document exists.
@@ -209,8 +209,10 @@ func (s *Server) recordByCode(w http.ResponseWriter, r *http.Request) (*archive.
 	return nil, false
 }
 
-// codePrefix is the first four characters of a retrieval code as typed
-// loosely (case and separators ignored); "" for what cannot be a code.
+// codePrefix is the first eight characters of a retrieval code as typed
+// loosely (case and separators ignored): its unit's hint, which the codes
+// of a unit share, and the first four of its random characters; "" for
+// what cannot be a code.
 func codePrefix(code string) string {
 	var b strings.Builder
 	for _, r := range strings.ToUpper(code) {
@@ -221,7 +223,7 @@ func codePrefix(code string) string {
 		default:
 			return ""
 		}
-		if b.Len() == 4 {
+		if b.Len() == 8 {
 			break
 		}
 	}

@@ -61,7 +61,11 @@ func wrongCode(prefix string, i int) string {
 		g[j] = alphabet[i%32]
 		i /= 32
 	}
-	return prefix + "-" + string(g[:]) + "-AAAA-BBBB-CCCC"
+	groups := append(strings.Split(prefix, "-"), string(g[:]))
+	for len(groups) < 5 {
+		groups = append(groups, "AAAA")
+	}
+	return strings.Join(groups, "-")
 }
 
 // stampedCode stamps a document and returns its retrieval code and id.
@@ -142,7 +146,7 @@ func TestRetrievalCodeLimits(t *testing.T) {
 	p := e.serverWith(t, func(o *api.Options) {
 		o.Limits = api.Limits{CodeAttemptsPerMinute: 1000, CodePrefixAttemptsPerMinute: 10}
 	})
-	prefix := strings.ToUpper(code[:4])
+	prefix := strings.ToUpper(code[:9]) // the unit's hint and the first four random characters
 	got = map[int]int{}
 	for i := range 30 {
 		got[call(p.Handler(), "GET", "/d/"+wrongCode(prefix, i), fmt.Sprintf("192.0.2.%d", i+1), "", nil).Code]++

@@ -144,10 +144,11 @@ func put(ctx context.Context, s Store, p Put) (ObjectInfo, error) {
 	return info, err
 }
 
-// sameBytes reads the object under key and returns its information if its
+// sameBytes reads the object under key — its first version, the one a
+// put-if-absent stored (OpenPinned) — and returns its information if its
 // bytes are data, else ErrAltered.
 func sameBytes(ctx context.Context, s Store, key string, data []byte) (ObjectInfo, error) {
-	rc, info, err := s.Get(ctx, key)
+	rc, info, err := OpenPinned(ctx, s, key, "")
 	if err != nil {
 		return info, err
 	}
@@ -225,6 +226,9 @@ func DeleteMany(ctx context.Context, s Store, objs []ObjectInfo) error {
 	if md, ok := s.(ManyDeleter); ok {
 		errs = md.DeleteMany(ctx, objs)
 	} else {
+		// A store without the operation removes each current object by
+		// key, as Delete does (the version named is the current one here:
+		// pending objects are written once and read by no one else).
 		errs = make([]error, len(objs))
 		for i, o := range objs {
 			errs[i] = s.Delete(ctx, o.Key)

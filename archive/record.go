@@ -192,7 +192,10 @@ type Record struct {
 	SM3    string `json:"sm3"`
 	SHA256 string `json:"sha256"`
 	// PDFVersion is the stored PDF's version id on a versioned backend
-	// (S3), empty on the filesystem: reads are pinned to it (ReadDocument).
+	// (S3), for records written before 2026-12-02; empty on the filesystem
+	// and in later records, whose PDF is written after them: reads are
+	// pinned to it, or without it to the key's first version (ReadDocument,
+	// OpenPinned).
 	PDFVersion string `json:"pdf_version,omitempty"`
 	InputSize  int64  `json:"input_size"`
 	InputSM3   string `json:"input_sm3"`

@@ -384,7 +384,12 @@ func (r *Registry) releaseUse(ctx context.Context, id string, n int, docID strin
 		until = u.RetainUntil
 	}
 	key := releaseKey(id, n)
-	_, err := archive.PutRetained(ctx, r.store, key, jsonObject(useRelease{N: n, DocumentID: docID, Reason: why, Time: r.now().UTC()}), until)
+	rel := useRelease{AuthorizationID: id, N: n, DocumentID: docID, Reason: why, Time: r.now().UTC()}
+	var err error
+	if rel.Signature, err = r.signGrant(rel.signedBytes()); err != nil {
+		return err
+	}
+	_, err = archive.PutRetained(ctx, r.store, key, jsonObject(rel), until)
 	switch {
 	case errors.Is(err, archive.ErrStoredUnlocked):
 		return r.store.SetRetention(ctx, key, until)

@@ -2,6 +2,7 @@ package seal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -152,13 +153,33 @@ func releaseKey(id string, n int) string { return authzKey(id, fmt.Sprintf("rele
 // receipt keeps a use spent, it does not stand in for the commit.
 func spentKey(id string, n int) string { return authzKey(id, fmt.Sprintf("spent/%04d.json", n)) }
 
-// useRelease is what a release holds: the slot, the document of the
-// stamping that gave it back, and why.
+// useRelease is what a release holds: the authorization and slot, the
+// document of the stamping that gave it back, and why, signed by the seal
+// maker as grants are. A release takes a use back, so one put around the
+// service (locks stop no new key) must not: an unsigned or forged release
+// counts for nothing, and fixity reports it.
 type useRelease struct {
-	N          int           `json:"n"`
-	DocumentID string        `json:"document_id"`
-	Reason     releaseReason `json:"reason"`
-	Time       time.Time     `json:"time"`
+	AuthorizationID string        `json:"authorization_id"`
+	N               int           `json:"n"`
+	DocumentID      string        `json:"document_id"`
+	Reason          releaseReason `json:"reason"`
+	Time            time.Time     `json:"time"`
+	// Signature is the seal maker's SM2 signature over the release without it.
+	Signature []byte `json:"signature,omitempty"`
+}
+
+// signedBytes is what a release's signature covers: the release as JSON
+// without the signature, in the field order of the struct.
+func (u useRelease) signedBytes() []byte {
+	u.Signature = nil
+	b, _ := json.Marshal(u)
+	return b
+}
+
+// releaseValid says whether a release read from slot n of authorization id
+// is one the service made for it.
+func (r *Registry) releaseValid(id string, n int, u *useRelease) bool {
+	return u.AuthorizationID == id && u.N == n && r.grantSignatureValid(u.signedBytes(), u.Signature)
 }
 
 // releaseReason says why a stamping gave its use back.
@@ -187,7 +208,8 @@ type authzSlots struct {
 	// back, read, by slot. A slot whose marker is missing but whose receipt
 	// exists yields a marker made from the receipt, with MarkerMissing set.
 	markers []useMarker
-	// released are the slots whose use was given back (releaseKey).
+	// released are the slots whose use was given back (releaseKey), by a
+	// release the service signed.
 	released map[int]bool
 	// top is the highest slot taken: by its marker, its release or its
 	// receipt, any version of them.
@@ -207,7 +229,7 @@ type authzSlots struct {
 func (r *Registry) slots(ctx context.Context, id string) (*authzSlots, error) {
 	prefix := authzKey(id, "")
 	l := &authzSlots{released: map[int]bool{}}
-	markers, receipts := map[int]string{}, map[int]string{} // slot → version that counts
+	markers, receipts, releases := map[int]string{}, map[int]string{}, map[int]string{} // slot → version that counts
 	err := r.store.ListVersions(ctx, prefix, func(o archive.ObjectInfo) error {
 		rest := strings.TrimPrefix(o.Key, prefix)
 		if rest == "revoked.json" {
@@ -219,7 +241,7 @@ func (r *Registry) slots(ctx context.Context, id string) (*authzSlots, error) {
 		case isSlot(rest, "use/", &n):
 			markers[n] = o.VersionID
 		case isSlot(rest, "release/", &n):
-			l.released[n] = true
+			releases[n] = o.VersionID
 		case isSlot(rest, "spent/", &n):
 			receipts[n] = o.VersionID
 		default:
@@ -230,6 +252,20 @@ func (r *Registry) slots(ctx context.Context, id string) (*authzSlots, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Releases are rare (a use given back): each is read and its signature
+	// checked, so that one put around the service frees no use.
+	for n, v := range releases {
+		var u useRelease
+		if _, err := getJSONVersion(ctx, r.store, releaseKey(id, n), v, &u); err != nil {
+			if errors.Is(err, archive.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		if r.releaseValid(id, n, &u) {
+			l.released[n] = true
+		}
 	}
 	// A slot below the highest that the listing did not show: given back by
 	// deletion (before releases), removed behind the store's back, or taken
@@ -519,6 +555,12 @@ func (r *Registry) putUse(ctx context.Context, id string, u AuthorizationUse) er
 // already: one read instead of a write for a use marker locked in its put.
 func lockUnlocked(ctx context.Context, s archive.Store, key string, until time.Time) error {
 	info, err := s.Head(ctx, key)
+	if errors.Is(err, archive.ErrNotFound) {
+		// Hidden (a delete marker in front) or removed behind the store's
+		// back: the slot still counts, fixity reports it, and there is
+		// nothing here to lock — finishing the document must not wait on it.
+		return nil
+	}
 	if err != nil || !info.RetainUntil.Before(until.Truncate(time.Second)) {
 		return err
 	}

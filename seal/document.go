@@ -2,10 +2,7 @@ package seal
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
-	"strings"
 
 	"eseal/archive"
 	"eseal/archive/audit"
@@ -18,25 +15,11 @@ import (
 // is archive/lifecycle's; seal tells it which stampings committed
 // (Registry.CommittedUses).
 
-// newDocumentID mints a document id (archive.ValidDocumentID): doc-<16
-// letters> for the first unit, doc-<unit tag>-<16 letters> for another
-// unit's, so the id says where its record is kept (archive.DocumentPrefix).
-func newDocumentID(unitTag string) string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	id := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-	if unitTag != "" {
-		return "doc-" + unitTag + "-" + id
-	}
-	return "doc-" + id
-}
-
 // Documents is the lifecycle of the service's archived documents, wired to
 // the registry's use markers, the service's clock and the audit log.
 func (s *Service) Documents() *lifecycle.Documents {
-	return &lifecycle.Documents{Store: s.Store, Uses: s.Registry.CommittedUses, Now: s.now, Audit: s.Registry.auditEntry}
+	return &lifecycle.Documents{Store: s.Store, Uses: s.Registry.CommittedUses, Now: s.now, Audit: s.Registry.auditEntry,
+		UnitTags: s.Registry.unitTagsByHint}
 }
 
 // CommittedUses returns the committed uses of an authorization whose
@@ -93,13 +76,17 @@ func (e *UnfinishedError) Unwrap() error { return archive.ErrUnfinished }
 // while the stamping that the audit log already holds is still finishing
 // — the index tries again later instead of taking the document for one
 // never committed or disposed of.
+//
+// The staging is looked for first: a finish writes the record before the
+// staging goes, so once the staging is gone the record read after it is
+// the one the stamping stored — the other order could read the record as
+// missing, then the staging as gone, and drop a document being finished.
 func (s *Service) IndexedRecord(ctx context.Context, docID string) (*archive.Record, error) {
-	rec, err := s.Documents().CommittedRecord(ctx, docID)
-	if !errors.Is(err, archive.ErrNotFound) {
-		return rec, err
-	}
-	if _, herr := s.Store.Head(ctx, stagingKey(docID)); herr == nil {
+	switch _, err := s.Store.Head(ctx, stagingKey(docID)); {
+	case err == nil:
 		return nil, &UnfinishedError{DocumentID: docID}
+	case !errors.Is(err, archive.ErrNotFound):
+		return nil, err // tried again by the index, never taken for a document gone
 	}
-	return nil, err
+	return s.Documents().CommittedRecord(ctx, docID)
 }

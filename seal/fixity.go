@@ -250,11 +250,21 @@ func (c *reconciler) useMarkers(ctx context.Context, stored map[string]bool) err
 				// A use given back expects no document: its stamping was
 				// discarded. The release must be this marker's.
 				var r useRelease
-				if c.read(ctx, releaseKey(so.authz, so.n), rel, &r) && r.DocumentID != m.DocumentID {
+				switch {
+				case !c.read(ctx, releaseKey(so.authz, so.n), rel, &r):
+					continue
+				case !c.s.Registry.releaseValid(so.authz, so.n, &r):
+					// Not the service's: it gives nothing back, and the
+					// marker's use stands (its document is checked below).
+					c.add(archive.FixityProblem{Kind: archive.FixityUnexpectedObject, DocumentID: m.DocumentID, AuthorizationID: so.authz, Key: releaseKey(so.authz, so.n),
+						Reason: "a release the service did not sign: the use stands"})
+				case r.DocumentID != m.DocumentID:
 					c.add(archive.FixityProblem{Kind: archive.FixityUseMismatch, DocumentID: m.DocumentID, AuthorizationID: so.authz, Key: releaseKey(so.authz, so.n),
 						Reason: "the release names " + r.DocumentID + "; its use marker names " + m.DocumentID})
+					continue
+				default:
+					continue
 				}
-				continue
 			}
 			if err := c.orphan(ctx, so.authz, key, m.DocumentID, stored); err != nil {
 				return err

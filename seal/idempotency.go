@@ -101,7 +101,7 @@ func (s *Service) replayedRecord(ctx context.Context, use *AuthorizationUse) (*a
 	if !errors.Is(err, archive.ErrNotFound) {
 		return rec, err
 	}
-	p, staged, serr := s.readPending(ctx, stagingKey(use.DocumentID))
+	p, staged, serr := s.readPending(ctx, stagingKey(use.DocumentID), true)
 	if errors.Is(serr, archive.ErrNotFound) {
 		// Finished meanwhile: the record is stored now.
 		return s.Documents().PinnedRecord(ctx, use.DocumentID, use.Record)

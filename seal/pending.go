@@ -10,7 +10,8 @@ import (
 // Removing the pending markers of finished stampings. Once a stamping is
 // finished its marker has done its work, and nothing is lost if it stays a
 // while: a recovery sweep that finds it finishes the stamping again, which
-// changes nothing (every write of the finish accepts what is there). So the
+// changes nothing (every write of the finish accepts the same bytes already
+// there, and the audit entry is not appended twice). So the
 // reply does not wait for its removal: the marker joins a queue, and one
 // remover per Service takes whatever has queued meanwhile and removes it in
 // one operation (archive.DeleteMany: one S3 multi-object delete, or one

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -96,15 +95,12 @@ func (s *Service) sweep(ctx context.Context, onlyOld bool) (completed, discarded
 	return completed, discarded, nil
 }
 
-// maxStagingBytes bounds the staging object the sweep reads into memory: a
-// signed PDF of the largest size a deployment would accept, and its
-// SES_Signatures and record.
-const maxStagingBytes = 1 << 30
-
 // readPending reads a pending stamping: its entry and, when it is a staging
-// object, the objects staged in it (nil for a marker of the earlier layout,
-// whose objects were staged in place).
-func (s *Service) readPending(ctx context.Context, key string) (pendingEntry, []stagedObject, error) {
+// object and withObjects is set, the objects staged in it (nil for a
+// marker of the earlier layout, whose objects were staged in place).
+// Without withObjects only a staging's header is read, however large the
+// PDF behind it.
+func (s *Service) readPending(ctx context.Context, key string, withObjects bool) (pendingEntry, []stagedObject, error) {
 	if strings.HasSuffix(key, markerSuffix) {
 		var p pendingEntry
 		err := getJSON(ctx, s.Store, key, &p)
@@ -116,20 +112,13 @@ func (s *Service) readPending(ctx context.Context, key string) (pendingEntry, []
 		return pendingEntry{}, nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxStagingBytes+1))
-	if err != nil {
-		return pendingEntry{}, nil, err
-	}
-	if len(b) > maxStagingBytes {
-		return pendingEntry{}, nil, fmt.Errorf("%s: more than %d bytes: %w", key, maxStagingBytes, archive.ErrTooLarge)
-	}
-	p, objs, err := parseStaging(key, b)
+	p, objs, err := readStaging(key, rc, withObjects)
 	p.key = key
 	return p, objs, err
 }
 
 func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (completed, discarded bool, err error) {
-	p, staged, err := s.readPending(ctx, key)
+	p, _, err := s.readPending(ctx, key, false)
 	if err != nil {
 		if errors.Is(err, archive.ErrNotFound) {
 			return false, false, nil // finished meanwhile
@@ -156,6 +145,16 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 	}
 	switch {
 	case all:
+		var staged []stagedObject
+		if !strings.HasSuffix(key, markerSuffix) {
+			// Committed: now the staged bytes are needed, to be written.
+			if _, staged, err = s.readPending(ctx, key, true); err != nil {
+				if errors.Is(err, archive.ErrNotFound) {
+					return false, false, nil // finished meanwhile
+				}
+				return false, false, err
+			}
+		}
 		rec, err := s.pendingRecord(ctx, p, staged)
 		if err != nil {
 			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)

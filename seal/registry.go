@@ -49,6 +49,7 @@ type Registry struct {
 	personTrust personTrust // the persons' CAs and CRLs (personca.go)
 
 	units     map[string]*Unit // unit.json of each unit (write-once)
+	hints     unitHints        // the units' tags by their codes' hint (unitTagsByHint)
 	firstUnit *Unit
 	schedules unitSchedules // each unit's retention schedule (unitschedule.go)
 

@@ -326,10 +326,48 @@ func TestConcurrentUsesWithGiveBacks(t *testing.T) {
 		}
 		t.Logf("round %d: %d committed, %d given back", round, ok, released)
 	}
+	if err := e.svc.FlushPending(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := countPrefix(t, e.store, "pending/"); n != 0 {
 		t.Fatalf("%d pending entries left", n)
 	}
 	if rep, err := e.svc.Fixity(ctx, nil); err != nil || !rep.OK() {
 		t.Fatalf("fixity: %v %+v", err, rep)
 	}
+}
+
+// TestForgedReleaseGivesNothingBack: a release put around the service (a
+// new key, which no lock stops) beside a committed use frees nothing: the
+// authorization stays used, its document served, and fixity reports the
+// release.
+func TestForgedReleaseGivesNothingBack(t *testing.T) {
+	ctx := context.Background()
+	e := newServiceEnv(t, "items: {}\n")
+	a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "FR-1", GrantedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := seal.StampRequest{SealID: e.sealID, AuthorizationID: a.ID, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
+		Record: seal.RecordInput{Title: "许可决定书", CaseNo: "FR-1"}, PDF: pdftest.Document(pdftest.Options{})}
+	d, err := e.svc.Stamp(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := json.Marshal(map[string]any{"authorization_id": a.ID, "n": 1, "document_id": d.DocumentID, "reason": "audit-failed", "time": time.Now().UTC()})
+	if _, err := archive.PutBytesIfAbsent(ctx, e.store, "authz/"+a.ID+"/release/0001.json", forged); err != nil {
+		t.Fatal(err)
+	}
+	var ae *seal.AuthzError
+	if _, err := e.svc.Stamp(ctx, req); !errors.As(err, &ae) || ae.Reason != seal.AuthzConsumed {
+		t.Fatalf("a second stamping beside a forged release: %v, want consumed", err)
+	}
+	if ok, err := e.svc.Documents().Committed(ctx, d.Record); err != nil || !ok {
+		t.Fatalf("the document after a forged release: committed %v, %v", ok, err)
+	}
+	rep, err := e.svc.Fixity(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, rep, archive.FixityUnexpectedObject, "authz/"+a.ID+"/release/0001.json")
 }

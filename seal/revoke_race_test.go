@@ -317,8 +317,7 @@ func TestSlotGivenBackUnderRevoke(t *testing.T) {
 	if r.err != nil || len(r.st.TooLateFor) != 1 || r.st.TooLateFor[0] != "doc-aaaaaaaaaaaaaaaa" {
 		t.Fatalf("revoke: %+v", r)
 	}
-	release := `{"n": 1, "document_id": "doc-aaaaaaaaaaaaaaaa", "reason": "lost-commit", "time": "2026-01-01T00:00:00Z"}`
-	if _, err := archive.PutBytesIfAbsent(ctx, e.store, "authz/"+id+"/release/0001.json", []byte(release)); err != nil {
+	if err := e.svc.Registry.GiveBackUse(ctx, id, 1, "doc-aaaaaaaaaaaaaaaa"); err != nil {
 		t.Fatal(err)
 	}
 	use.open()

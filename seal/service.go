@@ -139,10 +139,14 @@ type pendingEntry struct {
 	AuthorizationID string `json:"authorization_id"`
 	// AuthorizationIDs lists every authorization of a multi-seal stamping.
 	AuthorizationIDs []string `json:"authorization_ids,omitempty"`
-	// Extra lists further staged objects (SES_Signatures), locked and
-	// discarded with the document.
-	Extra          []string  `json:"extra,omitempty"`
-	CodeKey        string    `json:"code_key"`
+	// Extra lists further staged objects (SES_Signatures); for a stamping
+	// staged in place (before the staging object), locked and discarded
+	// with the document.
+	Extra []string `json:"extra,omitempty"`
+	// CodeKey is the retrieval code's index object, for a stamping staged
+	// before 2026-12-02; a later code names its document by itself
+	// (lifecycle.DocumentIDFor).
+	CodeKey        string    `json:"code_key,omitempty"`
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	Started        time.Time `json:"started"`
 
@@ -265,7 +269,8 @@ type stamping struct {
 	// rec and pend are what stage stored: the record and the pending marker.
 	rec  *archive.Record
 	pend pendingEntry
-	// recPin is the stored record's version and SM3, kept in the use markers.
+	// recPin is the record's SM3, kept in the use markers (no version: the
+	// record is written after the commit, and its first version is the pin).
 	recPin archive.Pin
 }
 
@@ -416,7 +421,8 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 	if err != nil {
 		return err
 	}
-	job.docID, job.code = newDocumentID(job.unit.Tag()), newRetrievalCode()
+	job.code = newRetrievalCode(job.unit.Tag())
+	job.docID = lifecycle.DocumentIDFor(job.unit.Tag(), job.code)
 	job.revision = 1
 	if job.base != nil {
 		job.revision = job.base.Revision + 1
@@ -495,9 +501,9 @@ func (s *Service) timestampSource(ctx context.Context, asked bool) (TimestampSou
 // cut short through it; a stamping that does not commit removes it and
 // leaves no other trace. The record carries no PDF version: the PDF is
 // written after the commit, so the record pins it by its SM3 alone (on S3
-// a version put in front of it is passed over for the one whose bytes
-// match, archive.ReadPinned). The retrieval-code index is not staged:
-// finish writes it, locked, once the stamping is committed.
+// the pin is the key's first version, archive.OpenPinned, so a version put
+// in front of it is passed over). The retrieval code needs no index
+// object: it derives the document's id (lifecycle.DocumentIDFor).
 func (s *Service) stage(ctx context.Context, job *stamping) error {
 	req := job.req
 	now := s.now().UTC()
@@ -527,7 +533,7 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	}
 	job.rec = rec
 	job.pend = pendingEntry{DocumentID: job.docID, AuthorizationID: first.ID, AuthorizationIDs: authzIDs, Extra: stagedKeys(job.sesObjects),
-		CodeKey: lifecycle.CodeKey(job.code), IdempotencyKey: job.idem, Started: now}
+		IdempotencyKey: job.idem, Started: now}
 
 	recBytes := jsonObject(rec)
 	job.staged = append(append([]stagedObject{{archive.DocumentKey(job.docID), job.signed}}, job.sesObjects...),
@@ -658,7 +664,9 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 			b.Locks = append(b.Locks, archive.Lock{Key: k, Until: until})
 		}
 	}
-	b.Puts = append(b.Puts, archive.Put{Key: p.CodeKey, Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
+	if p.CodeKey != "" { // a stamping of before 2026-12-02, whose code needs its index object
+		b.Puts = append(b.Puts, archive.Put{Key: p.CodeKey, Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), RetainUntil: until, Existing: true})
+	}
 	for i, id := range p.authorizationIDs() {
 		if resumed { // a marker put unlocked, before markers were locked at put
 			key := useKey(id, uses[i])
@@ -666,7 +674,7 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 		}
 	}
 	if p.IdempotencyKey != "" {
-		b.Puts = append(b.Puts, archive.Put{Key: idemPrefix + p.IdempotencyKey + ".json", Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), Existing: true})
+		b.Also = append(b.Also, func(ctx context.Context) error { return s.putIdempotencyMarker(ctx, p) })
 	}
 	b.Also = append(b.Also, func(ctx context.Context) error { return s.assignRefNumber(ctx, rec, resumed) })
 	if _, err := b.Write(ctx, s.Store); err != nil {
@@ -680,6 +688,22 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 	}
 	s.removePending(archive.ObjectInfo{Key: p.key, VersionID: p.version})
 	return nil
+}
+
+// putIdempotencyMarker keeps the idempotency marker of a finished
+// stamping. One naming another document (a later request under the same
+// key, answered while this finish was failing: the use marker is what
+// names this document meanwhile) is left as it is and logged: it is not
+// this document's, and refusing to finish over it would keep the
+// document unfinished for good.
+func (s *Service) putIdempotencyMarker(ctx context.Context, p pendingEntry) error {
+	key := idemPrefix + p.IdempotencyKey + ".json"
+	_, err := archive.Batch{Puts: []archive.Put{{Key: key, Data: jsonObject(codeEntry{DocumentID: p.DocumentID}), Existing: true}}}.Write(ctx, s.Store)
+	if errors.Is(err, archive.ErrAltered) {
+		s.log().Warn("the idempotency marker names another document; left as it is", "key", key, "document", p.DocumentID)
+		return nil
+	}
+	return err
 }
 
 // discard removes what a stamping that did not commit stored: its staging

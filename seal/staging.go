@@ -1,11 +1,13 @@
 package seal
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -37,6 +39,11 @@ const (
 
 // maxStagingHeader bounds the header line of a staging object.
 const maxStagingHeader = 1 << 20
+
+// maxStagingBytes bounds the objects of a staging read into memory: a
+// signed PDF of the largest size a deployment would accept, and its
+// SES_Signatures and record.
+const maxStagingBytes = 1 << 30
 
 // stagingKey is where a stamping's staging object is kept.
 func stagingKey(docID string) string { return pendingPrefix + docID + stagingSuffix }
@@ -91,19 +98,26 @@ func encodeStaging(entry pendingEntry, objs []stagedObject) []byte {
 // objects, each checked against the size and SM3 the header gives, and each
 // a key of the entry's document.
 func parseStaging(key string, b []byte) (pendingEntry, []stagedObject, error) {
+	return readStaging(key, bytes.NewReader(b), true)
+}
+
+// readStaging reads a staging object from r, as parseStaging; without
+// withObjects it reads and checks the header alone, and returns no objects.
+func readStaging(key string, r io.Reader, withObjects bool) (pendingEntry, []stagedObject, error) {
 	fail := func(format string, args ...any) (pendingEntry, []stagedObject, error) {
 		return pendingEntry{}, nil, &StagingError{Key: key, Reason: fmt.Sprintf(format, args...)}
 	}
-	rest, ok := bytes.CutPrefix(b, []byte(stagingMagic))
-	if !ok {
+	br := bufio.NewReader(r)
+	magic := make([]byte, len(stagingMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != stagingMagic {
 		return fail("no %q line", strings.TrimSpace(stagingMagic))
 	}
-	i := bytes.IndexByte(rest[:min(len(rest), maxStagingHeader)], '\n')
-	if i < 0 {
-		return fail("no header line within %d bytes", maxStagingHeader)
+	line, err := readLine(br, maxStagingHeader)
+	if err != nil {
+		return fail("header line: %v", err)
 	}
 	var h stagingHeader
-	dec := json.NewDecoder(bytes.NewReader(rest[:i]))
+	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&h); err != nil {
 		return fail("header: %v", err)
@@ -111,8 +125,17 @@ func parseStaging(key string, b []byte) (pendingEntry, []stagedObject, error) {
 	if !archive.ValidDocumentID(h.Entry.DocumentID) || stagingKey(h.Entry.DocumentID) != key {
 		return fail("header names document %q", h.Entry.DocumentID)
 	}
+	if !withObjects {
+		return h.Entry, nil, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(br, maxStagingBytes+1))
+	if err != nil {
+		return pendingEntry{}, nil, err
+	}
+	if len(body) > maxStagingBytes {
+		return fail("more than %d bytes", maxStagingBytes)
+	}
 	prefix := archive.DocumentPrefix(h.Entry.DocumentID)
-	body := rest[i+1:]
 	var objs []stagedObject
 	seen := map[string]bool{}
 	for _, s := range h.Objects {
@@ -137,6 +160,28 @@ func parseStaging(key string, b []byte) (pendingEntry, []stagedObject, error) {
 		return fail("no PDF or no record of %s", h.Entry.DocumentID)
 	}
 	return h.Entry, objs, nil
+}
+
+// readLine reads up to and without the next "\n", at most max bytes.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > max+1 {
+			return nil, fmt.Errorf("longer than %d bytes", max)
+		}
+		switch {
+		case err == nil:
+			return line[:len(line)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			return nil, errors.New("no end of line")
+		default:
+			return nil, err
+		}
+	}
 }
 
 // stagedRecord is the record among a staging's objects.

@@ -105,3 +105,22 @@ func FuzzParseStaging(f *testing.F) {
 		}
 	})
 }
+
+// TestStagingHeaderAlone: the sweep reads a staging's header to learn its
+// age without reading (or checking) the objects behind it.
+func TestStagingHeaderAlone(t *testing.T) {
+	p, objs := sampleStaging()
+	b := encodeStaging(p, objs)
+	b[len(b)-3] ^= 1 // an object damaged: only a read of the objects sees it
+	got, none, err := readStaging(stagingKey(p.DocumentID), bytes.NewReader(b), false)
+	if err != nil || none != nil || got.DocumentID != p.DocumentID || !got.Started.Equal(p.Started) {
+		t.Fatalf("header alone: %+v, %d objects, %v", got, len(none), err)
+	}
+	if _, _, err := readStaging(stagingKey(p.DocumentID), bytes.NewReader(b), true); err == nil {
+		t.Fatal("the damaged object was not seen when the objects were read")
+	}
+	long := append([]byte(stagingMagic), bytes.Repeat([]byte(" "), maxStagingHeader+10)...)
+	if _, _, err := readStaging(stagingKey(p.DocumentID), bytes.NewReader(append(long, '\n')), false); err == nil {
+		t.Fatal("a header line past the bound was read")
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 
 	"eseal/archive"
 	"eseal/archive/audit"
+	"eseal/archive/lifecycle"
 )
 
 // Unit is one tenant of the deployment.
@@ -145,6 +147,75 @@ func (r *Registry) CreateUnit(ctx context.Context, spec UnitSpec) (*Unit, error)
 		return nil, err
 	}
 	return u, nil
+}
+
+// unitHints maps the unit hints that begin retrieval codes
+// (lifecycle.UnitHint) to the tags of the units they may name, from the
+// units' code claims (units/codes/), each read once.
+type unitHints struct {
+	mu     sync.Mutex
+	read   map[string]string   // claim key → the unit's tag
+	byHint map[string][]string // hint → tags
+	listed time.Time
+}
+
+// unitRelistEvery is how often the code claims are listed again while
+// codes are looked up: a unit made on another replica is known within it,
+// at the cost of at most one listing per interval.
+const unitRelistEvery = time.Second
+
+// unitTagsByHint gives the tags of the units whose codes begin with hint
+// ("" for the first unit): lifecycle.Documents' UnitTags.
+func (r *Registry) unitTagsByHint(ctx context.Context, hint string) ([]string, error) {
+	h := &r.hints
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if time.Since(h.listed) >= unitRelistEvery {
+		if err := r.listUnitHints(ctx); err != nil {
+			return nil, err
+		}
+	}
+	tags := slices.Clone(h.byHint[hint])
+	if lifecycle.UnitHint("") == hint {
+		tags = append([]string{""}, tags...)
+	}
+	return tags, nil
+}
+
+// listUnitHints reads the code claims not read yet; h.mu is held.
+func (r *Registry) listUnitHints(ctx context.Context) error {
+	h := &r.hints
+	if h.read == nil {
+		h.read, h.byHint = map[string]string{}, map[string][]string{}
+	}
+	var keys []string
+	if err := r.store.List(ctx, archive.UnitsPrefix+"codes/", func(o archive.ObjectInfo) error {
+		if _, seen := h.read[o.Key]; !seen {
+			keys = append(keys, o.Key)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		var claim map[string]string
+		if err := getJSON(ctx, r.store, k, &claim); err != nil {
+			if errors.Is(err, archive.ErrNotFound) {
+				continue // a creation the audit log refused, undone
+			}
+			return err
+		}
+		id := claim["unit"]
+		if !ValidUnitID(id) {
+			continue
+		}
+		tag := strings.TrimPrefix(id, "u-")
+		h.read[k] = tag
+		hint := lifecycle.UnitHint(tag)
+		h.byHint[hint] = append(h.byHint[hint], tag)
+	}
+	h.listed = time.Now()
+	return nil
 }
 
 // Unit returns a unit by id; "" is the first unit.

@@ -3,25 +3,59 @@ package lifecycle
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/emmansun/gmsm/sm3"
 
 	"eseal/archive"
 )
 
 // Retrieval codes let a citizen download their document (/d/{code}) without
-// an account. The store keeps only a hash of each code: codes/<sha256 of
-// the normalised code>.json names the document, and the record carries the
-// same hash (RetrievalCodeHash).
+// an account. A code names its document by itself: its first four
+// characters are a hint of the document's unit (UnitHint), the other
+// sixteen are 80 random bits, and the document's id is derived from the
+// whole code (DocumentIDFor) — so a lookup reads the document's record and
+// nothing else, and a stamping writes no index object for its code. The id
+// reveals nothing of the code (SM3 is one-way over 80 unknown bits). The
+// record carries the code's hash (RetrievalCodeHash), which the lookup
+// checks. Codes issued before 2026-12-02 are 100 random bits with an index
+// object, codes/<sha256 of the normalised code>.json, naming the document;
+// they are still looked up there.
 
-// codesPrefix holds the retrieval-code index.
+// codesPrefix holds the retrieval-code index of codes issued before
+// 2026-12-02.
 const codesPrefix = "codes/"
 
 // RetrievalCodeLen is the length of a normalised retrieval code: 20 base32
-// characters, 100 random bits, printed as five groups of four.
+// characters, printed as five groups of four.
 const RetrievalCodeLen = 20
+
+// UnitHintLen is the length of a code's unit hint, its first characters.
+const UnitHintLen = 4
+
+// UnitHint is the unit hint that begins the retrieval codes of the unit
+// with this tag ("" for the first unit): 20 bits of its SM3, in base32.
+func UnitHint(tag string) string {
+	sum := sm3.Sum([]byte("eseal unit hint\x00" + tag))
+	return base32.StdEncoding.EncodeToString(sum[:])[:UnitHintLen]
+}
+
+// DocumentIDFor is the id of the document a retrieval code of the unit
+// with this tag opens: the unit's document prefix and 80 bits of the SM3
+// of the normalised code (archive.ValidDocumentID).
+func DocumentIDFor(tag, code string) string {
+	sum := sm3.Sum([]byte("eseal document id\x00" + NormalizeCode(code)))
+	id := strings.ToLower(base32.StdEncoding.EncodeToString(sum[:10]))
+	if tag != "" {
+		return "doc-" + tag + "-" + id
+	}
+	return "doc-" + id
+}
 
 // NormalizeCode drops separators and case so people can type codes
 // loosely; "" for what cannot be a code.
@@ -50,13 +84,43 @@ func CodeHash(code string) string {
 func CodeKey(code string) string { return codesPrefix + CodeHash(code) + ".json" }
 
 // ByRetrievalCode finds the committed document a citizen's code opens, its
-// record as the commit stored it. The index object is not pinned, so the
-// record must carry the code's hash: an index object put around the
-// service that names another document opens nothing.
+// record as the commit stored it: the document whose id the code derives
+// in each unit its hint may name, else (a code issued before 2026-12-02)
+// the one its index object names. Either way the record must carry the
+// code's hash, so neither an id that happens to match nor an index object
+// put around the service opens another document.
 func (d *Documents) ByRetrievalCode(ctx context.Context, code string) (*archive.Record, error) {
-	if len(NormalizeCode(code)) != RetrievalCodeLen {
+	n := NormalizeCode(code)
+	if len(n) != RetrievalCodeLen {
 		return nil, archive.ErrNotFound
 	}
+	tags := []string{""}
+	if d.UnitTags != nil {
+		var err error
+		if tags, err = d.UnitTags(ctx, n[:UnitHintLen]); err != nil {
+			return nil, err
+		}
+	} else if UnitHint("") != n[:UnitHintLen] {
+		tags = nil
+	}
+	for _, tag := range tags {
+		rec, err := d.CommittedRecord(ctx, DocumentIDFor(tag, n))
+		if errors.Is(err, archive.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.RetrievalCodeHash == CodeHash(n) {
+			return rec, nil
+		}
+	}
+	return d.byCodeIndex(ctx, n)
+}
+
+// byCodeIndex finds the document of a code issued before 2026-12-02 through
+// its index object.
+func (d *Documents) byCodeIndex(ctx context.Context, code string) (*archive.Record, error) {
 	b, err := readSmall(ctx, d.Store, CodeKey(code))
 	if err != nil {
 		return nil, err

@@ -43,6 +43,10 @@ func forged(t *testing.T, d *seal.Stamped, pdf []byte) []byte {
 
 func codeEntry(docID string) []byte { return []byte(`{"document_id": "` + docID + `"}`) }
 
+// oldCode is a retrieval code of the kind issued before 2026-12-02 (100
+// random bits, no unit hint), which only an index object names.
+const oldCode = "Z7Z7-Z7Z7-Z7Z7-Z7Z7-Z7Z7"
+
 // TestForeignRecordNotServedFS: on the filesystem, which keeps one version
 // per key, a record edited behind the store's back (lock and all) is the
 // foreign version. No lifecycle path returns it: committed reads and code
@@ -59,7 +63,11 @@ func TestForeignRecordNotServedFS(t *testing.T) {
 	e.clock.Advance(2 * time.Hour) // a's retention has ended
 
 	overwrite(t, root, archive.RecordKey(a.DocumentID), forged(t, a, nil))
-	overwrite(t, root, lifecycle.CodeKey(b.RetrievalCode), codeEntry(c.DocumentID))
+	// A code of the kind issued before 2026-12-02, found through its index
+	// object: one put around the service, naming another document.
+	if _, err := archive.PutBytesIfAbsent(ctx, e.store, lifecycle.CodeKey(oldCode), codeEntry(c.DocumentID)); err != nil {
+		t.Fatal(err)
+	}
 
 	if rec, err := e.docs.CommittedRecord(ctx, a.DocumentID); !errors.Is(err, archive.ErrAltered) {
 		t.Errorf("committed record: %v %+v, want ErrAltered", err, rec)
@@ -67,8 +75,11 @@ func TestForeignRecordNotServedFS(t *testing.T) {
 	if rec, err := e.docs.ByRetrievalCode(ctx, a.RetrievalCode); !errors.Is(err, archive.ErrAltered) {
 		t.Errorf("code of the altered document: %v %+v, want ErrAltered", err, rec)
 	}
-	if rec, err := e.docs.ByRetrievalCode(ctx, b.RetrievalCode); !errors.Is(err, archive.ErrNotFound) {
+	if rec, err := e.docs.ByRetrievalCode(ctx, oldCode); !errors.Is(err, archive.ErrNotFound) {
 		t.Errorf("a code whose index names another document: %v %+v, want not found", err, rec)
+	}
+	if rec, err := e.docs.ByRetrievalCode(ctx, b.RetrievalCode); err != nil || rec.DocumentID != b.DocumentID {
+		t.Errorf("a code that names its document: %v %+v", err, rec)
 	}
 	if rec, err := e.docs.ByRetrievalCode(ctx, c.RetrievalCode); err != nil || rec.DocumentID != c.DocumentID {
 		t.Errorf("an untouched code: %v %+v", err, rec)
@@ -137,7 +148,7 @@ func TestForeignVersionNotServedMinIO(t *testing.T) {
 	put(archive.RecordKey(a.DocumentID), forged(t, a, nil))
 	put(archive.RecordKey(b.DocumentID), forged(t, b, foreignPDF))
 	put(archive.DocumentKey(b.DocumentID), foreignPDF)
-	put(lifecycle.CodeKey(b.RetrievalCode), codeEntry(c.DocumentID))
+	put(lifecycle.CodeKey(oldCode), codeEntry(c.DocumentID))
 	if cur, _, _ := archive.GetBytes(ctx, store, archive.DocumentKey(b.DocumentID)); !bytes.Equal(cur, foreignPDF) {
 		t.Fatal("the foreign PDF is not the current version")
 	}
@@ -166,7 +177,7 @@ func TestForeignVersionNotServedMinIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	real("by code", rec, a)
-	if rec, err := e.docs.ByRetrievalCode(ctx, b.RetrievalCode); !errors.Is(err, archive.ErrNotFound) {
+	if rec, err := e.docs.ByRetrievalCode(ctx, oldCode); !errors.Is(err, archive.ErrNotFound) {
 		t.Errorf("a code whose index names another document: %v %+v, want not found", err, rec)
 	}
 

@@ -48,6 +48,10 @@ type Documents struct {
 	// nil records nothing. A change the log could not record is not made:
 	// a hold is set back, a disposal not begun, and Audit's error returned.
 	Audit func(ctx context.Context, e audit.Entry) error
+	// UnitTags gives the tags of the units whose UnitHint is hint (""
+	// for the first unit's), for ByRetrievalCode; nil knows the first
+	// unit only.
+	UnitTags func(ctx context.Context, hint string) ([]string, error)
 }
 
 // InputError is a malformed request (a reason, witnesses, document list):

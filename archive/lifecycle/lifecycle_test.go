@@ -109,7 +109,7 @@ func TestDisposal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{archive.DocumentKey(short.DocumentID), archive.RecordKey(short.DocumentID), lifecycle.CodeKey(short.RetrievalCode)} {
+	for _, k := range []string{archive.DocumentKey(short.DocumentID), archive.RecordKey(short.DocumentID)} {
 		if _, err := e.store.Head(ctx, k); !errors.Is(err, archive.ErrNotFound) {
 			t.Fatalf("%s survived disposal: %v", k, err)
 		}

@@ -288,8 +288,9 @@ func (pw *packWriter) xmlFile(p string, v any) error {
 // then its metadata. It returns the bytes of both.
 func (pw *packWriter) item(ctx context.Context, it Item, opts Options, tally *tally) (int64, error) {
 	rec := it.Record
-	// Pinned to the version the commit stored (rec.PDFVersion; empty on the
-	// filesystem), so a version put in front of it is never packed.
+	// Pinned to the version the commit stored (rec.PDFVersion; without one,
+	// the key's first version), so a version put in front of it is never
+	// packed.
 	sp, err := spool(ctx, opts.Store, archive.DocumentKey(rec.DocumentID), rec.PDFVersion, opts.TempDir, opts.SpoolLimit)
 	if err != nil {
 		return 0, &ItemError{DocumentID: rec.DocumentID, Reason: "reading the stored PDF: " + err.Error()}
