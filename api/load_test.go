@@ -124,12 +124,13 @@ func TestLoadHTTP(t *testing.T) {
 }
 
 // writeCounter counts a store's durable writes: puts (with or without a
-// lock), retention and hold changes, deletes.
+// lock), retention and hold changes, deletes — a removal of many objects
+// in one operation (archive.DeleteMany) as one.
 type writeCounter struct{ n atomic.Int64 }
 
 func (w *writeCounter) observe(op string, _ error, _ time.Duration) {
 	switch op {
-	case "put_if_absent", "put_retained", "set_retention", "set_legal_hold", "delete":
+	case "put_if_absent", "put_retained", "set_retention", "set_legal_hold", "delete", "delete_many":
 		w.n.Add(1)
 	}
 }
