@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -435,7 +436,7 @@ var (
 	useKeyRE  = regexp.MustCompile(`^authz/(az-[a-z2-7]{16})/use/\d{4}\.json$`)
 	releaseRE = regexp.MustCompile(`^authz/(az-[a-z2-7]{16})/release/(\d{4}\.json)$`)
 	docKeyRE  = regexp.MustCompile(`^docs/(doc-[a-z2-7]{16})/(.+)$`)
-	pendKeyRE = regexp.MustCompile(`^pending/(doc-[a-z2-7]{16})\.json$`)
+	pendKeyRE = regexp.MustCompile(`^pending/(doc-[a-z2-7]{16})\.(json|stage)$`)
 )
 
 // readStore lists authz/, docs/, pending/ and codes/ and reads the use
@@ -545,4 +546,40 @@ func (f *firstLines) report(t *testing.T, what string) {
 	if f.n > 0 {
 		t.Errorf("%s: %d failure(s), the first:\n  %s", what, f.n, strings.Join(f.lines, "\n  "))
 	}
+}
+
+// pendingEntry is what the system tests read of a pending stamping.
+type pendingEntry struct {
+	AuthorizationID string `json:"authorization_id"`
+}
+
+// pendingEntryOf reads the pending entry of a stamping: from its staging
+// object's header line (docs/formats.md), or from a pending marker of the
+// earlier layout.
+func pendingEntryOf(ctx context.Context, st archive.Store, doc string) (pendingEntry, error) {
+	var pe pendingEntry
+	rc, _, err := st.Get(ctx, "pending/"+doc+".stage")
+	if errors.Is(err, archive.ErrNotFound) {
+		return pe, getStoreJSON(ctx, st, "pending/"+doc+".json", &pe)
+	}
+	if err != nil {
+		return pe, err
+	}
+	defer rc.Close()
+	br := bufio.NewReader(rc)
+	magic, err := br.ReadString('\n')
+	if err != nil || magic != "eseal staging 1\n" {
+		return pe, fmt.Errorf("pending/%s.stage: not a staging object (%q, %v)", doc, magic, err)
+	}
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		return pe, fmt.Errorf("pending/%s.stage: header: %w", doc, err)
+	}
+	var h struct {
+		Entry pendingEntry `json:"entry"`
+	}
+	if err := json.Unmarshal(line, &h); err != nil {
+		return pe, fmt.Errorf("pending/%s.stage: header: %w", doc, err)
+	}
+	return h.Entry, nil
 }
