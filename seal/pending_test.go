@@ -33,18 +33,25 @@ func (h *heldRemovals) DeleteMany(ctx context.Context, objs []archive.ObjectInfo
 	return h.Store.DeleteMany(ctx, objs)
 }
 
-// TestPendingMarkersRemovedTogether shows that a stamping answers before its
-// pending marker is removed, and that the markers of stampings finished
-// while a removal is under way go together in the next one.
-func TestPendingMarkersRemovedTogether(t *testing.T) {
-	ctx := context.Background()
+// newHeldRemovalsEnv is a service on a filesystem store whose removals of
+// pending markers are held (heldRemovals).
+func newHeldRemovalsEnv(t *testing.T) (*serviceEnv, *heldRemovals, *fs.Store) {
+	t.Helper()
 	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
 	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &heldRemovals{Store: store, entered: make(chan struct{}), release: make(chan struct{})}
-	e := newServiceEnvOn(t, "items: {}\n", clock, h)
+	return newServiceEnvOn(t, "items: {}\n", clock, h), h, store
+}
+
+// TestPendingMarkersRemovedTogether shows that a stamping answers before its
+// pending marker is removed, and that the markers of stampings finished
+// while a removal is under way go together in the next one.
+func TestPendingMarkersRemovedTogether(t *testing.T) {
+	ctx := context.Background()
+	e, h, store := newHeldRemovalsEnv(t)
 	e.stamp(t, "330000-XK-01") // answered although its marker's removal is held
 	<-h.entered
 	for i := range 5 {
@@ -70,17 +77,11 @@ func TestPendingMarkersRemovedTogether(t *testing.T) {
 // start's sweep — its marker removed — without a second audit entry.
 func TestRecoverFinishedButPending(t *testing.T) {
 	ctx := context.Background()
-	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
-	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &heldRemovals{Store: store, entered: make(chan struct{}), release: make(chan struct{})}
-	e := newServiceEnvOn(t, "items: {}\n", clock, h)
+	e, h, store := newHeldRemovalsEnv(t)
 	t.Cleanup(func() { close(h.release) })
 	st := e.stamp(t, "330000-XK-01")
 	<-h.entered // the process "stops" here: its removal never happens
-	next := replica(t, e, store, clock, "node-2")
+	next := replica(t, e, store, e.clock, "node-2")
 	done, dropped, err := next.Recover(ctx)
 	if err != nil || done != 1 || dropped != 0 {
 		t.Fatalf("Recover: completed %d, discarded %d, %v; want 1, 0", done, dropped, err)
