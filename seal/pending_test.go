@@ -2,8 +2,11 @@ package seal_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,5 +103,39 @@ func TestRecoverFinishedButPending(t *testing.T) {
 	}
 	if stamped != 1 {
 		t.Errorf("%d audit entries for the stamping, want 1", stamped)
+	}
+}
+
+// TestFinishRetriedAtOnce: a stamping whose finish fails once after its
+// audit entry (the record's put refused) tries again before it answers, so
+// its document is served at once, not only after the recovery sweep.
+func TestFinishRetriedAtOnce(t *testing.T) {
+	ctx := context.Background()
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
+	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed atomic.Bool
+	hook := &writeHook{Store: store, before: func(op, key string) error {
+		if strings.HasSuffix(key, "/record.json") && failed.CompareAndSwap(false, true) {
+			return errors.New("the store refused the record's put, once")
+		}
+		return nil
+	}}
+	e := newServiceEnvOn(t, "items: {}\n", clock, hook)
+	d := e.stamp(t, "330000-XK-01")
+	if !failed.Load() {
+		t.Fatal("the record's put was never made")
+	}
+	rec, pdf, err := e.svc.Documents().CommittedPDF(ctx, d.DocumentID)
+	if err != nil || rec.SM3 != d.Record.SM3 || len(pdf) != int(d.Record.Size) {
+		t.Fatalf("the document right after its stamping: %v", err)
+	}
+	if rec, err := e.svc.Documents().ByRetrievalCode(ctx, d.RetrievalCode); err != nil || rec.DocumentID != d.DocumentID {
+		t.Fatalf("its code: %v", err)
+	}
+	if n := countPrefix(t, store, "pending/"); n != 0 {
+		t.Fatalf("%d pending objects left", n)
 	}
 }

@@ -620,9 +620,16 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		return nil, err
 	}
 	if err := s.finish(ctx, job.pend, job.rec, job.staged, uses, false); err != nil {
-		// Committed and logged: the document exists. The sweep finishes
-		// the locking.
-		s.log().Warn("stamping committed; locking deferred to the recovery sweep", "document", job.docID, "err", err)
+		// Committed and logged: the document exists, but until it is
+		// finished it is only in its staging object, served by nothing.
+		// One more try at once, as the recovery sweep would make it
+		// (resumed: what the first try wrote is accepted, a number it
+		// claimed kept): a store node lost for a moment, or one write's
+		// answer lost, need not leave the document unserved for the
+		// sweep's grace period.
+		if err := s.finish(ctx, job.pend, job.rec, job.staged, uses, true); err != nil {
+			s.log().Warn("stamping committed; finishing deferred to the recovery sweep", "document", job.docID, "err", err)
+		}
 	}
 	return &Stamped{DocumentID: job.docID, RetrievalCode: job.code, Record: job.rec, Warnings: job.warnings}, nil
 }
