@@ -104,6 +104,9 @@ func TestMultiSealCommitIsAllOrNothing(t *testing.T) {
 	if _, err := e.svc.Stamp(ctx, seal.StampRequest{SealID: other.ID, AuthorizationID: a2.ID, Placement: seal.Placement{Page: 1, XMM: 20, YMM: 20}, PDF: in, Record: rec}); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.svc.FlushPending(ctx); err != nil { // the earlier stamping's staging goes first
+		t.Fatal(err)
+	}
 	before := countObjects(t, e.store)
 	_, err = e.svc.Stamp(ctx, seal.StampRequest{PDF: in, Record: rec, Seals: []seal.SealUse{
 		{SealID: e.sealID, AuthorizationID: a1.ID, Placement: seal.Placement{Page: 1, XMM: 20, YMM: 20}},
