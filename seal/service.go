@@ -462,7 +462,7 @@ func (s *Service) stampPDF(ctx context.Context, job *stamping) error {
 		sesKey := ""
 		if res.SESignature != nil {
 			sesKey = fmt.Sprintf("%sses-%d.der", archive.DocumentPrefix(job.docID), len(job.sigs)+1)
-			job.sesObjects = append(job.sesObjects, stagedObject{sesKey, res.SESignature})
+			job.sesObjects = append(job.sesObjects, stagedObject{key: sesKey, data: res.SESignature})
 		}
 		job.sigs = append(job.sigs, archive.SignatureElement{
 			SESignatureKey: sesKey,
@@ -536,8 +536,8 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 		IdempotencyKey: job.idem, Started: now}
 
 	recBytes := jsonObject(rec)
-	job.staged = append(append([]stagedObject{{archive.DocumentKey(job.docID), job.signed}}, job.sesObjects...),
-		stagedObject{archive.RecordKey(job.docID), recBytes})
+	job.staged = append(append([]stagedObject{{key: archive.DocumentKey(job.docID), data: job.signed, sm3: rec.SM3}}, job.sesObjects...),
+		stagedObject{key: archive.RecordKey(job.docID), data: recBytes})
 	b := encodeStaging(job.pend, job.staged)
 	job.pend.key = stagingKey(job.docID)
 	marker, err := s.Store.PutIfAbsent(ctx, job.pend.key, bytes.NewReader(b), int64(len(b)))
@@ -740,6 +740,9 @@ func (s *Service) discard(ctx context.Context, p pendingEntry) {
 type stagedObject struct {
 	key  string
 	data []byte
+	// sm3 is the hex SM3 of data when it is known already (the PDF's, from
+	// its record), so the staging's header need not hash it again.
+	sm3 string
 }
 
 func stagedKeys(objs []stagedObject) []string {

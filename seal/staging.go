@@ -76,8 +76,12 @@ func encodeStaging(entry pendingEntry, objs []stagedObject) []byte {
 	h := stagingHeader{Entry: entry}
 	size := 0
 	for _, o := range objs {
-		sum := sm3.Sum(o.data)
-		h.Objects = append(h.Objects, stagedSummary{Key: o.key, Size: len(o.data), SM3: hex.EncodeToString(sum[:])})
+		sum := o.sm3
+		if sum == "" {
+			b := sm3.Sum(o.data)
+			sum = hex.EncodeToString(b[:])
+		}
+		h.Objects = append(h.Objects, stagedSummary{Key: o.key, Size: len(o.data), SM3: sum})
 		size += len(o.data)
 	}
 	head, err := json.Marshal(h)

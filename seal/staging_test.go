@@ -13,9 +13,9 @@ func sampleStaging() (pendingEntry, []stagedObject) {
 	doc := "doc-abcdefghijklmnop"
 	p := pendingEntry{DocumentID: doc, AuthorizationID: "az-1", CodeKey: "codes/x.json", Started: time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)}
 	return p, []stagedObject{
-		{archive.DocumentKey(doc), []byte("%PDF-1.7\nsigned\n%%EOF\n")},
-		{archive.DocumentPrefix(doc) + "ses-1.der", []byte{0x30, 0x03, 0x02, 0x01, 0x01}},
-		{archive.RecordKey(doc), []byte(`{"document_id":"` + doc + `"}` + "\n")},
+		{key: archive.DocumentKey(doc), data: []byte("%PDF-1.7\nsigned\n%%EOF\n")},
+		{key: archive.DocumentPrefix(doc) + "ses-1.der", data: []byte{0x30, 0x03, 0x02, 0x01, 0x01}},
+		{key: archive.RecordKey(doc), data: []byte(`{"document_id":"` + doc + `"}` + "\n")},
 	}
 }
 
@@ -52,7 +52,7 @@ func TestStagingHostile(t *testing.T) {
 	good := encodeStaging(p, objs)
 	other, _ := sampleStaging()
 	other.DocumentID = "doc-qrstuvwxyzabcdef"
-	foreign := append([]stagedObject{{"docs/doc-qrstuvwxyzabcdef/document.pdf", []byte("x")}}, objs...)
+	foreign := append([]stagedObject{{key: "docs/doc-qrstuvwxyzabcdef/document.pdf", data: []byte("x")}}, objs...)
 	flip := bytes.Clone(good)
 	flip[len(flip)-3] ^= 1
 	for _, c := range []struct {
