@@ -31,12 +31,25 @@ func GetBytes(ctx context.Context, s Store, key string) ([]byte, ObjectInfo, err
 // MaxBytes): a longer one is ErrTooLarge, its content never read. One
 // request: the size comes with the object, not from a Head before it.
 func GetBytesMax(ctx context.Context, s Store, key string, limit int64) ([]byte, ObjectInfo, error) {
-	limit = min(limit, MaxBytes)
 	rc, info, err := s.Get(ctx, key)
+	return readMax(rc, info, err, key, limit)
+}
+
+// GetVersionBytesMax is GetBytesMax of one version of the object, as
+// ListVersions names it; the information returned is that version's, its
+// retention with it.
+func GetVersionBytesMax(ctx context.Context, s Store, key, version string, limit int64) ([]byte, ObjectInfo, error) {
+	rc, info, err := s.GetVersion(ctx, key, version)
+	return readMax(rc, info, err, key, limit)
+}
+
+// readMax reads an opened object of at most limit bytes (at most MaxBytes).
+func readMax(rc io.ReadCloser, info ObjectInfo, err error, key string, limit int64) ([]byte, ObjectInfo, error) {
 	if err != nil {
 		return nil, info, err
 	}
 	defer rc.Close()
+	limit = min(limit, MaxBytes)
 	if info.Size > limit {
 		return nil, info, fmt.Errorf("get %q (%d bytes, more than the %d expected): %w", key, info.Size, limit, ErrTooLarge)
 	}

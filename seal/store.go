@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -74,7 +73,7 @@ func getJSONVersion(ctx context.Context, s archive.Store, key, version string, v
 	if version == "" {
 		b, info, err = archive.GetBytesMax(ctx, s, key, maxMetaObject)
 	} else {
-		b, info, err = getVersionMax(ctx, s, key, version, maxMetaObject)
+		b, info, err = archive.GetVersionBytesMax(ctx, s, key, version, maxMetaObject)
 	}
 	if err != nil {
 		return info, err
@@ -83,26 +82,6 @@ func getJSONVersion(ctx context.Context, s archive.Store, key, version string, v
 		return info, fmt.Errorf("%s: %w", key, err)
 	}
 	return info, nil
-}
-
-// getVersionMax is archive.GetBytesMax of one version.
-func getVersionMax(ctx context.Context, s archive.Store, key, version string, limit int64) ([]byte, archive.ObjectInfo, error) {
-	rc, info, err := s.GetVersion(ctx, key, version)
-	if err != nil {
-		return nil, info, err
-	}
-	defer rc.Close()
-	if info.Size > limit {
-		return nil, info, fmt.Errorf("get %q version %s (%d bytes, more than the %d expected): %w", key, version, info.Size, limit, archive.ErrTooLarge)
-	}
-	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
-	switch {
-	case err != nil:
-		return nil, info, fmt.Errorf("archive: read %q version %s: %w", key, version, err)
-	case int64(len(b)) > limit:
-		return nil, info, fmt.Errorf("get %q version %s: %w", key, version, archive.ErrTooLarge)
-	}
-	return b, info, nil
 }
 
 // listedCache holds decoded copies of small objects that are written once,
