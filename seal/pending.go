@@ -2,6 +2,7 @@ package seal
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"eseal/archive"
@@ -27,6 +28,7 @@ const maxPendingRemoval = 1000
 const pendingRemovalTimeout = time.Minute
 
 type pendingRemovals struct {
+	mu    sync.Mutex
 	queue []archive.ObjectInfo
 	// done is closed when the running remover stops; nil when none runs.
 	done chan struct{}
@@ -35,9 +37,9 @@ type pendingRemovals struct {
 // removePending queues the pending marker of a finished stamping for
 // removal, and starts the remover if none runs.
 func (s *Service) removePending(marker archive.ObjectInfo) {
-	s.removalsMu.Lock()
-	defer s.removalsMu.Unlock()
 	r := &s.removals
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.queue = append(r.queue, marker)
 	if r.done == nil {
 		r.done = make(chan struct{})
@@ -48,18 +50,18 @@ func (s *Service) removePending(marker archive.ObjectInfo) {
 // removePendingMarkers removes queued markers, a batch at a time, until
 // the queue is empty.
 func (s *Service) removePendingMarkers(done chan struct{}) {
+	r := &s.removals
 	for {
-		s.removalsMu.Lock()
-		r := &s.removals
+		r.mu.Lock()
 		batch := r.queue[:min(len(r.queue), maxPendingRemoval)]
 		r.queue = r.queue[len(batch):]
 		if len(batch) == 0 {
 			r.queue, r.done = nil, nil
-			s.removalsMu.Unlock()
+			r.mu.Unlock()
 			close(done)
 			return
 		}
-		s.removalsMu.Unlock()
+		r.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), pendingRemovalTimeout)
 		if err := archive.DeleteMany(ctx, s.Store, batch); err != nil {
 			s.log().Warn("removing finished stampings' pending markers; the recovery sweep will", "markers", len(batch), "err", err)
@@ -73,9 +75,9 @@ func (s *Service) removePendingMarkers(done chan struct{}) {
 // makes good). A process that stamps and exits calls it before exiting.
 func (s *Service) FlushPending(ctx context.Context) error {
 	for {
-		s.removalsMu.Lock()
+		s.removals.mu.Lock()
 		done := s.removals.done
-		s.removalsMu.Unlock()
+		s.removals.mu.Unlock()
 		if done == nil {
 			return nil
 		}

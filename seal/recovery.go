@@ -72,17 +72,17 @@ func (s *Service) StalePending(ctx context.Context) (int, error) {
 func (s *Service) Grace() time.Duration { return s.grace() }
 
 func (s *Service) sweep(ctx context.Context, onlyOld bool) (completed, discarded int, err error) {
-	var pending []archive.ObjectInfo
+	var pending []string
 	if err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
-		pending = append(pending, o)
+		pending = append(pending, o.Key)
 		return nil
 	}); err != nil {
 		return 0, 0, err
 	}
-	for _, o := range pending {
-		done, dropped, err := s.recoverOne(ctx, o.Key, onlyOld)
+	for _, k := range pending {
+		done, dropped, err := s.recoverOne(ctx, k, onlyOld)
 		if err != nil {
-			s.log().Error("recovery sweep: leaving a pending stamping for later", "key", o.Key, "err", err)
+			s.log().Error("recovery sweep: leaving a pending stamping for later", "key", k, "err", err)
 			continue
 		}
 		if done {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -54,8 +53,7 @@ type Service struct {
 
 	// removals are the finished stampings' pending markers waiting for
 	// their removal (pending.go).
-	removalsMu sync.Mutex
-	removals   pendingRemovals
+	removals pendingRemovals
 }
 
 // RecordInput is what the approval system tells about the document.
