@@ -121,6 +121,14 @@ func (b Batch) Write(ctx context.Context, s Store) ([]ObjectInfo, error) {
 	return infos, concurrently(jobs)
 }
 
+// PutLocked stores b under key, locked until until, if no object with that
+// key exists, as a put of a Batch does: in one write where the store can,
+// and an object stored but not locked by that write is locked after it; a
+// zero until stores it unlocked. It returns ErrExists if the key is taken.
+func PutLocked(ctx context.Context, s Store, key string, b []byte, until time.Time) (ObjectInfo, error) {
+	return put(ctx, s, Put{Key: key, Data: b, RetainUntil: until})
+}
+
 func put(ctx context.Context, s Store, p Put) (ObjectInfo, error) {
 	var info ObjectInfo
 	var err error

@@ -389,10 +389,8 @@ func (r *Registry) releaseUse(ctx context.Context, id string, n int, docID strin
 	if rel.Signature, err = r.signGrant(rel.signedBytes()); err != nil {
 		return err
 	}
-	_, err = archive.PutRetained(ctx, r.store, key, jsonObject(rel), until)
+	_, err = archive.PutLocked(ctx, r.store, key, jsonObject(rel), until)
 	switch {
-	case errors.Is(err, archive.ErrStoredUnlocked):
-		return r.store.SetRetention(ctx, key, until)
 	case errors.Is(err, archive.ErrExists):
 		// Released before (a sweep, or a retry after an answer was lost).
 		var prev useRelease

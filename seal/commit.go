@@ -540,14 +540,7 @@ func (r *Registry) ConsumeAuthorization(ctx context.Context, st *AuthorizationSt
 // lock is locked here; if that fails too the error says so, and the
 // stamping is left to the recovery sweep, whose finish locks it.
 func (r *Registry) putUse(ctx context.Context, id string, u AuthorizationUse) error {
-	key := useKey(id, u.N)
-	if u.RetainUntil.IsZero() {
-		return putJSON(ctx, r.store, key, u)
-	}
-	_, err := archive.PutRetained(ctx, r.store, key, jsonObject(u), u.RetainUntil)
-	if errors.Is(err, archive.ErrStoredUnlocked) {
-		err = r.store.SetRetention(ctx, key, u.RetainUntil)
-	}
+	_, err := archive.PutLocked(ctx, r.store, useKey(id, u.N), jsonObject(u), u.RetainUntil)
 	return err
 }
 
