@@ -536,9 +536,9 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	recBytes := jsonObject(rec)
 	job.staged = append(append([]stagedObject{{key: archive.DocumentKey(job.docID), data: job.signed, sm3: rec.SM3}}, job.sesObjects...),
 		stagedObject{key: archive.RecordKey(job.docID), data: recBytes})
-	b := encodeStaging(job.pend, job.staged)
+	r, size := stagingReader(job.pend, job.staged)
 	job.pend.key = stagingKey(job.docID)
-	marker, err := s.Store.PutIfAbsent(ctx, job.pend.key, bytes.NewReader(b), int64(len(b)))
+	marker, err := s.Store.PutIfAbsent(ctx, job.pend.key, r, size)
 	if err != nil {
 		return err
 	}

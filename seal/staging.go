@@ -71,10 +71,11 @@ type StagingError struct {
 
 func (e *StagingError) Error() string { return e.Key + ": not a staging object: " + e.Reason }
 
-// encodeStaging builds the staging object of entry and objs.
-func encodeStaging(entry pendingEntry, objs []stagedObject) []byte {
+// stagingReader streams the staging object of entry and objs without
+// copying the objects into one buffer (the PDF may be tens of MB); size is
+// its length.
+func stagingReader(entry pendingEntry, objs []stagedObject) (r io.Reader, size int64) {
 	h := stagingHeader{Entry: entry}
-	size := 0
 	for _, o := range objs {
 		sum := o.sm3
 		if sum == "" {
@@ -82,20 +83,18 @@ func encodeStaging(entry pendingEntry, objs []stagedObject) []byte {
 			sum = hex.EncodeToString(b[:])
 		}
 		h.Objects = append(h.Objects, stagedSummary{Key: o.key, Size: len(o.data), SM3: sum})
-		size += len(o.data)
 	}
 	head, err := json.Marshal(h)
 	if err != nil {
 		panic("seal: a staging header does not marshal: " + err.Error()) // plain data: cannot happen
 	}
-	b := make([]byte, 0, len(stagingMagic)+len(head)+1+size)
-	b = append(b, stagingMagic...)
-	b = append(b, head...)
-	b = append(b, '\n')
+	parts := []io.Reader{strings.NewReader(stagingMagic), bytes.NewReader(append(head, '\n'))}
+	size = int64(len(stagingMagic) + len(head) + 1)
 	for _, o := range objs {
-		b = append(b, o.data...)
+		parts = append(parts, bytes.NewReader(o.data))
+		size += int64(len(o.data))
 	}
-	return b
+	return io.MultiReader(parts...), size
 }
 
 // parseStaging reads a staging object stored under key: its entry and its

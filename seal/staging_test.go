@@ -9,6 +9,16 @@ import (
 	"eseal/archive"
 )
 
+// encodeStaging is the staging object of entry and objs, whole, as
+// stagingReader streams it.
+func encodeStaging(entry pendingEntry, objs []stagedObject) []byte {
+	r, size := stagingReader(entry, objs)
+	var b bytes.Buffer
+	b.Grow(int(size))
+	_, _ = b.ReadFrom(r) // in-memory readers: no error
+	return b.Bytes()
+}
+
 func sampleStaging() (pendingEntry, []stagedObject) {
 	doc := "doc-abcdefghijklmnop"
 	p := pendingEntry{DocumentID: doc, AuthorizationID: "az-1", CodeKey: "codes/x.json", Started: time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)}
