@@ -54,6 +54,8 @@ type Service struct {
 	// removals are the finished stampings' pending markers waiting for
 	// their removal (pending.go).
 	removals pendingRemovals
+	// refs hands out reference numbers (archive.RefCounter).
+	refs archive.RefCounter
 }
 
 // RecordInput is what the approval system tells about the document.
@@ -681,7 +683,7 @@ func (s *Service) finish(ctx context.Context, p pendingEntry, rec *archive.Recor
 	if p.IdempotencyKey != "" {
 		b.Also = append(b.Also, func(ctx context.Context) error { return s.putIdempotencyMarker(ctx, p) })
 	}
-	b.Also = append(b.Also, func(ctx context.Context) error { return s.assignRefNumber(ctx, rec, resumed) })
+	b.Also = append(b.Also, func(ctx context.Context) error { return s.assignRefNumber(ctx, rec, resumed, p.Started) })
 	if _, err := b.Write(ctx, s.Store); err != nil {
 		return err
 	}
@@ -771,9 +773,12 @@ func validateRecord(r *RecordInput) error {
 }
 
 // assignRefNumber gives a committed record its number in its fonds-year-
-// retention-item series (archive.AssignRefNumber). A unit without a fonds
-// code numbers nothing: its transfers number their records as before.
-func (s *Service) assignRefNumber(ctx context.Context, rec *archive.Record, resumed bool) error {
+// retention-item series, with the replica's counter (archive.RefCounter:
+// no listing of the series). A resumed finish looks for a number it may
+// have claimed before among the claims made since the stamping began
+// (started). A unit without a fonds code numbers nothing: its transfers
+// number their records as before.
+func (s *Service) assignRefNumber(ctx context.Context, rec *archive.Record, resumed bool, started time.Time) error {
 	u, err := s.Registry.DocumentUnit(ctx, rec.DocumentID)
 	if err != nil {
 		return err
@@ -787,6 +792,10 @@ func (s *Service) assignRefNumber(ctx context.Context, rec *archive.Record, resu
 	}
 	n := archive.RefNumber{DocumentID: rec.DocumentID, Fonds: fonds, Year: rec.Date.In(archive.RefYearZone).Year(),
 		Retention: rec.Retention, Item: archive.RefItem(rec.ItemCode)}
-	_, err = archive.AssignRefNumber(ctx, s.Store, n, rec.RetainUntil, s.now(), resumed)
+	if resumed {
+		_, err = s.refs.AssignSince(ctx, s.Store, n, rec.RetainUntil, s.now(), started)
+	} else {
+		_, err = s.refs.Assign(ctx, s.Store, n, rec.RetainUntil, s.now(), false)
+	}
 	return err
 }

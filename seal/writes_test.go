@@ -220,7 +220,7 @@ var wantIdemWrites = []string{"put idem/<key>"}
 // key; such a key adds one, its marker), on the replica that made the grant
 // (another reads the grant once more): docs/performance.md lists them. On
 // S3 each is a request, so they count like writes.
-const maxReads = 7
+const maxReads = 5
 
 // BenchmarkServiceStampFS is the whole durable path in process — authorize,
 // stamp, stage, commit, finish — on the filesystem store, with 16 stampings
