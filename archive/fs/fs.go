@@ -395,10 +395,14 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// mkdirs creates dir and its parents below the root, fsyncing each parent
-// so that a link made in dir survives a crash. (If dir already exists it
-// does nothing: a directory another process created an instant ago may not
-// be fsynced yet — a narrow window, accepted to keep puts cheap.)
+// mkdirs creates dir and its parents below the root, so that a link made
+// in dir survives a crash: each directory it creates is made durable in its
+// parent before the put goes on. With SyncWholeFS that is the put's own
+// first flush, a syncfs that starts after the directories are made, so
+// nothing is flushed here; otherwise the parent of each directory created
+// is fsynced. A directory that exists already is left alone (one another
+// process created an instant ago may not be flushed yet — a narrow window,
+// accepted to keep puts cheap).
 func (s *Store) mkdirs(dir string) error {
 	rel, err := filepath.Rel(s.root, dir)
 	if err != nil {
@@ -413,11 +417,15 @@ func (s *Store) mkdirs(dir string) error {
 	parent := s.root
 	for _, seg := range strings.Split(rel, string(filepath.Separator)) {
 		d := filepath.Join(parent, seg)
-		if err := os.Mkdir(d, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+		err := os.Mkdir(d, 0o750)
+		switch {
+		case errors.Is(err, fs.ErrExist):
+		case err != nil:
 			return fmt.Errorf("archive/fs: %w", err)
-		}
-		if err := s.durable(parent); err != nil {
-			return fmt.Errorf("archive/fs: %w", err)
+		case !s.whole:
+			if err := s.durable(parent); err != nil {
+				return fmt.Errorf("archive/fs: %w", err)
+			}
 		}
 		parent = d
 	}

@@ -66,3 +66,59 @@ func testGroupSync(t *testing.T, mode SyncMode) {
 		t.Errorf("%d directories still registered for fsync", len(s.syncs.dirs))
 	}
 }
+
+// TestPutIntoNewDirectoriesFlushes: a put that makes its directories
+// flushes them before it links its file, and no more than that. With
+// syncfs, the put's own first flush (of its data) starts after they are
+// made, so the put flushes twice however deep its new directory; with an
+// fsync per file, the parent of each directory made is fsynced once, and
+// a directory that exists already costs nothing.
+func TestPutIntoNewDirectoriesFlushes(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		mode SyncMode
+		key  string
+		want []string // the flushes, in order, relative to the root
+	}{
+		{SyncWholeFS, "a/b/c/doc.pdf", []string{".", "."}},
+		{SyncWholeFS, "a/b/d/doc.pdf", []string{".", "."}},
+		{SyncEachFile, "a/b/c/doc.pdf", []string{".", "a~", "a~/b~", "a~/b~/c~"}},
+		{SyncEachFile, "a/b/d/doc.pdf", []string{"a~/b~", "a~/b~/d~"}},
+	} {
+		s, err := New(t.TempDir(), Options{Sync: c.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.mode == SyncWholeFS && !s.whole {
+			t.Log("no syncfs here")
+			continue
+		}
+		if strings.Contains(c.key, "/d/") { // a/b/ exists already
+			if _, err := s.PutIfAbsent(ctx, "a/b/c/first", strings.NewReader("x"), 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		var got []string
+		flush := s.syncs.do
+		s.syncs.do = func(dir string) error {
+			mu.Lock()
+			rel := strings.TrimPrefix(strings.TrimPrefix(dir, s.root), "/")
+			if rel == "" {
+				rel = "."
+			}
+			got = append(got, rel)
+			mu.Unlock()
+			if flush != nil {
+				return flush(dir)
+			}
+			return syncDir(dir)
+		}
+		if _, err := s.PutRetained(ctx, c.key, strings.NewReader("%PDF"), 4, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%v, %s: flushes %v, want %v", c.mode, c.key, got, c.want)
+		}
+	}
+}
