@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { miniotest.Main(m) }
 var bucketSeq atomic.Int64
 
 // newStore returns a store on a new bucket of the shared MinIO server.
-func newStore(t *testing.T) *s3.Store {
+func newStore(t testing.TB) *s3.Store {
 	t.Helper()
 	endpoint, access, secret := miniotest.StartShared(t)
 	bucket := fmt.Sprintf("eseal-test-%d-%d", time.Now().UnixNano()%1e9, bucketSeq.Add(1))

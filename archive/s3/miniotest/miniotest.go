@@ -120,6 +120,20 @@ func StartShared(t testing.TB) (endpoint, accessKey, secretKey string) {
 	return shared.srv.Endpoint, shared.srv.AccessKey, shared.srv.SecretKey
 }
 
+// CPUTime is the CPU time the server has used so far, user and system:
+// what a benchmark divides by its operations to show MinIO's own cost.
+func (s *Server) CPUTime() (time.Duration, error) { return cpuTime(s.cmd.Process.Pid) }
+
+// SharedCPUTime is CPUTime of the shared server (StartShared).
+func SharedCPUTime() (time.Duration, error) {
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.srv == nil {
+		return 0, errors.New("miniotest: no shared server")
+	}
+	return shared.srv.CPUTime()
+}
+
 // StopShared stops the shared server, if it was started.
 func StopShared() {
 	shared.Lock()
