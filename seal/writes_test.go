@@ -255,6 +255,7 @@ func benchServiceStampFS(b *testing.B, opts fs.Options) {
 		authz <- a.ID
 	}
 	b.SetParallelism(16)
+	before := store.Flushes()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -266,6 +267,13 @@ func benchServiceStampFS(b *testing.B, opts fs.Options) {
 			}
 		}
 	})
+	b.StopTimer()
+	// The shared flushes (syncfs, or directory fsyncs) per stamping and
+	// their length: with syncfs they run back to back under this load, so
+	// flush-ms/op is close to ns/op — the flush is the limit.
+	after := store.Flushes()
+	b.ReportMetric(float64(after.Count-before.Count)/float64(b.N), "flushes/op")
+	b.ReportMetric(float64(after.Time-before.Time)/float64(time.Millisecond)/float64(b.N), "flush-ms/op")
 }
 
 // crashStore is a store whose process dies after a given number of writes:

@@ -136,6 +136,21 @@ func New(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// Flushes are the shared flushes a store has made: syncfs calls with
+// SyncWholeFS, directory fsyncs otherwise (a file's own fsync is its
+// writer's, not shared, and not counted).
+type Flushes struct {
+	Count int64
+	Time  time.Duration
+}
+
+// Flushes returns the shared flushes the store has made since it was
+// opened. Concurrent writers wait for them (group commit), so when they run
+// back to back, their count and length bound the store's write rate.
+func (s *Store) Flushes() Flushes {
+	return Flushes{Count: s.syncs.count.Load(), Time: time.Duration(s.syncs.took.Load())}
+}
+
 // durable returns once what was written in dir before the call is on disk:
 // a shared flush of the whole filesystem, or of dir alone.
 func (s *Store) durable(dir string) error {

@@ -1,6 +1,10 @@
 package fs
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // Group commit: a put is durable once its file's data is flushed before
 // its link, and its directory after. One flush covers every write made
@@ -22,9 +26,17 @@ type dirSyncs struct {
 	dirs map[string]*dirSync
 	// do is the flush; syncDir when nil.
 	do func(string) error
+	// count and took are the flushes made and the time they took
+	// (Store.Flushes).
+	count, took atomic.Int64
 }
 
 func (g *dirSyncs) flush(dir string) error {
+	start := time.Now()
+	defer func() {
+		g.count.Add(1)
+		g.took.Add(int64(time.Since(start)))
+	}()
 	if g.do != nil {
 		return g.do(dir)
 	}
