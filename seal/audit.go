@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"eseal/archive"
 	"eseal/archive/audit"
@@ -64,6 +65,46 @@ func (a LogAuditor) Append(ctx context.Context, e AuditEvent) error {
 		a.Failed()
 	}
 	return err
+}
+
+// Next implements positioned: where the log's next entry goes, at the
+// earliest.
+func (a LogAuditor) Next() (node string, block uint64) { return a.Log.Node(), a.Log.Next() }
+
+// positioned is an Auditor that can say where an entry appended from now on
+// will be, at the earliest (LogAuditor).
+type positioned interface {
+	Next() (node string, block uint64)
+}
+
+// auditMark is where the entry of a change begun now will be, if it is
+// appended: in this shard, in this block or a later one. A stamping keeps
+// it in its staging object, so the recovery sweep can tell whether the
+// stamping was logged before it was cut short (loggedSince).
+type auditMark struct {
+	Node  string `json:"node"`
+	Block uint64 `json:"block"`
+}
+
+// auditMark returns the auditor's mark, or nil for an auditor without
+// positions.
+func (r *Registry) auditMark() *auditMark {
+	p, ok := r.auditor.(positioned)
+	if !ok {
+		return nil
+	}
+	node, block := p.Next()
+	return &auditMark{Node: node, Block: block}
+}
+
+// loggedSince reports whether the log holds, from m on, an entry of action
+// on subject appended no later than until (audit.Find: it may answer no for
+// an entry it gave up looking for, never yes for one that is not there).
+func (r *Registry) loggedSince(ctx context.Context, m *auditMark, action audit.Action, subject string, until time.Time) (bool, error) {
+	_, ok, err := audit.Find(ctx, r.store, m.Node, m.Block, until, func(e audit.Entry) bool {
+		return e.Action == action && e.Subject == subject
+	})
+	return ok, err
 }
 
 // AuditError reports a change that was not made because the audit log could

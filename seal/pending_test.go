@@ -139,3 +139,57 @@ func TestFinishRetriedAtOnce(t *testing.T) {
 		t.Fatalf("%d pending objects left", n)
 	}
 }
+
+// TestSweepDoesNotLogTwice: a stamping whose finish fails twice after its
+// audit entry (the record's put refused) answers, and is finished by the
+// sweep after the grace period — which finds the entry in the log, from
+// the mark its staging keeps, and appends no second one.
+func TestSweepDoesNotLogTwice(t *testing.T) {
+	ctx := context.Background()
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
+	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var armed atomic.Bool
+	var refused atomic.Int32
+	hook := &writeHook{Store: store, before: func(op, key string) error {
+		if armed.Load() && strings.HasSuffix(key, "/record.json") && refused.Add(1) <= 2 {
+			return errors.New("the store refused the record's put")
+		}
+		return nil
+	}}
+	e := newServiceEnvOn(t, "items: {}\n", clock, hook)
+	e.stamp(t, "330000-XK-00") // the shard's first entries
+	armed.Store(true)
+	d := e.stamp(t, "330000-XK-01")
+	armed.Store(false)
+	if refused.Load() < 2 {
+		t.Fatalf("the record's put was refused %d times, want 2", refused.Load())
+	}
+	if _, _, err := e.svc.Documents().CommittedPDF(ctx, d.DocumentID); err == nil {
+		t.Fatal("the document was finished although its record's put was refused twice")
+	}
+	e.stamp(t, "330000-XK-02") // more entries after it, in later blocks
+
+	clock.Advance(e.svc.Grace() + time.Minute)
+	done, dropped, err := e.svc.Sweep(ctx)
+	if err != nil || done != 1 || dropped != 0 {
+		t.Fatalf("Sweep: completed %d, discarded %d, %v; want 1, 0", done, dropped, err)
+	}
+	if rec, _, err := e.svc.Documents().CommittedPDF(ctx, d.DocumentID); err != nil || rec.SM3 != d.Record.SM3 {
+		t.Fatalf("the document after the sweep: %v", err)
+	}
+	stamped := 0
+	if err := audit.Entries(ctx, store, func(en audit.Entry) error {
+		if en.Action == audit.DocumentStamped && en.Subject == d.DocumentID {
+			stamped++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if stamped != 1 {
+		t.Errorf("%d audit entries for the stamping, want 1", stamped)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 )
 
 // defaultRecoveryGrace is how old an unfinished stamping must be before the
@@ -159,15 +160,11 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 		if err != nil {
 			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
 		}
-		// A finish writes or locks the record only after the audit entry
-		// is appended: a locked record is a stamping finished but for its
-		// pending marker's removal (queued when the process stopped), which
-		// the log holds already.
-		info, err := s.Store.Head(ctx, archive.RecordKey(p.DocumentID))
-		if err != nil && !errors.Is(err, archive.ErrNotFound) {
+		logged, err := s.stampingLogged(ctx, p)
+		if err != nil {
 			return false, false, fmt.Errorf("committed document %s: %w", p.DocumentID, err)
 		}
-		if info.RetainUntil.IsZero() {
+		if !logged {
 			if err := s.logStamped(ctx, p, rec, uses[0]); err != nil {
 				return false, false, err
 			}
@@ -186,6 +183,26 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 		return false, true, nil
 	}
 	return false, false, nil
+}
+
+// stampingLogged tells whether a committed stamping's audit entry was
+// appended before it was cut short. A stamping staged with an audit mark is
+// looked for in the log, from the mark on, among the entries appended
+// within the grace period of its start (the stamping appends its entry
+// right after its commit, which it gives up on past half of it): so a
+// stamping whose finish failed after its entry is not logged twice. One
+// staged before marks were kept counts as logged when its record is
+// locked, since a finish writes or locks the record only after the entry;
+// such a stamping whose finish failed part-way is logged again.
+func (s *Service) stampingLogged(ctx context.Context, p pendingEntry) (bool, error) {
+	if p.Audit != nil {
+		return s.Registry.loggedSince(ctx, p.Audit, audit.DocumentStamped, p.DocumentID, p.Started.Add(s.grace()))
+	}
+	info, err := s.Store.Head(ctx, archive.RecordKey(p.DocumentID))
+	if err != nil && !errors.Is(err, archive.ErrNotFound) {
+		return false, err
+	}
+	return !info.RetainUntil.IsZero(), nil
 }
 
 // pendingRecord is a pending stamping's record: the one staged with it, or

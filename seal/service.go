@@ -149,6 +149,10 @@ type pendingEntry struct {
 	CodeKey        string    `json:"code_key,omitempty"`
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	Started        time.Time `json:"started"`
+	// Audit is where the stamping's audit entry will be, if it is
+	// appended (absent in entries of before 2026-12-03): the recovery
+	// sweep looks there before it appends one.
+	Audit *auditMark `json:"audit,omitempty"`
 
 	// key is where the entry is kept: a staging object (stagingKey), or a
 	// pending marker of the earlier layout (markerSuffix).
@@ -533,7 +537,7 @@ func (s *Service) stage(ctx context.Context, job *stamping) error {
 	}
 	job.rec = rec
 	job.pend = pendingEntry{DocumentID: job.docID, AuthorizationID: first.ID, AuthorizationIDs: authzIDs, Extra: stagedKeys(job.sesObjects),
-		IdempotencyKey: job.idem, Started: now}
+		IdempotencyKey: job.idem, Started: now, Audit: s.Registry.auditMark()}
 
 	recBytes := jsonObject(rec)
 	job.staged = append(append([]stagedObject{{key: archive.DocumentKey(job.docID), data: job.signed, sm3: rec.SM3}}, job.sesObjects...),

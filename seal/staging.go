@@ -13,6 +13,7 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 
 	"eseal/archive"
+	"eseal/archive/audit"
 )
 
 // A stamping's staging: one object, pending/<doc>.stage, holding the
@@ -127,6 +128,9 @@ func readStaging(key string, r io.Reader, withObjects bool) (pendingEntry, []sta
 	}
 	if !archive.ValidDocumentID(h.Entry.DocumentID) || stagingKey(h.Entry.DocumentID) != key {
 		return fail("header names document %q", h.Entry.DocumentID)
+	}
+	if m := h.Entry.Audit; m != nil && (!audit.ValidNode(m.Node) || m.Block == 0) {
+		return fail("header's audit mark names block %d of shard %q", m.Block, m.Node)
 	}
 	if !withObjects {
 		return h.Entry, nil, nil

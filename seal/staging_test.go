@@ -21,7 +21,8 @@ func encodeStaging(entry pendingEntry, objs []stagedObject) []byte {
 
 func sampleStaging() (pendingEntry, []stagedObject) {
 	doc := "doc-abcdefghijklmnop"
-	p := pendingEntry{DocumentID: doc, AuthorizationID: "az-1", CodeKey: "codes/x.json", Started: time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)}
+	p := pendingEntry{DocumentID: doc, AuthorizationID: "az-1", CodeKey: "codes/x.json", Started: time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC),
+		Audit: &auditMark{Node: "r1", Block: 7}}
 	return p, []stagedObject{
 		{key: archive.DocumentKey(doc), data: []byte("%PDF-1.7\nsigned\n%%EOF\n")},
 		{key: archive.DocumentPrefix(doc) + "ses-1.der", data: []byte{0x30, 0x03, 0x02, 0x01, 0x01}},
@@ -54,6 +55,12 @@ func TestStagingRoundTrip(t *testing.T) {
 	}
 }
 
+// withMark is p with the audit mark node, block.
+func withMark(p pendingEntry, node string, block uint64) pendingEntry {
+	p.Audit = &auditMark{Node: node, Block: block}
+	return p
+}
+
 // TestStagingHostile: a staging object changed in the store, or one that
 // never was one, is a *StagingError, never objects to write.
 func TestStagingHostile(t *testing.T) {
@@ -82,6 +89,8 @@ func TestStagingHostile(t *testing.T) {
 		{"no record", encodeStaging(p, objs[:2])},
 		{"no PDF", encodeStaging(p, objs[1:])},
 		{"an object twice", encodeStaging(p, append(objs, objs[0]))},
+		{"an audit mark outside the log", encodeStaging(withMark(p, "../docs", 1), objs)},
+		{"an audit mark of block 0", encodeStaging(withMark(p, "r1", 0), objs)},
 		{"negative size", []byte(stagingMagic + `{"entry":{"document_id":"doc-abcdefghijklmnop"},"objects":[{"key":"docs/doc-abcdefghijklmnop/document.pdf","size":-1,"sm3":""}]}` + "\n")},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -64,6 +64,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -213,6 +214,10 @@ type Log struct {
 	// queue holds the appends waiting for the next block, in order.
 	qmu   sync.Mutex
 	queue []*appending
+
+	// last mirrors block, read without waiting for a block being written
+	// (Next).
+	last atomic.Uint64
 }
 
 // appending is one Append waiting for its entry to be stored.
@@ -255,6 +260,7 @@ func Open(ctx context.Context, store archive.Store, node string, opts Options) (
 		return nil, err
 	}
 	l.block, l.seq, l.hash = tail.Block, tail.Seq, tail.Hash
+	l.last.Store(l.block)
 	if tail.Block > 0 {
 		if err := l.lockIfUnlocked(ctx, BlockKey(node, tail.Block)); err != nil {
 			return nil, err
@@ -265,6 +271,13 @@ func Open(ctx context.Context, store archive.Store, node string, opts Options) (
 
 // Node returns the name of the Log's shard.
 func (l *Log) Node() string { return l.node }
+
+// Next is a block number of the shard that no entry appended from now on
+// comes before: the block after the last one this Log has stored or read.
+// It does not wait for a block being written. With Find, it tells whether
+// a change begun now was logged: the recovery sweep's question about a
+// stamping cut short.
+func (l *Log) Next() uint64 { return l.last.Load() + 1 }
 
 // Append adds e to the shard and returns it as stored. Append sets Seq,
 // Time (from Options.Now), Node, Prev, Hash and Block; the caller sets
@@ -363,6 +376,7 @@ func (l *Log) writeBlock(ctx context.Context, batch []*appending) {
 			// The other writer locks its own blocks; one that died before
 			// doing so is re-locked when the shard is next opened.
 			l.block, l.seq, l.hash = tail.Block, tail.Seq, tail.Hash
+			l.last.Store(l.block)
 			// Back off a little, at random, so two writers of one shard
 			// do not keep colliding.
 			select {
@@ -385,6 +399,7 @@ func (l *Log) writeBlock(ctx context.Context, batch []*appending) {
 			l.unlocked = append(l.unlocked, key)
 		}
 		l.block, l.seq, l.hash = l.block+1, seq, hash
+		l.last.Store(l.block)
 		if err != nil {
 			l.unlocked = append(l.unlocked, key)
 			err = fmt.Errorf("audit: block %s stored but not retention-locked: %w", key, err)
