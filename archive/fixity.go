@@ -48,6 +48,7 @@ const (
 	FixityAuditInvalid     = "audit-invalid"       // any other problem audit verify finds
 	FixityUnreadable       = "unreadable"          // an object that could not be read
 	FixityUnexpectedObject = "unexpected-object"   // an object in a document's folder the service never writes
+	FixityUnfinished       = "unfinished-stamping" // a stamping pending past the recovery sweep's grace period
 )
 
 // EvidenceCheck verifies the stored evidence of one authorization a record

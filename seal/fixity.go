@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"eseal/archive"
 	"eseal/archive/audit"
@@ -30,10 +31,20 @@ import (
 //     marker from a plain listing; the slot stays taken all the same).
 //
 // Finally the log itself is verified (audit.Verify), so a shard cut short
-// after a checkpoint is reported. Stampings still pending are left out.
+// after a checkpoint is reported. Stampings still pending are left out
+// while they are younger than the recovery sweep's grace period; one
+// pending for longer is reported (FixityUnfinished) and its document
+// checked like any other, so a stamping the sweep cannot finish or discard
+// does not hide its document from fixity for good.
 func (s *Service) Fixity(ctx context.Context, progress func(done, total int)) (*archive.FixityReport, error) {
 	pending := map[string]bool{}
+	var stale []archive.ObjectInfo
+	cutoff := s.now().Add(-s.grace())
 	if err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
+		if o.ModTime.Before(cutoff) {
+			stale = append(stale, o)
+			return nil
+		}
 		id := strings.TrimPrefix(o.Key, pendingPrefix)
 		pending[strings.TrimSuffix(strings.TrimSuffix(id, markerSuffix), stagingSuffix)] = true
 		return nil
@@ -46,6 +57,12 @@ func (s *Service) Fixity(ctx context.Context, progress func(done, total int)) (*
 		return nil, err
 	}
 	c := &reconciler{s: s, rep: rep, pending: pending, reported: map[string]bool{}}
+	for _, o := range stale {
+		id := strings.TrimPrefix(o.Key, pendingPrefix)
+		id = strings.TrimSuffix(strings.TrimSuffix(id, markerSuffix), stagingSuffix)
+		c.add(archive.FixityProblem{Kind: archive.FixityUnfinished, DocumentID: id, Key: o.Key,
+			Reason: fmt.Sprintf("pending since %s, longer than the recovery sweep's grace period (%s): the sweep's log says why it cannot finish or discard it", o.ModTime.UTC().Format(time.RFC3339), s.grace())})
+	}
 	if err := c.run(ctx); err != nil {
 		return nil, err
 	}

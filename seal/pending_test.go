@@ -193,3 +193,58 @@ func TestSweepDoesNotLogTwice(t *testing.T) {
 		t.Errorf("%d audit entries for the stamping, want 1", stamped)
 	}
 }
+
+// TestFixityReportsUnfinishedStamping: fixity leaves a stamping that is
+// still pending alone while it is younger than the recovery sweep's grace
+// period; past it, fixity reports it, and checks its document like any
+// other — here committed and logged but never finished, so its record and
+// PDF are missing.
+func TestFixityReportsUnfinishedStamping(t *testing.T) {
+	ctx := context.Background()
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
+	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var armed atomic.Bool
+	hook := &writeHook{Store: store, before: func(op, key string) error {
+		if armed.Load() && strings.HasSuffix(key, "/record.json") {
+			return errors.New("the store refused the record's put")
+		}
+		return nil
+	}}
+	e := newServiceEnvOn(t, "items: {}\n", clock, hook)
+	e.stamp(t, "330000-XK-00")
+	armed.Store(true)
+	d := e.stamp(t, "330000-XK-01")
+	armed.Store(false)
+
+	rep, err := e.svc.Fixity(ctx, nil)
+	if err != nil || !rep.OK() {
+		t.Fatalf("fixity while the stamping is young: %v, %+v", err, rep)
+	}
+	clock.Advance(e.svc.Grace() + time.Minute)
+	if rep, err = e.svc.Fixity(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, p := range rep.Problems {
+		if p.DocumentID != d.DocumentID {
+			t.Errorf("a problem of another document: %+v", p)
+		}
+		got[p.Kind] = true
+	}
+	for _, k := range []string{archive.FixityUnfinished, archive.FixityMissingRecord} {
+		if !got[k] {
+			t.Errorf("fixity past the grace period: no %s among %+v", k, rep.Problems)
+		}
+	}
+
+	// The sweep finishes it; fixity is clean again.
+	if done, _, err := e.svc.Sweep(ctx); err != nil || done != 1 {
+		t.Fatalf("Sweep: %d, %v", done, err)
+	}
+	if rep, err = e.svc.Fixity(ctx, nil); err != nil || !rep.OK() {
+		t.Fatalf("fixity after the sweep: %v, %+v", err, rep)
+	}
+}
