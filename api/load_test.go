@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -51,8 +52,8 @@ func TestLoadHTTP(t *testing.T) {
 	fsWrites, syncfsWrites, minioWrites := &writeCounter{}, &writeCounter{}, &writeCounter{}
 	fsEnv := newEnvStore(t, "", archive.Instrument(fsStore, fsWrites.observe))
 	syncfsEnv := newEnvStore(t, "", archive.Instrument(syncfsStore, syncfsWrites.observe))
-	endpoint, access, secret := miniotest.Start(t)
-	s3Store, err := s3.New(ctx, s3.Config{Endpoint: endpoint, Bucket: "eseal-bench", AccessKey: access, SecretKey: secret})
+	minio := miniotest.StartOwn(t)
+	s3Store, err := s3.New(ctx, s3.Config{Endpoint: minio.Endpoint, Bucket: "eseal-bench", AccessKey: minio.AccessKey, SecretKey: minio.SecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,15 +65,29 @@ func TestLoadHTTP(t *testing.T) {
 	fmt.Printf("%-4s | %-32s | %-32s | %-32s | %-23s | %-16s | %s\n", "", "REST, filesystem store", "REST, filesystem, syncfs", "REST, MinIO", "Service, filesystem", "bare Stamper", "Stamper ÷")
 	fmt.Printf("%-4s | %7s %7s %7s %8s | %7s %7s %7s %8s | %7s %7s %7s %8s | %7s %7s %7s | %7s %8s | %6s %6s %6s %6s\n", "conc",
 		"st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "writes", "st/s", "p50", "p99", "st/s", "p50", "REST", "syncfs", "MinIO", "Svc")
+	// What bounds each path, printed after the table: the filesystem
+	// stores' shared flushes, MinIO's own CPU.
+	var bounds []string
+	flushes := func(st *fs.Store) func() (int64, time.Duration) {
+		return func() (int64, time.Duration) { f := st.Flushes(); return f.Count, f.Time }
+	}
+	minioCPU := func() (int64, time.Duration) {
+		d, err := minio.CPUTime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, d
+	}
 	for _, conc := range []int{1, 4, 16, 160} {
-		rest := func(e *env, writes *writeCounter) result {
+		rest := func(e *env, writes *writeCounter, probe func() (int64, time.Duration)) result {
 			// Authorizations are granted ahead so the run measures stamping only.
 			authz := make([]string, perLevel)
 			for i := range authz {
 				authz[i] = e.grant(e.sealID, map[string]any{"case_no": "LOAD-1"})
 			}
 			stamper := e.key(api.RoleStamper, e.sealID)
-			before := writes.n.Load()
+			before, reqs := writes.n.Load(), writes.reqs.Load()
+			n0, d0 := probe()
 			r := run(conc, perLevel, func(i int) error {
 				ct, body := stampBody(t, doc, stampReq(e.sealID, authz[i], "LOAD-1"))
 				req, _ := http.NewRequest("POST", e.url+"/v1/stamps", bytes.NewReader(body))
@@ -90,9 +105,19 @@ func TestLoadHTTP(t *testing.T) {
 				return nil
 			})
 			r.writes = float64(writes.n.Load()-before) / perLevel
+			r.reqs = float64(writes.reqs.Load()-reqs) / perLevel
+			n1, d1 := probe()
+			r.flushes, r.busy = float64(n1-n0)/perLevel, d1-d0
 			return r
 		}
-		restFS, restSyncfs, restMinIO := rest(fsEnv, fsWrites), rest(syncfsEnv, syncfsWrites), rest(minioEnv, minioWrites)
+		restFS := rest(fsEnv, fsWrites, flushes(fsStore))
+		restSyncfs := rest(syncfsEnv, syncfsWrites, flushes(syncfsStore))
+		restMinIO := rest(minioEnv, minioWrites, minioCPU)
+		bounds = append(bounds, fmt.Sprintf("%-4d | %9.2f %9.0f%% | %9.2f %9.0f%% | %9.1f %9.1f %9.0f%%", conc,
+			restFS.flushes, 100*restFS.busy.Seconds()/restFS.wall.Seconds(),
+			restSyncfs.flushes, 100*restSyncfs.busy.Seconds()/restSyncfs.wall.Seconds(),
+			restMinIO.reqs, float64(restMinIO.busy.Microseconds())/1000/float64(len(restMinIO.lat)),
+			100*restMinIO.busy.Seconds()/restMinIO.wall.Seconds()/float64(runtime.NumCPU())))
 		svcAuthz := make([]string, perLevel)
 		for i := range svcAuthz {
 			svcAuthz[i] = fsEnv.grant(fsEnv.sealID, map[string]any{"case_no": "LOAD-1"})
@@ -121,14 +146,26 @@ func TestLoadHTTP(t *testing.T) {
 			svc.rate(), svc.pct(50), svc.pct(99), bare.rate(), bare.pct(50),
 			bare.rate()/restFS.rate(), bare.rate()/restSyncfs.rate(), bare.rate()/restMinIO.rate(), bare.rate()/svc.rate())
 	}
+	// Flushes: the filesystem store's shared flushes per stamping (directory
+	// fsyncs; with syncfs, syncfs calls) and their time over the run's wall
+	// time — with syncfs one runs at a time, so near 100 % the flushes are
+	// the limit (directory fsyncs overlap, so theirs can pass 100 %).
+	// MinIO: store requests per stamping, the MinIO server's CPU time per
+	// stamping, and its share of the machine's cores.
+	fmt.Printf("\nwhat bounds each path (REST)\n%-4s | %-20s | %-20s | %-31s\n%-4s | %9s %10s | %9s %10s | %9s %9s %10s\n", "",
+		"filesystem store", "filesystem, syncfs", "MinIO", "conc", "flushes", "busy", "flushes", "busy", "requests", "cpu-ms", "of cores")
+	for _, b := range bounds {
+		fmt.Println(b)
+	}
 }
 
-// writeCounter counts a store's durable writes: puts (with or without a
-// lock), retention and hold changes, deletes — a removal of many objects
-// in one operation (archive.DeleteMany) as one.
-type writeCounter struct{ n atomic.Int64 }
+// writeCounter counts a store's requests (reqs) and its durable writes
+// (n): puts (with or without a lock), retention and hold changes, deletes —
+// a removal of many objects in one operation (archive.DeleteMany) as one.
+type writeCounter struct{ n, reqs atomic.Int64 }
 
 func (w *writeCounter) observe(op string, _ error, _ time.Duration) {
+	w.reqs.Add(1)
 	switch op {
 	case "put_if_absent", "put_retained", "set_retention", "set_legal_hold", "delete", "delete_many":
 		w.n.Add(1)
@@ -136,11 +173,15 @@ func (w *writeCounter) observe(op string, _ error, _ time.Duration) {
 }
 
 // result is one load run: sorted latencies (nil on any error), wall time
-// and, for REST, durable writes per stamping.
+// and, for REST, durable writes and store requests per stamping, and what
+// bounds the run: the filesystem store's shared flushes per stamping and
+// their time, or the MinIO server's CPU time (busy).
 type result struct {
-	lat    []time.Duration
-	wall   time.Duration
-	writes float64
+	lat          []time.Duration
+	wall         time.Duration
+	writes, reqs float64
+	flushes      float64
+	busy         time.Duration
 }
 
 func (r result) rate() float64 { return float64(len(r.lat)) / r.wall.Seconds() }

@@ -88,13 +88,20 @@ type Server struct {
 // the test if there is no binary (fails it if ESEAL_REQUIRE_TOOLS=1).
 func Start(t testing.TB) (endpoint, accessKey, secretKey string) {
 	t.Helper()
+	srv := StartOwn(t)
+	return srv.Endpoint, srv.AccessKey, srv.SecretKey
+}
+
+// StartOwn is Start returning the server itself (for its CPUTime).
+func StartOwn(t testing.TB) *Server {
+	t.Helper()
 	bin := binaryOrSkip(t)
 	srv, err := StartServer(bin, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Stop)
-	return srv.Endpoint, srv.AccessKey, srv.SecretKey
+	return srv
 }
 
 var shared struct {
