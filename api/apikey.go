@@ -161,6 +161,44 @@ type Keyring struct {
 	Registry *seal.Registry
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Cache, if set, keeps the descriptions read (a server's, shared by
+	// its requests); a key's revocation is read afresh every time.
+	Cache *KeyCache
+}
+
+// KeyCache keeps API key descriptions a replica has read. A description
+// is written once under the hash of its secret and never changed, so a
+// cached one is what the store holds; what changes — a revocation, on any
+// replica — is not cached. At most maxCachedKeys are kept; the cache is
+// emptied when full. The zero value is ready.
+type KeyCache struct {
+	mu   sync.Mutex
+	keys map[string]APIKey
+}
+
+const maxCachedKeys = 10_000
+
+func (c *KeyCache) get(object string) (APIKey, bool) {
+	if c == nil {
+		return APIKey{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.keys[object]
+	k.Seals, k.LegacyRoles = slices.Clone(k.Seals), slices.Clone(k.LegacyRoles)
+	return k, ok
+}
+
+func (c *KeyCache) put(object string, k APIKey) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys == nil || len(c.keys) >= maxCachedKeys {
+		c.keys = map[string]APIKey{}
+	}
+	c.keys[object] = k
 }
 
 func (kr Keyring) now() time.Time {
@@ -343,6 +381,9 @@ func (kr Keyring) Revoke(ctx context.Context, id, reason, by string) (*APIKey, e
 // read loads a stored description, reading keys stored before keys had one
 // role and an id as the keys they have become, and its revocation.
 func (kr Keyring) read(ctx context.Context, object string) (*APIKey, error) {
+	if k, ok := kr.Cache.get(object); ok {
+		return kr.withRevocation(ctx, &k)
+	}
 	b, _, err := archive.GetBytes(ctx, kr.Store, object)
 	if err != nil {
 		return nil, err
@@ -376,6 +417,8 @@ func (kr Keyring) read(ctx context.Context, object string) (*APIKey, error) {
 		}
 		k.Unit = first.ID
 	}
+	k.Revoked = nil // read afresh, below and at every lookup
+	kr.Cache.put(object, k)
 	return kr.withRevocation(ctx, &k)
 }
 

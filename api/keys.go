@@ -31,7 +31,9 @@ var (
 	documentReaders = []Role{RoleStamper, RoleArchivist}
 )
 
-func (s *Server) keyring() Keyring { return Keyring{Store: s.Store, Registry: s.Registry} }
+func (s *Server) keyring() Keyring {
+	return Keyring{Store: s.Store, Registry: s.Registry, Cache: &s.keyCache}
+}
 
 // checkKey finds the presented bearer key and checks that it is in force and
 // has one of roles; otherwise it answers with the problem and returns false.

@@ -7,9 +7,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime/multipart"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"eseal/api"
@@ -378,4 +381,62 @@ func FuzzCreateKey(f *testing.F) {
 			t.Fatalf("read back %+v, %v; created %+v", got, err, k)
 		}
 	})
+}
+
+// descriptionReads counts the reads of API key descriptions (not of their
+// revocations).
+type descriptionReads struct {
+	archive.Store
+	n atomic.Int64
+}
+
+func (d *descriptionReads) Get(ctx context.Context, key string) (io.ReadCloser, archive.ObjectInfo, error) {
+	if strings.HasPrefix(key, "apikeys/") && !strings.HasPrefix(key, "apikeys/revoked/") {
+		d.n.Add(1)
+	}
+	return d.Store.Get(ctx, key)
+}
+
+// TestKeyDescriptionCachedRevocationNot: a replica reads a key's
+// description once and keeps it (it never changes), but reads the key's
+// revocation at every request: a key revoked on another replica is refused
+// on this one at once.
+func TestKeyDescriptionCachedRevocationNot(t *testing.T) {
+	base, err := fs.New(t.TempDir(), fs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &descriptionReads{Store: base}
+	e := newEnvStore(t, "", counted)
+	rp := e.replica(t, filepath.Join(t.TempDir(), "index.db"))
+	key := e.key(api.RoleArchivist)
+	for range 3 {
+		if r := rp.get(t, key, "q="); r.status != 200 {
+			t.Fatalf("search with the archivist key: %d %s", r.status, r.body)
+		}
+	}
+	if n := counted.n.Load(); n != 1 {
+		t.Errorf("the key's description was read %d times for three requests, want once", n)
+	}
+	var id string
+	for _, k := range mustList(t, e) {
+		if k.Role == api.RoleArchivist {
+			id = k.ID
+		}
+	}
+	if r := e.postJSON("/v1/keys/"+id+"/revoke", e.admin, map[string]any{"reason": "leaked"}); r.status != 200 {
+		t.Fatalf("revoke on the first replica: %d %s", r.status, r.body)
+	}
+	if r := rp.get(t, key, "q="); r.status != 401 {
+		t.Fatalf("the revoked key on the other replica: %d %s, want 401", r.status, r.body)
+	}
+}
+
+func mustList(t *testing.T, e *env) []*api.APIKey {
+	t.Helper()
+	keys, err := api.Keyring{Store: e.store, Registry: e.reg}.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

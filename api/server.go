@@ -81,6 +81,7 @@ type Server struct {
 	// stampings the stampings.
 	uploads, stored, stampings slots
 	verified                   *verifyCache
+	keyCache                   KeyCache
 	router                     *mux.Router
 	// The archivist console's sessions, transfer jobs and limit on wrong
 	// sign-ins per client (console.go): kept in this replica's memory.
