@@ -91,6 +91,9 @@ type Org struct {
 	// trust is the trust store built from the CRL named trustCRL.
 	trust    *keys.TrustStore
 	trustCRL string
+	// lastCRL is the number of the newest CRL this replica has seen
+	// (latestCRLKey), 0 before it has listed them.
+	lastCRL int
 }
 
 func newOrg(store archive.Store, kek *keys.KEK, now func() time.Time, publicURL string) *Org {
@@ -394,7 +397,7 @@ func (o *Org) publishCRL(ctx context.Context, revoked []keys.Revocation) error {
 		if err != nil {
 			return err
 		}
-		err = putObject(ctx, o.store, fmt.Sprintf("%s%08d.der", crlPrefix, n+1), der)
+		err = putObject(ctx, o.store, crlKey(n+1), der)
 		if errors.Is(err, archive.ErrExists) {
 			continue
 		}
@@ -403,11 +406,39 @@ func (o *Org) publishCRL(ctx context.Context, revoked []keys.Revocation) error {
 	return errors.New("CRL: numbered concurrently too often")
 }
 
+// latestCRLKey names the newest CRL, which any replica may have published.
+// CRLs are numbered 1, 2, … and never removed, so once this replica has
+// listed them it asks only whether the one after the newest it knows
+// exists — one HEAD, as fresh as a listing — and lists them again only
+// when it does (a new CRL).
 func (o *Org) latestCRLKey(ctx context.Context) (string, error) {
+	o.mu.Lock()
+	known := o.lastCRL
+	o.mu.Unlock()
+	if known > 0 {
+		_, err := o.store.Head(ctx, crlKey(known+1))
+		switch {
+		case errors.Is(err, archive.ErrNotFound):
+			return crlKey(known), nil
+		case err != nil:
+			return "", err
+		}
+	}
 	var last string
-	err := o.store.List(ctx, crlPrefix, func(obj archive.ObjectInfo) error { last = obj.Key; return nil })
-	return last, err
+	if err := o.store.List(ctx, crlPrefix, func(obj archive.ObjectInfo) error { last = obj.Key; return nil }); err != nil {
+		return "", err
+	}
+	var n int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(last, crlPrefix), "%08d.der", &n); err == nil && crlKey(n) == last {
+		o.mu.Lock()
+		o.lastCRL = max(o.lastCRL, n)
+		o.mu.Unlock()
+	}
+	return last, nil
 }
+
+// crlKey is where CRL number n is kept.
+func crlKey(n int) string { return fmt.Sprintf("%s%08d.der", crlPrefix, n) }
 
 // putKey stores a private key wrapped under the KEK, bound to its key name.
 func (o *Org) putKey(ctx context.Context, key string, priv *sm2.PrivateKey) error {
