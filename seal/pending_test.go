@@ -13,6 +13,7 @@ import (
 	"eseal/archive"
 	"eseal/archive/audit"
 	"eseal/archive/fs"
+	"eseal/seal"
 	"eseal/seal/sealtest"
 )
 
@@ -92,17 +93,8 @@ func TestRecoverFinishedButPending(t *testing.T) {
 	if n := countPrefix(t, store, "pending/"); n != 0 {
 		t.Fatalf("%d pending markers after the sweep", n)
 	}
-	stamped := 0
-	if err := audit.Entries(ctx, store, func(en audit.Entry) error {
-		if en.Action == audit.DocumentStamped && en.Subject == st.DocumentID {
-			stamped++
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if stamped != 1 {
-		t.Errorf("%d audit entries for the stamping, want 1", stamped)
+	if n := stampedEntries(t, store, st.DocumentID); n != 1 {
+		t.Errorf("%d audit entries for the stamping, want 1", n)
 	}
 }
 
@@ -146,30 +138,9 @@ func TestFinishRetriedAtOnce(t *testing.T) {
 // the mark its staging keeps, and appends no second one.
 func TestSweepDoesNotLogTwice(t *testing.T) {
 	ctx := context.Background()
-	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
-	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var armed atomic.Bool
-	var refused atomic.Int32
-	hook := &writeHook{Store: store, before: func(op, key string) error {
-		if armed.Load() && strings.HasSuffix(key, "/record.json") && refused.Add(1) <= 2 {
-			return errors.New("the store refused the record's put")
-		}
-		return nil
-	}}
-	e := newServiceEnvOn(t, "items: {}\n", clock, hook)
+	e, store, clock := newServiceEnvFS(t)
 	e.stamp(t, "330000-XK-00") // the shard's first entries
-	armed.Store(true)
-	d := e.stamp(t, "330000-XK-01")
-	armed.Store(false)
-	if refused.Load() < 2 {
-		t.Fatalf("the record's put was refused %d times, want 2", refused.Load())
-	}
-	if _, _, err := e.svc.Documents().CommittedPDF(ctx, d.DocumentID); err == nil {
-		t.Fatal("the document was finished although its record's put was refused twice")
-	}
+	d := stampUnfinished(t, e, store, "330000-XK-01")
 	e.stamp(t, "330000-XK-02") // more entries after it, in later blocks
 
 	clock.Advance(e.svc.Grace() + time.Minute)
@@ -180,17 +151,8 @@ func TestSweepDoesNotLogTwice(t *testing.T) {
 	if rec, _, err := e.svc.Documents().CommittedPDF(ctx, d.DocumentID); err != nil || rec.SM3 != d.Record.SM3 {
 		t.Fatalf("the document after the sweep: %v", err)
 	}
-	stamped := 0
-	if err := audit.Entries(ctx, store, func(en audit.Entry) error {
-		if en.Action == audit.DocumentStamped && en.Subject == d.DocumentID {
-			stamped++
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if stamped != 1 {
-		t.Errorf("%d audit entries for the stamping, want 1", stamped)
+	if n := stampedEntries(t, store, d.DocumentID); n != 1 {
+		t.Errorf("%d audit entries for the stamping, want 1", n)
 	}
 }
 
@@ -201,23 +163,9 @@ func TestSweepDoesNotLogTwice(t *testing.T) {
 // PDF are missing.
 func TestFixityReportsUnfinishedStamping(t *testing.T) {
 	ctx := context.Background()
-	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
-	store, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var armed atomic.Bool
-	hook := &writeHook{Store: store, before: func(op, key string) error {
-		if armed.Load() && strings.HasSuffix(key, "/record.json") {
-			return errors.New("the store refused the record's put")
-		}
-		return nil
-	}}
-	e := newServiceEnvOn(t, "items: {}\n", clock, hook)
+	e, store, clock := newServiceEnvFS(t)
 	e.stamp(t, "330000-XK-00")
-	armed.Store(true)
-	d := e.stamp(t, "330000-XK-01")
-	armed.Store(false)
+	d := stampUnfinished(t, e, store, "330000-XK-01")
 
 	rep, err := e.svc.Fixity(ctx, nil)
 	if err != nil || !rep.OK() {
@@ -247,4 +195,58 @@ func TestFixityReportsUnfinishedStamping(t *testing.T) {
 	if rep, err = e.svc.Fixity(ctx, nil); err != nil || !rep.OK() {
 		t.Fatalf("fixity after the sweep: %v, %+v", err, rep)
 	}
+}
+
+// refusals is a store that refuses the puts of records while armed.
+type refusals struct {
+	*writeHook
+	armed atomic.Bool
+}
+
+// newServiceEnvFS is a service on a filesystem store behind refusals, on a
+// clock of its own.
+func newServiceEnvFS(t *testing.T) (*serviceEnv, *refusals, *fakeClock) {
+	t.Helper()
+	clock := sealtest.NewClock(time.Now().UTC().Truncate(time.Second))
+	base, err := fs.New(t.TempDir(), fs.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &refusals{}
+	store.writeHook = &writeHook{Store: base, before: func(op, key string) error {
+		if store.armed.Load() && strings.HasSuffix(key, "/record.json") {
+			return errors.New("the store refused the record's put")
+		}
+		return nil
+	}}
+	return newServiceEnvOn(t, "items: {}\n", clock, store), store, clock
+}
+
+// stampUnfinished stamps while the store refuses every put of a record:
+// the stamping commits and is logged, its finish fails twice, and it
+// answers with its document only in its staging object.
+func stampUnfinished(t *testing.T, e *serviceEnv, store *refusals, item string) *seal.Stamped {
+	t.Helper()
+	store.armed.Store(true)
+	d := e.stamp(t, item)
+	store.armed.Store(false)
+	if _, _, err := e.svc.Documents().CommittedPDF(context.Background(), d.DocumentID); err == nil {
+		t.Fatal("the document was finished although its record's put was refused")
+	}
+	return d
+}
+
+// stampedEntries counts the audit log's document.stamped entries of docID.
+func stampedEntries(t *testing.T, store archive.Store, docID string) int {
+	t.Helper()
+	n := 0
+	if err := audit.Entries(context.Background(), store, func(en audit.Entry) error {
+		if en.Action == audit.DocumentStamped && en.Subject == docID {
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -150,8 +150,8 @@ type pendingEntry struct {
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	Started        time.Time `json:"started"`
 	// Audit is where the stamping's audit entry will be, if it is
-	// appended (absent in entries of before 2026-12-03): the recovery
-	// sweep looks there before it appends one.
+	// appended (absent in entries written before audit marks were kept):
+	// the recovery sweep looks there before it appends one.
 	Audit *auditMark `json:"audit,omitempty"`
 
 	// key is where the entry is kept: a staging object (stagingKey), or a
