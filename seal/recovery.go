@@ -190,13 +190,23 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 // looked for in the log, from the mark on, among the entries appended
 // within the grace period of its start (the stamping appends its entry
 // right after its commit, which it gives up on past half of it): so a
-// stamping whose finish failed after its entry is not logged twice. One
+// stamping whose finish failed after its entry is not logged twice. Where
+// the log's hash chain is broken the entry found cannot be trusted, and
+// the stamping is logged again. One
 // staged before marks were kept counts as logged when its record is
 // locked, since a finish writes or locks the record only after the entry;
 // such a stamping whose finish failed part-way is logged again.
 func (s *Service) stampingLogged(ctx context.Context, p pendingEntry) (bool, error) {
 	if p.Audit != nil {
-		return s.Registry.loggedSince(ctx, p.Audit, audit.DocumentStamped, p.DocumentID, p.Started.Add(s.grace()))
+		logged, err := s.Registry.loggedSince(ctx, p.Audit, audit.DocumentStamped, p.DocumentID, p.Started.Add(s.grace()))
+		if errors.Is(err, audit.ErrBroken) {
+			// The shard was changed behind the log's back (audit verify
+			// and fixity report it): log the stamping again rather than
+			// leave it out.
+			s.log().Warn("recovery sweep: the audit log is broken where the stamping's entry would be; appending it (again)", "document", p.DocumentID, "err", err)
+			return false, nil
+		}
+		return logged, err
 	}
 	info, err := s.Store.Head(ctx, archive.RecordKey(p.DocumentID))
 	if err != nil && !errors.Is(err, archive.ErrNotFound) {

@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -48,6 +50,24 @@ func TestFind(t *testing.T) {
 	if other.Next() != late[4].Block+1 {
 		t.Errorf("a log opened on the shard: Next = %d, want %d", other.Next(), late[4].Block+1)
 	}
+
+	// A forged entry — its subject changed and its hash made to match, as
+	// someone who knows the format would — is an error, not a match, and
+	// so is an entry edited without its hash.
+	forged := late[2]
+	rewrite(t, s, BlockKey("r1", forged.Block), "", func(e *Entry) { e.Subject = "doc/forged" })
+	if _, ok, err := Find(ctx, s, "r1", from, far, subject("doc/forged")); ok || !errors.Is(err, ErrBroken) {
+		t.Errorf("a forged entry: found %v, %v; want ErrBroken", ok, err)
+	}
+	if _, ok, err := Find(ctx, s, "r1", forged.Block, far, subject("doc/forged")); ok || !errors.Is(err, ErrBroken) {
+		t.Errorf("a forged entry, looked for from its own block: found %v, %v; want ErrBroken", ok, err)
+	}
+	b := readFile(t, s, BlockKey("r1", late[4].Block))
+	writeFile(t, s, BlockKey("r1", late[4].Block), bytes.Replace(b, []byte("late-4"), []byte("late-x"), 1))
+	if _, ok, err := Find(ctx, s, "r1", late[4].Block, far, subject("doc/late-x")); ok || !errors.Is(err, ErrBroken) {
+		t.Errorf("an entry edited without its hash: found %v, %v; want ErrBroken", ok, err)
+	}
+
 	if _, _, err := Find(ctx, s, "../x", 1, far, subject("x")); err == nil {
 		t.Error("Find accepted an invalid node name")
 	}
