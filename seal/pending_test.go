@@ -1,9 +1,11 @@
 package seal_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -249,4 +251,45 @@ func stampedEntries(t *testing.T, store archive.Store, docID string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// alteredAudit is a store whose audit blocks read back with one document
+// id changed: an entry edited behind the log's back.
+type alteredAudit struct {
+	archive.Store
+	doc string
+}
+
+func (a *alteredAudit) Get(ctx context.Context, key string) (io.ReadCloser, archive.ObjectInfo, error) {
+	rc, info, err := a.Store.Get(ctx, key)
+	if err != nil || !strings.HasPrefix(key, "audit/") || strings.HasPrefix(key, "audit/nodes/") || strings.HasPrefix(key, "audit/checkpoints/") {
+		return rc, info, err
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, info, err
+	}
+	b = bytes.ReplaceAll(b, []byte(a.doc), []byte(a.doc[:len(a.doc)-1]+"x"))
+	return io.NopCloser(bytes.NewReader(b)), info, nil
+}
+
+// TestSweepLogsAgainWhereTheChainIsBroken: where the entries the sweep
+// reads do not hold their hashes (edited behind the log's back), the entry
+// it looks for cannot be trusted, so the stamping is logged again rather
+// than left out.
+func TestSweepLogsAgainWhereTheChainIsBroken(t *testing.T) {
+	ctx := context.Background()
+	e, store, clock := newServiceEnvFS(t)
+	e.stamp(t, "330000-XK-00")
+	d := stampUnfinished(t, e, store, "330000-XK-01")
+	e.stamp(t, "330000-XK-02")
+	clock.Advance(e.svc.Grace() + time.Minute)
+	sweeper := replica(t, e, &alteredAudit{Store: store.writeHook.Store, doc: d.DocumentID}, clock, "node-2")
+	if done, _, err := sweeper.Sweep(ctx); err != nil || done != 1 {
+		t.Fatalf("Sweep: %d, %v", done, err)
+	}
+	if n := stampedEntries(t, store, d.DocumentID); n != 2 {
+		t.Errorf("%d audit entries for the stamping, want 2: its own, and the sweep's where the log is broken", n)
+	}
 }

@@ -192,10 +192,10 @@ func (s *Service) recoverOne(ctx context.Context, key string, onlyOld bool) (com
 // right after its commit, which it gives up on past half of it): so a
 // stamping whose finish failed after its entry is not logged twice. Where
 // the log's hash chain is broken the entry found cannot be trusted, and
-// the stamping is logged again. One
-// staged before marks were kept counts as logged when its record is
-// locked, since a finish writes or locks the record only after the entry;
-// such a stamping whose finish failed part-way is logged again.
+// the stamping is logged again. One staged before marks were kept counts
+// as logged when its record is locked, since a finish writes or locks the
+// record only after the entry; such a stamping whose finish failed
+// part-way is logged again.
 func (s *Service) stampingLogged(ctx context.Context, p pendingEntry) (bool, error) {
 	if p.Audit != nil {
 		logged, err := s.Registry.loggedSince(ctx, p.Audit, audit.DocumentStamped, p.DocumentID, p.Started.Add(s.grace()))
