@@ -13,9 +13,9 @@ CORPUS   := cmd/eseal/testdata/corpus
 
 .PHONY: build test check deps vet unit fuzz fuzz-short bench bench-http bench-cluster test-cluster lint fmt demo corpus seeds clean
 
-## build: the eseal binary in bin/
+## build: the eseal binary in bin/, static (no cgo: Go's own DNS resolver, no libc at run time, a faster start)
 build:
-	$(GO) build -o bin/eseal ./cmd/eseal
+	CGO_ENABLED=0 $(GO) build -o bin/eseal ./cmd/eseal
 
 ## test: outside tools, checks (gofmt, vet, staticcheck, tidy go.mod), every test with the tools required, short fuzzing
 test:
@@ -52,7 +52,7 @@ fuzz-short:
 ## bench: stamping and verification benchmarks (and `eseal stamp` as a process) into bench.txt, summarised by benchstat
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pdf/ ./seal/ | tee bench.txt
-	$(GO) test -run '^$$' -bench '^BenchmarkCLIStamp$$' -benchtime 20x -count 3 ./cmd/eseal/ | tee -a bench.txt
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench '^BenchmarkCLIStamp$$' -benchtime 20x -count 3 ./cmd/eseal/ | tee -a bench.txt
 	$(GO) tool benchstat bench.txt
 
 ## bench-http: bounded loopback load test, one run: REST on the filesystem store and on MinIO, the Service, the bare Stamper (c = 1, 4, 16, 160)

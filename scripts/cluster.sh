@@ -280,7 +280,7 @@ cmd_up() {
 	if [ -z "$ESEAL" ]; then
 		ESEAL=$DIR/bin/eseal
 		echo "cluster: building eseal into $ESEAL" >&2
-		(cd "$REPO" && go build -o "$ESEAL" ./cmd/eseal)
+		(cd "$REPO" && CGO_ENABLED=0 go build -o "$ESEAL" ./cmd/eseal) # as make build ships it
 	fi
 	[ -x "$ESEAL" ] || die "no eseal binary at $ESEAL"
 	echo "ESEAL=$ESEAL" >>"$DIR/cluster.env"
