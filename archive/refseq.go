@@ -143,7 +143,7 @@ func (c *RefCounter) assign(ctx context.Context, s Store, n RefNumber, until, no
 	mine := 0
 	if resumed {
 		var err error
-		if mine, err = c.findClaim(ctx, s, prefix, n.DocumentID, since); err != nil {
+		if mine, err = findClaim(ctx, s, prefix, n.DocumentID, since); err != nil {
 			return nil, err
 		}
 	}
@@ -299,7 +299,7 @@ func firstFree(ctx context.Context, s Store, prefix string, known int) (int, err
 // findClaim looks for a claim of docID in the series, newest first, back
 // to the claims made before since less RefResumeWindow; 0 when there is
 // none.
-func (c *RefCounter) findClaim(ctx context.Context, s Store, prefix, docID string, since time.Time) (int, error) {
+func findClaim(ctx context.Context, s Store, prefix, docID string, since time.Time) (int, error) {
 	free, err := firstFree(ctx, s, prefix, 0)
 	if err != nil {
 		return 0, err

@@ -43,10 +43,9 @@ func (s *Service) Fixity(ctx context.Context, progress func(done, total int)) (*
 	if err := s.Store.List(ctx, pendingPrefix, func(o archive.ObjectInfo) error {
 		if o.ModTime.Before(cutoff) {
 			stale = append(stale, o)
-			return nil
+		} else {
+			pending[pendingDocID(o.Key)] = true
 		}
-		id := strings.TrimPrefix(o.Key, pendingPrefix)
-		pending[strings.TrimSuffix(strings.TrimSuffix(id, markerSuffix), stagingSuffix)] = true
 		return nil
 	}); err != nil {
 		return nil, err
@@ -58,9 +57,7 @@ func (s *Service) Fixity(ctx context.Context, progress func(done, total int)) (*
 	}
 	c := &reconciler{s: s, rep: rep, pending: pending, reported: map[string]bool{}}
 	for _, o := range stale {
-		id := strings.TrimPrefix(o.Key, pendingPrefix)
-		id = strings.TrimSuffix(strings.TrimSuffix(id, markerSuffix), stagingSuffix)
-		c.add(archive.FixityProblem{Kind: archive.FixityUnfinished, DocumentID: id, Key: o.Key,
+		c.add(archive.FixityProblem{Kind: archive.FixityUnfinished, DocumentID: pendingDocID(o.Key), Key: o.Key,
 			Reason: fmt.Sprintf("pending since %s, longer than the recovery sweep's grace period (%s): the sweep's log says why it cannot finish or discard it", o.ModTime.UTC().Format(time.RFC3339), s.grace())})
 	}
 	if err := c.run(ctx); err != nil {
@@ -68,6 +65,12 @@ func (s *Service) Fixity(ctx context.Context, progress func(done, total int)) (*
 	}
 	rep.Finished = s.now().UTC()
 	return rep, nil
+}
+
+// pendingDocID is the document a pending object (a staging object, or a
+// pending marker of the earlier layout) is about.
+func pendingDocID(key string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(key, pendingPrefix), markerSuffix), stagingSuffix)
 }
 
 type reconciler struct {
