@@ -262,38 +262,10 @@ func (c *RefCounter) giveBack(prefix string, seq int) {
 }
 
 // firstFree finds the series' first unclaimed number, knowing that every
-// number up to known is claimed: it gallops up (known+1, +2, +4, …) until
-// a number is free, then halves the interval.
+// number up to known is claimed (LastInSeries: gallop, then halve).
 func firstFree(ctx context.Context, s Store, prefix string, known int) (int, error) {
-	lo, step := known, 1
-	hi := lo + step
-	for {
-		taken, err := claimed(ctx, s, prefix, hi)
-		if err != nil {
-			return 0, err
-		}
-		if !taken {
-			break
-		}
-		if hi > MaxRefSeq {
-			return hi, nil
-		}
-		lo, step = hi, step*2
-		hi = min(lo+step, MaxRefSeq+1)
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		taken, err := claimed(ctx, s, prefix, mid)
-		if err != nil {
-			return 0, err
-		}
-		if taken {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return hi, nil
+	last, err := LastInSeries(ctx, s, func(n uint64) string { return claimKey(prefix, int(n)) }, uint64(known), MaxRefSeq)
+	return int(last) + 1, err
 }
 
 // findClaim looks for a claim of docID in the series, newest first, back
@@ -318,17 +290,6 @@ func findClaim(ctx context.Context, s Store, prefix, docID string, since time.Ti
 		}
 	}
 	return 0, nil
-}
-
-// claimed says whether the series' number seq is claimed.
-func claimed(ctx context.Context, s Store, prefix string, seq int) (bool, error) {
-	if _, err := s.Head(ctx, claimKey(prefix, seq)); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return false, nil
-		}
-		return false, err
-	}
-	return true, nil
 }
 
 // ReadRefNumber reads a document's number, or ErrNotFound for a document

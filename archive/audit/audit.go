@@ -477,42 +477,11 @@ func (l *Log) lockIfUnlocked(ctx context.Context, key string) error {
 // galloping then bisecting with Head: blocks are dense, so this costs
 // O(log n) requests. It reads no block.
 func LastBlock(ctx context.Context, store archive.Store, node string, from uint64) (uint64, error) {
-	exists := func(n uint64) (bool, error) {
-		_, err := store.Head(ctx, BlockKey(node, n))
-		if errors.Is(err, archive.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("audit: read tail of shard %q: %w", node, err)
-		}
-		return true, nil
+	n, err := archive.LastInSeries(ctx, store, func(n uint64) string { return BlockKey(node, n) }, from, MaxSeq)
+	if err != nil {
+		return 0, fmt.Errorf("audit: read tail of shard %q: %w", node, err)
 	}
-	lo, step := from, uint64(1)
-	hi := lo + step
-	for hi <= MaxSeq {
-		ok, err := exists(hi)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			break
-		}
-		lo, step = hi, step*2
-		hi = min(lo+step, MaxSeq+1)
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		ok, err := exists(mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
+	return n, nil
 }
 
 // readTail finds the last block of node's shard, starting from a known
