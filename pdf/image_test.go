@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"image"
+	"image/color"
 	"testing"
 )
 
@@ -133,4 +135,95 @@ func FuzzImageUnmarshal(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestImageTransparentPixels: a transparent pixel's colour samples repeat
+// the last visible colour (never seen, and what a smoothing viewer blends
+// the edges with), visible pixels keep theirs, a paletted picture (a drawn
+// seal's PNG) gives the same samples as the same picture in RGBA, and a
+// one-colour seal's colour samples compress to almost nothing.
+func TestImageTransparentPixels(t *testing.T) {
+	inflate := func(z []byte) []byte {
+		t.Helper()
+		r, err := zlib.NewReader(bytes.NewReader(z))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(r); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	// A ring of partly and fully opaque red, and blue, on transparent
+	// black, 64×64.
+	const side = 64
+	palette := color.Palette{color.NRGBA{}}
+	for a := 1; a < 256; a++ {
+		palette = append(palette, color.NRGBA{R: 0xd7, G: 0x0f, B: 0x0f, A: uint8(a)})
+	}
+	palette = append(palette[:255], color.NRGBA{B: 0xc0, A: 0xff})
+	pal := image.NewPaletted(image.Rect(0, 0, side, side), palette)
+	rgba := image.NewNRGBA(pal.Rect)
+	for y := 0; y < side; y++ {
+		for x := 0; x < side; x++ {
+			d := (x-side/2)*(x-side/2) + (y-side/2)*(y-side/2)
+			i := uint8(0)
+			switch {
+			case d < 100 && x < side/2:
+				i = 255 // blue
+			case d >= 300 && d < 600:
+				i = uint8(1 + (x*7+y)%254)
+			}
+			pal.Pix[pal.PixOffset(x, y)] = i
+			rgba.Set(x, y, palette[i])
+		}
+	}
+	a, err := NewImage(pal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewImage(rgba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.rgb, b.rgb) || !bytes.Equal(a.alpha, b.alpha) {
+		t.Fatal("the paletted picture and the same picture in RGBA give different samples")
+	}
+	rgb, alpha := inflate(a.rgb), inflate(a.alpha)
+	if len(rgb) != 3*side*side || len(alpha) != side*side {
+		t.Fatalf("%d colour and %d alpha samples", len(rgb), len(alpha))
+	}
+	var last color.NRGBA
+	for p := 0; p < side*side; p++ {
+		c := palette[pal.Pix[p]].(color.NRGBA)
+		if alpha[p] != c.A {
+			t.Fatalf("pixel %d: alpha %d, want %d", p, alpha[p], c.A)
+		}
+		want := c
+		if c.A == 0 {
+			want = last
+		} else {
+			last = c
+		}
+		if got := (color.NRGBA{R: rgb[3*p], G: rgb[3*p+1], B: rgb[3*p+2]}); got.R != want.R || got.G != want.G || got.B != want.B {
+			t.Fatalf("pixel %d (alpha %d): colour %v, want %v", p, c.A, got, want)
+		}
+	}
+	// A seal in one colour: its 512×512 colour samples fit in 2 KB.
+	seal := image.NewNRGBA(image.Rect(0, 0, 512, 512))
+	for y := 0; y < 512; y++ {
+		for x := 0; x < 512; x++ {
+			if (x/9+y/7)%3 == 0 {
+				seal.SetNRGBA(x, y, color.NRGBA{R: 0xd7, G: 0x0f, B: 0x0f, A: uint8(128 + x%128)})
+			}
+		}
+	}
+	im, err := NewImage(seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.rgb) > 2048 {
+		t.Fatalf("a one-colour seal's colour samples take %d bytes compressed", len(im.rgb))
+	}
 }

