@@ -69,7 +69,10 @@ func replica(t *testing.T, e *serviceEnv, store archive.Store, clock *fakeClock,
 	}
 	reg.SetAuditor(seal.LogAuditor{Log: alog})
 	svc := &seal.Service{Registry: reg, Store: store, Schedule: e.svc.Schedule, Application: "test", Fonds: e.svc.Fonds}
-	t.Cleanup(func() { _ = svc.FlushPending(context.Background()) })
+	t.Cleanup(func() {
+		_ = svc.StopRefinishing(context.Background())
+		_ = svc.FlushPending(context.Background())
+	})
 	return svc
 }
 

@@ -221,12 +221,18 @@ func newServiceEnvFS(t *testing.T) (*serviceEnv, *refusals, *fakeClock) {
 		}
 		return nil
 	}}
-	return newServiceEnvOn(t, "items: {}\n", clock, store), store, clock
+	e := newServiceEnvOn(t, "items: {}\n", clock, store)
+	// A stamping whose finish fails twice is left to the recovery sweep,
+	// as when its replica stops right after answering; the background
+	// retry has tests of its own (TestFinishRetriedInTheBackground).
+	e.svc.RetryFinish = -1
+	return e, store, clock
 }
 
 // stampUnfinished stamps while the store refuses every put of a record:
 // the stamping commits and is logged, its finish fails twice, and it
-// answers with its document only in its staging object.
+// answers with its document only in its staging object (and, unless
+// e.svc.RetryFinish is negative, tries again in the background).
 func stampUnfinished(t *testing.T, e *serviceEnv, store *refusals, item string) *seal.Stamped {
 	t.Helper()
 	store.armed.Store(true)
@@ -291,5 +297,90 @@ func TestSweepLogsAgainWhereTheChainIsBroken(t *testing.T) {
 	}
 	if n := stampedEntries(t, store, d.DocumentID); n != 2 {
 		t.Errorf("%d audit entries for the stamping, want 2: its own, and the sweep's where the log is broken", n)
+	}
+}
+
+// TestFinishRetriedInTheBackground: a stamping whose finish fails twice
+// (the store refuses its record) answers 201 with its document only in its
+// staging object; the replica tries the finish again in the background, so
+// once the store takes writes again the document is served within
+// seconds, not after the sweep's grace period — logged once, its staging
+// removed, fixity clean. A store that keeps refusing until half the grace
+// period has passed leaves it to the sweep, which finishes it; so does a
+// replica that stops (StopRefinishing), to the Recover of its next start.
+func TestFinishRetriedInTheBackground(t *testing.T) {
+	ctx := context.Background()
+	wait := func(e *serviceEnv) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := e.svc.WaitRefinishing(ctx); err != nil {
+			t.Fatal("the background finish did not end:", err)
+		}
+	}
+	staging := func(e *serviceEnv) int {
+		t.Helper()
+		n := 0
+		if err := e.store.List(ctx, "pending/", func(archive.ObjectInfo) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	e, store, _ := newServiceEnvFS(t)
+	e.svc.RetryFinish = 20 * time.Millisecond
+	d := stampUnfinished(t, e, store, "330000-XK-01")
+	wait(e)
+	rec, _, err := e.svc.Documents().CommittedPDF(ctx, d.DocumentID)
+	if err != nil || rec.SM3 != d.Record.SM3 {
+		t.Fatalf("the document after the background finish: %v", err)
+	}
+	if n := stampedEntries(t, store, d.DocumentID); n != 1 {
+		t.Errorf("%d audit entries for the stamping, want 1", n)
+	}
+	if n := staging(e); n != 0 {
+		t.Errorf("%d staging objects left", n)
+	}
+	if rep, err := e.svc.Fixity(ctx, nil); err != nil || !rep.OK() {
+		t.Fatalf("fixity: %v, %+v", err, rep)
+	}
+
+	// Refused for longer: the retry stops at half the grace period.
+	e, store, clock := newServiceEnvFS(t)
+	e.svc.RetryFinish = 20 * time.Millisecond
+	store.armed.Store(true)
+	d = e.stamp(t, "330000-XK-02")
+	clock.Advance(e.svc.Grace() / 2)
+	wait(e)
+	store.armed.Store(false)
+	if _, _, err := e.svc.Documents().CommittedPDF(ctx, d.DocumentID); err == nil {
+		t.Fatal("finished in the background after half the grace period")
+	}
+	clock.Advance(e.svc.Grace())
+	if done, _, err := e.svc.Sweep(ctx); err != nil || done != 1 {
+		t.Fatalf("Sweep: %d, %v", done, err)
+	}
+	if n := stampedEntries(t, store, d.DocumentID); n != 1 {
+		t.Errorf("%d audit entries for the stamping, want 1", n)
+	}
+
+	// A replica shutting down stops the retries, even one waiting an
+	// hour; its next start's Recover finishes the stamping.
+	e, store, _ = newServiceEnvFS(t)
+	e.svc.RetryFinish = time.Hour
+	d = stampUnfinished(t, e, store, "330000-XK-03")
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := e.svc.StopRefinishing(stopCtx); err != nil {
+		t.Fatal("StopRefinishing:", err)
+	}
+	if _, _, err := e.svc.Documents().CommittedPDF(ctx, d.DocumentID); err == nil {
+		t.Fatal("finished in the background after StopRefinishing")
+	}
+	if done, _, err := e.svc.Recover(ctx); err != nil || done != 1 {
+		t.Fatalf("Recover: %d, %v", done, err)
+	}
+	if n := stampedEntries(t, store, d.DocumentID); n != 1 {
+		t.Errorf("%d audit entries for the stamping, want 1", n)
 	}
 }

@@ -50,7 +50,15 @@ type Service struct {
 	// recovery sweep touches it (default 10 minutes); a stamping gives up
 	// before its commit when it has taken half of it.
 	RecoveryGrace time.Duration
+	// RetryFinish is how long a stamping whose finish failed twice waits
+	// before this replica tries it again in the background (refinish.go;
+	// default 1 s, then doubling, for up to half the grace period); a
+	// negative value leaves it to the recovery sweep.
+	RetryFinish time.Duration
 
+	// refinish counts the stampings being finished again in the
+	// background (refinish.go).
+	refinish refinishing
 	// removals are the finished stampings' pending markers waiting for
 	// their removal (pending.go).
 	removals pendingRemovals
@@ -632,7 +640,11 @@ func (s *Service) commit(ctx context.Context, job *stamping, started time.Time) 
 		// answer lost, need not leave the document unserved for the
 		// sweep's grace period.
 		if err := s.finish(ctx, job.pend, job.rec, job.staged, uses, true); err != nil {
-			s.log().Warn("stamping committed; finishing deferred to the recovery sweep", "document", job.docID, "err", err)
+			if s.finishLater(job.pend, job.rec, job.staged, uses) {
+				s.log().Warn("stamping committed; finishing it again in the background", "document", job.docID, "err", err)
+			} else {
+				s.log().Warn("stamping committed; finishing deferred to the recovery sweep", "document", job.docID, "err", err)
+			}
 		}
 	}
 	return &Stamped{DocumentID: job.docID, RetrievalCode: job.code, Record: job.rec, Warnings: job.warnings}, nil

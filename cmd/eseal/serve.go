@@ -519,9 +519,13 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 		_ = ms.Shutdown(sctx)
 	}
 	err = hs.Shutdown(sctx)
-	// The stampings answered are finished; what may remain is the removal
-	// of their pending markers, which the next start's sweep would
-	// otherwise have to do.
+	// The stampings answered are finished, but for any whose finish is
+	// being tried again in the background (the next start's sweep finishes
+	// those); what may remain is the removal of their pending markers,
+	// which that sweep would otherwise have to do.
+	if serr := svc.StopRefinishing(sctx); serr != nil {
+		log.Warn("background finishes left for the next recovery sweep", "err", serr)
+	}
 	if ferr := svc.FlushPending(sctx); ferr != nil {
 		log.Warn("pending markers left for the next recovery sweep", "err", ferr)
 	}

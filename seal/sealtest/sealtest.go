@@ -83,7 +83,10 @@ func New(t testing.TB, schedule string, clock *Clock, store archive.Store) *Env 
 	svc := &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "test"}
 	// The removals of pending markers still queued end with the test,
 	// before the store it uses goes.
-	t.Cleanup(func() { _ = svc.FlushPending(context.Background()) })
+	t.Cleanup(func() {
+		_ = svc.StopRefinishing(context.Background())
+		_ = svc.FlushPending(context.Background())
+	})
 	return &Env{Service: svc, Store: store, Clock: clock, SealID: s.ID, Log: alog, KEK: kek}
 }
 
