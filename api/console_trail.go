@@ -55,10 +55,17 @@ func (s *Server) logAPIUse(r *http.Request, action audit.Action, docID string) e
 	return s.logUse(r.Context(), action, docID, k, purpose, "api")
 }
 
-// documentTrail returns the audit entries naming a document, oldest first.
-// It walks the whole log (audit.Entries): the console's record page is read
-// by a person, rarely, and the log is the only source of the trail.
+// documentTrail returns the audit entries naming a document, oldest first:
+// from the blocks the search index says hold them, or, on a server without
+// an index, by walking the whole log (audit.Entries) — a read that grows
+// with the archive's years, for every record page opened.
 func (s *Server) documentTrail(ctx context.Context, docID string) ([]audit.Entry, error) {
+	if s.Index != nil {
+		if err := s.Index.CatchUp(ctx); err != nil {
+			return nil, err
+		}
+		return s.Index.Trail(ctx, docID)
+	}
 	var out []audit.Entry
 	err := audit.Entries(ctx, s.Store, func(e audit.Entry) error {
 		if e.Subject == docID {

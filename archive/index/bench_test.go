@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"eseal/archive/audit"
 	"eseal/archive/index"
 )
 
@@ -50,6 +51,13 @@ var benchApplicants = []string{"杭州某某科技有限公司", "宁波某某�
 
 func benchIndex(b *testing.B, n int) *index.Index {
 	b.Helper()
+	_, ix := benchEnv(b, n)
+	return ix
+}
+
+// benchEnv is an archive of n stampings and its index.
+func benchEnv(b *testing.B, n int) (*archiveEnv, *index.Index) {
+	b.Helper()
 	e := newArchiveEnv(b, "node-a")
 	for i := range n {
 		e.add(record(i, "食品经营许可证", benchApplicants[i%len(benchApplicants)], fmt.Sprintf("XK-2026-%04d", i)))
@@ -59,5 +67,33 @@ func benchIndex(b *testing.B, n int) *index.Index {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ix.Close() })
-	return ix
+	return e, ix
+}
+
+// BenchmarkTrail is one record's trail in an archive of 2,000 stampings:
+// from the index (the blocks naming it) against a walk of the whole log.
+func BenchmarkTrail(b *testing.B) {
+	ctx := context.Background()
+	e, ix := benchEnv(b, 2000)
+	doc := docID(1000)
+	b.Run("index", func(b *testing.B) {
+		for b.Loop() {
+			if es, err := ix.Trail(ctx, doc); err != nil || len(es) != 1 {
+				b.Fatal(len(es), err)
+			}
+		}
+	})
+	b.Run("walk", func(b *testing.B) {
+		for b.Loop() {
+			n := 0
+			if err := audit.Entries(ctx, e.store, func(e audit.Entry) error {
+				if e.Subject == doc {
+					n++
+				}
+				return nil
+			}); err != nil || n != 1 {
+				b.Fatal(n, err)
+			}
+		}
+	})
 }

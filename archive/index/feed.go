@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,30 +124,18 @@ func (ix *Index) follow(ctx context.Context, node string, n uint64) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		key := audit.BlockKey(node, n+1)
-		b, _, err := archive.GetBytesMax(ctx, ix.store, key, audit.MaxBlockSize)
-		if errors.Is(err, archive.ErrNotFound) {
+		entries, found, err := ix.readBlock(ctx, node, n+1)
+		if err != nil {
+			return err
+		}
+		if !found {
 			return nil // the shard's end
 		}
-		if err != nil && !errors.Is(err, archive.ErrTooLarge) {
-			return fmt.Errorf("index: reading %s: %w", key, err)
-		}
 		var docs []string
-		if err == nil {
-			entries, perr := audit.ParseBlock(b)
-			if perr != nil {
-				ix.opt.Log.Warn("search index: skipping an audit block that does not parse (run audit verify)", "key", key, "err", perr)
+		for _, e := range entries {
+			if affectsDocument(e.Action) {
+				docs = append(docs, e.Subject)
 			}
-			for _, e := range entries {
-				switch {
-				case e.Node != node:
-					ix.opt.Log.Warn("search index: skipping an audit entry stored in another shard (run audit verify)", "key", key)
-				case affectsDocument(e.Action) && validDocID(e.Subject):
-					docs = append(docs, e.Subject)
-				}
-			}
-		} else {
-			ix.opt.Log.Warn("search index: skipping an oversized audit block (run audit verify)", "key", key)
 		}
 		tx, err := ix.db.BeginTx(ctx, nil)
 		if err != nil {
@@ -158,6 +147,10 @@ func (ix *Index) follow(ctx context.Context, node string, n uint64) error {
 				return err
 			}
 		}
+		if err := addTrail(ctx, tx, node, n+1, entries); err != nil {
+			tx.Rollback()
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, block) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET block = excluded.block`, node, int64(n+1)); err != nil {
 			tx.Rollback()
 			return err
@@ -166,6 +159,49 @@ func (ix *Index) follow(ctx context.Context, node string, n uint64) error {
 			return err
 		}
 		n++
+	}
+	return nil
+}
+
+// readBlock reads block n of node's shard: its entries that name a
+// document (a valid document id as their subject) and are stored in their
+// own shard. found is false past the shard's end. A block that does not
+// parse or is oversized is skipped with a warning (audit verify reports
+// it): its entries are not indexed.
+func (ix *Index) readBlock(ctx context.Context, node string, n uint64) (entries []audit.Entry, found bool, err error) {
+	key := audit.BlockKey(node, n)
+	b, _, err := archive.GetBytesMax(ctx, ix.store, key, audit.MaxBlockSize)
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		return nil, false, nil
+	case errors.Is(err, archive.ErrTooLarge):
+		ix.opt.Log.Warn("search index: skipping an oversized audit block (run audit verify)", "key", key)
+		return nil, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("index: reading %s: %w", key, err)
+	}
+	all, perr := audit.ParseBlock(b)
+	if perr != nil {
+		ix.opt.Log.Warn("search index: skipping an audit block that does not parse (run audit verify)", "key", key, "err", perr)
+	}
+	for _, e := range all {
+		switch {
+		case e.Node != node:
+			ix.opt.Log.Warn("search index: skipping an audit entry stored in another shard (run audit verify)", "key", key)
+		case validDocID(e.Subject):
+			entries = append(entries, e)
+		}
+	}
+	return entries, true, nil
+}
+
+// addTrail notes that block n of node's shard holds entries naming the
+// documents of entries (Trail reads them back from there).
+func addTrail(ctx context.Context, tx *sql.Tx, node string, n uint64, entries []audit.Entry) error {
+	for _, e := range entries {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO trail (doc_id, node, block) VALUES (?, ?, ?)`, e.Subject, node, int64(n)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -340,7 +376,8 @@ func insert(ctx context.Context, tx *sql.Tx, rec *archive.Record, held bool) err
 }
 
 // Rebuild empties the index and fills it again from the store: every
-// document's record and state, and as the position of every shard of the
+// document's record and state, which audit blocks name each document (read
+// from the whole log, once), and as the position of every shard of the
 // audit log its end as found before the documents were listed, so that
 // following the log from there misses nothing. progress, when set, is told
 // after each document. Searches go on meanwhile and see the old index until
@@ -367,7 +404,7 @@ func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) er
 		return err
 	}
 	defer tx.Rollback()
-	for _, stmt := range []string{`DELETE FROM records_fts`, `DELETE FROM record_seals`, `DELETE FROM records`, `DELETE FROM shards`, `DELETE FROM retry`} {
+	for _, stmt := range []string{`DELETE FROM records_fts`, `DELETE FROM record_seals`, `DELETE FROM records`, `DELETE FROM shards`, `DELETE FROM retry`, `DELETE FROM trail`} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
@@ -383,10 +420,73 @@ func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) er
 			progress(i+1, len(ids))
 		}
 	}
+	// The trails: which blocks name which document, up to the ends noted.
+	for node, tail := range tails {
+		for n := uint64(1); n <= tail; n++ {
+			entries, found, err := ix.readBlock(ctx, node, n)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("index: audit block %s missing below the shard's end", audit.BlockKey(node, n))
+			}
+			if err := addTrail(ctx, tx, node, n, entries); err != nil {
+				return err
+			}
+		}
+	}
 	for n, block := range tails {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, block) VALUES (?, ?)`, n, int64(block)); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// Trail returns the audit entries naming a document (利用登记, holds,
+// stamping, disposal…), oldest first, as far as the index has followed the
+// log (call CatchUp first for the newest): it reads only the blocks that
+// hold them, not the whole log. Like the search, it does not check the
+// log's hash chain (audit verify does).
+func (ix *Index) Trail(ctx context.Context, docID string) ([]audit.Entry, error) {
+	rows, err := ix.db.QueryContext(ctx, `SELECT node, block FROM trail WHERE doc_id = ? ORDER BY node, block`, docID)
+	if err != nil {
+		return nil, err
+	}
+	type at struct {
+		node  string
+		block uint64
+	}
+	var blocks []at
+	for rows.Next() {
+		var a at
+		var n int64
+		if err := rows.Scan(&a.node, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.block = uint64(n)
+		blocks = append(blocks, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []audit.Entry
+	for _, a := range blocks {
+		entries, found, err := ix.readBlock(ctx, a.node, a.block)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, fmt.Errorf("index: audit block %s is gone", audit.BlockKey(a.node, a.block))
+		}
+		for _, e := range entries {
+			if e.Subject == docID {
+				out = append(out, e)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b audit.Entry) int { return a.Time.Compare(b.Time) })
+	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -534,4 +535,93 @@ func TestFollowBlocks(t *testing.T) {
 	if got := mustSearch(t, ix, index.Query{CaseNo: "XK-2026-9999"}); len(got) != 1 {
 		t.Errorf("after the rebuild, the next stamping: %v", got)
 	}
+}
+
+// blockReads is a store that counts the reads of audit blocks.
+type blockReads struct {
+	archive.Store
+	n atomic.Int64
+}
+
+func (b *blockReads) Get(ctx context.Context, key string) (io.ReadCloser, archive.ObjectInfo, error) {
+	if strings.HasPrefix(key, "audit/") && !strings.HasPrefix(key, "audit/nodes/") {
+		b.n.Add(1)
+	}
+	return b.Store.Get(ctx, key)
+}
+
+// TestTrail: a document's trail from the index is the entries naming it
+// that a walk of the whole log finds — in both shards, oldest first — read
+// from the blocks that hold them alone; the same after a rebuild, and
+// after entries appended since.
+func TestTrail(t *testing.T) {
+	ctx := context.Background()
+	e := newArchiveEnv(t, "node-a")
+	other, err := audit.Open(ctx, e.store, "node-b", audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	for i := 1; i <= n; i++ {
+		e.add(record(i, "许可决定书", "杭州某某科技有限公司", fmt.Sprintf("XK-2026-%04d", i)))
+		if i%20 == 5 {
+			e.append(audit.RecordViewed, docID(5))
+			if _, err := other.Append(ctx, audit.Entry{Action: audit.RecordDownloaded, Subject: docID(5), Actor: "test"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.append(audit.LegalHoldSet, docID(5))
+	walk := func(doc string) []audit.Entry {
+		t.Helper()
+		var out []audit.Entry
+		if err := audit.Entries(ctx, e.store, func(en audit.Entry) error {
+			if en.Subject == doc {
+				out = append(out, en)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.SortStableFunc(out, func(a, b audit.Entry) int { return a.Time.Compare(b.Time) })
+		return out
+	}
+	reads := &blockReads{Store: e.store}
+	ix, err := index.Open(ctx, filepath.Join(e.dir, "index.db"), reads, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	check := func(when string, doc string, wantEntries int) {
+		t.Helper()
+		if err := ix.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		reads.n.Store(0)
+		got, err := ix.Trail(ctx, doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := walk(doc)
+		if len(got) != wantEntries || len(want) != wantEntries {
+			t.Fatalf("%s: %s: %d entries in the trail, %d in the log, want %d", when, doc, len(got), len(want), wantEntries)
+		}
+		for i := range got {
+			if got[i].Hash != want[i].Hash {
+				t.Fatalf("%s: %s: entry %d is %s %s, the log's %s %s", when, doc, i, got[i].Action, got[i].Hash, want[i].Action, want[i].Hash)
+			}
+		}
+		if r := reads.n.Load(); r > int64(wantEntries) {
+			t.Errorf("%s: %s: the trail read %d audit blocks for %d entries", when, doc, r, wantEntries)
+		}
+	}
+	check("followed", docID(5), 1+3+3+1)
+	check("followed", docID(6), 1)
+	check("followed", docID(n+1), 0)
+	if err := ix.Rebuild(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("rebuilt", docID(5), 1+3+3+1)
+	e.append(audit.LegalHoldCleared, docID(5))
+	check("appended since", docID(5), 1+3+3+1+1)
 }
