@@ -293,14 +293,36 @@ func (s *Server) verifyStored(w http.ResponseWriter, r *http.Request, rec *archi
 var errBusy = errors.New("every verification slot is taken")
 
 // openArchived opens the stored bytes of a record — the version its commit
-// stored (archive.OpenPinned) — read in place (a file of the filesystem
-// store) or spooled (an S3 object, whose every out-of-order read is a
-// request; kept in memory up to Limits.SpoolBytes, in a temporary file
-// past that), once they are checked to be the bytes the record's SM3
-// names: what is verified or served is what was committed. Memory stays
-// bounded whatever the document's size. done releases them.
+// stored — read in place (a file of the filesystem store) or spooled (an
+// S3 object, whose every out-of-order read is a request; kept in memory up
+// to Limits.SpoolBytes, in a temporary file past that), once they are
+// checked to be the bytes the record's SM3 names: what is verified or
+// served is what was committed. Memory stays bounded whatever the
+// document's size. done releases them.
+//
+// A record that pins its PDF by SM3 alone (written since 2026-12-02) names
+// the key's first version on S3 (archive.OpenPinned), which takes a
+// listing of versions to find. The PDF standing at the key is that one
+// unless something was put in front of it, so it is read first, and the
+// first version only when its bytes are not the record's: one request per
+// download and verification instead of three, and the same bytes served.
 func (s *Server) openArchived(ctx context.Context, rec *archive.Record) (ra io.ReaderAt, size int64, done func(), err error) {
-	rc, info, err := archive.OpenPinned(ctx, s.Store, archive.DocumentKey(rec.DocumentID), rec.PDFVersion)
+	key := archive.DocumentKey(rec.DocumentID)
+	if rec.PDFVersion == "" && archive.Versioned(s.Store) {
+		ra, size, done, err := s.openChecked(rec, func() (io.ReadCloser, archive.ObjectInfo, error) { return s.Store.Get(ctx, key) })
+		if !errors.Is(err, archive.ErrAltered) {
+			return ra, size, done, err
+		}
+	}
+	return s.openChecked(rec, func() (io.ReadCloser, archive.ObjectInfo, error) {
+		return archive.OpenPinned(ctx, s.Store, key, rec.PDFVersion)
+	})
+}
+
+// openChecked opens what open opens as openArchived says, and checks it
+// against rec: another size or SM3 is archive.ErrAltered.
+func (s *Server) openChecked(rec *archive.Record, open func() (io.ReadCloser, archive.ObjectInfo, error)) (ra io.ReaderAt, size int64, done func(), err error) {
+	rc, info, err := open()
 	if err != nil {
 		return nil, 0, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -217,5 +218,51 @@ func TestForeignVersionNotServedMinIO(t *testing.T) {
 	}
 	if _, err := store.Head(ctx, lifecycle.TombstoneKey(a.DocumentID)); !errors.Is(err, archive.ErrNotFound) {
 		t.Errorf("a tombstone for a refused disposal: %v", err)
+	}
+}
+
+// TestCommittedRecordReadsMinIO: the committed read of a record nothing
+// was put in front of reads the record once — its bytes hold the pin's SM3
+// — without listing the record's versions and reading the first (3
+// requests, 5 before); a record put in front
+// (TestForeignVersionNotServedMinIO) is what sends it there.
+func TestCommittedRecordReadsMinIO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("MinIO")
+	}
+	endpoint, access, secret := miniotest.StartShared(t)
+	ctx := context.Background()
+	base, err := s3.New(ctx, s3.Config{Endpoint: endpoint, Bucket: fmt.Sprintf("eseal-lifecycle-%d-%d", time.Now().UnixNano()%1e9, bucketSeq.Add(1)),
+		AccessKey: access, SecretKey: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counting atomic.Bool
+	ops := map[string]int{}
+	var mu sync.Mutex
+	store := archive.Instrument(base, func(op string, _ error, _ time.Duration) {
+		if counting.Load() {
+			mu.Lock()
+			ops[op]++
+			mu.Unlock()
+		}
+	})
+	e := newEnv(t, "items:\n  SHORT-1: 1h\n", sealtest.NewClock(time.Now().UTC().Truncate(time.Second)), store)
+	d := e.stamp(t, "SHORT-1", "F-1")
+	if err := e.svc.FlushPending(ctx); err != nil { // the staging's removal, off the count
+		t.Fatal(err)
+	}
+	counting.Store(true)
+	rec, err := e.docs.CommittedRecord(ctx, d.DocumentID)
+	counting.Store(false)
+	if err != nil || rec.SM3 != d.Record.SM3 {
+		t.Fatalf("committed record: %v", err)
+	}
+	t.Logf("reads: %v", ops)
+	// The record (get), the authorization's slots (list_versions) and its
+	// use marker (get_version); before, also the record's versions listed
+	// and its first read (5 requests).
+	if ops["list_versions"] > 1 || ops["get_version"] > 1 || ops["get"] > 1 || len(ops) > 3 {
+		t.Errorf("the committed read of an untouched record made %v; want 3 requests: the record, the authorization's slots, its use marker", ops)
 	}
 }
