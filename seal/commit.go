@@ -93,8 +93,9 @@ import (
 
 // RevokeTooLateError answers a revoke that came too late for every use the
 // authorization had: stampings used them all, before the revoke or while it
-// was under way. In the second case the authorization is marked revoked all
-// the same.
+// was under way. In the second case, and when a use is held by a stamping
+// not yet finished (which may still give it back), the authorization is
+// marked revoked all the same.
 type RevokeTooLateError struct {
 	ID string
 	// DocumentIDs are the documents whose stampings committed first.
@@ -428,7 +429,17 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 		return nil, err
 	}
 	if before.Remaining <= 0 {
-		return nil, &RevokeTooLateError{ID: id, DocumentIDs: documentsOf(before.Uses)}
+		finished, err := r.usesFinished(ctx, before.Uses)
+		if err != nil {
+			return nil, err
+		}
+		if finished {
+			return nil, &RevokeTooLateError{ID: id, DocumentIDs: documentsOf(before.Uses)}
+		}
+		// A use is held by a stamping not yet finished, which may still
+		// give it back (a joint approval lost on another seal, an audit
+		// append that failed): close the authorization all the same, so
+		// that use cannot be taken after this answer.
 	}
 	ev := StatusEvent{Status: Revoked, Reason: reason, Time: r.now().UTC().Truncate(time.Second), By: by}
 	if err := putJSON(ctx, r.store, authzKey(id, "revoked.json"), ev); err != nil {
@@ -459,6 +470,23 @@ func (r *Registry) RevokeAuthorization(ctx context.Context, id, reason, by strin
 		return nil, &RevokeTooLateError{ID: id, DocumentIDs: st.TooLateFor}
 	}
 	return st, nil
+}
+
+// usesFinished tells whether every use's stamping is finished: its
+// document's record is written, which a finish does only after the
+// stamping's audit entry and every use it took, so none of these uses can
+// be given back any more. Newest first: the unfinished ones are the young.
+func (r *Registry) usesFinished(ctx context.Context, uses []AuthorizationUse) (bool, error) {
+	for i := len(uses) - 1; i >= 0; i-- {
+		_, err := r.store.Head(ctx, archive.RecordKey(uses[i].DocumentID))
+		if errors.Is(err, archive.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // ConsumeAuthorization commits one use of the authorization for a stored

@@ -473,3 +473,46 @@ func TestRetriedRevokeFinishesClose(t *testing.T) {
 		t.Fatalf("a stamping after the revoke: %v", s.err)
 	}
 }
+
+// TestRevokeTooLateForAUseInFlight: the last use of a grant is held by a
+// stamping not yet finished — a joint approval that may still lose on its
+// other seal — when the revoke arrives. The revoke is too late for it
+// (409, naming it) but still closes the grant: when the joint approval
+// gives the use back, the use cannot be taken after the revoke's answer.
+// A revoke of a grant whose uses are all finished changes nothing.
+func TestRevokeTooLateForAUseInFlight(t *testing.T) {
+	e := newRaceEnv(t)
+	ctx := context.Background()
+	id := e.grant(t, 1, time.Hour)
+	const inFlight = "doc-aaaaaaaaaaaaaaaa"
+	key := "authz/" + id + "/use/0001.json"
+	marker := `{"n": 1, "document_id": "` + inFlight + `", "time": "` + e.clock.Now().Format(time.RFC3339) + `"}`
+	if _, err := archive.PutBytesIfAbsent(ctx, e.store, key, []byte(marker)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-startRevoke(e.serviceEnv, id)
+	var late *seal.RevokeTooLateError
+	if !errors.As(r.err, &late) || len(late.DocumentIDs) != 1 || late.DocumentIDs[0] != inFlight {
+		t.Fatalf("revoke while the last use is in flight: %+v", r)
+	}
+	if err := e.svc.Registry.GiveBackUse(ctx, id, 1, inFlight); err != nil {
+		t.Fatal(err)
+	}
+	if sr := <-startStamp(e.serviceEnv, id); authzReason(sr.err) != seal.AuthzRevoked {
+		t.Fatalf("a stamping after the revoke, the in-flight use given back: %v", sr.err)
+	}
+
+	// Finished uses: the revoke is a plain refusal.
+	done := e.grant(t, 1, time.Hour)
+	if sr := <-startStamp(e.serviceEnv, done); sr.err != nil {
+		t.Fatal(sr.err)
+	}
+	before := countPrefix(t, e.store, "authz/"+done+"/")
+	r = <-startRevoke(e.serviceEnv, done)
+	if !errors.As(r.err, &late) || len(late.DocumentIDs) != 1 {
+		t.Fatalf("revoke of a used grant: %+v", r)
+	}
+	if after := countPrefix(t, e.store, "authz/"+done+"/"); after != before {
+		t.Fatalf("a revoke of a grant whose uses are finished wrote %d objects", after-before)
+	}
+}
