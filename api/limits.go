@@ -55,6 +55,14 @@ type Limits struct {
 	// send in bursts and retry; a long wait queues a burst instead of
 	// refusing it.
 	StampWait time.Duration
+	// MinBodyRate is the least rate, in bytes a second over every
+	// BodyRateWindow, at which the body of a request holding a slot (a
+	// stamping, an upload to verify) must arrive; a slower one is cut and
+	// answered 408, its slot freed (pace.go).
+	MinBodyRate int64
+	// BodyRateWindow is the window MinBodyRate is measured over: a stall
+	// shorter than it costs nothing.
+	BodyRateWindow time.Duration
 }
 
 // DefaultLimits are the limits of the embedded default, for a 2-core node.
@@ -63,7 +71,7 @@ var DefaultLimits = Limits{
 	CodeAttemptsPerMinute: 20, CodePrefixAttemptsPerMinute: 10, ApprovalRequestsPerMinute: 60,
 	VerifyUploads: 2, VerifyStored: 2, SpoolBytes: 256 << 10,
 	VerifyCacheEntries: 1024, VerifyCacheTTL: 10 * time.Minute, BusyWait: 10 * time.Second,
-	Stampings: 16, StampWait: time.Minute,
+	Stampings: 16, StampWait: time.Minute, MinBodyRate: 16 << 10, BodyRateWindow: 10 * time.Second,
 }
 
 // withDefaults fills each zero field from DefaultLimits and keeps the others.
@@ -82,6 +90,7 @@ func (l Limits) withDefaults() Limits {
 	set(&l.MaxPDFBytes, d.MaxPDFBytes)
 	set(&l.MaxJSONBytes, d.MaxJSONBytes)
 	set(&l.SpoolBytes, d.SpoolBytes)
+	set(&l.MinBodyRate, d.MinBodyRate)
 	seti(&l.CodeAttemptsPerMinute, d.CodeAttemptsPerMinute)
 	seti(&l.CodePrefixAttemptsPerMinute, d.CodePrefixAttemptsPerMinute)
 	seti(&l.ApprovalRequestsPerMinute, d.ApprovalRequestsPerMinute)
@@ -98,6 +107,9 @@ func (l Limits) withDefaults() Limits {
 	if l.BusyWait == 0 {
 		l.BusyWait = d.BusyWait
 	}
+	if l.BodyRateWindow == 0 {
+		l.BodyRateWindow = d.BodyRateWindow
+	}
 	return l
 }
 
@@ -110,6 +122,7 @@ func (l Limits) negative() string {
 		"VerifyStored": int64(l.VerifyStored), "VerifyCacheEntries": int64(l.VerifyCacheEntries),
 		"VerifyCacheTTL": int64(l.VerifyCacheTTL), "BusyWait": int64(l.BusyWait),
 		"Stampings": int64(l.Stampings), "StampWait": int64(l.StampWait),
+		"MinBodyRate": l.MinBodyRate, "BodyRateWindow": int64(l.BodyRateWindow),
 	} {
 		if v < 0 {
 			return name

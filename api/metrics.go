@@ -26,6 +26,7 @@ type metrics struct {
 	authzRejected *prometheus.CounterVec
 	rateLimited   *prometheus.CounterVec
 	busy          *prometheus.CounterVec
+	slowBodies    *prometheus.CounterVec
 	verifyCache   *prometheus.CounterVec
 	storeOps      *prometheus.HistogramVec
 	stampWarnings *prometheus.CounterVec
@@ -54,6 +55,9 @@ func newMetrics() *metrics {
 		busy: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eseal_busy_total", Help: "Requests answered 503 because every slot of their kind was taken, by kind (verify_upload, verify_stored).",
 		}, []string{"kind"}),
+		slowBodies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eseal_body_too_slow_total", Help: "Requests answered 408 because their body arrived slower than limits.min_body_rate, by kind (stamp, verify_upload).",
+		}, []string{"kind"}),
 		verifyCache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eseal_verify_cache_total", Help: "Verifications of archived documents by how the report was had (hit, shared, miss).",
 		}, []string{"result"}),
@@ -68,7 +72,7 @@ func newMetrics() *metrics {
 	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eseal_audit_append_failures_total", Help: "Audit log appends that failed (the change they recorded was refused or undone where it could be).",
 	})
-	m.reg.MustRegister(m.auditFailures, m.stampWarnings, m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.rateLimited, m.busy, m.verifyCache,
+	m.reg.MustRegister(m.auditFailures, m.stampWarnings, m.storeOps, m.requests, m.stamps, m.verifications, m.authzRejected, m.rateLimited, m.busy, m.slowBodies, m.verifyCache,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -158,6 +162,10 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (pace.go sets
+// its read deadline).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // instrument records latency by route and status.
 func (s *Server) instrument(name string, next http.Handler) http.Handler {

@@ -92,6 +92,7 @@ var problemKinds = map[string]struct {
 	"passkeys-unavailable":         {503, "Passkeys need the service's public URL"},
 	"idempotency-key-reused":       {422, "The Idempotency-Key was used for a different request"},
 	"rate-limited":                 {429, "Too many attempts"},
+	"body-too-slow":                {408, "The request's body arrived too slowly"},
 	"server-busy":                  {503, "The server is at its limit for this kind of request"},
 	"store-unavailable":            {503, "The archive store is unavailable"},
 	"audit-unavailable":            {503, "The audit log could not record the change, so it was not made"},

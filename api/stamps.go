@@ -65,7 +65,13 @@ func (s *Server) stamp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.stampings.release()
+	paced := s.pace(w, r, "stamp")
 	parts, p := s.readMultipart(w, r, map[string]int64{"request": s.Limits.MaxJSONBytes, "file": s.Limits.MaxPDFBytes})
+	paced.done()
+	if paced.tooSlow(w) {
+		writeProblem(w, r, slowBodyProblem(s.Limits))
+		return
+	}
 	if p != nil {
 		writeProblem(w, r, p)
 		return
@@ -287,7 +293,16 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.uploads.release()
+	paced := s.pace(w, r, "verify_upload")
 	body, err := spool(http.MaxBytesReader(w, r.Body, s.Limits.MaxPDFBytes), s.SpoolDir, s.Limits.SpoolBytes)
+	paced.done()
+	if paced.tooSlow(w) {
+		if err == nil {
+			body.Close()
+		}
+		writeProblem(w, r, slowBodyProblem(s.Limits))
+		return
+	}
 	var local *spoolFileError
 	if errors.As(err, &local) {
 		s.fail(w, r, err) // the server's disk, not the client's body

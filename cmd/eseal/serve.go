@@ -81,6 +81,8 @@ type serveLimits struct {
 	BusyWait           time.Duration `yaml:"busy_wait"`
 	Stampings          int           `yaml:"stampings"`
 	StampWait          time.Duration `yaml:"stamp_wait"`
+	MinBodyRate        int64         `yaml:"min_body_rate"`
+	BodyRateWindow     time.Duration `yaml:"body_rate_window"`
 	MaxHeaderBytes     int           `yaml:"max_header_bytes"`
 	ReadHeaderTimeout  time.Duration `yaml:"read_header_timeout"`
 	ReadTimeout        time.Duration `yaml:"read_timeout"`
@@ -98,7 +100,7 @@ func defaultServeConfig() serveConfig {
 			CodeAttempts: d.CodeAttemptsPerMinute, CodePrefixAttempts: d.CodePrefixAttemptsPerMinute,
 			ApprovalRequests: d.ApprovalRequestsPerMinute, VerifyUploads: d.VerifyUploads, VerifyStored: d.VerifyStored,
 			SpoolBytes: d.SpoolBytes, VerifyCacheEntries: d.VerifyCacheEntries, VerifyCacheTTL: d.VerifyCacheTTL, BusyWait: d.BusyWait,
-			Stampings: d.Stampings, StampWait: d.StampWait,
+			Stampings: d.Stampings, StampWait: d.StampWait, MinBodyRate: d.MinBodyRate, BodyRateWindow: d.BodyRateWindow,
 			MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 30 * time.Second,
 		},
@@ -113,7 +115,7 @@ func (l serveLimits) api() api.Limits {
 		CodeAttemptsPerMinute: l.CodeAttempts, CodePrefixAttemptsPerMinute: l.CodePrefixAttempts,
 		ApprovalRequestsPerMinute: l.ApprovalRequests, VerifyUploads: l.VerifyUploads, VerifyStored: l.VerifyStored,
 		SpoolBytes: l.SpoolBytes, VerifyCacheEntries: l.VerifyCacheEntries, VerifyCacheTTL: l.VerifyCacheTTL, BusyWait: l.BusyWait,
-		Stampings: l.Stampings, StampWait: l.StampWait,
+		Stampings: l.Stampings, StampWait: l.StampWait, MinBodyRate: l.MinBodyRate, BodyRateWindow: l.BodyRateWindow,
 	}
 }
 
@@ -187,6 +189,10 @@ func (c *serveConfig) validate() error {
 		return errors.New("limits.verify_uploads, verify_stored and verify_cache_entries must be at least 1")
 	case l.Stampings < 1 || l.Stampings > 4096:
 		return errors.New("limits.stampings must be between 1 and 4096")
+	case l.MinBodyRate < 1 || l.MinBodyRate > 1<<30:
+		return errors.New("limits.min_body_rate must be between 1 and 1 GiB a second")
+	case l.BodyRateWindow < time.Second || l.BodyRateWindow > 10*time.Minute:
+		return errors.New("limits.body_rate_window must be between 1s and 10m")
 	case l.MaxHeaderBytes < 4096:
 		return errors.New("limits.max_header_bytes must be at least 4096")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
