@@ -213,11 +213,29 @@ func (r *Registry) checkPersonCert(ctx context.Context, personID string, cert *s
 	}
 	leaf := res.Leaf()
 	issuer := res.Chain[1].Subject.String()
+	fetched := ""
+	if !leaf.CRLAvailable || !leaf.CRLNextUpdate.IsZero() && at.After(leaf.CRLNextUpdate) {
+		// Fetch the current CRL from where the certificate says it is,
+		// then check again with what is stored now.
+		var ok bool
+		if ok, fetched = r.fetchCRL(ctx, res.Chain[1], cert); ok {
+			if ts, _, err = r.personTrustStore(ctx); err != nil {
+				return err
+			}
+			if res, err = ts.Verify(cert, nil, at, keys.UsageSign); err != nil {
+				return untrusted(fmt.Sprintf("certificate %s: %v", cert.Subject, err))
+			}
+			leaf = res.Leaf()
+		}
+		if fetched != "" {
+			fetched = "; " + fetched
+		}
+	}
 	switch {
 	case !leaf.CRLAvailable:
-		return untrusted("no CRL of " + issuer + " is known, so the certificate's revocation cannot be checked: add its current CRL (eseal person crl add)")
+		return untrusted("no CRL of " + issuer + " is known, so the certificate's revocation cannot be checked: add its current CRL (eseal person crl add)" + fetched)
 	case !leaf.CRLNextUpdate.IsZero() && at.After(leaf.CRLNextUpdate):
-		return untrusted(fmt.Sprintf("the newest CRL of %s was due to be replaced at %s: add its current CRL (eseal person crl add)", issuer, leaf.CRLNextUpdate.UTC().Format(time.RFC3339)))
+		return untrusted(fmt.Sprintf("the newest CRL of %s was due to be replaced at %s: add its current CRL (eseal person crl add)%s", issuer, leaf.CRLNextUpdate.UTC().Format(time.RFC3339), fetched))
 	case leaf.Revoked:
 		// Verify refuses a revocation at or before at; one after at is
 		// still a revoked certificate for every later approval.

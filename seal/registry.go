@@ -47,6 +47,7 @@ type Registry struct {
 	policies    listedCache[PolicyEvent]  // the newest policy events read
 
 	personTrust personTrust // the persons' CAs and CRLs (personca.go)
+	crls        *crlFetcher // nil: persons' CAs' CRLs are not fetched (personcrlfetch.go)
 
 	units     map[string]*Unit // unit.json of each unit (write-once)
 	hints     unitHints        // the units' tags by their codes' hint (unitTagsByHint)

@@ -39,6 +39,8 @@ func TestConfigHostile(t *testing.T) {
 		{"cert without key", "tls_cert: /x.pem\n", "tls_cert and tls_key"},
 		{"bad address", "addr: nonsense\n", "addr"},
 		{"negative timeout", "limits:\n  read_timeout: -1s\n", "timeouts"},
+		{"no body rate", "limits:\n  min_body_rate: -1\n", "min_body_rate"},
+		{"body rate window of a day", "limits:\n  body_rate_window: 24h\n", "body_rate_window"},
 		{"zero recovery grace", "recovery_grace: 0s\n", "recovery_grace"},
 		{"recovery grace of days", "recovery_grace: 72h\n", "recovery_grace"},
 		{"unknown time zone", "time_zone: Mars/Olympus\n", "time_zone"},

@@ -199,6 +199,16 @@ func (g *globals) openRegistry(ctx context.Context) (*seal.Registry, archive.Sto
 	if err := g.openAudit(ctx, reg, store); err != nil {
 		return nil, nil, err
 	}
+	// A persons' CA's CRL is fetched from the distribution point a
+	// person's certificate names when none is stored or it is stale;
+	// ESEAL_PERSON_CRL_FETCH=off leaves it to the admin (a closed network).
+	switch v := os.Getenv("ESEAL_PERSON_CRL_FETCH"); v {
+	case "", "on":
+		reg.SetCRLFetch(&seal.CRLFetch{})
+	case "off":
+	default:
+		return nil, nil, fmt.Errorf("ESEAL_PERSON_CRL_FETCH=%q: on or off", v)
+	}
 	return reg, store, nil
 }
 
