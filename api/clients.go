@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -121,4 +122,69 @@ func (s *Server) limitPerClient(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// clientSlots bounds how many slots of a kind of work one client holds at
+// once (Limits.UploadsPerClient for uploads to verify), so that one address
+// cannot take every slot. A client is its address, an IPv6 one by its /64
+// (one subscriber's prefix).
+type clientSlots struct {
+	per   int
+	mu    sync.Mutex
+	held  map[string]int
+	freed chan struct{} // closed, and replaced, at every release
+}
+
+func newClientSlots(per int) *clientSlots {
+	return &clientSlots{per: per, held: map[string]int{}, freed: make(chan struct{})}
+}
+
+// slotClient is the name a client's slots are counted under.
+func slotClient(client string) string {
+	a, err := netip.ParseAddr(client)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return client
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
+// acquire takes one of client's slots, waiting at most wait for one of its
+// own to be released, and no longer than ctx lives.
+func (c *clientSlots) acquire(ctx context.Context, client string, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		c.mu.Lock()
+		if c.held[client] < c.per {
+			c.held[client]++
+			c.mu.Unlock()
+			return true
+		}
+		freed := c.freed
+		c.mu.Unlock()
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-freed:
+			t.Stop()
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+}
+
+func (c *clientSlots) release(client string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.held[client]--; c.held[client] <= 0 {
+		delete(c.held, client)
+	}
+	close(c.freed)
+	c.freed = make(chan struct{})
 }

@@ -30,6 +30,10 @@ type Limits struct {
 	// at once; another waits BusyWait, its body unread, then is answered 503
 	// with Retry-After.
 	VerifyUploads int
+	// UploadsPerClient is how many of those one client (an address; an IPv6
+	// one by its /64) may hold at once; its next waits BusyWait for one of
+	// its own, then is answered 429 with Retry-After.
+	UploadsPerClient int
 	// VerifyStored is how many archived documents are verified at once for
 	// /v/{id} and /d/{code} when the verification cache does not hold them.
 	VerifyStored int
@@ -69,7 +73,7 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxPDFBytes: 64 << 20, MaxJSONBytes: 1 << 20,
 	CodeAttemptsPerMinute: 20, CodePrefixAttemptsPerMinute: 10, ApprovalRequestsPerMinute: 60,
-	VerifyUploads: 2, VerifyStored: 2, SpoolBytes: 256 << 10,
+	VerifyUploads: 2, UploadsPerClient: 1, VerifyStored: 2, SpoolBytes: 256 << 10,
 	VerifyCacheEntries: 1024, VerifyCacheTTL: 10 * time.Minute, BusyWait: 10 * time.Second,
 	Stampings: 16, StampWait: time.Minute, MinBodyRate: 16 << 10, BodyRateWindow: 10 * time.Second,
 }
@@ -95,6 +99,7 @@ func (l Limits) withDefaults() Limits {
 	seti(&l.CodePrefixAttemptsPerMinute, d.CodePrefixAttemptsPerMinute)
 	seti(&l.ApprovalRequestsPerMinute, d.ApprovalRequestsPerMinute)
 	seti(&l.VerifyUploads, d.VerifyUploads)
+	seti(&l.UploadsPerClient, d.UploadsPerClient)
 	seti(&l.VerifyStored, d.VerifyStored)
 	seti(&l.VerifyCacheEntries, d.VerifyCacheEntries)
 	seti(&l.Stampings, d.Stampings)
@@ -118,7 +123,7 @@ func (l Limits) negative() string {
 	for name, v := range map[string]int64{
 		"MaxPDFBytes": l.MaxPDFBytes, "MaxJSONBytes": l.MaxJSONBytes, "SpoolBytes": l.SpoolBytes,
 		"CodeAttemptsPerMinute": int64(l.CodeAttemptsPerMinute), "CodePrefixAttemptsPerMinute": int64(l.CodePrefixAttemptsPerMinute),
-		"ApprovalRequestsPerMinute": int64(l.ApprovalRequestsPerMinute), "VerifyUploads": int64(l.VerifyUploads),
+		"ApprovalRequestsPerMinute": int64(l.ApprovalRequestsPerMinute), "VerifyUploads": int64(l.VerifyUploads), "UploadsPerClient": int64(l.UploadsPerClient),
 		"VerifyStored": int64(l.VerifyStored), "VerifyCacheEntries": int64(l.VerifyCacheEntries),
 		"VerifyCacheTTL": int64(l.VerifyCacheTTL), "BusyWait": int64(l.BusyWait),
 		"Stampings": int64(l.Stampings), "StampWait": int64(l.StampWait),

@@ -50,7 +50,7 @@ func newMetrics() *metrics {
 			Name: "eseal_authorization_rejections_total", Help: "Stampings refused because of the authorization, by reason.",
 		}, []string{"reason"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eseal_rate_limited_total", Help: "Requests answered 429, by limit (code_client, code_prefix, approval).",
+			Name: "eseal_rate_limited_total", Help: "Requests answered 429, by limit (code_client, code_prefix, approval, console_sign_in, verify_client).",
 		}, []string{"limit"}),
 		busy: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eseal_busy_total", Help: "Requests answered 503 because every slot of their kind was taken, by kind (verify_upload, verify_stored).",

@@ -148,3 +148,51 @@ func TestSlowBodyLosesItsSlot(t *testing.T) {
 		}
 	})
 }
+
+// TestUploadsPerClient: one address holds at most UploadsPerClient
+// uploads to verify at once — an IPv6 one by its /64 — so it cannot take
+// every slot: its next waits BusyWait for one of its own, then is answered
+// 429 with Retry-After, while another address gets a slot.
+func TestUploadsPerClient(t *testing.T) {
+	e := newEnv(t)
+	_, docID := e.stampedCode(t, "ZJ-PERCLIENT-1")
+	signed := e.do("GET", "/v1/documents/"+docID+"/pdf", e.key(api.RoleArchivist), "", nil)
+	if signed.status != 200 {
+		t.Fatalf("document: %d", signed.status)
+	}
+	h := e.serverWith(t, func(o *api.Options) {
+		o.Limits = api.Limits{MaxPDFBytes: 2 << 20, VerifyUploads: 2, UploadsPerClient: 1, BusyWait: 50 * time.Millisecond}
+	}).Handler()
+	for _, c := range []struct{ name, holder, same, other string }{
+		{"IPv4", "192.0.2.1", "192.0.2.1", "192.0.2.2"},
+		{"IPv6", "[2001:db8:1:2::1]", "[2001:db8:1:2::ffff]", "[2001:db8:1:3::1]"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			done := make(chan int)
+			go func() {
+				done <- call(h, "POST", "/v1/verify", c.holder, "", pr, "Content-Type", "application/pdf").Code
+			}()
+			if _, err := pw.Write(signed.body[:1000]); err != nil { // read: it holds its slot
+				t.Fatal(err)
+			}
+			r := call(h, "POST", "/v1/verify", c.same, "", bytes.NewReader(signed.body), "Content-Type", "application/pdf")
+			if r.Code != http.StatusTooManyRequests || r.Header().Get("Retry-After") == "" || !strings.Contains(r.Body.String(), "/problems/rate-limited") {
+				t.Fatalf("a second upload from the same client: %d %s", r.Code, r.Body)
+			}
+			if r := call(h, "POST", "/v1/verify", c.other, "", bytes.NewReader(signed.body), "Content-Type", "application/pdf"); r.Code != 200 {
+				t.Fatalf("an upload from another client meanwhile: %d %s", r.Code, r.Body)
+			}
+			if _, err := pw.Write(signed.body[1000:]); err != nil {
+				t.Fatal(err)
+			}
+			pw.Close()
+			if code := <-done; code != 200 {
+				t.Fatalf("the first upload: %d", code)
+			}
+			if r := call(h, "POST", "/v1/verify", c.same, "", bytes.NewReader(signed.body), "Content-Type", "application/pdf"); r.Code != 200 {
+				t.Fatalf("the same client once its upload is done: %d", r.Code)
+			}
+		})
+	}
+}

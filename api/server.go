@@ -80,6 +80,7 @@ type Server struct {
 	// uploads and stored bound the verifications running at once,
 	// stampings the stampings.
 	uploads, stored, stampings slots
+	uploadClients              *clientSlots // Limits.UploadsPerClient
 	verified                   *verifyCache
 	keyCache                   KeyCache
 	router                     *mux.Router
@@ -120,6 +121,7 @@ func New(opt Options) (*Server, error) {
 		codes: newKeyLimiter(l.CodeAttemptsPerMinute), codePrefixes: newKeyLimiter(l.CodePrefixAttemptsPerMinute),
 		approvals: newKeyLimiter(l.ApprovalRequestsPerMinute),
 		uploads:   make(slots, l.VerifyUploads), stored: make(slots, l.VerifyStored), stampings: make(slots, l.Stampings),
+		uploadClients:   newClientSlots(l.UploadsPerClient),
 		verified:        newVerifyCache(l.VerifyCacheEntries, l.VerifyCacheTTL),
 		consoleSessions: newConsoleSessions(), transferJobs: &transferJobs{}, signIns: newKeyLimiter(l.CodeAttemptsPerMinute),
 	}

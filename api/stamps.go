@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -289,7 +290,19 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem("body-too-large", fmt.Sprintf("the body is limited to %d bytes", s.Limits.MaxPDFBytes)))
 		return
 	}
-	if !s.takeSlot(w, r, s.uploads, s.Limits.BusyWait, "verify_upload", "verifications of uploaded PDFs") {
+	// One client's uploads first, so that one waiting for its own holds
+	// none of the slots every client shares.
+	start := time.Now()
+	client := slotClient(s.clientOf(r))
+	if !s.uploadClients.acquire(r.Context(), client, s.Limits.BusyWait) {
+		s.metrics.rateLimited.WithLabelValues("verify_client").Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		w.Header().Set("Connection", "close")
+		writeProblem(w, r, newProblem("rate-limited", fmt.Sprintf("at most %d uploads to verify from one address at once; retry after %d s", s.Limits.UploadsPerClient, busyRetryAfter)))
+		return
+	}
+	defer s.uploadClients.release(client)
+	if !s.takeSlot(w, r, s.uploads, max(s.Limits.BusyWait-time.Since(start), 0), "verify_upload", "verifications of uploaded PDFs") {
 		return
 	}
 	defer s.uploads.release()

@@ -31,6 +31,7 @@ func TestConfigHostile(t *testing.T) {
 		{"huge limit", "limits:\n  max_pdf_bytes: 99999999999\n", "max_pdf_bytes"},
 		{"tiny limit", "limits:\n  max_json_bytes: 10\n", "max_json_bytes"},
 		{"no verification at all", "limits:\n  verify_uploads: 0\n", "verify_uploads"},
+		{"no upload per client", "limits:\n  uploads_per_client: 0\n", "uploads_per_client"},
 		{"huge spool", "limits:\n  spool_bytes: 1073741824\n", "spool_bytes"},
 		{"zero code limit", "limits:\n  code_attempts_per_minute: 0\n", "per-minute"},
 		{"bad proxy", "trusted_proxies: [\"10.0.0.0/33\"]\n", "trusted_proxies"},

@@ -74,6 +74,7 @@ type serveLimits struct {
 	CodePrefixAttempts int           `yaml:"code_prefix_attempts_per_minute"`
 	ApprovalRequests   int           `yaml:"approval_requests_per_minute"`
 	VerifyUploads      int           `yaml:"verify_uploads"`
+	UploadsPerClient   int           `yaml:"uploads_per_client"`
 	VerifyStored       int           `yaml:"verify_stored"`
 	SpoolBytes         int64         `yaml:"spool_bytes"`
 	VerifyCacheEntries int           `yaml:"verify_cache_entries"`
@@ -98,7 +99,7 @@ func defaultServeConfig() serveConfig {
 		Limits: serveLimits{
 			MaxPDFBytes: d.MaxPDFBytes, MaxJSONBytes: d.MaxJSONBytes,
 			CodeAttempts: d.CodeAttemptsPerMinute, CodePrefixAttempts: d.CodePrefixAttemptsPerMinute,
-			ApprovalRequests: d.ApprovalRequestsPerMinute, VerifyUploads: d.VerifyUploads, VerifyStored: d.VerifyStored,
+			ApprovalRequests: d.ApprovalRequestsPerMinute, VerifyUploads: d.VerifyUploads, UploadsPerClient: d.UploadsPerClient, VerifyStored: d.VerifyStored,
 			SpoolBytes: d.SpoolBytes, VerifyCacheEntries: d.VerifyCacheEntries, VerifyCacheTTL: d.VerifyCacheTTL, BusyWait: d.BusyWait,
 			Stampings: d.Stampings, StampWait: d.StampWait, MinBodyRate: d.MinBodyRate, BodyRateWindow: d.BodyRateWindow,
 			MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second,
@@ -113,7 +114,7 @@ func (l serveLimits) api() api.Limits {
 	return api.Limits{
 		MaxPDFBytes: l.MaxPDFBytes, MaxJSONBytes: l.MaxJSONBytes,
 		CodeAttemptsPerMinute: l.CodeAttempts, CodePrefixAttemptsPerMinute: l.CodePrefixAttempts,
-		ApprovalRequestsPerMinute: l.ApprovalRequests, VerifyUploads: l.VerifyUploads, VerifyStored: l.VerifyStored,
+		ApprovalRequestsPerMinute: l.ApprovalRequests, VerifyUploads: l.VerifyUploads, UploadsPerClient: l.UploadsPerClient, VerifyStored: l.VerifyStored,
 		SpoolBytes: l.SpoolBytes, VerifyCacheEntries: l.VerifyCacheEntries, VerifyCacheTTL: l.VerifyCacheTTL, BusyWait: l.BusyWait,
 		Stampings: l.Stampings, StampWait: l.StampWait, MinBodyRate: l.MinBodyRate, BodyRateWindow: l.BodyRateWindow,
 	}
@@ -185,8 +186,8 @@ func (c *serveConfig) validate() error {
 		return errors.New("limits.spool_bytes must be between 0 and 64 MiB")
 	case l.CodeAttempts < 1 || l.CodePrefixAttempts < 1 || l.ApprovalRequests < 1:
 		return errors.New("limits: the per-minute limits must be at least 1")
-	case l.VerifyUploads < 1 || l.VerifyStored < 1 || l.VerifyCacheEntries < 1:
-		return errors.New("limits.verify_uploads, verify_stored and verify_cache_entries must be at least 1")
+	case l.VerifyUploads < 1 || l.UploadsPerClient < 1 || l.VerifyStored < 1 || l.VerifyCacheEntries < 1:
+		return errors.New("limits.verify_uploads, uploads_per_client, verify_stored and verify_cache_entries must be at least 1")
 	case l.Stampings < 1 || l.Stampings > 4096:
 		return errors.New("limits.stampings must be between 1 and 4096")
 	case l.MinBodyRate < 1 || l.MinBodyRate > 1<<30:
