@@ -190,6 +190,7 @@ document.getElementById('register').addEventListener('click', async () => {
 {{range .Record.Authorizations}}<tr><td>{{if .PersonName}}{{.PersonName}}{{else}}{{.GrantedBy}}{{end}}</td><td>{{at .GrantedAt}}</td><td>{{methodText .Method}}</td><td>{{.ID}}</td></tr>{{end}}</table></div>
 
 <h2>审计记录 Audit trail</h2>
+{{if .TrailDoubts}}<div class="verdict INDETERMINATE" id="trail-doubts">审计记录可能被改动，请运行 eseal archive audit verify。The audit log may have been altered:{{range .TrailDoubts}}<br>{{.}}{{end}}</div>{{end}}
 <div class="scroll"><table id="trail"><tr><th>时间</th><th>事项</th><th>人员</th><th>详情</th></tr>
 {{range .Trail}}<tr class="{{.Action}}"><td>{{at .Time}}</td><td>{{actionText .Action}}</td><td>{{.Actor}}</td><td>{{range details .Details}}{{.}}<br>{{end}}</td></tr>{{end}}</table></div>
 {{end}}{{template "cfoot" .}}{{end}}
@@ -349,6 +350,9 @@ type consoleRecordView struct {
 	Held    bool
 	Holds   []lifecycle.HoldEvent
 	Trail   []audit.Entry
+	// TrailDoubts say why entries of the trail may not be what was logged
+	// (index.Trail).
+	TrailDoubts []string
 }
 
 // consoleRecord shows a record once a purpose is stated for it in this
@@ -383,7 +387,7 @@ func (s *Server) consoleRecord(w http.ResponseWriter, r *http.Request, cr *conso
 		s.consoleFail(w, r, err)
 		return
 	}
-	if v.Trail, err = s.documentTrail(ctx, rec.DocumentID); err != nil {
+	if v.Trail, v.TrailDoubts, err = s.documentTrail(ctx, rec.DocumentID); err != nil {
 		s.consoleFail(w, r, err)
 		return
 	}

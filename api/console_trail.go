@@ -55,14 +55,16 @@ func (s *Server) logAPIUse(r *http.Request, action audit.Action, docID string) e
 	return s.logUse(r.Context(), action, docID, k, purpose, "api")
 }
 
-// documentTrail returns the audit entries naming a document, oldest first:
-// from the blocks the search index says hold them, or, on a server without
-// an index, by walking the whole log (audit.Entries) — a read that grows
-// with the archive's years, for every record page opened.
-func (s *Server) documentTrail(ctx context.Context, docID string) ([]audit.Entry, error) {
+// documentTrail returns the audit entries naming a document, oldest first,
+// and why some of them may not be what was logged: from the blocks the
+// search index says hold them (index.Trail checks them against the hash
+// chain as it followed it), or, on a server without an index, by walking
+// the whole log (audit.Entries) — a read that grows with the archive's
+// years, for every record page opened, and that checks nothing.
+func (s *Server) documentTrail(ctx context.Context, docID string) ([]audit.Entry, []string, error) {
 	if s.Index != nil {
 		if err := s.Index.CatchUp(ctx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		return s.Index.Trail(ctx, docID)
 	}
@@ -74,5 +76,5 @@ func (s *Server) documentTrail(ctx context.Context, docID string) ([]audit.Entry
 		return nil
 	})
 	slices.SortStableFunc(out, func(a, b audit.Entry) int { return a.Time.Compare(b.Time) })
-	return out, err
+	return out, nil, err
 }

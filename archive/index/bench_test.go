@@ -78,7 +78,7 @@ func BenchmarkTrail(b *testing.B) {
 	doc := docID(1000)
 	b.Run("index", func(b *testing.B) {
 		for b.Loop() {
-			if es, err := ix.Trail(ctx, doc); err != nil || len(es) != 1 {
+			if es, doubts, err := ix.Trail(ctx, doc); err != nil || len(es) != 1 || len(doubts) != 0 {
 				b.Fatal(len(es), err)
 			}
 		}

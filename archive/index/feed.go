@@ -6,6 +6,7 @@ package index
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/emmansun/gmsm/sm3"
 
 	"eseal/archive"
 	"eseal/archive/audit"
@@ -59,7 +62,11 @@ func (ix *Index) catchUp(ctx context.Context) error {
 	}
 	var errs []error
 	for _, node := range nodes {
-		if err := ix.follow(ctx, node, pos[node]); err != nil {
+		st := pos[node]
+		if st == nil {
+			st = &shardState{}
+		}
+		if err := ix.follow(ctx, node, st); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -98,33 +105,71 @@ func (ix *Index) nodes(ctx context.Context) ([]string, error) {
 	return nodes, nil
 }
 
-// positions returns the last block read of every shard.
-func (ix *Index) positions(ctx context.Context) (map[string]uint64, error) {
-	rows, err := ix.db.QueryContext(ctx, `SELECT node, block FROM shards`)
+// shardState is how far the index has followed one shard of the audit log:
+// the last block read, the last entry checked against the hash chain, and
+// the first place the chain was found broken (0 and "": nowhere).
+type shardState struct {
+	block    uint64
+	chain    audit.Chain
+	brokenAt uint64
+	broken   string
+}
+
+// check checks blk, block n, against the chain: the first break found is
+// kept, and the chain goes on from blk's last entry, so a later break is
+// found too (the first is the one reported).
+func (st *shardState) check(n uint64, blk block) {
+	err := blk.bad
+	if err == nil {
+		err = st.chain.Check(blk.all...)
+	}
+	if err != nil && st.broken == "" {
+		st.brokenAt, st.broken = n, err.Error()
+	}
+	if k := len(blk.all); k > 0 {
+		st.chain = audit.Chain{Seq: blk.all[k-1].Seq, Hash: blk.all[k-1].Hash}
+	}
+	st.block = n
+}
+
+func (st *shardState) save(ctx context.Context, tx *sql.Tx, node string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO shards (node, block, seq, hash, broken_at, broken) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (node) DO UPDATE SET block = excluded.block, seq = excluded.seq, hash = excluded.hash, broken_at = excluded.broken_at, broken = excluded.broken`,
+		node, int64(st.block), int64(st.chain.Seq), st.chain.Hash, int64(st.brokenAt), st.broken)
+	return err
+}
+
+// positions returns how far every shard was followed.
+func (ix *Index) positions(ctx context.Context) (map[string]*shardState, error) {
+	rows, err := ix.db.QueryContext(ctx, `SELECT node, block, seq, hash, broken_at, broken FROM shards`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	pos := map[string]uint64{}
+	pos := map[string]*shardState{}
 	for rows.Next() {
 		var n string
-		var block int64
-		if err := rows.Scan(&n, &block); err != nil {
+		var block, seq, brokenAt int64
+		st := &shardState{}
+		if err := rows.Scan(&n, &block, &seq, &st.chain.Hash, &brokenAt, &st.broken); err != nil {
 			return nil, err
 		}
-		pos[n] = uint64(block)
+		st.block, st.chain.Seq, st.brokenAt = uint64(block), uint64(seq), uint64(brokenAt)
+		pos[n] = st
 	}
 	return pos, rows.Err()
 }
 
-// follow reads node's shard from block n+1 on, applying each entry and
-// remembering the position with it, block by block.
-func (ix *Index) follow(ctx context.Context, node string, n uint64) error {
-	for n < audit.MaxSeq {
+// follow reads node's shard from the block after st's on, applying each
+// entry, checking the hash chain, and remembering the position with it,
+// block by block.
+func (ix *Index) follow(ctx context.Context, node string, st *shardState) error {
+	for st.block < audit.MaxSeq {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		entries, found, err := ix.readBlock(ctx, node, n+1)
+		n := st.block + 1
+		blk, found, err := ix.readBlock(ctx, node, n)
 		if err != nil {
 			return err
 		}
@@ -132,7 +177,7 @@ func (ix *Index) follow(ctx context.Context, node string, n uint64) error {
 			return nil // the shard's end
 		}
 		var docs []string
-		for _, e := range entries {
+		for _, e := range blk.docs {
 			if affectsDocument(e.Action) {
 				docs = append(docs, e.Subject)
 			}
@@ -147,59 +192,75 @@ func (ix *Index) follow(ctx context.Context, node string, n uint64) error {
 				return err
 			}
 		}
-		if err := addTrail(ctx, tx, node, n+1, entries); err != nil {
+		if err := addTrail(ctx, tx, node, n, blk); err != nil {
 			tx.Rollback()
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, block) VALUES (?, ?) ON CONFLICT (node) DO UPDATE SET block = excluded.block`, node, int64(n+1)); err != nil {
+		next := *st
+		next.check(n, blk)
+		if next.broken != "" && st.broken == "" {
+			ix.opt.Log.Warn("search index: the audit log's hash chain is broken (run audit verify)", "shard", node, "block", n, "err", next.broken)
+		}
+		if err := next.save(ctx, tx, node); err != nil {
 			tx.Rollback()
 			return err
 		}
 		if err := tx.Commit(); err != nil {
 			return err
 		}
-		n++
+		*st = next
 	}
 	return nil
 }
 
-// readBlock reads block n of node's shard: its entries that name a
-// document (a valid document id as their subject) and are stored in their
-// own shard. found is false past the shard's end. A block that does not
-// parse or is oversized is skipped with a warning (audit verify reports
-// it): its entries are not indexed.
-func (ix *Index) readBlock(ctx context.Context, node string, n uint64) (entries []audit.Entry, found bool, err error) {
+// block is one block of a shard as the index reads it.
+type block struct {
+	all  []audit.Entry // every entry
+	docs []audit.Entry // those naming a document, stored in their own shard
+	sm3  string        // of the block's bytes
+	bad  error         // why the block could not be read whole: it breaks the chain
+}
+
+// readBlock reads block n of node's shard. found is false past the shard's
+// end. A block that does not parse or is oversized is read as one without
+// entries, with a warning, and breaks the chain (audit verify reports it).
+func (ix *Index) readBlock(ctx context.Context, node string, n uint64) (blk block, found bool, err error) {
 	key := audit.BlockKey(node, n)
 	b, _, err := archive.GetBytesMax(ctx, ix.store, key, audit.MaxBlockSize)
 	switch {
 	case errors.Is(err, archive.ErrNotFound):
-		return nil, false, nil
+		return block{}, false, nil
 	case errors.Is(err, archive.ErrTooLarge):
 		ix.opt.Log.Warn("search index: skipping an oversized audit block (run audit verify)", "key", key)
-		return nil, true, nil
+		return block{bad: fmt.Errorf("block %s is oversized", key)}, true, nil
 	case err != nil:
-		return nil, false, fmt.Errorf("index: reading %s: %w", key, err)
+		return block{}, false, fmt.Errorf("index: reading %s: %w", key, err)
 	}
+	sum := sm3.Sum(b)
+	blk.sm3 = hex.EncodeToString(sum[:])
 	all, perr := audit.ParseBlock(b)
 	if perr != nil {
 		ix.opt.Log.Warn("search index: skipping an audit block that does not parse (run audit verify)", "key", key, "err", perr)
+		blk.bad = fmt.Errorf("block %s does not parse: %w", key, perr)
+		return blk, true, nil
 	}
+	blk.all = all
 	for _, e := range all {
 		switch {
 		case e.Node != node:
 			ix.opt.Log.Warn("search index: skipping an audit entry stored in another shard (run audit verify)", "key", key)
 		case validDocID(e.Subject):
-			entries = append(entries, e)
+			blk.docs = append(blk.docs, e)
 		}
 	}
-	return entries, true, nil
+	return blk, true, nil
 }
 
 // addTrail notes that block n of node's shard holds entries naming the
 // documents of entries (Trail reads them back from there).
-func addTrail(ctx context.Context, tx *sql.Tx, node string, n uint64, entries []audit.Entry) error {
-	for _, e := range entries {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO trail (doc_id, node, block) VALUES (?, ?, ?)`, e.Subject, node, int64(n)); err != nil {
+func addTrail(ctx context.Context, tx *sql.Tx, node string, n uint64, blk block) error {
+	for _, e := range blk.docs {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO trail (doc_id, node, block, sm3) VALUES (?, ?, ?, ?)`, e.Subject, node, int64(n), blk.sm3); err != nil {
 			return err
 		}
 	}
@@ -420,23 +481,28 @@ func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) er
 			progress(i+1, len(ids))
 		}
 	}
-	// The trails: which blocks name which document, up to the ends noted.
+	// The trails: which blocks name which document, up to the ends noted,
+	// and each shard's hash chain checked on the way.
 	for node, tail := range tails {
+		st := &shardState{}
 		for n := uint64(1); n <= tail; n++ {
-			entries, found, err := ix.readBlock(ctx, node, n)
+			blk, found, err := ix.readBlock(ctx, node, n)
 			if err != nil {
 				return err
 			}
 			if !found {
-				return fmt.Errorf("index: audit block %s missing below the shard's end", audit.BlockKey(node, n))
+				blk.bad = fmt.Errorf("block %s is missing below the shard's end", audit.BlockKey(node, n))
 			}
-			if err := addTrail(ctx, tx, node, n, entries); err != nil {
+			if err := addTrail(ctx, tx, node, n, blk); err != nil {
 				return err
 			}
+			st.check(n, blk)
 		}
-	}
-	for n, block := range tails {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shards (node, block) VALUES (?, ?)`, n, int64(block)); err != nil {
+		st.block = tail
+		if st.broken != "" {
+			ix.opt.Log.Warn("search index: the audit log's hash chain is broken (run audit verify)", "shard", node, "block", st.brokenAt, "err", st.broken)
+		}
+		if err := st.save(ctx, tx, node); err != nil {
 			return err
 		}
 	}
@@ -446,47 +512,61 @@ func (ix *Index) Rebuild(ctx context.Context, progress func(done, total int)) er
 // Trail returns the audit entries naming a document (利用登记, holds,
 // stamping, disposal…), oldest first, as far as the index has followed the
 // log (call CatchUp first for the newest): it reads only the blocks that
-// hold them, not the whole log. Like the search, it does not check the
-// log's hash chain (audit verify does).
-func (ix *Index) Trail(ctx context.Context, docID string) ([]audit.Entry, error) {
-	rows, err := ix.db.QueryContext(ctx, `SELECT node, block FROM trail WHERE doc_id = ? ORDER BY node, block`, docID)
+// hold them, not the whole log. doubts says why some of them may not be
+// what was logged: the shard's hash chain was found broken at or before a
+// block holding them (as the index followed it: each entry's hash, and
+// each link to the entry before), a block's bytes are not those the index
+// read, or a block is gone. Each names the block; audit verify tells more.
+func (ix *Index) Trail(ctx context.Context, docID string) (entries []audit.Entry, doubts []string, err error) {
+	rows, err := ix.db.QueryContext(ctx, `SELECT t.node, t.block, t.sm3, s.broken_at, s.broken FROM trail t LEFT JOIN shards s ON s.node = t.node
+		WHERE t.doc_id = ? ORDER BY t.node, t.block`, docID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type at struct {
-		node  string
-		block uint64
+		node, sm3, broken string
+		block, brokenAt   uint64
 	}
 	var blocks []at
 	for rows.Next() {
 		var a at
-		var n int64
-		if err := rows.Scan(&a.node, &n); err != nil {
+		var n, b sql.NullInt64
+		var broken sql.NullString
+		if err := rows.Scan(&a.node, &n, &a.sm3, &b, &broken); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
-		a.block = uint64(n)
+		a.block, a.brokenAt, a.broken = uint64(n.Int64), uint64(b.Int64), broken.String
 		blocks = append(blocks, a)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []audit.Entry
+	reported := map[string]bool{}
 	for _, a := range blocks {
-		entries, found, err := ix.readBlock(ctx, a.node, a.block)
+		key := audit.BlockKey(a.node, a.block)
+		if a.broken != "" && a.brokenAt <= a.block && !reported[a.node] {
+			reported[a.node] = true
+			doubts = append(doubts, fmt.Sprintf("the hash chain of shard %s is broken at block %d (%s): the entries from there on are not bound to those before", a.node, a.brokenAt, a.broken))
+		}
+		blk, found, err := ix.readBlock(ctx, a.node, a.block)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if !found {
-			return nil, fmt.Errorf("index: audit block %s is gone", audit.BlockKey(a.node, a.block))
+		switch {
+		case !found:
+			doubts = append(doubts, fmt.Sprintf("audit block %s is gone", key))
+			continue
+		case blk.sm3 != a.sm3:
+			doubts = append(doubts, fmt.Sprintf("audit block %s is not the block the index read: it was changed since", key))
 		}
-		for _, e := range entries {
+		for _, e := range blk.docs {
 			if e.Subject == docID {
-				out = append(out, e)
+				entries = append(entries, e)
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b audit.Entry) int { return a.Time.Compare(b.Time) })
-	return out, nil
+	slices.SortStableFunc(entries, func(a, b audit.Entry) int { return a.Time.Compare(b.Time) })
+	return entries, doubts, nil
 }

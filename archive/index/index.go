@@ -133,11 +133,11 @@ type Index struct {
 // schemaVersion changes whenever the tables change; an index of another
 // version is rebuilt. The statements are idempotent: two processes that
 // find the file missing at once both make it without failing.
-const schemaVersion = "3"
+const schemaVersion = "4"
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS shards (node TEXT PRIMARY KEY, block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shards (node TEXT PRIMARY KEY, block INTEGER NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, broken_at INTEGER NOT NULL, broken TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
 	id INTEGER PRIMARY KEY,
 	doc_id TEXT NOT NULL UNIQUE,
@@ -160,7 +160,7 @@ CREATE INDEX IF NOT EXISTS records_item ON records (item_code);
 CREATE TABLE IF NOT EXISTS record_seals (seal_id TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (seal_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS record_seals_id ON record_seals (id);
 CREATE TABLE IF NOT EXISTS retry (doc_id TEXT PRIMARY KEY, error TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS trail (doc_id TEXT NOT NULL, node TEXT NOT NULL, block INTEGER NOT NULL, PRIMARY KEY (doc_id, node, block)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trail (doc_id TEXT NOT NULL, node TEXT NOT NULL, block INTEGER NOT NULL, sm3 TEXT NOT NULL, PRIMARY KEY (doc_id, node, block)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5 (title, applicant, case_no, document_no, tokenize = 'trigram');
 `
 

@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -598,9 +599,9 @@ func TestTrail(t *testing.T) {
 			t.Fatal(err)
 		}
 		reads.n.Store(0)
-		got, err := ix.Trail(ctx, doc)
-		if err != nil {
-			t.Fatal(err)
+		got, doubts, err := ix.Trail(ctx, doc)
+		if err != nil || len(doubts) != 0 {
+			t.Fatal(err, doubts)
 		}
 		want := walk(doc)
 		if len(got) != wantEntries || len(want) != wantEntries {
@@ -624,4 +625,115 @@ func TestTrail(t *testing.T) {
 	check("rebuilt", docID(5), 1+3+3+1)
 	e.append(audit.LegalHoldCleared, docID(5))
 	check("appended since", docID(5), 1+3+3+1+1)
+}
+
+// blockOf returns the key of the block of node's shard that holds the
+// first entry naming doc.
+func (e *archiveEnv) blockOf(node, doc string) string {
+	e.t.Helper()
+	for n := uint64(1); n < 1000; n++ {
+		b, _, err := archive.GetBytes(context.Background(), e.store, audit.BlockKey(node, n))
+		if err != nil {
+			e.t.Fatalf("no block of %s names %s: %v", node, doc, err)
+		}
+		if bytes.Contains(b, []byte(doc)) {
+			return audit.BlockKey(node, n)
+		}
+	}
+	return ""
+}
+
+// alter changes one byte of the entry's actor in a stored block, behind
+// the store's back (the filesystem backend keeps key's segments as
+// directories named with a trailing ~).
+func (e *archiveEnv) alter(key string) {
+	e.t.Helper()
+	segs := strings.Split(key, "/")
+	for i := range segs[:len(segs)-1] {
+		segs[i] += "~"
+	}
+	p := filepath.Join(append([]string{e.dir, "store"}, segs...)...)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte(`"actor":"test"`))
+	if i < 0 {
+		e.t.Fatalf("%s: no actor to alter", key)
+	}
+	b[i+len(`"actor":"tes`)] = 'x'
+	if err := os.Chmod(p, 0o640); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o640); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestTrailDoubts: the index checks the audit log's hash chain as it reads
+// it, and a record's trail says when its entries may not be what was
+// logged — a break in the chain at or before their block, found by a
+// rebuild or while following the log, or a block changed after the index
+// read it — while entries before a break are trusted.
+func TestTrailDoubts(t *testing.T) {
+	ctx := context.Background()
+	e := newArchiveEnv(t, "node-a")
+	for i := 1; i <= 3; i++ {
+		e.add(record(i, "许可决定书", "杭州某某科技有限公司", fmt.Sprintf("XK-2026-%04d", i)))
+	}
+	trail := func(ix *index.Index, doc string) []string {
+		t.Helper()
+		if err := ix.CatchUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		entries, doubts, err := ix.Trail(ctx, doc)
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("trail of %s: %v, %d entries", doc, err, len(entries))
+		}
+		return doubts
+	}
+	following, err := index.Open(ctx, filepath.Join(e.dir, "following.db"), e.store, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer following.Close()
+	if d := trail(following, docID(3)); len(d) != 0 {
+		t.Fatalf("an intact log: %q", d)
+	}
+
+	// Read by the index, then changed: its trail says so.
+	e.alter(e.blockOf("node-a", docID(2)))
+	if d := trail(following, docID(2)); len(d) != 1 || !strings.Contains(d[0], "changed since") {
+		t.Fatalf("a block changed after it was indexed: %q", d)
+	}
+
+	// A break found while following the log: doubts from its block on.
+	for i := 4; i <= 6; i++ {
+		e.add(record(i, "许可决定书", "杭州某某科技有限公司", fmt.Sprintf("XK-2026-%04d", i)))
+	}
+	e.alter(e.blockOf("node-a", docID(5)))
+	e.add(record(7, "许可决定书", "杭州某某科技有限公司", "XK-2026-0007"))
+	if d := trail(following, docID(4)); len(d) != 0 {
+		t.Fatalf("an entry before the break: %q", d)
+	}
+	for _, doc := range []string{docID(5), docID(7)} {
+		if d := trail(following, doc); len(d) != 1 || !strings.Contains(d[0], "broken at block") || !strings.Contains(d[0], "does not hold its hash") {
+			t.Fatalf("%s, at and after the break, as followed: %q", doc, d)
+		}
+	}
+
+	// The same found by a rebuild: the first break, block 2's.
+	rebuilt, err := index.Open(ctx, filepath.Join(e.dir, "rebuilt.db"), e.store, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rebuilt.Close()
+	if d := trail(rebuilt, docID(1)); len(d) != 0 {
+		t.Fatalf("an entry before the first break, rebuilt: %q", d)
+	}
+	for _, doc := range []string{docID(2), docID(5), docID(7)} {
+		if d := trail(rebuilt, doc); len(d) != 1 || !strings.Contains(d[0], "broken at block 2") {
+			t.Fatalf("%s, rebuilt: %q", doc, d)
+		}
+	}
 }
