@@ -51,12 +51,13 @@ const (
 	FixityUnfinished       = "unfinished-stamping" // a stamping pending past the recovery sweep's grace period
 )
 
-// EvidenceCheck verifies the stored evidence of one authorization a record
+// EvidenceCheck verifies the stored evidence of one authorization rec
 // names: the signature over the approved grant bytes, the certificate the
-// one enrolled, the grant the one the record names. archive cannot verify
-// SM2 (it does not import keys): the program wires seal's
-// Registry.CheckEvidence.
-type EvidenceCheck func(ctx context.Context, a AuthorizationElement) error
+// one enrolled, the grant the one the record names, and a grant for one
+// document granted for the input of rec's stamping when rec's stamping used
+// it. archive cannot verify SM2 (it does not import keys): the program
+// wires seal's Registry.CheckEvidence.
+type EvidenceCheck func(ctx context.Context, rec *Record, a AuthorizationElement) error
 
 // FixityReport is the result of one fixity run over the archive.
 type FixityReport struct {
@@ -94,7 +95,7 @@ func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID 
 		}
 		if rec != nil && evidence != nil {
 			for _, a := range rec.Authorizations() {
-				if err := evidence(ctx, a); err != nil {
+				if err := evidence(ctx, rec, a); err != nil {
 					rep.Problems = append(rep.Problems, FixityProblem{Kind: FixityEvidenceInvalid, DocumentID: id, AuthorizationID: a.ID,
 						Key: "authz/" + a.ID + "/evidence/", Reason: "authorization evidence: " + err.Error()})
 				}

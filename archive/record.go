@@ -269,6 +269,21 @@ func (r *Record) Authorizations() []AuthorizationElement {
 	return out
 }
 
+// UsedBy reports whether this record's own stamping used the authorization
+// (its input is the one the grant may name), not a stamping of an earlier
+// revision whose seals the record also lists.
+func (r *Record) UsedBy(authzID string) bool {
+	if r.Authorization.ID == authzID {
+		return true
+	}
+	for _, s := range r.Signatures {
+		if s.Authorization != nil && s.Authorization.ID == authzID && s.Document == r.DocumentID {
+			return true
+		}
+	}
+	return false
+}
+
 // Documents are kept apart by unit: the first unit's (every document of a
 // store written before units) under docs/<id>/, another unit's under
 // units/u-<tag>/docs/<id>/. A unit mints ids doc-<tag>-<16 letters>, so a

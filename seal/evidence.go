@@ -22,11 +22,23 @@ import (
 // bytes naming the authorization, seal and case of the stored grant; for
 // passkey the assertion over the grant bytes and the credential the very one
 // the person enrolled; for api-key the seal maker's signature over the grant. The method and person
-// must be those the record names. It is an archive.EvidenceCheck.
-func (r *Registry) CheckEvidence(ctx context.Context, el archive.AuthorizationElement) error {
+// must be those the record names. A grant for one document (document_sm3,
+// in the stored grant and in the bytes a person approved) must name the
+// input the record says its stamping sealed, when the record's own stamping
+// used it. It is an archive.EvidenceCheck.
+func (r *Registry) CheckEvidence(ctx context.Context, rec *archive.Record, el archive.AuthorizationElement) error {
 	ev, err := r.Evidence(ctx, el.ID)
 	if err != nil {
 		return err
+	}
+	if rec != nil && rec.UsedBy(el.ID) {
+		st, err := r.grant(ctx, el.ID)
+		if err != nil {
+			return err
+		}
+		if st.DocumentSM3 != "" && st.DocumentSM3 != rec.InputSM3 {
+			return fmt.Errorf("the grant is for the document whose SM3 is %s; the record's stamping sealed %s", st.DocumentSM3, rec.InputSM3)
+		}
 	}
 	method := el.Method
 	if method == "" {
@@ -80,9 +92,9 @@ func (r *Registry) checkGrantBytes(ctx context.Context, id string, grant []byte)
 	if err != nil {
 		return err
 	}
-	if g.SealID != st.SealID || g.CaseNo != st.CaseNo || g.RequestID != st.RequestID {
-		return fmt.Errorf("the approved grant bytes (seal %s, case %q, request %s) are not those of the grant (seal %s, case %q, request %s)",
-			g.SealID, g.CaseNo, g.RequestID, st.SealID, st.CaseNo, st.RequestID)
+	if g.SealID != st.SealID || g.CaseNo != st.CaseNo || g.RequestID != st.RequestID || g.DocumentSM3 != st.DocumentSM3 {
+		return fmt.Errorf("the approved grant bytes (seal %s, case %q, request %s, document %q) are not those of the grant (seal %s, case %q, request %s, document %q)",
+			g.SealID, g.CaseNo, g.RequestID, g.DocumentSM3, st.SealID, st.CaseNo, st.RequestID, st.DocumentSM3)
 	}
 	return nil
 }

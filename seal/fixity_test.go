@@ -3,6 +3,7 @@ package seal_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emmansun/gmsm/sm3"
 
 	"eseal/archive"
 	"eseal/archive/fs"
@@ -392,6 +395,51 @@ func BenchmarkFixity(b *testing.B) {
 		rep, err := svc.Fixity(ctx, nil)
 		if err != nil || !rep.OK() || rep.Documents != 50 {
 			b.Fatalf("%v %+v", err, rep)
+		}
+	}
+}
+
+// TestFixityChecksTheApprovedDocument: a grant for one document names its
+// SM3; fixity checks that the record's stamping sealed that input (the
+// record's input_sm3), so a record edited to name another input — or a
+// grant for another document — is evidence-invalid.
+func TestFixityChecksTheApprovedDocument(t *testing.T) {
+	e, root := newFsServiceEnv(t)
+	ctx := context.Background()
+	in := pdftest.Document(pdftest.Options{Title: "许可决定书"})
+	sum := sm3.Sum(in)
+	a, err := e.svc.Registry.Grant(ctx, seal.GrantRequest{SealID: e.sealID, CaseNo: "D-9", DocumentSM3: hex.EncodeToString(sum[:]),
+		GrantedBy: "负责人", MaxUses: 1, ExpiresIn: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.svc.Stamp(ctx, seal.StampRequest{SealID: e.sealID, AuthorizationID: a.ID, Placement: seal.Placement{Page: 1, XMM: 100, YMM: 100},
+		Record: seal.RecordInput{Title: "许可决定书", CaseNo: "D-9"}, PDF: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := e.svc.Fixity(ctx, nil); err != nil || !rep.OK() {
+		t.Fatalf("clean archive: %v %+v", err, rep)
+	}
+	p := fsPath(root, archive.RecordKey(d.DocumentID))
+	os.Chmod(p, 0o644)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := sm3.Sum([]byte("another document"))
+	b = []byte(strings.Replace(string(b), hex.EncodeToString(sum[:]), hex.EncodeToString(other[:]), 1))
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.svc.Fixity(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, rep, archive.FixityEvidenceInvalid, "authz/"+a.ID+"/evidence/")
+	for _, p := range rep.Problems {
+		if p.Kind == archive.FixityEvidenceInvalid && !strings.Contains(p.Reason, "sealed "+hex.EncodeToString(other[:])) {
+			t.Errorf("evidence-invalid, but not for the input: %s", p.Reason)
 		}
 	}
 }

@@ -761,6 +761,9 @@ func (k *checker) content(docRef, rel string, e *entry, m *Metadata) {
 			k.c.ok(CheckAttributes)
 		}
 	}
+	if m != nil && m.InputSM3 != "" {
+		k.input(docRef, e, m)
+	}
 	if format != "PDF" {
 		k.c.add(CheckReadable, Manual, docRef, format+" content is not parsed by this checker")
 		k.c.add(CheckSignatures, Manual, docRef, format+" signatures are not verified by this checker")
@@ -808,6 +811,32 @@ func (k *checker) content(docRef, rel string, e *entry, m *Metadata) {
 	default:
 		k.c.add(CheckSignatures, Fail, docRef, verdict+": "+detail)
 	}
+}
+
+// input checks that the content begins with the file the item's stamping
+// sealed (用印前文件): its first InputSize bytes hash to InputSM3 — the
+// stamped PDF is that file with eseal's incremental update appended.
+func (k *checker) input(docRef string, e *entry, m *Metadata) {
+	size, err := strconv.ParseInt(m.InputSize, 10, 64)
+	if err != nil || size < 1 || size > e.digest.Size || !sm3HexPattern().MatchString(strings.ToLower(m.InputSM3)) {
+		k.c.add(CheckAttributes, Fail, docRef, fmt.Sprintf("用印前文件: size %q and SM3 %q are not a prefix of the %d-byte file", m.InputSize, m.InputSM3, e.digest.Size))
+		return
+	}
+	r, _, err := k.readerAt(e)
+	if err != nil {
+		k.c.add(CheckReadable, Fail, docRef, err.Error())
+		return
+	}
+	h := sm3.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		k.c.add(CheckReadable, Fail, docRef, "reading the content: "+err.Error())
+		return
+	}
+	if !strings.EqualFold(hex.EncodeToString(h.Sum(nil)), m.InputSM3) {
+		k.c.add(CheckAttributes, Fail, docRef, fmt.Sprintf("the file does not begin with the one it was sealed from: its first %d bytes do not hash to the 用印前文件's SM3", size))
+		return
+	}
+	k.c.ok(CheckAttributes)
 }
 
 // readerAt gives random access to an entry: in place for a stored one,

@@ -145,6 +145,9 @@ func evidenceXML(method, dir string) EvidenceXML {
 
 var authzIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^az-[a-z2-7]{16}$`) })
 
+// sm3HexPattern matches an SM3 digest in lower-case hex.
+var sm3HexPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
+
 // evidenceDir is an authorization's folder inside its item's folder.
 func evidenceDir(authzID string) string { return "evidence/" + authzID + "/" }
 
@@ -153,6 +156,7 @@ type grantFacts struct {
 	AuthorizationID string
 	SealID          string
 	CaseNo          string
+	DocumentSM3     string // the one document the grant is for; "" for any
 }
 
 // grantTextMagic is the first line of a person-approved grant (the
@@ -196,17 +200,18 @@ func readGrant(method string, b []byte) (*grantFacts, error) {
 				return nil, fmt.Errorf("no %s line", need)
 			}
 		}
-		g = grantFacts{AuthorizationID: seen["authorization"], SealID: seen["seal"], CaseNo: seen["case_no"]}
+		g = grantFacts{AuthorizationID: seen["authorization"], SealID: seen["seal"], CaseNo: seen["case_no"], DocumentSM3: seen["document_sm3"]}
 	case MethodAPIKey:
 		var j struct {
-			ID     string `json:"id"`
-			SealID string `json:"seal_id"`
-			CaseNo string `json:"case_no"`
+			ID          string `json:"id"`
+			SealID      string `json:"seal_id"`
+			CaseNo      string `json:"case_no"`
+			DocumentSM3 string `json:"document_sm3"`
 		}
 		if err := json.Unmarshal(b, &j); err != nil {
 			return nil, fmt.Errorf("not the JSON of a grant: %v", err)
 		}
-		g = grantFacts{AuthorizationID: j.ID, SealID: j.SealID, CaseNo: j.CaseNo}
+		g = grantFacts{AuthorizationID: j.ID, SealID: j.SealID, CaseNo: j.CaseNo, DocumentSM3: j.DocumentSM3}
 	default:
 		return nil, fmt.Errorf("unknown method %q", method)
 	}
@@ -338,6 +343,15 @@ func (k *checker) evidence(docRef, ref string, m *Metadata) []string {
 		case g.CaseNo != "" && g.CaseNo != m.CaseNo:
 			fail(EvidenceGrant, fmt.Sprintf("the grant is for case %q, the document's is %q", g.CaseNo, m.CaseNo))
 			continue
+		case g.DocumentSM3 != "" && m.InputSM3 == "":
+			k.c.add(CheckAuthorization, Warn, base+EvidenceGrant, docRef+": authorization "+ev.AuthzID+
+				" is for the document whose SM3 is "+g.DocumentSM3+"; the metadata has no 用印前文件 to check it against")
+		case g.DocumentSM3 != "" && !strings.EqualFold(g.DocumentSM3, m.InputSM3) && ev.AuthzID == m.Authz:
+			fail(EvidenceGrant, "the grant is for the document whose SM3 is "+g.DocumentSM3+"; the item was sealed from "+m.InputSM3+" (用印前文件)")
+			continue
+		case g.DocumentSM3 != "" && !strings.EqualFold(g.DocumentSM3, m.InputSM3):
+			k.c.add(CheckAuthorization, Warn, base+EvidenceGrant, docRef+": authorization "+ev.AuthzID+
+				" is an earlier seal's, for the document whose SM3 is "+g.DocumentSM3+" (an earlier revision's input): not checked")
 		}
 		if ev.Method == MethodPasskey {
 			if k.opts.VerifyPasskey == nil {

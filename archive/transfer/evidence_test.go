@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +85,10 @@ func newEvidenceEnv(t *testing.T) *evidenceEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyAz, err := reg.Grant(ctx, seal.GrantRequest{SealID: keySeal.ID, CaseNo: "2026-EV-2", GrantedBy: "集成系统"})
+	// The key's grant is for one document: the PDF stamped under it.
+	keyPDF := pdftest.Document(pdftest.Options{Pages: 1, Title: "业务专用"})
+	keyAz, err := reg.Grant(ctx, seal.GrantRequest{SealID: keySeal.ID, CaseNo: "2026-EV-2", GrantedBy: "集成系统",
+		DocumentSM3: hex.EncodeToString(tjsm3.Sm3Sum(keyPDF))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +97,14 @@ func newEvidenceEnv(t *testing.T) *evidenceEnv {
 		t.Fatal(err)
 	}
 	svc := &seal.Service{Registry: reg, Store: store, Schedule: sched, Application: "eseal-test"}
-	for i, u := range []struct{ seal, az, caseNo string }{{personSeal.ID, personAz.ID, "2026-EV-1"}, {keySeal.ID, keyAz.ID, "2026-EV-2"}} {
+	for i, u := range []struct {
+		seal, az, caseNo string
+		pdf              []byte
+	}{{personSeal.ID, personAz.ID, "2026-EV-1", pdftest.Document(pdftest.Options{Pages: 1})}, {keySeal.ID, keyAz.ID, "2026-EV-2", keyPDF}} {
 		if _, err := svc.Stamp(ctx, seal.StampRequest{
 			SealID: u.seal, AuthorizationID: u.az, Placement: seal.Placement{Page: 1, XMM: 120, YMM: 200},
 			Record: seal.RecordInput{Title: "准予行政许可决定书", DocumentNo: "审批〔2026〕" + itoa(i+1) + "号", ItemCode: "330000-XK-0001", CaseNo: u.caseNo, Applicant: "某某有限公司"},
-			PDF:    pdftest.Document(pdftest.Options{Pages: 1}),
+			PDF:    u.pdf,
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -389,5 +396,44 @@ func TestFixityEvidence(t *testing.T) {
 	}
 	if len(st.Uses) != 1 || st.Uses[0].DocumentID != pr.DocumentID {
 		t.Errorf("the problem names %s, the authorization was used for %+v", pr.DocumentID, st.Uses)
+	}
+}
+
+// TestInputInPackage: each item's metadata names the file its stamping
+// sealed (用印前文件: size and SM3); the check confirms the PDF begins
+// with it, and that a grant for one document was for that file. A
+// 用印前文件 that is not the PDF's beginning fails both.
+func TestInputInPackage(t *testing.T) {
+	e := newEvidenceEnv(t)
+	p := unzip(t, e.pkg)
+	ref, dir := evidencePath(t, p, e.keyAz)
+	meta := "data/" + ref + "/" + ref + ".xml"
+	var m transfer.Metadata
+	if err := xmlUnmarshal(p.get(meta), &m); err != nil {
+		t.Fatal(err)
+	}
+	pdf := p.get("data/" + ref + "/" + ref + ".pdf")
+	n, err := strconv.Atoi(m.InputSize)
+	if err != nil || n < 1 || n >= len(pdf) || m.InputSM3 != hex.EncodeToString(tjsm3.Sm3Sum(pdf[:n])) {
+		t.Fatalf("用印前文件 %q %q of a %d-byte PDF", m.InputSize, m.InputSM3, len(pdf))
+	}
+	if rep := checkOffline(t, e.pkg); !rep.OK() || rep.Result(transfer.CheckAttributes) != transfer.Pass {
+		t.Fatalf("a fresh package:\n%s", dump(rep))
+	}
+
+	other := hex.EncodeToString(tjsm3.Sm3Sum([]byte("another document")))
+	p.set(meta, replaceOnce(t, p.get(meta), m.InputSM3, other))
+	p.rebag()
+	rep := checkOffline(t, p.zip(t))
+	var prefix, grant bool
+	for _, r := range rep.Rows {
+		if r.Result != transfer.Fail {
+			continue
+		}
+		prefix = prefix || r.Check == transfer.CheckAttributes && strings.Contains(r.Detail, "does not begin with the one it was sealed from")
+		grant = grant || r.Check == transfer.CheckAuthorization && r.DocRef == dir+"grant.bin" && strings.Contains(r.Detail, "sealed from "+other)
+	}
+	if !prefix || !grant {
+		t.Fatalf("用印前文件 not the PDF's beginning: prefix fail %v, grant fail %v\n%s", prefix, grant, dump(rep))
 	}
 }

@@ -52,6 +52,9 @@ func buildMetadata(it Item, rule Rule, unit string, size int64, sm3Hex, shaHex s
 		Authz: r.Authorization.ID, AuthzBy: r.Authorization.GrantedBy,
 		RetainUntil: r.RetainUntil.In(loc).Format(dateLayout),
 	}
+	if r.InputSM3 != "" && r.InputSize > 0 {
+		m.InputSize, m.InputSM3 = strconv.FormatInt(r.InputSize, 10), r.InputSM3
+	}
 	if !r.Authorization.GrantedAt.IsZero() {
 		m.AuthzAt = r.Authorization.GrantedAt.UTC().Format(time.RFC3339)
 	}

@@ -73,36 +73,44 @@ type CatalogueEntry struct {
 // DA/T 46-2009 (文书类电子文件元数据方案) and, under 政务服务, the case elements
 // of GB/T 42727. All values are text so that Check can judge malformed ones.
 type Metadata struct {
-	XMLName      xml.Name       `xml:"电子文件元数据"`
-	Standard     string         `xml:"标准,attr"`
-	Level        string         `xml:"聚合层次"`
-	Unit         string         `xml:"来源>立档单位名称"`
-	DocumentID   string         `xml:"电子文件号"`
-	RefCode      string         `xml:"档号"`
-	Fonds        string         `xml:"全宗号"`
-	Year         string         `xml:"年度"`
-	Retention    string         `xml:"保管期限"`
-	ItemNo       string         `xml:"件号"`
-	Title        string         `xml:"内容描述>题名"`
-	DocumentNo   string         `xml:"内容描述>文件编号,omitempty"`
-	Responsible  string         `xml:"内容描述>责任者"`
-	Date         string         `xml:"内容描述>日期"`
-	Pieces       string         `xml:"形式特征>件数"`
-	Format       string         `xml:"电子属性>格式信息"`
-	FileName     string         `xml:"电子属性>计算机文件名"`
-	Size         string         `xml:"电子属性>计算机文件大小"`
-	Creator      string         `xml:"电子属性>文档创建程序"`
-	OriginalName string         `xml:"电子属性>原始文件名,omitempty"`
-	Digests      []DigestValue  `xml:"数字摘要"`
-	Signatures   []SignatureXML `xml:"电子签名"`
-	ItemCode     string         `xml:"政务服务>事项编码,omitempty"`
-	CaseNo       string         `xml:"政务服务>办件编号,omitempty"`
-	Applicant    string         `xml:"政务服务>申请人,omitempty"`
-	Authz        string         `xml:"授权>授权标识,omitempty"`
-	AuthzBy      string         `xml:"授权>授权人,omitempty"`
-	AuthzAt      string         `xml:"授权>授权时间,omitempty"`
-	Evidence     []EvidenceXML  `xml:"授权>授权凭证"`
-	RetainUntil  string         `xml:"保管期限截止日期"`
+	XMLName      xml.Name      `xml:"电子文件元数据"`
+	Standard     string        `xml:"标准,attr"`
+	Level        string        `xml:"聚合层次"`
+	Unit         string        `xml:"来源>立档单位名称"`
+	DocumentID   string        `xml:"电子文件号"`
+	RefCode      string        `xml:"档号"`
+	Fonds        string        `xml:"全宗号"`
+	Year         string        `xml:"年度"`
+	Retention    string        `xml:"保管期限"`
+	ItemNo       string        `xml:"件号"`
+	Title        string        `xml:"内容描述>题名"`
+	DocumentNo   string        `xml:"内容描述>文件编号,omitempty"`
+	Responsible  string        `xml:"内容描述>责任者"`
+	Date         string        `xml:"内容描述>日期"`
+	Pieces       string        `xml:"形式特征>件数"`
+	Format       string        `xml:"电子属性>格式信息"`
+	FileName     string        `xml:"电子属性>计算机文件名"`
+	Size         string        `xml:"电子属性>计算机文件大小"`
+	Creator      string        `xml:"电子属性>文档创建程序"`
+	OriginalName string        `xml:"电子属性>原始文件名,omitempty"`
+	Digests      []DigestValue `xml:"数字摘要"`
+
+	// InputSize and InputSM3 describe the file the item's own stamping
+	// sealed (用印前文件), which the stamped PDF begins with: what a grant
+	// for one document names (eseal's extension; absent in packages made
+	// before it).
+	InputSize string `xml:"用印前文件>计算机文件大小,omitempty"`
+	InputSM3  string `xml:"用印前文件>数字摘要,omitempty"`
+
+	Signatures  []SignatureXML `xml:"电子签名"`
+	ItemCode    string         `xml:"政务服务>事项编码,omitempty"`
+	CaseNo      string         `xml:"政务服务>办件编号,omitempty"`
+	Applicant   string         `xml:"政务服务>申请人,omitempty"`
+	Authz       string         `xml:"授权>授权标识,omitempty"`
+	AuthzBy     string         `xml:"授权>授权人,omitempty"`
+	AuthzAt     string         `xml:"授权>授权时间,omitempty"`
+	Evidence    []EvidenceXML  `xml:"授权>授权凭证"`
+	RetainUntil string         `xml:"保管期限截止日期"`
 }
 
 // DigestValue is a digest with its algorithm ("SM3" or "SHA-256").
