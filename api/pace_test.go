@@ -15,6 +15,17 @@ import (
 	"eseal/api"
 )
 
+// signedPDF stamps a document for case and returns its signed PDF.
+func (e *env) signedPDF(t *testing.T, caseNo string) []byte {
+	t.Helper()
+	_, docID := e.stampedCode(t, caseNo)
+	r := e.do("GET", "/v1/documents/"+docID+"/pdf", e.key(api.RoleArchivist), "", nil)
+	if r.status != 200 {
+		t.Fatalf("document: %d", r.status)
+	}
+	return r.body
+}
+
 // slowClient sends a request's headers and the first part of its body on a
 // raw connection, then the rest a little at a time (every 50 ms, each step
 // bytes long; 0: nothing more — a stall), as a client holding its slot on
@@ -78,11 +89,7 @@ func (c *slowClient) answer(t *testing.T) (int, string) {
 // gets it and its answer.
 func TestSlowBodyLosesItsSlot(t *testing.T) {
 	e := newEnv(t)
-	_, docID := e.stampedCode(t, "ZJ-SLOW-1")
-	signed := e.do("GET", "/v1/documents/"+docID+"/pdf", e.key(api.RoleArchivist), "", nil)
-	if signed.status != 200 {
-		t.Fatalf("document: %d", signed.status)
-	}
+	signed := e.signedPDF(t, "ZJ-SLOW-1")
 	srv := e.serverWith(t, func(o *api.Options) {
 		o.Limits = api.Limits{MaxPDFBytes: 2 << 20, VerifyUploads: 1, Stampings: 1, BusyWait: time.Minute, StampWait: time.Minute,
 			MinBodyRate: 64 << 10, BodyRateWindow: time.Second}
@@ -97,11 +104,11 @@ func TestSlowBodyLosesItsSlot(t *testing.T) {
 		step int
 	}{{"stalled", 0}, {"trickled", 100}} {
 		t.Run("verify "+c.name, func(t *testing.T) {
-			slow := startSlow(t, addr, verifyHead, signed.body, 1000, c.step)
+			slow := startSlow(t, addr, verifyHead, signed, 1000, c.step)
 			time.Sleep(100 * time.Millisecond) // it holds the slot
 			waiting := make(chan int, 1)
 			go func() {
-				resp, err := http.Post(hs.URL+"/v1/verify", "application/pdf", bytes.NewReader(signed.body))
+				resp, err := http.Post(hs.URL+"/v1/verify", "application/pdf", bytes.NewReader(signed))
 				if err != nil {
 					waiting <- 0
 					return
@@ -125,7 +132,7 @@ func TestSlowBodyLosesItsSlot(t *testing.T) {
 	t.Run("stamp trickled", func(t *testing.T) {
 		stamper := e.key(api.RoleStamper, e.sealID)
 		authz := e.grant(e.sealID, map[string]any{"case_no": "SLOW-1"})
-		ct, body := stampBody(t, signed.body, stampReq(e.sealID, authz, "SLOW-1"))
+		ct, body := stampBody(t, signed, stampReq(e.sealID, authz, "SLOW-1"))
 		before := e.objects()
 		head := "POST /v1/stamps HTTP/1.1\r\nHost: eseal\r\nContent-Type: " + ct + "\r\nAuthorization: Bearer " + stamper + "\r\n"
 		code, answer := startSlow(t, addr, head, body, 1000, 100).answer(t)
@@ -155,11 +162,7 @@ func TestSlowBodyLosesItsSlot(t *testing.T) {
 // 429 with Retry-After, while another address gets a slot.
 func TestUploadsPerClient(t *testing.T) {
 	e := newEnv(t)
-	_, docID := e.stampedCode(t, "ZJ-PERCLIENT-1")
-	signed := e.do("GET", "/v1/documents/"+docID+"/pdf", e.key(api.RoleArchivist), "", nil)
-	if signed.status != 200 {
-		t.Fatalf("document: %d", signed.status)
-	}
+	signed := e.signedPDF(t, "ZJ-PERCLIENT-1")
 	h := e.serverWith(t, func(o *api.Options) {
 		o.Limits = api.Limits{MaxPDFBytes: 2 << 20, VerifyUploads: 2, UploadsPerClient: 1, BusyWait: 50 * time.Millisecond}
 	}).Handler()
@@ -173,24 +176,24 @@ func TestUploadsPerClient(t *testing.T) {
 			go func() {
 				done <- call(h, "POST", "/v1/verify", c.holder, "", pr, "Content-Type", "application/pdf").Code
 			}()
-			if _, err := pw.Write(signed.body[:1000]); err != nil { // read: it holds its slot
+			if _, err := pw.Write(signed[:1000]); err != nil { // read: it holds its slot
 				t.Fatal(err)
 			}
-			r := call(h, "POST", "/v1/verify", c.same, "", bytes.NewReader(signed.body), "Content-Type", "application/pdf")
+			r := call(h, "POST", "/v1/verify", c.same, "", bytes.NewReader(signed), "Content-Type", "application/pdf")
 			if r.Code != http.StatusTooManyRequests || r.Header().Get("Retry-After") == "" || !strings.Contains(r.Body.String(), "/problems/rate-limited") {
 				t.Fatalf("a second upload from the same client: %d %s", r.Code, r.Body)
 			}
-			if r := call(h, "POST", "/v1/verify", c.other, "", bytes.NewReader(signed.body), "Content-Type", "application/pdf"); r.Code != 200 {
+			if r := call(h, "POST", "/v1/verify", c.other, "", bytes.NewReader(signed), "Content-Type", "application/pdf"); r.Code != 200 {
 				t.Fatalf("an upload from another client meanwhile: %d %s", r.Code, r.Body)
 			}
-			if _, err := pw.Write(signed.body[1000:]); err != nil {
+			if _, err := pw.Write(signed[1000:]); err != nil {
 				t.Fatal(err)
 			}
 			pw.Close()
 			if code := <-done; code != 200 {
 				t.Fatalf("the first upload: %d", code)
 			}
-			if r := call(h, "POST", "/v1/verify", c.same, "", bytes.NewReader(signed.body), "Content-Type", "application/pdf"); r.Code != 200 {
+			if r := call(h, "POST", "/v1/verify", c.same, "", bytes.NewReader(signed), "Content-Type", "application/pdf"); r.Code != 200 {
 				t.Fatalf("the same client once its upload is done: %d", r.Code)
 			}
 		})

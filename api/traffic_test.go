@@ -315,20 +315,16 @@ func TestVerifyOncePerTrustState(t *testing.T) {
 // Retry-After once it has waited BusyWait, before its body is read.
 func TestVerifyUploadBounded(t *testing.T) {
 	e := newEnv(t)
-	_, docID := e.stampedCode(t, "ZJ-VERIFY-1")
-	signed := e.do("GET", "/v1/documents/"+docID+"/pdf", e.key(api.RoleArchivist), "", nil)
-	if signed.status != 200 {
-		t.Fatalf("document: %d", signed.status)
-	}
+	signed := e.signedPDF(t, "ZJ-VERIFY-1")
 	s := e.serverWith(t, func(o *api.Options) {
-		o.Limits = api.Limits{VerifyUploads: 1, SpoolBytes: 4096, MaxPDFBytes: int64(len(signed.body)) + 10, BusyWait: time.Millisecond}
+		o.Limits = api.Limits{VerifyUploads: 1, SpoolBytes: 4096, MaxPDFBytes: int64(len(signed)) + 10, BusyWait: time.Millisecond}
 	})
 	h := s.Handler()
-	r := call(h, "POST", "/v1/verify", "192.0.2.1", "", bytes.NewReader(signed.body), "Content-Type", "application/pdf")
+	r := call(h, "POST", "/v1/verify", "192.0.2.1", "", bytes.NewReader(signed), "Content-Type", "application/pdf")
 	if r.Code != 200 || !strings.Contains(r.Body.String(), `"verdict": "VALID"`) {
 		t.Fatalf("spooled verify: %d %s", r.Code, r.Body)
 	}
-	big := append(append([]byte{}, signed.body...), bytes.Repeat([]byte(" "), 100)...)
+	big := append(append([]byte{}, signed...), bytes.Repeat([]byte(" "), 100)...)
 	for name, body := range map[string]io.Reader{"declared length": bytes.NewReader(big), "unknown length": io.MultiReader(bytes.NewReader(big))} {
 		if r := call(h, "POST", "/v1/verify", "192.0.2.1", "", body, "Content-Type", "application/pdf"); r.Code != 413 {
 			t.Errorf("%s over the limit: %d %s", name, r.Code, r.Body)
@@ -349,21 +345,21 @@ func TestVerifyUploadBounded(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		done <- rec
 	}()
-	if _, err := pw.Write(signed.body[:1000]); err != nil {
+	if _, err := pw.Write(signed[:1000]); err != nil {
 		t.Fatal(err)
 	}
-	busy := call(h, "POST", "/v1/verify", "192.0.2.2", "", bytes.NewReader(signed.body), "Content-Type", "application/pdf")
+	busy := call(h, "POST", "/v1/verify", "192.0.2.2", "", bytes.NewReader(signed), "Content-Type", "application/pdf")
 	if busy.Code != 503 || busy.Header().Get("Retry-After") == "" || !strings.Contains(busy.Body.String(), "/problems/server-busy") {
 		t.Errorf("second upload while the first holds the slot: %d %q %s", busy.Code, busy.Header().Get("Retry-After"), busy.Body)
 	}
-	if _, err := pw.Write(signed.body[1000:]); err != nil {
+	if _, err := pw.Write(signed[1000:]); err != nil {
 		t.Fatal(err)
 	}
 	pw.Close()
 	if first := <-done; first.Code != 200 {
 		t.Errorf("the first upload: %d %s", first.Code, first.Body)
 	}
-	if r := call(h, "POST", "/v1/verify", "192.0.2.2", "", bytes.NewReader(signed.body), "Content-Type", "application/pdf"); r.Code != 200 {
+	if r := call(h, "POST", "/v1/verify", "192.0.2.2", "", bytes.NewReader(signed), "Content-Type", "application/pdf"); r.Code != 200 {
 		t.Errorf("after the slot is free again: %d", r.Code)
 	}
 }
