@@ -51,6 +51,18 @@ var pages = sync.OnceValue(func() *template.Template {
 			}
 			return "接口授权 API key: " + a.GrantedBy
 		},
+		// evidenceOf is the check of an authorization's evidence in a report.
+		"evidenceOf": func(r *seal.Report, id string) *seal.AuthorizationCheck {
+			if r == nil {
+				return nil
+			}
+			for i := range r.Authorizations {
+				if r.Authorizations[i].ID == id {
+					return &r.Authorizations[i]
+				}
+			}
+			return nil
+		},
 		// One clock on every page people read: China time (UTC+8) unless serve's
 		// time_zone names another zone, labelled.
 		"at":  func(t time.Time) string { return clockText(t) },
@@ -82,8 +94,8 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 {{if .LaterChanges}}<h3>签章后的修订 Changes after signing</h3>
 <table class="later">{{range .LaterChanges}}<tr class="{{if .Allowed}}allowed{{else}}disallowed{{end}}"><td>修订 {{.Revision}}</td><td>{{.Kind}}{{if .Object}} (object {{.Object}}){{end}}</td><td>{{.Detail}}</td><td>{{if .Allowed}}允许 allowed{{else}}不允许 NOT ALLOWED{{end}}</td></tr>{{end}}</table>{{end}}
 {{end}}{{end}}
-{{define "authz"}}{{with .Authorizations}}<h2>用印授权 Authorized by</h2>
-<table>{{range .}}<tr><td>{{authorizedBy .}}</td><td>{{at .GrantedAt}}</td><td>{{.ID}}</td></tr>{{end}}</table>{{end}}{{end}}
+{{define "authz"}}{{$rep := .Report}}{{with .Record.Authorizations}}<h2>用印授权 Authorized by</h2>
+<table id="authorizations">{{range .}}<tr><td>{{authorizedBy .}}</td><td>{{at .GrantedAt}}</td><td>{{.ID}}</td><td>{{with evidenceOf $rep .ID}}{{if .Verified}}<span class="evidence-ok">凭证已核验 evidence verified</span>{{else}}<span class="evidence-bad">凭证未通过核验 evidence NOT verified: {{.Detail}}</span>{{end}}{{end}}</td></tr>{{end}}</table>{{end}}{{end}}
 {{define "download"}}{{template "head" "电子证照下载"}}
 <h1>{{.Record.Title}}</h1>
 <p class="verdict {{.Report.Verdict}}">验证结果：{{verdictText .Report.Verdict}}{{if changed .Report}}，签章后有修订 (with changes after signing){{end}}</p>
@@ -92,7 +104,7 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 <dt>文件</dt><dd>{{.Record.FileName}}（{{.Record.Size}} 字节）</dd><dt>SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd></dl>
 <p><a class="btn" id="download" href="/d/{{.Code}}/pdf">下载 PDF</a></p>
 {{template "sigs" .Report}}
-{{template "authz" .Record}}
+{{template "authz" .}}
 <p><a href="/v/{{.Record.DocumentID}}">验证页面</a></p></body></html>{{end}}
 {{define "verify"}}{{template "head" "电子印章验证"}}
 <h1>电子印章验证：{{.Record.Title}}</h1>
@@ -100,7 +112,7 @@ table{border-collapse:collapse;font-size:.9em}td{border-top:1px solid #ddd;paddi
 <dl><dt>发证机关</dt><dd>{{.Record.ResponsibleParty}}</dd><dt>文件 SM3</dt><dd style="word-break:break-all">{{.Record.SM3}}</dd>
 <dt>验证时间</dt><dd id="verified-at">{{at .Report.VerifiedAt}}</dd></dl>
 {{template "sigs" .Report}}
-{{template "authz" .Record}}</body></html>{{end}}
+{{template "authz" .}}</body></html>{{end}}
 {{define "notfound"}}{{template "head" "未找到"}}<h1>取件码无效</h1>
 <p>没有找到与此取件码对应的文件。请核对取件码（不区分大小写，可省略连字符）。</p></body></html>{{end}}
 {{define "busy"}}{{template "head" "请稍后再试"}}<h1>系统繁忙</h1><p>正在验证的文件较多，请几秒后刷新。</p></body></html>{{end}}
@@ -366,5 +378,18 @@ func (s *Server) verifyArchived(ctx context.Context, rec *archive.Record) (*seal
 		return nil, err
 	}
 	s.metrics.verifications.WithLabelValues(string(rep.Verdict)).Inc()
+	// Who approved each use of a seal: the evidence verified as fixity
+	// verifies it, so the page does not merely repeat the record.
+	for _, a := range rec.Authorizations() {
+		c := seal.AuthorizationCheck{ID: a.ID, Verified: true}
+		if err := s.Registry.CheckEvidence(ctx, rec, a); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			c.Verified, c.Detail = false, err.Error()
+			s.Log.Warn("authorization evidence does not verify (run eseal archive fixity)", "document", rec.DocumentID, "authorization", a.ID, "err", err)
+		}
+		rep.Authorizations = append(rep.Authorizations, c)
+	}
 	return rep, nil
 }

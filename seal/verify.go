@@ -142,6 +142,19 @@ type Report struct {
 	RevisionEnds []int64           `json:"revision_ends"`
 	Signatures   []SignatureReport `json:"signatures"`
 	VerifiedAt   time.Time         `json:"verified_at"`
+	// Authorizations says, for an archived document, whether the evidence of
+	// each authorization its record names verifies (Registry.CheckEvidence):
+	// who approved each use of a seal is checked, not only named. Empty for
+	// an uploaded PDF, which names none the verifier can trust.
+	Authorizations []AuthorizationCheck `json:"authorizations,omitempty"`
+}
+
+// AuthorizationCheck is the check of one authorization's evidence.
+type AuthorizationCheck struct {
+	ID       string `json:"id"`
+	Verified bool   `json:"verified"`
+	// Detail says why it did not verify.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Verifier checks the seals on a PDF in the order of docs/formats.md ("Verification order").
