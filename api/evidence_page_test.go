@@ -1,0 +1,88 @@
+package api_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"eseal/api"
+	"eseal/keys"
+	"eseal/seal"
+)
+
+// TestVerifyPageChecksEvidence: the verify and download pages say whether
+// each authorization's evidence verifies, not only who the record names; a
+// person's signature over the grant replaced behind the service's back
+// shows as not verified.
+func TestVerifyPageChecksEvidence(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s, err := e.reg.CreateSeal(ctx, seal.CreateSpec{Name: "测试市行政审批服务局审批专用章"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := keys.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := keys.SelfSignedPersonCertificate("张三", k, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.reg.EnrolPerson(ctx, seal.PersonSpec{SealID: s.ID, Name: "张三", CertPEM: keys.EncodeCertificatesPEM(cert), By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rq, err := e.reg.RequestAuthorization(ctx, seal.RequestSpec{SealID: s.ID, CaseNo: "ZJ-EVIDENCE-1", Title: "许可决定书", ExpiresIn: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := keys.SignSM2(k, rq.Challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.reg.Approve(ctx, rq.RequestID, p.ID, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.stamp(testPDF("凭证核验"), stampReq(s.ID, a.ID, "ZJ-EVIDENCE-1"))
+	if r.status != 201 {
+		t.Fatalf("stamp: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	docID, code := m["document_id"].(string), m["retrieval_code"].(string)
+	for _, path := range []string{"/v/" + docID, "/d/" + code} {
+		r := call(e.srv.Handler(), "GET", path, "192.0.2.1", "", nil)
+		if r.Code != 200 || !strings.Contains(r.Body.String(), "张三") || !strings.Contains(r.Body.String(), "凭证已核验 evidence verified") {
+			t.Fatalf("%s: %d, the evidence not shown as verified:\n%s", path, r.Code, r.Body)
+		}
+	}
+	// Another signature, by another key, in place of the person's.
+	other, err := keys.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := keys.SignSM2(other, []byte("grant"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := strings.Split("authz/"+a.ID+"/evidence/signature.der", "/")
+	for i := range segs[:len(segs)-1] {
+		segs[i] += "~"
+	}
+	file := filepath.Join(append([]string{e.root}, segs...)...)
+	os.Chmod(file, 0o600)
+	if err := os.WriteFile(file, forged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A server that has not verified the document yet (no cached report),
+	// as after a restart.
+	fresh := e.serverWith(t, func(*api.Options) {})
+	r2 := call(fresh.Handler(), "GET", "/v/"+docID, "192.0.2.1", "", nil)
+	if r2.Code != 200 || !strings.Contains(r2.Body.String(), "凭证未通过核验 evidence NOT verified") {
+		t.Fatalf("after the signature was replaced: %d\n%s", r2.Code, r2.Body)
+	}
+}
