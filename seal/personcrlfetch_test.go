@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,4 +187,67 @@ func (a *recordingAuditor) events() []seal.AuditEvent {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]seal.AuditEvent(nil), a.all...)
+}
+
+// TestPersonCRLRefreshed: a revocation the CA publishes while the stored
+// CRL is still current reaches approvals at the next refresh
+// (RefreshPersonCRLs, which serve runs every person_crl_refresh), not when
+// the stored CRL falls due; a refresh with fetching off does nothing.
+func TestPersonCRLRefreshed(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Second)
+	f.now = t0
+	s, err := f.reg.CreateSeal(ctx, seal.CreateSpec{Name: "个人授权章"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: t0.Add(-24 * time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour)})
+	if _, err := f.reg.AddPersonCA(ctx, keys.EncodeCertificatesPEM(ca.CA.Cert), "test"); err != nil {
+		t.Fatal(err)
+	}
+	srv := newCRLServer(t)
+	k := keystest.Key(t)
+	cert, err := ca.CA.Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: "李四", PublicKey: k.Public(),
+		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour), CRLURLs: []string{srv.URL + "/ca.crl"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	li := person{key: k, certPEM: keys.EncodeCertificatesPEM(cert)}
+	if _, err := f.reg.AddPersonCRL(ctx, crl(t, ca, 1, t0.Add(-time.Hour), t0.Add(24*time.Hour)), "test"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.reg.EnrolPerson(ctx, seal.PersonSpec{SealID: s.ID, Name: "李四", CertPEM: li.certPEM, By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := func(caseNo string) error {
+		rq, err := f.reg.RequestAuthorization(ctx, seal.RequestSpec{SealID: s.ID, CaseNo: caseNo, Title: "食品经营许可证", ExpiresIn: 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.reg.Approve(ctx, rq.RequestID, p.ID, li.sign(t, rq.Challenge))
+		return err
+	}
+	srv.serve(crl(t, ca, 2, t0, t0.Add(24*time.Hour), keys.Revocation{Serial: cert.SerialNumber, Time: t0, Reason: 1}))
+	f.now = t0.Add(time.Minute)
+
+	// Fetching off: nothing fetched, the stored CRL (current) decides.
+	if n, why, err := f.reg.RefreshPersonCRLs(ctx); n != 0 || why != nil || err != nil || srv.requests() != 0 {
+		t.Fatalf("a refresh with fetching off: %d %q %v, %d requests", n, why, err, srv.requests())
+	}
+	if err := approve("2026-0301"); err != nil {
+		t.Fatalf("approval under the stored, current CRL: %v", err)
+	}
+	f.reg.SetCRLFetch(&seal.CRLFetch{Every: time.Nanosecond})
+	if n, why, err := f.reg.RefreshPersonCRLs(ctx); n != 1 || why != nil || err != nil || srv.requests() != 1 {
+		t.Fatalf("refresh: %d %q %v, %d requests", n, why, err, srv.requests())
+	}
+	wantPersonReason(t, "approval after the refresh", approve("2026-0302"), seal.PersonCertUntrusted, "revoked")
+
+	// The distribution point failing: said, nothing stored.
+	srv.serve(nil)
+	if n, why, err := f.reg.RefreshPersonCRLs(ctx); n != 0 || len(why) != 1 || !strings.Contains(why[0], "404") || err != nil {
+		t.Fatalf("refresh, the CRL gone: %d %q %v", n, why, err)
+	}
 }

@@ -44,6 +44,7 @@ func TestConfigHostile(t *testing.T) {
 		{"body rate window of a day", "limits:\n  body_rate_window: 24h\n", "body_rate_window"},
 		{"zero recovery grace", "recovery_grace: 0s\n", "recovery_grace"},
 		{"recovery grace of days", "recovery_grace: 72h\n", "recovery_grace"},
+		{"CRL refresh every second", "person_crl_refresh: 1s\n", "person_crl_refresh"},
 		{"unknown time zone", "time_zone: Mars/Olympus\n", "time_zone"},
 		{"the host's zone", "time_zone: Local\n", "time_zone"},
 	}

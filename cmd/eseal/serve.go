@@ -60,6 +60,10 @@ type serveConfig struct {
 	// TimeZone is the IANA zone the pages show times in ("" is China time,
 	// labelled 北京时间).
 	TimeZone string `yaml:"time_zone"`
+	// PersonCRLRefresh is how often the persons' CAs' CRLs are fetched
+	// from the distribution points their persons' certificates name
+	// (unless ESEAL_PERSON_CRL_FETCH=off).
+	PersonCRLRefresh time.Duration `yaml:"person_crl_refresh"`
 
 	trusted []netip.Prefix // TrustedProxies, parsed by validate
 }
@@ -105,7 +109,7 @@ func defaultServeConfig() serveConfig {
 			MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 2 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, ShutdownTimeout: 30 * time.Second,
 		},
-		RecoveryGrace: 10 * time.Minute, IndexEvery: 3 * time.Second,
+		RecoveryGrace: 10 * time.Minute, IndexEvery: 3 * time.Second, PersonCRLRefresh: time.Hour,
 	}
 }
 
@@ -205,6 +209,8 @@ func (c *serveConfig) validate() error {
 		return errors.New("recovery_grace must be between 1s and 24h")
 	case c.IndexEvery < 100*time.Millisecond || c.IndexEvery > time.Hour:
 		return errors.New("index_every must be between 100ms and 1h")
+	case c.PersonCRLRefresh < time.Minute || c.PersonCRLRefresh > 24*time.Hour:
+		return errors.New("person_crl_refresh must be between 1m and 24h")
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("addr %q: %w", c.Addr, err)
@@ -509,6 +515,29 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 			case <-t.C:
 				if err := g.checkpoint(ctx); err != nil {
 					log.Error("audit checkpoint", "err", err)
+				}
+			}
+		}
+	}()
+	// Keep the persons' CAs' CRLs current, so a revocation reaches
+	// approvals within person_crl_refresh, not when the stored CRL falls due.
+	go func() {
+		t := time.NewTicker(cfg.PersonCRLRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				n, failed, err := reg.RefreshPersonCRLs(ctx)
+				if err != nil && ctx.Err() == nil {
+					log.Error("refreshing the persons' CAs' CRLs", "err", err)
+				}
+				for _, f := range failed {
+					log.Warn("a persons' CA's CRL could not be fetched", "detail", f)
+				}
+				if n > 0 {
+					log.Info("persons' CAs' CRLs fetched", "cas", n)
 				}
 			}
 		}
