@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -146,7 +147,10 @@ enrolment whoever issued it (self-signed included). Once one is trusted,
 a certificate is enrolled only if it chains to a trusted CA, is valid and
 is not revoked by the newest CRL of its issuer; the same is checked again
 at each approval. A CA without a current CRL makes its persons unable to
-enrol or approve until one is added.`,
+enrol or approve until one is added — or fetched: a check that finds none,
+or a stale one, fetches it from the distribution point the certificate
+names, serve refreshes them every person_crl_refresh, and "fetch" does it
+now (ESEAL_PERSON_CRL_FETCH=off turns fetching off).`,
 	}
 	var addJSON bool
 	add := &cobra.Command{
@@ -218,7 +222,31 @@ enrol or approve until one is added.`,
 		},
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
-	cmd.AddCommand(add, crl, list)
+	fetch := &cobra.Command{
+		Use: "fetch", Short: "Fetch each trusted persons' CA's CRL now, from where its persons' certificates say", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, _, err := g.openRegistry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if os.Getenv("ESEAL_PERSON_CRL_FETCH") == "off" {
+				return errors.New("fetching is off (ESEAL_PERSON_CRL_FETCH=off): add CRLs with eseal person ca crl FILE")
+			}
+			n, failed, err := reg.RefreshPersonCRLs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "CRLs fetched for %d CA(s)\n", n)
+			for _, f := range failed {
+				fmt.Fprintln(cmd.ErrOrStderr(), f)
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("%d CA(s) without a fetched CRL", len(failed))
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(add, crl, list, fetch)
 	return cmd
 }
 
