@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -168,6 +169,50 @@ func (s *Server) enrolPasskeyPerson(w http.ResponseWriter, r *http.Request, req 
 		*seal.Person
 		EnrolmentURL string `json:"enrolment_url"`
 	}{p, s.PublicURL + "/enrol/" + token})
+}
+
+// invitePasskey answers POST /v1/persons/{person_id}/passkeys: a one-time
+// link at which an enrolled passkey person registers one more passkey (a
+// second phone, a security key, a new phone for a lost one).
+func (s *Server) invitePasskey(w http.ResponseWriter, r *http.Request) {
+	if _, p := s.relyingParty(); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	p, token, exp, err := s.Registry.InvitePasskey(r.Context(), mux.Vars(r)["person_id"], apiKeyFrom(r).Name, 0)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"person_id": p.ID, "enrolment_url": s.PublicURL + "/enrol/" + token,
+		"expires_at": exp.Format(time.RFC3339)})
+}
+
+// listPasskeys answers GET /v1/persons/{person_id}/passkeys.
+func (s *Server) listPasskeys(w http.ResponseWriter, r *http.Request) {
+	pks, err := s.Registry.PersonPasskeys(r.Context(), mux.Vars(r)["person_id"])
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pks)
+}
+
+// removePasskey answers POST
+// /v1/persons/{person_id}/passkeys/{credential_id}/remove: the passkey
+// approves nothing more; what it approved stays.
+func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.readReason(w, r)
+	if !ok {
+		return
+	}
+	v := mux.Vars(r)
+	pk, err := s.Registry.RemovePasskey(r.Context(), v["person_id"], v["credential_id"], req.Reason, apiKeyFrom(r).Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pk)
 }
 
 type enrolPageData struct {

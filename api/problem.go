@@ -88,6 +88,7 @@ var problemKinds = map[string]struct {
 	"passkey-exists":               {409, "The API key has a passkey already"},
 	"passkey-invalid":              {403, "The passkey response does not verify for this request, origin and relying party"},
 	"passkey-unknown":              {403, "The passkey is not one enrolled for the seal"},
+	"passkey-removed":              {403, "The passkey was removed and approves nothing more"},
 	"passkey-replayed":             {403, "The passkey's signature counter did not advance: a replay or a cloned passkey"},
 	"passkeys-unavailable":         {503, "Passkeys need the service's public URL"},
 	"idempotency-key-reused":       {422, "The Idempotency-Key was used for a different request"},

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"eseal/archive"
 	"eseal/archive/transfer"
@@ -61,13 +62,21 @@ func (r *Registry) CheckEvidence(ctx context.Context, rec *archive.Record, el ar
 	}
 	if ev.Method == MethodPasskey {
 		// Evidence verified the assertion over the grant bytes when it read
-		// it; what remains is that the key is the one the person enrolled.
-		cred, err := r.passkeyCredential(ctx, p)
+		// it; what remains is that the key is one the person registered, in
+		// force when the grant was approved.
+		pk, err := r.passkeyOf(ctx, p, ev.CredentialID)
+		if err != nil {
+			return fmt.Errorf("the evidence's passkey is not one registered for person %s", p.ID)
+		}
+		if !bytes.Equal(pk.cred.PublicKey, ev.CredentialPublicKey) {
+			return fmt.Errorf("the evidence's passkey is not the one registered for person %s under its id", p.ID)
+		}
+		st, err := r.grant(ctx, el.ID)
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(cred.PublicKey, ev.CredentialPublicKey) || !bytes.Equal(cred.ID, ev.CredentialID) {
-			return fmt.Errorf("the evidence's passkey is not the one enrolled for person %s", p.ID)
+		if err := pk.inForceAt(st.GrantedAt); err != nil {
+			return fmt.Errorf("approved at %s with a passkey of person %s: %w", st.GrantedAt.Format(time.RFC3339), p.ID, err)
 		}
 		return r.checkGrantBytes(ctx, el.ID, ev.Grant)
 	}

@@ -124,6 +124,9 @@ func (u passkeyUser) WebAuthnCredentials() []webauthn.Credential { return u.cred
 type enrolment struct {
 	PersonID  string    `json:"person_id"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Additional: the link of a further passkey of an enrolled person
+	// (InvitePasskey), not of their enrolment.
+	Additional bool `json:"additional,omitempty"`
 }
 
 // EnrolPasskeyPerson enrols a responsible person who will register a
@@ -150,7 +153,7 @@ func (r *Registry) EnrolPasskeyPerson(ctx context.Context, spec PersonSpec, ttl 
 		Enrolled: now, EnrolledBy: spec.By, EnrolmentExpires: &exp}
 	token := randomID(20)
 	// The token first: a person.json without it could never register.
-	if err := putJSON(ctx, r.store, enrolmentPrefix+sm3Hex([]byte(token))+".json", enrolment{p.ID, exp}); err != nil {
+	if err := putJSON(ctx, r.store, enrolmentPrefix+sm3Hex([]byte(token))+".json", enrolment{PersonID: p.ID, ExpiresAt: exp}); err != nil {
 		return nil, "", err
 	}
 	if err := putJSON(ctx, r.store, personKey(p.ID, "person.json"), p); err != nil {
@@ -183,29 +186,47 @@ func (r *Registry) passkeyState(ctx context.Context, p *Person) error {
 // PasskeyEnrolment returns the person an enrolment token enrols, while the
 // token is unused and unexpired.
 func (r *Registry) PasskeyEnrolment(ctx context.Context, token string) (*Person, error) {
+	p, _, err := r.passkeyEnrolment(ctx, token)
+	return p, err
+}
+
+// passkeyEnrolment is PasskeyEnrolment, with the key the token's passkey
+// is registered under.
+func (r *Registry) passkeyEnrolment(ctx context.Context, token string) (*Person, string, error) {
 	notFound := &PasskeyError{Reason: EnrolmentNotFound, Detail: "no such enrolment; ask the administrator for a new link"}
 	if !enrolmentTokenPattern().MatchString(token) {
-		return nil, notFound
+		return nil, "", notFound
 	}
 	var e enrolment
 	if err := getJSON(ctx, r.store, enrolmentPrefix+sm3Hex([]byte(token))+".json", &e); errors.Is(err, archive.ErrNotFound) {
-		return nil, notFound
+		return nil, "", notFound
 	} else if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	p, err := r.Person(ctx, e.PersonID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	used := &PasskeyError{Reason: EnrolmentUsed, Detail: "this enrolment link was used already"}
+	key := personKey(p.ID, "passkey.json")
+	if e.Additional {
+		key = personKey(p.ID, "passkeys/"+sm3Hex([]byte(token))+".json")
+		switch _, err := r.store.Head(ctx, key); {
+		case err == nil:
+			return nil, "", used
+		case !errors.Is(err, archive.ErrNotFound):
+			return nil, "", err
+		}
 	}
 	switch {
 	case p.Removed != nil:
-		return nil, &PersonError{ID: p.ID, Reason: PersonRemoved, Detail: "removed at " + p.Removed.Time.Format(time.RFC3339)}
-	case p.State != PersonEnrolling:
-		return nil, &PasskeyError{Reason: EnrolmentUsed, Detail: "this enrolment link was used already"}
+		return nil, "", &PersonError{ID: p.ID, Reason: PersonRemoved, Detail: "removed at " + p.Removed.Time.Format(time.RFC3339)}
+	case !e.Additional && p.State != PersonEnrolling:
+		return nil, "", used
 	case r.now().After(e.ExpiresAt):
-		return nil, &PasskeyError{Reason: EnrolmentExpired, Detail: "the enrolment link expired at " + e.ExpiresAt.Format(time.RFC3339)}
+		return nil, "", &PasskeyError{Reason: EnrolmentExpired, Detail: "the enrolment link expired at " + e.ExpiresAt.Format(time.RFC3339)}
 	}
-	return p, nil
+	return p, key, nil
 }
 
 // enrolmentChallenge is the registration challenge of a token: derived, not
@@ -242,7 +263,7 @@ func (rp *RelyingParty) CreationOptions(p *Person, token string) (*protocol.Cred
 // options and stores the credential. The first registration wins; the token
 // is spent.
 func (r *Registry) RegisterPasskey(ctx context.Context, rp *RelyingParty, token string, response []byte) (*Person, error) {
-	p, err := r.PasskeyEnrolment(ctx, token)
+	p, key, err := r.passkeyEnrolment(ctx, token)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +279,18 @@ func (r *Registry) RegisterPasskey(ctx context.Context, rp *RelyingParty, token 
 	if err != nil {
 		return nil, &PasskeyError{Reason: PasskeyInvalid, Detail: "registration: " + webauthnDetail(err)}
 	}
-	if err := putJSON(ctx, r.store, personKey(p.ID, "passkey.json"), cred); errors.Is(err, archive.ErrExists) {
+	// One credential is one passkey: registered twice it would have two
+	// counters and two removals.
+	if existing, err := r.personPasskeys(ctx, p); err != nil {
+		return nil, err
+	} else {
+		for _, pk := range existing {
+			if string(pk.cred.ID) == string(cred.ID) {
+				return nil, &PasskeyError{Reason: PasskeyInvalid, Detail: "registration: this passkey is registered for the person already"}
+			}
+		}
+	}
+	if err := putJSON(ctx, r.store, key, cred); errors.Is(err, archive.ErrExists) {
 		return nil, &PasskeyError{Reason: EnrolmentUsed, Detail: "this enrolment link was used already"}
 	} else if err != nil {
 		return nil, err
@@ -266,43 +298,41 @@ func (r *Registry) RegisterPasskey(ctx context.Context, rp *RelyingParty, token 
 	// Undone when the log cannot hold it: the enrolment link works again.
 	if err := r.logged(ctx, AuditEvent{Action: PersonPasskeyRegistered, Subject: p.ID, Actor: p.ID, Details: map[string]string{
 		"seal": p.SealID, "name": p.Name, "credential_id": base64.RawURLEncoding.EncodeToString(cred.ID), "rp_id": rp.ID}},
-		personKey(p.ID, "passkey.json")); err != nil {
+		key); err != nil {
 		return nil, err
 	}
 	p.State = PersonActive
 	return p, nil
 }
 
-// passkeyCredential reads a person's registered credential.
-func (r *Registry) passkeyCredential(ctx context.Context, p *Person) (*webauthn.Credential, error) {
-	var c webauthn.Credential
-	if err := getJSON(ctx, r.store, personKey(p.ID, "passkey.json"), &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
+// sealPasskey is a registered passkey of a seal's person.
+type sealPasskey struct {
+	person *Person
+	*personPasskey
 }
 
 // sealPasskeys returns the registered passkeys of a seal's persons, removed
-// persons included (so that their assertions are refused as theirs), by
-// person id.
-func (r *Registry) sealPasskeys(ctx context.Context, sealID string) ([]*Person, []*webauthn.Credential, error) {
+// persons and removed passkeys included (so that their assertions are
+// refused as theirs).
+func (r *Registry) sealPasskeys(ctx context.Context, sealID string) ([]sealPasskey, error) {
 	ps, err := r.Persons(ctx, sealID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var persons []*Person
-	var creds []*webauthn.Credential
+	var out []sealPasskey
 	for _, p := range ps {
 		if p.Method != MethodPasskey || p.State != PersonActive {
 			continue
 		}
-		c, err := r.passkeyCredential(ctx, p)
+		pks, err := r.personPasskeys(ctx, p)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		persons, creds = append(persons, p), append(creds, c)
+		for _, pk := range pks {
+			out = append(out, sealPasskey{p, pk})
+		}
 	}
-	return persons, creds, nil
+	return out, nil
 }
 
 // ApprovalMethods lists how the seal's persons who can approve do it: the
@@ -329,14 +359,14 @@ func (r *Registry) ApprovalMethods(ctx context.Context, sealID string) ([]Method
 // the refusal bytes) a request: the challenge binds msg, and the passkeys
 // allowed are those of the seal's enrolled persons.
 func (r *Registry) AssertionOptions(ctx context.Context, rp *RelyingParty, st *RequestState, msg []byte) (*protocol.CredentialAssertion, error) {
-	ps, creds, err := r.sealPasskeys(ctx, st.SealID)
+	pks, err := r.sealPasskeys(ctx, st.SealID)
 	if err != nil {
 		return nil, err
 	}
 	var allow []protocol.CredentialDescriptor
-	for i, c := range creds {
-		if ps[i].Removed == nil {
-			allow = append(allow, c.Descriptor())
+	for _, pk := range pks {
+		if pk.person.Removed == nil && pk.removed == nil {
+			allow = append(allow, pk.cred.Descriptor())
 		}
 	}
 	if len(allow) == 0 {
@@ -372,20 +402,24 @@ func (r *Registry) checkAssertion(ctx context.Context, rp *RelyingParty, request
 	if err != nil {
 		return nil, nil, err
 	}
-	ps, creds, err := r.sealPasskeys(ctx, st.SealID)
+	pks, err := r.sealPasskeys(ctx, st.SealID)
 	if err != nil {
 		return nil, nil, err
 	}
 	var p *Person
-	var cred *webauthn.Credential
-	for i, c := range creds {
-		if string(c.ID) == string(parsed.RawID) {
-			p, cred = ps[i], c
+	var pk *personPasskey
+	for _, c := range pks {
+		if string(c.cred.ID) == string(parsed.RawID) {
+			p, pk = c.person, c.personPasskey
 		}
 	}
 	if p == nil {
 		return nil, nil, &PasskeyError{Reason: PasskeyUnknown, Detail: "the passkey is not one enrolled for seal " + st.SealID}
 	}
+	if pk.removed != nil {
+		return nil, nil, &PasskeyError{Reason: PasskeyRemoved, Detail: "this passkey of " + p.Name + " was removed at " + pk.removed.Time.Format(time.RFC3339)}
+	}
+	cred := pk.cred
 	st, p, err = r.decidable(ctx, requestID, p.ID)
 	if err != nil {
 		return nil, nil, err
@@ -398,7 +432,7 @@ func (r *Registry) checkAssertion(ctx context.Context, rp *RelyingParty, request
 	if _, err := rp.wa.ValidateLogin(user, *sess, parsed); err != nil {
 		return nil, nil, &PasskeyError{Reason: PasskeyInvalid, Detail: webauthnDetail(err)}
 	}
-	if err := r.advanceCounter(ctx, p, cred, parsed.Response.AuthenticatorData.Counter); err != nil {
+	if err := r.advanceCounter(ctx, pk, parsed.Response.AuthenticatorData.Counter); err != nil {
 		return nil, nil, err
 	}
 	raw := parsed.Raw.AssertionResponse
@@ -409,9 +443,9 @@ func (r *Registry) checkAssertion(ctx context.Context, rp *RelyingParty, request
 // advanceCounter records the assertion's signature counter; it must exceed
 // every value seen before. Authenticators that keep no counter send 0
 // always, and are let through while no counter was ever seen.
-func (r *Registry) advanceCounter(ctx context.Context, p *Person, cred *webauthn.Credential, n uint32) error {
-	prefix := personKey(p.ID, "counter/")
-	seen := cred.Authenticator.SignCount
+func (r *Registry) advanceCounter(ctx context.Context, pk *personPasskey, n uint32) error {
+	prefix := pk.counter
+	seen := pk.cred.Authenticator.SignCount
 	err := r.store.List(ctx, prefix, func(o archive.ObjectInfo) error {
 		var v uint32
 		if _, err := fmt.Sscanf(strings.TrimPrefix(o.Key, prefix), "%d", &v); err == nil && v > seen {
@@ -471,11 +505,12 @@ func (r *Registry) RefusePasskey(ctx context.Context, rp *RelyingParty, requestI
 
 // passkeyEvidence lists the evidence objects of a passkey approval.
 func (r *Registry) passkeyEvidence(ctx context.Context, st *RequestState, p *Person) ([]evidenceObject, error) {
-	cred, err := r.passkeyCredential(ctx, p)
+	d := st.Decision
+	pk, err := r.passkeyOf(ctx, p, d.CredentialID)
 	if err != nil {
 		return nil, err
 	}
-	d := st.Decision
+	cred := pk.cred
 	return []evidenceObject{
 		{"grant.bin", st.Challenge}, {"authenticator-data.bin", d.AuthenticatorData}, {"client-data.json", d.ClientDataJSON},
 		{"signature.bin", d.Signature}, {"credential.cose", cred.PublicKey}, {"credential-id.bin", d.CredentialID},

@@ -132,7 +132,7 @@ be the URL the person's phone reaches.`,
 	}
 	remove.Flags().StringVar(&reason, "reason", "", "why (kept in the audit log)")
 
-	cmd.AddCommand(add, list, remove, newPersonCACmd(g))
+	cmd.AddCommand(add, list, remove, newPersonCACmd(g), newPersonPasskeyCmd(g))
 	return cmd
 }
 
@@ -382,18 +382,8 @@ func callJSON(ctx context.Context, method, u string, body any, want int, out any
 // addPasskeyPerson enrols a person for a passkey and prints their one-time
 // enrolment URL.
 func addPasskeyPerson(cmd *cobra.Command, g *globals, spec seal.PersonSpec, publicURL string, asJSON bool) error {
-	if publicURL == "" {
-		cfg := defaultServeConfig()
-		if err := applyEnv(&cfg, os.Getenv); err != nil {
-			return err
-		}
-		publicURL = cfg.PublicURL
-		if publicURL == "" {
-			publicURL = "http://" + cfg.Addr
-		}
-	}
-	publicURL = strings.TrimSuffix(publicURL, "/")
-	if _, err := seal.NewRelyingParty(publicURL); err != nil {
+	publicURL, err := passkeyPublicURL(publicURL)
+	if err != nil {
 		return err
 	}
 	reg, _, err := g.openRegistry(cmd.Context())
@@ -413,6 +403,105 @@ func addPasskeyPerson(cmd *cobra.Command, g *globals, spec seal.PersonSpec, publ
 	fmt.Fprintf(cmd.OutOrStdout(), "%s  %s, responsible for %s: enrolling until they register a passkey at\n  %s\n(once, before %s)\n",
 		p.ID, p.Name, p.SealID, enrolURL, p.EnrolmentExpires.Format(time.RFC3339))
 	return nil
+}
+
+// passkeyPublicURL is the public URL passkeys are registered for: the one
+// given, else serve's (ESEAL_PUBLIC_URL, else its address).
+func passkeyPublicURL(publicURL string) (string, error) {
+	if publicURL == "" {
+		cfg := defaultServeConfig()
+		if err := applyEnv(&cfg, os.Getenv); err != nil {
+			return "", err
+		}
+		publicURL = cfg.PublicURL
+		if publicURL == "" {
+			publicURL = "http://" + cfg.Addr
+		}
+	}
+	publicURL = strings.TrimSuffix(publicURL, "/")
+	if _, err := seal.NewRelyingParty(publicURL); err != nil {
+		return "", err
+	}
+	return publicURL, nil
+}
+
+// newPersonPasskeyCmd is eseal person passkey …: a passkey person's further
+// passkeys.
+func newPersonPasskeyCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "passkey", Short: "Invite a passkey person to register one more passkey, list their passkeys, remove a lost one"}
+	var publicURL string
+	var asJSON bool
+	add := &cobra.Command{
+		Use: "add PERSON", Short: "Print a one-time link (24 h) at which the person registers one more passkey", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			u, err := passkeyPublicURL(publicURL)
+			if err != nil {
+				return err
+			}
+			reg, _, err := g.openRegistry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, token, exp, err := reg.InvitePasskey(cmd.Context(), args[0], "cli", 0)
+			if err != nil {
+				return err
+			}
+			link := u + "/enrol/" + token
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]string{"person_id": p.ID, "enrolment_url": link, "expires_at": exp.Format(time.RFC3339)})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s (%s) registers one more passkey at\n  %s\n(once, before %s)\n", p.ID, p.Name, link, exp.Format(time.RFC3339))
+			return nil
+		},
+	}
+	add.Flags().StringVar(&publicURL, "public-url", "", "the service's public URL (default: ESEAL_PUBLIC_URL, else serve's address)")
+	add.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	list := &cobra.Command{
+		Use: "list PERSON", Short: "List the person's passkeys, removed ones included", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, _, err := g.openRegistryReadOnly(cmd.Context())
+			if err != nil {
+				return err
+			}
+			pks, err := reg.PersonPasskeys(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), pks)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CREDENTIAL ID\tREGISTERED\tREMOVED")
+			for _, pk := range pks {
+				removed := "-"
+				if pk.Removed != nil {
+					removed = pk.Removed.Time.Format(time.RFC3339) + " " + pk.Removed.Reason
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", pk.CredentialID, pk.Registered.Format(time.RFC3339), removed)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	var reason string
+	remove := &cobra.Command{
+		Use: "remove PERSON CREDENTIAL-ID", Short: "Remove one passkey for good (a lost phone); what it approved stays valid", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, _, err := g.openRegistry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			pk, err := reg.RemovePasskey(cmd.Context(), args[0], args[1], reason, "cli")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "passkey %s of %s removed at %s\n", pk.CredentialID, args[0], pk.Removed.Time.Format(time.RFC3339))
+			return nil
+		},
+	}
+	remove.Flags().StringVar(&reason, "reason", "", "why (kept in the audit log)")
+	cmd.AddCommand(add, list, remove)
+	return cmd
 }
 
 // fileForRegistry reads a file given on the command line, then opens the
