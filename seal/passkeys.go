@@ -66,24 +66,34 @@ type PasskeyInfo struct {
 func credentialName(id []byte) string { return sm3Hex(id) }
 
 // personPasskeys reads a person's registered credentials, removed ones
-// included, the first first.
+// included, the first first. It lists only the further passkeys and the
+// removals (usually none), not the person's whole folder, whose counter
+// values grow with every approval.
 func (r *Registry) personPasskeys(ctx context.Context, p *Person) ([]*personPasskey, error) {
 	var keys []archive.ObjectInfo
-	removals := map[string]string{} // credential name → key
-	prefix := personKey(p.ID, "")
-	err := r.store.List(ctx, prefix, func(o archive.ObjectInfo) error {
-		rest := strings.TrimPrefix(o.Key, prefix)
-		switch {
-		case rest == "passkey.json":
-			keys = append([]archive.ObjectInfo{o}, keys...)
-		case strings.HasPrefix(rest, "passkeys/") && strings.HasSuffix(rest, ".json"):
+	switch info, err := r.store.Head(ctx, personKey(p.ID, "passkey.json")); {
+	case err == nil:
+		info.Key = personKey(p.ID, "passkey.json")
+		keys = append(keys, info)
+	case !errors.Is(err, archive.ErrNotFound):
+		return nil, err
+	}
+	if err := r.store.List(ctx, personKey(p.ID, "passkeys/"), func(o archive.ObjectInfo) error {
+		if strings.HasSuffix(o.Key, ".json") {
 			keys = append(keys, o)
-		case strings.HasPrefix(rest, "passkey-removed/") && strings.HasSuffix(rest, ".json"):
-			removals[strings.TrimSuffix(strings.TrimPrefix(rest, "passkey-removed/"), ".json")] = o.Key
 		}
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
+		return nil, err
+	}
+	removals := map[string]string{} // credential name → key
+	removedPrefix := personKey(p.ID, "passkey-removed/")
+	if err := r.store.List(ctx, removedPrefix, func(o archive.ObjectInfo) error {
+		if name, ok := strings.CutSuffix(strings.TrimPrefix(o.Key, removedPrefix), ".json"); ok {
+			removals[name] = o.Key
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	var out []*personPasskey
