@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -217,4 +218,84 @@ func pageResult(t *testing.T, ctx context.Context) string {
 	}
 	t.Fatal("the page reported nothing in 30s")
 	return ""
+}
+
+// TestSecondPasskeyInChromium: a person registers a second passkey on a
+// second phone at the link an administrator sends, approves with it, and
+// once the first phone's passkey is removed (lost), the first phone's
+// approval is refused on the page while the second's goes through — two
+// headless Chromiums, each with a virtual authenticator of its own.
+func TestSecondPasskeyInChromium(t *testing.T) {
+	chrome := chromiumPath(t)
+	e := newEnvOn(t, "localhost")
+	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局"})
+	if r.status != 201 {
+		t.Fatalf("create seal: %d %s", r.status, r.body)
+	}
+	sealID := r.json(t)["id"].(string)
+	r = e.postJSON("/v1/seals/"+sealID+"/persons", e.admin, map[string]any{"name": "李四", "passkey": true})
+	if r.status != 201 {
+		t.Fatalf("enrol for a passkey: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	personID := m["id"].(string)
+	register := func(ctx context.Context, url string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.Click(chromedp.CSS("#register"))); err != nil {
+			t.Fatal(err)
+		}
+		if res := pageResult(t, ctx); !strings.Contains(res, "已登记") {
+			t.Fatalf("registration at %s: %q", url, res)
+		}
+	}
+	first, second := passkeyBrowser(t, chrome), passkeyBrowser(t, chrome)
+	register(first, m["enrolment_url"].(string))
+	r = e.postJSON("/v1/persons/"+personID+"/passkeys", e.admin, nil)
+	if r.status != 201 {
+		t.Fatalf("invite a second passkey: %d %s", r.status, r.body)
+	}
+	register(second, r.json(t)["enrolment_url"].(string))
+	var pks []map[string]any
+	if err := json.Unmarshal(e.do("GET", "/v1/persons/"+personID+"/passkeys", e.admin, "", nil).body, &pks); err != nil || len(pks) != 2 {
+		t.Fatalf("passkeys: %v %v", pks, err)
+	}
+
+	stamper := e.key(api.RoleStamper, sealID)
+	ask := func(caseNo string) string {
+		t.Helper()
+		r := e.postJSON("/v1/authorization-requests", stamper, map[string]any{"seal_id": sealID, "case_no": caseNo, "title": "食品经营许可证"})
+		if r.status != 201 {
+			t.Fatalf("request: %d %s", r.status, r.body)
+		}
+		return r.json(t)["approve_url"].(string)
+	}
+	approve := func(ctx context.Context, url string) string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.Click(chromedp.CSS("#approve"))); err != nil {
+			t.Fatal(err)
+		}
+		return pageResult(t, ctx)
+	}
+	if res := approve(second, ask("ZJ-PK2-1")); !strings.Contains(res, "已批准") {
+		t.Fatalf("approval on the second phone: %q", res)
+	}
+	if res := approve(first, ask("ZJ-PK2-2")); !strings.Contains(res, "已批准") {
+		t.Fatalf("approval on the first phone: %q", res)
+	}
+
+	// The first phone is lost.
+	lost := pks[0]["credential_id"].(string)
+	if pks[0]["first"] != true {
+		t.Fatalf("the first passkey listed: %v", pks)
+	}
+	if r := e.postJSON("/v1/persons/"+personID+"/passkeys/"+lost+"/remove", e.admin, map[string]any{"reason": "手机遗失"}); r.status != 200 {
+		t.Fatalf("remove: %d %s", r.status, r.body)
+	}
+	url := ask("ZJ-PK2-3")
+	if res := approve(first, url); strings.Contains(res, "已批准") {
+		t.Fatalf("the lost phone approved: %q", res)
+	}
+	if res := approve(second, url); !strings.Contains(res, "已批准") {
+		t.Fatalf("the second phone, after the first was removed: %q", res)
+	}
 }
