@@ -94,8 +94,14 @@ func TestMorePasskeysPerPerson(t *testing.T) {
 	if r := e.postJSON("/v1/persons/"+personID+"/passkeys/"+b64u(phone.id)+"/remove", e.admin, map[string]any{"reason": "again"}); r.status != 403 || problemType(t, r) != "/problems/passkey-removed" {
 		t.Fatalf("removed twice: %d %s", r.status, r.body)
 	}
-	if r := e.postJSON("/v1/persons/"+personID+"/passkeys/"+b64u([]byte("nobody"))+"/remove", e.admin, nil); r.status != 403 || problemType(t, r) != "/problems/passkey-unknown" {
-		t.Fatalf("an unknown passkey removed: %d %s", r.status, r.body)
+	for name, id := range map[string]string{"unknown": b64u([]byte("nobody")), "not base64url": "not.base64!", "padded": b64u(phone.id) + "==",
+		"too long": strings.Repeat("A", 2000)} {
+		if r := e.postJSON("/v1/persons/"+personID+"/passkeys/"+id+"/remove", e.admin, nil); r.status != 403 || problemType(t, r) != "/problems/passkey-unknown" {
+			t.Fatalf("remove a passkey, %s: %d %s", name, r.status, r.body)
+		}
+	}
+	if r := e.postJSON("/v1/persons/"+personID+"/passkeys/"+b64u(key.id)+"/remove", e.admin, map[string]any{"reason": strings.Repeat("长", 513)}); r.status != 422 {
+		t.Fatalf("a reason too long: %d %s", r.status, r.body)
 	}
 	rq, grant := ask("ZJ-PK-9")
 	if r := approve(rq, phone.assert(grant, assertionOpts{})); r.status != 403 || problemType(t, r) != "/problems/passkey-removed" {

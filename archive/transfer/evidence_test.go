@@ -421,6 +421,26 @@ func TestInputInPackage(t *testing.T) {
 		t.Fatalf("a fresh package:\n%s", dump(rep))
 	}
 
+	// Hostile 用印前文件 values: each fails the attributes, never a crash.
+	for name, edit := range map[string][2]string{
+		"size not a number": {"<计算机文件大小>" + m.InputSize + "</计算机文件大小>", "<计算机文件大小>many</计算机文件大小>"},
+		"size negative":     {"<计算机文件大小>" + m.InputSize + "</计算机文件大小>", "<计算机文件大小>-5</计算机文件大小>"},
+		"size past the end": {"<计算机文件大小>" + m.InputSize + "</计算机文件大小>", "<计算机文件大小>99999999</计算机文件大小>"},
+		"SM3 not hex":       {m.InputSM3, strings.Repeat("z", 64)},
+		"SM3 short":         {m.InputSM3, m.InputSM3[:40]},
+	} {
+		q := unzip(t, e.pkg)
+		body := q.get(meta)
+		if !bytes.Contains(body, []byte(edit[0])) {
+			t.Fatalf("%s: %q not in the metadata:\n%s", name, edit[0], body)
+		}
+		q.set(meta, bytes.Replace(body, []byte(edit[0]), []byte(edit[1]), 1))
+		q.rebag()
+		if rep := checkOffline(t, q.zip(t)); rep.Result(transfer.CheckAttributes) != transfer.Fail {
+			t.Errorf("%s: attributes %s\n%s", name, rep.Result(transfer.CheckAttributes), dump(rep))
+		}
+	}
+
 	other := hex.EncodeToString(tjsm3.Sm3Sum([]byte("another document")))
 	p.set(meta, replaceOnce(t, p.get(meta), m.InputSM3, other))
 	p.rebag()
