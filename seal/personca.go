@@ -216,9 +216,10 @@ func (r *Registry) checkPersonCert(ctx context.Context, personID string, cert *s
 	fetched := ""
 	if !leaf.CRLAvailable || !leaf.CRLNextUpdate.IsZero() && at.After(leaf.CRLNextUpdate) {
 		// Fetch the current CRL from where the certificate says it is,
-		// then check again with what is stored now.
+		// then check again with what is stored now — also when another
+		// check fetched it meanwhile (this one then tries no fetch).
 		var ok bool
-		if ok, fetched = r.fetchCRL(ctx, res.Chain[1], cert); ok {
+		if ok, fetched = r.fetchCRL(ctx, res.Chain[1], cert); ok || r.crls != nil {
 			if ts, _, err = r.personTrustStore(ctx); err != nil {
 				return err
 			}

@@ -43,8 +43,30 @@ type CRLFetch struct {
 // CA was last tried.
 type crlFetcher struct {
 	cfg   CRLFetch
-	mu    sync.Mutex // one fetch at a time
-	tried map[string]time.Time
+	mu    sync.Mutex
+	tried map[string]time.Time   // when each CA was last tried (under mu)
+	ca    map[string]*sync.Mutex // one fetch at a time per CA
+}
+
+// lock takes the CA's fetch lock and reports whether the CA may be tried
+// now (it was not tried less than Every ago); unlock releases it.
+func (f *crlFetcher) lock(ca string) (ok bool, unlock func()) {
+	f.mu.Lock()
+	m := f.ca[ca]
+	if m == nil {
+		m = &sync.Mutex{}
+		f.ca[ca] = m
+	}
+	f.mu.Unlock()
+	m.Lock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if last, seen := f.tried[ca]; seen && now.Sub(last) < f.cfg.Every {
+		return false, m.Unlock
+	}
+	f.tried[ca] = now
+	return true, m.Unlock
 }
 
 // maxCRLURLs bounds the distribution points tried for one certificate.
@@ -75,7 +97,7 @@ func (r *Registry) SetCRLFetch(f *CRLFetch) {
 			return nil
 		}}
 	}
-	r.crls = &crlFetcher{cfg: cfg, tried: map[string]time.Time{}}
+	r.crls = &crlFetcher{cfg: cfg, tried: map[string]time.Time{}, ca: map[string]*sync.Mutex{}}
 }
 
 // fetchCRL fetches the CRL of issuer from the distribution points cert
@@ -102,13 +124,11 @@ func (r *Registry) fetchCRL(ctx context.Context, issuer, cert *smx509.Certificat
 	}
 	sum := sm3.Sum(issuer.Raw)
 	ca := hex.EncodeToString(sum[:])
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := time.Now()
-	if last, ok := f.tried[ca]; ok && now.Sub(last) < f.cfg.Every {
+	ok, unlock := f.lock(ca)
+	defer unlock()
+	if !ok {
 		return false, ""
 	}
-	f.tried[ca] = now
 	var failures []string
 	for _, u := range urls {
 		der, err := f.get(ctx, u)

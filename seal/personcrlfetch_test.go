@@ -251,3 +251,56 @@ func TestPersonCRLRefreshed(t *testing.T) {
 		t.Fatalf("refresh, the CRL gone: %d %q %v", n, why, err)
 	}
 }
+
+// TestPersonCRLFetchedOnceForConcurrentChecks: checks that find the same
+// CA's CRL missing at once fetch it once, and each goes on with it (the one
+// that waited does not refuse for want of the CRL the other fetched).
+func TestPersonCRLFetchedOnceForConcurrentChecks(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Second)
+	f.now = t0
+	f.reg.SetCRLFetch(&seal.CRLFetch{Every: time.Hour})
+	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: t0.Add(-24 * time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour)})
+	if _, err := f.reg.AddPersonCA(ctx, keys.EncodeCertificatesPEM(ca.CA.Cert), "test"); err != nil {
+		t.Fatal(err)
+	}
+	srv := newCRLServer(t)
+	srv.serve(crl(t, ca, 1, t0.Add(-time.Hour), t0.Add(24*time.Hour)))
+	srv.Config.Handler = slowly(srv.Config.Handler, 300*time.Millisecond)
+	s, err := f.reg.CreateSeal(ctx, seal.CreateSpec{Name: "个人授权章"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		k := keystest.Key(t)
+		cert, err := ca.CA.Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: "人员" + string(rune('A'+i)), PublicKey: k.Public(),
+			NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour), CRLURLs: []string{srv.URL + "/ca.crl"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.reg.EnrolPerson(ctx, seal.PersonSpec{SealID: s.ID, Name: cert.Subject.CommonName, CertPEM: keys.EncodeCertificatesPEM(cert), By: "test"})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("enrolment %d: %v", i, err)
+		}
+	}
+	if n := srv.requests(); n != 1 {
+		t.Errorf("%d fetches for 4 concurrent checks, want 1", n)
+	}
+}
+
+func slowly(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(d)
+		h.ServeHTTP(w, r)
+	})
+}
