@@ -28,22 +28,13 @@ import (
 func TestPasskeyFlowInChromium(t *testing.T) {
 	chrome := chromiumPath(t)
 	e := newEnvOn(t, "localhost")
-	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局"})
-	if r.status != 201 {
-		t.Fatalf("create seal: %d %s", r.status, r.body)
-	}
-	sealID := r.json(t)["id"].(string)
-	r = e.postJSON("/v1/seals/"+sealID+"/persons", e.admin, map[string]any{"name": "李四", "passkey": true})
-	if r.status != 201 {
-		t.Fatalf("enrol for a passkey: %d %s", r.status, r.body)
-	}
-	m := r.json(t)
+	sealID, m := e.passkeySeal()
 	personID, enrolURL := m["id"].(string), m["enrolment_url"].(string)
 	if m["state"] != seal.PersonEnrolling || m["method"] != "passkey" || !strings.HasPrefix(enrolURL, e.url+"/enrol/") {
 		t.Fatalf("enrolment answer %v", m)
 	}
 	// Nobody can approve yet: the only person has not registered a passkey.
-	r = e.postJSON("/v1/authorization-requests", e.key(api.RoleStamper, sealID), map[string]any{"seal_id": sealID, "case_no": "ZJ-PK-0", "title": "x"})
+	r := e.postJSON("/v1/authorization-requests", e.key(api.RoleStamper, sealID), map[string]any{"seal_id": sealID, "case_no": "ZJ-PK-0", "title": "x"})
 	if r.status != 409 || problemType(t, r) != "/problems/no-responsible-person" {
 		t.Fatalf("request before the passkey is registered: %d %s", r.status, r.body)
 	}
@@ -173,6 +164,22 @@ func TestPasskeyFlowInChromium(t *testing.T) {
 	}
 }
 
+// passkeySeal creates a seal and enrols 李四 for a passkey: the seal's id
+// and the enrolment answer.
+func (e *env) passkeySeal() (string, map[string]any) {
+	t := e.t.(*testing.T)
+	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局"})
+	if r.status != 201 {
+		t.Fatalf("create seal: %d %s", r.status, r.body)
+	}
+	sealID := r.json(t)["id"].(string)
+	r = e.postJSON("/v1/seals/"+sealID+"/persons", e.admin, map[string]any{"name": "李四", "passkey": true})
+	if r.status != 201 {
+		t.Fatalf("enrol for a passkey: %d %s", r.status, r.body)
+	}
+	return sealID, r.json(t)
+}
+
 // passkeyBrowser starts headless Chromium as a phone with a virtual
 // platform authenticator (resident keys, user verification that succeeds).
 func passkeyBrowser(t *testing.T, chrome string) context.Context {
@@ -228,16 +235,7 @@ func pageResult(t *testing.T, ctx context.Context) string {
 func TestSecondPasskeyInChromium(t *testing.T) {
 	chrome := chromiumPath(t)
 	e := newEnvOn(t, "localhost")
-	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局"})
-	if r.status != 201 {
-		t.Fatalf("create seal: %d %s", r.status, r.body)
-	}
-	sealID := r.json(t)["id"].(string)
-	r = e.postJSON("/v1/seals/"+sealID+"/persons", e.admin, map[string]any{"name": "李四", "passkey": true})
-	if r.status != 201 {
-		t.Fatalf("enrol for a passkey: %d %s", r.status, r.body)
-	}
-	m := r.json(t)
+	sealID, m := e.passkeySeal()
 	personID := m["id"].(string)
 	register := func(ctx context.Context, url string) {
 		t.Helper()
@@ -250,7 +248,7 @@ func TestSecondPasskeyInChromium(t *testing.T) {
 	}
 	first, second := passkeyBrowser(t, chrome), passkeyBrowser(t, chrome)
 	register(first, m["enrolment_url"].(string))
-	r = e.postJSON("/v1/persons/"+personID+"/passkeys", e.admin, nil)
+	r := e.postJSON("/v1/persons/"+personID+"/passkeys", e.admin, nil)
 	if r.status != 201 {
 		t.Fatalf("invite a second passkey: %d %s", r.status, r.body)
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
+
 	"eseal/keys"
 	"eseal/keys/keystest"
 	"eseal/seal"
@@ -53,6 +55,29 @@ func (s *crlServer) requests() int {
 	return s.asked
 }
 
+// cdpPerson is a person whose certificate the CA issued naming url as its
+// CRL distribution point, valid a day around t0.
+func cdpPerson(t *testing.T, ca *keystest.PKI, name, url string, t0 time.Time) (person, *smx509.Certificate) {
+	t.Helper()
+	k := keystest.Key(t)
+	cert, err := ca.CA.Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: name, PublicKey: k.Public(),
+		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour), CRLURLs: []string{url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return person{key: k, certPEM: keys.EncodeCertificatesPEM(cert)}, cert
+}
+
+// trustedCA makes a persons' CA and trusts it.
+func trustedCA(t *testing.T, f *fixture, t0 time.Time) *keystest.PKI {
+	t.Helper()
+	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: t0.Add(-24 * time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour)})
+	if _, err := f.reg.AddPersonCA(context.Background(), keys.EncodeCertificatesPEM(ca.CA.Cert), "test"); err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
 // TestPersonCRLFetched: with fetching on, a person's certificate whose
 // issuer has no CRL stored, or only a stale one, has it fetched from the
 // distribution point it names before it is checked: enrolment works
@@ -74,19 +99,10 @@ func TestPersonCRLFetched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: t0.Add(-24 * time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour)})
+	ca := trustedCA(t, f, t0)
 	other := keystest.New(t, keystest.Options{Org: "别处 CA", NotBefore: t0.Add(-24 * time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour)})
-	if _, err := f.reg.AddPersonCA(ctx, keys.EncodeCertificatesPEM(ca.CA.Cert), "test"); err != nil {
-		t.Fatal(err)
-	}
 	srv := newCRLServer(t)
-	k := keystest.Key(t)
-	cert, err := ca.CA.Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: "李四", PublicKey: k.Public(),
-		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour), CRLURLs: []string{srv.URL + "/ca.crl"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	li := person{key: k, certPEM: keys.EncodeCertificatesPEM(cert)}
+	li, cert := cdpPerson(t, ca, "李四", srv.URL+"/ca.crl", t0)
 	enrol := func() (*seal.Person, error) {
 		return f.reg.EnrolPerson(ctx, seal.PersonSpec{SealID: s.ID, Name: "李四", CertPEM: li.certPEM, By: "test"})
 	}
@@ -202,18 +218,9 @@ func TestPersonCRLRefreshed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: t0.Add(-24 * time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour)})
-	if _, err := f.reg.AddPersonCA(ctx, keys.EncodeCertificatesPEM(ca.CA.Cert), "test"); err != nil {
-		t.Fatal(err)
-	}
+	ca := trustedCA(t, f, t0)
 	srv := newCRLServer(t)
-	k := keystest.Key(t)
-	cert, err := ca.CA.Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: "李四", PublicKey: k.Public(),
-		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour), CRLURLs: []string{srv.URL + "/ca.crl"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	li := person{key: k, certPEM: keys.EncodeCertificatesPEM(cert)}
+	li, cert := cdpPerson(t, ca, "李四", srv.URL+"/ca.crl", t0)
 	if _, err := f.reg.AddPersonCRL(ctx, crl(t, ca, 1, t0.Add(-time.Hour), t0.Add(24*time.Hour)), "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -261,10 +268,7 @@ func TestPersonCRLFetchedOnceForConcurrentChecks(t *testing.T) {
 	t0 := time.Now().UTC().Truncate(time.Second)
 	f.now = t0
 	f.reg.SetCRLFetch(&seal.CRLFetch{Every: time.Hour})
-	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: t0.Add(-24 * time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour)})
-	if _, err := f.reg.AddPersonCA(ctx, keys.EncodeCertificatesPEM(ca.CA.Cert), "test"); err != nil {
-		t.Fatal(err)
-	}
+	ca := trustedCA(t, f, t0)
 	srv := newCRLServer(t)
 	srv.serve(crl(t, ca, 1, t0.Add(-time.Hour), t0.Add(24*time.Hour)))
 	srv.Config.Handler = slowly(srv.Config.Handler, 300*time.Millisecond)
@@ -275,12 +279,7 @@ func TestPersonCRLFetchedOnceForConcurrentChecks(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
-		k := keystest.Key(t)
-		cert, err := ca.CA.Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: "人员" + string(rune('A'+i)), PublicKey: k.Public(),
-			NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour), CRLURLs: []string{srv.URL + "/ca.crl"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, cert := cdpPerson(t, ca, "人员"+string(rune('A'+i)), srv.URL+"/ca.crl", t0)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -505,43 +505,25 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", srv.PublicURL, "dir", g.dir, "node", g.nodeName())
 	// Checkpoint the audit log every minute while entries arrive, so a
 	// truncation of the log's tail cannot go unnoticed for long.
-	go func() {
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := g.checkpoint(ctx); err != nil {
-					log.Error("audit checkpoint", "err", err)
-				}
-			}
+	go everyUntilDone(ctx, time.Minute, func() {
+		if err := g.checkpoint(ctx); err != nil {
+			log.Error("audit checkpoint", "err", err)
 		}
-	}()
+	})
 	// Keep the persons' CAs' CRLs current, so a revocation reaches
 	// approvals within person_crl_refresh, not when the stored CRL falls due.
-	go func() {
-		t := time.NewTicker(cfg.PersonCRLRefresh)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				n, failed, err := reg.RefreshPersonCRLs(ctx)
-				if err != nil && ctx.Err() == nil {
-					log.Error("refreshing the persons' CAs' CRLs", "err", err)
-				}
-				for _, f := range failed {
-					log.Warn("a persons' CA's CRL could not be fetched", "detail", f)
-				}
-				if n > 0 {
-					log.Info("persons' CAs' CRLs fetched", "cas", n)
-				}
-			}
+	go everyUntilDone(ctx, cfg.PersonCRLRefresh, func() {
+		n, failed, err := reg.RefreshPersonCRLs(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("refreshing the persons' CAs' CRLs", "err", err)
 		}
-	}()
+		for _, f := range failed {
+			log.Warn("a persons' CA's CRL could not be fetched", "detail", f)
+		}
+		if n > 0 {
+			log.Info("persons' CAs' CRLs fetched", "cas", n)
+		}
+	})
 	fmt.Fprintf(cmd.OutOrStdout(), "eseal listening on %s://%s\n", scheme, ln.Addr())
 	select {
 	case err := <-errc:
@@ -566,4 +548,18 @@ func serve(cmd *cobra.Command, g *globals, cfg serveConfig, notes map[string]str
 		log.Warn("pending markers left for the next recovery sweep", "err", ferr)
 	}
 	return err
+}
+
+// everyUntilDone calls fn every d until ctx ends.
+func everyUntilDone(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
