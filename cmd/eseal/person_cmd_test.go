@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,4 +160,102 @@ func initJSON(t *testing.T, cli func(args ...string) (string, int)) initResult {
 		t.Fatalf("init: exit %d, %v\n%s", code, err, out)
 	}
 	return org
+}
+
+// TestPersonCAFetchCLI: `eseal person ca fetch` fetches a trusted CA's CRL
+// from the distribution point an enrolled person's certificate names, says
+// which CA it could not, and refuses when fetching is off.
+func TestPersonCAFetchCLI(t *testing.T) {
+	dir := t.TempDir()
+	cli := func(args ...string) (string, int) { return esealCLI(append([]string{"--dir", dir}, args...)...) }
+	org := initJSON(t, cli)
+	now := time.Now()
+	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
+	crl, err := ca.CA.IssueCRL(nil, big.NewInt(3), now.Add(-time.Minute), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serve atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := serve.Load()
+		if b == nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(*b)
+	}))
+	defer srv.Close()
+	tmp := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if out, code := cli("person", "ca", "fetch"); code != 0 || !strings.Contains(out, "for 0 CA") {
+		t.Fatalf("fetch with no CA: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "ca", "add", write("ca.pem", keys.EncodeCertificatesPEM(ca.CA.Cert))); code != 0 {
+		t.Fatalf("person ca add: exit %d\n%s", code, out)
+	}
+	k, _ := keys.GenerateKey()
+	c, err := ca.CA.Issue(keys.CertRequest{Kind: keys.KindSigner, CommonName: "李四", PublicKey: k.Public(), NotBefore: now.Add(-time.Minute),
+		NotAfter: now.Add(time.Hour), CRLURLs: []string{srv.URL + "/ca.crl"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The enrolment fetches the CRL itself once it is published.
+	if out, code := cli("person", "add", "--seal", org.SealID, "--name", "李四", "--cert", write("li.pem", keys.EncodeCertificatesPEM(c))); code == 0 || !strings.Contains(out, "404") {
+		t.Fatalf("enrolment, the CRL not published: exit %d\n%s", code, out)
+	}
+	serve.Store(&crl)
+	if out, code := cli("person", "add", "--seal", org.SealID, "--name", "李四", "--cert", write("li.pem", keys.EncodeCertificatesPEM(c))); code != 0 {
+		t.Fatalf("enrolment, the CRL published: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "ca", "fetch"); code != 0 || !strings.Contains(out, "for 1 CA") {
+		t.Fatalf("fetch: exit %d\n%s", code, out)
+	}
+	serve.Store(nil)
+	if out, code := cli("person", "ca", "fetch"); code == 0 || !strings.Contains(out, "404") || !strings.Contains(out, "浙江省数字证书认证中心") {
+		t.Fatalf("fetch, the CRL gone: exit %d\n%s", code, out)
+	}
+	t.Setenv("ESEAL_PERSON_CRL_FETCH", "off")
+	if out, code := cli("person", "ca", "fetch"); code == 0 || !strings.Contains(out, "fetching is off") {
+		t.Fatalf("fetch, fetching off: exit %d\n%s", code, out)
+	}
+	t.Setenv("ESEAL_PERSON_CRL_FETCH", "sometimes")
+	if out, code := cli("person", "ca", "list"); code != 0 {
+		t.Fatalf("a read-only command with a bad ESEAL_PERSON_CRL_FETCH: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "ca", "fetch"); code == 0 || !strings.Contains(out, "on or off") {
+		t.Fatalf("fetch, ESEAL_PERSON_CRL_FETCH=sometimes: exit %d\n%s", code, out)
+	}
+}
+
+// TestPersonPasskeyCLI: `eseal person passkey add` prints a one-time link
+// for one more passkey of an enrolled passkey person, and refuses a person
+// still enrolling or one who signs with a certificate; list and remove
+// answer for the person's passkeys.
+func TestPersonPasskeyCLI(t *testing.T) {
+	dir := t.TempDir()
+	cli := func(args ...string) (string, int) { return esealCLI(append([]string{"--dir", dir}, args...)...) }
+	org := initJSON(t, cli)
+	out, code := cli("person", "add", "--seal", org.SealID, "--name", "李四", "--passkey", "--public-url", "https://eseal.example.gov.cn", "--json")
+	var added struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &added); code != 0 || err != nil {
+		t.Fatalf("person add --passkey: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "passkey", "add", added.ID, "--public-url", "https://eseal.example.gov.cn"); code == 0 || !strings.Contains(out, "has not registered") {
+		t.Fatalf("passkey add for a person still enrolling: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "passkey", "list", added.ID, "--json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("passkey list: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "passkey", "remove", added.ID, "AAAA"); code == 0 || !strings.Contains(out, "passkey-unknown") {
+		t.Fatalf("passkey remove of an unknown passkey: exit %d\n%s", code, out)
+	}
+	if out, code := cli("person", "passkey", "add", "p-nosuchperson00", "--public-url", "https://eseal.example.gov.cn"); code == 0 {
+		t.Fatalf("passkey add for no one: exit %d\n%s", code, out)
+	}
 }
