@@ -383,8 +383,11 @@ func (s *Server) verifyArchived(ctx context.Context, rec *archive.Record) (*seal
 	for _, a := range rec.Authorizations() {
 		c := seal.AuthorizationCheck{ID: a.ID, Verified: true}
 		if err := s.Registry.CheckEvidence(ctx, rec, a); err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return nil, cerr
+			var bad *seal.EvidenceError
+			if !errors.As(err, &bad) {
+				// The store failing says nothing of the evidence: no
+				// report, so none is cached.
+				return nil, err
 			}
 			c.Verified, c.Detail = false, err.Error()
 			s.Log.Warn("authorization evidence does not verify (run eseal archive fixity)", "document", rec.DocumentID, "authorization", a.ID, "err", err)

@@ -27,7 +27,42 @@ import (
 // in the stored grant and in the bytes a person approved) must name the
 // input the record says its stamping sealed, when the record's own stamping
 // used it. It is an archive.EvidenceCheck.
+//
+// A verdict — the evidence is missing, does not verify, or does not match —
+// is an *EvidenceError; any other error (the store failing) says nothing
+// about the evidence.
 func (r *Registry) CheckEvidence(ctx context.Context, rec *archive.Record, el archive.AuthorizationElement) error {
+	err := r.checkEvidence(ctx, rec, el)
+	var (
+		f  *evidenceFault
+		ae *AuthzError
+		pe *PersonError
+		ke *PasskeyError
+	)
+	if err != nil && (errors.As(err, &f) || errors.Is(err, archive.ErrNotFound) || errors.As(err, &ae) || errors.As(err, &pe) || errors.As(err, &ke)) {
+		return &EvidenceError{AuthorizationID: el.ID, Err: err}
+	}
+	return err
+}
+
+// EvidenceError is CheckEvidence's verdict that an authorization's
+// evidence does not prove what the record says.
+type EvidenceError struct {
+	AuthorizationID string
+	Err             error
+}
+
+func (e *EvidenceError) Error() string { return e.Err.Error() }
+func (e *EvidenceError) Unwrap() error { return e.Err }
+
+// evidenceFault is a mismatch CheckEvidence found.
+type evidenceFault struct{ msg string }
+
+func (e *evidenceFault) Error() string { return e.msg }
+
+func faultf(format string, args ...any) error { return &evidenceFault{fmt.Sprintf(format, args...)} }
+
+func (r *Registry) checkEvidence(ctx context.Context, rec *archive.Record, el archive.AuthorizationElement) error {
 	ev, err := r.Evidence(ctx, el.ID)
 	if err != nil {
 		return err
@@ -38,7 +73,7 @@ func (r *Registry) CheckEvidence(ctx context.Context, rec *archive.Record, el ar
 			return err
 		}
 		if st.DocumentSM3 != "" && st.DocumentSM3 != rec.InputSM3 {
-			return fmt.Errorf("the grant is for the document whose SM3 is %s; the record's stamping sealed %s", st.DocumentSM3, rec.InputSM3)
+			return faultf("the grant is for the document whose SM3 is %s; the record's stamping sealed %s", st.DocumentSM3, rec.InputSM3)
 		}
 	}
 	method := el.Method
@@ -46,7 +81,7 @@ func (r *Registry) CheckEvidence(ctx context.Context, rec *archive.Record, el ar
 		method = string(MethodAPIKey)
 	}
 	if string(ev.Method) != method {
-		return fmt.Errorf("the record says method %s, the grant %s", method, ev.Method)
+		return faultf("the record says method %s, the grant %s", method, ev.Method)
 	}
 	if ev.Method != MethodSM2 && ev.Method != MethodPasskey {
 		// Evidence verified the seal maker's signature over the grant when
@@ -54,7 +89,7 @@ func (r *Registry) CheckEvidence(ctx context.Context, rec *archive.Record, el ar
 		return nil
 	}
 	if ev.PersonID != el.PersonID {
-		return fmt.Errorf("the record names person %s, the grant %s", el.PersonID, ev.PersonID)
+		return faultf("the record names person %s, the grant %s", el.PersonID, ev.PersonID)
 	}
 	p, err := r.Person(ctx, ev.PersonID)
 	if err != nil {
@@ -65,27 +100,31 @@ func (r *Registry) CheckEvidence(ctx context.Context, rec *archive.Record, el ar
 		// it; what remains is that the key is one the person registered, in
 		// force when the grant was approved.
 		pk, err := r.passkeyOf(ctx, p, ev.CredentialID)
+		var unknown *PasskeyError
+		if errors.As(err, &unknown) {
+			return faultf("the evidence's passkey is not one registered for person %s", p.ID)
+		}
 		if err != nil {
-			return fmt.Errorf("the evidence's passkey is not one registered for person %s", p.ID)
+			return err
 		}
 		if !bytes.Equal(pk.cred.PublicKey, ev.CredentialPublicKey) {
-			return fmt.Errorf("the evidence's passkey is not the one registered for person %s under its id", p.ID)
+			return faultf("the evidence's passkey is not the one registered for person %s under its id", p.ID)
 		}
 		st, err := r.grant(ctx, el.ID)
 		if err != nil {
 			return err
 		}
 		if err := pk.inForceAt(st.GrantedAt); err != nil {
-			return fmt.Errorf("approved at %s with a passkey of person %s: %w", st.GrantedAt.Format(time.RFC3339), p.ID, err)
+			return faultf("approved at %s with a passkey of person %s: %v", st.GrantedAt.Format(time.RFC3339), p.ID, err)
 		}
 		return r.checkGrantBytes(ctx, el.ID, ev.Grant)
 	}
 	cert, err := ParsePersonCertificate([]byte(ev.Certificate))
 	if err != nil {
-		return err
+		return faultf("the evidence's certificate: %v", err)
 	}
 	if sm3Hex(cert.Raw) != p.CertSM3 {
-		return fmt.Errorf("the evidence's certificate is not the one enrolled for person %s", p.ID)
+		return faultf("the evidence's certificate is not the one enrolled for person %s", p.ID)
 	}
 	return r.checkGrantBytes(ctx, el.ID, ev.Grant)
 }
@@ -99,10 +138,10 @@ func (r *Registry) checkGrantBytes(ctx context.Context, id string, grant []byte)
 	}
 	g, err := ParseGrant(grant)
 	if err != nil {
-		return err
+		return faultf("the approved grant bytes: %v", err)
 	}
 	if g.SealID != st.SealID || g.CaseNo != st.CaseNo || g.RequestID != st.RequestID || g.DocumentSM3 != st.DocumentSM3 {
-		return fmt.Errorf("the approved grant bytes (seal %s, case %q, request %s, document %q) are not those of the grant (seal %s, case %q, request %s, document %q)",
+		return faultf("the approved grant bytes (seal %s, case %q, request %s, document %q) are not those of the grant (seal %s, case %q, request %s, document %q)",
 			g.SealID, g.CaseNo, g.RequestID, g.DocumentSM3, st.SealID, st.CaseNo, st.RequestID, st.DocumentSM3)
 	}
 	return nil
