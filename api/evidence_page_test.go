@@ -115,7 +115,8 @@ func (f *failingEvidence) Get(ctx context.Context, key string) (io.ReadCloser, a
 
 // TestVerifyPageEvidenceUnreadable: when the evidence cannot be read (the
 // store failing), the page fails rather than show — and cache — the
-// evidence as not verified; once the store is back, the next view verifies.
+// evidence as not verified, and fixity reports it unreadable, not invalid;
+// once the store is back, the next view verifies.
 func TestVerifyPageEvidenceUnreadable(t *testing.T) {
 	base, err := fs.New(t.TempDir(), fs.Options{})
 	if err != nil {
@@ -128,6 +129,18 @@ func TestVerifyPageEvidenceUnreadable(t *testing.T) {
 	r := call(e.srv.Handler(), "GET", "/v/"+docID, "192.0.2.1", "", nil)
 	if r.Code < 500 || strings.Contains(r.Body.String(), "凭证") {
 		t.Fatalf("with the evidence unreadable: %d\n%s", r.Code, r.Body)
+	}
+	// Fixity says the same: unreadable, not invalid.
+	rep, err := archive.Fixity(context.Background(), e.store, time.Now, nil, e.reg.CheckEvidence, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, p := range rep.Problems {
+		kinds = append(kinds, p.Kind)
+	}
+	if len(kinds) != 1 || kinds[0] != archive.FixityUnreadable {
+		t.Fatalf("fixity with the evidence unreadable: %v", rep.Problems)
 	}
 	store.down.Store(false)
 	r = call(e.srv.Handler(), "GET", "/v/"+docID, "192.0.2.1", "", nil)

@@ -57,7 +57,17 @@ const (
 // document granted for the input of rec's stamping when rec's stamping used
 // it. archive cannot verify SM2 (it does not import keys): the program
 // wires seal's Registry.CheckEvidence.
+//
+// An error that says the evidence is wrong implements EvidenceVerdict; any
+// other (the store failing) is reported as unreadable, not as invalid.
 type EvidenceCheck func(ctx context.Context, rec *Record, a AuthorizationElement) error
+
+// EvidenceVerdict is implemented by the errors of an EvidenceCheck that
+// judge the evidence (seal.EvidenceError).
+type EvidenceVerdict interface {
+	error
+	EvidenceVerdict()
+}
 
 // FixityReport is the result of one fixity run over the archive.
 type FixityReport struct {
@@ -96,8 +106,13 @@ func Fixity(ctx context.Context, s Store, now func() time.Time, skip func(docID 
 		if rec != nil && evidence != nil {
 			for _, a := range rec.Authorizations() {
 				if err := evidence(ctx, rec, a); err != nil {
-					rep.Problems = append(rep.Problems, FixityProblem{Kind: FixityEvidenceInvalid, DocumentID: id, AuthorizationID: a.ID,
-						Key: "authz/" + a.ID + "/evidence/", Reason: "authorization evidence: " + err.Error()})
+					kind, what := FixityEvidenceInvalid, "authorization evidence: "
+					var v EvidenceVerdict
+					if !errors.As(err, &v) {
+						kind, what = FixityUnreadable, "authorization evidence unreadable: "
+					}
+					rep.Problems = append(rep.Problems, FixityProblem{Kind: kind, DocumentID: id, AuthorizationID: a.ID,
+						Key: "authz/" + a.ID + "/evidence/", Reason: what + err.Error()})
 				}
 			}
 		}

@@ -53,6 +53,9 @@ type EvidenceError struct {
 }
 
 func (e *EvidenceError) Error() string { return e.Err.Error() }
+
+// EvidenceVerdict marks it an archive.EvidenceVerdict.
+func (e *EvidenceError) EvidenceVerdict() {}
 func (e *EvidenceError) Unwrap() error { return e.Err }
 
 // evidenceFault is a mismatch CheckEvidence found.
