@@ -53,10 +53,10 @@ type EvidenceError struct {
 }
 
 func (e *EvidenceError) Error() string { return e.Err.Error() }
+func (e *EvidenceError) Unwrap() error { return e.Err }
 
 // EvidenceVerdict marks it an archive.EvidenceVerdict.
 func (e *EvidenceError) EvidenceVerdict() {}
-func (e *EvidenceError) Unwrap() error { return e.Err }
 
 // evidenceFault is a mismatch CheckEvidence found.
 type evidenceFault struct{ msg string }
