@@ -130,3 +130,52 @@ func TestMorePasskeysPerPerson(t *testing.T) {
 		t.Errorf("invite for a removed person: %d %s", r.status, r.body)
 	}
 }
+
+// TestPasskeyCountersKept: signature counter values are kept newest first,
+// so an assertion reads one value, not every approval's; values kept the
+// old way (ascending, under counter/) still count — a counter at or below
+// them is a replay.
+func TestPasskeyCountersKept(t *testing.T) {
+	e := newEnvOn(t, "localhost")
+	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市卫生健康委员会"})
+	if r.status != 201 {
+		t.Fatalf("create seal: %d %s", r.status, r.body)
+	}
+	sealID := r.json(t)["id"].(string)
+	personID, pk := e.passkeyPerson(sealID, "李四")
+	stamper := e.key(api.RoleStamper, sealID)
+	ask := func(caseNo string) (string, []byte) {
+		t.Helper()
+		r := e.postJSON("/v1/authorization-requests", stamper, map[string]any{"seal_id": sealID, "case_no": caseNo, "title": "医疗机构执业许可证"})
+		if r.status != 201 {
+			t.Fatalf("request: %d %s", r.status, r.body)
+		}
+		m := r.json(t)
+		ch, _ := base64.StdEncoding.DecodeString(m["challenge"].(string))
+		return m["id"].(string), ch
+	}
+	approve := func(caseNo string) response {
+		rq, grant := ask(caseNo)
+		return e.do("POST", "/v1/authorization-requests/"+rq+"/passkey-approve", "", "application/json", bytes.NewReader(pk.assert(grant, assertionOpts{})))
+	}
+	for i := range 3 {
+		if r := approve("ZJ-C-" + string(rune('1'+i))); r.status != 201 {
+			t.Fatalf("approval %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	// A value kept the old way, above the authenticator's counter.
+	if _, err := archive.PutBytesIfAbsent(context.Background(), e.store, "persons/"+personID+"/counter/0000000100", nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := approve("ZJ-C-4"); r.status != 403 || problemType(t, r) != "/problems/passkey-replayed" {
+		t.Fatalf("a counter below a value kept the old way: %d %s", r.status, r.body)
+	}
+	pk.counter = 100
+	if r := approve("ZJ-C-5"); r.status != 201 {
+		t.Fatalf("a counter above it: %d %s", r.status, r.body)
+	}
+	pk.counter = 50
+	if r := approve("ZJ-C-6"); r.status != 403 || problemType(t, r) != "/problems/passkey-replayed" {
+		t.Fatalf("a counter below the newest: %d %s", r.status, r.body)
+	}
+}

@@ -12,8 +12,11 @@ package seal
 //
 //	enrolments/<SM3 of token>.json   the one-time enrolment token: person and expiry
 //	persons/<id>/passkey.json        the registered credential; put-if-absent, so a token works once
-//	persons/<id>/counter/<n>         each signature counter value seen, put-if-absent: a counter
-//	                                 that does not grow means a cloned authenticator or a replay
+//	persons/<id>/counter-desc/<MaxUint32 − n>
+//	                                 each signature counter value seen, put-if-absent, newest
+//	                                 first: a counter that does not grow means a cloned
+//	                                 authenticator or a replay (counter/<n>: the same, ascending,
+//	                                 before 2026-12-03)
 //	authz/<az>/evidence/grant.bin, authenticator-data.bin, client-data.json, signature.bin,
 //	                    credential.cose, credential-id.bin
 //	                                 the approved bytes and the raw assertion, as received, and the
@@ -29,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"strings"
@@ -443,17 +447,38 @@ func (r *Registry) checkAssertion(ctx context.Context, rp *RelyingParty, request
 // advanceCounter records the assertion's signature counter; it must exceed
 // every value seen before. Authenticators that keep no counter send 0
 // always, and are let through while no counter was ever seen.
+//
+// Values are kept as keys in descending order (MaxUint32 − n, zero-padded):
+// a listing's first key is the highest value, and the listing stops there,
+// however many approvals the passkey made. The first passkey's values
+// written before that are ascending keys under counter/ (legacy), listed in
+// full; that series no longer grows.
 func (r *Registry) advanceCounter(ctx context.Context, pk *personPasskey, n uint32) error {
-	prefix := pk.counter
 	seen := pk.cred.Authenticator.SignCount
-	err := r.store.List(ctx, prefix, func(o archive.ObjectInfo) error {
-		var v uint32
-		if _, err := fmt.Sscanf(strings.TrimPrefix(o.Key, prefix), "%d", &v); err == nil && v > seen {
+	if pk.legacyCounter != "" {
+		err := r.store.List(ctx, pk.legacyCounter, func(o archive.ObjectInfo) error {
+			var v uint32
+			if _, err := fmt.Sscanf(strings.TrimPrefix(o.Key, pk.legacyCounter), "%d", &v); err == nil && v > seen {
+				seen = v
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	errHighest := errors.New("highest found")
+	err := r.store.List(ctx, pk.counter, func(o archive.ObjectInfo) error {
+		var inv uint32
+		if _, err := fmt.Sscanf(strings.TrimPrefix(o.Key, pk.counter), "%d", &inv); err != nil {
+			return nil
+		}
+		if v := math.MaxUint32 - inv; v > seen {
 			seen = v
 		}
-		return nil
+		return errHighest
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errHighest) {
 		return err
 	}
 	if n == 0 && seen == 0 {
@@ -463,7 +488,7 @@ func (r *Registry) advanceCounter(ctx context.Context, pk *personPasskey, n uint
 	if n <= seen {
 		return replayed
 	}
-	if err := putObject(ctx, r.store, fmt.Sprintf("%s%010d", prefix, n), nil); errors.Is(err, archive.ErrExists) {
+	if err := putObject(ctx, r.store, fmt.Sprintf("%s%010d", pk.counter, math.MaxUint32-n), nil); errors.Is(err, archive.ErrExists) {
 		return replayed
 	} else if err != nil {
 		return err

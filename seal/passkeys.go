@@ -10,8 +10,9 @@ package seal
 //
 //	persons/<id>/passkeys/<SM3 of token>.json    a further credential; put-if-absent, so its token works once
 //	persons/<id>/passkey-removed/<SM3 of id>.json the removal of a credential; written once, final
-//	persons/<id>/counter-<SM3 of id, 16>/<n>     a further credential's signature counter values
-//	                                             (the first credential's are in counter/)
+//	persons/<id>/counter-<SM3 of id, 16>/<MaxUint32 − n>
+//	                                             a further credential's signature counter values, newest first
+//	                                             (the first credential's are in counter-desc/, and counter/ before)
 
 import (
 	"context"
@@ -40,11 +41,14 @@ const PasskeyRemoved PasskeyReason = "passkey-removed"
 
 // personPasskey is one registered credential of a person.
 type personPasskey struct {
-	cred       *webauthn.Credential
-	key        string // the object holding it
-	counter    string // the prefix of its counter values
-	registered time.Time
-	removed    *passkeyRemoval
+	cred    *webauthn.Credential
+	key     string // the object holding it
+	counter string // the prefix of its counter values (descending keys)
+	// legacyCounter is the first passkey's counter/ (ascending keys,
+	// written before 2026-12-03); "" for a further passkey.
+	legacyCounter string
+	registered    time.Time
+	removed       *passkeyRemoval
 }
 
 // passkeyRemoval is a credential's removal event.
@@ -102,9 +106,10 @@ func (r *Registry) personPasskeys(ctx context.Context, p *Person) ([]*personPass
 		if err := getJSON(ctx, r.store, o.Key, &c); err != nil {
 			return nil, err
 		}
-		pk := &personPasskey{cred: &c, key: o.Key, counter: personKey(p.ID, "counter/"), registered: o.ModTime.UTC()}
+		pk := &personPasskey{cred: &c, key: o.Key, counter: personKey(p.ID, "counter-desc/"), legacyCounter: personKey(p.ID, "counter/"),
+			registered: o.ModTime.UTC()}
 		if !strings.HasSuffix(o.Key, "/passkey.json") {
-			pk.counter = personKey(p.ID, "counter-"+credentialName(c.ID)[:16]+"/")
+			pk.counter, pk.legacyCounter = personKey(p.ID, "counter-"+credentialName(c.ID)[:16]+"/"), ""
 		}
 		if k, ok := removals[credentialName(c.ID)]; ok {
 			var rm passkeyRemoval
