@@ -88,7 +88,7 @@ func NewMetrics() *Metrics { return newMetrics() }
 func (m *metrics) ObserveStore(op string, err error, d time.Duration) {
 	result := "ok"
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, archive.ErrStopListing):
 	case errors.Is(err, archive.ErrNotFound):
 		result = "not_found"
 	case errors.Is(err, archive.ErrExists):

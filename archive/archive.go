@@ -112,6 +112,10 @@ var ErrNotFound = errors.New("archive: object not found")
 // gone.
 var ErrUnfinished = errors.New("archive: committed, not written yet")
 
+// ErrStopListing, returned by a List callback, ends the listing early: it
+// has what it needs (List returns it; instruments count it as a success).
+var ErrStopListing = errors.New("archive: listing stopped by its reader")
+
 // ErrExists is returned by PutIfAbsent when an object with the key exists.
 var ErrExists = errors.New("archive: object already exists")
 

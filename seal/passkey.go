@@ -467,7 +467,6 @@ func (r *Registry) advanceCounter(ctx context.Context, pk *personPasskey, n uint
 			return err
 		}
 	}
-	errHighest := errors.New("highest found")
 	err := r.store.List(ctx, pk.counter, func(o archive.ObjectInfo) error {
 		var inv uint32
 		if _, err := fmt.Sscanf(strings.TrimPrefix(o.Key, pk.counter), "%d", &inv); err != nil {
@@ -476,9 +475,9 @@ func (r *Registry) advanceCounter(ctx context.Context, pk *personPasskey, n uint
 		if v := math.MaxUint32 - inv; v > seen {
 			seen = v
 		}
-		return errHighest
+		return archive.ErrStopListing // the first key is the highest value
 	})
-	if err != nil && !errors.Is(err, errHighest) {
+	if err != nil && !errors.Is(err, archive.ErrStopListing) {
 		return err
 	}
 	if n == 0 && seen == 0 {
