@@ -20,11 +20,7 @@ import (
 // goes on approving.
 func TestMorePasskeysPerPerson(t *testing.T) {
 	e := newEnvOn(t, "localhost")
-	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市市场监督管理局"})
-	if r.status != 201 {
-		t.Fatalf("create seal: %d %s", r.status, r.body)
-	}
-	sealID := r.json(t)["id"].(string)
+	sealID := e.createSeal("测试市市场监督管理局")
 	personID, phone := e.passkeyPerson(sealID, "李四")
 	stamper := e.key(api.RoleStamper, sealID)
 
@@ -56,16 +52,7 @@ func TestMorePasskeysPerPerson(t *testing.T) {
 		t.Fatalf("passkeys: %d %s", list.status, list.body)
 	}
 
-	ask := func(caseNo string) (string, []byte) {
-		t.Helper()
-		r := e.postJSON("/v1/authorization-requests", stamper, map[string]any{"seal_id": sealID, "case_no": caseNo, "title": "食品经营许可证"})
-		if r.status != 201 {
-			t.Fatalf("request: %d %s", r.status, r.body)
-		}
-		m := r.json(t)
-		ch, _ := base64.StdEncoding.DecodeString(m["challenge"].(string))
-		return m["id"].(string), ch
-	}
+	ask := func(caseNo string) (string, []byte) { return e.ask(sealID, caseNo) }
 	approve := func(rq string, body []byte) response {
 		return e.do("POST", "/v1/authorization-requests/"+rq+"/passkey-approve", "", "application/json", bytes.NewReader(body))
 	}
@@ -137,23 +124,9 @@ func TestMorePasskeysPerPerson(t *testing.T) {
 // them is a replay.
 func TestPasskeyCountersKept(t *testing.T) {
 	e := newEnvOn(t, "localhost")
-	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": "测试市卫生健康委员会"})
-	if r.status != 201 {
-		t.Fatalf("create seal: %d %s", r.status, r.body)
-	}
-	sealID := r.json(t)["id"].(string)
+	sealID := e.createSeal("测试市卫生健康委员会")
 	personID, pk := e.passkeyPerson(sealID, "李四")
-	stamper := e.key(api.RoleStamper, sealID)
-	ask := func(caseNo string) (string, []byte) {
-		t.Helper()
-		r := e.postJSON("/v1/authorization-requests", stamper, map[string]any{"seal_id": sealID, "case_no": caseNo, "title": "医疗机构执业许可证"})
-		if r.status != 201 {
-			t.Fatalf("request: %d %s", r.status, r.body)
-		}
-		m := r.json(t)
-		ch, _ := base64.StdEncoding.DecodeString(m["challenge"].(string))
-		return m["id"].(string), ch
-	}
+	ask := func(caseNo string) (string, []byte) { return e.ask(sealID, caseNo) }
 	approve := func(caseNo string) response {
 		rq, grant := ask(caseNo)
 		return e.do("POST", "/v1/authorization-requests/"+rq+"/passkey-approve", "", "application/json", bytes.NewReader(pk.assert(grant, assertionOpts{})))
@@ -178,4 +151,29 @@ func TestPasskeyCountersKept(t *testing.T) {
 	if r := approve("ZJ-C-6"); r.status != 403 || problemType(t, r) != "/problems/passkey-replayed" {
 		t.Fatalf("a counter below the newest: %d %s", r.status, r.body)
 	}
+}
+
+// createSeal creates a seal (policy person) and returns its id.
+func (e *env) createSeal(name string) string {
+	t := e.t.(*testing.T)
+	t.Helper()
+	r := e.postJSON("/v1/seals", e.admin, map[string]any{"name": name})
+	if r.status != 201 {
+		t.Fatalf("create seal: %d %s", r.status, r.body)
+	}
+	return r.json(t)["id"].(string)
+}
+
+// ask asks the seal's persons to approve one use for caseNo, with the
+// seal's stamper key: the request's id and challenge (the grant bytes).
+func (e *env) ask(sealID, caseNo string) (string, []byte) {
+	t := e.t.(*testing.T)
+	t.Helper()
+	r := e.postJSON("/v1/authorization-requests", e.key(api.RoleStamper, sealID), map[string]any{"seal_id": sealID, "case_no": caseNo, "title": "食品经营许可证"})
+	if r.status != 201 {
+		t.Fatalf("request: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	ch, _ := base64.StdEncoding.DecodeString(m["challenge"].(string))
+	return m["id"].(string), ch
 }
