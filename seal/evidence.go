@@ -70,11 +70,11 @@ func (r *Registry) checkEvidence(ctx context.Context, rec *archive.Record, el ar
 	if err != nil {
 		return err
 	}
+	st, err := r.grant(ctx, el.ID)
+	if err != nil {
+		return err
+	}
 	if rec != nil && rec.UsedBy(el.ID) {
-		st, err := r.grant(ctx, el.ID)
-		if err != nil {
-			return err
-		}
 		if st.DocumentSM3 != "" && st.DocumentSM3 != rec.InputSM3 {
 			return faultf("the grant is for the document whose SM3 is %s; the record's stamping sealed %s", st.DocumentSM3, rec.InputSM3)
 		}
@@ -113,14 +113,10 @@ func (r *Registry) checkEvidence(ctx context.Context, rec *archive.Record, el ar
 		if !bytes.Equal(pk.cred.PublicKey, ev.CredentialPublicKey) {
 			return faultf("the evidence's passkey is not the one registered for person %s under its id", p.ID)
 		}
-		st, err := r.grant(ctx, el.ID)
-		if err != nil {
-			return err
-		}
 		if err := pk.inForceAt(st.GrantedAt); err != nil {
 			return faultf("approved at %s with a passkey of person %s: %v", st.GrantedAt.Format(time.RFC3339), p.ID, err)
 		}
-		return r.checkGrantBytes(ctx, el.ID, ev.Grant)
+		return checkGrantBytes(st, ev.Grant)
 	}
 	cert, err := ParsePersonCertificate([]byte(ev.Certificate))
 	if err != nil {
@@ -129,16 +125,12 @@ func (r *Registry) checkEvidence(ctx context.Context, rec *archive.Record, el ar
 	if sm3Hex(cert.Raw) != p.CertSM3 {
 		return faultf("the evidence's certificate is not the one enrolled for person %s", p.ID)
 	}
-	return r.checkGrantBytes(ctx, el.ID, ev.Grant)
+	return checkGrantBytes(st, ev.Grant)
 }
 
 // checkGrantBytes checks that the bytes a person approved name the seal,
-// case and request of the stored grant of authorization id.
-func (r *Registry) checkGrantBytes(ctx context.Context, id string, grant []byte) error {
-	st, err := r.grant(ctx, id)
-	if err != nil {
-		return err
-	}
+// case, request and document of the stored grant st.
+func checkGrantBytes(st *Authorization, grant []byte) error {
 	g, err := ParseGrant(grant)
 	if err != nil {
 		return faultf("the approved grant bytes: %v", err)

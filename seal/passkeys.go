@@ -149,15 +149,20 @@ func (r *Registry) PersonPasskeys(ctx context.Context, personID string) ([]Passk
 	}
 	out := []PasskeyInfo{}
 	for _, pk := range pks {
-		info := PasskeyInfo{CredentialID: base64.RawURLEncoding.EncodeToString(pk.cred.ID), Registered: pk.registered,
-			First: strings.HasSuffix(pk.key, "/passkey.json")}
-		if pk.removed != nil {
-			ev := pk.removed.StatusEvent
-			info.Removed = &ev
-		}
-		out = append(out, info)
+		out = append(out, pk.info())
 	}
 	return out, nil
+}
+
+// info describes the passkey.
+func (pk *personPasskey) info() PasskeyInfo {
+	info := PasskeyInfo{CredentialID: base64.RawURLEncoding.EncodeToString(pk.cred.ID), Registered: pk.registered,
+		First: strings.HasSuffix(pk.key, "/passkey.json")}
+	if pk.removed != nil {
+		ev := pk.removed.StatusEvent
+		info.Removed = &ev
+	}
+	return info
 }
 
 // InvitePasskey lets an enrolled passkey person register one more passkey:
@@ -225,8 +230,9 @@ func (r *Registry) RemovePasskey(ctx context.Context, personID, credentialID, re
 		return nil, err
 	}
 	r.keep(ctx, key)
-	ev := rm.StatusEvent
-	return &PasskeyInfo{CredentialID: credentialID, Registered: pk.registered, First: strings.HasSuffix(pk.key, "/passkey.json"), Removed: &ev}, nil
+	pk.removed = &rm
+	info := pk.info()
+	return &info, nil
 }
 
 // inForceAt says whether pk may have made an approval at t (to the second):

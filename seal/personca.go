@@ -218,8 +218,8 @@ func (r *Registry) checkPersonCert(ctx context.Context, personID string, cert *s
 		// Fetch the current CRL from where the certificate says it is,
 		// then check again with what is stored now — also when another
 		// check fetched it meanwhile (this one then tries no fetch).
-		var ok bool
-		if ok, fetched = r.fetchCRL(ctx, res.Chain[1], cert); ok || r.crls != nil {
+		if r.crls != nil {
+			_, fetched = r.fetchCRL(ctx, res.Chain[1], cert)
 			if ts, _, err = r.personTrustStore(ctx); err != nil {
 				return err
 			}

@@ -761,9 +761,6 @@ func (k *checker) content(docRef, rel string, e *entry, m *Metadata) {
 			k.c.ok(CheckAttributes)
 		}
 	}
-	if m != nil && m.InputSM3 != "" {
-		k.input(docRef, e, m)
-	}
 	if format != "PDF" {
 		k.c.add(CheckReadable, Manual, docRef, format+" content is not parsed by this checker")
 		k.c.add(CheckSignatures, Manual, docRef, format+" signatures are not verified by this checker")
@@ -773,6 +770,9 @@ func (k *checker) content(docRef, rel string, e *entry, m *Metadata) {
 	if err != nil {
 		k.c.add(CheckReadable, Fail, docRef, err.Error())
 		return
+	}
+	if m != nil && m.InputSM3 != "" {
+		k.input(docRef, r, size, m)
 	}
 	if k.opts.Inspect == nil {
 		k.c.add(CheckReadable, Manual, docRef, "no PDF inspector configured")
@@ -813,18 +813,14 @@ func (k *checker) content(docRef, rel string, e *entry, m *Metadata) {
 	}
 }
 
-// input checks that the content begins with the file the item's stamping
+// input checks that the PDF r begins with the file the item's stamping
 // sealed (用印前文件): its first InputSize bytes hash to InputSM3 — the
-// stamped PDF is that file with eseal's incremental update appended.
-func (k *checker) input(docRef string, e *entry, m *Metadata) {
+// stamped PDF is that file with eseal's incremental update appended. It
+// reads through the content's one reader (content), not a second copy.
+func (k *checker) input(docRef string, r io.ReaderAt, fileSize int64, m *Metadata) {
 	size, err := strconv.ParseInt(m.InputSize, 10, 64)
-	if err != nil || size < 1 || size > e.digest.Size || !sm3HexPattern().MatchString(strings.ToLower(m.InputSM3)) {
-		k.c.add(CheckAttributes, Fail, docRef, fmt.Sprintf("用印前文件: size %q and SM3 %q are not a prefix of the %d-byte file", m.InputSize, m.InputSM3, e.digest.Size))
-		return
-	}
-	r, _, err := k.readerAt(e)
-	if err != nil {
-		k.c.add(CheckReadable, Fail, docRef, err.Error())
+	if err != nil || size < 1 || size > fileSize || !sm3HexPattern().MatchString(strings.ToLower(m.InputSM3)) {
+		k.c.add(CheckAttributes, Fail, docRef, fmt.Sprintf("用印前文件: size %q and SM3 %q are not a prefix of the %d-byte file", m.InputSize, m.InputSM3, fileSize))
 		return
 	}
 	h := sm3.New()

@@ -114,14 +114,7 @@ func TestPersonCACLI(t *testing.T) {
 	}
 	now := time.Now()
 	ca := keystest.New(t, keystest.Options{Org: "浙江省数字证书认证中心", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)})
-	tmp := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(tmp, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t)
 	caFile := write("ca.pem", keys.EncodeCertificatesPEM(ca.CA.Cert))
 	crl, err := ca.CA.IssueCRL(nil, big.NewInt(7), now.Add(-time.Minute), now.Add(time.Hour))
 	if err != nil {
@@ -185,14 +178,7 @@ func TestPersonCAFetchCLI(t *testing.T) {
 		w.Write(*b)
 	}))
 	defer srv.Close()
-	tmp := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(tmp, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t)
 	if out, code := cli("person", "ca", "fetch"); code != 0 || !strings.Contains(out, "for 0 CA") {
 		t.Fatalf("fetch with no CA: exit %d\n%s", code, out)
 	}
@@ -257,5 +243,19 @@ func TestPersonPasskeyCLI(t *testing.T) {
 	}
 	if out, code := cli("person", "passkey", "add", "p-nosuchperson00", "--public-url", "https://eseal.example.gov.cn"); code == 0 {
 		t.Fatalf("passkey add for no one: exit %d\n%s", code, out)
+	}
+}
+
+// fileWriter writes files into a temporary directory of the test and
+// returns each one's path.
+func fileWriter(t *testing.T) func(name string, b []byte) string {
+	tmp := t.TempDir()
+	return func(name string, b []byte) string {
+		t.Helper()
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }
