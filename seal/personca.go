@@ -234,9 +234,9 @@ func (r *Registry) checkPersonCert(ctx context.Context, personID string, cert *s
 	}
 	switch {
 	case !leaf.CRLAvailable:
-		return untrusted("no CRL of " + issuer + " is known, so the certificate's revocation cannot be checked: add its current CRL (eseal person crl add)" + fetched)
+		return untrusted("no CRL of " + issuer + " is known, so the certificate's revocation cannot be checked: add its current CRL (eseal person ca crl FILE, or eseal person ca fetch)" + fetched)
 	case !leaf.CRLNextUpdate.IsZero() && at.After(leaf.CRLNextUpdate):
-		return untrusted(fmt.Sprintf("the newest CRL of %s was due to be replaced at %s: add its current CRL (eseal person crl add)%s", issuer, leaf.CRLNextUpdate.UTC().Format(time.RFC3339), fetched))
+		return untrusted(fmt.Sprintf("the newest CRL of %s was due to be replaced at %s: add its current CRL (eseal person ca crl FILE, or eseal person ca fetch)%s", issuer, leaf.CRLNextUpdate.UTC().Format(time.RFC3339), fetched))
 	case leaf.Revoked:
 		// Verify refuses a revocation at or before at; one after at is
 		// still a revoked certificate for every later approval.
